@@ -1,0 +1,141 @@
+//! The command line: clap derive structs and dispatch. One file per verb.
+//!
+//! Exit codes: 0 success; 1 refused (input or a config file invalid or in conflict,
+//! nothing written); 2 internal or environment failure; `aigate run` exits with the
+//! agent's own code (128 + signal when the agent was killed by a signal).
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Result;
+use crate::output::Printer;
+use crate::paths::Paths;
+
+pub(crate) mod backup;
+pub(crate) mod completions;
+pub(crate) mod doctor;
+pub(crate) mod mcp;
+pub(crate) mod provider;
+pub(crate) mod restore;
+pub(crate) mod run;
+pub(crate) mod serve;
+pub(crate) mod skill;
+pub(crate) mod stats;
+pub(crate) mod status;
+pub(crate) mod use_cmd;
+
+const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  refused: the input or a config file is invalid or in conflict; nothing was written
+  2  internal or environment failure
+  N  `aigate run` exits with the agent's own exit code (128 + signal number if killed)";
+
+/// Run coding agents behind a session proxy, switch them between the official account and
+/// a gateway without breaking their configs, and manage MCP servers and Skills for all of them.
+#[derive(Debug, Parser)]
+#[command(name = "aigate", version, after_long_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
+    /// Print machine-readable JSON on stdout (one document with `"version": 1`)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only data and errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more detail on stderr
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Never use colour (also `NO_COLOR`)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show each client's files, mode, drift, the gateway and snapshots
+    Status(status::StatusArgs),
+    /// Manage upstream providers
+    #[command(subcommand)]
+    Provider(provider::ProviderCommand),
+    /// Point clients at the gateway or back at the official account
+    #[command(subcommand)]
+    Use(use_cmd::UseCommand),
+    /// Launch an agent behind a proxy that lives as long as the session
+    Run(run::RunArgs),
+    /// Run the persistent gateway for clients switched with `use gateway`
+    Serve(serve::ServeArgs),
+    /// Snapshots of client files
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
+    /// Put client files back exactly as a snapshot holds them
+    Restore(restore::RestoreArgs),
+    /// Manage MCP servers across every client
+    #[command(subcommand)]
+    Mcp(mcp::McpCommand),
+    /// Manage Skills in the shared store, visible to every client
+    #[command(subcommand)]
+    Skill(skill::SkillCommand),
+    /// Usage, cost and latency from the proxy's records
+    Stats(stats::StatsArgs),
+    /// The most recent proxied requests
+    Logs(stats::LogsArgs),
+    /// Check everything that commonly breaks
+    Doctor(doctor::DoctorArgs),
+    /// Print shell completions
+    Completions(completions::CompletionsArgs),
+}
+
+/// What every command gets: where things are, how to print, and the command line.
+pub struct Ctx {
+    pub out: Printer,
+    pub paths: Paths,
+    /// The command line as typed, recorded in snapshot transactions (no secrets: aigate
+    /// never takes a secret on its command line).
+    pub command_line: String,
+}
+
+impl Ctx {
+    pub fn json(&self) -> bool {
+        self.out.json
+    }
+
+    pub fn db(&self) -> Result<rusqlite::Connection> {
+        crate::db::open(&self.paths.aigate_home)
+    }
+}
+
+/// Dispatch a parsed command. Returns the process exit code on success.
+pub fn dispatch(cli: Cli, command_line: String) -> Result<u8> {
+    let out = Printer::new(cli.global.json, cli.global.quiet, cli.global.verbose, cli.global.no_color);
+    if let Command::Completions(args) = &cli.command {
+        return completions::run(&out, args);
+    }
+    let paths = Paths::from_env()?;
+    let ctx = Ctx { out, paths, command_line };
+    match cli.command {
+        Command::Status(args) => status::run(&ctx, &args),
+        Command::Provider(command) => provider::run(&ctx, command),
+        Command::Use(command) => use_cmd::run(&ctx, command),
+        Command::Run(args) => run::run(&ctx, args),
+        Command::Serve(args) => serve::run(&ctx, &args),
+        Command::Backup(command) => backup::run(&ctx, command),
+        Command::Restore(args) => restore::run(&ctx, &args),
+        Command::Mcp(command) => mcp::run(&ctx, command),
+        Command::Skill(command) => skill::run(&ctx, command),
+        Command::Stats(args) => stats::run_stats(&ctx, &args),
+        Command::Logs(args) => stats::run_logs(&ctx, &args),
+        Command::Doctor(args) => doctor::run(&ctx, &args),
+        Command::Completions(args) => completions::run(&ctx.out, &args),
+    }
+}
+
+/// The placeholder for a verb whose implementation has not landed yet.
+pub(crate) fn not_yet(what: &str) -> crate::error::Error {
+    crate::error::Error::internal(format!("`aigate {what}` is not available in this build"))
+}

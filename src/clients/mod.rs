@@ -1,0 +1,114 @@
+//! The three clients and the files each one owns (product.md §2, client-formats.md).
+//!
+//! This module knows *where* files are and *what format* they are in; editing them goes
+//! through [`crate::doc`] (pure edits) and [`crate::write`] (the one write path).
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::paths::Paths;
+
+/// A coding agent aigate manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Client {
+    Codex,
+    Claude,
+    #[value(name = "opencode")]
+    OpenCode,
+}
+
+impl Client {
+    pub const ALL: [Client; 3] = [Client::Codex, Client::Claude, Client::OpenCode];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Client::Codex => "codex",
+            Client::Claude => "claude",
+            Client::OpenCode => "opencode",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "codex" => Some(Client::Codex),
+            "claude" => Some(Client::Claude),
+            "opencode" => Some(Client::OpenCode),
+            _ => None,
+        }
+    }
+
+    /// The files aigate reads for this client (user scope), in display order.
+    pub fn files(self, paths: &Paths) -> Vec<ClientFile> {
+        match self {
+            Client::Codex => vec![
+                ClientFile::new(self, "config", paths.codex_config(), Format::Toml, true),
+                ClientFile::new(self, "auth", paths.codex_auth(), Format::Json, false),
+            ],
+            Client::Claude => vec![
+                ClientFile::new(self, "settings", paths.claude_settings(), Format::Json, true),
+                ClientFile::new(self, "state", paths.claude_json.clone(), Format::Json, true),
+            ],
+            Client::OpenCode => {
+                vec![ClientFile::new(self, "config", paths.opencode_config(), Format::Jsonc, true)]
+            }
+        }
+    }
+
+    /// Whether this client looks installed/configured: any of its files or its home exists.
+    pub fn detected(self, paths: &Paths) -> bool {
+        let home_exists = match self {
+            Client::Codex => paths.codex_home.exists(),
+            Client::Claude => paths.claude_dir.exists(),
+            Client::OpenCode => paths.opencode_dir.exists(),
+        };
+        home_exists || self.files(paths).iter().any(|file| file.path.symlink_metadata().is_ok())
+    }
+}
+
+impl std::fmt::Display for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The syntax a client file is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Toml,
+    /// Strict JSON: comments and trailing commas are refused (Claude Code, Codex auth).
+    Json,
+    /// JSON with comments and trailing commas (OpenCode parses every config this way).
+    Jsonc,
+}
+
+/// One file a client owns.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientFile {
+    pub client: Client,
+    pub role: &'static str,
+    pub path: PathBuf,
+    pub format: Format,
+    /// False for files aigate must never write (Codex `auth.json`).
+    pub writable: bool,
+}
+
+impl ClientFile {
+    pub fn new(client: Client, role: &'static str, path: PathBuf, format: Format, writable: bool) -> Self {
+        Self { client, role, path, format, writable }
+    }
+}
+
+/// `--client` resolution: the named ones, else every client whose files exist.
+pub fn select(requested: &[Client], paths: &Paths) -> Vec<Client> {
+    if requested.is_empty() {
+        Client::ALL.into_iter().filter(|client| client.detected(paths)).collect()
+    } else {
+        let mut chosen = requested.to_vec();
+        chosen.sort();
+        chosen.dedup();
+        chosen
+    }
+}

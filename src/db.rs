@@ -1,0 +1,162 @@
+//! The SQLite database under `AIGATE_HOME` (0600, dir 0700): snapshots, providers,
+//! usage records, the keys `use gateway` wrote, parked MCP entries.
+//!
+//! The schema is versioned with `PRAGMA user_version`; `MIGRATIONS[i]` takes the schema
+//! from version `i` to `i + 1`. Never edit a migration that has shipped: append one.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r"
+    CREATE TABLE blobs (
+        sha256 TEXT PRIMARY KEY,
+        data   BLOB NOT NULL
+    );
+    CREATE TABLE snapshots (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        txn        TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        client     TEXT NOT NULL,
+        reason     TEXT NOT NULL,
+        label      TEXT,
+        command    TEXT NOT NULL,
+        pinned     INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX snapshots_client ON snapshots(client, id);
+    CREATE TABLE snapshot_files (
+        snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+        path        TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        sha256      TEXT,
+        mode        INTEGER,
+        link_target TEXT,
+        PRIMARY KEY (snapshot_id, path)
+    );
+    CREATE TABLE providers (
+        name          TEXT PRIMARY KEY,
+        preset        TEXT,
+        base_url      TEXT NOT NULL,
+        apis          TEXT NOT NULL,
+        key_env       TEXT,
+        keys          TEXT,
+        model_map     TEXT NOT NULL DEFAULT '{}',
+        default_model TEXT,
+        priority      INTEGER NOT NULL DEFAULT 100,
+        timeout_ms    INTEGER,
+        proxy_url     TEXT,
+        vision        INTEGER,
+        extra         TEXT NOT NULL DEFAULT '{}',
+        created_at    INTEGER NOT NULL
+    );
+    CREATE TABLE usage (
+        id              INTEGER PRIMARY KEY,
+        ts              INTEGER NOT NULL,
+        request_id      TEXT,
+        session_id      TEXT,
+        client          TEXT,
+        api             TEXT,
+        provider        TEXT,
+        model_requested TEXT,
+        model_sent      TEXT,
+        status          INTEGER,
+        stream          INTEGER,
+        ttfb_ms         INTEGER,
+        ttft_ms         INTEGER,
+        duration_ms     INTEGER,
+        input_tokens    INTEGER,
+        output_tokens   INTEGER,
+        cached_tokens   INTEGER,
+        cost_usd        REAL,
+        error_class     TEXT,
+        attempts        INTEGER
+    );
+    CREATE INDEX usage_ts ON usage(ts);
+    CREATE TABLE gateway_edits (
+        client      TEXT NOT NULL,
+        path        TEXT NOT NULL,
+        key_path    TEXT NOT NULL,
+        before      TEXT,
+        written     TEXT NOT NULL,
+        file_existed INTEGER NOT NULL,
+        file_mode   INTEGER,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (client, path, key_path)
+    );
+    CREATE TABLE mcp_parked (
+        client  TEXT NOT NULL,
+        file    TEXT NOT NULL,
+        scope   TEXT NOT NULL,
+        name    TEXT NOT NULL,
+        entry   TEXT NOT NULL,
+        PRIMARY KEY (client, file, scope, name)
+    );
+    ",
+];
+
+/// Open (creating if needed) the database and bring its schema up to date.
+pub fn open(aigate_home: &Path) -> Result<Connection> {
+    crate::paths::ensure_private_dir(aigate_home)?;
+    let path = aigate_home.join("aigate.db");
+    let created = !path.exists();
+    let mut connection = Connection::open(&path).map_err(|error| {
+        Error::internal(format!("Failed to open `{}`", crate::output::display_path(&path))).cause(error)
+    })?;
+    if created {
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    connection.busy_timeout(Duration::from_secs(10))?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&mut connection)?;
+    Ok(connection)
+}
+
+fn migrate(connection: &mut Connection) -> Result<()> {
+    let version: usize = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version > MIGRATIONS.len() {
+        return Err(Error::internal(format!(
+            "The aigate database has schema version {version}, newer than this aigate understands ({})",
+            MIGRATIONS.len()
+        ))
+        .hint("upgrade aigate"));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(sql)?;
+        transaction.pragma_update(None, "user_version", index + 1)?;
+        transaction.commit()?;
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_twice_and_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("state");
+        drop(open(&home).unwrap());
+        let connection = open(&home).unwrap();
+        let version: usize = connection.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+        assert_eq!(version, MIGRATIONS.len());
+        let mode = fs_err::metadata(home.join("aigate.db")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dir_mode = fs_err::metadata(&home).unwrap().permissions().mode() & 0o777;
+        assert_eq!(dir_mode, 0o700);
+    }
+}
