@@ -1,1 +1,174 @@
-//! fsx
+//! File-system primitives every writer uses: symlink resolution, reading a file's
+//! state, and `write_atomic`.
+//!
+//! Invariants: a symlink is never replaced by a regular file (writes go through the
+//! whole chain to the final target, and the rename happens in the target's directory);
+//! a write is a temp file in the same directory, fsynced, renamed over the target, and
+//! the directory fsynced, so a crash leaves the old or the new content, never a mix.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::output::display_path;
+
+/// How many links a chain may have before it is called a loop (Linux uses 40).
+const MAX_LINKS: usize = 40;
+
+/// What a path holds right now, read through any symlinks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileState {
+    /// The final target of the symlink chain (the path itself when it is no link).
+    pub target: PathBuf,
+    /// `None` when the file does not exist.
+    pub bytes: Option<Vec<u8>>,
+    /// Permission bits, when the file exists.
+    pub mode: Option<u32>,
+}
+
+/// Follow a symlink chain to the file a write must replace.
+///
+/// A missing final target is allowed only when `path` itself is not a link (a new file);
+/// a dangling link or a loop is refused: writing would create a file the user never
+/// pointed at, or never finish.
+pub fn resolve_target(path: &Path) -> Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match fs_err::symlink_metadata(&current) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                let link = fs_err::read_link(&current)?;
+                current = match current.parent() {
+                    Some(parent) if link.is_relative() => parent.join(link),
+                    _ => link,
+                };
+                if fs_err::symlink_metadata(&current).is_err() {
+                    return Err(Error::refused(format!(
+                        "`{}` is a symlink to `{}`, which does not exist",
+                        display_path(path),
+                        display_path(&current)
+                    ))
+                    .hint("fix or remove the dangling link, then run the command again"));
+                }
+            }
+            Ok(metadata) if metadata.is_dir() => {
+                return Err(Error::refused(format!("`{}` is a directory, not a file", display_path(path))));
+            }
+            Ok(_) => return Ok(current),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(current),
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(Error::refused(format!("`{}` is a symlink loop", display_path(path)))
+        .hint("fix the links so they end at a file, then run the command again"))
+}
+
+/// Read a file's bytes and mode through its symlinks.
+pub fn read_state(path: &Path) -> Result<FileState> {
+    let target = resolve_target(path)?;
+    match fs_err::read(&target) {
+        Ok(bytes) => {
+            let mode = fs_err::metadata(&target)?.permissions().mode() & 0o7777;
+            Ok(FileState { target, bytes: Some(bytes), mode: Some(mode) })
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Ok(FileState { target, bytes: None, mode: None })
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Write `bytes` to `target` (already resolved) atomically with the given mode.
+///
+/// The temp file lives in the target's directory so the rename cannot cross devices.
+pub fn write_atomic(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = parent_dir(target);
+    if !dir.exists() {
+        fs_err::create_dir_all(&dir)?;
+    }
+    let name = target.file_name().map_or_else(|| "file".into(), |name| name.to_string_lossy().into_owned());
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.aigate-"))
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|error| {
+            Error::internal(format!("Failed to create a temp file in `{}`", display_path(&dir))).cause(error)
+        })?;
+    temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(target).map_err(|error| {
+        Error::internal(format!("Failed to replace `{}`", display_path(target))).cause(error.error)
+    })?;
+    sync_dir(&dir)
+}
+
+/// Remove a file (resolved target) and fsync its directory; a missing file is fine.
+pub fn remove_file(target: &Path) -> Result<()> {
+    match fs_err::remove_file(target) {
+        Ok(()) => sync_dir(&parent_dir(target)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// fsync a directory so a rename or removal in it is durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let handle = fs_err::File::open(dir)?;
+    handle.sync_all()?;
+    Ok(())
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn writes_through_a_relative_symlink_chain_and_keeps_the_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let real_dir = dir.path().join("real");
+        fs_err::create_dir_all(&real_dir).unwrap();
+        fs_err::write(real_dir.join("config.toml"), "a = 1\n").unwrap();
+        symlink("real/config.toml", dir.path().join("middle.toml")).unwrap();
+        symlink("middle.toml", dir.path().join("config.toml")).unwrap();
+
+        let state = read_state(&dir.path().join("config.toml")).unwrap();
+        assert_eq!(state.target, real_dir.join("config.toml"));
+        assert_eq!(state.bytes.as_deref(), Some(&b"a = 1\n"[..]));
+        write_atomic(&state.target, b"a = 2\n", 0o640).unwrap();
+
+        assert!(fs_err::symlink_metadata(dir.path().join("config.toml")).unwrap().file_type().is_symlink());
+        assert_eq!(fs_err::read_to_string(real_dir.join("config.toml")).unwrap(), "a = 2\n");
+        let mode = fs_err::metadata(real_dir.join("config.toml")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+    }
+
+    #[test]
+    fn refuses_dangling_links_and_loops() {
+        let dir = tempfile::tempdir().unwrap();
+        symlink("nowhere.json", dir.path().join("dangling.json")).unwrap();
+        symlink("loop-b.json", dir.path().join("loop-a.json")).unwrap();
+        symlink("loop-a.json", dir.path().join("loop-b.json")).unwrap();
+        let dangling = resolve_target(&dir.path().join("dangling.json")).unwrap_err();
+        assert_eq!(dangling.exit_code(), 1);
+        assert!(dangling.message.contains("does not exist"), "{}", dangling.message);
+        let looped = resolve_target(&dir.path().join("loop-a.json")).unwrap_err();
+        assert_eq!(looped.exit_code(), 1);
+    }
+
+    #[test]
+    fn a_missing_file_reads_as_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = read_state(&dir.path().join("new.json")).unwrap();
+        assert_eq!(state.bytes, None);
+        assert_eq!(state.mode, None);
+    }
+}

@@ -1,1 +1,333 @@
-//! write
+//! The one write path every command that changes a user's file goes through.
+//!
+//! For each file: re-read it (through symlinks); apply the caller's pure edit to the
+//! bytes; if nothing changed, write nothing (mtime untouched). Otherwise, before any
+//! byte is written, snapshot the current state of every file the operation touches in
+//! one transaction; then per file: write a temp file in the target's directory, fsync
+//! it, check the target still holds the bytes the edit was computed from (if not, redo
+//! the edit on the fresh bytes, a few times at most, and re-snapshot them), rename it
+//! over the target, fsync the directory, and read it back. If a later file fails, the
+//! files already written are put back from the snapshot (all or nothing).
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::backup::{self, Capture, Entry, EntryKind, store};
+use crate::error::{Error, Result};
+use crate::fsx::{self, FileState};
+use crate::output::display_path;
+use crate::paths::Paths;
+
+/// How many times an edit is redone when another process rewrites the file under us.
+const MAX_ATTEMPTS: usize = 4;
+
+/// The mode a written file gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModePolicy {
+    /// Keep the existing mode; a new file gets 0644.
+    Keep,
+    /// 0600: the file holds a secret.
+    Private,
+    /// Exactly this mode (used to put an original mode back).
+    Exactly(u32),
+}
+
+/// A pure edit: the current bytes (`None` when the file does not exist) to the new bytes
+/// (`None` to remove the file).
+pub type EditFn<'a> = Box<dyn Fn(Option<&[u8]>) -> Result<Option<Vec<u8>>> + 'a>;
+
+/// One file an operation changes.
+pub struct Change<'a> {
+    /// The snapshot group: `codex`, `claude`, `opencode`, or `skills`.
+    pub client: String,
+    /// The path as the user knows it (may be a symlink; the write goes through it).
+    pub path: PathBuf,
+    pub mode: ModePolicy,
+    pub edit: EditFn<'a>,
+}
+
+impl<'a> Change<'a> {
+    pub fn new(
+        client: impl Into<String>,
+        path: impl Into<PathBuf>,
+        mode: ModePolicy,
+        edit: impl Fn(Option<&[u8]>) -> Result<Option<Vec<u8>>> + 'a,
+    ) -> Self {
+        Self { client: client.into(), path: path.into(), mode, edit: Box::new(edit) }
+    }
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileOutcome {
+    pub client: String,
+    pub path: String,
+    /// `unchanged`, `created`, `modified`, `removed`.
+    pub action: &'static str,
+    #[serde(skip)]
+    pub diff: String,
+}
+
+/// What an operation did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The snapshot transaction, when anything was written.
+    pub txn: Option<String>,
+    pub snapshot_ids: Vec<i64>,
+    pub files: Vec<FileOutcome>,
+    pub dry_run: bool,
+}
+
+impl Outcome {
+    pub fn changed(&self) -> bool {
+        self.files.iter().any(|file| file.action != "unchanged")
+    }
+
+    /// The unified diff of every changed file, for `--dry-run`.
+    pub fn diff(&self) -> String {
+        self.files.iter().map(|file| file.diff.as_str()).collect()
+    }
+}
+
+struct Planned<'a, 'b> {
+    change: &'b Change<'a>,
+    state: FileState,
+    new_bytes: Option<Vec<u8>>,
+}
+
+/// Apply `changes` as one operation. `reason` and `command` are recorded with the snapshot.
+pub fn apply(
+    paths: &Paths,
+    command: &str,
+    reason: &str,
+    changes: &[Change<'_>],
+    dry_run: bool,
+) -> Result<Outcome> {
+    let mut planned = Vec::new();
+    let mut files = Vec::new();
+    for change in changes {
+        let state = fsx::read_state(&change.path)?;
+        let new_bytes = (change.edit)(state.bytes.as_deref())?;
+        let label = display_path(&change.path);
+        let action =
+            action_for(state.bytes.as_deref(), new_bytes.as_deref(), mode_change(change.mode, &state));
+        let diff = if action == "unchanged" {
+            String::new()
+        } else {
+            unified_diff(&label, state.bytes.as_deref(), new_bytes.as_deref())
+        };
+        files.push(FileOutcome { client: change.client.clone(), path: label, action, diff });
+        if action != "unchanged" {
+            planned.push(Planned { change, state, new_bytes });
+        }
+    }
+    if dry_run || planned.is_empty() {
+        return Ok(Outcome { txn: None, snapshot_ids: Vec::new(), files, dry_run });
+    }
+
+    let mut connection = crate::db::open(&paths.aigate_home)?;
+    let txn = backup::new_txn();
+    let mut snapshot_ids: Vec<(String, i64)> = Vec::new();
+    let mut clients: Vec<&str> = planned.iter().map(|item| item.change.client.as_str()).collect();
+    clients.dedup();
+    clients.sort_unstable();
+    clients.dedup();
+    for client in clients {
+        let mut entries: Vec<Entry> = planned
+            .iter()
+            .filter(|item| item.change.client == client)
+            .map(|item| entry_from_state(&item.change.path, &item.state))
+            .collect();
+        // The first snapshot of a client is its pinned original: take every file of it.
+        let has_snapshot = !store::list(&connection, &[client.to_string()])?.is_empty();
+        if !has_snapshot {
+            let extra: Vec<Capture> = original_files(client, paths)
+                .into_iter()
+                .filter(|path| !entries.iter().any(|entry| Path::new(&entry.path) == path))
+                .map(Capture::File)
+                .collect();
+            entries.extend(backup::capture(&extra)?);
+        }
+        let id = store::insert(&mut connection, &txn, client, reason, None, command, &entries)?;
+        snapshot_ids.push((client.to_string(), id));
+    }
+
+    let mut written: Vec<&Planned<'_, '_>> = Vec::new();
+    for item in &planned {
+        let snapshot_id =
+            snapshot_ids.iter().find(|(client, _)| *client == item.change.client).map(|(_, id)| *id);
+        if let Err(error) = write_one(item, &mut connection, snapshot_id, &mut files) {
+            let rollback = roll_back(&written);
+            let error = error.context(format!(
+                "Failed to write `{}`; {}",
+                display_path(&item.change.path),
+                if rollback.is_ok() {
+                    "files already written were put back"
+                } else {
+                    "putting back the files already written failed too"
+                }
+            ));
+            return Err(error.hint(format!(
+                "the state before this command is snapshot transaction {txn}: `aigate restore`"
+            )));
+        }
+        written.push(item);
+    }
+    Ok(Outcome {
+        txn: Some(txn),
+        snapshot_ids: snapshot_ids.into_iter().map(|(_, id)| id).collect(),
+        files,
+        dry_run,
+    })
+}
+
+fn write_one(
+    item: &Planned<'_, '_>,
+    connection: &mut rusqlite::Connection,
+    snapshot_id: Option<i64>,
+    files: &mut [FileOutcome],
+) -> Result<()> {
+    let mut expected = item.state.bytes.clone();
+    let mut new_bytes = item.new_bytes.clone();
+    let target = item.state.target.clone();
+    for _ in 0..MAX_ATTEMPTS {
+        let mode = final_mode(item.change.mode, item.state.mode);
+        let prepared = match &new_bytes {
+            Some(bytes) => Some(prepare_temp(&target, bytes, mode)?),
+            None => None,
+        };
+        let fresh = fsx::read_state(&item.change.path)?;
+        if fresh.bytes == expected {
+            match prepared {
+                Some(temp) => {
+                    temp.persist(&target).map_err(|error| {
+                        Error::internal(format!("Failed to replace `{}`", display_path(&target)))
+                            .cause(error.error)
+                    })?;
+                    fsx::sync_dir(target.parent().unwrap_or(Path::new(".")))?;
+                    let readback = fs_err::read(&target)?;
+                    if Some(readback) != new_bytes {
+                        return Err(Error::internal(format!(
+                            "`{}` changed right after it was written",
+                            display_path(&target)
+                        )));
+                    }
+                }
+                None => fsx::remove_file(&target)?,
+            }
+            return Ok(());
+        }
+        // Another process rewrote the file since we read it: redo the edit on its bytes,
+        // and make the snapshot hold what we are about to replace.
+        drop(prepared);
+        if let Some(id) = snapshot_id {
+            store::replace_entry(connection, id, &entry_from_state(&item.change.path, &fresh))?;
+        }
+        new_bytes = (item.change.edit)(fresh.bytes.as_deref())?;
+        let label = display_path(&item.change.path);
+        if let Some(file) = files.iter_mut().find(|file| file.path == label) {
+            file.diff = unified_diff(&label, fresh.bytes.as_deref(), new_bytes.as_deref());
+        }
+        if new_bytes == fresh.bytes {
+            return Ok(());
+        }
+        expected = fresh.bytes;
+    }
+    Err(Error::internal(format!(
+        "`{}` kept changing while aigate was writing it",
+        display_path(&item.change.path)
+    ))
+    .hint("stop the program that is rewriting it (is the agent running?), then try again"))
+}
+
+fn roll_back(written: &[&Planned<'_, '_>]) -> Result<()> {
+    for item in written.iter().rev() {
+        match &item.state.bytes {
+            Some(bytes) => fsx::write_atomic(&item.state.target, bytes, item.state.mode.unwrap_or(0o644))?,
+            None => fsx::remove_file(&item.state.target)?,
+        }
+    }
+    Ok(())
+}
+
+fn prepare_temp(target: &Path, bytes: &[u8], mode: u32) -> Result<tempfile::NamedTempFile> {
+    let dir = target.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    if !dir.exists() {
+        fs_err::create_dir_all(&dir)?;
+    }
+    let name = target.file_name().map_or_else(|| "file".into(), |name| name.to_string_lossy().into_owned());
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.aigate-"))
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|error| {
+            Error::internal(format!("Failed to create a temp file in `{}`", display_path(&dir))).cause(error)
+        })?;
+    temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    Ok(temp)
+}
+
+fn final_mode(policy: ModePolicy, current: Option<u32>) -> u32 {
+    match policy {
+        ModePolicy::Keep => current.unwrap_or(0o644),
+        ModePolicy::Private => 0o600,
+        ModePolicy::Exactly(mode) => mode,
+    }
+}
+
+fn mode_change(policy: ModePolicy, state: &FileState) -> bool {
+    match (policy, state.mode) {
+        (ModePolicy::Keep, _) | (_, None) => false,
+        (ModePolicy::Private, Some(mode)) => mode != 0o600,
+        (ModePolicy::Exactly(wanted), Some(mode)) => mode != wanted,
+    }
+}
+
+fn action_for(old: Option<&[u8]>, new: Option<&[u8]>, mode_changes: bool) -> &'static str {
+    match (old, new) {
+        (None, None) => "unchanged",
+        (None, Some(_)) => "created",
+        (Some(_), None) => "removed",
+        (Some(old), Some(new)) if old == new && !mode_changes => "unchanged",
+        (Some(_), Some(_)) => "modified",
+    }
+}
+
+fn entry_from_state(path: &Path, state: &FileState) -> Entry {
+    Entry {
+        path: path.to_string_lossy().into_owned(),
+        kind: if state.bytes.is_some() { EntryKind::File } else { EntryKind::Absent },
+        bytes: state.bytes.clone(),
+        mode: state.mode,
+        link_target: None,
+    }
+}
+
+/// The files a client's pinned original snapshot covers (never Codex `auth.json`, which
+/// aigate must not write, so it must not restore it either).
+pub fn original_files(client: &str, paths: &Paths) -> Vec<PathBuf> {
+    crate::clients::Client::from_name(client)
+        .map(|client| {
+            client.files(paths).into_iter().filter(|file| file.writable).map(|file| file.path).collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A unified diff between two versions of a file (`None`: the file does not exist).
+pub fn unified_diff(label: &str, old: Option<&[u8]>, new: Option<&[u8]>) -> String {
+    let old_text = old.map(String::from_utf8_lossy).unwrap_or_default();
+    let new_text = new.map(String::from_utf8_lossy).unwrap_or_default();
+    let old_label = if old.is_some() { format!("a/{label}") } else { "/dev/null".to_string() };
+    let new_label = if new.is_some() { format!("b/{label}") } else { "/dev/null".to_string() };
+    let diff = similar::TextDiff::from_lines(old_text.as_ref(), new_text.as_ref());
+    let mut text = diff.unified_diff().context_radius(3).header(&old_label, &new_label).to_string();
+    if text.is_empty() && old != new {
+        text = format!("--- {old_label}\n+++ {new_label}\n(file mode or bytes differ outside text lines)\n");
+    }
+    text
+}

@@ -45,7 +45,8 @@ impl OfficialUpstreams {
             openai: var(AIGATE_OFFICIAL_OPENAI_URL).unwrap_or_else(|| "https://api.openai.com/v1".into()),
             chatgpt: var(AIGATE_OFFICIAL_CHATGPT_URL)
                 .unwrap_or_else(|| "https://chatgpt.com/backend-api/codex".into()),
-            anthropic: var(AIGATE_OFFICIAL_ANTHROPIC_URL).unwrap_or_else(|| "https://api.anthropic.com".into()),
+            anthropic: var(AIGATE_OFFICIAL_ANTHROPIC_URL)
+                .unwrap_or_else(|| "https://api.anthropic.com".into()),
             codex_chatgpt_login,
         }
     }
