@@ -322,8 +322,8 @@ pub fn original_files(client: &str, paths: &Paths) -> Vec<PathBuf> {
 pub fn unified_diff(label: &str, old: Option<&[u8]>, new: Option<&[u8]>) -> String {
     let old_text = old.map(String::from_utf8_lossy).unwrap_or_default();
     let new_text = new.map(String::from_utf8_lossy).unwrap_or_default();
-    let old_label = if old.is_some() { format!("a/{label}") } else { "/dev/null".to_string() };
-    let new_label = if new.is_some() { format!("b/{label}") } else { "/dev/null".to_string() };
+    let old_label = if old.is_some() { label.to_string() } else { "/dev/null".to_string() };
+    let new_label = if new.is_some() { label.to_string() } else { "/dev/null".to_string() };
     let diff = similar::TextDiff::from_lines(old_text.as_ref(), new_text.as_ref());
     let mut text = diff.unified_diff().context_radius(3).header(&old_label, &new_label).to_string();
     if text.is_empty() && old != new {

@@ -112,7 +112,7 @@ fn restore_entry(entry: &Entry, dry_run: bool, changes: &mut Vec<RestoredPath>) 
             if state.bytes.as_deref() == Some(bytes.as_slice()) && state.mode == Some(mode) {
                 return Ok(());
             }
-            let diff = crate::write::unified_diff(&entry.path, state.bytes.as_deref(), Some(&bytes));
+            let diff = crate::write::unified_diff(&crate::output::display_path(path), state.bytes.as_deref(), Some(&bytes));
             if !dry_run {
                 fsx::write_atomic(&state.target, &bytes, mode)?;
             }
@@ -122,7 +122,7 @@ fn restore_entry(entry: &Entry, dry_run: bool, changes: &mut Vec<RestoredPath>) 
             let Some(metadata) = current else { return Ok(()) };
             let diff = if metadata.is_file() {
                 let old = fs_err::read(path).ok();
-                crate::write::unified_diff(&entry.path, old.as_deref(), None)
+                crate::write::unified_diff(&crate::output::display_path(path), old.as_deref(), None)
             } else {
                 String::new()
             };

@@ -1,8 +1,14 @@
 //! `aigate backup create|list|show|diff`: snapshots of client files.
 
-use super::{Ctx, not_yet};
-use crate::clients::Client;
-use crate::error::Result;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::Ctx;
+use crate::backup::{self, Capture, EntryKind, SnapshotInfo, store};
+use crate::clients::{self, Client};
+use crate::error::{Error, Result};
+use crate::output::display_path;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BackupCommand {
@@ -27,17 +33,161 @@ pub enum BackupCommand {
         client: Vec<Client>,
     },
     /// Show one snapshot and its files
+    #[command(after_long_help = "Examples:
+  aigate backup show 12
+  aigate backup show 12 --json")]
     Show {
         /// The snapshot id (from `aigate backup list`)
         id: i64,
     },
     /// Unified diff from a snapshot to the current files
+    #[command(after_long_help = "Examples:
+  aigate backup diff 12")]
     Diff {
         /// The snapshot id (from `aigate backup list`)
         id: i64,
     },
 }
 
-pub(crate) fn run(_ctx: &Ctx, _command: BackupCommand) -> Result<u8> {
-    Err(not_yet("backup"))
+#[derive(Serialize)]
+struct SnapshotList {
+    snapshots: Vec<SnapshotInfo>,
+}
+
+pub(crate) fn run(ctx: &Ctx, command: BackupCommand) -> Result<u8> {
+    match command {
+        BackupCommand::Create { client, label } => create(ctx, &client, label.as_deref()),
+        BackupCommand::List { client } => list(ctx, &client),
+        BackupCommand::Show { id } => show(ctx, id),
+        BackupCommand::Diff { id } => diff(ctx, id),
+    }
+}
+
+fn create(ctx: &Ctx, requested: &[Client], label: Option<&str>) -> Result<u8> {
+    let chosen = clients::select(requested, &ctx.paths);
+    if chosen.is_empty() {
+        return Err(Error::refused("No client files found to back up")
+            .hint("name a client with `--client codex|claude|opencode`"));
+    }
+    let mut connection = ctx.db()?;
+    let txn = backup::new_txn();
+    let mut snapshots = Vec::new();
+    for client in chosen {
+        let items: Vec<Capture> =
+            crate::write::original_files(client.name(), &ctx.paths).into_iter().map(Capture::File).collect();
+        let id = backup::snapshot(&mut connection, &txn, client.name(), "backup create", label, &ctx.command_line, &items)?;
+        if let Some(info) = store::get(&connection, id)? {
+            let present = info.files.iter().filter(|file| file.existed).count();
+            ctx.out.info(&format!(
+                "Created snapshot {id} of {client} ({present} file{})",
+                if present == 1 { "" } else { "s" }
+            ));
+            snapshots.push(info);
+        }
+    }
+    if ctx.json() {
+        ctx.out.json(&SnapshotList { snapshots })?;
+    }
+    Ok(0)
+}
+
+fn list(ctx: &Ctx, requested: &[Client]) -> Result<u8> {
+    let connection = ctx.db()?;
+    let names: Vec<String> = requested.iter().map(|client| client.name().to_string()).collect();
+    let snapshots = store::list(&connection, &names)?;
+    if ctx.json() {
+        return ctx.out.json(&SnapshotList { snapshots }).map(|()| 0);
+    }
+    if snapshots.is_empty() {
+        ctx.out.info("No snapshots yet; `aigate backup create` makes one");
+        return Ok(0);
+    }
+    let mut text = format!("{:>5}  {:<20}  {:<8}  {:<6}  {:>5}  {}\n", "ID", "CREATED", "CLIENT", "PINNED", "FILES", "REASON");
+    for snapshot in &snapshots {
+        let reason = match &snapshot.label {
+            Some(label) => format!("{} ({label})", snapshot.reason),
+            None => snapshot.reason.clone(),
+        };
+        text.push_str(&format!(
+            "{:>5}  {:<20}  {:<8}  {:<6}  {:>5}  {}\n",
+            snapshot.id,
+            short_time(&snapshot.created_at),
+            snapshot.client,
+            if snapshot.pinned { "yes" } else { "" },
+            snapshot.files.len(),
+            reason
+        ));
+    }
+    ctx.out.data(&text);
+    Ok(0)
+}
+
+fn show(ctx: &Ctx, id: i64) -> Result<u8> {
+    let connection = ctx.db()?;
+    let snapshot = find(&connection, id)?;
+    if ctx.json() {
+        return ctx.out.json(&snapshot).map(|()| 0);
+    }
+    let mut text = format!(
+        "snapshot {}\ncreated:  {}\nclient:   {}\nreason:   {}\npinned:   {}\ncommand:  {}\n",
+        snapshot.id,
+        snapshot.created_at,
+        snapshot.client,
+        snapshot.reason,
+        if snapshot.pinned { "yes (the client's original, never pruned)" } else { "no" },
+        snapshot.command
+    );
+    if let Some(label) = &snapshot.label {
+        text.push_str(&format!("label:    {label}\n"));
+    }
+    text.push_str("files:\n");
+    for file in &snapshot.files {
+        let detail = match file.kind {
+            EntryKind::Absent => "did not exist".to_string(),
+            EntryKind::Dir => format!("directory, mode {}", file.mode.as_deref().unwrap_or("?")),
+            EntryKind::Symlink => format!("link to {}", file.link_target.as_deref().unwrap_or("?")),
+            EntryKind::File => format!(
+                "mode {}, sha256 {}",
+                file.mode.as_deref().unwrap_or("?"),
+                file.sha256.as_deref().map_or("?", |sha| &sha[..12.min(sha.len())])
+            ),
+        };
+        text.push_str(&format!("  {}  ({detail})\n", display_path(Path::new(&file.path))));
+    }
+    ctx.out.data(&text);
+    Ok(0)
+}
+
+fn diff(ctx: &Ctx, id: i64) -> Result<u8> {
+    let connection = ctx.db()?;
+    find(&connection, id)?;
+    let entries = store::entries(&connection, id)?;
+    let mut text = String::new();
+    for entry in &entries {
+        if matches!(entry.kind, EntryKind::Dir | EntryKind::Symlink) {
+            continue;
+        }
+        let path = Path::new(&entry.path);
+        let current = crate::fsx::read_state(path).ok().and_then(|state| state.bytes);
+        if current.as_deref() != entry.bytes.as_deref() {
+            text.push_str(&crate::write::unified_diff(&display_path(path), entry.bytes.as_deref(), current.as_deref()));
+        }
+    }
+    if text.is_empty() {
+        ctx.out.info(&format!("The files match snapshot {id}"));
+    } else {
+        ctx.out.data(&text);
+    }
+    Ok(0)
+}
+
+/// Look a snapshot up or refuse with a hint.
+pub(crate) fn find(connection: &rusqlite::Connection, id: i64) -> Result<SnapshotInfo> {
+    store::get(connection, id)?.ok_or_else(|| {
+        Error::refused(format!("No snapshot with id {id}")).hint("list them with `aigate backup list`")
+    })
+}
+
+fn short_time(rfc3339: &str) -> String {
+    rfc3339.get(..19).map_or_else(|| rfc3339.to_string(), |text| text.replace('T', " "))
 }

@@ -13,6 +13,7 @@ use crate::paths::Paths;
 pub(crate) mod backup;
 pub(crate) mod completions;
 pub(crate) mod doctor;
+pub(crate) mod internal;
 pub(crate) mod mcp;
 pub(crate) mod provider;
 pub(crate) mod restore;
@@ -89,6 +90,9 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Print shell completions
     Completions(completions::CompletionsArgs),
+    /// Test hooks (not for users)
+    #[command(subcommand, hide = true)]
+    Internal(internal::InternalCommand),
 }
 
 /// What every command gets: where things are, how to print, and the command line.
@@ -132,6 +136,7 @@ pub fn dispatch(cli: Cli, command_line: String) -> Result<u8> {
         Command::Logs(args) => stats::run_logs(&ctx, &args),
         Command::Doctor(args) => doctor::run(&ctx, &args),
         Command::Completions(args) => completions::run(&ctx.out, &args),
+        Command::Internal(command) => internal::run(&ctx, command),
     }
 }
 
