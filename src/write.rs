@@ -199,7 +199,7 @@ fn write_one(
             Some(bytes) => Some(prepare_temp(&target, bytes, mode)?),
             None => None,
         };
-        let fresh = fsx::read_state(&item.change.path)?;
+        let mut fresh = fsx::read_state(&item.change.path)?;
         if fresh.bytes == expected {
             match prepared {
                 Some(temp) => {
@@ -208,21 +208,20 @@ fn write_one(
                             .cause(error.error)
                     })?;
                     fsx::sync_dir(target.parent().unwrap_or(Path::new(".")))?;
-                    let readback = fs_err::read(&target)?;
-                    if Some(readback) != new_bytes {
-                        return Err(Error::internal(format!(
-                            "`{}` changed right after it was written",
-                            display_path(&target)
-                        )));
-                    }
                 }
                 None => fsx::remove_file(&target)?,
             }
-            return Ok(());
+            // Read back: another program may have replaced the file right after our
+            // rename, losing our edit; then redo it on what is there now.
+            fresh = fsx::read_state(&item.change.path)?;
+            if fresh.bytes == new_bytes {
+                return Ok(());
+            }
+        } else {
+            drop(prepared);
         }
-        // Another process rewrote the file since we read it: redo the edit on its bytes,
-        // and make the snapshot hold what we are about to replace.
-        drop(prepared);
+        // Another process rewrote the file since we read it: make the snapshot hold what
+        // we are about to replace, and redo the edit on its bytes.
         if let Some(id) = snapshot_id {
             store::replace_entry(connection, id, &entry_from_state(&item.change.path, &fresh))?;
         }

@@ -112,7 +112,11 @@ fn restore_entry(entry: &Entry, dry_run: bool, changes: &mut Vec<RestoredPath>) 
             if state.bytes.as_deref() == Some(bytes.as_slice()) && state.mode == Some(mode) {
                 return Ok(());
             }
-            let diff = crate::write::unified_diff(&crate::output::display_path(path), state.bytes.as_deref(), Some(&bytes));
+            let diff = crate::write::unified_diff(
+                &crate::output::display_path(path),
+                state.bytes.as_deref(),
+                Some(&bytes),
+            );
             if !dry_run {
                 fsx::write_atomic(&state.target, &bytes, mode)?;
             }

@@ -75,7 +75,15 @@ fn create(ctx: &Ctx, requested: &[Client], label: Option<&str>) -> Result<u8> {
     for client in chosen {
         let items: Vec<Capture> =
             crate::write::original_files(client.name(), &ctx.paths).into_iter().map(Capture::File).collect();
-        let id = backup::snapshot(&mut connection, &txn, client.name(), "backup create", label, &ctx.command_line, &items)?;
+        let id = backup::snapshot(
+            &mut connection,
+            &txn,
+            client.name(),
+            "backup create",
+            label,
+            &ctx.command_line,
+            &items,
+        )?;
         if let Some(info) = store::get(&connection, id)? {
             let present = info.files.iter().filter(|file| file.existed).count();
             ctx.out.info(&format!(
@@ -102,7 +110,10 @@ fn list(ctx: &Ctx, requested: &[Client]) -> Result<u8> {
         ctx.out.info("No snapshots yet; `aigate backup create` makes one");
         return Ok(0);
     }
-    let mut text = format!("{:>5}  {:<20}  {:<8}  {:<6}  {:>5}  {}\n", "ID", "CREATED", "CLIENT", "PINNED", "FILES", "REASON");
+    let mut text = format!(
+        "{:>5}  {:<20}  {:<8}  {:<6}  {:>5}  {}\n",
+        "ID", "CREATED", "CLIENT", "PINNED", "FILES", "REASON"
+    );
     for snapshot in &snapshots {
         let reason = match &snapshot.label {
             Some(label) => format!("{} ({label})", snapshot.reason),
@@ -170,7 +181,11 @@ fn diff(ctx: &Ctx, id: i64) -> Result<u8> {
         let path = Path::new(&entry.path);
         let current = crate::fsx::read_state(path).ok().and_then(|state| state.bytes);
         if current.as_deref() != entry.bytes.as_deref() {
-            text.push_str(&crate::write::unified_diff(&display_path(path), entry.bytes.as_deref(), current.as_deref()));
+            text.push_str(&crate::write::unified_diff(
+                &display_path(path),
+                entry.bytes.as_deref(),
+                current.as_deref(),
+            ));
         }
     }
     if text.is_empty() {

@@ -51,11 +51,15 @@ pub(crate) fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<u8> {
         let changes = backup::restore_entries(&entries, true)?;
         planned.push((snapshot, entries, changes));
     }
-    let would_change: Vec<RestoredPath> = planned.iter().flat_map(|(_, _, changes)| changes.clone()).collect();
+    let would_change: Vec<RestoredPath> =
+        planned.iter().flat_map(|(_, _, changes)| changes.clone()).collect();
     let restored_from: Vec<i64> = targets.iter().map(|snapshot| snapshot.id).collect();
     if args.dry_run || would_change.is_empty() {
         if would_change.is_empty() {
-            ctx.out.info(&format!("Nothing to restore: the files already match snapshot {}", ids(&restored_from)));
+            ctx.out.info(&format!(
+                "Nothing to restore: the files already match snapshot {}",
+                ids(&restored_from)
+            ));
         } else if !ctx.json() {
             ctx.out.data(&would_change.iter().map(describe).collect::<String>());
         }
@@ -75,7 +79,15 @@ pub(crate) fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<u8> {
     for (snapshot, entries, _) in &planned {
         let items = capture_items(entries);
         let reason = format!("before restore of snapshot {}", snapshot.id);
-        pre_restore.push(backup::snapshot(&mut connection, &txn, &snapshot.client, &reason, None, &ctx.command_line, &items)?);
+        pre_restore.push(backup::snapshot(
+            &mut connection,
+            &txn,
+            &snapshot.client,
+            &reason,
+            None,
+            &ctx.command_line,
+            &items,
+        )?);
     }
     let mut done = Vec::new();
     for (snapshot, entries, _) in &planned {
@@ -98,16 +110,29 @@ pub(crate) fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<u8> {
         ctx.out.verbose(&format!("  {} {}", change.action, change.path));
     }
     if ctx.json() {
-        ctx.out.json(&RestoreReport { restored_from, pre_restore_snapshots: pre_restore, dry_run: false, paths: done })?;
+        ctx.out.json(&RestoreReport {
+            restored_from,
+            pre_restore_snapshots: pre_restore,
+            dry_run: false,
+            paths: done,
+        })?;
     }
     Ok(0)
 }
 
-fn choose(connection: &rusqlite::Connection, id: Option<i64>, clients: &[String]) -> Result<Vec<SnapshotInfo>> {
+fn choose(
+    connection: &rusqlite::Connection,
+    id: Option<i64>,
+    clients: &[String],
+) -> Result<Vec<SnapshotInfo>> {
     if let Some(id) = id {
         let snapshot = super::backup::find(connection, id)?;
         if !clients.is_empty() && !clients.contains(&snapshot.client) {
-            return Err(Error::refused(format!("Snapshot {id} is of {}, not {}", snapshot.client, clients.join(", "))));
+            return Err(Error::refused(format!(
+                "Snapshot {id} is of {}, not {}",
+                snapshot.client,
+                clients.join(", ")
+            )));
         }
         return Ok(vec![snapshot]);
     }
@@ -134,7 +159,8 @@ fn capture_items(entries: &[backup::Entry]) -> Vec<Capture> {
     let mut items = Vec::new();
     for entry in entries {
         let path = Path::new(&entry.path);
-        let inside_tree = path.parent().is_some_and(|parent| paths.contains(parent.to_string_lossy().as_ref()));
+        let inside_tree =
+            path.parent().is_some_and(|parent| paths.contains(parent.to_string_lossy().as_ref()));
         if inside_tree {
             continue;
         }
@@ -154,11 +180,7 @@ fn capture_items(entries: &[backup::Entry]) -> Vec<Capture> {
 }
 
 fn describe(change: &RestoredPath) -> String {
-    if change.diff.is_empty() {
-        format!("{}: {}\n", change.action, change.path)
-    } else {
-        change.diff.clone()
-    }
+    if change.diff.is_empty() { format!("{}: {}\n", change.action, change.path) } else { change.diff.clone() }
 }
 
 fn ids(ids: &[i64]) -> String {
