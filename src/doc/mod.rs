@@ -1,1 +1,348 @@
-//! doc
+//! The document layer: parse a client config file, apply pure edits, and serialise it
+//! back keeping every byte aigate does not own.
+//!
+//! Invariants:
+//! - Bytes in, bytes out: [`Document::to_bytes`] is byte-identical to the input when
+//!   nothing was edited (BOM, CRLF/LF/mixed endings, comments, key order, quoting and a
+//!   missing final newline included). After an edit only the changed lines differ;
+//!   unchanged lines keep their own line ending, new lines take the file's dominant one.
+//! - A file that cannot be edited safely is refused at parse time, never "repaired":
+//!   non-UTF-8, a NUL byte, bad syntax, duplicate keys, a non-object top level, JSONC in a
+//!   strict JSON file, nesting deeper than 128 levels. Every refusal carries a 1-based
+//!   line and column.
+//! - `set` followed by `remove` of the same key gives back the input byte for byte:
+//!   parents `set` had to create are removed again once they are empty.
+//! - A 0-byte or whitespace-only file is an empty document; once edited it is written
+//!   as fresh, normally formatted content.
+//! - No I/O: `path` is only used in messages.
+//!
+//! Key paths are lists of raw keys (`["mcp_servers", "my.server"]`); quoting is the
+//! serialiser's business. Array elements are not addressable.
+
+mod json;
+mod text;
+mod toml;
+
+use std::path::{Path, PathBuf};
+
+use jsonc_parser::cst::CstRootNode;
+use serde_json::Value as JsonValue;
+use toml_edit::DocumentMut;
+
+pub use crate::clients::Format;
+pub use text::Eol;
+
+/// A parsed client file that remembers its original bytes.
+#[derive(Debug)]
+pub struct Document {
+    path: PathBuf,
+    format: Format,
+    decoded: text::Decoded,
+    /// The file was empty or whitespace only: an unedited document writes it back as is,
+    /// an edited one is written fresh.
+    blank: bool,
+    body: Body,
+    /// Parents that `set` created, so `remove` can take them away again once empty.
+    created_parents: Vec<Vec<String>>,
+}
+
+#[derive(Debug)]
+enum Body {
+    Toml(DocumentMut),
+    Json(CstRootNode),
+    /// A JSON document with no text yet ([`Document::new_empty`]); becomes `Json` on the
+    /// first `set`.
+    EmptyJson,
+}
+
+/// Why a file was refused or an edit could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocError {
+    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    NotUtf8 { path: PathBuf, line: usize, column: usize, message: String },
+    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    NulByte { path: PathBuf, line: usize, column: usize, message: String },
+    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    Syntax { path: PathBuf, line: usize, column: usize, message: String },
+    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    DuplicateKey { path: PathBuf, line: usize, column: usize, message: String },
+    /// The top-level JSON value is not an object.
+    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    WrongTopLevel { path: PathBuf, line: usize, column: usize, message: String },
+    /// Comments or trailing commas in a file whose client reads strict JSON.
+    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    JsoncInStrictJson { path: PathBuf, line: usize, column: usize, message: String },
+    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    TooDeep { path: PathBuf, line: usize, column: usize, message: String },
+    /// An edit the document's shape does not allow (a parent that is not a table, a null
+    /// in TOML). Nothing was changed.
+    #[error("{}: {message}", path.display())]
+    Conflict { path: PathBuf, message: String },
+}
+
+impl DocError {
+    pub fn path(&self) -> &Path {
+        match self {
+            DocError::NotUtf8 { path, .. }
+            | DocError::NulByte { path, .. }
+            | DocError::Syntax { path, .. }
+            | DocError::DuplicateKey { path, .. }
+            | DocError::WrongTopLevel { path, .. }
+            | DocError::JsoncInStrictJson { path, .. }
+            | DocError::TooDeep { path, .. }
+            | DocError::Conflict { path, .. } => path,
+        }
+    }
+
+    /// 1-based line and column of a parse refusal; `None` for an edit conflict.
+    pub fn location(&self) -> Option<(usize, usize)> {
+        match self {
+            DocError::NotUtf8 { line, column, .. }
+            | DocError::NulByte { line, column, .. }
+            | DocError::Syntax { line, column, .. }
+            | DocError::DuplicateKey { line, column, .. }
+            | DocError::WrongTopLevel { line, column, .. }
+            | DocError::JsoncInStrictJson { line, column, .. }
+            | DocError::TooDeep { line, column, .. } => Some((*line, *column)),
+            DocError::Conflict { .. } => None,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            DocError::NotUtf8 { message, .. }
+            | DocError::NulByte { message, .. }
+            | DocError::Syntax { message, .. }
+            | DocError::DuplicateKey { message, .. }
+            | DocError::WrongTopLevel { message, .. }
+            | DocError::JsoncInStrictJson { message, .. }
+            | DocError::TooDeep { message, .. }
+            | DocError::Conflict { message, .. } => message,
+        }
+    }
+}
+
+impl From<DocError> for crate::error::Error {
+    fn from(error: DocError) -> Self {
+        let display_path = crate::output::display_path(error.path());
+        let hint = "fix the file by hand, or put back an earlier version with `aigate restore`";
+        match error.location() {
+            Some((line, column)) => crate::error::Error::refused(format!("Failed to parse `{display_path}`"))
+                .cause(format!("line {line}, column {column}: {}", error.message()))
+                .hint(hint),
+            None => crate::error::Error::refused(format!("Cannot edit `{display_path}`"))
+                .cause(error.message())
+                .hint(hint),
+        }
+    }
+}
+
+impl Document {
+    /// Parse `bytes` as `format`. `path` is only used in error messages.
+    pub fn parse(bytes: &[u8], format: Format, path: &Path) -> Result<Self, DocError> {
+        let path = path.to_path_buf();
+        let decoded = text::decode(bytes).map_err(|failure| {
+            let text::DecodeFailure { line, column, message, is_nul } = failure;
+            if is_nul {
+                DocError::NulByte { path: path.clone(), line, column, message }
+            } else {
+                DocError::NotUtf8 { path: path.clone(), line, column, message }
+            }
+        })?;
+        let blank = decoded.text.trim().is_empty();
+        let body = match format {
+            Format::Toml => {
+                let source = if blank { "" } else { decoded.text.as_str() };
+                Body::Toml(toml::parse(source).map_err(|failure| {
+                    let (line, column) = text::line_column(source, failure.offset);
+                    let message = failure.message;
+                    if failure.duplicate {
+                        DocError::DuplicateKey { path: path.clone(), line, column, message }
+                    } else {
+                        DocError::Syntax { path: path.clone(), line, column, message }
+                    }
+                })?)
+            }
+            Format::Json | Format::Jsonc => {
+                let source = if blank { "{}\n" } else { decoded.text.as_str() };
+                Body::Json(json::parse(source, format == Format::Json).map_err(|failure| {
+                    let json::JsonFailure { kind, line, column, message } = failure;
+                    let path = path.clone();
+                    match kind {
+                        json::JsonFailureKind::Syntax => DocError::Syntax { path, line, column, message },
+                        json::JsonFailureKind::JsoncInStrict => {
+                            DocError::JsoncInStrictJson { path, line, column, message }
+                        }
+                        json::JsonFailureKind::DuplicateKey => {
+                            DocError::DuplicateKey { path, line, column, message }
+                        }
+                        json::JsonFailureKind::WrongTopLevel => {
+                            DocError::WrongTopLevel { path, line, column, message }
+                        }
+                        json::JsonFailureKind::TooDeep => DocError::TooDeep { path, line, column, message },
+                    }
+                })?)
+            }
+        };
+        Ok(Self { path, format, decoded, blank, body, created_parents: Vec::new() })
+    }
+
+    /// An empty document, as if parsed from a 0-byte file.
+    pub fn new_empty(format: Format) -> Self {
+        let decoded = text::Decoded { bom: false, raw: String::new(), text: String::new(), eol: Eol::Lf };
+        let body = match format {
+            Format::Toml => Body::Toml(DocumentMut::new()),
+            Format::Json | Format::Jsonc => Body::EmptyJson,
+        };
+        Self { path: PathBuf::new(), format, decoded, blank: true, body, created_parents: Vec::new() }
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The bytes to write: the input itself when nothing changed, otherwise the input
+    /// with only the edited lines replaced (BOM and line endings kept).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        if self.blank && self.to_value().as_object().is_some_and(serde_json::Map::is_empty) {
+            let mut original = Vec::new();
+            if self.decoded.bom {
+                original.extend_from_slice(b"\xEF\xBB\xBF");
+            }
+            original.extend_from_slice(self.decoded.raw.as_bytes());
+            return original;
+        }
+        let rendered = self.render();
+        if self.blank {
+            // Whitespace-only input: nothing worth keeping, write fresh content.
+            let fresh = text::Decoded { text: String::new(), raw: String::new(), ..self.decoded.clone() };
+            return text::rebuild(&fresh, &rendered);
+        }
+        text::rebuild(&self.decoded, &rendered)
+    }
+
+    /// The value at `key_path` as JSON (TOML datetimes as strings); the whole document
+    /// for an empty path. JSON numbers that fit neither i64/u64 nor a finite f64 are
+    /// returned as strings holding their raw text.
+    pub fn get(&self, key_path: &[&str]) -> Option<JsonValue> {
+        match &self.body {
+            Body::Toml(document) => toml::get(document, key_path),
+            Body::Json(root) => json::get(root, key_path),
+            Body::EmptyJson => key_path.is_empty().then(|| JsonValue::Object(serde_json::Map::new())),
+        }
+    }
+
+    pub fn contains(&self, key_path: &[&str]) -> bool {
+        self.get(key_path).is_some()
+    }
+
+    /// Child keys of the table or object at `key_path`, in file order (empty when it is
+    /// missing or not a table).
+    pub fn keys(&self, key_path: &[&str]) -> Vec<String> {
+        match &self.body {
+            Body::Toml(document) => toml::keys(document, key_path),
+            Body::Json(root) => json::keys(root, key_path),
+            Body::EmptyJson => Vec::new(),
+        }
+    }
+
+    /// Set `key_path` to `value`, creating missing parents. Returns whether anything
+    /// changed. Setting an object onto an existing table or object edits it key by key
+    /// (keys missing from `value` are removed), so the formatting of what stays is kept.
+    pub fn set(&mut self, key_path: &[&str], value: &JsonValue) -> Result<bool, DocError> {
+        if let (Some(JsonValue::Object(existing)), JsonValue::Object(wanted)) = (self.get(key_path), value) {
+            let mut changed = false;
+            for key in existing.keys().filter(|key| !wanted.contains_key(*key)) {
+                let child_path = child(key_path, key);
+                changed |= self.remove(&child_path)?.is_some();
+            }
+            for (key, entry) in wanted {
+                let child_path = child(key_path, key);
+                changed |= self.set(&child_path, entry)?;
+            }
+            return Ok(changed);
+        }
+        if matches!(self.body, Body::EmptyJson) {
+            let root = json::parse("{}\n", false).map_err(|failure| DocError::Conflict {
+                path: self.path.clone(),
+                message: failure.message,
+            })?;
+            self.body = Body::Json(root);
+        }
+        let outcome = match &mut self.body {
+            Body::Toml(document) => toml::set(document, key_path, value),
+            Body::Json(root) => json::set(root, key_path, value),
+            Body::EmptyJson => Ok(toml::SetOutcome::default()),
+        }
+        .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
+        self.created_parents.extend(outcome.created_parents);
+        Ok(outcome.changed)
+    }
+
+    /// Remove `key_path`, returning what was there. Parents created by [`Document::set`]
+    /// that are left empty are removed too.
+    pub fn remove(&mut self, key_path: &[&str]) -> Result<Option<JsonValue>, DocError> {
+        let removed = match &mut self.body {
+            Body::Toml(document) => toml::remove(document, key_path),
+            Body::Json(root) => json::remove(root, key_path),
+            Body::EmptyJson => Ok(None),
+        }
+        .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
+        if removed.is_none() {
+            return Ok(None);
+        }
+        self.created_parents.retain(|created| !created.starts_with(&owned(key_path)));
+        for depth in (1..key_path.len()).rev() {
+            let ancestor = &key_path[..depth];
+            let was_created = self.created_parents.iter().any(|created| *created == owned(ancestor));
+            let is_empty = self
+                .get(ancestor)
+                .as_ref()
+                .and_then(JsonValue::as_object)
+                .is_some_and(serde_json::Map::is_empty);
+            if !(was_created && is_empty) {
+                break;
+            }
+            match &mut self.body {
+                Body::Toml(document) => toml::remove(document, ancestor),
+                Body::Json(root) => json::remove(root, ancestor),
+                Body::EmptyJson => Ok(None),
+            }
+            .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
+            self.created_parents.retain(|created| *created != owned(ancestor));
+        }
+        Ok(removed)
+    }
+
+    /// The whole document as JSON.
+    pub fn to_value(&self) -> JsonValue {
+        self.get(&[]).unwrap_or_else(|| JsonValue::Object(serde_json::Map::new()))
+    }
+
+    /// The body as LF text.
+    fn render(&self) -> String {
+        match &self.body {
+            Body::Toml(document) => document.to_string(),
+            Body::Json(root) => root.to_string(),
+            Body::EmptyJson => "{}\n".to_string(),
+        }
+    }
+}
+
+fn child<'path>(key_path: &[&'path str], key: &'path str) -> Vec<&'path str> {
+    let mut path = key_path.to_vec();
+    path.push(key);
+    path
+}
+
+fn owned(key_path: &[&str]) -> Vec<String> {
+    key_path.iter().map(ToString::to_string).collect()
+}
+
+#[cfg(test)]
+#[path = "toml_tests.rs"]
+mod toml_tests;
+
+#[cfg(test)]
+#[path = "json_tests.rs"]
+mod json_tests;

@@ -1,0 +1,324 @@
+//! JSON and JSONC bodies: validation the CST does not do (duplicate keys, top-level
+//! type, nesting depth, JSONC in a strict file) and edits through the jsonc-parser CST.
+//!
+//! Invariants:
+//! - Only the edited property's text changes: a replaced value keeps its key, its
+//!   comma and the comments around it; a new property is appended with the object's
+//!   own indentation and trailing-comma style (the CST does both).
+//! - Key order is never changed.
+//! - Numbers keep their raw text in the CST, so big numbers survive untouched. When read
+//!   through [`to_json`] an integer that fits i64/u64 and a finite float become JSON
+//!   numbers; any other number (for example `12345678901234567890123` or `1e400`)
+//!   becomes a JSON *string* holding its raw text, so nothing is silently rounded.
+//! - Nothing here reads or writes files.
+
+use jsonc_parser::ast;
+use jsonc_parser::cst::{CstContainerNode, CstInputValue, CstNode, CstObject, CstRootNode};
+use jsonc_parser::errors::ParseErrorKind;
+use jsonc_parser::{CollectOptions, CommentCollectionStrategy, ParseOptions};
+use serde_json::Value as JsonValue;
+
+use super::toml::{EditConflict, SetOutcome};
+
+/// How deep objects and arrays may nest before a file is refused (serde_json's limit).
+pub(crate) const MAX_DEPTH: usize = 128;
+
+/// Why a JSON text was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JsonFailureKind {
+    Syntax,
+    JsoncInStrict,
+    DuplicateKey,
+    WrongTopLevel,
+    TooDeep,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JsonFailure {
+    pub(crate) kind: JsonFailureKind,
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+    pub(crate) message: String,
+}
+
+/// Parse `text` (LF-normalised). `strict` refuses comments and trailing commas.
+pub(crate) fn parse(text: &str, strict: bool) -> Result<CstRootNode, JsonFailure> {
+    let at = |kind, offset: usize, message: String| {
+        let (line, column) = super::text::line_column(text, offset);
+        JsonFailure { kind, line, column, message }
+    };
+    if let Some(offset) = first_offset_too_deep(text) {
+        return Err(at(
+            JsonFailureKind::TooDeep,
+            offset,
+            format!("objects and arrays nest deeper than {MAX_DEPTH} levels"),
+        ));
+    }
+    let options = parse_options(strict);
+    let syntax_error = |error: jsonc_parser::errors::ParseError| {
+        let kind = match error.kind() {
+            ParseErrorKind::CommentsNotAllowed | ParseErrorKind::TrailingCommasNotAllowed => {
+                JsonFailureKind::JsoncInStrict
+            }
+            ParseErrorKind::NestingDepthExceeded => JsonFailureKind::TooDeep,
+            _ => JsonFailureKind::Syntax,
+        };
+        let message = match kind {
+            JsonFailureKind::JsoncInStrict => format!("{} (JSONC in a strict JSON file)", error.kind()),
+            JsonFailureKind::Syntax
+            | JsonFailureKind::DuplicateKey
+            | JsonFailureKind::WrongTopLevel
+            | JsonFailureKind::TooDeep => error.kind().to_string(),
+        };
+        JsonFailure { kind, line: error.line_display(), column: error.column_display(), message }
+    };
+    let collect = CollectOptions { comments: CommentCollectionStrategy::Off, tokens: false };
+    let parsed = jsonc_parser::parse_to_ast(text, &collect, &options).map_err(syntax_error)?;
+    match &parsed.value {
+        None | Some(ast::Value::Object(_)) => {}
+        Some(
+            other @ (ast::Value::Array(_)
+            | ast::Value::StringLit(_)
+            | ast::Value::NumberLit(_)
+            | ast::Value::BooleanLit(_)
+            | ast::Value::NullKeyword(_)),
+        ) => {
+            return Err(at(
+                JsonFailureKind::WrongTopLevel,
+                ast_start(other),
+                "the top-level value must be an object".to_string(),
+            ));
+        }
+    }
+    if let Some(value) = &parsed.value {
+        if let Some((offset, name)) = first_duplicate_key(value) {
+            return Err(at(JsonFailureKind::DuplicateKey, offset, format!("duplicate key `{name}`")));
+        }
+    }
+    CstRootNode::parse(text, &options).map_err(syntax_error)
+}
+
+/// The value at `key_path` (the whole document for an empty path).
+pub(crate) fn get(root: &CstRootNode, key_path: &[&str]) -> Option<JsonValue> {
+    let Some((last, parents)) = key_path.split_last() else {
+        return Some(root.value().map_or_else(|| JsonValue::Object(serde_json::Map::new()), |v| to_json(&v)));
+    };
+    let object = walk(root, parents)?;
+    Some(to_json(&object.get(last)?.value()?))
+}
+
+pub(crate) fn keys(root: &CstRootNode, key_path: &[&str]) -> Vec<String> {
+    walk(root, key_path)
+        .map(|object| {
+            object.properties().iter().filter_map(jsonc_parser::cst::CstObjectProp::decoded_name).collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(crate) fn set(
+    root: &CstRootNode,
+    key_path: &[&str],
+    value: &JsonValue,
+) -> Result<SetOutcome, EditConflict> {
+    let Some((last, parents)) = key_path.split_last() else {
+        return Err(EditConflict("the document itself cannot be replaced".to_string()));
+    };
+    let mut outcome = SetOutcome::default();
+    let mut object = root.object_value_or_set();
+    for (depth, key) in parents.iter().enumerate() {
+        object = if let Some(property) = object.get(key) {
+            let Some(CstNode::Container(CstContainerNode::Object(child))) = property.value() else {
+                return Err(EditConflict(format!(
+                    "`{}` exists and is not an object",
+                    key_path[..=depth].join(".")
+                )));
+            };
+            child
+        } else {
+            outcome.created_parents.push(key_path[..=depth].iter().map(ToString::to_string).collect());
+            object.append(key, CstInputValue::Object(Vec::new()));
+            let Some(child) = object.object_value(key) else {
+                return Err(EditConflict(format!("could not create `{key}`")));
+            };
+            child
+        };
+    }
+    match object.get(last) {
+        Some(property) => {
+            if property.value().map(|v| to_json(&v)).as_ref() == Some(value) {
+                return Ok(outcome);
+            }
+            property.set_value(to_input(value));
+        }
+        None => {
+            object.append(last, to_input(value));
+        }
+    }
+    outcome.changed = true;
+    Ok(outcome)
+}
+
+pub(crate) fn remove(root: &CstRootNode, key_path: &[&str]) -> Result<Option<JsonValue>, EditConflict> {
+    let Some((last, parents)) = key_path.split_last() else {
+        return Err(EditConflict("the document itself cannot be removed".to_string()));
+    };
+    let Some(property) = walk(root, parents).and_then(|object| object.get(last)) else {
+        return Ok(None);
+    };
+    let removed = property.value().map(|value| to_json(&value));
+    property.remove();
+    Ok(removed)
+}
+
+/// A CST value as JSON (see the module doc for numbers).
+pub(crate) fn to_json(node: &CstNode) -> JsonValue {
+    if let Some(object) = node.as_object() {
+        return JsonValue::Object(
+            object
+                .properties()
+                .iter()
+                .filter_map(|property| Some((property.decoded_name()?, to_json(&property.value()?))))
+                .collect(),
+        );
+    }
+    if let Some(array) = node.as_array() {
+        return JsonValue::Array(array.elements().iter().map(to_json).collect());
+    }
+    if let Some(number) = node.as_number_lit() {
+        return number_to_json(&number.to_string());
+    }
+    if let Some(string) = node.as_string_lit() {
+        return JsonValue::String(string.decoded_value().unwrap_or_else(|_| string.raw_value()));
+    }
+    if let Some(boolean) = node.as_boolean_lit() {
+        return JsonValue::Bool(boolean.value());
+    }
+    JsonValue::Null
+}
+
+fn number_to_json(raw: &str) -> JsonValue {
+    let is_integer = !raw.contains(['.', 'e', 'E']);
+    if is_integer {
+        if let Ok(integer) = raw.parse::<i64>() {
+            return JsonValue::from(integer);
+        }
+        if let Ok(integer) = raw.parse::<u64>() {
+            return JsonValue::from(integer);
+        }
+        return JsonValue::String(raw.to_string());
+    }
+    match raw.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+        Some(number) if number.as_f64().is_some_and(f64::is_finite) => JsonValue::Number(number),
+        Some(_) | None => JsonValue::String(raw.to_string()),
+    }
+}
+
+fn to_input(value: &JsonValue) -> CstInputValue {
+    match value {
+        JsonValue::Null => CstInputValue::Null,
+        JsonValue::Bool(boolean) => CstInputValue::Bool(*boolean),
+        JsonValue::Number(number) => CstInputValue::Number(number.to_string()),
+        JsonValue::String(string) => CstInputValue::String(string.clone()),
+        JsonValue::Array(elements) => CstInputValue::Array(elements.iter().map(to_input).collect()),
+        JsonValue::Object(entries) => {
+            CstInputValue::Object(entries.iter().map(|(key, entry)| (key.clone(), to_input(entry))).collect())
+        }
+    }
+}
+
+fn walk(root: &CstRootNode, key_path: &[&str]) -> Option<CstObject> {
+    let mut object = root.object_value()?;
+    for key in key_path {
+        object = object.object_value(key)?;
+    }
+    Some(object)
+}
+
+fn parse_options(strict: bool) -> ParseOptions {
+    ParseOptions {
+        allow_comments: !strict,
+        allow_trailing_commas: !strict,
+        allow_loose_object_property_names: false,
+        allow_missing_commas: false,
+        allow_single_quoted_strings: false,
+        allow_hexadecimal_numbers: false,
+        allow_unary_plus_numbers: false,
+        allow_bare_decimal_point_numbers: false,
+        allow_non_finite_numbers: false,
+        allow_extended_string_escapes: false,
+    }
+}
+
+fn ast_start(value: &ast::Value<'_>) -> usize {
+    use jsonc_parser::common::Ranged;
+    value.start()
+}
+
+/// Offset of the first `{`/`[` that opens level `MAX_DEPTH + 1`, skipping strings and
+/// comments. Runs before any parser so hostile nesting cannot exhaust the stack.
+fn first_offset_too_deep(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0_usize;
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'"' => {
+                index += 1;
+                while index < bytes.len() && bytes[index] != b'"' {
+                    index += if bytes[index] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(index + 1) == Some(&b'/') => {
+                while index < bytes.len() && bytes[index] != b'\n' {
+                    index += 1;
+                }
+            }
+            b'/' if bytes.get(index + 1) == Some(&b'*') => {
+                index += 2;
+                while index < bytes.len() && !(bytes[index] == b'*' && bytes.get(index + 1) == Some(&b'/')) {
+                    index += 1;
+                }
+                index += 1;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(index);
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        index += 1;
+    }
+    None
+}
+
+/// Offset of the name of the first property that repeats an earlier name in the same
+/// object, searching depth first in file order.
+fn first_duplicate_key(value: &ast::Value<'_>) -> Option<(usize, String)> {
+    match value {
+        ast::Value::Object(object) => {
+            let mut seen = std::collections::HashSet::new();
+            for property in &object.properties {
+                let name = property.name.clone().into_string();
+                if !seen.insert(name.clone()) {
+                    let start = match &property.name {
+                        ast::ObjectPropName::String(string) => string.range.start,
+                        ast::ObjectPropName::Word(word) => word.range.start,
+                    };
+                    return Some((start, name));
+                }
+                if let Some(found) = first_duplicate_key(&property.value) {
+                    return Some(found);
+                }
+            }
+            None
+        }
+        ast::Value::Array(array) => array.elements.iter().find_map(first_duplicate_key),
+        ast::Value::StringLit(_)
+        | ast::Value::NumberLit(_)
+        | ast::Value::BooleanLit(_)
+        | ast::Value::NullKeyword(_) => None,
+    }
+}

@@ -1,0 +1,193 @@
+//! Unit tests for JSON and JSONC edits: each seeds a raw file, edits it, and compares
+//! the whole output text.
+
+use super::*;
+use pretty_assertions::assert_eq;
+use serde_json::json;
+
+fn parse(input: &str, format: Format) -> Document {
+    Document::parse(input.as_bytes(), format, Path::new("settings.json")).unwrap()
+}
+
+fn output(document: &Document) -> String {
+    String::from_utf8(document.to_bytes()).unwrap()
+}
+
+/// Set, check the whole output (and that it parses), remove, check the input is back.
+#[track_caller]
+fn assert_set_then_remove(input: &str, format: Format, key_path: &[&str], value: JsonValue, expected: &str) {
+    let mut document = parse(input, format);
+    assert!(document.set(key_path, &value).unwrap(), "set reported no change");
+    assert_eq!(output(&document), expected);
+    Document::parse(expected.as_bytes(), format, Path::new("again.json")).unwrap();
+    if format == Format::Json {
+        serde_json::from_str::<JsonValue>(expected.trim_start_matches('\u{feff}')).unwrap();
+    }
+    assert_eq!(document.get(key_path), Some(value.clone()));
+    assert_eq!(document.remove(key_path).unwrap(), Some(value));
+    assert_eq!(output(&document), input, "set then remove must give back the input");
+}
+
+#[track_caller]
+fn refused(input: &[u8], format: Format) -> DocError {
+    match Document::parse(input, format, Path::new("bad.json")) {
+        Ok(_) => panic!("{:?} should be refused", String::from_utf8_lossy(input)),
+        Err(error) => error,
+    }
+}
+
+#[test]
+fn new_property_at_root_is_appended_with_the_file_indent() {
+    assert_set_then_remove(
+        "{\n    \"model\": \"sonnet\"\n}\n",
+        Format::Json,
+        &["env"],
+        json!({"ANTHROPIC_BASE_URL": "http://127.0.0.1:1"}),
+        "{\n    \"model\": \"sonnet\",\n    \"env\": {\n        \"ANTHROPIC_BASE_URL\": \"http://127.0.0.1:1\"\n    }\n}\n",
+    );
+}
+
+#[test]
+fn new_nested_property_creates_missing_parents() {
+    assert_set_then_remove(
+        "{\n  \"model\": \"sonnet\"\n}\n",
+        Format::Json,
+        &["projects", "/home/a b/src", "mcpServers", "x"],
+        json!({"command": "npx"}),
+        "{\n  \"model\": \"sonnet\",\n  \"projects\": {\n    \"/home/a b/src\": {\n      \"mcpServers\": {\n        \"x\": {\n          \"command\": \"npx\"\n        }\n      }\n    }\n  }\n}\n",
+    );
+}
+
+#[test]
+fn replacing_a_value_keeps_the_comments_around_it() {
+    let mut document = parse(
+        "{\n  // the model\n  \"model\": \"a\", // trailing\n  \"x\": [1, 2], /* block */\n}\n",
+        Format::Jsonc,
+    );
+    assert!(document.set(&["model"], &json!("b")).unwrap());
+    assert!(document.set(&["x"], &json!([3])).unwrap());
+    assert_eq!(
+        output(&document),
+        "{\n  // the model\n  \"model\": \"b\", // trailing\n  \"x\": [3], /* block */\n}\n"
+    );
+}
+
+#[test]
+fn jsonc_trailing_commas_are_kept_on_new_properties() {
+    assert_set_then_remove(
+        "// c\n{\n  \"mcp\": {\n    \"a\": { \"enabled\": true },\n  },\n}\n",
+        Format::Jsonc,
+        &["mcp", "aigate"],
+        json!({"type": "local"}),
+        "// c\n{\n  \"mcp\": {\n    \"a\": { \"enabled\": true },\n    \"aigate\": {\n      \"type\": \"local\",\n    },\n  },\n}\n",
+    );
+}
+
+#[test]
+fn property_names_with_slashes_dots_and_spaces_are_plain_keys() {
+    assert_set_then_remove(
+        "{\n  \"models\": {\n    \"qwen/qwen3:free\": {}\n  }\n}",
+        Format::Json,
+        &["models", "a.b c/d"],
+        json!(1),
+        "{\n  \"models\": {\n    \"qwen/qwen3:free\": {},\n    \"a.b c/d\": 1\n  }\n}",
+    );
+}
+
+#[test]
+fn crlf_and_bom_are_kept() {
+    assert_set_then_remove(
+        "\u{feff}{\r\n  \"env\": {\r\n    \"A\": \"1\"\r\n  },\r\n  \"model\": \"sonnet\"\r\n}\r\n",
+        Format::Json,
+        &["env", "B"],
+        json!("2"),
+        "\u{feff}{\r\n  \"env\": {\r\n    \"A\": \"1\",\r\n    \"B\": \"2\"\r\n  },\r\n  \"model\": \"sonnet\"\r\n}\r\n",
+    );
+}
+
+#[test]
+fn tabs_are_kept_as_the_indent() {
+    assert_set_then_remove(
+        "{\n\t\"a\": 1\n}\n",
+        Format::Json,
+        &["b"],
+        json!(true),
+        "{\n\t\"a\": 1,\n\t\"b\": true\n}\n",
+    );
+}
+
+#[test]
+fn empty_and_whitespace_only_files_become_fresh_two_space_json() {
+    for input in ["", "  \n\t\n"] {
+        assert_set_then_remove(
+            input,
+            Format::Json,
+            &["env", "A"],
+            json!("1"),
+            "{\n  \"env\": {\n    \"A\": \"1\"\n  }\n}\n",
+        );
+    }
+    let mut document = Document::new_empty(Format::Jsonc);
+    assert_eq!(document.to_bytes(), b"".to_vec());
+    document.set(&["a"], &json!(1)).unwrap();
+    assert_eq!(output(&document), "{\n  \"a\": 1\n}\n");
+}
+
+#[test]
+fn key_order_is_kept_when_setting_an_object_onto_an_object() {
+    let mut document = parse("{\n  \"env\": {\n    \"B\": \"2\", \n    \"A\": \"1\"\n  }\n}\n", Format::Json);
+    assert!(document.set(&["env"], &json!({"A": "1", "B": "3"})).unwrap());
+    assert_eq!(output(&document), "{\n  \"env\": {\n    \"B\": \"3\", \n    \"A\": \"1\"\n  }\n}\n");
+    assert_eq!(document.keys(&["env"]), vec!["B", "A"]);
+}
+
+#[test]
+fn big_numbers_survive_untouched_and_read_as_strings() {
+    let input = "{\"numStartups\": 12345678901234567890123, \"lastCost\": 1e400, \"ok\": 0.1}\n";
+    let mut document = parse(input, Format::Json);
+    assert_eq!(document.get(&["numStartups"]), Some(json!("12345678901234567890123")));
+    assert_eq!(document.get(&["lastCost"]), Some(json!("1e400")));
+    assert_eq!(document.get(&["ok"]), Some(json!(0.1)));
+    document.set(&["ok"], &json!(2)).unwrap();
+    assert_eq!(
+        output(&document),
+        "{\"numStartups\": 12345678901234567890123, \"lastCost\": 1e400, \"ok\": 2}\n"
+    );
+}
+
+#[test]
+fn edits_through_a_non_object_are_refused() {
+    let mut document = parse("{\"mcpServers\": [1]}", Format::Json);
+    let error = document.set(&["mcpServers", "x"], &json!(1)).unwrap_err();
+    assert!(matches!(error, DocError::Conflict { .. }), "{error:?}");
+}
+
+#[test]
+fn hostile_inputs_are_refused_with_kind_and_location() {
+    type Case = (&'static [u8], Format, &'static str, (usize, usize));
+    let cases: Vec<Case> = vec![
+        (b"{\n  // c\n  \"a\": 1\n}", Format::Json, "JsoncInStrictJson", (2, 3)),
+        (b"{\n  \"a\": 1,\n}", Format::Json, "JsoncInStrictJson", (2, 9)),
+        (b"{\n  \"a\": 1,\n  \"a\": 2\n}", Format::Jsonc, "DuplicateKey", (3, 3)),
+        (b"[]", Format::Json, "WrongTopLevel", (1, 1)),
+        (b"\n null", Format::Json, "WrongTopLevel", (2, 2)),
+        (b"{\"a\": \"\\ud800\"}", Format::Json, "Syntax", (1, 8)),
+        (b"{\"a\": ", Format::Jsonc, "Syntax", (1, 7)),
+        (b"{\"a\":\"so\0n\"}", Format::Json, "NulByte", (1, 9)),
+        (b"{\"a\":\"\xff\"}", Format::Json, "NotUtf8", (1, 7)),
+    ];
+    for (input, format, kind, location) in cases {
+        let error = refused(input, format);
+        assert!(format!("{error:?}").starts_with(kind), "{kind}: {error:?}");
+        assert_eq!(error.location(), Some(location), "{error:?}");
+    }
+}
+
+#[test]
+fn deep_nesting_is_refused_without_overflowing_the_stack() {
+    let deep = format!("{}1{}", "{\"a\":".repeat(100_000), "}".repeat(100_000));
+    let error = refused(deep.as_bytes(), Format::Json);
+    assert!(matches!(error, DocError::TooDeep { line: 1, column: 641, .. }), "{error:?}");
+    let fine = format!("{}1{}", "{\"a\":".repeat(json::MAX_DEPTH), "}".repeat(json::MAX_DEPTH));
+    parse(&fine, Format::Json);
+}

@@ -1,0 +1,194 @@
+//! The byte layer under every document: BOM, line endings, UTF-8, and rebuilding the
+//! output from the original bytes.
+//!
+//! Invariants:
+//! - The parsers only ever see LF-normalised text without a BOM ([`Decoded::text`]).
+//! - [`rebuild`] returns the original bytes when the normalised text did not change, and
+//!   otherwise reuses every unchanged original line verbatim (with its own line ending);
+//!   only inserted or replaced lines take the file's dominant ending.
+
+use similar::{Algorithm, DiffTag, capture_diff_slices};
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The line ending new lines get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eol {
+    Lf,
+    CrLf,
+}
+
+impl Eol {
+    fn as_str(self) -> &'static str {
+        match self {
+            Eol::Lf => "\n",
+            Eol::CrLf => "\r\n",
+        }
+    }
+}
+
+/// A file's bytes split into what the parsers see and what must be put back.
+#[derive(Debug, Clone)]
+pub(crate) struct Decoded {
+    /// Whether the file started with a UTF-8 BOM (stripped from `text`).
+    pub(crate) bom: bool,
+    /// The text after the BOM, exactly as in the file (line endings untouched).
+    pub(crate) raw: String,
+    /// `raw` with every CRLF turned into LF: the parsers' input.
+    pub(crate) text: String,
+    /// The ending most lines use: CRLF when more lines end in CRLF than in LF.
+    pub(crate) eol: Eol,
+}
+
+/// Where decoding failed: 1-based line and column, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DecodeFailure {
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+    pub(crate) message: String,
+    pub(crate) is_nul: bool,
+}
+
+/// Strip the BOM, check UTF-8 and NUL, and normalise line endings.
+pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeFailure> {
+    let (bom, rest) = match bytes.strip_prefix(UTF8_BOM) {
+        Some(rest) => (true, rest),
+        None => (false, bytes),
+    };
+    let raw = match std::str::from_utf8(rest) {
+        Ok(raw) => raw.to_string(),
+        Err(error) => {
+            let valid = &rest[..error.valid_up_to()];
+            // The valid prefix is UTF-8 by construction.
+            let prefix = String::from_utf8_lossy(valid);
+            let (line, column) = line_column(&prefix, prefix.len());
+            let bad_byte = rest.get(error.valid_up_to()).copied().unwrap_or_default();
+            return Err(DecodeFailure {
+                line,
+                column,
+                message: format!("the file is not valid UTF-8 (byte 0x{bad_byte:02x})"),
+                is_nul: false,
+            });
+        }
+    };
+    if let Some(offset) = raw.find('\0') {
+        let (line, column) = line_column(&raw, offset);
+        return Err(DecodeFailure {
+            line,
+            column,
+            message: "the file contains a NUL byte".to_string(),
+            is_nul: true,
+        });
+    }
+    let crlf_lines = raw.matches("\r\n").count();
+    let lf_lines = raw.matches('\n').count() - crlf_lines;
+    let eol = if crlf_lines > lf_lines { Eol::CrLf } else { Eol::Lf };
+    let text = raw.replace("\r\n", "\n");
+    Ok(Decoded { bom, raw, text, eol })
+}
+
+/// 1-based line and column (in characters) of a byte offset into `text`.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+    let column = before.get(line_start..).map_or(0, |rest| rest.chars().count()) + 1;
+    (line, column)
+}
+
+/// The bytes to write for `new_text` (LF-normalised), given what was read.
+///
+/// Unchanged text gives back the original bytes. Otherwise the normalised old and new
+/// texts are diffed line by line; equal runs copy the original lines (each with its own
+/// ending), inserted and replaced lines use the dominant ending. The BOM is re-added if
+/// the file had one.
+pub(crate) fn rebuild(decoded: &Decoded, new_text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(new_text.len() + 8);
+    if decoded.bom {
+        out.extend_from_slice(UTF8_BOM);
+    }
+    if new_text == decoded.text {
+        out.extend_from_slice(decoded.raw.as_bytes());
+        return out;
+    }
+    // Split on LF only (similar's own line splitter also breaks at a lone CR, which would
+    // misalign the normalised lines with the original ones).
+    let original_lines: Vec<&str> = decoded.raw.split_inclusive('\n').collect();
+    let old_lines: Vec<&str> = decoded.text.split_inclusive('\n').collect();
+    let new_lines: Vec<&str> = new_text.split_inclusive('\n').collect();
+    for operation in capture_diff_slices(Algorithm::Myers, &old_lines, &new_lines) {
+        let (tag, old_range, new_range) = operation.as_tag_tuple();
+        match tag {
+            DiffTag::Equal => {
+                for line in original_lines.get(old_range).unwrap_or_default() {
+                    out.extend_from_slice(line.as_bytes());
+                }
+            }
+            DiffTag::Delete => {}
+            DiffTag::Insert | DiffTag::Replace => {
+                for line in new_lines.get(new_range).unwrap_or_default() {
+                    match line.strip_suffix('\n') {
+                        Some(content) => {
+                            out.extend_from_slice(content.as_bytes());
+                            out.extend_from_slice(decoded.eol.as_str().as_bytes());
+                        }
+                        None => out.extend_from_slice(line.as_bytes()),
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn rebuilt(input: &[u8], edit: impl Fn(&str) -> String) -> Vec<u8> {
+        let decoded = decode(input).unwrap();
+        let new_text = edit(&decoded.text);
+        rebuild(&decoded, &new_text)
+    }
+
+    #[test]
+    fn unchanged_text_gives_back_the_original_bytes() {
+        let input = b"\xEF\xBB\xBFa = 1\r\nb = 2\nc = 3";
+        assert_eq!(rebuilt(input, str::to_string), input.to_vec());
+    }
+
+    #[test]
+    fn mixed_endings_survive_an_insert_and_new_lines_take_the_dominant_one() {
+        let input = b"a\r\nb\nc\r\nd\r\n";
+        let output = rebuilt(input, |text| text.replace("b\n", "b\nnew\n"));
+        assert_eq!(String::from_utf8(output).unwrap(), "a\r\nb\nnew\r\nc\r\nd\r\n");
+    }
+
+    #[test]
+    fn missing_final_newline_is_kept_when_the_last_line_is_untouched() {
+        let input = b"a\nb";
+        let output = rebuilt(input, |text| text.replace("a\n", "a\nx\n"));
+        assert_eq!(String::from_utf8(output).unwrap(), "a\nx\nb");
+    }
+
+    #[test]
+    fn bom_is_readded_after_an_edit() {
+        let input = b"\xEF\xBB\xBFa\r\n";
+        let output = rebuilt(input, |text| format!("{text}b\n"));
+        assert_eq!(output, b"\xEF\xBB\xBFa\r\nb\r\n".to_vec());
+    }
+
+    #[test]
+    fn not_utf8_reports_the_line_and_column_of_the_bad_byte() {
+        let failure = decode(b"a = 1\nmodel = \"caf\xe9\"\n").unwrap_err();
+        assert_eq!((failure.line, failure.column, failure.is_nul), (2, 13, false));
+    }
+
+    #[test]
+    fn nul_byte_is_refused_with_its_position() {
+        let failure = decode(b"{\"m\":\"so\0n\"}").unwrap_err();
+        assert_eq!((failure.line, failure.column, failure.is_nul), (1, 9, true));
+    }
+}
