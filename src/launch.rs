@@ -210,8 +210,10 @@ pub fn resolve_chain(paths: &Paths, client: Client, names: &[String]) -> Result<
     Ok(chain)
 }
 
-/// Every registered provider, by priority (ascending, then name). An absent db means none;
-/// the db is opened read-only so `run` creates nothing.
+/// Every registered provider, by priority (ascending, then name). An absent db means none
+/// (nothing is created). The db is opened read-write without create: a read-only
+/// connection to a WAL database would leave `-wal`/`-shm` files behind, while the last
+/// read-write connection removes them on close.
 ///
 /// TODO(merge): switch to `providers::store` once the proxy engineer's loader lands.
 pub fn load_providers(aigate_home: &Path) -> Result<Vec<Provider>> {
@@ -221,7 +223,7 @@ pub fn load_providers(aigate_home: &Path) -> Result<Vec<Provider>> {
     }
     let connection = rusqlite::Connection::open_with_flags(
         &path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|error| {
         Error::internal(format!("Failed to open `{}`", crate::output::display_path(&path))).cause(error)
