@@ -82,7 +82,7 @@ pub struct Session<'a> {
 
 /// Run the agent behind a session proxy and return its exit code.
 pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
-    if std::env::var_os(env_vars::AIGATE_SESSION).is_some() {
+    if std::env::var_os(env_vars::AIGATE_SESSION).is_some_and(|value| !value.is_empty()) {
         return Err(Error::refused("Already inside an `aigate run` session (`AIGATE_SESSION` is set)")
             .hint("run the agent directly here; it already talks to the session proxy"));
     }
