@@ -102,7 +102,7 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
         .enable_all()
         .build()
         .map_err(|error| Error::internal("Failed to start the async runtime").cause(error))?;
-    runtime.block_on(async {
+    let code = runtime.block_on(async {
         let config = ProxyConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             token: token.clone(),
@@ -132,7 +132,10 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
         let code = supervise(&program, &launch).await;
         handle.shutdown(DRAIN).await;
         code
-    })
+    });
+    // The proxy has drained and stopped; do not wait for idle workers to be joined.
+    runtime.shutdown_background();
+    code
 }
 
 /// Find the agent executable: `--bin`, else `AIGATE_<AGENT>_BIN`, else `PATH`.
