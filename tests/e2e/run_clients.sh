@@ -140,7 +140,7 @@ if fresh or con.execute("PRAGMA user_version").fetchone()[0] == 0:
     os.chmod(path, 0o600)
 con.execute("""INSERT OR REPLACE INTO providers
   (name, base_url, apis, key_env, keys, model_map, default_model, priority, created_at)
-  VALUES (?, ?, '["responses","chat","messages"]', 'MOCK_KEY', '[]', '{}', 'mock-model', ?, ?)""",
+  VALUES (?, ?, '["responses","chat","messages"]', '["MOCK_KEY"]', NULL, '{}', 'mock-model', ?, ?)""",
   (name, base_url, int(priority), int(time.time() * 1000)))
 con.commit()
 PY
