@@ -116,33 +116,45 @@ pub(crate) fn keys(root: &CstRootNode, key_path: &[&str]) -> Vec<String> {
 }
 
 pub(crate) fn set(
-    root: &CstRootNode,
+    root: &mut CstRootNode,
     key_path: &[&str],
     value: &JsonValue,
+    strict: bool,
 ) -> Result<SetOutcome, EditConflict> {
     let Some((last, parents)) = key_path.split_last() else {
         return Err(EditConflict("the document itself cannot be replaced".to_string()));
     };
     let mut outcome = SetOutcome::default();
-    let mut object = root.object_value_or_set();
+    // Walk from the root each time: appending to a one-line object re-parses the text.
     for (depth, key) in parents.iter().enumerate() {
-        object = if let Some(property) = object.get(key) {
-            let Some(CstNode::Container(CstContainerNode::Object(child))) = property.value() else {
+        let parent = existing_object(root, &key_path[..depth])?;
+        match parent.get(key).map(|property| property.value()) {
+            Some(Some(CstNode::Container(CstContainerNode::Object(_)))) => {}
+            Some(_) => {
                 return Err(EditConflict(format!(
                     "`{}` exists and is not an object",
                     key_path[..=depth].join(".")
                 )));
-            };
-            child
-        } else {
-            outcome.created_parents.push(key_path[..=depth].iter().map(ToString::to_string).collect());
-            object.append(key, CstInputValue::Object(Vec::new()));
-            let Some(child) = object.object_value(key) else {
-                return Err(EditConflict(format!("could not create `{key}`")));
-            };
-            child
-        };
+            }
+            None => {
+                // Create the missing parents and the value in one append, so a one-line
+                // parent stays on one line and a multi-line one gets it nicely nested.
+                let mut nested = value.clone();
+                for inner in key_path[depth + 1..].iter().rev() {
+                    nested = JsonValue::Object(std::iter::once(((*inner).to_string(), nested)).collect());
+                }
+                for created in depth..parents.len() {
+                    outcome
+                        .created_parents
+                        .push(key_path[..=created].iter().map(ToString::to_string).collect());
+                }
+                append_property(root, &parent, key, &nested, strict);
+                outcome.changed = true;
+                return Ok(outcome);
+            }
+        }
     }
+    let object = existing_object(root, parents)?;
     match object.get(last) {
         Some(property) => {
             if property.value().map(|v| to_json(&v)).as_ref() == Some(value) {
@@ -150,9 +162,7 @@ pub(crate) fn set(
             }
             property.set_value(to_input(value));
         }
-        None => {
-            object.append(last, to_input(value));
-        }
+        None => append_property(root, &object, last, value, strict),
     }
     outcome.changed = true;
     Ok(outcome)
@@ -224,6 +234,96 @@ fn to_input(value: &JsonValue) -> CstInputValue {
             CstInputValue::Object(entries.iter().map(|(key, entry)| (key.clone(), to_input(entry))).collect())
         }
     }
+}
+
+/// Append a property. The CST spreads an object over several lines before it appends,
+/// with the file's own indentation; that is right for multi-line objects and for `{}`.
+/// An object written on one line (`{ "a": 1 }`) instead gets the property spliced into
+/// its text on the same line, written compactly, so the edit stays one line and removing
+/// the property again gives back the original text.
+fn append_property(root: &mut CstRootNode, object: &CstObject, name: &str, value: &JsonValue, strict: bool) {
+    if let Some(spliced) = splice_into_one_line_object(root, object, name, value, strict) {
+        *root = spliced;
+        return;
+    }
+    object.append(name, to_input(value));
+}
+
+/// The document re-parsed with `"name": value` added at the end of a one-line object;
+/// `None` when the object is empty or spans lines (or holds a comment).
+fn splice_into_one_line_object(
+    root: &CstRootNode,
+    object: &CstObject,
+    name: &str,
+    value: &JsonValue,
+    strict: bool,
+) -> Option<CstRootNode> {
+    let children = object.children();
+    if children.iter().any(|child| child.is_newline() || child.is_comment()) {
+        return None;
+    }
+    let last_property = children.iter().rposition(|child| child.as_object_prop().is_some())?;
+    let separator = children
+        .iter()
+        .position(CstNode::is_comma)
+        .and_then(|comma| children.get(comma + 1))
+        .and_then(CstNode::as_whitespace)
+        .map_or_else(|| " ".to_string(), |whitespace| whitespace.value());
+    let after_last = &children[last_property + 1..];
+    let trailing_comma = after_last.iter().position(CstNode::is_comma);
+    let kept = last_property + 1 + trailing_comma.map_or(0, |comma| comma + 1);
+    let object_node: CstNode = object.clone().into();
+    let insert_at = node_offset(&object_node)
+        + children[..kept].iter().map(|child| child.to_string().len()).sum::<usize>();
+    let property = format!("{}: {}", JsonValue::String(name.to_string()), compact(value));
+    let insertion = match trailing_comma {
+        Some(_) => format!("{separator}{property},"),
+        None => format!(",{separator}{property}"),
+    };
+    let mut text = root.to_string();
+    if !text.is_char_boundary(insert_at) {
+        return None;
+    }
+    text.insert_str(insert_at, &insertion);
+    CstRootNode::parse(&text, &parse_options(strict)).ok()
+}
+
+/// Byte offset of `node` in the rendered document.
+fn node_offset(node: &CstNode) -> usize {
+    let mut offset = 0;
+    let mut current = node.clone();
+    loop {
+        offset += current.previous_siblings().map(|sibling| sibling.to_string().len()).sum::<usize>();
+        match current.parent() {
+            Some(parent) => current = parent.into(),
+            None => return offset,
+        }
+    }
+}
+
+/// One-line JSON in the style people write by hand: `{ "a": [1, 2], "b": {} }`.
+fn compact(value: &JsonValue) -> String {
+    match value {
+        JsonValue::Object(entries) if entries.is_empty() => "{}".to_string(),
+        JsonValue::Object(entries) => {
+            let inner: Vec<String> = entries
+                .iter()
+                .map(|(key, entry)| format!("{}: {}", JsonValue::String(key.clone()), compact(entry)))
+                .collect();
+            format!("{{ {} }}", inner.join(", "))
+        }
+        JsonValue::Array(elements) => {
+            format!("[{}]", elements.iter().map(compact).collect::<Vec<_>>().join(", "))
+        }
+        JsonValue::Null | JsonValue::Bool(_) | JsonValue::Number(_) | JsonValue::String(_) => {
+            value.to_string()
+        }
+    }
+}
+
+/// The object at `key_path`, which must exist.
+fn existing_object(root: &CstRootNode, key_path: &[&str]) -> Result<CstObject, EditConflict> {
+    walk(root, key_path).ok_or_else(|| EditConflict(format!("`{}` is not an object", key_path.join("."))))
 }
 
 fn walk(root: &CstRootNode, key_path: &[&str]) -> Option<CstObject> {

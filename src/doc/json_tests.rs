@@ -191,3 +191,39 @@ fn deep_nesting_is_refused_without_overflowing_the_stack() {
     let fine = format!("{}1{}", "{\"a\":".repeat(json::MAX_DEPTH), "}".repeat(json::MAX_DEPTH));
     parse(&fine, Format::Json);
 }
+
+#[test]
+fn a_one_line_object_stays_on_one_line() {
+    assert_set_then_remove(
+        "{\n  \"statusLine\": { \"type\": \"command\", \"padding\": 0 },\n  \"x\": {\"a\": 1}\n}\n",
+        Format::Json,
+        &["statusLine", "extra"],
+        json!({"b": [1, {"c": true}], "d": {}}),
+        "{\n  \"statusLine\": { \"type\": \"command\", \"padding\": 0, \"extra\": { \"b\": [1, { \"c\": true }], \"d\": {} } },\n  \"x\": {\"a\": 1}\n}\n",
+    );
+    assert_set_then_remove(
+        "{\n  \"x\": {\"a\": 1}\n}\n",
+        Format::Json,
+        &["x", "b"],
+        json!("2"),
+        "{\n  \"x\": {\"a\": 1, \"b\": \"2\"}\n}\n",
+    );
+    assert_set_then_remove(
+        "{ \"x\": { \"a\": 1, }, }\n",
+        Format::Jsonc,
+        &["x", "b"],
+        json!(2),
+        "{ \"x\": { \"a\": 1, \"b\": 2, }, }\n",
+    );
+}
+
+#[test]
+fn missing_parents_in_a_one_line_object_are_created_on_that_line() {
+    assert_set_then_remove(
+        "{\"a\": 1}",
+        Format::Json,
+        &["x", "y"],
+        json!(true),
+        "{\"a\": 1, \"x\": { \"y\": true }}",
+    );
+}

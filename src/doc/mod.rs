@@ -271,7 +271,7 @@ impl Document {
         }
         let outcome = match &mut self.body {
             Body::Toml(document) => toml::set(document, key_path, value),
-            Body::Json(root) => json::set(root, key_path, value),
+            Body::Json(root) => json::set(root, key_path, value, self.format == Format::Json),
             Body::EmptyJson => Ok(toml::SetOutcome::default()),
         }
         .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;

@@ -40,12 +40,13 @@ pub(crate) struct SetOutcome {
 
 pub(crate) fn parse(text: &str) -> Result<DocumentMut, TomlFailure> {
     text.parse::<DocumentMut>().map_err(|error| {
-        let message = error.message().trim().to_string();
-        TomlFailure {
-            offset: error.span().map_or(0, |span| span.start),
-            duplicate: message.contains("duplicate key"),
-            message: message.lines().last().unwrap_or_default().to_string(),
+        let span = error.span().unwrap_or(0..0);
+        let mut message = error.message().trim().lines().last().unwrap_or_default().to_string();
+        let duplicate = message.starts_with("duplicate key");
+        if let Some(key) = text.get(span.clone()).filter(|key| duplicate && !key.is_empty()) {
+            message = format!("duplicate key `{key}`");
         }
+        TomlFailure { offset: span.start, duplicate, message }
     })
 }
 

@@ -249,7 +249,8 @@ fn values_convert_to_json() {
 fn parse_errors_carry_line_and_column() {
     let error =
         Document::parse(b"model = \"x\"\nmodel = \"y\"\n", Format::Toml, Path::new("c.toml")).unwrap_err();
-    assert!(matches!(error, DocError::DuplicateKey { line: 2, .. }), "{error:?}");
+    assert!(matches!(error, DocError::DuplicateKey { line: 2, column: 1, .. }), "{error:?}");
+    assert_eq!(error.message(), "duplicate key `model`");
     let error = Document::parse(b"a = 1\nb = \"open\n", Format::Toml, Path::new("c.toml")).unwrap_err();
     assert!(matches!(error, DocError::Syntax { line: 2, .. }), "{error:?}");
     let error = Document::parse(b"a = \"caf\xe9\"\n", Format::Toml, Path::new("c.toml")).unwrap_err();
