@@ -148,7 +148,7 @@ pub(crate) fn set(
                         .created_parents
                         .push(key_path[..=created].iter().map(ToString::to_string).collect());
                 }
-                append_property(root, &parent, key, &nested, strict);
+                append_property(root, &key_path[..depth], &parent, key, &nested, strict);
                 outcome.changed = true;
                 return Ok(outcome);
             }
@@ -162,21 +162,30 @@ pub(crate) fn set(
             }
             property.set_value(to_input(value));
         }
-        None => append_property(root, &object, last, value, strict),
+        None => append_property(root, parents, &object, last, value, strict),
     }
     outcome.changed = true;
     Ok(outcome)
 }
 
-pub(crate) fn remove(root: &CstRootNode, key_path: &[&str]) -> Result<Option<JsonValue>, EditConflict> {
+pub(crate) fn remove(
+    root: &mut CstRootNode,
+    key_path: &[&str],
+    strict: bool,
+) -> Result<Option<JsonValue>, EditConflict> {
     let Some((last, parents)) = key_path.split_last() else {
         return Err(EditConflict("the document itself cannot be removed".to_string()));
     };
-    let Some(property) = walk(root, parents).and_then(|object| object.get(last)) else {
+    let Some(object) = walk(root, parents) else {
         return Ok(None);
     };
+    let Some(property) = object.get(last) else {
+        return Ok(None);
+    };
+    let edges = inner_edges(&object);
     let removed = property.value().map(|value| to_json(&value));
     property.remove();
+    keep_inner_blank_lines(root, parents, edges, strict);
     Ok(removed)
 }
 
@@ -241,12 +250,71 @@ fn to_input(value: &JsonValue) -> CstInputValue {
 /// An object written on one line (`{ "a": 1 }`) instead gets the property spliced into
 /// its text on the same line, written compactly, so the edit stays one line and removing
 /// the property again gives back the original text.
-fn append_property(root: &mut CstRootNode, object: &CstObject, name: &str, value: &JsonValue, strict: bool) {
+fn append_property(
+    root: &mut CstRootNode,
+    object_path: &[&str],
+    object: &CstObject,
+    name: &str,
+    value: &JsonValue,
+    strict: bool,
+) {
     if let Some(spliced) = splice_into_one_line_object(root, object, name, value, strict) {
         *root = spliced;
         return;
     }
+    let edges = inner_edges(object);
     object.append(name, to_input(value));
+    keep_inner_blank_lines(root, object_path, edges, strict);
+}
+
+/// The whitespace just inside a non-empty object's braces: after `{` and before `}`.
+fn inner_edges(object: &CstObject) -> Option<(String, String)> {
+    let children = object.children();
+    let is_blank = |child: &CstNode| child.is_whitespace() || child.is_newline();
+    let close = children.len().checked_sub(1)?;
+    let first = 1 + children.get(1..close)?.iter().position(|child| !is_blank(child))?;
+    let last = children.get(..close)?.iter().rposition(|child| !is_blank(child))?;
+    let text = |range: std::ops::Range<usize>| {
+        children.get(range).unwrap_or_default().iter().map(ToString::to_string).collect::<String>()
+    };
+    Some((text(1..first), text(last + 1..close)))
+}
+
+/// The CST trims blank lines just inside an object's braces whenever it inserts into or
+/// removes from it, and puts `}` on its own line; put back the whitespace the object had
+/// just inside its braces before the edit (`edges_before`).
+fn keep_inner_blank_lines(
+    root: &mut CstRootNode,
+    object_path: &[&str],
+    edges_before: Option<(String, String)>,
+    strict: bool,
+) {
+    let Some((lead_before, tail_before)) = edges_before else {
+        return;
+    };
+    let Some(object) = walk(root, object_path) else {
+        return;
+    };
+    let Some((lead_now, tail_now)) = inner_edges(&object) else {
+        return;
+    };
+    let (lead, tail) = (lead_before, tail_before);
+    if lead == lead_now && tail == tail_now {
+        return;
+    }
+    let object_text = object.to_string();
+    let Some(middle) = object_text.get(1 + lead_now.len()..object_text.len() - 1 - tail_now.len()) else {
+        return;
+    };
+    let start = node_offset(&object.into());
+    let mut text = root.to_string();
+    if text.get(start..start + object_text.len()) != Some(object_text.as_str()) {
+        return;
+    }
+    text.replace_range(start..start + object_text.len(), &format!("{{{lead}{middle}{tail}}}"));
+    if let Ok(reparsed) = CstRootNode::parse(&text, &parse_options(strict)) {
+        *root = reparsed;
+    }
 }
 
 /// The document re-parsed with `"name": value` added at the end of a one-line object;

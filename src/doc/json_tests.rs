@@ -227,3 +227,13 @@ fn missing_parents_in_a_one_line_object_are_created_on_that_line() {
         "{\"a\": 1, \"x\": { \"y\": true }}",
     );
 }
+#[test]
+fn blank_lines_just_inside_the_braces_survive_an_append() {
+    assert_set_then_remove(
+        "{\n\n  \"a\": 1,\n  \"b\": 2\n\n}\n",
+        Format::Json,
+        &["zz"],
+        json!("v"),
+        "{\n\n  \"a\": 1,\n  \"b\": 2,\n  \"zz\": \"v\"\n\n}\n",
+    );
+}

@@ -42,6 +42,10 @@ pub struct Document {
     /// an edited one is written fresh.
     blank: bool,
     body: Body,
+    /// The body as rendered right after parsing. The renderers are faithful except for
+    /// small things (toml_edit always ends the last key-value line with a newline), so
+    /// "unchanged" means "renders as it did after parsing", not "renders as the input".
+    baseline: String,
     /// Parents that `set` created, so `remove` can take them away again once empty.
     created_parents: Vec<Vec<String>>,
 }
@@ -155,11 +159,13 @@ impl Document {
                 let source = if blank { "" } else { decoded.text.as_str() };
                 Body::Toml(toml::parse(source).map_err(|failure| {
                     let (line, column) = text::line_column(source, failure.offset);
-                    let message = failure.message;
-                    if failure.duplicate {
-                        DocError::DuplicateKey { path: path.clone(), line, column, message }
-                    } else {
-                        DocError::Syntax { path: path.clone(), line, column, message }
+                    let (message, path) = (failure.message, path.clone());
+                    match failure.kind {
+                        toml::TomlFailureKind::Syntax => DocError::Syntax { path, line, column, message },
+                        toml::TomlFailureKind::DuplicateKey => {
+                            DocError::DuplicateKey { path, line, column, message }
+                        }
+                        toml::TomlFailureKind::TooDeep => DocError::TooDeep { path, line, column, message },
                     }
                 })?)
             }
@@ -184,7 +190,8 @@ impl Document {
                 })?)
             }
         };
-        Ok(Self { path, format, decoded, blank, body, created_parents: Vec::new() })
+        let baseline = render(&body);
+        Ok(Self { path, format, decoded, blank, body, baseline, created_parents: Vec::new() })
     }
 
     /// An empty document, as if parsed from a 0-byte file.
@@ -194,7 +201,16 @@ impl Document {
             Format::Toml => Body::Toml(DocumentMut::new()),
             Format::Json | Format::Jsonc => Body::EmptyJson,
         };
-        Self { path: PathBuf::new(), format, decoded, blank: true, body, created_parents: Vec::new() }
+        let baseline = render(&body);
+        Self {
+            path: PathBuf::new(),
+            format,
+            decoded,
+            blank: true,
+            body,
+            baseline,
+            created_parents: Vec::new(),
+        }
     }
 
     pub fn format(&self) -> Format {
@@ -212,11 +228,18 @@ impl Document {
             original.extend_from_slice(self.decoded.raw.as_bytes());
             return original;
         }
-        let rendered = self.render();
+        let mut rendered = render(&self.body);
+        if rendered == self.baseline {
+            return text::rebuild(&self.decoded, &self.decoded.text);
+        }
         if self.blank {
             // Whitespace-only input: nothing worth keeping, write fresh content.
             let fresh = text::Decoded { text: String::new(), raw: String::new(), ..self.decoded.clone() };
             return text::rebuild(&fresh, &rendered);
+        }
+        // A file without a final newline keeps that style when the renderer adds one.
+        if !self.decoded.text.ends_with('\n') && self.baseline.ends_with('\n') && rendered.ends_with('\n') {
+            rendered.pop();
         }
         text::rebuild(&self.decoded, &rendered)
     }
@@ -284,7 +307,7 @@ impl Document {
     pub fn remove(&mut self, key_path: &[&str]) -> Result<Option<JsonValue>, DocError> {
         let removed = match &mut self.body {
             Body::Toml(document) => toml::remove(document, key_path),
-            Body::Json(root) => json::remove(root, key_path),
+            Body::Json(root) => json::remove(root, key_path, self.format == Format::Json),
             Body::EmptyJson => Ok(None),
         }
         .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
@@ -305,7 +328,7 @@ impl Document {
             }
             match &mut self.body {
                 Body::Toml(document) => toml::remove(document, ancestor),
-                Body::Json(root) => json::remove(root, ancestor),
+                Body::Json(root) => json::remove(root, ancestor, self.format == Format::Json),
                 Body::EmptyJson => Ok(None),
             }
             .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
@@ -318,14 +341,14 @@ impl Document {
     pub fn to_value(&self) -> JsonValue {
         self.get(&[]).unwrap_or_else(|| JsonValue::Object(serde_json::Map::new()))
     }
+}
 
-    /// The body as LF text.
-    fn render(&self) -> String {
-        match &self.body {
-            Body::Toml(document) => document.to_string(),
-            Body::Json(root) => root.to_string(),
-            Body::EmptyJson => "{}\n".to_string(),
-        }
+/// The body as LF text.
+fn render(body: &Body) -> String {
+    match body {
+        Body::Toml(document) => document.to_string(),
+        Body::Json(root) => root.to_string(),
+        Body::EmptyJson => "{}\n".to_string(),
     }
 }
 

@@ -22,13 +22,21 @@ use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EditConflict(pub(crate) String);
 
-/// A TOML parse failure: byte offset into the normalised text, message, and whether
-/// it is a duplicate key or table.
+/// A TOML parse failure: byte offset into the normalised text, message, and kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TomlFailure {
     pub(crate) offset: usize,
     pub(crate) message: String,
-    pub(crate) duplicate: bool,
+    pub(crate) kind: TomlFailureKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TomlFailureKind {
+    Syntax,
+    /// A duplicate key or table (toml_edit reports both as "duplicate key").
+    DuplicateKey,
+    /// toml_edit's own nesting limit, which keeps hostile input off the stack.
+    TooDeep,
 }
 
 /// What a `set` did: whether anything changed and which parents it had to create.
@@ -42,11 +50,19 @@ pub(crate) fn parse(text: &str) -> Result<DocumentMut, TomlFailure> {
     text.parse::<DocumentMut>().map_err(|error| {
         let span = error.span().unwrap_or(0..0);
         let mut message = error.message().trim().lines().last().unwrap_or_default().to_string();
-        let duplicate = message.starts_with("duplicate key");
-        if let Some(key) = text.get(span.clone()).filter(|key| duplicate && !key.is_empty()) {
+        let kind = if message.starts_with("duplicate key") {
+            TomlFailureKind::DuplicateKey
+        } else if message.contains("recursion") {
+            TomlFailureKind::TooDeep
+        } else {
+            TomlFailureKind::Syntax
+        };
+        if let Some(key) =
+            text.get(span.clone()).filter(|key| kind == TomlFailureKind::DuplicateKey && !key.is_empty())
+        {
             message = format!("duplicate key `{key}`");
         }
-        TomlFailure { offset: span.start, duplicate, message }
+        TomlFailure { offset: span.start, kind, message }
     })
 }
 
@@ -213,8 +229,12 @@ impl<'doc> Container<'doc> {
                     }
                     Some(item @ (Item::Table(_) | Item::ArrayOfTables(_))) => {
                         // The caller recursed for object onto table; anything else replaces
-                        // the table with a plain value at the same key.
+                        // the table with a plain value at the same key, whose key then
+                        // needs the `key = ` spacing a header key did not have.
                         *item = Item::Value(json_to_value(value).map_err(conflict)?);
+                        if let Some(mut key_decor) = table.key_mut(key) {
+                            key_decor.leaf_decor_mut().clear();
+                        }
                     }
                     Some(Item::None) | None => {
                         let item = if table.is_dotted() {
@@ -256,6 +276,13 @@ impl<'doc> Container<'doc> {
 /// Append to an inline table so it reads like the rest: the space that closed the
 /// table (`1 }`) moves from the old last value to the new one (`1, b = 2 }`).
 fn inline_append(table: &mut InlineTable, key: &str, mut value: Value) {
+    // `{ }` already has its space inside (the preamble); `{}` has none.
+    let opening_space =
+        if table.is_empty() && table.preamble().as_str().is_some_and(|space| !space.is_empty()) {
+            ""
+        } else {
+            " "
+        };
     let closing_space = table.iter_mut().last().and_then(|(_, last)| {
         let suffix = last.decor().suffix().and_then(|suffix| suffix.as_str()).map(ToString::to_string);
         last.decor_mut().set_suffix("");
@@ -265,7 +292,7 @@ fn inline_append(table: &mut InlineTable, key: &str, mut value: Value) {
     value.decor_mut().set_suffix(closing_space.unwrap_or_else(|| " ".to_string()));
     table.insert(key, value);
     if let Some(mut new_key) = table.key_mut(key) {
-        new_key.leaf_decor_mut().set_prefix(" ");
+        new_key.leaf_decor_mut().set_prefix(opening_space);
         new_key.leaf_decor_mut().set_suffix(" ");
     }
 }
