@@ -32,10 +32,10 @@ const FIXTURES: &[(&str, Format)] = &[
 ];
 
 /// Characters that change the structure when inserted somewhere.
-const INSERTED: &[&[u8]] = &[b"{", b"}", b"[", b"\"", b",", b"\n", b"\r\n", b"=", b"#", b"//", b".", b" "];
+const INSERTED: &[&[u8]] = &[b"{", b"}", b"[", b"\"", b",", b"\n", b"\r\n", b"=", b"#", b"//"];
 
 fn mutations(input: &[u8]) -> Vec<Vec<u8>> {
-    let step = (input.len() / 24).max(1);
+    let step = (input.len() / 16).max(1);
     let mut variants = Vec::new();
     for position in (0..=input.len()).step_by(step) {
         variants.push(input[..position].to_vec());

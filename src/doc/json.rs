@@ -157,10 +157,19 @@ pub(crate) fn set(
     let object = existing_object(root, parents)?;
     match object.get(last) {
         Some(property) => {
-            if property.value().map(|v| to_json(&v)).as_ref() == Some(value) {
+            let old_value = property.value();
+            if old_value.as_ref().map(to_json).as_ref() == Some(value) {
                 return Ok(outcome);
             }
-            property.set_value(to_input(value));
+            let one_line_parent = !object.children().iter().any(CstNode::is_newline);
+            let spliced = match old_value {
+                Some(old_value) if one_line_parent => splice_value(root, &old_value, value, strict),
+                Some(_) | None => None,
+            };
+            match spliced {
+                Some(spliced) => *root = spliced,
+                None => property.set_value(to_input(value)),
+            }
         }
         None => append_property(root, parents, &object, last, value, strict),
     }
@@ -353,6 +362,24 @@ fn splice_into_one_line_object(
         return None;
     }
     text.insert_str(insert_at, &insertion);
+    CstRootNode::parse(&text, &parse_options(strict)).ok()
+}
+
+/// The document re-parsed with `old_value`'s text replaced by `value` written on one
+/// line, so a replaced value in a one-line object does not spread it over several.
+fn splice_value(
+    root: &CstRootNode,
+    old_value: &CstNode,
+    value: &JsonValue,
+    strict: bool,
+) -> Option<CstRootNode> {
+    let start = node_offset(old_value);
+    let end = start + old_value.to_string().len();
+    let mut text = root.to_string();
+    if !(text.is_char_boundary(start) && text.is_char_boundary(end)) {
+        return None;
+    }
+    text.replace_range(start..end, &compact(value));
     CstRootNode::parse(&text, &parse_options(strict)).ok()
 }
 

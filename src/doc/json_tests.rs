@@ -237,3 +237,12 @@ fn blank_lines_just_inside_the_braces_survive_an_append() {
         "{\n\n  \"a\": 1,\n  \"b\": 2,\n  \"zz\": \"v\"\n\n}\n",
     );
 }
+
+#[test]
+fn a_value_replaced_in_a_one_line_object_is_written_on_that_line() {
+    let mut document = parse("{\"a\": {\"x\": 1, \"y\": 2}}\n", Format::Json);
+    assert!(document.set(&["a", "x"], &json!({"b": [1, {"c": null}]})).unwrap());
+    assert_eq!(output(&document), "{\"a\": {\"x\": { \"b\": [1, { \"c\": null }] }, \"y\": 2}}\n");
+    assert!(document.set(&["a", "y"], &json!("s")).unwrap());
+    assert_eq!(output(&document), "{\"a\": {\"x\": { \"b\": [1, { \"c\": null }] }, \"y\": \"s\"}}\n");
+}

@@ -217,6 +217,16 @@ impl Document {
         self.format
     }
 
+    /// Whether the file started with a UTF-8 BOM (it is written back if so).
+    pub fn has_bom(&self) -> bool {
+        self.decoded.bom
+    }
+
+    /// The line ending new lines get: CRLF when most of the file's lines end in CRLF.
+    pub fn eol(&self) -> Eol {
+        self.decoded.eol
+    }
+
     /// The bytes to write: the input itself when nothing changed, otherwise the input
     /// with only the edited lines replaced (BOM and line endings kept).
     pub fn to_bytes(&self) -> Vec<u8> {
