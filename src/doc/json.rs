@@ -41,6 +41,23 @@ pub(crate) struct JsonFailure {
     pub(crate) message: String,
 }
 
+/// A parsed JSON/JSONC document and what edits need to remember about it.
+#[derive(Debug)]
+pub(crate) struct JsonBody {
+    pub(crate) root: CstRootNode,
+    /// Strict JSON (no comments or trailing commas): also used to re-parse spliced text.
+    strict: bool,
+    /// The text inside each empty object (`{ }`, `{\n}`) that a property was added to,
+    /// by key path, so it is written the same way once the object is empty again.
+    empty_objects: Vec<(Vec<String>, String)>,
+}
+
+impl JsonBody {
+    pub(crate) fn new(root: CstRootNode, strict: bool) -> Self {
+        Self { root, strict, empty_objects: Vec::new() }
+    }
+}
+
 /// Parse `text` (LF-normalised). `strict` refuses comments and trailing commas.
 pub(crate) fn parse(text: &str, strict: bool) -> Result<CstRootNode, JsonFailure> {
     let at = |kind, offset: usize, message: String| {
@@ -116,11 +133,12 @@ pub(crate) fn keys(root: &CstRootNode, key_path: &[&str]) -> Vec<String> {
 }
 
 pub(crate) fn set(
-    root: &mut CstRootNode,
+    body: &mut JsonBody,
     key_path: &[&str],
     value: &JsonValue,
-    strict: bool,
 ) -> Result<SetOutcome, EditConflict> {
+    let JsonBody { root, strict, empty_objects } = body;
+    let strict = *strict;
     let Some((last, parents)) = key_path.split_last() else {
         return Err(EditConflict("the document itself cannot be replaced".to_string()));
     };
@@ -148,7 +166,7 @@ pub(crate) fn set(
                         .created_parents
                         .push(key_path[..=created].iter().map(ToString::to_string).collect());
                 }
-                append_property(root, &key_path[..depth], &parent, key, &nested, strict);
+                append_property(root, empty_objects, &key_path[..depth], &parent, key, &nested, strict);
                 outcome.changed = true;
                 return Ok(outcome);
             }
@@ -163,7 +181,9 @@ pub(crate) fn set(
             }
             let one_line_parent = !object.children().iter().any(CstNode::is_newline);
             let spliced = match old_value {
-                Some(old_value) if one_line_parent => splice_value(root, &old_value, value, strict),
+                Some(old_value) if one_line_parent => {
+                    replace_node_text(root, &old_value, &compact(value), strict)
+                }
                 Some(_) | None => None,
             };
             match spliced {
@@ -171,17 +191,15 @@ pub(crate) fn set(
                 None => property.set_value(to_input(value)),
             }
         }
-        None => append_property(root, parents, &object, last, value, strict),
+        None => append_property(root, empty_objects, parents, &object, last, value, strict),
     }
     outcome.changed = true;
     Ok(outcome)
 }
 
-pub(crate) fn remove(
-    root: &mut CstRootNode,
-    key_path: &[&str],
-    strict: bool,
-) -> Result<Option<JsonValue>, EditConflict> {
+pub(crate) fn remove(body: &mut JsonBody, key_path: &[&str]) -> Result<Option<JsonValue>, EditConflict> {
+    let JsonBody { root, strict, empty_objects } = body;
+    let strict = *strict;
     let Some((last, parents)) = key_path.split_last() else {
         return Err(EditConflict("the document itself cannot be removed".to_string()));
     };
@@ -195,6 +213,7 @@ pub(crate) fn remove(
     let removed = property.value().map(|value| to_json(&value));
     property.remove();
     keep_inner_blank_lines(root, parents, edges, strict);
+    restore_empty_object(root, empty_objects, parents, strict);
     Ok(removed)
 }
 
@@ -261,12 +280,30 @@ fn to_input(value: &JsonValue) -> CstInputValue {
 /// the property again gives back the original text.
 fn append_property(
     root: &mut CstRootNode,
+    empty_objects: &mut Vec<(Vec<String>, String)>,
     object_path: &[&str],
     object: &CstObject,
     name: &str,
     value: &JsonValue,
     strict: bool,
 ) {
+    if let Some(inner) = empty_inner_text(object) {
+        let path: Vec<String> = object_path.iter().map(ToString::to_string).collect();
+        if !empty_objects.iter().any(|(known, _)| *known == path) {
+            empty_objects.push((path, inner.clone()));
+        }
+        // `{ }` on one line: the property goes on that line, `{ "name": value }`.
+        if !inner.is_empty() && !inner.contains('\n') {
+            let property = format!("{}: {}", JsonValue::String(name.to_string()), compact(value));
+            let object_node: CstNode = object.clone().into();
+            if let Some(spliced) =
+                replace_node_text(root, &object_node, &format!("{{{inner}{property}{inner}}}"), strict)
+            {
+                *root = spliced;
+                return;
+            }
+        }
+    }
     if let Some(spliced) = splice_into_one_line_object(root, object, name, value, strict) {
         *root = spliced;
         return;
@@ -365,22 +402,57 @@ fn splice_into_one_line_object(
     CstRootNode::parse(&text, &parse_options(strict)).ok()
 }
 
-/// The document re-parsed with `old_value`'s text replaced by `value` written on one
-/// line, so a replaced value in a one-line object does not spread it over several.
-fn splice_value(
+/// The document re-parsed with `node`'s text replaced by `replacement`.
+fn replace_node_text(
     root: &CstRootNode,
-    old_value: &CstNode,
-    value: &JsonValue,
+    node: &CstNode,
+    replacement: &str,
     strict: bool,
 ) -> Option<CstRootNode> {
-    let start = node_offset(old_value);
-    let end = start + old_value.to_string().len();
+    let start = node_offset(node);
+    let end = start + node.to_string().len();
     let mut text = root.to_string();
     if !(text.is_char_boundary(start) && text.is_char_boundary(end)) {
         return None;
     }
-    text.replace_range(start..end, &compact(value));
+    text.replace_range(start..end, replacement);
     CstRootNode::parse(&text, &parse_options(strict)).ok()
+}
+
+/// The whitespace inside an object with no properties (`" "` for `{ }`); `None` when it
+/// has properties or a comment.
+fn empty_inner_text(object: &CstObject) -> Option<String> {
+    let children = object.children();
+    let inner = children.get(1..children.len().checked_sub(1)?)?;
+    inner
+        .iter()
+        .all(|child| child.is_whitespace() || child.is_newline())
+        .then(|| inner.iter().map(ToString::to_string).collect())
+}
+
+/// Once an object that was empty before a property was added to it is empty again,
+/// write its inside as it was (`{ }`, `{\n}`), whatever the CST left.
+fn restore_empty_object(
+    root: &mut CstRootNode,
+    empty_objects: &mut Vec<(Vec<String>, String)>,
+    object_path: &[&str],
+    strict: bool,
+) {
+    let path: Vec<String> = object_path.iter().map(ToString::to_string).collect();
+    let Some(index) = empty_objects.iter().position(|(known, _)| *known == path) else {
+        return;
+    };
+    let Some(object) = walk(root, object_path) else {
+        return;
+    };
+    if empty_inner_text(&object).is_none() {
+        return;
+    }
+    let (_, inner) = empty_objects.remove(index);
+    let object_node: CstNode = object.into();
+    if let Some(restored) = replace_node_text(root, &object_node, &format!("{{{inner}}}"), strict) {
+        *root = restored;
+    }
 }
 
 /// Byte offset of `node` in the rendered document.

@@ -246,3 +246,16 @@ fn a_value_replaced_in_a_one_line_object_is_written_on_that_line() {
     assert!(document.set(&["a", "y"], &json!("s")).unwrap());
     assert_eq!(output(&document), "{\"a\": {\"x\": { \"b\": [1, { \"c\": null }] }, \"y\": \"s\"}}\n");
 }
+
+#[test]
+fn empty_objects_get_their_inside_back_once_empty_again() {
+    assert_set_then_remove("{ }   ", Format::Json, &["a"], json!(1), "{ \"a\": 1 }   ");
+    assert_set_then_remove("{\n}\n", Format::Json, &["a"], json!(1), "{\n  \"a\": 1\n}\n");
+    assert_set_then_remove(
+        "{\n  \"env\": {\n\n  }\n}\n",
+        Format::Json,
+        &["env", "A"],
+        json!("1"),
+        "{\n  \"env\": {\n    \"A\": \"1\"\n  }\n}\n",
+    );
+}

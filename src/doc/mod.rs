@@ -25,7 +25,6 @@ mod toml;
 
 use std::path::{Path, PathBuf};
 
-use jsonc_parser::cst::CstRootNode;
 use serde_json::Value as JsonValue;
 use toml_edit::DocumentMut;
 
@@ -53,7 +52,7 @@ pub struct Document {
 #[derive(Debug)]
 enum Body {
     Toml(DocumentMut),
-    Json(CstRootNode),
+    Json(json::JsonBody),
     /// A JSON document with no text yet ([`Document::new_empty`]); becomes `Json` on the
     /// first `set`.
     EmptyJson,
@@ -171,7 +170,8 @@ impl Document {
             }
             Format::Json | Format::Jsonc => {
                 let source = if blank { "{}\n" } else { decoded.text.as_str() };
-                Body::Json(json::parse(source, format == Format::Json).map_err(|failure| {
+                let strict = format == Format::Json;
+                let root = json::parse(source, strict).map_err(|failure| {
                     let json::JsonFailure { kind, line, column, message } = failure;
                     let path = path.clone();
                     match kind {
@@ -187,7 +187,8 @@ impl Document {
                         }
                         json::JsonFailureKind::TooDeep => DocError::TooDeep { path, line, column, message },
                     }
-                })?)
+                })?;
+                Body::Json(json::JsonBody::new(root, strict))
             }
         };
         let baseline = render(&body);
@@ -260,7 +261,7 @@ impl Document {
     pub fn get(&self, key_path: &[&str]) -> Option<JsonValue> {
         match &self.body {
             Body::Toml(document) => toml::get(document, key_path),
-            Body::Json(root) => json::get(root, key_path),
+            Body::Json(body) => json::get(&body.root, key_path),
             Body::EmptyJson => key_path.is_empty().then(|| JsonValue::Object(serde_json::Map::new())),
         }
     }
@@ -274,7 +275,7 @@ impl Document {
     pub fn keys(&self, key_path: &[&str]) -> Vec<String> {
         match &self.body {
             Body::Toml(document) => toml::keys(document, key_path),
-            Body::Json(root) => json::keys(root, key_path),
+            Body::Json(body) => json::keys(&body.root, key_path),
             Body::EmptyJson => Vec::new(),
         }
     }
@@ -296,15 +297,16 @@ impl Document {
             return Ok(changed);
         }
         if matches!(self.body, Body::EmptyJson) {
-            let root = json::parse("{}\n", false).map_err(|failure| DocError::Conflict {
+            let strict = self.format == Format::Json;
+            let root = json::parse("{}\n", strict).map_err(|failure| DocError::Conflict {
                 path: self.path.clone(),
                 message: failure.message,
             })?;
-            self.body = Body::Json(root);
+            self.body = Body::Json(json::JsonBody::new(root, strict));
         }
         let outcome = match &mut self.body {
             Body::Toml(document) => toml::set(document, key_path, value),
-            Body::Json(root) => json::set(root, key_path, value, self.format == Format::Json),
+            Body::Json(body) => json::set(body, key_path, value),
             Body::EmptyJson => Ok(toml::SetOutcome::default()),
         }
         .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
@@ -317,7 +319,7 @@ impl Document {
     pub fn remove(&mut self, key_path: &[&str]) -> Result<Option<JsonValue>, DocError> {
         let removed = match &mut self.body {
             Body::Toml(document) => toml::remove(document, key_path),
-            Body::Json(root) => json::remove(root, key_path, self.format == Format::Json),
+            Body::Json(body) => json::remove(body, key_path),
             Body::EmptyJson => Ok(None),
         }
         .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
@@ -338,7 +340,7 @@ impl Document {
             }
             match &mut self.body {
                 Body::Toml(document) => toml::remove(document, ancestor),
-                Body::Json(root) => json::remove(root, ancestor, self.format == Format::Json),
+                Body::Json(body) => json::remove(body, ancestor),
                 Body::EmptyJson => Ok(None),
             }
             .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
@@ -357,7 +359,7 @@ impl Document {
 fn render(body: &Body) -> String {
     match body {
         Body::Toml(document) => document.to_string(),
-        Body::Json(root) => root.to_string(),
+        Body::Json(body) => body.root.to_string(),
         Body::EmptyJson => "{}\n".to_string(),
     }
 }

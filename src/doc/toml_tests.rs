@@ -336,3 +336,11 @@ fn arrays_of_tables_are_not_addressable() {
     assert!(matches!(error, DocError::Conflict { .. }), "{error:?}");
     assert_eq!(document.get(&["arr"]), Some(json!([{"x": 1}])));
 }
+
+#[test]
+fn input_that_makes_toml_edit_panic_is_refused_cleanly() {
+    // toml_edit 0.23 panics ("all items have spans") on this after its grammar error.
+    let error = Document::parse(b"a = =\na.b = 1\n", Format::Toml, Path::new("c.toml")).unwrap_err();
+    assert!(matches!(error, DocError::Syntax { line: 1, column: 5, .. }), "{error:?}");
+    assert_eq!(error.message(), "extra `=`, expected nothing");
+}
