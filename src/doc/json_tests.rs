@@ -191,3 +191,71 @@ fn deep_nesting_is_refused_without_overflowing_the_stack() {
     let fine = format!("{}1{}", "{\"a\":".repeat(json::MAX_DEPTH), "}".repeat(json::MAX_DEPTH));
     parse(&fine, Format::Json);
 }
+
+#[test]
+fn a_one_line_object_stays_on_one_line() {
+    assert_set_then_remove(
+        "{\n  \"statusLine\": { \"type\": \"command\", \"padding\": 0 },\n  \"x\": {\"a\": 1}\n}\n",
+        Format::Json,
+        &["statusLine", "extra"],
+        json!({"b": [1, {"c": true}], "d": {}}),
+        "{\n  \"statusLine\": { \"type\": \"command\", \"padding\": 0, \"extra\": { \"b\": [1, { \"c\": true }], \"d\": {} } },\n  \"x\": {\"a\": 1}\n}\n",
+    );
+    assert_set_then_remove(
+        "{\n  \"x\": {\"a\": 1}\n}\n",
+        Format::Json,
+        &["x", "b"],
+        json!("2"),
+        "{\n  \"x\": {\"a\": 1, \"b\": \"2\"}\n}\n",
+    );
+    assert_set_then_remove(
+        "{ \"x\": { \"a\": 1, }, }\n",
+        Format::Jsonc,
+        &["x", "b"],
+        json!(2),
+        "{ \"x\": { \"a\": 1, \"b\": 2, }, }\n",
+    );
+}
+
+#[test]
+fn missing_parents_in_a_one_line_object_are_created_on_that_line() {
+    assert_set_then_remove(
+        "{\"a\": 1}",
+        Format::Json,
+        &["x", "y"],
+        json!(true),
+        "{\"a\": 1, \"x\": { \"y\": true }}",
+    );
+}
+#[test]
+fn blank_lines_just_inside_the_braces_survive_an_append() {
+    assert_set_then_remove(
+        "{\n\n  \"a\": 1,\n  \"b\": 2\n\n}\n",
+        Format::Json,
+        &["zz"],
+        json!("v"),
+        "{\n\n  \"a\": 1,\n  \"b\": 2,\n  \"zz\": \"v\"\n\n}\n",
+    );
+}
+
+#[test]
+fn a_value_replaced_in_a_one_line_object_is_written_on_that_line() {
+    let mut document = parse("{\"a\": {\"x\": 1, \"y\": 2}}\n", Format::Json);
+    assert!(document.set(&["a", "x"], &json!({"b": [1, {"c": null}]})).unwrap());
+    assert_eq!(output(&document), "{\"a\": {\"x\": { \"b\": [1, { \"c\": null }] }, \"y\": 2}}\n");
+    assert!(document.set(&["a", "y"], &json!("s")).unwrap());
+    assert_eq!(output(&document), "{\"a\": {\"x\": { \"b\": [1, { \"c\": null }] }, \"y\": \"s\"}}\n");
+}
+
+#[test]
+fn empty_objects_get_their_inside_back_once_empty_again() {
+    assert_set_then_remove("{ }   ", Format::Json, &["a"], json!(1), "{ \"a\": 1 }   ");
+    assert_set_then_remove("{\n}\n", Format::Json, &["a"], json!(1), "{\n  \"a\": 1\n}\n");
+    assert_set_then_remove(
+        "{\n  \"env\": {\n\n  }\n}\n",
+        Format::Json,
+        &["env", "A"],
+        json!("1"),
+        "{\n  \"env\": {\n    \"A\": \"1\"\n  }\n}\n",
+    );
+}

@@ -25,7 +25,6 @@ mod toml;
 
 use std::path::{Path, PathBuf};
 
-use jsonc_parser::cst::CstRootNode;
 use serde_json::Value as JsonValue;
 use toml_edit::DocumentMut;
 
@@ -42,6 +41,10 @@ pub struct Document {
     /// an edited one is written fresh.
     blank: bool,
     body: Body,
+    /// The body as rendered right after parsing. The renderers are faithful except for
+    /// small things (toml_edit always ends the last key-value line with a newline), so
+    /// "unchanged" means "renders as it did after parsing", not "renders as the input".
+    baseline: String,
     /// Parents that `set` created, so `remove` can take them away again once empty.
     created_parents: Vec<Vec<String>>,
 }
@@ -49,7 +52,7 @@ pub struct Document {
 #[derive(Debug)]
 enum Body {
     Toml(DocumentMut),
-    Json(CstRootNode),
+    Json(json::JsonBody),
     /// A JSON document with no text yet ([`Document::new_empty`]); becomes `Json` on the
     /// first `set`.
     EmptyJson,
@@ -155,17 +158,20 @@ impl Document {
                 let source = if blank { "" } else { decoded.text.as_str() };
                 Body::Toml(toml::parse(source).map_err(|failure| {
                     let (line, column) = text::line_column(source, failure.offset);
-                    let message = failure.message;
-                    if failure.duplicate {
-                        DocError::DuplicateKey { path: path.clone(), line, column, message }
-                    } else {
-                        DocError::Syntax { path: path.clone(), line, column, message }
+                    let (message, path) = (failure.message, path.clone());
+                    match failure.kind {
+                        toml::TomlFailureKind::Syntax => DocError::Syntax { path, line, column, message },
+                        toml::TomlFailureKind::DuplicateKey => {
+                            DocError::DuplicateKey { path, line, column, message }
+                        }
+                        toml::TomlFailureKind::TooDeep => DocError::TooDeep { path, line, column, message },
                     }
                 })?)
             }
             Format::Json | Format::Jsonc => {
                 let source = if blank { "{}\n" } else { decoded.text.as_str() };
-                Body::Json(json::parse(source, format == Format::Json).map_err(|failure| {
+                let strict = format == Format::Json;
+                let root = json::parse(source, strict).map_err(|failure| {
                     let json::JsonFailure { kind, line, column, message } = failure;
                     let path = path.clone();
                     match kind {
@@ -181,10 +187,12 @@ impl Document {
                         }
                         json::JsonFailureKind::TooDeep => DocError::TooDeep { path, line, column, message },
                     }
-                })?)
+                })?;
+                Body::Json(json::JsonBody::new(root, strict))
             }
         };
-        Ok(Self { path, format, decoded, blank, body, created_parents: Vec::new() })
+        let baseline = render(&body);
+        Ok(Self { path, format, decoded, blank, body, baseline, created_parents: Vec::new() })
     }
 
     /// An empty document, as if parsed from a 0-byte file.
@@ -194,11 +202,30 @@ impl Document {
             Format::Toml => Body::Toml(DocumentMut::new()),
             Format::Json | Format::Jsonc => Body::EmptyJson,
         };
-        Self { path: PathBuf::new(), format, decoded, blank: true, body, created_parents: Vec::new() }
+        let baseline = render(&body);
+        Self {
+            path: PathBuf::new(),
+            format,
+            decoded,
+            blank: true,
+            body,
+            baseline,
+            created_parents: Vec::new(),
+        }
     }
 
     pub fn format(&self) -> Format {
         self.format
+    }
+
+    /// Whether the file started with a UTF-8 BOM (it is written back if so).
+    pub fn has_bom(&self) -> bool {
+        self.decoded.bom
+    }
+
+    /// The line ending new lines get: CRLF when most of the file's lines end in CRLF.
+    pub fn eol(&self) -> Eol {
+        self.decoded.eol
     }
 
     /// The bytes to write: the input itself when nothing changed, otherwise the input
@@ -212,11 +239,18 @@ impl Document {
             original.extend_from_slice(self.decoded.raw.as_bytes());
             return original;
         }
-        let rendered = self.render();
+        let mut rendered = render(&self.body);
+        if rendered == self.baseline {
+            return text::rebuild(&self.decoded, &self.decoded.text);
+        }
         if self.blank {
             // Whitespace-only input: nothing worth keeping, write fresh content.
             let fresh = text::Decoded { text: String::new(), raw: String::new(), ..self.decoded.clone() };
             return text::rebuild(&fresh, &rendered);
+        }
+        // A file without a final newline keeps that style when the renderer adds one.
+        if !self.decoded.text.ends_with('\n') && self.baseline.ends_with('\n') && rendered.ends_with('\n') {
+            rendered.pop();
         }
         text::rebuild(&self.decoded, &rendered)
     }
@@ -227,7 +261,7 @@ impl Document {
     pub fn get(&self, key_path: &[&str]) -> Option<JsonValue> {
         match &self.body {
             Body::Toml(document) => toml::get(document, key_path),
-            Body::Json(root) => json::get(root, key_path),
+            Body::Json(body) => json::get(&body.root, key_path),
             Body::EmptyJson => key_path.is_empty().then(|| JsonValue::Object(serde_json::Map::new())),
         }
     }
@@ -241,7 +275,7 @@ impl Document {
     pub fn keys(&self, key_path: &[&str]) -> Vec<String> {
         match &self.body {
             Body::Toml(document) => toml::keys(document, key_path),
-            Body::Json(root) => json::keys(root, key_path),
+            Body::Json(body) => json::keys(&body.root, key_path),
             Body::EmptyJson => Vec::new(),
         }
     }
@@ -263,15 +297,16 @@ impl Document {
             return Ok(changed);
         }
         if matches!(self.body, Body::EmptyJson) {
-            let root = json::parse("{}\n", false).map_err(|failure| DocError::Conflict {
+            let strict = self.format == Format::Json;
+            let root = json::parse("{}\n", strict).map_err(|failure| DocError::Conflict {
                 path: self.path.clone(),
                 message: failure.message,
             })?;
-            self.body = Body::Json(root);
+            self.body = Body::Json(json::JsonBody::new(root, strict));
         }
         let outcome = match &mut self.body {
             Body::Toml(document) => toml::set(document, key_path, value),
-            Body::Json(root) => json::set(root, key_path, value),
+            Body::Json(body) => json::set(body, key_path, value),
             Body::EmptyJson => Ok(toml::SetOutcome::default()),
         }
         .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
@@ -284,7 +319,7 @@ impl Document {
     pub fn remove(&mut self, key_path: &[&str]) -> Result<Option<JsonValue>, DocError> {
         let removed = match &mut self.body {
             Body::Toml(document) => toml::remove(document, key_path),
-            Body::Json(root) => json::remove(root, key_path),
+            Body::Json(body) => json::remove(body, key_path),
             Body::EmptyJson => Ok(None),
         }
         .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
@@ -305,7 +340,7 @@ impl Document {
             }
             match &mut self.body {
                 Body::Toml(document) => toml::remove(document, ancestor),
-                Body::Json(root) => json::remove(root, ancestor),
+                Body::Json(body) => json::remove(body, ancestor),
                 Body::EmptyJson => Ok(None),
             }
             .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
@@ -318,14 +353,14 @@ impl Document {
     pub fn to_value(&self) -> JsonValue {
         self.get(&[]).unwrap_or_else(|| JsonValue::Object(serde_json::Map::new()))
     }
+}
 
-    /// The body as LF text.
-    fn render(&self) -> String {
-        match &self.body {
-            Body::Toml(document) => document.to_string(),
-            Body::Json(root) => root.to_string(),
-            Body::EmptyJson => "{}\n".to_string(),
-        }
+/// The body as LF text.
+fn render(body: &Body) -> String {
+    match body {
+        Body::Toml(document) => document.to_string(),
+        Body::Json(body) => body.root.to_string(),
+        Body::EmptyJson => "{}\n".to_string(),
     }
 }
 

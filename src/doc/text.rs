@@ -5,7 +5,8 @@
 //! - The parsers only ever see LF-normalised text without a BOM ([`Decoded::text`]).
 //! - [`rebuild`] returns the original bytes when the normalised text did not change, and
 //!   otherwise reuses every unchanged original line verbatim (with its own line ending);
-//!   only inserted or replaced lines take the file's dominant ending.
+//!   a line edited in place keeps the ending of the line it replaces, and only lines
+//!   that are new take the file's dominant ending.
 
 use similar::{Algorithm, DiffTag, capture_diff_slices};
 
@@ -127,11 +128,19 @@ pub(crate) fn rebuild(decoded: &Decoded, new_text: &str) -> Vec<u8> {
             }
             DiffTag::Delete => {}
             DiffTag::Insert | DiffTag::Replace => {
-                for line in new_lines.get(new_range).unwrap_or_default() {
+                // A line edited in place (the n-th of a replaced run) keeps the ending of
+                // the n-th line it replaces; extra lines take the dominant ending.
+                let replaced = original_lines.get(old_range).unwrap_or_default();
+                for (index, line) in new_lines.get(new_range).unwrap_or_default().iter().enumerate() {
                     match line.strip_suffix('\n') {
                         Some(content) => {
+                            let ending = match replaced.get(index) {
+                                Some(old) if old.ends_with("\r\n") => Eol::CrLf,
+                                Some(old) if old.ends_with('\n') => Eol::Lf,
+                                Some(_) | None => decoded.eol,
+                            };
                             out.extend_from_slice(content.as_bytes());
-                            out.extend_from_slice(decoded.eol.as_str().as_bytes());
+                            out.extend_from_slice(ending.as_str().as_bytes());
                         }
                         None => out.extend_from_slice(line.as_bytes()),
                     }
@@ -164,6 +173,13 @@ mod tests {
         let input = b"a\r\nb\nc\r\nd\r\n";
         let output = rebuilt(input, |text| text.replace("b\n", "b\nnew\n"));
         assert_eq!(String::from_utf8(output).unwrap(), "a\r\nb\nnew\r\nc\r\nd\r\n");
+    }
+
+    #[test]
+    fn a_line_edited_in_place_keeps_its_own_ending() {
+        let input = b"a\r\nb\nc\r\nd\r\n";
+        let output = rebuilt(input, |text| text.replace("b\n", "B\nnew\n"));
+        assert_eq!(String::from_utf8(output).unwrap(), "a\r\nB\nnew\r\nc\r\nd\r\n");
     }
 
     #[test]

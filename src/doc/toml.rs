@@ -22,13 +22,21 @@ use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EditConflict(pub(crate) String);
 
-/// A TOML parse failure: byte offset into the normalised text, message, and whether
-/// it is a duplicate key or table.
+/// A TOML parse failure: byte offset into the normalised text, message, and kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TomlFailure {
     pub(crate) offset: usize,
     pub(crate) message: String,
-    pub(crate) duplicate: bool,
+    pub(crate) kind: TomlFailureKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TomlFailureKind {
+    Syntax,
+    /// A duplicate key or table (toml_edit reports both as "duplicate key").
+    DuplicateKey,
+    /// toml_edit's own nesting limit, which keeps hostile input off the stack.
+    TooDeep,
 }
 
 /// What a `set` did: whether anything changed and which parents it had to create.
@@ -38,15 +46,62 @@ pub(crate) struct SetOutcome {
     pub(crate) created_parents: Vec<Vec<String>>,
 }
 
+/// toml_edit's own nesting limit (`toml_edit::parser::LIMIT`), used for the grammar check.
+const RECURSION_LIMIT: u32 = 80;
+
 pub(crate) fn parse(text: &str) -> Result<DocumentMut, TomlFailure> {
+    check_grammar(text)?;
     text.parse::<DocumentMut>().map_err(|error| {
-        let message = error.message().trim().to_string();
-        TomlFailure {
-            offset: error.span().map_or(0, |span| span.start),
-            duplicate: message.contains("duplicate key"),
-            message: message.lines().last().unwrap_or_default().to_string(),
+        let span = error.span().unwrap_or(0..0);
+        let mut message = error.message().trim().lines().last().unwrap_or_default().to_string();
+        let kind = if message.starts_with("duplicate key") {
+            TomlFailureKind::DuplicateKey
+        } else if message.contains("recursion") {
+            TomlFailureKind::TooDeep
+        } else {
+            TomlFailureKind::Syntax
+        };
+        if let Some(key) =
+            text.get(span.clone()).filter(|key| kind == TomlFailureKind::DuplicateKey && !key.is_empty())
+        {
+            message = format!("duplicate key `{key}`");
         }
+        TomlFailure { offset: span.start, kind, message }
     })
+}
+
+/// Run toml_parser's grammar pass (the first half of what toml_edit does) and refuse on
+/// its first error. toml_edit 0.23 keeps building the document after a grammar error and
+/// can panic doing so (`a = =` then `a.b = 1` hits "all items have spans"; fixed in
+/// 0.25), and the release profile aborts on panic, so toml_edit only ever sees text
+/// whose grammar is valid.
+fn check_grammar(text: &str) -> Result<(), TomlFailure> {
+    use toml_parser::parser::{RecursionGuard, ValidateWhitespace};
+    let source = toml_parser::Source::new(text);
+    let tokens = source.lex().into_vec();
+    let mut events = ();
+    let mut whitespace = ValidateWhitespace::new(&mut events, source);
+    let mut receiver = RecursionGuard::new(&mut whitespace, RECURSION_LIMIT);
+    let mut first_error: Option<toml_parser::ParseError> = None;
+    toml_parser::parser::parse_document(&tokens, &mut receiver, &mut first_error);
+    let Some(error) = first_error else {
+        return Ok(());
+    };
+    let mut message = error.description().to_string();
+    if let Some(expected) = error.expected() {
+        let expected: Vec<String> = expected
+            .iter()
+            .map(|expected| match expected {
+                toml_parser::Expected::Literal(literal) => format!("`{literal}`"),
+                toml_parser::Expected::Description(description) => (*description).to_string(),
+                _ => "something else".to_string(),
+            })
+            .collect();
+        let expected = if expected.is_empty() { "nothing".to_string() } else { expected.join(", ") };
+        message = format!("{message}, expected {expected}");
+    }
+    let kind = if message.contains("recursion") { TomlFailureKind::TooDeep } else { TomlFailureKind::Syntax };
+    Err(TomlFailure { offset: error.unexpected().map_or(0, |span| span.start()), message, kind })
 }
 
 /// The item at `key_path` (the whole document for an empty path).
@@ -212,8 +267,12 @@ impl<'doc> Container<'doc> {
                     }
                     Some(item @ (Item::Table(_) | Item::ArrayOfTables(_))) => {
                         // The caller recursed for object onto table; anything else replaces
-                        // the table with a plain value at the same key.
+                        // the table with a plain value at the same key, whose key then
+                        // needs the `key = ` spacing a header key did not have.
                         *item = Item::Value(json_to_value(value).map_err(conflict)?);
+                        if let Some(mut key_decor) = table.key_mut(key) {
+                            key_decor.leaf_decor_mut().clear();
+                        }
                     }
                     Some(Item::None) | None => {
                         let item = if table.is_dotted() {
@@ -255,6 +314,13 @@ impl<'doc> Container<'doc> {
 /// Append to an inline table so it reads like the rest: the space that closed the
 /// table (`1 }`) moves from the old last value to the new one (`1, b = 2 }`).
 fn inline_append(table: &mut InlineTable, key: &str, mut value: Value) {
+    // `{ }` already has its space inside (the preamble); `{}` has none.
+    let opening_space =
+        if table.is_empty() && table.preamble().as_str().is_some_and(|space| !space.is_empty()) {
+            ""
+        } else {
+            " "
+        };
     let closing_space = table.iter_mut().last().and_then(|(_, last)| {
         let suffix = last.decor().suffix().and_then(|suffix| suffix.as_str()).map(ToString::to_string);
         last.decor_mut().set_suffix("");
@@ -264,7 +330,7 @@ fn inline_append(table: &mut InlineTable, key: &str, mut value: Value) {
     value.decor_mut().set_suffix(closing_space.unwrap_or_else(|| " ".to_string()));
     table.insert(key, value);
     if let Some(mut new_key) = table.key_mut(key) {
-        new_key.leaf_decor_mut().set_prefix(" ");
+        new_key.leaf_decor_mut().set_prefix(opening_space);
         new_key.leaf_decor_mut().set_suffix(" ");
     }
 }

@@ -249,7 +249,8 @@ fn values_convert_to_json() {
 fn parse_errors_carry_line_and_column() {
     let error =
         Document::parse(b"model = \"x\"\nmodel = \"y\"\n", Format::Toml, Path::new("c.toml")).unwrap_err();
-    assert!(matches!(error, DocError::DuplicateKey { line: 2, .. }), "{error:?}");
+    assert!(matches!(error, DocError::DuplicateKey { line: 2, column: 1, .. }), "{error:?}");
+    assert_eq!(error.message(), "duplicate key `model`");
     let error = Document::parse(b"a = 1\nb = \"open\n", Format::Toml, Path::new("c.toml")).unwrap_err();
     assert!(matches!(error, DocError::Syntax { line: 2, .. }), "{error:?}");
     let error = Document::parse(b"a = \"caf\xe9\"\n", Format::Toml, Path::new("c.toml")).unwrap_err();
@@ -272,4 +273,74 @@ fn doc_error_renders_as_a_refusal_with_location_and_hint() {
         ),
         "{rendered}"
     );
+}
+
+#[test]
+fn deep_nesting_is_refused_without_overflowing_the_stack() {
+    let deep_inputs = [
+        format!("a = {}1{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+        format!("a = {}1{}\n", "{ b = ".repeat(100_000), " }".repeat(100_000)),
+        format!("a{} = 1\n", ".a".repeat(3000)),
+        format!("[a{}]\n", ".a".repeat(3000)),
+    ];
+    for input in deep_inputs {
+        let error = Document::parse(input.as_bytes(), Format::Toml, Path::new("deep.toml")).unwrap_err();
+        assert!(matches!(error, DocError::TooDeep { line: 1, .. }), "{error:?}");
+    }
+}
+
+#[test]
+fn a_value_under_an_implicit_parent_makes_its_header_appear_and_disappear() {
+    assert_set_then_remove(
+        "[mcp_servers.docs]\ncommand = \"npx\"\n",
+        &["mcp_servers", "note"],
+        json!("s"),
+        "[mcp_servers]\nnote = \"s\"\n[mcp_servers.docs]\ncommand = \"npx\"\n",
+    );
+}
+
+#[test]
+fn new_sub_table_goes_after_the_parents_last_sub_table() {
+    assert_set_then_remove(
+        "[a]\nx = 1\n\n[a.b]\ny = 2\n\n[c]\nz = 3\n",
+        &["a", "new"],
+        json!({"k": 1}),
+        "[a]\nx = 1\n\n[a.b]\ny = 2\n\n[a.new]\nk = 1\n\n[c]\nz = 3\n",
+    );
+}
+
+#[test]
+fn replacing_a_table_with_a_scalar_writes_a_plain_key() {
+    let mut document = parse("a = 1\n[t]\nx = 1\n");
+    assert!(document.set(&["t"], &json!("now a string")).unwrap());
+    assert_eq!(output(&document), "a = 1\nt = \"now a string\"\n");
+}
+
+#[test]
+fn replacing_a_scalar_with_an_object_writes_an_inline_table_in_place() {
+    let mut document = parse("x = 1 # was a number\ny = 2\n");
+    assert!(document.set(&["x"], &json!({"b": {"c": 1}})).unwrap());
+    assert_eq!(output(&document), "x = { b = { c = 1 } } # was a number\ny = 2\n");
+}
+
+#[test]
+fn empty_inline_tables_take_their_first_key_cleanly() {
+    assert_set_then_remove("x = { }\n", &["x", "a"], json!(1), "x = { a = 1 }\n");
+    assert_set_then_remove("x = {}\n", &["x", "a"], json!(1), "x = { a = 1 }\n");
+}
+
+#[test]
+fn arrays_of_tables_are_not_addressable() {
+    let mut document = parse("[[arr]]\nx = 1\n");
+    let error = document.set(&["arr", "x"], &json!(5)).unwrap_err();
+    assert!(matches!(error, DocError::Conflict { .. }), "{error:?}");
+    assert_eq!(document.get(&["arr"]), Some(json!([{"x": 1}])));
+}
+
+#[test]
+fn input_that_makes_toml_edit_panic_is_refused_cleanly() {
+    // toml_edit 0.23 panics ("all items have spans") on this after its grammar error.
+    let error = Document::parse(b"a = =\na.b = 1\n", Format::Toml, Path::new("c.toml")).unwrap_err();
+    assert!(matches!(error, DocError::Syntax { line: 1, column: 5, .. }), "{error:?}");
+    assert_eq!(error.message(), "extra `=`, expected nothing");
 }

@@ -1,0 +1,312 @@
+//! Fixture tests for the document layer (`aigate::doc`): every valid fixture round-trips
+//! byte for byte, every hostile one is refused with the right kind and a location, and
+//! set-then-remove gives back the input for probes at every level of every fixture.
+
+use std::path::{Path, PathBuf};
+
+use aigate::doc::{DocError, Document, Format};
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn read(relative: &str) -> Vec<u8> {
+    fs_err::read(fixtures_dir().join(relative)).unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// Every fixture the document layer must accept, with the format its client reads.
+const VALID: &[(&str, Format)] = &[
+    ("codex/config.toml", Format::Toml),
+    ("codex/config.dotted-root.toml", Format::Toml),
+    ("codex/config.inline-mcp.toml", Format::Toml),
+    ("codex/config.reserved-provider.toml", Format::Toml),
+    ("codex/config.legacy-chat.toml", Format::Toml),
+    ("codex/config.minimal.toml", Format::Toml),
+    ("codex/auth.chatgpt.json", Format::Json),
+    ("codex/auth.chatgpt-legacy.json", Format::Json),
+    ("codex/auth.apikey.json", Format::Json),
+    ("codex/auth.apikey-legacy.json", Format::Json),
+    ("codex/auth.chatgpt-extra-key.json", Format::Json),
+    ("claude/settings.json", Format::Json),
+    ("claude/settings.local.json", Format::Json),
+    ("claude/.mcp.json", Format::Json),
+    ("claude/.claude.json", Format::Json),
+    ("opencode/opencode.jsonc", Format::Jsonc),
+    ("opencode/opencode.json", Format::Jsonc),
+    ("opencode/opencode.no-schema.json", Format::Jsonc),
+    ("opencode/auth.json", Format::Json),
+    ("gemini/settings.json", Format::Json),
+    ("gemini/settings.legacy-flat.json", Format::Json),
+    ("hostile/trap-root-key-after-table.toml", Format::Toml),
+    // Comments and trailing commas are fine where the client reads JSONC.
+    ("hostile/jsonc-in-strict.settings.json", Format::Jsonc),
+    // Valid JSON of the wrong shape for its client: refusing it is the client's job.
+    ("hostile/wrong-type-mcpservers-array.json", Format::Json),
+    ("hostile/empty.json", Format::Json),
+    ("hostile/whitespace-only.json", Format::Json),
+    ("hostile/empty.toml", Format::Toml),
+    ("hostile/comments-only.toml", Format::Toml),
+    ("hostile/bom.settings.json", Format::Json),
+    ("hostile/bom.config.toml", Format::Toml),
+    ("hostile/bom.opencode.jsonc", Format::Jsonc),
+    ("hostile/crlf.config.toml", Format::Toml),
+    ("hostile/crlf.settings.json", Format::Json),
+    ("hostile/mixed-eol.config.toml", Format::Toml),
+    ("hostile/big-numbers.json", Format::Json),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Syntax,
+    DuplicateKey,
+    JsoncInStrictJson,
+    WrongTopLevel,
+    NotUtf8,
+    NulByte,
+    TooDeep,
+}
+
+/// Every fixture the document layer must refuse: format, kind, and 1-based location.
+const INVALID: &[(&str, Format, Refusal, (usize, usize))] = &[
+    ("hostile/invalid-unterminated.toml", Format::Toml, Refusal::Syntax, (1, 21)),
+    ("hostile/duplicate-key.toml", Format::Toml, Refusal::DuplicateKey, (2, 1)),
+    ("hostile/duplicate-table.toml", Format::Toml, Refusal::DuplicateKey, (4, 14)),
+    ("hostile/jsonc-in-strict.settings.json", Format::Json, Refusal::JsoncInStrictJson, (2, 3)),
+    ("hostile/truncated.claude.json", Format::Json, Refusal::Syntax, (6, 26)),
+    ("hostile/duplicate-keys.json", Format::Json, Refusal::DuplicateKey, (4, 3)),
+    ("hostile/toplevel-array.json", Format::Json, Refusal::WrongTopLevel, (1, 1)),
+    ("hostile/toplevel-null.json", Format::Json, Refusal::WrongTopLevel, (1, 1)),
+    ("hostile/not-utf8.config.toml", Format::Toml, Refusal::NotUtf8, (1, 13)),
+    ("hostile/nul-byte.json", Format::Json, Refusal::NulByte, (1, 14)),
+    ("hostile/lone-surrogate.json", Format::Json, Refusal::Syntax, (1, 14)),
+    ("hostile/deep-nesting.json", Format::Json, Refusal::TooDeep, (1, 641)),
+];
+
+fn refusal_of(error: &DocError) -> Option<Refusal> {
+    match error {
+        DocError::Syntax { .. } => Some(Refusal::Syntax),
+        DocError::DuplicateKey { .. } => Some(Refusal::DuplicateKey),
+        DocError::JsoncInStrictJson { .. } => Some(Refusal::JsoncInStrictJson),
+        DocError::WrongTopLevel { .. } => Some(Refusal::WrongTopLevel),
+        DocError::NotUtf8 { .. } => Some(Refusal::NotUtf8),
+        DocError::NulByte { .. } => Some(Refusal::NulByte),
+        DocError::TooDeep { .. } => Some(Refusal::TooDeep),
+        DocError::Conflict { .. } => None,
+    }
+}
+
+fn parse(relative: &str, format: Format) -> Document {
+    match Document::parse(&read(relative), format, Path::new(relative)) {
+        Ok(document) => document,
+        Err(error) => panic!("{relative} should parse: {error}"),
+    }
+}
+
+/// The output must parse again as the same format (strict JSON also with serde_json)
+/// and hold `value` at `key_path`.
+#[track_caller]
+fn assert_output_parses_with(
+    original: &[u8],
+    bytes: &[u8],
+    format: Format,
+    key_path: &[&str],
+    value: &Value,
+    context: &str,
+) {
+    let again = match Document::parse(bytes, format, Path::new(context)) {
+        Ok(document) => document,
+        Err(error) => panic!("{context}: output does not parse: {error}\n{}", String::from_utf8_lossy(bytes)),
+    };
+    assert_eq!(again.get(key_path).as_ref(), Some(value), "{context}: value not found after re-parse");
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim_start_matches('\u{feff}');
+    match format {
+        Format::Toml => {
+            if let Err(error) = text.replace("\r\n", "\n").parse::<toml_edit::DocumentMut>() {
+                panic!("{context}: toml_edit refuses the output: {error}\n{text}");
+            }
+        }
+        // serde_json also refuses numbers beyond f64 (`1e400`); only hold the output to
+        // it when the input passed.
+        Format::Json if serde_json_accepts(original) => {
+            if let Err(error) = serde_json::from_str::<Value>(text) {
+                panic!("{context}: serde_json refuses the output: {error}\n{text}");
+            }
+        }
+        Format::Json | Format::Jsonc => {}
+    }
+}
+
+fn serde_json_accepts(bytes: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim_start_matches('\u{feff}');
+    text.trim().is_empty() || serde_json::from_str::<Value>(text).is_ok()
+}
+
+/// Key paths to probe in a document: a new root scalar, a new nested table, and a new
+/// entry under every existing table at the first two levels.
+fn probes(document: &Document) -> Vec<(Vec<String>, Value)> {
+    let mut probes = vec![
+        (vec!["zz_probe".to_string()], json!("v")),
+        (
+            vec!["zz_probe_table".to_string(), "my.server x".to_string()],
+            json!({"command": "aigate", "args": ["mcp"], "env": {"A": "1"}}),
+        ),
+    ];
+    for key in document.keys(&[]) {
+        if document.get(&[key.as_str()]).is_some_and(|value| value.is_object()) {
+            probes.push((vec![key.clone(), "zz_probe".to_string()], json!({"name": "p", "env": {"K": "V"}})));
+            probes.push((vec![key.clone(), "zz_scalar".to_string()], json!(1)));
+            for inner in document.keys(&[key.as_str()]) {
+                if document.get(&[key.as_str(), inner.as_str()]).is_some_and(|value| value.is_object()) {
+                    probes.push((vec![key.clone(), inner, "zz_probe".to_string()], json!("v")));
+                }
+            }
+        }
+    }
+    probes
+}
+
+#[test]
+fn every_valid_fixture_round_trips_byte_for_byte() {
+    for (relative, format) in VALID {
+        let document = parse(relative, *format);
+        assert_eq!(document.to_bytes(), read(relative), "{relative}");
+        assert_eq!(document.format(), *format);
+    }
+}
+
+#[test]
+fn every_hostile_fixture_is_refused_with_its_kind_and_location() {
+    for (relative, format, refusal, location) in INVALID {
+        match Document::parse(&read(relative), *format, Path::new(relative)) {
+            Ok(_) => panic!("{relative} should be refused"),
+            Err(error) => {
+                assert_eq!(refusal_of(&error), Some(*refusal), "{relative}: {error}");
+                assert_eq!(error.location(), Some(*location), "{relative}: {error}");
+                let rendered = aigate::error::Error::from(error).render();
+                assert!(rendered.starts_with("error: Failed to parse `"), "{rendered}");
+                assert!(
+                    rendered.contains(&format!("line {}, column {}", location.0, location.1)),
+                    "{rendered}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn set_then_remove_gives_back_every_valid_fixture() {
+    for (relative, format) in VALID {
+        let original = read(relative);
+        for (key_path, value) in probes(&parse(relative, *format)) {
+            let key_path: Vec<&str> = key_path.iter().map(String::as_str).collect();
+            let context = format!("{relative} {key_path:?}");
+            let mut document = parse(relative, *format);
+            assert!(document.set(&key_path, &value).unwrap(), "{context}: set reported no change");
+            let edited = document.to_bytes();
+            assert_ne!(edited, original, "{context}");
+            assert_output_parses_with(&original, &edited, *format, &key_path, &value, &context);
+            assert_eq!(document.remove(&key_path).unwrap(), Some(value.clone()), "{context}");
+            assert_eq!(
+                String::from_utf8_lossy(&document.to_bytes()),
+                String::from_utf8_lossy(&original),
+                "{context}: set then remove changed the file"
+            );
+        }
+    }
+}
+
+#[test]
+fn edits_keep_every_other_line_of_the_big_fixtures() {
+    // Adding an MCP server to each client's main file changes only added lines.
+    let cases: &[(&str, Format, &[&str])] = &[
+        ("codex/config.toml", Format::Toml, &["mcp_servers", "aigate"]),
+        ("codex/config.dotted-root.toml", Format::Toml, &["mcp_servers", "aigate"]),
+        ("claude/.claude.json", Format::Json, &["mcpServers", "aigate"]),
+        ("opencode/opencode.jsonc", Format::Jsonc, &["mcp", "aigate"]),
+        ("hostile/crlf.config.toml", Format::Toml, &["mcp_servers", "aigate"]),
+        ("hostile/crlf.settings.json", Format::Json, &["mcpServers", "aigate"]),
+    ];
+    for (relative, format, key_path) in cases {
+        let original = String::from_utf8(read(relative)).unwrap();
+        let mut document = parse(relative, *format);
+        document.set(key_path, &json!({"command": "aigate", "args": ["mcp"]})).unwrap();
+        let edited = String::from_utf8(document.to_bytes()).unwrap();
+        let mut remaining = edited.as_str();
+        for line in original.split_inclusive('\n') {
+            // Each original line still appears, in order (the last line may have gained
+            // a separator such as a comma before it in JSON).
+            let needle = line.trim_end_matches(['\r', '\n']).trim_end_matches(',');
+            match remaining.find(needle) {
+                Some(index) => remaining = &remaining[index + needle.len()..],
+                None => panic!("{relative}: lost line {line:?}\n{edited}"),
+            }
+        }
+        if original.contains("\r\n") {
+            assert!(
+                !edited.replace("\r\n", "").contains('\n'),
+                "{relative}: a new line lost CRLF\n{edited:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn dotted_and_inline_forms_are_recognised_not_duplicated() {
+    let mut document = parse("codex/config.dotted-root.toml", Format::Toml);
+    assert_eq!(document.keys(&["model_providers"]), vec!["deepseek", "groq"]);
+    assert!(!document.set(&["model_providers", "deepseek", "name"], &json!("DeepSeek")).unwrap());
+    document.set(&["model_providers", "deepseek", "wire_api"], &json!("responses")).unwrap();
+    let edited = String::from_utf8(document.to_bytes()).unwrap();
+    assert!(edited.contains("model_providers.deepseek.wire_api = \"responses\"\n"), "{edited}");
+    assert!(!edited.contains("[model_providers.deepseek]"), "{edited}");
+
+    let document = parse("codex/config.inline-mcp.toml", Format::Toml);
+    assert_eq!(document.keys(&["mcp_servers"]), vec!["context7", "remote"]);
+    assert_eq!(
+        document.get(&["mcp_servers", "remote", "bearer_token_env_var"]),
+        Some(json!("EXAMPLE_MCP_TOKEN"))
+    );
+}
+
+#[test]
+fn root_key_in_the_trap_file_stays_at_the_root() {
+    let mut document = parse("hostile/trap-root-key-after-table.toml", Format::Toml);
+    assert_eq!(document.get(&["mcp_servers", "docs", "model_provider"]), Some(json!("aigate")));
+    assert_eq!(document.get(&["model_provider"]), None);
+    document.set(&["model_provider"], &json!("aigate")).unwrap();
+    let again = Document::parse(&document.to_bytes(), Format::Toml, Path::new("trap")).unwrap();
+    assert_eq!(again.get(&["model_provider"]), Some(json!("aigate")));
+    assert_eq!(again.get(&["mcp_servers", "docs", "model_provider"]), Some(json!("aigate")));
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_fixtures_are_created_at_runtime() {
+    let directory = tempfile::tempdir().unwrap();
+    let codex = directory.path().join("codex");
+    let hostile = directory.path().join("hostile");
+    fs_err::create_dir_all(&codex).unwrap();
+    fs_err::create_dir_all(&hostile).unwrap();
+    fs_err::write(codex.join("config.toml"), read("codex/config.toml")).unwrap();
+    std::os::unix::fs::symlink("../codex/config.toml", hostile.join("symlink-to-codex-config.toml")).unwrap();
+    std::os::unix::fs::symlink("./does-not-exist.json", hostile.join("dangling-symlink.json")).unwrap();
+    std::os::unix::fs::symlink("loop-b.json", hostile.join("loop-a.json")).unwrap();
+    std::os::unix::fs::symlink("loop-a.json", hostile.join("loop-b.json")).unwrap();
+
+    // Reading through the link gives the target's bytes, which round-trip unchanged.
+    let through_link = fs_err::read(hostile.join("symlink-to-codex-config.toml")).unwrap();
+    let document =
+        Document::parse(&through_link, Format::Toml, &hostile.join("symlink-to-codex-config.toml")).unwrap();
+    assert_eq!(document.to_bytes(), read("codex/config.toml"));
+
+    // A dangling link and a loop fail at read time with an error naming the path; the
+    // document layer never sees them.
+    for name in ["dangling-symlink.json", "loop-a.json"] {
+        let error = fs_err::read(hostile.join(name)).unwrap_err();
+        assert!(error.to_string().contains(name), "{error}");
+    }
+}
