@@ -89,6 +89,9 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Print shell completions
     Completions(completions::CompletionsArgs),
+    /// The proxy alone with one provider, for `bench/proxy_bench.sh`
+    #[command(hide = true)]
+    ProxyBenchServe(provider::BenchServeArgs),
 }
 
 /// What every command gets: where things are, how to print, and the command line.
@@ -132,6 +135,7 @@ pub fn dispatch(cli: Cli, command_line: String) -> Result<u8> {
         Command::Logs(args) => stats::run_logs(&ctx, &args),
         Command::Doctor(args) => doctor::run(&ctx, &args),
         Command::Completions(args) => completions::run(&ctx.out, &args),
+        Command::ProxyBenchServe(args) => provider::run_bench_serve(&ctx, &args),
     }
 }
 
