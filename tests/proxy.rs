@@ -827,3 +827,24 @@ async fn models_route_and_usage_for_each_api() {
         ]
     );
 }
+
+#[tokio::test]
+async fn two_aigates_pointing_at_each_other_stop_the_loop() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let a_addr = listener.local_addr().unwrap();
+    drop(listener);
+    // B forwards to A (with A's token as its key); A forwards to B (with B's token).
+    let mut to_a = Provider::new("to-a", format!("http://{a_addr}/v1"), vec![Api::Chat]);
+    to_a.keys = vec![KeySource::Stored(TOKEN.to_string())];
+    let b = start(vec![ChainEntry::Provider(to_a)]).await;
+    let mut to_b = Provider::new("to-b", format!("{}/v1", b.handle.base_url()), vec![Api::Chat]);
+    to_b.keys = vec![KeySource::Stored(TOKEN.to_string())];
+    let a = start_with(vec![ChainEntry::Provider(to_b)], |config| config.listen = a_addr).await;
+    let response =
+        tokio::time::timeout(NET, a.post("/v1/chat/completions", &json!({"model": "m"}))).await.unwrap();
+    // A sees its own id come back and answers 508; B and then A pass that status on.
+    assert_eq!(response.status(), 508);
+    let body = json_of(response).await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("to-b: HTTP 508"), "{message}");
+}

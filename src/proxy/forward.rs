@@ -36,7 +36,8 @@ const PEEK_LIMIT: usize = 256 << 10;
 /// How much of a failed upstream's body is read for the error message.
 const ERROR_BODY_LIMIT: usize = 4096;
 
-/// The header carrying this instance's id on requests to loopback upstreams.
+/// The header carrying the ids of the aigate instances a request to a loopback upstream
+/// went through, comma-separated.
 pub const HOP_HEADER: &str = "x-aigate-hop";
 
 type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
@@ -280,7 +281,13 @@ fn upstream_headers(state: &State, link: &Link, request: &Request, key: Option<&
     // Identity, so the tap can read usage; SSE is rarely compressed anyway.
     headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     if link.loopback {
-        if let Ok(value) = HeaderValue::from_str(&state.instance_id) {
+        // Append our id to the ids of the aigates this request already went through, so
+        // that any of them recognises it coming back (A → B → A), not just the last one.
+        let hops = match headers.get(HOP_HEADER).and_then(|value| value.to_str().ok()) {
+            Some(earlier) => format!("{earlier},{}", state.instance_id),
+            None => state.instance_id.clone(),
+        };
+        if let Ok(value) = HeaderValue::from_str(&hops) {
             headers.insert(HeaderName::from_static(HOP_HEADER), value);
         }
     } else {

@@ -125,7 +125,7 @@ async fn handle_inner(
         if suffix.starts_with("/messages") { ErrorShape::Anthropic } else { ErrorShape::OpenAi };
     let route = match_route(&parts.method, &suffix).map_err(|error| (error, guessed_shape))?;
     let shape = ErrorShape::for_api(route.api());
-    if parts.headers.get(HOP_HEADER).is_some_and(|value| value.as_bytes() == state.instance_id.as_bytes()) {
+    if parts.headers.get_all(HOP_HEADER).iter().any(|value| seen_before(state, value)) {
         return Err((ProxyError::Loop, shape));
     }
     if !authorized(state, &parts.headers) {
@@ -223,6 +223,19 @@ fn match_route(method: &Method, suffix: &str) -> Result<Route, ProxyError> {
     };
     if *method == expected { Ok(route) } else { Err(ProxyError::MethodNotAllowed) }
 }
+
+/// Whether this instance already handled the request (its id is in the hop list), or the
+/// list is implausibly long.
+fn seen_before(state: &State, hops: &HeaderValue) -> bool {
+    let Ok(hops) = hops.to_str() else {
+        return false;
+    };
+    let ids: Vec<&str> = hops.split(',').map(str::trim).collect();
+    ids.len() > MAX_HOPS || ids.contains(&state.instance_id.as_str())
+}
+
+/// More aigates than this in a row is a loop we could not otherwise see.
+const MAX_HOPS: usize = 8;
 
 fn token_matches(state: &State, candidate: &[u8]) -> bool {
     candidate.ct_eq(state.token.as_bytes()).into()
