@@ -187,6 +187,7 @@ pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_
     let tapped = TappedBody {
         held,
         upstream: if ended { None } else { Some(upstream) },
+        failed: None,
         tap,
         idle: link.header_timeout,
         last_chunk: Instant::now(),
@@ -429,15 +430,54 @@ struct Draft {
 
 /// The response body: held-back chunks first, then the upstream as it comes, every chunk
 /// shown to the tap; the usage row is sent when the body ends or is dropped.
+///
+/// Chunks that are already available are sent together (up to [`COALESCE_LIMIT`]): an
+/// upstream that writes one SSE event per chunk would otherwise cost one `writev` per
+/// event. Nothing waits for more data, so this adds no latency.
 struct TappedBody {
     held: VecDeque<Bytes>,
     upstream: Option<Upstream>,
+    /// An upstream error seen after some data; reported on the next poll.
+    failed: Option<reqwest::Error>,
     tap: Tap,
     idle: Duration,
     last_chunk: Instant,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
     draft: Option<Draft>,
     outcome: Option<&'static str>,
+}
+
+/// Available chunks are merged up to this size.
+const COALESCE_LIMIT: usize = 64 << 10;
+
+/// One chunk, or several copied into one buffer (only when there is more than one).
+#[derive(Default)]
+struct Gather {
+    first: Option<Bytes>,
+    more: Option<bytes::BytesMut>,
+}
+
+impl Gather {
+    fn push(&mut self, chunk: Bytes) {
+        if let Some(more) = self.more.as_mut() {
+            more.extend_from_slice(&chunk);
+        } else if let Some(first) = self.first.take() {
+            let mut more = bytes::BytesMut::with_capacity((first.len() + chunk.len()).max(8192));
+            more.extend_from_slice(&first);
+            more.extend_from_slice(&chunk);
+            self.more = Some(more);
+        } else {
+            self.first = Some(chunk);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.more.as_ref().map_or_else(|| self.first.as_ref().map_or(0, Bytes::len), bytes::BytesMut::len)
+    }
+
+    fn take(self) -> Option<Bytes> {
+        self.more.map(bytes::BytesMut::freeze).or(self.first)
+    }
 }
 
 impl TappedBody {
@@ -459,6 +499,13 @@ impl TappedBody {
         }
         sink.record(row);
     }
+
+    fn fail(&mut self, error: &reqwest::Error) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        self.outcome = Some("upstream_stream_error");
+        let message = short_error(error);
+        self.finish();
+        Poll::Ready(Some(Err(std::io::Error::other(format!("upstream stream failed: {message}")))))
+    }
 }
 
 impl Stream for TappedBody {
@@ -466,51 +513,62 @@ impl Stream for TappedBody {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if let Some(chunk) = this.held.pop_front() {
-            return Poll::Ready(Some(Ok(chunk)));
+        if let Some(error) = this.failed.take() {
+            return this.fail(&error);
         }
-        let Some(upstream) = this.upstream.as_mut() else {
+        let mut gathered = Gather::default();
+        while let Some(chunk) = this.held.pop_front() {
+            gathered.push(chunk);
+        }
+        while gathered.len() < COALESCE_LIMIT {
+            let Some(upstream) = this.upstream.as_mut() else {
+                break;
+            };
+            match upstream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    this.tap.feed(&chunk);
+                    this.last_chunk = Instant::now();
+                    gathered.push(chunk);
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    if gathered.len() == 0 {
+                        return this.fail(&error);
+                    }
+                    this.failed = Some(error);
+                    break;
+                }
+                Poll::Ready(None) => {
+                    this.upstream = None;
+                    break;
+                }
+                Poll::Pending => break,
+            }
+        }
+        if let Some(bytes) = gathered.take() {
+            return Poll::Ready(Some(Ok(bytes)));
+        }
+        if this.upstream.is_none() {
             this.finish();
             return Poll::Ready(None);
-        };
-        match upstream.as_mut().poll_next(cx) {
-            Poll::Ready(Some(Ok(chunk))) => {
-                this.tap.feed(&chunk);
-                this.last_chunk = Instant::now();
-                Poll::Ready(Some(Ok(chunk)))
-            }
-            Poll::Ready(Some(Err(error))) => {
-                this.outcome = Some("upstream_stream_error");
-                let message = short_error(&error);
-                this.finish();
-                Poll::Ready(Some(Err(std::io::Error::other(format!("upstream stream failed: {message}")))))
-            }
-            Poll::Ready(None) => {
-                this.finish();
-                Poll::Ready(None)
-            }
-            Poll::Pending => {
-                // The idle timer is re-armed lazily from `last_chunk`, so a busy stream
-                // costs no timer operations per chunk.
-                loop {
-                    let deadline = tokio::time::Instant::from_std(this.last_chunk + this.idle);
-                    let sleep =
-                        this.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-                    if sleep.deadline() != deadline {
-                        sleep.as_mut().reset(deadline);
-                    }
-                    match sleep.as_mut().poll(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(()) if this.last_chunk.elapsed() >= this.idle => {
-                            this.outcome = Some("stream_idle_timeout");
-                            this.finish();
-                            return Poll::Ready(Some(Err(std::io::Error::new(
-                                std::io::ErrorKind::TimedOut,
-                                "upstream stream went idle",
-                            ))));
-                        }
-                        Poll::Ready(()) => {}
-                    }
+        }
+        // Nothing available. The idle timer is re-armed only when it fires early, so a
+        // busy stream costs no timer operation per chunk.
+        loop {
+            let deadline = tokio::time::Instant::from_std(this.last_chunk + this.idle);
+            let sleep = this.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            match sleep.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) if this.last_chunk.elapsed() >= this.idle => {
+                    this.outcome = Some("stream_idle_timeout");
+                    this.finish();
+                    return Poll::Ready(Some(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "upstream stream went idle",
+                    ))));
+                }
+                Poll::Ready(()) => {
+                    let soonest = tokio::time::Instant::now() + Duration::from_millis(1);
+                    sleep.as_mut().reset(deadline.max(soonest));
                 }
             }
         }

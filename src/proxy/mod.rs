@@ -188,6 +188,7 @@ pub async fn start(config: ProxyConfig) -> Result<ProxyHandle> {
         client: config.client,
         session_id: config.session_id,
         instance_id: hex::encode(instance),
+        requests: std::sync::atomic::AtomicU64::new(0),
     });
     let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(accept_loop(listener, state, config.idle_timeout, signal));

@@ -41,6 +41,8 @@ pub struct State {
     pub session_id: Option<String>,
     /// A random id sent to loopback upstreams to recognise our own requests coming back.
     pub instance_id: String,
+    /// Requests seen so far (the request id counter).
+    pub requests: std::sync::atomic::AtomicU64,
 }
 
 /// The allow-listed routes.
@@ -92,7 +94,7 @@ pub struct Request {
 
 /// Serve one request.
 pub async fn handle(state: Arc<State>, request: hyper::Request<hyper::body::Incoming>) -> Response<Body> {
-    let request_id = new_request_id();
+    let request_id = new_request_id(&state);
     let mut response = match handle_inner(&state, request, &request_id).await {
         Ok(response) => response,
         Err((error, shape)) => error.into_response(shape),
@@ -305,14 +307,10 @@ fn client_from_user_agent(headers: &HeaderMap) -> Option<&'static str> {
     }
 }
 
-fn new_request_id() -> String {
-    let mut bytes = [0u8; 12];
-    if getrandom::fill(&mut bytes).is_err() {
-        // Not a secret, only an id: fall back to the clock.
-        let now = crate::db::now_ms().to_le_bytes();
-        bytes[..8].copy_from_slice(&now);
-    }
-    format!("aig-{}", hex::encode(bytes))
+/// `aig-<instance>-<counter>`: unique per proxy run without a syscall per request.
+fn new_request_id(state: &State) -> String {
+    let sequence = state.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("aig-{}-{sequence}", state.instance_id)
 }
 
 #[cfg(test)]

@@ -81,22 +81,40 @@ impl UsageSink {
     }
 }
 
+/// Rows are gathered for up to this long (or [`BATCH_ROWS`]) into one transaction.
+const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
+const BATCH_ROWS: usize = 1024;
+
 fn writer(aigate_home: &std::path::Path, receiver: &mpsc::Receiver<Message>) {
     let mut connection = None;
     while let Ok(first) = receiver.recv() {
         let mut rows = Vec::new();
         let mut acks = Vec::new();
+        let deadline = std::time::Instant::now() + BATCH_WINDOW;
         let mut next = Some(first);
         while let Some(message) = next {
             match message {
                 Message::Row(row) => rows.push(row),
                 Message::Flush(ack) => acks.push(ack),
             }
-            next = if rows.len() >= 512 { None } else { receiver.try_recv().ok() };
+            // A flush ends the batch at once; otherwise wait a little for company, so a
+            // busy proxy writes one transaction per window instead of one per request.
+            next = if rows.len() >= BATCH_ROWS {
+                None
+            } else if acks.is_empty() {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                receiver.recv_timeout(left).ok()
+            } else {
+                receiver.try_recv().ok()
+            };
         }
         if !rows.is_empty() {
             if connection.is_none() {
-                connection = crate::db::open(aigate_home).ok();
+                connection = crate::db::open(aigate_home).ok().inspect(|connection| {
+                    // Usage rows may lose the last instants on power loss; WAL keeps the
+                    // db itself consistent. This saves an fsync per batch.
+                    let _ = connection.pragma_update(None, "synchronous", "NORMAL");
+                });
             }
             if let Some(connection) = connection.as_mut() {
                 // A failed batch is dropped: usage is best effort, the request already went.
