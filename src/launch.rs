@@ -29,7 +29,7 @@ use crate::env_vars;
 use crate::error::{Error, Result};
 use crate::output::Printer;
 use crate::paths::Paths;
-use crate::providers::{Api, KeySource, Provider};
+use crate::providers::Provider;
 use crate::proxy::{self, ChainEntry, OfficialUpstreams, ProxyConfig};
 
 /// The name of the built-in pass-through link of a chain.
@@ -217,8 +217,6 @@ pub fn resolve_chain(paths: &Paths, client: Client, names: &[String]) -> Result<
 /// (nothing is created). The db is opened read-write without create: a read-only
 /// connection to a WAL database would leave `-wal`/`-shm` files behind, while the last
 /// read-write connection removes them on close.
-///
-/// TODO(merge): switch to `providers::store` once the proxy engineer's loader lands.
 pub fn load_providers(aigate_home: &Path) -> Result<Vec<Provider>> {
     let path = aigate_home.join("aigate.db");
     if !path.exists() {
@@ -232,31 +230,7 @@ pub fn load_providers(aigate_home: &Path) -> Result<Vec<Provider>> {
         Error::internal(format!("Failed to open `{}`", crate::output::display_path(&path))).cause(error)
     })?;
     connection.busy_timeout(Duration::from_secs(10))?;
-    let mut statement = connection.prepare(
-        "SELECT name, preset, base_url, apis, key_env, keys, model_map, default_model, priority, \
-         timeout_ms, proxy_url, vision FROM providers ORDER BY priority ASC, name ASC",
-    )?;
-    let rows = statement.query_map([], |row| {
-        Ok(ProviderRow {
-            name: row.get(0)?,
-            preset: row.get(1)?,
-            base_url: row.get(2)?,
-            apis: row.get(3)?,
-            key_env: row.get(4)?,
-            keys: row.get(5)?,
-            model_map: row.get(6)?,
-            default_model: row.get(7)?,
-            priority: row.get(8)?,
-            timeout_ms: row.get(9)?,
-            proxy_url: row.get(10)?,
-            vision: row.get(11)?,
-        })
-    })?;
-    let mut providers = Vec::new();
-    for row in rows {
-        providers.push(row?.into_provider()?);
-    }
-    Ok(providers)
+    crate::providers::store::load_all(&connection)
 }
 
 /// Whether `$CODEX_HOME/auth.json` holds a ChatGPT login (read only).
@@ -512,70 +486,6 @@ fn toml_escape(value: &str) -> String {
         }
     }
     out
-}
-
-/// One row of the `providers` table as stored.
-struct ProviderRow {
-    name: String,
-    preset: Option<String>,
-    base_url: String,
-    apis: String,
-    key_env: Option<String>,
-    keys: Option<String>,
-    model_map: String,
-    default_model: Option<String>,
-    priority: i64,
-    timeout_ms: Option<i64>,
-    proxy_url: Option<String>,
-    vision: Option<bool>,
-}
-
-impl ProviderRow {
-    fn into_provider(self) -> Result<Provider> {
-        let invalid = |what: &str, error: serde_json::Error| {
-            Error::internal(format!("Provider `{}` has an invalid `{what}` in the db", self.name))
-                .cause(error)
-                .hint(format!(
-                    "re-add it with `aigate provider remove {0}` and `aigate provider add {0}`",
-                    self.name
-                ))
-        };
-        let apis: Vec<Api> = serde_json::from_str(&self.apis).map_err(|error| invalid("apis", error))?;
-        let mut keys = Vec::new();
-        // `key_env` is a JSON array of variable names (the provider store's format); a bare
-        // name is accepted too.
-        if let Some(text) = self.key_env.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
-            if text.starts_with('[') {
-                let names: Vec<String> =
-                    serde_json::from_str(text).map_err(|error| invalid("key_env", error))?;
-                keys.extend(names.into_iter().map(KeySource::Env));
-            } else {
-                keys.push(KeySource::Env(text.to_string()));
-            }
-        }
-        if let Some(stored) = self.keys.as_deref().filter(|text| !text.trim().is_empty()) {
-            let stored: Vec<String> = serde_json::from_str(stored).map_err(|error| invalid("keys", error))?;
-            keys.extend(stored.into_iter().map(KeySource::Stored));
-        }
-        let model_map = if self.model_map.trim().is_empty() {
-            std::collections::BTreeMap::new()
-        } else {
-            serde_json::from_str(&self.model_map).map_err(|error| invalid("model_map", error))?
-        };
-        Ok(Provider {
-            name: self.name,
-            preset: self.preset,
-            base_url: self.base_url,
-            apis,
-            keys,
-            model_map,
-            default_model: self.default_model,
-            priority: self.priority,
-            timeout: self.timeout_ms.and_then(|ms| u64::try_from(ms).ok()).map(Duration::from_millis),
-            proxy_url: self.proxy_url,
-            vision: self.vision,
-        })
-    }
 }
 
 #[cfg(test)]

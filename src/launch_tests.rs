@@ -1,6 +1,7 @@
 //! Unit tests of the pure parts of `launch`: argv, environment, inline configs.
 
 use super::*;
+use crate::providers::{Api, KeySource};
 use pretty_assertions::assert_eq;
 
 fn session(client: Client, official: bool, model: Option<&'static str>) -> Session<'static> {
@@ -160,7 +161,7 @@ fn provider_rows_decode_the_store_format() {
             r#"INSERT INTO providers (name, base_url, apis, key_env, keys, model_map, default_model, priority, timeout_ms, vision, created_at)
                VALUES ('b', 'http://127.0.0.1:1/v1', '["chat"]', '["K1","K2"]', '["sk-stored"]', '{"a":"b"}', 'm', 5, 1500, 0, 0);
                INSERT INTO providers (name, base_url, apis, key_env, priority, created_at)
-               VALUES ('a', 'http://127.0.0.1:2/v1', '["responses","messages"]', 'PLAIN', 5, 0);
+               VALUES ('a', 'http://127.0.0.1:2/v1', '["responses","messages"]', '["PLAIN"]', 5, 0);
                INSERT INTO providers (name, base_url, apis, priority, created_at)
                VALUES ('z', 'http://127.0.0.1:3', '[]', 1, 0);"#,
         )

@@ -93,6 +93,9 @@ pub enum Command {
     /// Test hooks (not for users)
     #[command(subcommand, hide = true)]
     Internal(internal::InternalCommand),
+    /// The proxy alone with one provider, for `bench/proxy_bench.sh`
+    #[command(hide = true)]
+    ProxyBenchServe(provider::BenchServeArgs),
 }
 
 /// What every command gets: where things are, how to print, and the command line.
@@ -137,6 +140,7 @@ pub fn dispatch(cli: Cli, command_line: String) -> Result<u8> {
         Command::Doctor(args) => doctor::run(&ctx, &args),
         Command::Completions(args) => completions::run(&ctx.out, &args),
         Command::Internal(command) => internal::run(&ctx, command),
+        Command::ProxyBenchServe(args) => provider::run_bench_serve(&ctx, &args),
     }
 }
 

@@ -1,12 +1,26 @@
-//! Upstream providers: presets, the stored registry in the db, key rotation.
+//! Upstream providers: presets, the stored registry in the db, model mapping.
 //!
-//! Owned by the `aigate run` work (issue 4). The types here are the contract the proxy
-//! and `aigate run`/`serve` build on.
+//! The types here are the contract the proxy and `aigate run`/`serve` build on.
+//!
+//! Invariants:
+//! - A provider's `base_url` is the URL to which `/responses`, `/chat/completions` or
+//!   `/messages` is appended (so Anthropic is `https://api.anthropic.com/v1`). An API
+//!   served at another base (DeepSeek's Messages at `…/anthropic/v1`) is in
+//!   `api_base_urls`, stored in the db's `extra` JSON.
+//! - Keys never leave this module in clear except towards the upstream: every display goes
+//!   through [`KeySource::masked`].
+//! - `official` is reserved for the built-in pass-through and is never a stored name.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub mod presets;
+pub mod store;
+
+/// The name reserved for the client's own official login (`ChainEntry::Official`).
+pub const OFFICIAL: &str = "official";
 
 /// A wire API an upstream speaks natively.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -20,6 +34,51 @@ pub enum Api {
     Messages,
 }
 
+impl Api {
+    pub const ALL: [Api; 3] = [Api::Responses, Api::Chat, Api::Messages];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::Responses => "responses",
+            Api::Chat => "chat",
+            Api::Messages => "messages",
+        }
+    }
+
+    /// The human name used in messages ("the Messages API").
+    pub fn title(self) -> &'static str {
+        match self {
+            Api::Responses => "Responses",
+            Api::Chat => "Chat Completions",
+            Api::Messages => "Messages",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "responses" => Some(Api::Responses),
+            "chat" | "chat-completions" | "chat_completions" => Some(Api::Chat),
+            "messages" | "anthropic" => Some(Api::Messages),
+            _ => None,
+        }
+    }
+
+    /// The path appended to a provider's base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Api::Responses => "/responses",
+            Api::Chat => "/chat/completions",
+            Api::Messages => "/messages",
+        }
+    }
+}
+
+impl std::fmt::Display for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Where a provider's key comes from. Stored keys live only in the 0600 db.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,6 +87,24 @@ pub enum KeySource {
     Env(String),
     /// A key given on stdin and stored in the db.
     Stored(String),
+}
+
+impl KeySource {
+    /// The key itself, if available now (an unset variable gives `None`).
+    pub fn resolve(&self) -> Option<String> {
+        match self {
+            KeySource::Env(name) => crate::env_vars::var(name),
+            KeySource::Stored(key) => Some(key.clone()),
+        }
+    }
+
+    /// How the key is shown anywhere: `$VAR` or a masked stored key.
+    pub fn masked(&self) -> String {
+        match self {
+            KeySource::Env(name) => format!("${name}"),
+            KeySource::Stored(key) => crate::output::mask_secret(key),
+        }
+    }
 }
 
 /// One upstream provider.
@@ -46,4 +123,103 @@ pub struct Provider {
     pub proxy_url: Option<String>,
     /// `Some(false)` when the provider cannot read images.
     pub vision: Option<bool>,
+    /// A base URL for one API that differs from `base_url` (ADDED: e.g. DeepSeek's
+    /// Messages endpoint at `https://api.deepseek.com/anthropic/v1`).
+    #[serde(default)]
+    pub api_base_urls: BTreeMap<Api, String>,
+}
+
+impl Provider {
+    /// A provider with nothing but a name, a base URL and the APIs it speaks.
+    pub fn new(name: impl Into<String>, base_url: impl Into<String>, apis: Vec<Api>) -> Self {
+        Self {
+            name: name.into(),
+            preset: None,
+            base_url: base_url.into(),
+            apis,
+            keys: Vec::new(),
+            model_map: BTreeMap::new(),
+            default_model: None,
+            priority: 100,
+            timeout: None,
+            proxy_url: None,
+            vision: None,
+            api_base_urls: BTreeMap::new(),
+        }
+    }
+
+    pub fn speaks(&self, api: Api) -> bool {
+        self.apis.contains(&api)
+    }
+
+    /// The base URL for `api`, without a trailing slash.
+    pub fn base_for(&self, api: Api) -> &str {
+        self.api_base_urls.get(&api).unwrap_or(&self.base_url).trim_end_matches('/')
+    }
+
+    /// Every distinct base URL this provider may be called at.
+    pub fn all_base_urls(&self) -> Vec<&str> {
+        let mut urls: Vec<&str> = std::iter::once(self.base_url.as_str())
+            .chain(self.api_base_urls.values().map(String::as_str))
+            .collect();
+        urls.dedup();
+        urls
+    }
+
+    /// The model to send for a requested one: an exact `model_map` entry, else a `*`
+    /// entry, else the request's model; `default_model` when the request names none.
+    pub fn map_model(&self, requested: Option<&str>) -> Option<String> {
+        match requested {
+            Some(model) => self
+                .model_map
+                .get(model)
+                .or_else(|| self.model_map.get("*"))
+                .cloned()
+                .or_else(|| Some(model.to_string())),
+            None => self.default_model.clone(),
+        }
+    }
+}
+
+/// Whether `name` is usable as a provider name: 1..=64 of letters, digits, `-`, `_`, `.`,
+/// and not the reserved `official`.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name != OFFICIAL
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_mapping_prefers_exact_then_star() {
+        let mut provider = Provider::new("p", "http://x/v1", vec![Api::Chat]);
+        provider.model_map.insert("gpt-5".into(), "deepseek-chat".into());
+        assert_eq!(provider.map_model(Some("gpt-5")).as_deref(), Some("deepseek-chat"));
+        assert_eq!(provider.map_model(Some("other")).as_deref(), Some("other"));
+        provider.model_map.insert("*".into(), "fallback".into());
+        assert_eq!(provider.map_model(Some("other")).as_deref(), Some("fallback"));
+        assert_eq!(provider.map_model(None), None);
+        provider.default_model = Some("d".into());
+        assert_eq!(provider.map_model(None).as_deref(), Some("d"));
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_name("deep-seek_2"));
+        assert!(!valid_name("official"));
+        assert!(!valid_name("a b"));
+        assert!(!valid_name(""));
+    }
+
+    #[test]
+    fn per_api_base() {
+        let mut provider = Provider::new("d", "https://api.deepseek.com/v1/", vec![Api::Chat, Api::Messages]);
+        provider.api_base_urls.insert(Api::Messages, "https://api.deepseek.com/anthropic/v1".into());
+        assert_eq!(provider.base_for(Api::Chat), "https://api.deepseek.com/v1");
+        assert_eq!(provider.base_for(Api::Messages), "https://api.deepseek.com/anthropic/v1");
+    }
 }

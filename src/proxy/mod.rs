@@ -2,9 +2,24 @@
 //!
 //! `start` binds, serves in the background and returns a [`ProxyHandle`];
 //! [`ProxyHandle::shutdown`] stops accepting, drains open streams for a bounded time,
-//! then stops. This file is the contract `run` and `serve` build on.
+//! flushes the usage rows, then stops. This file is the contract `run` and `serve` build on.
 //!
-//! STUB: only `GET /health` is served until the proxy lands.
+//! Pipeline of one request (server.rs → failover.rs → forward.rs): route and token check,
+//! read the bounded body, plan the chain (skip links that do not speak the API, cannot
+//! read images, have no key, or cool down), then for each link: map the model, swap the
+//! credentials, send, judge the status, peek the SSE stream until content, and commit.
+//! Protocol conversion (a later issue) slots in between "plan" and "send".
+//!
+//! Invariants: binds where it is told (callers pass loopback); refuses a chain entry that
+//! points back at its own listener; the local token never leaves; no buffering of
+//! responses; usage rows are written off the request path.
+
+pub mod error;
+pub mod failover;
+pub mod forward;
+pub mod server;
+pub mod tap;
+pub mod usage;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -74,12 +89,66 @@ pub struct ProxyConfig {
     pub idle_timeout: Duration,
 }
 
+impl ProxyConfig {
+    /// A loopback config on a free port with the defaults: 64 MiB body limit, 5 min idle
+    /// timeout, official upstreams from the environment (API-key Codex login).
+    pub fn new(token: impl Into<String>, chain: Vec<ChainEntry>, aigate_home: PathBuf) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            token: token.into(),
+            chain,
+            client: None,
+            session_id: None,
+            aigate_home,
+            official: OfficialUpstreams::from_env(false),
+            body_limit: DEFAULT_BODY_LIMIT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        }
+    }
+}
+
+/// Request bodies over this many bytes get 413.
+pub const DEFAULT_BODY_LIMIT: usize = 64 << 20;
+/// Connections with no request for this long are closed.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The chain used when none is given: every stored provider by priority (then name);
+/// with no stored provider, the official pass-through alone.
+pub fn default_chain(connection: &rusqlite::Connection) -> Result<Vec<ChainEntry>> {
+    let providers = crate::providers::store::load_all(connection)?;
+    if providers.is_empty() {
+        return Ok(vec![ChainEntry::Official]);
+    }
+    Ok(providers.into_iter().map(ChainEntry::Provider).collect())
+}
+
+/// Resolve `--provider` names into a chain: `official` is the pass-through, anything
+/// else must be stored. An empty list gives [`default_chain`].
+pub fn chain_from_names(connection: &rusqlite::Connection, names: &[String]) -> Result<Vec<ChainEntry>> {
+    if names.is_empty() {
+        return default_chain(connection);
+    }
+    names
+        .iter()
+        .map(|name| {
+            if name == crate::providers::OFFICIAL {
+                return Ok(ChainEntry::Official);
+            }
+            crate::providers::store::load(connection, name)?.map(ChainEntry::Provider).ok_or_else(|| {
+                Error::refused(format!("No provider named `{name}`"))
+                    .hint("run `aigate provider list` to see the registered providers")
+            })
+        })
+        .collect()
+}
+
 /// A running proxy.
 #[derive(Debug)]
 pub struct ProxyHandle {
     pub addr: SocketAddr,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
+    usage: usage::UsageSink,
 }
 
 impl ProxyHandle {
@@ -88,27 +157,126 @@ impl ProxyHandle {
         format!("http://{}", self.addr)
     }
 
-    /// Stop accepting, let open streams finish for at most `drain`, then stop.
+    /// Stop accepting, let open streams finish for at most `drain`, flush the usage rows
+    /// written so far, then stop.
     pub async fn shutdown(self, drain: Duration) {
         let _ = self.shutdown.send(());
         let _ = tokio::time::timeout(drain, self.task).await;
+        self.usage.flush().await;
     }
 }
 
-/// Bind and serve in the background.
+/// Bind and serve in the background. An empty chain means `[Official]`.
 pub async fn start(config: ProxyConfig) -> Result<ProxyHandle> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|error| Error::internal(format!("Failed to listen on {}", config.listen)).cause(error))?;
     let addr = listener.local_addr()?;
-    let app = axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
-    let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = signal.await;
-            })
-            .await;
+    let chain_entries = if config.chain.is_empty() { vec![ChainEntry::Official] } else { config.chain };
+    refuse_loops(&chain_entries, &config.official, addr)?;
+    let chain = failover::Chain::new(&chain_entries, &config.official)?;
+    let usage = usage::UsageSink::start(config.aigate_home.clone());
+    let mut instance = [0u8; 8];
+    getrandom::fill(&mut instance)
+        .map_err(|error| Error::internal("No randomness available").cause(error))?;
+    let state = std::sync::Arc::new(server::State {
+        token: config.token,
+        chain,
+        official: config.official,
+        usage: usage.clone(),
+        body_limit: config.body_limit,
+        client: config.client,
+        session_id: config.session_id,
+        instance_id: hex::encode(instance),
+        requests: std::sync::atomic::AtomicU64::new(0),
     });
-    Ok(ProxyHandle { addr, shutdown, task })
+    let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(accept_loop(listener, state, config.idle_timeout, signal));
+    Ok(ProxyHandle { addr, shutdown, task, usage })
+}
+
+/// A chain entry whose URL is this very listener would send requests round in a circle.
+fn refuse_loops(chain: &[ChainEntry], official: &OfficialUpstreams, addr: SocketAddr) -> Result<()> {
+    for entry in chain {
+        let (name, urls): (&str, Vec<&str>) = match entry {
+            ChainEntry::Official => (
+                crate::providers::OFFICIAL,
+                vec![official.openai.as_str(), official.chatgpt.as_str(), official.anthropic.as_str()],
+            ),
+            ChainEntry::Provider(provider) => (provider.name.as_str(), provider.all_base_urls()),
+        };
+        for url in urls {
+            let port = reqwest::Url::parse(url).ok().and_then(|parsed| parsed.port_or_known_default());
+            if failover::is_loopback_url(url) && port == Some(addr.port()) {
+                return Err(Error::refused(format!(
+                    "Provider `{name}` points at aigate's own listener ({url}); that would loop"
+                ))
+                .hint(format!(
+                    "give `{name}` the real upstream URL with `aigate provider add {name} --force …`"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    state: std::sync::Arc<server::State>,
+    idle_timeout: Duration,
+    mut signal: tokio::sync::oneshot::Receiver<()>,
+) {
+    let (drain_trigger, drain_watch) = tokio::sync::watch::channel(false);
+    // Every connection task holds a clone; `recv` returns `None` once all are gone.
+    let (alive, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
+    loop {
+        tokio::select! {
+            _ = &mut signal => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(serve_connection(
+                        stream,
+                        state.clone(),
+                        idle_timeout,
+                        drain_watch.clone(),
+                        alive.clone(),
+                    ));
+                }
+                // Out of file descriptors and the like: back off a little, keep serving.
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            },
+        }
+    }
+    drop(listener);
+    let _ = drain_trigger.send(true);
+    drop(alive);
+    let _ = all_closed.recv().await;
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    state: std::sync::Arc<server::State>,
+    idle_timeout: Duration,
+    mut drain: tokio::sync::watch::Receiver<bool>,
+    _alive: tokio::sync::mpsc::Sender<()>,
+) {
+    let service = hyper::service::service_fn(move |request| {
+        let state = state.clone();
+        async move { Ok::<_, std::convert::Infallible>(server::handle(state, request).await) }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(idle_timeout).keep_alive(true);
+    let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let draining = async move {
+        let _ = drain.wait_for(|draining| *draining).await;
+    };
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        () = draining => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
 }

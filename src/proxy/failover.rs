@@ -1,0 +1,364 @@
+//! The provider chain: which links may serve a request, in what order, and how a failed
+//! link (or one of its keys) cools down.
+//!
+//! Invariants:
+//! - Order is the configured order. A link is skipped when it does not speak the request's
+//!   API, when the request carries images and the link cannot read them, when none of its
+//!   keys is available, or while it cools down. If every usable link is cooling, they are
+//!   all tried anyway (failing instantly would help nobody).
+//! - Cooldown honours `Retry-After` (capped at [`RETRY_AFTER_CAP`]), else doubles from
+//!   [`BACKOFF_START`] up to [`BACKOFF_CAP`]; a success clears it.
+//! - A 401/403/429 cools the *key* that got it; the link itself cools only when it has no
+//!   other key left to try.
+//! - Keys rotate round robin over the keys not cooling.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::ChainEntry;
+use super::error::Attempt;
+use crate::error::{Error, Result};
+use crate::providers::{Api, KeySource};
+
+/// No upstream gets longer than this to send response headers, unless its provider says so.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(300);
+/// TCP (and TLS) connect.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(600);
+const BACKOFF_START: Duration = Duration::from_secs(2);
+const BACKOFF_CAP: Duration = Duration::from_secs(120);
+
+/// One link of the chain, with its HTTP client and cooldown state.
+#[derive(Debug)]
+pub struct Link {
+    pub entry: ChainEntry,
+    pub name: String,
+    pub client: reqwest::Client,
+    pub header_timeout: Duration,
+    /// Every URL of this link is on the loopback interface.
+    pub loopback: bool,
+    state: Mutex<LinkState>,
+    key_cursor: AtomicUsize,
+}
+
+#[derive(Debug, Default)]
+struct LinkState {
+    until: Option<Instant>,
+    failures: u32,
+    key_until: Vec<Option<Instant>>,
+}
+
+/// How one attempt failed, for cooldown.
+#[derive(Debug, Clone, Copy)]
+pub struct Failure {
+    pub status: Option<u16>,
+    pub retry_after: Option<Duration>,
+    pub key: Option<usize>,
+}
+
+/// A key picked for one attempt.
+#[derive(Debug)]
+pub struct PickedKey {
+    pub index: usize,
+    pub value: String,
+}
+
+/// The ordered chain.
+#[derive(Debug)]
+pub struct Chain {
+    pub links: Vec<Link>,
+}
+
+impl Chain {
+    /// Build the links and their HTTP clients.
+    pub fn new(entries: &[ChainEntry], official: &super::OfficialUpstreams) -> Result<Self> {
+        let system = client_builder().build().map_err(client_error)?;
+        let direct = client_builder().no_proxy().build().map_err(client_error)?;
+        let mut links = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let (name, urls, proxy_url, timeout, key_count) = match entry {
+                ChainEntry::Official => (
+                    crate::providers::OFFICIAL.to_string(),
+                    vec![official.openai.clone(), official.chatgpt.clone(), official.anthropic.clone()],
+                    None,
+                    None,
+                    0,
+                ),
+                ChainEntry::Provider(provider) => (
+                    provider.name.clone(),
+                    provider.all_base_urls().into_iter().map(str::to_string).collect(),
+                    provider.proxy_url.clone(),
+                    provider.timeout,
+                    provider.keys.len(),
+                ),
+            };
+            let loopback = urls.iter().all(|url| is_loopback_url(url));
+            let client = match proxy_url {
+                Some(proxy_url) => {
+                    let proxy = reqwest::Proxy::all(&proxy_url).map_err(|error| {
+                        Error::refused(format!("Provider `{name}` has an unusable proxy URL")).cause(error)
+                    })?;
+                    client_builder().proxy(proxy).build().map_err(client_error)?
+                }
+                None if loopback => direct.clone(),
+                None => system.clone(),
+            };
+            links.push(Link {
+                entry: entry.clone(),
+                name,
+                client,
+                header_timeout: timeout.unwrap_or(DEFAULT_HEADER_TIMEOUT),
+                loopback,
+                state: Mutex::new(LinkState { key_until: vec![None; key_count], ..LinkState::default() }),
+                key_cursor: AtomicUsize::new(0),
+            });
+        }
+        Ok(Self { links })
+    }
+
+    /// The links to try, in order, and the ones skipped with why.
+    pub fn plan(&self, api: Option<Api>, has_images: bool) -> (Vec<usize>, Vec<Attempt>) {
+        let now = Instant::now();
+        let mut skipped = Vec::new();
+        let mut ready = Vec::new();
+        let mut cooling = Vec::new();
+        for (index, link) in self.links.iter().enumerate() {
+            let skip = |reason: String| Attempt {
+                provider: link.name.clone(),
+                reason,
+                status: None,
+                sent: false,
+                retry_after: None,
+            };
+            if let ChainEntry::Provider(provider) = &link.entry {
+                if let Some(api) = api {
+                    if !provider.speaks(api) {
+                        // Conversion (a later issue) slots in here: a converter would make
+                        // this link usable instead of skipping it.
+                        skipped.push(skip(format!("does not speak the {} API", api.title())));
+                        continue;
+                    }
+                }
+                if has_images && provider.vision == Some(false) {
+                    skipped.push(skip("cannot read images".to_string()));
+                    continue;
+                }
+                if !provider.keys.is_empty() && provider.keys.iter().all(|key| key.resolve().is_none()) {
+                    let names: Vec<String> = provider.keys.iter().map(KeySource::masked).collect();
+                    skipped.push(skip(format!("no key available ({} not set)", names.join(", "))));
+                    continue;
+                }
+            }
+            match link.cooling_for(now) {
+                Some(left) => cooling.push((index, left)),
+                None => ready.push(index),
+            }
+        }
+        if ready.is_empty() {
+            // Everyone is cooling: try them anyway, in order.
+            ready = cooling.iter().map(|(index, _)| *index).collect();
+        } else {
+            for (index, left) in cooling {
+                skipped.push(Attempt {
+                    provider: self.links[index].name.clone(),
+                    reason: format!("cooling down for {}s after an error", left.as_secs().max(1)),
+                    status: None,
+                    sent: false,
+                    retry_after: None,
+                });
+            }
+        }
+        (ready, skipped)
+    }
+}
+
+impl Link {
+    fn cooling_for(&self, now: Instant) -> Option<Duration> {
+        let state = self.state.lock().ok()?;
+        state.until.and_then(|until| until.checked_duration_since(now)).filter(|left| !left.is_zero())
+    }
+
+    /// The next key, round robin over keys that resolve and are not cooling (any key that
+    /// resolves when all are cooling). `None` when the provider has no keys.
+    pub fn pick_key(&self) -> Option<PickedKey> {
+        let ChainEntry::Provider(provider) = &self.entry else {
+            return None;
+        };
+        let count = provider.keys.len();
+        if count == 0 {
+            return None;
+        }
+        let now = Instant::now();
+        let start = self.key_cursor.fetch_add(1, Ordering::Relaxed);
+        let cooling: Vec<bool> = match self.state.lock() {
+            Ok(state) => (0..count)
+                .map(|index| state.key_until.get(index).copied().flatten().is_some_and(|until| until > now))
+                .collect(),
+            Err(_) => vec![false; count],
+        };
+        let mut fallback = None;
+        for offset in 0..count {
+            let index = (start + offset) % count;
+            if let Some(value) = provider.keys[index].resolve() {
+                if !cooling[index] {
+                    return Some(PickedKey { index, value });
+                }
+                if fallback.is_none() {
+                    fallback = Some(PickedKey { index, value });
+                }
+            }
+        }
+        fallback
+    }
+
+    pub fn succeeded(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.until = None;
+            state.failures = 0;
+        }
+    }
+
+    pub fn failed(&self, failure: Failure) {
+        let now = Instant::now();
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        state.failures = state.failures.saturating_add(1);
+        let backoff = BACKOFF_START.saturating_mul(1u32 << (state.failures - 1).min(16)).min(BACKOFF_CAP);
+        let wait = failure.retry_after.map_or(backoff, |retry| retry.min(RETRY_AFTER_CAP));
+        let key_problem = matches!(failure.status, Some(401 | 403 | 429));
+        if key_problem {
+            if let Some(index) = failure.key {
+                if let Some(slot) = state.key_until.get_mut(index) {
+                    *slot = Some(now + wait);
+                }
+                let other_key_ready = state
+                    .key_until
+                    .iter()
+                    .enumerate()
+                    .any(|(other, until)| other != index && until.is_none_or(|until| until <= now));
+                if other_key_ready {
+                    return;
+                }
+            }
+        }
+        state.until = Some(now + wait);
+    }
+}
+
+/// Parse `Retry-After`: delay-seconds or an HTTP-date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let parser = jiff::fmt::rfc2822::DateTimeParser::new();
+    let when = parser.parse_timestamp(value).ok()?;
+    let seconds = when.as_second() - jiff::Timestamp::now().as_second();
+    Some(Duration::from_secs(seconds.max(0) as u64))
+}
+
+/// Whether `url` names a loopback host (`127.0.0.0/8`, `::1`, `localhost`).
+pub fn is_loopback_url(url: &str) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = parsed.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback() || address.is_unspecified())
+}
+
+fn client_builder() -> reqwest::ClientBuilder {
+    // No overall timeout: streams may run for many minutes. Connect and time-to-headers
+    // are bounded instead (the latter per attempt, in forward.rs).
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .redirect(reqwest::redirect::Policy::none())
+}
+
+fn client_error(error: reqwest::Error) -> Error {
+    Error::internal("Failed to set up the HTTP client").cause(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::Provider;
+
+    fn official() -> super::super::OfficialUpstreams {
+        super::super::OfficialUpstreams {
+            openai: "http://127.0.0.1:1/v1".into(),
+            chatgpt: "http://127.0.0.1:1/c".into(),
+            anthropic: "http://127.0.0.1:1".into(),
+            codex_chatgpt_login: false,
+        }
+    }
+
+    #[test]
+    fn plan_skips_by_api_vision_and_cooldown() {
+        let mut chat_only = Provider::new("chat", "http://127.0.0.1:9/v1", vec![Api::Chat]);
+        chat_only.vision = Some(false);
+        let messages = Provider::new("msg", "http://127.0.0.1:9/v1", vec![Api::Messages, Api::Chat]);
+        let chain = Chain::new(
+            &[ChainEntry::Provider(chat_only), ChainEntry::Provider(messages), ChainEntry::Official],
+            &official(),
+        )
+        .unwrap();
+        let (order, skipped) = chain.plan(Some(Api::Messages), false);
+        assert_eq!(order, vec![1, 2]);
+        assert_eq!(skipped[0].reason, "does not speak the Messages API");
+        let (order, skipped) = chain.plan(Some(Api::Chat), true);
+        assert_eq!(order, vec![1, 2]);
+        assert_eq!(skipped[0].reason, "cannot read images");
+        chain.links[1].failed(Failure { status: Some(500), retry_after: None, key: None });
+        let (order, skipped) = chain.plan(Some(Api::Messages), false);
+        assert_eq!(order, vec![2]);
+        assert!(skipped[1].reason.starts_with("cooling down"), "{skipped:?}");
+        chain.links[2].failed(Failure {
+            status: Some(429),
+            retry_after: Some(Duration::from_secs(9999)),
+            key: None,
+        });
+        let (order, _) = chain.plan(Some(Api::Messages), false);
+        assert_eq!(order, vec![1, 2], "all cooling: try them anyway");
+        chain.links[1].succeeded();
+        assert_eq!(chain.plan(Some(Api::Messages), false).0, vec![1]);
+    }
+
+    #[test]
+    fn keys_rotate_and_a_429_key_cools() {
+        let mut provider = Provider::new("p", "http://127.0.0.1:9/v1", vec![Api::Chat]);
+        provider.keys = vec![KeySource::Stored("k0".into()), KeySource::Stored("k1".into())];
+        let chain = Chain::new(&[ChainEntry::Provider(provider)], &official()).unwrap();
+        let link = &chain.links[0];
+        let first = link.pick_key().unwrap();
+        let second = link.pick_key().unwrap();
+        assert_ne!(first.index, second.index);
+        link.failed(Failure { status: Some(429), retry_after: None, key: Some(0) });
+        assert!(link.cooling_for(Instant::now()).is_none(), "the other key is still fine");
+        for _ in 0..4 {
+            assert_eq!(link.pick_key().unwrap().value, "k1");
+        }
+        link.failed(Failure { status: Some(401), retry_after: None, key: Some(1) });
+        assert!(link.cooling_for(Instant::now()).is_some(), "no key left");
+    }
+
+    #[test]
+    fn retry_after_and_loopback() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+        assert!(is_loopback_url("http://127.0.0.1:8080/v1"));
+        assert!(is_loopback_url("http://localhost/v1"));
+        assert!(is_loopback_url("http://[::1]:1/v1"));
+        assert!(!is_loopback_url("https://api.openai.com/v1"));
+    }
+}

@@ -1,0 +1,338 @@
+//! Routes, the local token, and the walk down the chain for one request.
+//!
+//! Invariants:
+//! - Every answer carries `X-Request-ID`.
+//! - Every request except `GET /health` must carry the local token (`Authorization:
+//!   Bearer`, `x-api-key` or `x-aigate-token`), compared in constant time. The token never
+//!   goes upstream: `x-aigate-token` is always removed, and `Authorization`/`x-api-key`
+//!   are removed when they carry it.
+//! - Only the allow-listed routes are served (with or without the `/v1` prefix).
+//! - The request body is read (bounded by the body limit, else 413) because failover must
+//!   be able to send it again, and because the model may be mapped.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, Response, header};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use memchr::memmem;
+use subtle::ConstantTimeEq;
+
+use super::OfficialUpstreams;
+use super::error::{ErrorShape, ProxyError, strip_hop_by_hop};
+use super::failover::Chain;
+use super::forward::{self, Attempted, HOP_HEADER};
+use super::usage::{UsageRow, UsageSink};
+use crate::clients::Client;
+use crate::providers::Api;
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct State {
+    pub token: String,
+    pub chain: Chain,
+    pub official: OfficialUpstreams,
+    pub usage: UsageSink,
+    pub body_limit: usize,
+    pub client: Option<Client>,
+    pub session_id: Option<String>,
+    /// A random id sent to loopback upstreams to recognise our own requests coming back.
+    pub instance_id: String,
+    /// Requests seen so far (the request id counter).
+    pub requests: std::sync::atomic::AtomicU64,
+}
+
+/// The allow-listed routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /v1/responses` (and `/v1/responses/compact`).
+    Responses,
+    /// `POST /v1/chat/completions`.
+    Chat,
+    /// `POST /v1/messages`.
+    Messages,
+    /// `POST /v1/messages/count_tokens`.
+    CountTokens,
+    /// `GET /v1/models` and `GET /v1/models/{id}`.
+    Models,
+}
+
+impl Route {
+    /// The wire API of the route (`None` for the model list, which every API has).
+    pub fn api(self) -> Option<Api> {
+        match self {
+            Route::Responses => Some(Api::Responses),
+            Route::Chat => Some(Api::Chat),
+            Route::Messages | Route::CountTokens => Some(Api::Messages),
+            Route::Models => None,
+        }
+    }
+}
+
+/// A request as the chain sees it.
+#[derive(Debug)]
+pub struct Request {
+    pub route: Route,
+    pub method: Method,
+    /// The path after `/v1`, e.g. `/messages/count_tokens`.
+    pub suffix: String,
+    pub query: Option<String>,
+    /// The client's headers minus hop-by-hop headers and the local token.
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub model: Option<String>,
+    pub has_images: bool,
+    pub started: Instant,
+    pub ts_ms: i64,
+    pub request_id: String,
+    pub session_id: Option<String>,
+    pub client: Option<String>,
+}
+
+/// Serve one request.
+pub async fn handle(state: Arc<State>, request: hyper::Request<hyper::body::Incoming>) -> Response<Body> {
+    let request_id = new_request_id(&state);
+    let mut response = match handle_inner(&state, request, &request_id).await {
+        Ok(response) => response,
+        Err((error, shape)) => error.into_response(shape),
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+async fn handle_inner(
+    state: &State,
+    request: hyper::Request<hyper::body::Incoming>,
+    request_id: &str,
+) -> Result<Response<Body>, (ProxyError, ErrorShape)> {
+    let started = Instant::now();
+    let ts_ms = crate::db::now_ms();
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path();
+    if path == "/health" || path == "/v1/health" {
+        if parts.method == Method::GET || parts.method == Method::HEAD {
+            let mut response = Response::new(Body::from("ok"));
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            return Ok(response);
+        }
+        return Err((ProxyError::MethodNotAllowed, ErrorShape::OpenAi));
+    }
+    let suffix = path.strip_prefix("/v1").filter(|rest| rest.starts_with('/')).unwrap_or(path).to_string();
+    let guessed_shape =
+        if suffix.starts_with("/messages") { ErrorShape::Anthropic } else { ErrorShape::OpenAi };
+    let route = match_route(&parts.method, &suffix).map_err(|error| (error, guessed_shape))?;
+    let shape = ErrorShape::for_api(route.api());
+    if parts.headers.get_all(HOP_HEADER).iter().any(|value| seen_before(state, value)) {
+        return Err((ProxyError::Loop, shape));
+    }
+    if !authorized(state, &parts.headers) {
+        return Err((ProxyError::Unauthorized, shape));
+    }
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > state.body_limit as u64) {
+        return Err((ProxyError::BodyTooLarge(state.body_limit), shape));
+    }
+    let body = match http_body_util::Limited::new(body, state.body_limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => {
+            if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                return Err((ProxyError::BodyTooLarge(state.body_limit), shape));
+            }
+            return Err((ProxyError::BadRequest(error.to_string()), shape));
+        }
+    };
+    let mut headers = parts.headers;
+    clean_headers(state, &mut headers);
+    let (model, has_images) = inspect_body(&body);
+    let client = state
+        .client
+        .map(|client| client.name().to_string())
+        .or_else(|| client_from_user_agent(&headers).map(str::to_string));
+    let session_id = state.session_id.clone().or_else(|| {
+        ["session-id", "x-claude-code-session-id", "x-session-id"]
+            .iter()
+            .find_map(|name| headers.get(*name).and_then(|value| value.to_str().ok()).map(str::to_string))
+    });
+    let request = Request {
+        route,
+        method: parts.method,
+        suffix,
+        query: parts.uri.query().map(str::to_string),
+        headers,
+        body,
+        model,
+        has_images,
+        started,
+        ts_ms,
+        request_id: request_id.to_string(),
+        session_id,
+        client,
+    };
+
+    let (order, mut attempts) = state.chain.plan(route.api(), request.has_images);
+    let mut sent = 0;
+    for index in order {
+        let link = &state.chain.links[index];
+        match forward::attempt(state, link, &request, sent).await {
+            Attempted::Committed(response) => return Ok(response),
+            Attempted::Failed(attempt) => {
+                sent += 1;
+                attempts.push(attempt);
+            }
+        }
+    }
+    let last = attempts.iter().rev().find(|attempt| attempt.sent).map(|attempt| attempt.provider.clone());
+    let error = ProxyError::Exhausted(attempts);
+    state.usage.record(UsageRow {
+        ts_ms,
+        request_id: request.request_id.clone(),
+        session_id: request.session_id.clone(),
+        client: request.client.clone(),
+        api: route.api().map(|api| api.name().to_string()),
+        provider: last,
+        model_requested: request.model.clone(),
+        status: Some(error.status().as_u16()),
+        duration_ms: Some(started.elapsed().as_millis() as i64),
+        error_class: Some(error.class().to_string()),
+        attempts: sent,
+        ..UsageRow::default()
+    });
+    Err((error, shape))
+}
+
+fn match_route(method: &Method, suffix: &str) -> Result<Route, ProxyError> {
+    let route = match suffix {
+        "/responses" | "/responses/compact" => Route::Responses,
+        "/chat/completions" => Route::Chat,
+        "/messages" => Route::Messages,
+        "/messages/count_tokens" => Route::CountTokens,
+        "/models" => Route::Models,
+        other if other.starts_with("/models/") && !other[8..].is_empty() => Route::Models,
+        other => return Err(ProxyError::NotFound(other.to_string())),
+    };
+    let expected = match route {
+        Route::Models => Method::GET,
+        Route::Responses | Route::Chat | Route::Messages | Route::CountTokens => Method::POST,
+    };
+    if *method == expected { Ok(route) } else { Err(ProxyError::MethodNotAllowed) }
+}
+
+/// Whether this instance already handled the request (its id is in the hop list), or the
+/// list is implausibly long.
+fn seen_before(state: &State, hops: &HeaderValue) -> bool {
+    let Ok(hops) = hops.to_str() else {
+        return false;
+    };
+    let ids: Vec<&str> = hops.split(',').map(str::trim).collect();
+    ids.len() > MAX_HOPS || ids.contains(&state.instance_id.as_str())
+}
+
+/// More aigates than this in a row is a loop we could not otherwise see.
+const MAX_HOPS: usize = 8;
+
+fn token_matches(state: &State, candidate: &[u8]) -> bool {
+    candidate.ct_eq(state.token.as_bytes()).into()
+}
+
+fn bearer(value: &HeaderValue) -> Option<&[u8]> {
+    let bytes = value.as_bytes();
+    (bytes.len() > 7 && bytes[..7].eq_ignore_ascii_case(b"bearer ")).then(|| bytes[7..].trim_ascii())
+}
+
+fn authorized(state: &State, headers: &HeaderMap) -> bool {
+    let mut ok = false;
+    // Check every place (no early exit), so timing does not tell which header matched.
+    for value in headers.get_all("x-aigate-token") {
+        ok |= token_matches(state, value.as_bytes().trim_ascii());
+    }
+    for value in headers.get_all("x-api-key") {
+        ok |= token_matches(state, value.as_bytes().trim_ascii());
+    }
+    for value in headers.get_all(header::AUTHORIZATION) {
+        if let Some(token) = bearer(value) {
+            ok |= token_matches(state, token);
+        }
+    }
+    ok
+}
+
+/// Drop hop-by-hop headers, the body length (set again on the way out), and the local
+/// token wherever it is.
+fn clean_headers(state: &State, headers: &mut HeaderMap) {
+    strip_hop_by_hop(headers);
+    headers.remove(header::CONTENT_LENGTH);
+    headers.remove("x-aigate-token");
+    if headers.get("x-api-key").is_some_and(|value| token_matches(state, value.as_bytes().trim_ascii())) {
+        headers.remove("x-api-key");
+    }
+    if headers.get(header::AUTHORIZATION).and_then(bearer).is_some_and(|token| token_matches(state, token)) {
+        headers.remove(header::AUTHORIZATION);
+    }
+}
+
+/// The requested model, and whether the body carries an image, without building a tree.
+fn inspect_body(body: &[u8]) -> (Option<String>, bool) {
+    #[derive(serde::Deserialize)]
+    struct Peek<'a> {
+        #[serde(borrow)]
+        model: Option<Cow<'a, str>>,
+    }
+    let model =
+        serde_json::from_slice::<Peek<'_>>(body).ok().and_then(|peek| peek.model).map(Cow::into_owned);
+    let has_images = [&b"\"input_image\""[..], b"\"image_url\"", b"\"image\""]
+        .iter()
+        .any(|needle| memmem::find(body, needle).is_some());
+    (model, has_images)
+}
+
+fn client_from_user_agent(headers: &HeaderMap) -> Option<&'static str> {
+    let agent = headers.get(header::USER_AGENT)?.to_str().ok()?;
+    if agent.starts_with("codex") {
+        Some("codex")
+    } else if agent.starts_with("claude-cli") || agent.starts_with("claude-code") {
+        Some("claude")
+    } else if agent.starts_with("opencode") {
+        Some("opencode")
+    } else {
+        None
+    }
+}
+
+/// `aig-<instance>-<counter>`: unique per proxy run without a syscall per request.
+fn new_request_id(state: &State) -> String {
+    let sequence = state.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("aig-{}-{sequence}", state.instance_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(match_route(&Method::POST, "/responses").unwrap(), Route::Responses);
+        assert_eq!(match_route(&Method::POST, "/messages/count_tokens").unwrap(), Route::CountTokens);
+        assert_eq!(match_route(&Method::GET, "/models/gpt-5").unwrap(), Route::Models);
+        assert!(matches!(match_route(&Method::GET, "/responses"), Err(ProxyError::MethodNotAllowed)));
+        assert!(matches!(match_route(&Method::POST, "/admin"), Err(ProxyError::NotFound(_))));
+    }
+
+    #[test]
+    fn body_inspection() {
+        assert_eq!(inspect_body(br#"{"stream":true,"model":"m1"}"#), (Some("m1".into()), false));
+        assert_eq!(
+            inspect_body(br#"{"messages":[{"content":[{"type":"image","source":{}}]}]}"#),
+            (None, true)
+        );
+        assert_eq!(inspect_body(b"garbage"), (None, false));
+    }
+}

@@ -1,0 +1,439 @@
+//! Watching a response as it passes: an incremental server-sent-events parser over the
+//! byte chunks, the classification the failover peek needs (preamble, content, error), and
+//! token usage for the three APIs.
+//!
+//! Invariants: the tap only *reads* the bytes it is shown and never holds more than one
+//! partial SSE event (plus a bounded copy of a JSON body, [`JSON_KEEP`], after which only a
+//! tail is kept). JSON is parsed only for the few events that can carry usage or an error,
+//! so a long stream of deltas costs a string compare per event.
+
+use std::time::Instant;
+
+use memchr::memmem;
+use serde_json::Value;
+
+use crate::providers::Api;
+
+/// A non-streamed JSON body is copied up to this size for its usage; beyond that only the
+/// last [`JSON_TAIL`] bytes are kept (the usage object sits at the end of every API's body).
+const JSON_KEEP: usize = 1 << 20;
+const JSON_TAIL: usize = 64 << 10;
+/// A single SSE event larger than this is not inspected (it still passes through).
+const EVENT_LIMIT: usize = 4 << 20;
+
+/// Token counts; `input` includes cached input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tokens {
+    pub input: Option<i64>,
+    pub output: Option<i64>,
+    pub cached: Option<i64>,
+    /// Anthropic's cache writes, counted as input.
+    pub cache_creation: Option<i64>,
+}
+
+impl Tokens {
+    /// Apply one usage object (any API's field names); fields present replace earlier ones.
+    fn apply(&mut self, usage: &Value) {
+        let number = |path: &[&str]| {
+            let mut value = usage;
+            for key in path {
+                value = value.get(key)?;
+            }
+            value.as_i64()
+        };
+        if let Some(value) = number(&["input_tokens"]).or_else(|| number(&["prompt_tokens"])) {
+            self.input = Some(value);
+        }
+        if let Some(value) = number(&["output_tokens"]).or_else(|| number(&["completion_tokens"])) {
+            self.output = Some(value);
+        }
+        if let Some(value) = number(&["input_tokens_details", "cached_tokens"])
+            .or_else(|| number(&["prompt_tokens_details", "cached_tokens"]))
+            .or_else(|| number(&["cache_read_input_tokens"]))
+            .or_else(|| number(&["prompt_cache_hit_tokens"]))
+        {
+            self.cached = Some(value);
+        }
+        if let Some(value) = number(&["cache_creation_input_tokens"]) {
+            self.cache_creation = Some(value);
+        }
+    }
+
+    /// The final counts: Anthropic reports cache reads and writes beside `input_tokens`.
+    #[must_use]
+    pub fn finish(self, api: Api) -> Tokens {
+        match api {
+            Api::Messages => {
+                let parts = [self.input, self.cached, self.cache_creation];
+                let input = if parts.iter().any(Option::is_some) {
+                    Some(parts.iter().map(|part| part.unwrap_or(0)).sum())
+                } else {
+                    None
+                };
+                Tokens { input, ..self }
+            }
+            Api::Responses | Api::Chat => self,
+        }
+    }
+}
+
+/// What one SSE event means for failover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// Metadata before any output (`response.created`, `message_start`, `ping`).
+    Preamble,
+    /// Output has started: commit the response to the client.
+    Content,
+    /// The upstream failed inside a 200 stream.
+    Error(String),
+}
+
+/// Everything the tap has seen so far.
+#[derive(Debug)]
+pub struct Tap {
+    api: Api,
+    sse: bool,
+    started: Instant,
+    line: Vec<u8>,
+    event: Option<String>,
+    data: Vec<u8>,
+    data_lines: usize,
+    oversized: bool,
+    json: Vec<u8>,
+    json_truncated: bool,
+    tokens: Tokens,
+    pub first_content: Option<Instant>,
+    pub error: Option<String>,
+    pub bytes: u64,
+}
+
+impl Tap {
+    pub fn new(api: Api, sse: bool, started: Instant) -> Self {
+        Self {
+            api,
+            sse,
+            started,
+            line: Vec::new(),
+            event: None,
+            data: Vec::new(),
+            data_lines: 0,
+            oversized: false,
+            json: Vec::new(),
+            json_truncated: false,
+            tokens: Tokens::default(),
+            first_content: None,
+            error: None,
+            bytes: 0,
+        }
+    }
+
+    pub fn is_sse(&self) -> bool {
+        self.sse
+    }
+
+    /// Look at the next chunk.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.bytes += chunk.len() as u64;
+        if !self.sse {
+            if self.first_content.is_none() && !chunk.is_empty() {
+                self.first_content = Some(Instant::now());
+            }
+            self.keep_json(chunk);
+            return;
+        }
+        let mut rest = chunk;
+        while let Some(newline) = memchr::memchr(b'\n', rest) {
+            let (head, tail) = rest.split_at(newline);
+            rest = &tail[1..];
+            if self.line.is_empty() {
+                self.line_done(head);
+            } else {
+                let mut line = std::mem::take(&mut self.line);
+                line.extend_from_slice(head);
+                self.line_done(&line);
+                line.clear();
+                self.line = line;
+            }
+        }
+        if self.line.len() + rest.len() <= EVENT_LIMIT {
+            self.line.extend_from_slice(rest);
+        } else {
+            self.oversized = true;
+        }
+    }
+
+    /// The end of the body: parse a JSON body's usage and return the final counts.
+    pub fn finish(&mut self) -> Tokens {
+        if self.sse {
+            if !self.line.is_empty() {
+                let line = std::mem::take(&mut self.line);
+                self.line_done(&line);
+            }
+            self.dispatch();
+        } else if let Some(usage) = json_usage(&self.json, self.json_truncated) {
+            self.tokens.apply(&usage);
+        }
+        self.tokens.finish(self.api)
+    }
+
+    /// Milliseconds from the start of the request to the first content.
+    pub fn ttft_ms(&self) -> Option<i64> {
+        self.first_content.map(|at| at.duration_since(self.started).as_millis() as i64)
+    }
+
+    fn keep_json(&mut self, chunk: &[u8]) {
+        self.json.extend_from_slice(chunk);
+        if self.json.len() > JSON_KEEP {
+            let cut = self.json.len() - JSON_TAIL;
+            self.json.drain(..cut);
+            self.json_truncated = true;
+        }
+    }
+
+    fn line_done(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            self.dispatch();
+            return;
+        }
+        if let Some(value) = line.strip_prefix(b"data:") {
+            let value = value.strip_prefix(b" ").unwrap_or(value);
+            if self.data_lines > 0 {
+                self.data.push(b'\n');
+            }
+            if self.data.len() + value.len() <= EVENT_LIMIT {
+                self.data.extend_from_slice(value);
+            } else {
+                self.oversized = true;
+            }
+            self.data_lines += 1;
+        } else if let Some(value) = line.strip_prefix(b"event:") {
+            let value = value.strip_prefix(b" ").unwrap_or(value);
+            self.event = Some(String::from_utf8_lossy(value).into_owned());
+        }
+    }
+
+    fn dispatch(&mut self) {
+        if self.data_lines == 0 && self.event.is_none() {
+            return;
+        }
+        let event = self.event.take();
+        let data = std::mem::take(&mut self.data);
+        self.data_lines = 0;
+        if std::mem::take(&mut self.oversized) {
+            self.mark(EventKind::Content);
+        } else {
+            let kind = self.inspect(event.as_deref(), &data);
+            self.mark(kind);
+        }
+        let mut data = data;
+        data.clear();
+        self.data = data;
+    }
+
+    fn mark(&mut self, kind: EventKind) {
+        match kind {
+            EventKind::Preamble => {}
+            EventKind::Content => {
+                if self.first_content.is_none() {
+                    self.first_content = Some(Instant::now());
+                }
+            }
+            EventKind::Error(message) => {
+                if self.error.is_none() {
+                    self.error = Some(message);
+                }
+            }
+        }
+    }
+
+    /// Classify one event and take any usage it carries.
+    fn inspect(&mut self, event: Option<&str>, data: &[u8]) -> EventKind {
+        let name: Option<String> = match event {
+            Some(name) => Some(name.to_string()),
+            None if matches!(self.api, Api::Responses | Api::Messages) => type_field(data),
+            None => None,
+        };
+        match self.api {
+            Api::Responses => match name.as_deref() {
+                Some("response.created" | "response.in_progress") => EventKind::Preamble,
+                Some("response.completed" | "response.incomplete") => {
+                    if let Some(usage) =
+                        parse(data).as_ref().and_then(|value| value.pointer("/response/usage"))
+                    {
+                        self.tokens.apply(usage);
+                    }
+                    EventKind::Content
+                }
+                Some("response.failed" | "error") => {
+                    let value = parse(data);
+                    if let Some(usage) = value.as_ref().and_then(|value| value.pointer("/response/usage")) {
+                        self.tokens.apply(usage);
+                    }
+                    EventKind::Error(error_message(value.as_ref(), data))
+                }
+                Some(_) | None => EventKind::Content,
+            },
+            Api::Messages => match name.as_deref() {
+                Some("ping") => EventKind::Preamble,
+                Some("message_start") => {
+                    if let Some(usage) =
+                        parse(data).as_ref().and_then(|value| value.pointer("/message/usage"))
+                    {
+                        self.tokens.apply(usage);
+                    }
+                    EventKind::Preamble
+                }
+                Some("message_delta") => {
+                    if let Some(usage) = parse(data).as_ref().and_then(|value| value.get("usage")) {
+                        self.tokens.apply(usage);
+                    }
+                    EventKind::Content
+                }
+                Some("error") => EventKind::Error(error_message(parse(data).as_ref(), data)),
+                Some(_) | None => EventKind::Content,
+            },
+            Api::Chat => {
+                if data == b"[DONE]" {
+                    return EventKind::Content;
+                }
+                let has_usage = memmem::find(data, b"\"usage\"").is_some();
+                let has_error = memmem::find(data, b"\"error\"").is_some();
+                if !has_usage && !has_error && name.as_deref() != Some("error") {
+                    return EventKind::Content;
+                }
+                let value = parse(data);
+                if let Some(usage) = value.as_ref().and_then(|value| value.get("usage")) {
+                    if usage.is_object() {
+                        self.tokens.apply(usage);
+                    }
+                }
+                let is_error = name.as_deref() == Some("error")
+                    || value
+                        .as_ref()
+                        .is_some_and(|value| value.get("error").is_some_and(|error| !error.is_null()));
+                if is_error {
+                    EventKind::Error(error_message(value.as_ref(), data))
+                } else {
+                    EventKind::Content
+                }
+            }
+        }
+    }
+}
+
+fn parse(data: &[u8]) -> Option<Value> {
+    serde_json::from_slice(data).ok()
+}
+
+/// The `"type"` of an event whose SSE frame had no `event:` line.
+fn type_field(data: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Typed {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+    }
+    serde_json::from_slice::<Typed>(data).ok().and_then(|typed| typed.kind)
+}
+
+/// A short description of an in-stream error (never more than 300 characters).
+fn error_message(value: Option<&Value>, data: &[u8]) -> String {
+    let found = value.and_then(|value| {
+        value
+            .pointer("/error/message")
+            .or_else(|| value.pointer("/response/error/message"))
+            .or_else(|| value.get("message"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    let text = found.unwrap_or_else(|| String::from_utf8_lossy(data).into_owned());
+    text.chars().take(300).collect()
+}
+
+/// The usage object of a JSON body (possibly only its tail).
+fn json_usage(body: &[u8], truncated: bool) -> Option<Value> {
+    if !truncated {
+        if let Some(usage) = parse(body).and_then(|mut value| value.get_mut("usage").map(Value::take)) {
+            return Some(usage);
+        }
+    }
+    let at = memmem::rfind(body, b"\"usage\"")?;
+    let rest = &body[at + b"\"usage\"".len()..];
+    let colon = memchr::memchr(b':', rest)?;
+    let mut values = serde_json::Deserializer::from_slice(&rest[colon + 1..]).into_iter::<Value>();
+    values.next()?.ok().filter(Value::is_object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(api: Api, chunks: &[&[u8]]) -> (Tap, Tokens) {
+        let mut tap = Tap::new(api, true, Instant::now());
+        for chunk in chunks {
+            tap.feed(chunk);
+        }
+        let tokens = tap.finish();
+        (tap, tokens)
+    }
+
+    #[test]
+    fn responses_usage_across_split_chunks() {
+        let stream = b"event: response.created\ndata: {\"type\":\"response.created\"}\n\nevent: response.output_text.delta\ndata: {\"delta\":\"hi\"}\n\nevent: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":12,\"output_tokens\":5,\"input_tokens_details\":{\"cached_tokens\":4}}}}\n\n";
+        let (first, second) = stream.split_at(57);
+        let (tap, tokens) = run(Api::Responses, &[first, second]);
+        assert_eq!(
+            tokens,
+            Tokens { input: Some(12), output: Some(5), cached: Some(4), cache_creation: None }
+        );
+        assert!(tap.first_content.is_some());
+        assert!(tap.error.is_none());
+    }
+
+    #[test]
+    fn messages_usage_adds_cache_reads() {
+        let stream = b"event: message_start\r\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3,\"cache_read_input_tokens\":100,\"output_tokens\":1}}}\r\n\r\nevent: ping\ndata: {\"type\":\"ping\"}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":42}}\n\n";
+        let (_, tokens) = run(Api::Messages, &[stream]);
+        assert_eq!(
+            tokens,
+            Tokens { input: Some(103), output: Some(42), cached: Some(100), cache_creation: None }
+        );
+    }
+
+    #[test]
+    fn chat_usage_from_last_chunk_and_errors() {
+        let stream = b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2,\"prompt_tokens_details\":{\"cached_tokens\":1}}}\n\ndata: [DONE]\n\n";
+        let (_, tokens) = run(Api::Chat, &[stream]);
+        assert_eq!(tokens, Tokens { input: Some(7), output: Some(2), cached: Some(1), cache_creation: None });
+        let (tap, _) = run(Api::Chat, &[b"data: {\"error\":{\"message\":\"quota\"}}\n\n"]);
+        assert_eq!(tap.error.as_deref(), Some("quota"));
+        assert!(tap.first_content.is_none());
+    }
+
+    #[test]
+    fn preamble_then_error_is_an_error_before_content() {
+        let (tap, _) = run(
+            Api::Messages,
+            &[b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\nevent: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"],
+        );
+        assert_eq!(tap.error.as_deref(), Some("Overloaded"));
+        assert!(tap.first_content.is_none());
+        let (tap, _) = run(
+            Api::Responses,
+            &[b"data: {\"type\":\"response.created\"}\n\ndata: {\"type\":\"response.failed\",\"response\":{\"error\":{\"message\":\"boom\"}}}\n\n"],
+        );
+        assert_eq!(tap.error.as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn json_body_usage_whole_and_tail() {
+        let body = br#"{"id":"x","usage":{"prompt_tokens":9,"completion_tokens":3}}"#;
+        let mut tap = Tap::new(Api::Chat, false, Instant::now());
+        tap.feed(body);
+        assert_eq!(tap.finish().input, Some(9));
+        assert_eq!(
+            json_usage(br#"xx","usage":{"input_tokens":1,"output_tokens":2}}"#, true),
+            Some(serde_json::json!({"input_tokens":1,"output_tokens":2}))
+        );
+    }
+}

@@ -1,0 +1,278 @@
+//! Usage records: one row per proxied request, written by a background thread, plus the
+//! built-in price table.
+//!
+//! Invariants: nothing here runs on the request path except a non-blocking channel send
+//! ([`UsageSink::record`]); the writer batches rows into one transaction per wake-up;
+//! [`UsageSink::flush`] returns once every row sent before it is in the db. A db that
+//! cannot be opened loses rows, never requests.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use rusqlite::params;
+
+/// One row of the `usage` table.
+#[derive(Debug, Clone, Default)]
+pub struct UsageRow {
+    pub ts_ms: i64,
+    pub request_id: String,
+    pub session_id: Option<String>,
+    pub client: Option<String>,
+    pub api: Option<String>,
+    pub provider: Option<String>,
+    pub model_requested: Option<String>,
+    pub model_sent: Option<String>,
+    pub status: Option<u16>,
+    pub stream: bool,
+    pub ttfb_ms: Option<i64>,
+    pub ttft_ms: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub cached_tokens: Option<i64>,
+    pub cost_usd: Option<f64>,
+    pub error_class: Option<String>,
+    pub attempts: u32,
+}
+
+enum Message {
+    Row(Box<UsageRow>),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// The sending side; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct UsageSink {
+    sender: mpsc::Sender<Message>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Message::Row(_) => f.write_str("Row"),
+            Message::Flush(_) => f.write_str("Flush"),
+        }
+    }
+}
+
+impl UsageSink {
+    /// Start the writer thread for the db under `aigate_home`.
+    pub fn start(aigate_home: PathBuf) -> Self {
+        let (sender, receiver) = mpsc::channel::<Message>();
+        let spawned = std::thread::Builder::new()
+            .name("aigate-usage".into())
+            .spawn(move || writer(&aigate_home, &receiver));
+        // Without a thread the receiver is gone and rows are dropped at send time.
+        drop(spawned);
+        Self { sender }
+    }
+
+    /// Queue a row (never blocks).
+    pub fn record(&self, row: UsageRow) {
+        let _ = self.sender.send(Message::Row(Box::new(row)));
+    }
+
+    /// Wait until every row queued before this call is written.
+    pub async fn flush(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.sender.send(Message::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+/// Rows are gathered for up to this long (or [`BATCH_ROWS`]) into one transaction.
+const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
+const BATCH_ROWS: usize = 1024;
+
+fn writer(aigate_home: &std::path::Path, receiver: &mpsc::Receiver<Message>) {
+    let mut connection = None;
+    while let Ok(first) = receiver.recv() {
+        let mut rows = Vec::new();
+        let mut acks = Vec::new();
+        let deadline = std::time::Instant::now() + BATCH_WINDOW;
+        let mut next = Some(first);
+        while let Some(message) = next {
+            match message {
+                Message::Row(row) => rows.push(row),
+                Message::Flush(ack) => acks.push(ack),
+            }
+            // A flush ends the batch at once; otherwise wait a little for company, so a
+            // busy proxy writes one transaction per window instead of one per request.
+            next = if rows.len() >= BATCH_ROWS {
+                None
+            } else if acks.is_empty() {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                receiver.recv_timeout(left).ok()
+            } else {
+                receiver.try_recv().ok()
+            };
+        }
+        if !rows.is_empty() {
+            if connection.is_none() {
+                connection = crate::db::open(aigate_home).ok().inspect(|connection| {
+                    // Usage rows may lose the last instants on power loss; WAL keeps the
+                    // db itself consistent. This saves an fsync per batch.
+                    let _ = connection.pragma_update(None, "synchronous", "NORMAL");
+                });
+            }
+            if let Some(connection) = connection.as_mut() {
+                // A failed batch is dropped: usage is best effort, the request already went.
+                let _ = insert(connection, &rows);
+            }
+        }
+        for ack in acks {
+            let _ = ack.send(());
+        }
+    }
+}
+
+fn insert(connection: &mut rusqlite::Connection, rows: &[Box<UsageRow>]) -> rusqlite::Result<()> {
+    let transaction = connection.transaction()?;
+    {
+        let mut statement = transaction.prepare_cached(
+            "INSERT INTO usage (ts, request_id, session_id, client, api, provider, model_requested, model_sent,
+                 status, stream, ttfb_ms, ttft_ms, duration_ms, input_tokens, output_tokens, cached_tokens,
+                 cost_usd, error_class, attempts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+        )?;
+        for row in rows {
+            statement.execute(params![
+                row.ts_ms,
+                row.request_id,
+                row.session_id,
+                row.client,
+                row.api,
+                row.provider,
+                row.model_requested,
+                row.model_sent,
+                row.status,
+                row.stream,
+                row.ttfb_ms,
+                row.ttft_ms,
+                row.duration_ms,
+                row.input_tokens,
+                row.output_tokens,
+                row.cached_tokens,
+                row.cost_usd,
+                row.error_class,
+                row.attempts,
+            ])?;
+        }
+    }
+    transaction.commit()
+}
+
+/// USD per million tokens: input, output, cached input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+    pub cached: f64,
+}
+
+const fn price(input: f64, output: f64, cached: f64) -> Price {
+    Price { input, output, cached }
+}
+
+/// List prices (USD per 1M tokens) for common models; the longest matching prefix of the
+/// normalised model name wins (a vendor prefix like `anthropic/` is ignored, `.` counts as
+/// `-`). Prices change: this is an estimate, and unknown models cost NULL.
+const PRICES: &[(&str, Price)] = &[
+    ("gpt-5-nano", price(0.05, 0.40, 0.005)),
+    ("gpt-5-mini", price(0.25, 2.00, 0.025)),
+    ("gpt-5", price(1.25, 10.00, 0.125)),
+    ("gpt-4-1-nano", price(0.10, 0.40, 0.025)),
+    ("gpt-4-1-mini", price(0.40, 1.60, 0.10)),
+    ("gpt-4-1", price(2.00, 8.00, 0.50)),
+    ("gpt-4o-mini", price(0.15, 0.60, 0.075)),
+    ("gpt-4o", price(2.50, 10.00, 1.25)),
+    ("o3-mini", price(1.10, 4.40, 0.55)),
+    ("o3", price(2.00, 8.00, 0.50)),
+    ("o4-mini", price(1.10, 4.40, 0.275)),
+    ("claude-opus-4-5", price(5.00, 25.00, 0.50)),
+    ("claude-opus-4", price(15.00, 75.00, 1.50)),
+    ("claude-sonnet-4", price(3.00, 15.00, 0.30)),
+    ("claude-haiku-4", price(1.00, 5.00, 0.10)),
+    ("claude-3-7-sonnet", price(3.00, 15.00, 0.30)),
+    ("claude-3-5-sonnet", price(3.00, 15.00, 0.30)),
+    ("claude-3-5-haiku", price(0.80, 4.00, 0.08)),
+    ("deepseek-chat", price(0.28, 0.42, 0.028)),
+    ("deepseek-reasoner", price(0.28, 0.42, 0.028)),
+    ("kimi-k2", price(0.60, 2.50, 0.15)),
+    ("moonshot-v1", price(0.60, 2.50, 0.15)),
+    ("glm-4-6", price(0.60, 2.20, 0.11)),
+    ("glm-4-5-air", price(0.20, 1.10, 0.03)),
+    ("glm-4-5", price(0.60, 2.20, 0.11)),
+    ("qwen3-coder-plus", price(1.00, 5.00, 0.10)),
+    ("qwen-max", price(1.60, 6.40, 0.32)),
+    ("qwen-plus", price(0.40, 1.20, 0.08)),
+    ("minimax-m2", price(0.30, 1.20, 0.03)),
+    ("mistral-large", price(2.00, 6.00, 2.00)),
+    ("mistral-medium", price(0.40, 2.00, 0.40)),
+    ("devstral-medium", price(0.40, 2.00, 0.40)),
+    ("codestral", price(0.30, 0.90, 0.30)),
+    ("llama-3-3-70b", price(0.59, 0.79, 0.59)),
+    ("llama-3-1-8b", price(0.05, 0.08, 0.05)),
+    ("grok-code-fast", price(0.20, 1.50, 0.02)),
+    ("grok-4", price(3.00, 15.00, 0.75)),
+    ("gemini-2-5-pro", price(1.25, 10.00, 0.31)),
+    ("gemini-2-5-flash", price(0.30, 2.50, 0.075)),
+];
+
+/// The price of `model`, if it is in the table.
+pub fn price_of(model: &str) -> Option<Price> {
+    let base = model.rsplit('/').next().unwrap_or(model);
+    let normalised = base.to_ascii_lowercase().replace('.', "-");
+    PRICES
+        .iter()
+        .filter(|(prefix, _)| normalised.starts_with(prefix))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map(|(_, price)| *price)
+}
+
+/// Cost in USD: cached input at the cached price, the rest of the input and the output at
+/// theirs. `None` for an unknown model or when no token count is known.
+pub fn cost(model: &str, input: Option<i64>, output: Option<i64>, cached: Option<i64>) -> Option<f64> {
+    if input.is_none() && output.is_none() {
+        return None;
+    }
+    let price = price_of(model)?;
+    let input = input.unwrap_or(0).max(0) as f64;
+    let cached = (cached.unwrap_or(0).max(0) as f64).min(input);
+    let output = output.unwrap_or(0).max(0) as f64;
+    Some(((input - cached) * price.input + cached * price.cached + output * price.output) / 1_000_000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_by_longest_prefix() {
+        assert_eq!(price_of("gpt-5-mini-2025-08-07"), Some(price(0.25, 2.00, 0.025)));
+        assert_eq!(price_of("gpt-5-codex"), Some(price(1.25, 10.00, 0.125)));
+        assert_eq!(price_of("anthropic/claude-sonnet-4.5"), Some(price(3.00, 15.00, 0.30)));
+        assert_eq!(price_of("gpt-4.1-mini"), Some(price(0.40, 1.60, 0.10)));
+        assert_eq!(price_of("my-local-model"), None);
+    }
+
+    #[test]
+    fn cost_counts_cached_input_at_its_price() {
+        let value = cost("gpt-5", Some(1_000_000), Some(1_000_000), Some(500_000)).unwrap();
+        assert!((value - (0.625 + 0.0625 + 10.0)).abs() < 1e-9);
+        assert_eq!(cost("unknown", Some(1), Some(1), None), None);
+        assert_eq!(cost("gpt-5", None, None, None), None);
+    }
+
+    #[tokio::test]
+    async fn rows_are_written_and_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = UsageSink::start(dir.path().to_path_buf());
+        sink.record(UsageRow { ts_ms: 1, request_id: "r1".into(), status: Some(200), ..UsageRow::default() });
+        sink.flush().await;
+        let connection = crate::db::open(dir.path()).unwrap();
+        let count: i64 = connection.query_row("SELECT count(*) FROM usage", [], |row| row.get(0)).unwrap();
+        assert_eq!(count, 1);
+    }
+}

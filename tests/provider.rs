@@ -1,0 +1,315 @@
+//! `aigate provider …`, `aigate stats` and `aigate logs` through the binary, in a
+//! hermetic [`common::TestContext`].
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests panic on setup failure")]
+
+mod common;
+
+use common::{TestContext, mode};
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+
+const STORED_KEY: &str = "sk-stored-secret-0123456789abcdef";
+
+fn stdout_json(output: &std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn add_list_show_remove_with_masked_keys() {
+    let context = TestContext::new();
+    let added = context
+        .command()
+        .args([
+            "provider",
+            "add",
+            "ds",
+            "--preset",
+            "deepseek",
+            "--key-env",
+            "DS_KEY",
+            "--model-map",
+            "gpt-5=deepseek-chat",
+        ])
+        .env("DS_KEY", "sk-from-env-should-not-print")
+        .assert()
+        .success();
+    let output = added.get_output();
+    assert_eq!(text(&output.stdout), "");
+    assert!(text(&output.stderr).contains("Added provider `ds`"), "{}", text(&output.stderr));
+
+    let piped = context
+        .command()
+        .args([
+            "provider",
+            "add",
+            "local",
+            "--base-url",
+            "http://127.0.0.1:8000/v1/",
+            "--api",
+            "chat",
+            "--key-stdin",
+            "--priority",
+            "5",
+        ])
+        .write_stdin(format!("{STORED_KEY}\n"))
+        .assert()
+        .success();
+    assert!(!text(&piped.get_output().stderr).contains(STORED_KEY));
+    assert_eq!(mode(&context.db_path()), 0o600);
+
+    let list = context.command().args(["provider", "list"]).assert().success();
+    let listing = text(&list.get_output().stdout);
+    assert!(!listing.contains(STORED_KEY) && !listing.contains("sk-from-env"), "{listing}");
+    assert!(listing.contains("sk-…cdef"), "{listing}");
+    assert!(listing.contains("$DS_KEY"), "{listing}");
+    let lines: Vec<&str> = listing.lines().collect();
+    assert!(lines[0].starts_with("NAME"));
+    assert!(lines[1].starts_with("local"), "priority 5 comes first: {listing}");
+
+    let json_list = context.command().args(["provider", "list", "--json"]).assert().success();
+    let document = stdout_json(json_list.get_output());
+    assert_eq!(document["version"], 1);
+    assert_eq!(document["providers"][0]["name"], "local");
+    assert_eq!(document["providers"][0]["base_url"], "http://127.0.0.1:8000/v1");
+    assert_eq!(
+        document["providers"][0]["keys"],
+        json!([{"source": "stored", "display": "sk-…cdef", "available": true}])
+    );
+
+    let show = context.command().args(["provider", "show", "ds", "--json"]).assert().success();
+    let shown = stdout_json(show.get_output());
+    assert_eq!(
+        shown,
+        json!({
+            "version": 1,
+            "name": "ds",
+            "preset": "deepseek",
+            "base_url": "https://api.deepseek.com/v1",
+            "api_base_urls": {"messages": "https://api.deepseek.com/anthropic/v1"},
+            "apis": ["responses", "chat", "messages"],
+            "keys": [{"source": "env", "display": "$DS_KEY", "available": false}],
+            "model_map": {"gpt-5": "deepseek-chat"},
+            "default_model": "deepseek-chat",
+            "priority": 100,
+            "timeout_secs": null,
+            "proxy": null,
+            "vision": false
+        })
+    );
+    let show_text = context.command().args(["provider", "show", "local"]).assert().success();
+    assert!(!text(&show_text.get_output().stdout).contains(STORED_KEY));
+
+    // The db holds the stored key but only the *name* of the env key.
+    let connection = context.db();
+    let (key_env, keys): (Option<String>, Option<String>) = connection
+        .query_row("SELECT key_env, keys FROM providers WHERE name = 'ds'", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((key_env.as_deref(), keys), (Some(r#"["DS_KEY"]"#), None));
+
+    context.command().args(["provider", "remove", "ds"]).assert().success().stderr("Removed provider `ds`\n");
+    context.command().args(["provider", "remove", "ds"]).assert().code(1);
+    context.command().args(["provider", "show", "ds"]).assert().code(1);
+}
+
+#[test]
+fn refusals_exit_1_and_write_nothing() {
+    let context = TestContext::new();
+    let unknown = context.command().args(["provider", "add", "x", "--preset", "nope"]).assert().code(1);
+    assert!(text(&unknown.get_output().stderr).contains("Unknown preset `nope`"));
+    context.command().args(["provider", "add", "official", "--preset", "openai"]).assert().code(1);
+    context
+        .command()
+        .args(["provider", "add", "x", "--base-url", "http://h/v1", "--api", "bogus"])
+        .assert()
+        .code(1);
+    context
+        .command()
+        .args(["provider", "add", "x", "--base-url", "not a url", "--api", "chat"])
+        .assert()
+        .code(1);
+    context.command().args(["provider", "add", "x", "--preset", "openai", "--timeout", "0"]).assert().code(1);
+    context
+        .command()
+        .args(["provider", "add", "x", "--preset", "openai", "--key-stdin"])
+        .write_stdin("")
+        .assert()
+        .code(1);
+    // Unknown flag: clap refuses with exit 1 too.
+    context.command().args(["provider", "add", "x", "--preset", "openai", "--key", "sk-1"]).assert().code(1);
+    let listed = context.command().args(["provider", "list", "--json"]).assert().success();
+    assert_eq!(stdout_json(listed.get_output())["providers"], json!([]));
+
+    context.command().args(["provider", "add", "x", "--preset", "openai"]).assert().success();
+    let again = context.command().args(["provider", "add", "x", "--preset", "openai"]).assert().code(1);
+    assert!(text(&again.get_output().stderr).contains("--force"));
+    context.command().args(["provider", "add", "x", "--preset", "groq", "--force"]).assert().success();
+}
+
+fn seed(context: &TestContext) {
+    let connection = context.db();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let rows = [
+        // ts, client, provider, model_requested, model_sent, status, in, out, cached, cost, duration, error
+        (
+            now - 1_000,
+            "codex",
+            "deepseek",
+            "gpt-5",
+            "deepseek-chat",
+            200,
+            1000,
+            100,
+            200,
+            Some(0.01),
+            800,
+            None,
+        ),
+        (
+            now - 2_000,
+            "codex",
+            "deepseek",
+            "gpt-5",
+            "deepseek-chat",
+            200,
+            3000,
+            300,
+            0,
+            Some(0.02),
+            1200,
+            None,
+        ),
+        (
+            now - 3_000,
+            "claude",
+            "anthropic",
+            "claude-sonnet-4-5",
+            "claude-sonnet-4-5",
+            502,
+            0,
+            0,
+            0,
+            None,
+            50,
+            Some("exhausted"),
+        ),
+        (now - 10 * 86_400_000, "opencode", "old", "m", "m", 200, 5, 5, 0, None, 10, None),
+    ];
+    for (ts, client, provider, requested, sent, status, input, output, cached, cost, duration, error) in rows
+    {
+        connection
+            .execute(
+                "INSERT INTO usage (ts, request_id, client, api, provider, model_requested, model_sent, status, stream,
+                    duration_ms, input_tokens, output_tokens, cached_tokens, cost_usd, error_class, attempts)
+                 VALUES (?1, 'r', ?2, 'chat', ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9, ?10, ?11, ?12, 1)",
+                rusqlite::params![ts, client, provider, requested, sent, status, duration, input, output, cached, cost, error],
+            )
+            .unwrap();
+    }
+}
+
+#[test]
+fn stats_group_and_total_over_seeded_rows() {
+    let context = TestContext::new();
+    seed(&context);
+    let stats = context.command().args(["stats", "--json"]).assert().success();
+    let document = stdout_json(stats.get_output());
+    assert_eq!(document["by"], "provider");
+    assert_eq!(
+        document["groups"],
+        json!([
+            {"key": "anthropic", "requests": 1, "errors": 1, "input_tokens": 0, "output_tokens": 0, "cached_tokens": 0, "cost_usd": null, "p50_ms": 50},
+            {"key": "deepseek", "requests": 2, "errors": 0, "input_tokens": 4000, "output_tokens": 400, "cached_tokens": 200, "cost_usd": 0.03, "p50_ms": 800}
+        ])
+    );
+    assert_eq!(document["total"]["requests"], 3);
+
+    let by_model = context.command().args(["stats", "--by", "model", "--since", "30d"]).assert().success();
+    let table = text(&by_model.get_output().stdout);
+    assert!(table.starts_with("MODEL"), "{table}");
+    assert!(table.contains("deepseek-chat") && table.contains("\nm "), "{table}");
+    let total: Vec<&str> = table.lines().last().unwrap().split_whitespace().collect();
+    assert_eq!(total[..3], ["total", "4", "1"], "{table}");
+
+    context.command().args(["stats", "--since", "yesterday"]).assert().code(1);
+    let empty = TestContext::new();
+    empty.command().args(["stats"]).assert().success().stdout("");
+}
+
+#[test]
+fn logs_newest_first() {
+    let context = TestContext::new();
+    seed(&context);
+    let logs = context.command().args(["logs", "--limit", "2", "--json"]).assert().success();
+    let document = stdout_json(logs.get_output());
+    let requests = document["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0]["provider"], "deepseek");
+    assert_eq!(requests[0]["input_tokens"], 1000);
+    assert_eq!(requests[1]["model_sent"], "deepseek-chat");
+    let table = context.command().args(["logs"]).assert().success();
+    let table = text(&table.get_output().stdout);
+    assert!(table.contains("gpt-5→deepseek-chat"), "{table}");
+    assert!(table.contains("exhausted"), "{table}");
+    assert_eq!(table.lines().count(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_test_probes_each_api() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let recorder = seen.clone();
+    let app = axum::Router::new()
+        .route(
+            "/v1/chat/completions",
+            axum::routing::post(move |headers: axum::http::HeaderMap| {
+                let recorder = recorder.clone();
+                async move {
+                    let auth = headers
+                        .get("authorization")
+                        .map(|v| v.to_str().unwrap().to_string())
+                        .unwrap_or_default();
+                    recorder.lock().unwrap().push(("chat".into(), auth));
+                    axum::Json(json!({"choices": []}))
+                }
+            }),
+        )
+        .route("/v1/responses", axum::routing::post(|| async { axum::http::StatusCode::NOT_FOUND }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let context = TestContext::new();
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let add = context
+        .command()
+        .args(["provider", "add", "t", "--base-url", &base, "--api", "chat", "--key-stdin"])
+        .write_stdin("sk-test\n")
+        .ok();
+    assert!(add.is_ok());
+    let mut command = context.command();
+    command.args(["provider", "test", "t", "--model", "m", "--json"]);
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let report = stdout_json(&output);
+    let summary: Vec<Value> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|result| json!([result["api"], result["claimed"], result["status"], result["ok"]]))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            json!(["responses", false, 404, false]),
+            json!(["chat", true, 200, true]),
+            json!(["messages", false, 404, false])
+        ]
+    );
+    assert_eq!(seen.lock().unwrap().clone(), vec![("chat".to_string(), "Bearer sk-test".to_string())]);
+}

@@ -1,0 +1,850 @@
+//! The proxy end to end, in-process: `aigate::proxy::start` against a scripted axum
+//! upstream on 127.0.0.1:0. Synchronisation is by channels only; timeouts are safety nets.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
+
+mod common;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aigate::providers::{Api, KeySource, Provider};
+use aigate::proxy::{ChainEntry, OfficialUpstreams, ProxyConfig, ProxyHandle};
+use axum::body::Body;
+use axum::http::{HeaderMap, Response};
+use bytes::Bytes;
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+const TOKEN: &str = "local-token-0123456789abcdef";
+const KEY: &str = "sk-provider-key-abcdefghijklmnop";
+/// Safety net only: no test waits on it when things work.
+const NET: Duration = Duration::from_secs(20);
+
+// ---------- the scripted upstream ----------
+
+#[derive(Debug, Clone)]
+struct Recorded {
+    path_and_query: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+type Chunk = Result<Bytes, std::io::Error>;
+
+enum Script {
+    /// A whole answer.
+    Full { status: u16, headers: Vec<(&'static str, String)>, body: String },
+    /// Headers at once, then whatever the test sends; `dropped` fires when the body stream is dropped.
+    Stream { chunks: mpsc::UnboundedReceiver<Chunk>, dropped: Option<oneshot::Sender<()>> },
+    /// No headers until the test releases (or drops) the sender; then the inner script.
+    After(oneshot::Receiver<()>, Box<Script>),
+    /// Never answers.
+    Hang,
+}
+
+#[derive(Clone)]
+struct Upstream {
+    addr: SocketAddr,
+    recorded: Arc<Mutex<Vec<Recorded>>>,
+    scripts: Arc<Mutex<VecDeque<Script>>>,
+}
+
+impl Upstream {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream = Upstream {
+            addr: listener.local_addr().unwrap(),
+            recorded: Arc::default(),
+            scripts: Arc::default(),
+        };
+        let app = axum::Router::new().fallback(upstream_handler).with_state(upstream.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        upstream
+    }
+
+    /// `http://127.0.0.1:PORT/v1`
+    fn v1(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    fn push(&self, script: Script) {
+        self.scripts.lock().unwrap().push_back(script);
+    }
+
+    fn requests(&self) -> Vec<Recorded> {
+        self.recorded.lock().unwrap().clone()
+    }
+
+    /// Script a stream and return its sender and the "dropped" signal.
+    fn push_stream(&self) -> (mpsc::UnboundedSender<Chunk>, oneshot::Receiver<()>) {
+        let (sender, chunks) = mpsc::unbounded_channel();
+        let (dropped_sender, dropped) = oneshot::channel();
+        self.push(Script::Stream { chunks, dropped: Some(dropped_sender) });
+        (sender, dropped)
+    }
+}
+
+struct GuardedStream {
+    chunks: mpsc::UnboundedReceiver<Chunk>,
+    dropped: Option<oneshot::Sender<()>>,
+}
+
+impl futures_util::Stream for GuardedStream {
+    type Item = Chunk;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Chunk>> {
+        self.chunks.poll_recv(cx)
+    }
+}
+
+impl Drop for GuardedStream {
+    fn drop(&mut self) {
+        if let Some(dropped) = self.dropped.take() {
+            let _ = dropped.send(());
+        }
+    }
+}
+
+async fn upstream_handler(
+    axum::extract::State(upstream): axum::extract::State<Upstream>,
+    request: axum::extract::Request,
+) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let path_and_query = parts.uri.path_and_query().map(ToString::to_string).unwrap_or_default();
+    upstream.recorded.lock().unwrap().push(Recorded { path_and_query, headers: parts.headers, body });
+    let script = upstream.scripts.lock().unwrap().pop_front();
+    let script = script.unwrap_or(Script::Full {
+        status: 200,
+        headers: vec![],
+        body: json!({"id": "default", "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).to_string(),
+    });
+    play(script).await
+}
+
+async fn play(script: Script) -> Response<Body> {
+    match script {
+        Script::Full { status, headers, body } => {
+            let mut builder = Response::builder().status(status).header("content-type", "application/json");
+            for (name, value) in headers {
+                builder = builder.header(name, value);
+            }
+            builder.body(Body::from(body)).unwrap()
+        }
+        Script::Stream { chunks, dropped } => Response::builder()
+            .status(200)
+            .header("content-type", "text/event-stream")
+            .body(Body::from_stream(GuardedStream { chunks, dropped }))
+            .unwrap(),
+        Script::After(release, inner) => {
+            let _ = release.await;
+            Box::pin(play(*inner)).await
+        }
+        Script::Hang => std::future::pending().await,
+    }
+}
+
+fn sse(event: &str, data: &Value) -> Chunk {
+    Ok(Bytes::from(format!("event: {event}\ndata: {data}\n\n")))
+}
+
+fn json_reply(status: u16, body: &Value) -> Script {
+    Script::Full { status, headers: vec![], body: body.to_string() }
+}
+
+// ---------- the proxy under test ----------
+
+fn provider(name: &str, upstream: &Upstream, apis: &[Api]) -> Provider {
+    let mut provider = Provider::new(name, upstream.v1(), apis.to_vec());
+    provider.keys = vec![KeySource::Stored(KEY.to_string())];
+    provider
+}
+
+fn official_at(upstream: &Upstream, chatgpt: bool) -> OfficialUpstreams {
+    OfficialUpstreams {
+        openai: upstream.v1(),
+        chatgpt: format!("http://{}/backend-api/codex", upstream.addr),
+        anthropic: format!("http://{}", upstream.addr),
+        codex_chatgpt_login: chatgpt,
+    }
+}
+
+struct Proxy {
+    handle: ProxyHandle,
+    home: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+async fn start_with(chain: Vec<ChainEntry>, tweak: impl FnOnce(&mut ProxyConfig)) -> Proxy {
+    let home = tempfile::tempdir().unwrap();
+    let mut config = ProxyConfig::new(TOKEN, chain, home.path().join("aigate"));
+    config.official = OfficialUpstreams {
+        openai: "http://127.0.0.1:9/v1".into(),
+        chatgpt: "http://127.0.0.1:9/c".into(),
+        anthropic: "http://127.0.0.1:9".into(),
+        codex_chatgpt_login: false,
+    };
+    tweak(&mut config);
+    let handle = aigate::proxy::start(config).await.unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    Proxy { handle, home, http }
+}
+
+async fn start(chain: Vec<ChainEntry>) -> Proxy {
+    start_with(chain, |_| {}).await
+}
+
+impl Proxy {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.handle.base_url())
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http.post(self.url(path)).bearer_auth(TOKEN).json_body(body).send().await.unwrap()
+    }
+
+    /// Shut down (flushing usage) and return the usage rows, oldest first.
+    async fn rows(self) -> Vec<Value> {
+        self.handle.shutdown(Duration::from_secs(5)).await;
+        let connection = aigate::db::open(&self.home.path().join("aigate")).unwrap();
+        let mut statement = connection
+            .prepare(
+                "SELECT api, provider, model_requested, model_sent, status, stream, input_tokens, output_tokens,
+                        cached_tokens, error_class, attempts, cost_usd IS NOT NULL, ttfb_ms IS NOT NULL
+                 FROM usage ORDER BY id",
+            )
+            .unwrap();
+        statement
+            .query_map([], |row| {
+                Ok(json!({
+                    "api": row.get::<_, Option<String>>(0)?,
+                    "provider": row.get::<_, Option<String>>(1)?,
+                    "model_requested": row.get::<_, Option<String>>(2)?,
+                    "model_sent": row.get::<_, Option<String>>(3)?,
+                    "status": row.get::<_, Option<i64>>(4)?,
+                    "stream": row.get::<_, Option<bool>>(5)?,
+                    "input": row.get::<_, Option<i64>>(6)?,
+                    "output": row.get::<_, Option<i64>>(7)?,
+                    "cached": row.get::<_, Option<i64>>(8)?,
+                    "error_class": row.get::<_, Option<String>>(9)?,
+                    "attempts": row.get::<_, Option<i64>>(10)?,
+                    "priced": row.get::<_, bool>(11)?,
+                    "has_ttfb": row.get::<_, bool>(12)?,
+                }))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+}
+
+fn served_by(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("x-aigate-provider")
+        .map(|value| value.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+async fn next_chunk(response: &mut reqwest::Response) -> String {
+    let chunk = tokio::time::timeout(NET, response.chunk()).await.expect("chunk in time").unwrap();
+    String::from_utf8(chunk.expect("a chunk").to_vec()).unwrap()
+}
+
+fn no_token_anywhere(recorded: &Recorded) {
+    for (name, value) in &recorded.headers {
+        assert!(
+            !value.as_bytes().windows(TOKEN.len()).any(|window| window == TOKEN.as_bytes()),
+            "{name} leaked"
+        );
+    }
+    assert!(recorded.headers.get("x-aigate-token").is_none());
+}
+
+trait JsonBody {
+    fn json_body(self, body: &Value) -> Self;
+}
+
+impl JsonBody for reqwest::RequestBuilder {
+    fn json_body(self, body: &Value) -> Self {
+        self.header("content-type", "application/json").body(body.to_string())
+    }
+}
+
+async fn json_of(response: reqwest::Response) -> Value {
+    serde_json::from_str(&response.text().await.unwrap()).unwrap()
+}
+
+// ---------- tests ----------
+
+#[tokio::test]
+async fn health_is_open_and_everything_else_needs_the_token() {
+    let proxy = start(vec![]).await;
+    let health = proxy.http.get(proxy.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(health.headers().contains_key("x-request-id"));
+
+    let no_token = proxy.http.post(proxy.url("/v1/responses")).json_body(&json!({})).send().await.unwrap();
+    assert_eq!(no_token.status(), 401);
+    assert!(no_token.headers().contains_key("x-request-id"));
+    let body: Value = json_of(no_token).await;
+    assert_eq!(body["error"]["type"], "authentication_error");
+
+    let wrong = proxy
+        .http
+        .post(proxy.url("/v1/messages"))
+        .header("x-api-key", "nope")
+        .json_body(&json!({}))
+        .send()
+        .await;
+    let wrong = wrong.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let body: Value = json_of(wrong).await;
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "authentication_error");
+
+    let unknown = proxy.http.post(proxy.url("/v1/admin")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
+async fn first_sse_chunk_reaches_the_client_before_the_upstream_finishes() {
+    let upstream = Upstream::start().await;
+    let (sender, _dropped) = upstream.push_stream();
+    let proxy = start(vec![ChainEntry::Provider(provider("up", &upstream, &[Api::Responses]))]).await;
+
+    let request = proxy
+        .http
+        .post(proxy.url("/v1/responses"))
+        .bearer_auth(TOKEN)
+        .header("session-id", "sess-1")
+        .json_body(&json!({"model": "gpt-5", "input": "hi", "stream": true}))
+        .send();
+    sender.send(sse("response.created", &json!({"type": "response.created"}))).unwrap();
+    sender
+        .send(sse(
+            "response.output_text.delta",
+            &json!({"type": "response.output_text.delta", "delta": "Hel"}),
+        ))
+        .unwrap();
+    let mut response = tokio::time::timeout(NET, request).await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut seen = String::new();
+    while !seen.contains("Hel") {
+        seen.push_str(&next_chunk(&mut response).await);
+    }
+    assert!(seen.contains("response.created"), "held preamble comes first: {seen}");
+    // The upstream is still open: now finish it.
+    sender
+        .send(sse(
+            "response.completed",
+            &json!({"type": "response.completed", "response": {"usage": {"input_tokens": 11, "output_tokens": 7, "input_tokens_details": {"cached_tokens": 3}}}}),
+        ))
+        .unwrap();
+    drop(sender);
+    let rest = response.text().await.unwrap();
+    assert!(rest.contains("response.completed"));
+
+    let recorded = upstream.requests();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].path_and_query, "/v1/responses");
+    assert_eq!(recorded[0].headers["authorization"], format!("Bearer {KEY}"));
+    assert_eq!(recorded[0].headers["session-id"], "sess-1");
+    no_token_anywhere(&recorded[0]);
+
+    let rows = proxy.rows().await;
+    assert_eq!(
+        rows,
+        vec![json!({"api": "responses", "provider": "up", "model_requested": "gpt-5", "model_sent": "gpt-5",
+            "status": 200, "stream": true, "input": 11, "output": 7, "cached": 3, "error_class": null,
+            "attempts": 1, "priced": true, "has_ttfb": true})]
+    );
+}
+
+#[tokio::test]
+async fn official_pass_through_keeps_the_clients_login_and_drops_the_token() {
+    let upstream = Upstream::start().await;
+    let proxy =
+        start_with(vec![ChainEntry::Official], |config| config.official = official_at(&upstream, true)).await;
+
+    upstream
+        .push(json_reply(200, &json!({"type": "message", "usage": {"input_tokens": 2, "output_tokens": 1}})));
+    let response = proxy
+        .http
+        .post(proxy.url("/v1/messages?beta=true"))
+        .header("authorization", "Bearer oauth-access-token")
+        .header("x-aigate-token", TOKEN)
+        .header("anthropic-beta", "oauth-2025-04-20")
+        .header("anthropic-version", "2023-06-01")
+        .header("connection", "keep-alive, x-hop")
+        .header("x-hop", "1")
+        .json_body(&json!({"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let codex = proxy
+        .http
+        .post(proxy.url("/responses"))
+        .header("authorization", "Bearer chatgpt-access")
+        .header("chatgpt-account-id", "acct-1")
+        .header("x-aigate-token", TOKEN)
+        .json_body(&json!({"model": "gpt-5", "input": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(codex.status(), 200);
+
+    let recorded = upstream.requests();
+    assert_eq!(recorded[0].path_and_query, "/v1/messages?beta=true");
+    assert_eq!(recorded[0].headers["authorization"], "Bearer oauth-access-token");
+    assert_eq!(recorded[0].headers["anthropic-beta"], "oauth-2025-04-20");
+    assert_eq!(recorded[0].headers["anthropic-version"], "2023-06-01");
+    assert!(recorded[0].headers.get("x-hop").is_none(), "hop-by-hop header named by Connection");
+    no_token_anywhere(&recorded[0]);
+    assert_eq!(recorded[1].path_and_query, "/backend-api/codex/responses");
+    assert_eq!(recorded[1].headers["authorization"], "Bearer chatgpt-access");
+    assert_eq!(recorded[1].headers["chatgpt-account-id"], "acct-1");
+    no_token_anywhere(&recorded[1]);
+}
+
+#[tokio::test]
+async fn messages_provider_gets_x_api_key_and_the_token_in_x_api_key_is_removed() {
+    let upstream = Upstream::start().await;
+    let proxy = start(vec![ChainEntry::Provider(provider("ant", &upstream, &[Api::Messages]))]).await;
+    let response = proxy
+        .http
+        .post(proxy.url("/v1/messages/count_tokens"))
+        .header("x-api-key", TOKEN)
+        .json_body(&json!({"model": "claude-haiku-4-5", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let recorded = upstream.requests();
+    assert_eq!(recorded[0].path_and_query, "/v1/messages/count_tokens");
+    assert_eq!(recorded[0].headers["x-api-key"], KEY);
+    assert_eq!(recorded[0].headers["anthropic-version"], "2023-06-01");
+    assert!(recorded[0].headers.get("authorization").is_none());
+    no_token_anywhere(&recorded[0]);
+}
+
+#[tokio::test]
+async fn model_mapping_rewrites_only_the_model() {
+    let upstream = Upstream::start().await;
+    let mut mapped = provider("ds", &upstream, &[Api::Chat]);
+    mapped.model_map.insert("gpt-5".into(), "deepseek-chat".into());
+    let proxy = start(vec![ChainEntry::Provider(mapped)]).await;
+    upstream.push(json_reply(
+        200,
+        &json!({"choices": [], "usage": {"prompt_tokens": 100, "completion_tokens": 20, "prompt_tokens_details": {"cached_tokens": 50}}}),
+    ));
+    let response = proxy
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "gpt-5", "messages": [{"role": "user", "content": "x"}], "temperature": 0.5}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let recorded = upstream.requests();
+    let sent: Value = serde_json::from_slice(&recorded[0].body).unwrap();
+    assert_eq!(
+        sent,
+        json!({"model": "deepseek-chat", "messages": [{"role": "user", "content": "x"}], "temperature": 0.5})
+    );
+    let rows = proxy.rows().await;
+    assert_eq!(rows[0]["model_requested"], "gpt-5");
+    assert_eq!(rows[0]["model_sent"], "deepseek-chat");
+    assert_eq!(
+        (rows[0]["input"].clone(), rows[0]["output"].clone(), rows[0]["cached"].clone()),
+        (json!(100), json!(20), json!(50))
+    );
+    assert_eq!(rows[0]["stream"], false);
+    assert_eq!(rows[0]["priced"], true);
+}
+
+/// Chain `[a, b]` where `a` fails as `script` says; `b` must serve.
+async fn fails_over(
+    a_url: String,
+    script: Option<Script>,
+    tweak: impl FnOnce(&mut Provider),
+) -> (Upstream, Upstream, Proxy) {
+    let a = Upstream::start().await;
+    let b = Upstream::start().await;
+    if let Some(script) = script {
+        a.push(script);
+    }
+    let mut first = provider("a", &a, &[Api::Chat]);
+    if !a_url.is_empty() {
+        first.base_url = a_url;
+    }
+    tweak(&mut first);
+    let proxy =
+        start(vec![ChainEntry::Provider(first), ChainEntry::Provider(provider("b", &b, &[Api::Chat]))]).await;
+    let response = proxy.post("/v1/chat/completions", &json!({"model": "m", "messages": []})).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(served_by(&response), "b");
+    (a, b, proxy)
+}
+
+fn refused_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/v1")
+}
+
+#[tokio::test]
+async fn fails_over_on_connection_refused() {
+    let (_, b, proxy) = fails_over(refused_url(), None, |_| {}).await;
+    assert_eq!(b.requests().len(), 1);
+    let rows = proxy.rows().await;
+    assert_eq!(rows[0]["provider"], "b");
+    assert_eq!(rows[0]["attempts"], 2);
+}
+
+#[tokio::test]
+async fn fails_over_when_headers_do_not_come_in_time() {
+    let (a, _, _) =
+        fails_over(String::new(), Some(Script::Hang), |p| p.timeout = Some(Duration::from_millis(300))).await;
+    assert_eq!(a.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn fails_over_on_429_and_honours_retry_after() {
+    let script = Script::Full {
+        status: 429,
+        headers: vec![("retry-after", "120".into())],
+        body: json!({"error": {"message": "slow down"}}).to_string(),
+    };
+    let (a, b, proxy) = fails_over(String::new(), Some(script), |_| {}).await;
+    // `a` now cools down: the next request goes straight to `b`.
+    let response = proxy.post("/v1/chat/completions", &json!({"model": "m", "messages": []})).await;
+    assert_eq!(served_by(&response), "b");
+    assert_eq!(a.requests().len(), 1);
+    assert_eq!(b.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn fails_over_on_500() {
+    fails_over(String::new(), Some(json_reply(500, &json!({"error": {"message": "boom"}}))), |_| {}).await;
+}
+
+#[tokio::test]
+async fn fails_over_on_401() {
+    fails_over(String::new(), Some(json_reply(401, &json!({"error": {"message": "bad key"}}))), |_| {}).await;
+}
+
+#[tokio::test]
+async fn fails_over_on_an_sse_error_before_content() {
+    let a = Upstream::start().await;
+    let b = Upstream::start().await;
+    let (sender, _dropped) = a.push_stream();
+    sender
+        .send(sse(
+            "message_start",
+            &json!({"type": "message_start", "message": {"usage": {"input_tokens": 1}}}),
+        ))
+        .unwrap();
+    sender
+        .send(sse(
+            "error",
+            &json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+        ))
+        .unwrap();
+    let (b_sender, _b_dropped) = b.push_stream();
+    b_sender
+        .send(sse(
+            "message_start",
+            &json!({"type": "message_start", "message": {"usage": {"input_tokens": 4}}}),
+        ))
+        .unwrap();
+    b_sender
+        .send(sse("content_block_delta", &json!({"type": "content_block_delta", "delta": {"text": "ok"}})))
+        .unwrap();
+    b_sender
+        .send(sse("message_delta", &json!({"type": "message_delta", "usage": {"output_tokens": 9}})))
+        .unwrap();
+    drop(b_sender);
+    let proxy = start(vec![
+        ChainEntry::Provider(provider("a", &a, &[Api::Messages])),
+        ChainEntry::Provider(provider("b", &b, &[Api::Messages])),
+    ])
+    .await;
+    let response = proxy.post("/v1/messages", &json!({"model": "claude-sonnet-4-5", "stream": true})).await;
+    assert_eq!(served_by(&response), "b");
+    let text = response.text().await.unwrap();
+    assert!(!text.contains("Overloaded"), "nothing of `a` reached the client: {text}");
+    assert!(text.contains("\"ok\""));
+    let rows = proxy.rows().await;
+    assert_eq!((rows[0]["input"].clone(), rows[0]["output"].clone()), (json!(4), json!(9)));
+    assert_eq!(rows[0]["api"], "messages");
+}
+
+#[tokio::test]
+async fn no_failover_once_a_byte_has_reached_the_client() {
+    let a = Upstream::start().await;
+    let b = Upstream::start().await;
+    let (sender, _dropped) = a.push_stream();
+    sender
+        .send(Ok(Bytes::from_static(b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n")))
+        .unwrap();
+    sender.send(Ok(Bytes::from_static(b"data: {\"error\":{\"message\":\"late failure\"}}\n\n"))).unwrap();
+    drop(sender);
+    let proxy = start(vec![
+        ChainEntry::Provider(provider("a", &a, &[Api::Chat])),
+        ChainEntry::Provider(provider("b", &b, &[Api::Chat])),
+    ])
+    .await;
+    let response = proxy.post("/v1/chat/completions", &json!({"model": "m", "stream": true})).await;
+    assert_eq!(served_by(&response), "a");
+    let text = response.text().await.unwrap();
+    assert!(text.contains("hi") && text.contains("late failure"), "{text}");
+    assert!(b.requests().is_empty());
+}
+
+#[tokio::test]
+async fn slow_headers_still_arrive_and_a_mid_stream_reset_reaches_the_client() {
+    let upstream = Upstream::start().await;
+    let (release, released) = oneshot::channel();
+    upstream
+        .push(Script::After(released, Box::new(json_reply(200, &json!({"usage": {"prompt_tokens": 1}})))));
+    let proxy = start(vec![ChainEntry::Provider(provider("up", &upstream, &[Api::Chat]))]).await;
+    {
+        let small = json!({"model": "m"});
+        let pending = proxy.post("/v1/chat/completions", &small);
+        tokio::pin!(pending);
+        // The request is parked upstream until released.
+        tokio::select! {
+            _ = &mut pending => panic!("answered before the upstream did"),
+            () = async { while upstream.requests().is_empty() { tokio::task::yield_now().await; } } => {}
+        }
+        release.send(()).unwrap();
+        assert_eq!(tokio::time::timeout(NET, &mut pending).await.unwrap().status(), 200);
+    }
+
+    let (sender, _dropped) = upstream.push_stream();
+    sender
+        .send(Ok(Bytes::from_static(b"data: {\"choices\":[{\"delta\":{\"content\":\"part\"}}]}\n\n")))
+        .unwrap();
+    let mut response = proxy.post("/v1/chat/completions", &json!({"model": "m", "stream": true})).await;
+    assert_eq!(response.status(), 200);
+    assert!(next_chunk(&mut response).await.contains("part"));
+    sender.send(Err(std::io::Error::other("reset"))).unwrap();
+    assert!(response.text().await.is_err(), "the broken stream is passed on as broken");
+    let rows = proxy.rows().await;
+    assert_eq!(rows[1]["error_class"], "upstream_stream_error");
+}
+
+#[tokio::test]
+async fn an_upstream_that_goes_silent_mid_stream_is_cut_off() {
+    let upstream = Upstream::start().await;
+    let (sender, _dropped) = upstream.push_stream();
+    sender
+        .send(Ok(Bytes::from_static(b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n")))
+        .unwrap();
+    let mut silent = provider("up", &upstream, &[Api::Chat]);
+    silent.timeout = Some(Duration::from_millis(300));
+    let proxy = start(vec![ChainEntry::Provider(silent)]).await;
+    let response = proxy.post("/v1/chat/completions", &json!({"model": "m", "stream": true})).await;
+    assert!(tokio::time::timeout(NET, response.text()).await.unwrap().is_err());
+    drop(sender);
+    let rows = proxy.rows().await;
+    assert_eq!(rows[0]["error_class"], "stream_idle_timeout");
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_cancels_the_upstream() {
+    let upstream = Upstream::start().await;
+    let (sender, dropped) = upstream.push_stream();
+    sender
+        .send(Ok(Bytes::from_static(b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n")))
+        .unwrap();
+    let proxy = start(vec![ChainEntry::Provider(provider("up", &upstream, &[Api::Chat]))]).await;
+    let mut response = proxy.post("/v1/chat/completions", &json!({"model": "m", "stream": true})).await;
+    assert!(next_chunk(&mut response).await.contains('x'));
+    drop(response);
+    drop(proxy.http.clone());
+    tokio::time::timeout(NET, dropped).await.expect("upstream body dropped").unwrap();
+    let rows = proxy.rows().await;
+    assert_eq!(rows[0]["error_class"], "client_disconnected");
+    drop(sender);
+}
+
+#[tokio::test]
+async fn exhausted_chain_answers_in_the_clients_shape_and_names_every_provider() {
+    let a = Upstream::start().await;
+    a.push(json_reply(500, &json!({"error": {"message": "boom"}})));
+    a.push(json_reply(500, &json!({"error": {"message": "boom again"}})));
+    let chat_only = provider("chatty", &a, &[Api::Chat]);
+    let proxy = start(vec![
+        ChainEntry::Provider(provider("a", &a, &[Api::Responses, Api::Messages])),
+        ChainEntry::Provider({
+            let mut refused = provider("dead", &a, &[Api::Responses, Api::Messages]);
+            refused.base_url = refused_url();
+            refused
+        }),
+        ChainEntry::Provider(chat_only),
+    ])
+    .await;
+
+    let response = proxy.post("/v1/responses", &json!({"model": "gpt-5"})).await;
+    assert_eq!(response.status(), 502);
+    let body: Value = json_of(response).await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("a: HTTP 500: boom"), "{message}");
+    assert!(message.contains("dead: connection failed"), "{message}");
+    assert!(message.contains("chatty: does not speak the Responses API"), "{message}");
+    assert!(!message.contains(KEY));
+    assert_eq!(body["error"]["code"], "exhausted");
+
+    let response = proxy.post("/v1/messages", &json!({"model": "claude-opus-4-1"})).await;
+    assert_eq!(response.status(), 502);
+    let body: Value = json_of(response).await;
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "api_error");
+    let rows = proxy.rows().await;
+    assert_eq!(rows[0]["error_class"], "exhausted");
+    assert_eq!(rows[0]["status"], 502);
+}
+
+#[tokio::test]
+async fn every_provider_rate_limited_gives_429_with_retry_after() {
+    let a = Upstream::start().await;
+    let b = Upstream::start().await;
+    for upstream in [&a, &b] {
+        upstream.push(Script::Full {
+            status: 429,
+            headers: vec![("retry-after", "30".into())],
+            body: "{}".into(),
+        });
+    }
+    let proxy = start(vec![
+        ChainEntry::Provider(provider("a", &a, &[Api::Messages])),
+        ChainEntry::Provider(provider("b", &b, &[Api::Messages])),
+    ])
+    .await;
+    let response = proxy.post("/v1/messages", &json!({"model": "m"})).await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "30");
+    let body: Value = json_of(response).await;
+    assert_eq!(body["error"]["type"], "rate_limit_error");
+}
+
+#[tokio::test]
+async fn images_skip_providers_without_vision() {
+    let a = Upstream::start().await;
+    let b = Upstream::start().await;
+    let mut blind = provider("blind", &a, &[Api::Chat]);
+    blind.vision = Some(false);
+    let proxy =
+        start(vec![ChainEntry::Provider(blind), ChainEntry::Provider(provider("b", &b, &[Api::Chat]))]).await;
+    let body = json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:"}}]}]});
+    let response = proxy.post("/v1/chat/completions", &body).await;
+    assert_eq!(served_by(&response), "b");
+    assert!(a.requests().is_empty());
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_get_413() {
+    let upstream = Upstream::start().await;
+    let proxy = start_with(vec![ChainEntry::Provider(provider("up", &upstream, &[Api::Chat]))], |config| {
+        config.body_limit = 1024;
+    })
+    .await;
+    let big = json!({"model": "m", "pad": "x".repeat(4096)});
+    let response = proxy.post("/v1/chat/completions", &big).await;
+    assert_eq!(response.status(), 413);
+    assert!(upstream.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_provider_pointing_at_the_proxy_itself_is_refused() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let looped = Provider::new("loop", format!("http://127.0.0.1:{}/v1", addr.port()), vec![Api::Chat]);
+    let home = tempfile::tempdir().unwrap();
+    let mut config = ProxyConfig::new(TOKEN, vec![ChainEntry::Provider(looped)], home.path().to_path_buf());
+    config.listen = addr;
+    let error = aigate::proxy::start(config).await.unwrap_err();
+    assert!(error.message.contains("own listener"), "{}", error.message);
+}
+
+#[tokio::test]
+async fn models_route_and_usage_for_each_api() {
+    let upstream = Upstream::start().await;
+    let proxy = start(vec![ChainEntry::Provider(provider(
+        "up",
+        &upstream,
+        &[Api::Responses, Api::Chat, Api::Messages],
+    ))])
+    .await;
+    upstream.push(json_reply(200, &json!({"object": "list", "data": []})));
+    let models = proxy.http.get(proxy.url("/v1/models")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(models.status(), 200);
+    upstream.push(json_reply(200, &json!({"output": [], "usage": {"input_tokens": 5, "output_tokens": 2}})));
+    proxy.post("/v1/responses", &json!({"model": "gpt-5-mini", "input": "x"})).await.text().await.unwrap();
+    upstream.push(json_reply(
+        200,
+        &json!({"content": [], "usage": {"input_tokens": 3, "cache_read_input_tokens": 10, "output_tokens": 4}}),
+    ));
+    proxy.post("/v1/messages", &json!({"model": "claude-haiku-4-5"})).await.text().await.unwrap();
+    let (sender, _dropped) = upstream.push_stream();
+    sender
+        .send(Ok(Bytes::from_static(b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n")))
+        .unwrap();
+    sender
+        .send(Ok(Bytes::from_static(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":8,\"completion_tokens\":6}}\n\ndata: [DONE]\n\n")))
+        .unwrap();
+    drop(sender);
+    proxy
+        .post("/v1/chat/completions", &json!({"model": "gpt-4o", "stream": true}))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(upstream.requests()[0].path_and_query, "/v1/models");
+    let rows = proxy.rows().await;
+    let summary: Vec<Value> = rows
+        .iter()
+        .map(|row| json!([row["api"], row["stream"], row["input"], row["output"], row["cached"]]))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            json!(["responses", false, 5, 2, null]),
+            json!(["messages", false, 13, 4, 10]),
+            json!(["chat", true, 8, 6, null]),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn two_aigates_pointing_at_each_other_stop_the_loop() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let a_addr = listener.local_addr().unwrap();
+    drop(listener);
+    // B forwards to A (with A's token as its key); A forwards to B (with B's token).
+    let mut to_a = Provider::new("to-a", format!("http://{a_addr}/v1"), vec![Api::Chat]);
+    to_a.keys = vec![KeySource::Stored(TOKEN.to_string())];
+    let b = start(vec![ChainEntry::Provider(to_a)]).await;
+    let mut to_b = Provider::new("to-b", format!("{}/v1", b.handle.base_url()), vec![Api::Chat]);
+    to_b.keys = vec![KeySource::Stored(TOKEN.to_string())];
+    let a = start_with(vec![ChainEntry::Provider(to_b)], |config| config.listen = a_addr).await;
+    let response =
+        tokio::time::timeout(NET, a.post("/v1/chat/completions", &json!({"model": "m"}))).await.unwrap();
+    // A sees its own id come back and answers 508; B and then A pass that status on.
+    assert_eq!(response.status(), 508);
+    let body = json_of(response).await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("to-b: HTTP 508"), "{message}");
+}
