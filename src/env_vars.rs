@@ -16,9 +16,11 @@ pub const OPENCODE_CONFIG: &str = "OPENCODE_CONFIG";
 pub const OPENCODE_CONFIG_CONTENT: &str = "OPENCODE_CONFIG_CONTENT";
 /// Disable colour in output.
 pub const NO_COLOR: &str = "NO_COLOR";
-/// Agent executables for `aigate run` (else found on `PATH`).
+/// The Codex executable for `aigate run codex` (else `codex` on `PATH`; `--bin` wins).
 pub const AIGATE_CODEX_BIN: &str = "AIGATE_CODEX_BIN";
+/// The Claude Code executable for `aigate run claude` (else `claude` on `PATH`).
 pub const AIGATE_CLAUDE_BIN: &str = "AIGATE_CLAUDE_BIN";
+/// The OpenCode executable for `aigate run opencode` (else `opencode` on `PATH`).
 pub const AIGATE_OPENCODE_BIN: &str = "AIGATE_OPENCODE_BIN";
 /// Set by `aigate run` in the agent's environment: the session proxy's base URL.
 pub const AIGATE_BASE_URL: &str = "AIGATE_BASE_URL";
@@ -32,6 +34,7 @@ pub const AIGATE_OFFICIAL_CHATGPT_URL: &str = "AIGATE_OFFICIAL_CHATGPT_URL";
 pub const AIGATE_OFFICIAL_ANTHROPIC_URL: &str = "AIGATE_OFFICIAL_ANTHROPIC_URL";
 /// Loopback must bypass any system HTTP proxy for the agent.
 pub const NO_PROXY: &str = "NO_PROXY";
+/// The lower-case spelling, which curl and many runtimes read instead; extended alike.
 pub const NO_PROXY_LOWER: &str = "no_proxy";
 pub const HTTP_PROXY: &str = "HTTP_PROXY";
 pub const HTTPS_PROXY: &str = "HTTPS_PROXY";

@@ -12,6 +12,8 @@ pub mod doc;
 pub mod env_vars;
 pub mod error;
 pub mod fsx;
+pub mod gateway_info;
+pub mod launch;
 pub mod output;
 pub mod paths;
 pub mod providers;

@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use super::{Ctx, not_yet};
+use super::Ctx;
 use crate::clients::Client;
 use crate::error::Result;
 
@@ -31,6 +31,16 @@ pub struct RunArgs {
     pub agent_args: Vec<OsString>,
 }
 
-pub(crate) fn run(_ctx: &Ctx, _args: RunArgs) -> Result<u8> {
-    Err(not_yet("run"))
+pub(crate) fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
+    crate::launch::run(
+        &ctx.out,
+        &ctx.paths,
+        crate::launch::RunOptions {
+            client: args.client,
+            providers: args.providers,
+            model: args.model,
+            bin: args.bin,
+            agent_args: args.agent_args,
+        },
+    )
 }

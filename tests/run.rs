@@ -1,0 +1,400 @@
+//! `aigate run` with a stub agent: a `sh` script that prints its argv and the variables
+//! aigate sets, asks the session proxy for `/health`, and exits with a chosen code.
+//!
+//! Hermetic: every path aigate reads (HOME, CODEX_HOME, CLAUDE_CONFIG_DIR, XDG_CONFIG_HOME,
+//! AIGATE_HOME) points into one TempDir, the environment is cleared, and only 127.0.0.1 is
+//! contacted. Waiting is a bounded poll, never a sleep used as synchronisation.
+#![cfg(unix)]
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// A throw-away home with a stub agent in it.
+struct TestContext {
+    dir: TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl TestContext {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for sub in ["home", "codex", "claude", "xdg", "bin"] {
+            fs_err::create_dir_all(root.join(sub)).unwrap();
+        }
+        let env = vec![
+            ("PATH".into(), format!("{}:/usr/local/bin:/usr/bin:/bin", root.join("bin").display())),
+            ("HOME".into(), root.join("home").display().to_string()),
+            ("CODEX_HOME".into(), root.join("codex").display().to_string()),
+            ("CLAUDE_CONFIG_DIR".into(), root.join("claude").display().to_string()),
+            ("XDG_CONFIG_HOME".into(), root.join("xdg").display().to_string()),
+            ("AIGATE_HOME".into(), root.join("aigate").display().to_string()),
+        ];
+        let context = Self { dir, env };
+        context.write_agent("agent", 7);
+        context
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write an executable stub agent `bin/NAME` that reports and exits with `code`.
+    fn write_agent(&self, name: &str, code: i32) -> PathBuf {
+        self.write_script(
+            name,
+            &format!(
+                r#"#!/bin/sh
+printf 'ARGV:'; for a in "$@"; do printf ' [%s]' "$a"; done; echo
+for v in AIGATE_BASE_URL AIGATE_TOKEN AIGATE_SESSION NO_PROXY no_proxy ANTHROPIC_BASE_URL ANTHROPIC_AUTH_TOKEN ANTHROPIC_CUSTOM_HEADERS ANTHROPIC_MODEL ANTHROPIC_API_KEY OPENCODE_CONFIG_CONTENT; do
+  eval "val=\${{$v-__unset__}}"; echo "ENV $v=$val"
+done
+if command -v curl >/dev/null 2>&1; then
+  echo "HEALTH:$(curl -s --max-time 10 "$AIGATE_BASE_URL/health")"
+else
+  echo "HEALTH:$(python3 -c 'import os,urllib.request;print(urllib.request.urlopen(os.environ["AIGATE_BASE_URL"]+"/health",timeout=10).read().decode())')"
+fi
+exit {code}
+"#
+            ),
+        )
+    }
+
+    fn write_script(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.root().join("bin").join(name);
+        fs_err::write(&path, text).unwrap();
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aigate"));
+        command.env_clear().envs(self.env.iter().map(|(k, v)| (k, v))).current_dir(self.root()).args(args);
+        command.stdin(Stdio::null());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn agent(&self) -> String {
+        self.root().join("bin").join("agent").display().to_string()
+    }
+
+    /// Register a provider row directly in the db.
+    // TODO(merge): use `aigate provider add` once the provider CLI lands.
+    fn add_provider(&self, name: &str, priority: i64, default_model: Option<&str>) {
+        let home = self.root().join("aigate");
+        let connection = aigate::db::open(&home).unwrap();
+        connection
+            .execute(
+                "INSERT INTO providers (name, base_url, apis, key_env, keys, model_map, default_model, priority, created_at)
+                 VALUES (?1, 'http://127.0.0.1:9/v1', '[\"responses\",\"chat\",\"messages\"]', 'MOCK_KEY', '[]', '{}', ?2, ?3, 0)",
+                rusqlite::params![name, default_model, priority],
+            )
+            .unwrap();
+    }
+
+    /// Every file under the root except `bin/`: path → (mode, bytes).
+    fn snapshot(&self) -> BTreeMap<PathBuf, (u32, Vec<u8>)> {
+        fn walk(dir: &Path, root: &Path, into: &mut BTreeMap<PathBuf, (u32, Vec<u8>)>) {
+            for entry in fs_err::read_dir(dir).unwrap() {
+                let entry = entry.unwrap();
+                let path = entry.path();
+                let meta = fs_err::symlink_metadata(&path).unwrap();
+                let relative = path.strip_prefix(root).unwrap().to_path_buf();
+                if relative.starts_with("bin") {
+                    continue;
+                }
+                if meta.is_dir() {
+                    into.insert(relative, (meta.permissions().mode(), Vec::new()));
+                    walk(&path, root, into);
+                } else {
+                    into.insert(relative, (meta.permissions().mode(), fs_err::read(&path).unwrap()));
+                }
+            }
+        }
+        let mut map = BTreeMap::new();
+        walk(self.root(), self.root(), &mut map);
+        map
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The value the stub printed for `ENV NAME=`; `None` when unset.
+fn env_value(text: &str, name: &str) -> Option<String> {
+    let prefix = format!("ENV {name}=");
+    let mut lines = text.lines().skip_while(|line| !line.starts_with(&prefix));
+    let first = lines.next()?.strip_prefix(&prefix)?.to_string();
+    // Multi-line values (ANTHROPIC_CUSTOM_HEADERS, OPENCODE_CONFIG_CONTENT) run to the next ENV line.
+    let rest: Vec<&str> =
+        lines.take_while(|line| !line.starts_with("ENV ") && !line.starts_with("HEALTH:")).collect();
+    let value = if rest.is_empty() { first } else { format!("{first}\n{}", rest.join("\n")) };
+    (value != "__unset__").then_some(value)
+}
+
+fn argv(text: &str) -> String {
+    text.lines().find(|line| line.starts_with("ARGV:")).unwrap().to_string()
+}
+
+fn assert_token_env_only(text: &str) -> String {
+    let token = env_value(text, "AIGATE_TOKEN").expect("token in env");
+    assert_eq!(token.len(), 64, "{text}");
+    assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+    assert!(!argv(text).contains(&token), "token leaked into argv: {text}");
+    token
+}
+
+fn assert_base_url(text: &str) -> u16 {
+    let base = env_value(text, "AIGATE_BASE_URL").unwrap();
+    let port = base.strip_prefix("http://127.0.0.1:").unwrap_or_else(|| panic!("base url {base}"));
+    assert!(text.contains("HEALTH:ok"), "{text}");
+    port.parse().unwrap()
+}
+
+#[test]
+fn codex_official_gets_overrides_before_user_args_and_exit_code() {
+    let context = TestContext::new();
+    let output = context
+        .command(&["run", "codex", "--bin", &context.agent(), "--model", "m-1", "--", "exec", "say hi"])
+        .env("NO_PROXY", "corp.example")
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(7), "{text}\n{}", stderr(&output));
+    let port = assert_base_url(&text);
+    assert_token_env_only(&text);
+    assert_eq!(
+        argv(&text),
+        format!(
+            "ARGV: [-c] [model_provider=\"aigate\"] [-c] [model_providers.aigate={{name=\"aigate\", base_url=\"http://127.0.0.1:{port}/v1\", wire_api=\"responses\", requires_openai_auth=true, env_http_headers={{\"x-aigate-token\"=\"AIGATE_TOKEN\"}}}}] [-c] [model=\"m-1\"] [exec] [say hi]"
+        )
+    );
+    assert_eq!(env_value(&text, "NO_PROXY").as_deref(), Some("corp.example,127.0.0.1,localhost,::1"));
+    assert_eq!(env_value(&text, "no_proxy").as_deref(), Some("127.0.0.1,localhost,::1"));
+    assert_eq!(env_value(&text, "AIGATE_SESSION").map(|s| s.len()), Some(36));
+}
+
+#[test]
+fn codex_provider_chain_uses_env_key() {
+    let context = TestContext::new();
+    context.add_provider("mock", 10, None);
+    let output = context.run(&["run", "codex", "--bin", &context.agent(), "--", "exec"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(7), "{text}\n{}", stderr(&output));
+    let port = assert_base_url(&text);
+    assert_token_env_only(&text);
+    assert_eq!(
+        argv(&text),
+        format!(
+            "ARGV: [-c] [model_provider=\"aigate\"] [-c] [model_providers.aigate={{name=\"aigate\", base_url=\"http://127.0.0.1:{port}/v1\", wire_api=\"responses\", env_key=\"AIGATE_TOKEN\"}}] [exec]"
+        )
+    );
+}
+
+#[test]
+fn agent_is_found_through_the_env_variable_and_path() {
+    let context = TestContext::new();
+    context.write_agent("claude", 3);
+    let output = context.run(&["run", "claude", "--", "-p", "hi"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let output =
+        context.command(&["run", "claude"]).env("AIGATE_CLAUDE_BIN", context.agent()).output().unwrap();
+    assert_eq!(output.status.code(), Some(7), "{}", stderr(&output));
+}
+
+#[test]
+fn claude_provider_chain_gets_auth_token_and_model() {
+    let context = TestContext::new();
+    context.add_provider("mock", 10, None);
+    let output = context
+        .command(&["run", "claude", "--bin", &context.agent(), "--model", "claude-x", "--", "-p", "say hi"])
+        .env("ANTHROPIC_API_KEY", "sk-user-key")
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(7), "{text}\n{}", stderr(&output));
+    let port = assert_base_url(&text);
+    let token = assert_token_env_only(&text);
+    assert_eq!(argv(&text), "ARGV: [-p] [say hi]");
+    assert_eq!(env_value(&text, "ANTHROPIC_BASE_URL"), Some(format!("http://127.0.0.1:{port}")));
+    assert_eq!(env_value(&text, "ANTHROPIC_AUTH_TOKEN"), Some(token.clone()));
+    assert_eq!(env_value(&text, "ANTHROPIC_MODEL").as_deref(), Some("claude-x"));
+    assert_eq!(env_value(&text, "ANTHROPIC_CUSTOM_HEADERS"), None);
+    // The user's key is left alone, with a warning that never shows it.
+    assert_eq!(env_value(&text, "ANTHROPIC_API_KEY").as_deref(), Some("sk-user-key"));
+    let err = stderr(&output);
+    assert!(err.contains("ANTHROPIC_API_KEY"), "{err}");
+    assert!(!err.contains("sk-user-key") && !err.contains(&token), "{err}");
+}
+
+#[test]
+fn claude_official_keeps_the_login_and_appends_a_header() {
+    let context = TestContext::new();
+    let output = context
+        .command(&["run", "claude", "--provider", "official", "--bin", &context.agent()])
+        .env("ANTHROPIC_CUSTOM_HEADERS", "x-team: blue")
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(7), "{text}\n{}", stderr(&output));
+    let token = assert_token_env_only(&text);
+    assert_eq!(env_value(&text, "ANTHROPIC_AUTH_TOKEN"), None);
+    assert_eq!(
+        env_value(&text, "ANTHROPIC_CUSTOM_HEADERS"),
+        Some(format!("x-team: blue\nx-aigate-token: {token}"))
+    );
+}
+
+#[test]
+fn opencode_gets_inline_config_with_the_first_providers_model() {
+    let context = TestContext::new();
+    context.add_provider("second", 20, Some("other-model"));
+    context.add_provider("first", 10, Some("mock-model"));
+    let output = context.run(&["run", "opencode", "--bin", &context.agent(), "--", "run", "say hi"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(7), "{text}\n{}", stderr(&output));
+    let port = assert_base_url(&text);
+    let token = assert_token_env_only(&text);
+    assert_eq!(argv(&text), "ARGV: [run] [say hi]");
+    let content = env_value(&text, "OPENCODE_CONFIG_CONTENT").unwrap();
+    assert!(!content.contains(&token));
+    let value: serde_json::Value = serde_json::from_str(&content).unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!({
+            "provider": {"aigate": {
+                "npm": "@ai-sdk/openai-compatible",
+                "name": "aigate",
+                "options": {"baseURL": format!("http://127.0.0.1:{port}/v1"), "apiKey": "{env:AIGATE_TOKEN}"},
+                "models": {"mock-model": {}},
+            }},
+            "model": "aigate/mock-model",
+        })
+    );
+}
+
+#[test]
+fn opencode_without_providers_or_model_is_refused() {
+    let context = TestContext::new();
+    let output = context.run(&["run", "opencode", "--bin", &context.agent()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("aigate provider add"), "{}", stderr(&output));
+    context.add_provider("nomodel", 10, None);
+    let output = context.run(&["run", "opencode", "--bin", &context.agent()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("--model"), "{}", stderr(&output));
+}
+
+#[test]
+fn unknown_provider_is_refused_naming_the_known_ones() {
+    let context = TestContext::new();
+    context.add_provider("mock", 10, None);
+    let output = context.run(&["run", "codex", "--bin", &context.agent(), "--provider", "nosuch"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("`nosuch`") && err.contains("mock, official"), "{err}");
+    assert!(output.stdout.is_empty(), "the agent must not start");
+}
+
+#[test]
+fn nested_run_is_refused() {
+    let context = TestContext::new();
+    let output = context
+        .command(&["run", "codex", "--bin", &context.agent()])
+        .env("AIGATE_SESSION", "x")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("AIGATE_SESSION"), "{}", stderr(&output));
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn missing_agent_exits_2_with_an_install_hint() {
+    let context = TestContext::new();
+    for (client, package) in
+        [("codex", "@openai/codex"), ("claude", "@anthropic-ai/claude-code"), ("opencode", "opencode-ai")]
+    {
+        let output =
+            context.command(&["run", client]).env("PATH", context.root().join("bin")).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{client}");
+        let err = stderr(&output);
+        assert!(err.contains(&format!("npm i -g {package}")) && err.contains("--bin"), "{err}");
+    }
+    let output = context.run(&["run", "codex", "--bin", "/nonexistent/codex"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn agent_killed_by_a_signal_gives_128_plus_n() {
+    let context = TestContext::new();
+    let agent = context.write_script("selfkill", "#!/bin/sh\nkill -USR1 $$\nsleep 5\n");
+    let output = context.run(&["run", "codex", "--bin", agent.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(128 + 10), "{}", stderr(&output));
+}
+
+#[test]
+fn sigterm_is_forwarded_and_sigint_is_left_to_the_agent() {
+    let context = TestContext::new();
+    let ready = context.root().join("ready");
+    let agent = context.write_script(
+        "waiter",
+        &format!(
+            "#!/bin/sh\ntrap 'echo got-term; exit 42' TERM\ntrap 'echo got-int' INT\ntouch {}\nwhile :; do sleep 0.05; done\n",
+            ready.display()
+        ),
+    );
+    let child = context
+        .command(&["run", "claude", "--bin", agent.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "the agent never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    // SIGINT to aigate alone: it must survive (the terminal would deliver it to the agent).
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    // SIGTERM to aigate alone: forwarded to the agent, whose exit code comes back.
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(42));
+    assert!(stdout(&output).contains("got-term"));
+}
+
+#[test]
+fn run_writes_no_file() {
+    let context = TestContext::new();
+    fs_err::write(context.root().join("codex/config.toml"), "model = \"x\"\n").unwrap();
+    fs_err::write(context.root().join("codex/auth.json"), "{\"auth_mode\":\"chatgpt\",\"tokens\":{}}")
+        .unwrap();
+    fs_err::write(context.root().join("claude/settings.json"), "{}").unwrap();
+    fs_err::create_dir_all(context.root().join("xdg/opencode")).unwrap();
+    fs_err::write(context.root().join("xdg/opencode/opencode.json"), "{}").unwrap();
+    context.add_provider("mock", 10, Some("m"));
+    let before = context.snapshot();
+    for client in ["codex", "claude", "opencode"] {
+        let output = context.run(&["run", client, "--bin", &context.agent()]);
+        assert_eq!(output.status.code(), Some(7), "{client}: {}", stderr(&output));
+    }
+    let after = context.snapshot();
+    assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
+    assert!(before == after, "a file changed");
+}
