@@ -82,7 +82,7 @@ pub struct Session<'a> {
 
 /// Run the agent behind a session proxy and return its exit code.
 pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
-    if std::env::var_os(env_vars::AIGATE_SESSION).is_some() {
+    if std::env::var_os(env_vars::AIGATE_SESSION).is_some_and(|value| !value.is_empty()) {
         return Err(Error::refused("Already inside an `aigate run` session (`AIGATE_SESSION` is set)")
             .hint("run the agent directly here; it already talks to the session proxy"));
     }
@@ -568,128 +568,5 @@ impl ProviderRow {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use pretty_assertions::assert_eq;
-
-    fn session(client: Client, official: bool, model: Option<&'static str>) -> Session<'static> {
-        Session {
-            client,
-            base_url: "http://127.0.0.1:4242",
-            token: "tok-secret",
-            session_id: "sid",
-            official,
-            model,
-        }
-    }
-
-    fn no_env(_: &str) -> Option<OsString> {
-        None
-    }
-
-    fn env_of(launch: &AgentLaunch, name: &str) -> Option<String> {
-        launch.env.iter().find(|(key, _)| key == name).map(|(_, value)| value.to_string_lossy().into_owned())
-    }
-
-    #[test]
-    fn codex_provider_chain_overrides_go_before_user_args() {
-        let launch =
-            plan_agent(&session(Client::Codex, false, Some("m-1")), &["exec".into(), "hi".into()], &no_env)
-                .unwrap();
-        let args: Vec<String> = launch.args.iter().map(|arg| arg.to_string_lossy().into_owned()).collect();
-        assert_eq!(
-            args,
-            vec![
-                "-c",
-                "model_provider=\"aigate\"",
-                "-c",
-                "model_providers.aigate={name=\"aigate\", base_url=\"http://127.0.0.1:4242/v1\", wire_api=\"responses\", env_key=\"AIGATE_TOKEN\"}",
-                "-c",
-                "model=\"m-1\"",
-                "exec",
-                "hi",
-            ]
-        );
-        assert!(!args.iter().any(|arg| arg.contains("tok-secret")));
-        assert_eq!(env_of(&launch, "AIGATE_TOKEN").as_deref(), Some("tok-secret"));
-    }
-
-    #[test]
-    fn codex_official_keeps_the_login() {
-        let overrides = codex_overrides(&session(Client::Codex, true, None));
-        assert_eq!(
-            overrides[1],
-            "model_providers.aigate={name=\"aigate\", base_url=\"http://127.0.0.1:4242/v1\", wire_api=\"responses\", requires_openai_auth=true, env_http_headers={\"x-aigate-token\"=\"AIGATE_TOKEN\"}}"
-        );
-        assert_eq!(overrides.len(), 2);
-    }
-
-    #[test]
-    fn claude_env_for_provider_and_official_chains() {
-        let launch = plan_agent(&session(Client::Claude, false, Some("m")), &[], &no_env).unwrap();
-        assert_eq!(env_of(&launch, "ANTHROPIC_BASE_URL").as_deref(), Some("http://127.0.0.1:4242"));
-        assert_eq!(env_of(&launch, "ANTHROPIC_AUTH_TOKEN").as_deref(), Some("tok-secret"));
-        assert_eq!(env_of(&launch, "ANTHROPIC_MODEL").as_deref(), Some("m"));
-        assert_eq!(env_of(&launch, "ANTHROPIC_CUSTOM_HEADERS"), None);
-        assert!(launch.args.is_empty());
-
-        let lookup = |name: &str| (name == "ANTHROPIC_CUSTOM_HEADERS").then(|| OsString::from("x-team: a"));
-        let launch = plan_agent(&session(Client::Claude, true, None), &[], &lookup).unwrap();
-        assert_eq!(
-            env_of(&launch, "ANTHROPIC_CUSTOM_HEADERS").as_deref(),
-            Some("x-team: a\nx-aigate-token: tok-secret")
-        );
-        assert_eq!(env_of(&launch, "ANTHROPIC_AUTH_TOKEN"), None);
-    }
-
-    #[test]
-    fn claude_warns_about_an_api_key() {
-        let lookup = |name: &str| (name == "ANTHROPIC_API_KEY").then(|| OsString::from("sk-user"));
-        let launch = plan_agent(&session(Client::Claude, false, None), &[], &lookup).unwrap();
-        assert_eq!(launch.warnings.len(), 1);
-        assert!(!launch.warnings[0].contains("sk-user"));
-    }
-
-    #[test]
-    fn opencode_config_content_names_the_token_by_env() {
-        let (content, warning) = opencode_config("http://127.0.0.1:1", "mock-model", None);
-        assert_eq!(warning, None);
-        assert_eq!(
-            content,
-            r#"{"provider":{"aigate":{"npm":"@ai-sdk/openai-compatible","name":"aigate","options":{"baseURL":"http://127.0.0.1:1/v1","apiKey":"{env:AIGATE_TOKEN}"},"models":{"mock-model":{}}}},"model":"aigate/mock-model"}"#
-        );
-        let (merged, _) = opencode_config(
-            "http://127.0.0.1:1",
-            "m",
-            Some(OsStr::new(r#"{"theme":"x","provider":{"other":{}}}"#)),
-        );
-        let value: serde_json::Value = serde_json::from_str(&merged).unwrap();
-        assert_eq!(value["theme"], "x");
-        assert!(value["provider"]["other"].is_object());
-        assert_eq!(value["model"], "aigate/m");
-        let (_, warning) = opencode_config("http://127.0.0.1:1", "m", Some(OsStr::new("[1]")));
-        assert!(warning.is_some());
-    }
-
-    #[test]
-    fn no_proxy_is_extended_once() {
-        assert_eq!(extend_no_proxy(None), "127.0.0.1,localhost,::1");
-        assert_eq!(
-            extend_no_proxy(Some(OsStr::new("corp.example, localhost"))),
-            "corp.example,localhost,127.0.0.1,::1"
-        );
-    }
-
-    #[test]
-    fn session_ids_look_like_uuids_and_tokens_are_long() {
-        let id = session_id().unwrap();
-        assert_eq!(id.len(), 36);
-        assert_eq!(id.matches('-').count(), 4);
-        assert_eq!(random_hex(32).unwrap().len(), 64);
-    }
-
-    #[test]
-    fn toml_strings_are_escaped() {
-        assert_eq!(toml_escape("a\"b\\c"), "a\\\"b\\\\c");
-    }
-}
+#[path = "launch_tests.rs"]
+mod tests;
