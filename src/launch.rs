@@ -102,7 +102,7 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
         .enable_all()
         .build()
         .map_err(|error| Error::internal("Failed to start the async runtime").cause(error))?;
-    runtime.block_on(async {
+    let code = runtime.block_on(async {
         let config = ProxyConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             token: token.clone(),
@@ -132,7 +132,10 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
         let code = supervise(&program, &launch).await;
         handle.shutdown(DRAIN).await;
         code
-    })
+    });
+    // The proxy has drained and stopped; do not wait for idle workers to be joined.
+    runtime.shutdown_background();
+    code
 }
 
 /// Find the agent executable: `--bin`, else `AIGATE_<AGENT>_BIN`, else `PATH`.
@@ -524,7 +527,7 @@ struct ProviderRow {
     priority: i64,
     timeout_ms: Option<i64>,
     proxy_url: Option<String>,
-    vision: Option<i64>,
+    vision: Option<bool>,
 }
 
 impl ProviderRow {
@@ -539,8 +542,16 @@ impl ProviderRow {
         };
         let apis: Vec<Api> = serde_json::from_str(&self.apis).map_err(|error| invalid("apis", error))?;
         let mut keys = Vec::new();
-        if let Some(name) = self.key_env.clone().filter(|name| !name.is_empty()) {
-            keys.push(KeySource::Env(name));
+        // `key_env` is a JSON array of variable names (the provider store's format); a bare
+        // name is accepted too.
+        if let Some(text) = self.key_env.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
+            if text.starts_with('[') {
+                let names: Vec<String> =
+                    serde_json::from_str(text).map_err(|error| invalid("key_env", error))?;
+                keys.extend(names.into_iter().map(KeySource::Env));
+            } else {
+                keys.push(KeySource::Env(text.to_string()));
+            }
         }
         if let Some(stored) = self.keys.as_deref().filter(|text| !text.trim().is_empty()) {
             let stored: Vec<String> = serde_json::from_str(stored).map_err(|error| invalid("keys", error))?;
@@ -562,7 +573,7 @@ impl ProviderRow {
             priority: self.priority,
             timeout: self.timeout_ms.and_then(|ms| u64::try_from(ms).ok()).map(Duration::from_millis),
             proxy_url: self.proxy_url,
-            vision: self.vision.map(|flag| flag != 0),
+            vision: self.vision,
         })
     }
 }

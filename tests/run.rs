@@ -96,7 +96,7 @@ exit {code}
         connection
             .execute(
                 "INSERT INTO providers (name, base_url, apis, key_env, keys, model_map, default_model, priority, created_at)
-                 VALUES (?1, 'http://127.0.0.1:9/v1', '[\"responses\",\"chat\",\"messages\"]', 'MOCK_KEY', '[]', '{}', ?2, ?3, 0)",
+                 VALUES (?1, 'http://127.0.0.1:9/v1', '[\"responses\",\"chat\",\"messages\"]', '[\"MOCK_KEY\"]', NULL, '{}', ?2, ?3, 0)",
                 rusqlite::params![name, default_model, priority],
             )
             .unwrap();

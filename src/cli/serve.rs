@@ -5,7 +5,7 @@
 //!   `AIGATE_HOME/serve.token` (0600, created on first use, never printed).
 //! - `serve.json` (0600) exists exactly while the gateway listens: written once the socket
 //!   is bound, removed on exit. One gateway per `AIGATE_HOME`: a live one refuses a second.
-//! - SIGINT and SIGTERM stop accepting and let open streams drain for a few seconds.
+//! - SIGINT, SIGTERM and SIGHUP stop accepting and let open streams drain for a few seconds.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -108,6 +108,8 @@ pub(crate) fn run(ctx: &Ctx, args: &ServeArgs) -> Result<u8> {
         use tokio::signal::unix::{SignalKind, signal};
         let mut interrupt = signal(SignalKind::interrupt())?;
         let mut terminate = signal(SignalKind::terminate())?;
+        // A closed terminal stops the gateway cleanly too (serve.json is removed).
+        let mut hangup = signal(SignalKind::hangup())?;
         let config = ProxyConfig {
             listen,
             token,
@@ -144,6 +146,7 @@ pub(crate) fn run(ctx: &Ctx, args: &ServeArgs) -> Result<u8> {
         tokio::select! {
             _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
+            _ = hangup.recv() => {}
         }
         ctx.out.info("aigate gateway stopping");
         handle.shutdown(DRAIN).await;

@@ -16,7 +16,9 @@
 #   - each client prints MOCK-OK through `aigate run`;
 #   - the mock saw the provider key (`Bearer $MOCK_KEY`) and never a session token
 #     (each agent is started through a shim that records $AIGATE_TOKEN, then execs it);
-#   - the seeded client files are byte-identical afterwards (sha256).
+#   - the seeded client files are byte-identical afterwards (sha256);
+#   - with `--provider official` (official upstreams pointed at the mock through
+#     AIGATE_OFFICIAL_*_URL), Codex's auth.json key and Claude's ANTHROPIC_API_KEY pass through.
 # The MOCK-OK checks need the real proxy (the stub serves only /health).
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -106,12 +108,15 @@ cat > "$XDG/opencode/opencode.json" <<'EOF'
   "autoupdate": false
 }
 EOF
-CLIENT_FILES=("$CX/config.toml" "$CL/settings.json" "$XDG/opencode/opencode.json")
+# An API-key login for Codex's `official` link (read only; never written).
+printf '{"OPENAI_API_KEY":"sk-codex-login-e2e"}' > "$CX/auth.json"
+CLIENT_FILES=("$CX/config.toml" "$CX/auth.json" "$CL/settings.json" "$XDG/opencode/opencode.json")
 sha256sum "${CLIENT_FILES[@]}" > "$T/files.before"
 
 MOCK_KEY_VALUE="sk-mock-e2e-$(date +%s)"
 BASE_ENV=(PATH=/usr/local/bin:/usr/bin:/bin TERM=xterm HOME="$H" CODEX_HOME="$CX" CLAUDE_CONFIG_DIR="$CL"
   XDG_CONFIG_HOME="$XDG" AIGATE_HOME="$AH" MOCK_KEY="$MOCK_KEY_VALUE"
+  AIGATE_OFFICIAL_OPENAI_URL="$URL/v1" AIGATE_OFFICIAL_ANTHROPIC_URL="$URL"
   HTTPS_PROXY="$URL" HTTP_PROXY="$URL" https_proxy="$URL" http_proxy="$URL"
   NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost)
 aig() { env -i "${BASE_ENV[@]}" "$AIGATE" "$@"; }
@@ -140,7 +145,7 @@ if fresh or con.execute("PRAGMA user_version").fetchone()[0] == 0:
     os.chmod(path, 0o600)
 con.execute("""INSERT OR REPLACE INTO providers
   (name, base_url, apis, key_env, keys, model_map, default_model, priority, created_at)
-  VALUES (?, ?, '["responses","chat","messages"]', 'MOCK_KEY', '[]', '{}', 'mock-model', ?, ?)""",
+  VALUES (?, ?, '["responses","chat","messages"]', '["MOCK_KEY"]', NULL, '{}', 'mock-model', ?, ?)""",
   (name, base_url, int(priority), int(time.time() * 1000)))
 con.commit()
 PY
@@ -185,10 +190,30 @@ for chain in "mock" "dead mock"; do
   else bad "opencode through aigate run, $label (rc=$rc)" "$T/opencode-$tag.out"; fi
 done
 
+# ---- the `official` link: the agent's own login passes through, aigate's token does not ----
+# (official upstreams point at the mock through AIGATE_OFFICIAL_*_URL)
+n0=$(wc -l < "$LOG")
+run_client "$T/codex-official.out" codex -- --provider official -- \
+  -c features.plugins=false -c analytics.enabled=false exec --skip-git-repo-check "say hi"
+rc=$?
+if [ $rc = 0 ] && grep -qx 'MOCK-OK' "$T/codex-official.out" \
+   && tail -n +$((n0+1)) "$LOG" | grep -q '"Bearer sk-codex-login-e2e"'; then
+  ok "codex --provider official: the login's key reached the official upstream"
+else bad "codex --provider official (rc=$rc)" "$T/codex-official.out"; fi
+n0=$(wc -l < "$LOG")
+run_client "$T/claude-official.out" claude CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 ANTHROPIC_API_KEY=sk-ant-login-e2e -- \
+  --provider official -- -p "say hi"
+rc=$?
+if [ $rc = 0 ] && grep -qx 'MOCK-OK' "$T/claude-official.out" \
+   && tail -n +$((n0+1)) "$LOG" | grep -q '"sk-ant-login-e2e"'; then
+  ok "claude --provider official: the login's key reached the official upstream"
+else bad "claude --provider official (rc=$rc)" "$T/claude-official.out"; fi
+
 # ---- what the mock saw ---------------------------------------------------------------------
 sessions=$(grep -c . "$T/tokens")
-if [ "$sessions" = 6 ]; then ok "each of the 6 sessions had its own AIGATE_TOKEN in the agent's env"
-else bad "expected 6 session tokens, got $sessions"; fi
+if [ "$sessions" = 8 ] && [ "$(sort -u "$T/tokens" | grep -c .)" = 8 ]; then
+  ok "each of the 8 sessions had its own AIGATE_TOKEN in the agent's env"
+else bad "expected 8 distinct session tokens, got $sessions"; fi
 
 python3 - "$LOG" "$MOCK_KEY_VALUE" <<'PY' > "$T/keycheck" 2>&1
 import json, sys
