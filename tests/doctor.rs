@@ -173,3 +173,17 @@ fn skills_with_bad_frontmatter() {
     assert_eq!(code, 1);
     assert_eq!(checks(&json), vec!["skill-frontmatter", "skill-frontmatter"], "{json}");
 }
+
+#[test]
+fn a_codex_profile_that_shadows_the_gateway() {
+    let home = Home::new();
+    fs_err::write(
+        home.path("codex/config.toml"),
+        "profile = \"work\"\n\n[profiles.work]\nmodel_provider = \"azure\"\n",
+    )
+    .unwrap();
+    assert!(home.aigate(&["use", "gateway", "--client", "codex"], &[]).status.success());
+    let (code, json, _) = home.doctor(&[]);
+    assert_eq!(code, 1);
+    assert!(checks(&json).contains(&"codex-profile".to_string()), "{json}");
+}

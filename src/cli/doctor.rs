@@ -21,8 +21,8 @@ use super::Ctx;
 use crate::clients::Client;
 use crate::env_vars::{self, var};
 use crate::error::Result;
-use crate::gateway::CODEX_RESERVED_IDS;
 use crate::gateway::inspect::{self, Inspection, Mode};
+use crate::gateway::{self, CODEX_RESERVED_IDS};
 use crate::output::display_path;
 
 #[derive(Debug, clap::Args)]
@@ -57,8 +57,9 @@ struct Report {
     findings: Vec<Finding>,
 }
 
-const CHECKS: [&str; 12] = [
+const CHECKS: [&str; 13] = [
     "parse",
+    "codex-profile",
     "drift",
     "codex-reserved-id",
     "codex-wire-api",
@@ -199,6 +200,26 @@ fn codex(inspection: &Inspection, findings: &mut Vec<Finding>) {
                 what: format!("Codex provider `{id}` uses `wire_api = \"chat\"`, which newer Codex no longer supports"),
                 location: Some(path.clone()),
                 hint: "use `wire_api = \"responses\"` (aigate's gateway speaks Responses for any provider: `aigate use gateway`)".into(),
+            });
+        }
+    }
+    // A profile that sets its own `model_provider` wins over the top-level one `use gateway` wrote.
+    let in_gateway = inspection
+        .clients
+        .iter()
+        .any(|status| status.client == Client::Codex && status.mode == Mode::Gateway);
+    if let Some(JsonValue::String(profile)) = document.get(&["profile"]) {
+        let shadowed = document.get(&["profiles", &profile, "model_provider"]);
+        if in_gateway
+            && shadowed.is_some()
+            && shadowed != Some(JsonValue::String(gateway::PROVIDER_ID.into()))
+        {
+            findings.push(Finding {
+                severity: Severity::Warning,
+                check: "codex-profile",
+                what: format!("Codex profile `{profile}` sets its own `model_provider`, so Codex does not use the gateway"),
+                location: Some(path.clone()),
+                hint: format!("remove `model_provider` from `[profiles.{profile}]`, or run Codex with another profile"),
             });
         }
     }

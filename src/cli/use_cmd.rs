@@ -121,6 +121,24 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
             gateway::DEFAULT_ADDRESS.to_string()
         }
     };
+    if chosen.contains(&Client::OpenCode) {
+        let chain = if args.providers.is_empty() {
+            let recorded = records::recorded_chain(&paths.aigate_home)?;
+            if recorded.is_empty() {
+                known.iter().map(|provider| provider.name.clone()).collect()
+            } else {
+                recorded
+            }
+        } else {
+            args.providers.clone()
+        };
+        if chain.iter().all(|name| name == crate::launch::OFFICIAL) {
+            ctx.out.warn(
+                "OpenCode has no official login the gateway can pass through; its requests need a registered provider",
+            );
+            ctx.out.info("hint: `aigate provider add NAME --base-url URL --api chat --key-env VAR`, then `--provider NAME`");
+        }
+    }
     let token = if args.dry_run {
         existing_token(paths).unwrap_or_else(|| "new-gateway-token-not-yet-created".to_string())
     } else {

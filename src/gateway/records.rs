@@ -163,6 +163,15 @@ pub fn save_chain(connection: &mut Connection, providers: &[String]) -> Result<(
     Ok(())
 }
 
+/// The chain `use gateway --provider` recorded, for `aigate serve` started without
+/// `--provider` (empty when none was recorded or there is no db; creates nothing).
+pub fn recorded_chain(aigate_home: &Path) -> Result<Vec<String>> {
+    match open_existing(aigate_home)? {
+        Some(connection) => load_chain(&connection),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Open the db only if it exists (read-style commands and `--dry-run` create nothing).
 pub fn open_existing(aigate_home: &Path) -> Result<Option<Connection>> {
     if aigate_home.join("aigate.db").exists() { crate::db::open(aigate_home).map(Some) } else { Ok(None) }
