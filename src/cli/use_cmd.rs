@@ -83,6 +83,8 @@ pub struct UseOfficialArgs {
 #[derive(Serialize)]
 struct UseReport<'a> {
     mode: &'static str,
+    /// Nothing was written because of conflicts.
+    refused: bool,
     gateway: Option<String>,
     #[serde(flatten)]
     outcome: Option<&'a Outcome>,
@@ -188,12 +190,17 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
         })?;
         if !args.providers.is_empty() {
             records::save_chain(&mut connection, &args.providers)?;
+            ctx.out.info(&format!(
+                "Recorded the gateway's provider chain: {} (a running `aigate serve` keeps its own until restarted)",
+                args.providers.join(" -> ")
+            ));
         }
         summarize(ctx, &outcome, "gateway mode", &address);
     }
     if ctx.json() {
         ctx.out.json(&UseReport {
             mode: "gateway",
+            refused: false,
             gateway: Some(address),
             outcome: Some(&outcome),
             conflicts: Vec::new(),
@@ -233,14 +240,20 @@ fn use_official(ctx: &Ctx, args: &UseOfficialArgs) -> Result<u8> {
         if !args.force {
             let count = conflicts.len();
             if ctx.json() {
-                ctx.out.json(&UseReport { mode: "gateway", gateway: None, outcome: None, conflicts })?;
+                ctx.out.json(&UseReport {
+                    mode: "official",
+                    refused: true,
+                    gateway: None,
+                    outcome: None,
+                    conflicts,
+                })?;
             }
             return Err(Error::refused(format!(
                 "{count} key{} aigate owns {} changed by hand since `aigate use gateway`; nothing was written",
                 if count == 1 { "" } else { "s" },
                 if count == 1 { "was" } else { "were" },
             ))
-            .hint("keep your edits and forget aigate's: `aigate use official --force` puts the values from before `use gateway` back anyway"));
+            .hint("check those keys; `aigate use official --force` puts the values from before `use gateway` back anyway, replacing the hand edits"));
         }
     }
 
@@ -271,14 +284,26 @@ fn use_official(ctx: &Ctx, args: &UseOfficialArgs) -> Result<u8> {
         summarize(ctx, &outcome, "official mode", "");
     }
     if ctx.json() {
-        ctx.out.json(&UseReport { mode: "official", gateway: None, outcome: Some(&outcome), conflicts })?;
+        ctx.out.json(&UseReport {
+            mode: "official",
+            refused: false,
+            gateway: None,
+            outcome: Some(&outcome),
+            conflicts,
+        })?;
     }
     Ok(0)
 }
 
 fn report_nothing(ctx: &Ctx) -> Result<u8> {
     if ctx.json() {
-        ctx.out.json(&UseReport { mode: "official", gateway: None, outcome: None, conflicts: Vec::new() })?;
+        ctx.out.json(&UseReport {
+            mode: "official",
+            refused: false,
+            gateway: None,
+            outcome: None,
+            conflicts: Vec::new(),
+        })?;
     }
     Ok(0)
 }
