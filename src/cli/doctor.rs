@@ -352,7 +352,8 @@ fn file_modes(paths: &crate::paths::Paths, inspection: &Inspection, findings: &m
             }
         }
     }
-    for path in [paths.db_file(), paths.serve_token()] {
+    let logins = [paths.codex_auth(), paths.claude_dir.join(".credentials.json")];
+    for path in [paths.db_file(), paths.serve_token()].into_iter().chain(logins) {
         if mode_of(&path).is_some_and(|bits| bits & 0o077 != 0) {
             private.push(path);
         }

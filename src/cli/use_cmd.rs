@@ -141,6 +141,18 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
             ctx.out.info("hint: `aigate provider add NAME --base-url URL --api chat --key-env VAR`, then `--provider NAME`");
         }
     }
+    if chosen.contains(&Client::Claude) {
+        let in_settings = fs_err::read(paths.claude_settings()).ok().is_some_and(|bytes| {
+            crate::doc::Document::parse(&bytes, crate::clients::Format::Json, &paths.claude_settings())
+                .ok()
+                .and_then(|document| document.get(&["env", crate::env_vars::ANTHROPIC_API_KEY]))
+                .is_some()
+        });
+        if in_settings || crate::env_vars::var(crate::env_vars::ANTHROPIC_API_KEY).is_some() {
+            ctx.out.warn("`ANTHROPIC_API_KEY` is set (environment or settings.json `env`): Claude Code sends it next to the gateway token and asks to approve it");
+            ctx.out.info("hint: unset it; in gateway mode Claude Code needs only `ANTHROPIC_AUTH_TOKEN`, which aigate writes");
+        }
+    }
     let token = if args.dry_run {
         existing_token(paths).unwrap_or_else(|| "new-gateway-token-not-yet-created".to_string())
     } else {

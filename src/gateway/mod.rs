@@ -457,3 +457,56 @@ fn is_blank(document: &Document) -> bool {
 fn key(parts: &[&str]) -> Vec<String> {
     parts.iter().map(ToString::to_string).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn masking_hides_tokens_by_key_name_and_by_value() {
+        let token = "0123456789abcdef0123456789abcdef";
+        let value = json!({
+            "name": "aigate",
+            "experimental_bearer_token": token,
+            "http_headers": { "x-aigate-token": token },
+            "options": { "apiKey": "short" },
+            "note": token,
+        });
+        let masked = mask_value(&value, "aigate", Some(token));
+        assert!(!masked.to_string().contains(token), "{masked}");
+        assert_eq!(masked["name"], "aigate");
+        assert_eq!(masked["options"]["apiKey"], "****");
+        assert_eq!(
+            mask_value(&json!("http://127.0.0.1:8787"), "ANTHROPIC_BASE_URL", None),
+            json!("http://127.0.0.1:8787")
+        );
+    }
+
+    #[test]
+    fn gateway_never_uses_a_reserved_codex_id() {
+        let document = Document::new_empty(Format::Toml);
+        let target =
+            Target { address: DEFAULT_ADDRESS.into(), token: "t".into(), model: None, codex_login: false };
+        for (key, _) in wanted(Client::Codex, &document, &target) {
+            assert!(!key.iter().any(|part| CODEX_RESERVED_IDS.contains(&part.as_str())), "{key:?}");
+        }
+        assert!(!CODEX_RESERVED_IDS.contains(&PROVIDER_ID));
+    }
+
+    #[test]
+    fn claude_never_gets_an_api_key() {
+        let document = Document::new_empty(Format::Json);
+        let target = Target {
+            address: DEFAULT_ADDRESS.into(),
+            token: "t".into(),
+            model: Some("m".into()),
+            codex_login: false,
+        };
+        let keys: Vec<String> = wanted(Client::Claude, &document, &target)
+            .into_iter()
+            .map(|(key, _)| display_key(&key))
+            .collect();
+        assert_eq!(keys, ["env.ANTHROPIC_BASE_URL", "env.ANTHROPIC_AUTH_TOKEN", "env.ANTHROPIC_MODEL"]);
+    }
+}
