@@ -109,7 +109,17 @@ const MIGRATIONS: &[&str] = &[
         scope   TEXT NOT NULL,
         name    TEXT NOT NULL,
         entry   TEXT NOT NULL,
+        undo    TEXT,
         PRIMARY KEY (client, file, scope, name)
+    );
+    CREATE TABLE mcp_undo (
+        client     TEXT NOT NULL,
+        file       TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        op         TEXT NOT NULL,
+        patch      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (client, file, name, op)
     );
     ",
 ];
