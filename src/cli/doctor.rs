@@ -6,7 +6,8 @@
 //! `HTTP(S)_PROXY` without loopback in `NO_PROXY`; the gateway answering `/health` while a
 //! client is in gateway mode; each provider's key variable; modes of files holding
 //! secrets (token-holding client files, the db, `serve.token`: 0600; `AIGATE_HOME`: 0700);
-//! the db's `PRAGMA integrity_check`; skills with invalid frontmatter.
+//! the db's `PRAGMA integrity_check`; skills with invalid frontmatter (the validator of
+//! `skills_mcp::skills`).
 //!
 //! Invariants: read-only (creates nothing, not even the db); never prints a secret; exit 1
 //! when any finding is an `error` or a `warning`, 0 otherwise.
@@ -432,14 +433,13 @@ fn skills(paths: &crate::paths::Paths, findings: &mut Vec<Finding>) {
             if name.starts_with('.') || !file.is_file() {
                 continue;
             }
-            let Ok(text) = fs_err::read_to_string(&file) else {
-                continue;
-            };
-            if let Err((line, problem)) = check_skill(&name, &text) {
+            let text = fs_err::read_to_string(&file).unwrap_or_default();
+            for problem in crate::skills_mcp::skills::validate_skill_dir(&dir) {
+                let line = problem_line(&text, problem.code);
                 findings.push(Finding {
                     severity: Severity::Warning,
                     check: "skill-frontmatter",
-                    what: format!("skill `{name}`: {problem}"),
+                    what: format!("skill `{name}`: {}", problem.message),
                     location: Some(format!("{}:{line}:1", display_path(&file))),
                     hint: "fix the frontmatter: `name` lowercase letters, digits and hyphens (at most 64) equal to the directory name, and a one-line `description` of 1 to 1024 characters".into(),
                 });
@@ -448,82 +448,26 @@ fn skills(paths: &crate::paths::Paths, findings: &mut Vec<Finding>) {
     }
 }
 
-/// A small frontmatter check (the skills module on branch `mcp` has none to reuse yet):
-/// the line of the problem and what it is.
-fn check_skill(dir_name: &str, text: &str) -> std::result::Result<(), (usize, String)> {
-    let text = text.trim_start_matches('\u{feff}').replace("\r\n", "\n");
-    let lines: Vec<&str> = text.lines().collect();
-    if lines.first().map(|line| line.trim_end()) != Some("---") {
-        return Err((1, "no `---` frontmatter block at the top".into()));
-    }
-    let Some(end) = lines.iter().skip(1).position(|line| line.trim_end() == "---") else {
-        return Err((1, "the frontmatter block is not closed with `---`".into()));
+/// The line a skill problem points at: the `name:` or `description:` line when there is
+/// one, else the top of the file.
+fn problem_line(text: &str, code: &str) -> usize {
+    let key = match code {
+        "bad-name" | "name-mismatch" => "name:",
+        "empty-description" | "multiline-description" | "description-too-long" => "description:",
+        _ => return 1,
     };
-    let body = &lines[1..=end];
-    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&body.join("\n")).map_err(|error| {
-        (error.location().map_or(2, |location| location.line() + 1), format!("invalid YAML: {error}"))
-    })?;
-    let line_of = |key: &str| {
-        body.iter().position(|line| line.starts_with(&format!("{key}:"))).map_or(2, |index| index + 2)
-    };
-    let name = yaml.get("name").and_then(serde_yaml_ng::Value::as_str);
-    match name {
-        None => return Err((2, "`name` is missing".into())),
-        Some(name) => {
-            let valid = !name.is_empty()
-                && name.len() <= 64
-                && name.split('-').all(|part| {
-                    !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-                });
-            if !valid {
-                return Err((
-                    line_of("name"),
-                    format!(
-                        "`name: {name}` is not lowercase letters, digits and single hyphens (at most 64)"
-                    ),
-                ));
-            }
-            if name != dir_name {
-                return Err((
-                    line_of("name"),
-                    format!("`name: {name}` differs from the directory name `{dir_name}`"),
-                ));
-            }
-        }
-    }
-    match yaml.get("description").and_then(serde_yaml_ng::Value::as_str) {
-        None => Err((2, "`description` is missing".into())),
-        Some(description) if description.trim().is_empty() => {
-            Err((line_of("description"), "`description` is empty".into()))
-        }
-        Some(description) if description.trim_end().contains('\n') => {
-            Err((line_of("description"), "`description` spans several lines".into()))
-        }
-        Some(description) if description.chars().count() > 1024 => Err((
-            line_of("description"),
-            format!("`description` has {} characters (at most 1024)", description.chars().count()),
-        )),
-        Some(_) => Ok(()),
-    }
+    text.lines().position(|line| line.starts_with(key)).map_or(1, |index| index + 1)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::check_skill;
+    use super::problem_line;
 
     #[test]
-    fn skill_frontmatter() {
-        assert!(
-            check_skill("pdf-tools", "---\nname: pdf-tools\ndescription: Extract text.\n---\nbody\n").is_ok()
-        );
-        assert!(check_skill("crlf", "---\r\nname: crlf\r\ndescription: d\r\n---\r\n").is_ok());
-        assert!(check_skill("x", "---\nname: x\ndescription: >-\n  folded\n  text\n---\n").is_ok());
-        assert_eq!(check_skill("Bad_Name", "---\nname: Bad_Name\ndescription: d\n---\n").unwrap_err().0, 2);
-        assert!(check_skill("a", "---\nname: b\ndescription: d\n---\n").is_err());
-        assert!(check_skill("a", "no frontmatter\n").is_err());
-        assert!(
-            check_skill("a", &format!("---\nname: a\ndescription: {}\n---\n", "x".repeat(1100))).is_err()
-        );
-        assert!(check_skill("a", "---\nname: a\n---\n").is_err());
+    fn skill_problems_point_at_their_line() {
+        let text = "---\nname: Bad_Name\ndescription: d\n---\n";
+        assert_eq!(problem_line(text, "bad-name"), 2);
+        assert_eq!(problem_line(text, "description-too-long"), 3);
+        assert_eq!(problem_line(text, "no-frontmatter"), 1);
     }
 }
