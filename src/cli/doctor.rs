@@ -139,14 +139,10 @@ fn client_files(inspection: &Inspection, findings: &mut Vec<Finding>) {
             }
         }
         for drift in &client.drift {
-            let found = drift.found.as_ref().map_or_else(|| "absent".to_string(), ToString::to_string);
             findings.push(Finding {
                 severity: Severity::Warning,
                 check: "drift",
-                what: format!(
-                    "{}: `{}` was changed by hand: aigate wrote {}, now {found}",
-                    client.client, drift.key, drift.written
-                ),
+                what: format!("{}: changed by hand since `aigate use gateway`: {}", client.client, gateway::describe(drift)),
                 location: Some(display_path(&drift.path)),
                 hint: "`aigate use gateway` writes it again; `aigate use official --force` puts the value from before back"
                     .into(),

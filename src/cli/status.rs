@@ -71,13 +71,10 @@ fn client_text(client: &ClientStatus) -> String {
         text.push_str(&format!("          {}\n", file_text(file)));
     }
     for drift in &client.drift {
-        let found = drift.found.as_ref().map_or_else(|| "absent".to_string(), ToString::to_string);
         text.push_str(&format!(
-            "          drift: `{}` in {}: aigate wrote {}, now {}\n",
-            drift.key,
+            "          drift in {}: {}\n",
             crate::output::display_path(&drift.path),
-            drift.written,
-            found
+            crate::gateway::describe(drift)
         ));
     }
     text

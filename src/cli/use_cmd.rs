@@ -392,12 +392,5 @@ fn summarize(ctx: &Ctx, outcome: &Outcome, mode: &str, address: &str) {
 }
 
 fn describe_conflict(conflict: &Conflict) -> String {
-    let found = conflict.found.as_ref().map_or_else(|| "absent".to_string(), ToString::to_string);
-    format!(
-        "conflict: `{}` key `{}`: aigate wrote {} but it is now {}",
-        display_path(&conflict.path),
-        conflict.key,
-        conflict.written,
-        found
-    )
+    format!("conflict in `{}`: {}", display_path(&conflict.path), gateway::describe(conflict))
 }

@@ -98,14 +98,26 @@ pub struct FileRecord {
 pub struct Conflict {
     pub client: Client,
     pub path: PathBuf,
-    /// Dotted for display (`env.ANTHROPIC_BASE_URL`).
+    /// The owned key, dotted for display (`env.ANTHROPIC_BASE_URL`).
     pub key: String,
     /// What aigate wrote (masked).
     pub written: JsonValue,
+    /// For an owned table or object: the entries inside it that differ, dotted from the
+    /// owned key (`wire_api`), with what aigate wrote and what is there (masked; `null`
+    /// for absent).
+    pub changed: Vec<ChangedEntry>,
     /// What is there now (masked); `null` when the key is gone.
     pub found: Option<JsonValue>,
     /// The key holds its value from before `use gateway` again (reverted by hand).
     pub reverted: bool,
+}
+
+/// One entry inside an owned object that differs from what aigate wrote.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangedEntry {
+    pub key: String,
+    pub written: Option<JsonValue>,
+    pub found: Option<JsonValue>,
 }
 
 /// What `use official` does to one file.
@@ -398,6 +410,38 @@ pub fn mask_value(value: &JsonValue, key_name: &str, token: Option<&str>) -> Jso
     }
 }
 
+/// What changed, for humans: `` `key`: aigate wrote X, now Y `` (per entry inside an
+/// owned object). Values are masked.
+pub fn describe(conflict: &Conflict) -> String {
+    let show = |value: Option<&JsonValue>| value.map_or_else(|| "absent".to_string(), ToString::to_string);
+    if conflict.changed.is_empty() {
+        return format!(
+            "`{}`: aigate wrote {}, now {}",
+            conflict.key,
+            conflict.written,
+            show(conflict.found.as_ref())
+        );
+    }
+    conflict
+        .changed
+        .iter()
+        .map(|entry| match &entry.written {
+            Some(written) => {
+                format!(
+                    "`{}.{}`: aigate wrote {written}, now {}",
+                    conflict.key,
+                    entry.key,
+                    show(entry.found.as_ref())
+                )
+            }
+            None => {
+                format!("`{}.{}`: added by hand: {}", conflict.key, entry.key, show(entry.found.as_ref()))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// A key path for display: `env.ANTHROPIC_BASE_URL`, `model_providers.aigate`.
 pub fn display_key(key_path: &[String]) -> String {
     key_path.join(".")
@@ -406,13 +450,45 @@ pub fn display_key(key_path: &[String]) -> String {
 fn conflict(record: &FileRecord, edit: &KeyEdit, current: Option<JsonValue>) -> Conflict {
     let name = edit.key_path.last().map_or("", String::as_str);
     let token = secret_in(&edit.written);
+    let mut changed = Vec::new();
+    if let (JsonValue::Object(_), Some(JsonValue::Object(_))) = (&edit.written, &current) {
+        changed_entries("", Some(&edit.written), current.as_ref(), token.as_deref(), &mut changed);
+    }
     Conflict {
         client: record.client,
         path: record.path.clone(),
         key: display_key(&edit.key_path),
         written: mask_value(&edit.written, name, token.as_deref()),
+        changed,
         reverted: current == edit.before,
         found: current.map(|value| mask_value(&value, name, token.as_deref())),
+    }
+}
+
+/// The leaves that differ between two objects, dotted from `prefix`.
+fn changed_entries(
+    prefix: &str,
+    written: Option<&JsonValue>,
+    found: Option<&JsonValue>,
+    token: Option<&str>,
+    out: &mut Vec<ChangedEntry>,
+) {
+    if let (Some(JsonValue::Object(ours)), Some(JsonValue::Object(theirs))) = (written, found) {
+        let mut keys: Vec<&String> = ours.keys().collect();
+        keys.extend(theirs.keys().filter(|key| !ours.contains_key(*key)));
+        for key in keys {
+            let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+            changed_entries(&path, ours.get(key), theirs.get(key), token, out);
+        }
+        return;
+    }
+    if written != found {
+        let name = prefix.rsplit('.').next().unwrap_or(prefix);
+        out.push(ChangedEntry {
+            key: prefix.to_string(),
+            written: written.map(|value| mask_value(value, name, token)),
+            found: found.map(|value| mask_value(value, name, token)),
+        });
     }
 }
 
