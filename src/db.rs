@@ -78,16 +78,30 @@ const MIGRATIONS: &[&str] = &[
         attempts        INTEGER
     );
     CREATE INDEX usage_ts ON usage(ts);
+    CREATE TABLE gateway_files (
+        client         TEXT NOT NULL,
+        path           TEXT NOT NULL,
+        file_existed   INTEGER NOT NULL,
+        file_mode      INTEGER,
+        before_bytes   BLOB,
+        written_sha256 TEXT,
+        created_at     INTEGER NOT NULL,
+        PRIMARY KEY (client, path)
+    );
     CREATE TABLE gateway_edits (
-        client      TEXT NOT NULL,
-        path        TEXT NOT NULL,
-        key_path    TEXT NOT NULL,
-        before      TEXT,
-        written     TEXT NOT NULL,
-        file_existed INTEGER NOT NULL,
-        file_mode   INTEGER,
-        created_at  INTEGER NOT NULL,
-        PRIMARY KEY (client, path, key_path)
+        client          TEXT NOT NULL,
+        path            TEXT NOT NULL,
+        key_path        TEXT NOT NULL,
+        before          TEXT,
+        written         TEXT NOT NULL,
+        created_parents TEXT NOT NULL DEFAULT '[]',
+        seq             INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (client, path, key_path),
+        FOREIGN KEY (client, path) REFERENCES gateway_files(client, path) ON DELETE CASCADE
+    );
+    CREATE TABLE gateway_chain (
+        position INTEGER PRIMARY KEY,
+        provider TEXT NOT NULL
     );
     CREATE TABLE mcp_parked (
         client  TEXT NOT NULL,
@@ -95,7 +109,17 @@ const MIGRATIONS: &[&str] = &[
         scope   TEXT NOT NULL,
         name    TEXT NOT NULL,
         entry   TEXT NOT NULL,
+        undo    TEXT,
         PRIMARY KEY (client, file, scope, name)
+    );
+    CREATE TABLE mcp_undo (
+        client     TEXT NOT NULL,
+        file       TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        op         TEXT NOT NULL,
+        patch      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (client, file, name, op)
     );
     ",
 ];

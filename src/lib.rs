@@ -12,6 +12,7 @@ pub mod doc;
 pub mod env_vars;
 pub mod error;
 pub mod fsx;
+pub mod gateway;
 pub mod gateway_info;
 pub mod launch;
 pub mod output;

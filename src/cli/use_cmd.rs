@@ -1,7 +1,27 @@
 //! `aigate use gateway|official`: point each client's own config at the gateway and back.
+//!
+//! Invariants:
+//! - Every client file goes through ONE `write::apply` call, so a broken file anywhere
+//!   means nothing is written to any client, and a failed write rolls back the others.
+//! - What `use gateway` wrote is recorded per key (`gateway::records`) only after the
+//!   write succeeded; `use official` deletes the records only after writing the files back.
+//! - `use official` refuses (exit 1, nothing written) when an owned key was changed by
+//!   hand, unless `--force`.
+//! - The gateway token is never printed: diffs and reports mask it.
 
-use super::{Ctx, not_yet};
-use crate::error::Result;
+use std::cell::RefCell;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::Ctx;
+use crate::clients::{self, Client};
+use crate::doc::DocError;
+use crate::error::{Error, Result};
+use crate::gateway::{self, Conflict, FileRecord, Target, records};
+use crate::gateway_info::{self, ServeStatus};
+use crate::output::{display_path, mask_secret};
+use crate::write::{self, Change, ModePolicy, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum UseCommand {
@@ -9,6 +29,7 @@ pub enum UseCommand {
     #[command(after_long_help = "Examples:
   aigate use gateway
   aigate use gateway --client codex --model gpt-5
+  aigate use gateway --provider deepseek --provider official
   aigate use gateway --dry-run")]
     Gateway(UseGatewayArgs),
     /// Undo exactly what `use gateway` wrote
@@ -33,7 +54,8 @@ pub struct UseGatewayArgs {
     /// Which clients (repeat; default: every client whose files exist)
     #[arg(long, value_enum)]
     pub client: Vec<ClientChoice>,
-    /// The gateway's provider chain to record for these clients (repeat)
+    /// The gateway's provider chain to record, in order (repeat; `official` is the
+    /// pass-through); `aigate serve` uses it when started without `--provider`
     #[arg(long = "provider", value_name = "P")]
     pub providers: Vec<String>,
     /// Also set the client's model
@@ -57,6 +79,318 @@ pub struct UseOfficialArgs {
     pub dry_run: bool,
 }
 
-pub(crate) fn run(_ctx: &Ctx, _command: UseCommand) -> Result<u8> {
-    Err(not_yet("use"))
+/// `--json` report of either `use` command.
+#[derive(Serialize)]
+struct UseReport<'a> {
+    mode: &'static str,
+    /// Nothing was written because of conflicts.
+    refused: bool,
+    gateway: Option<String>,
+    #[serde(flatten)]
+    outcome: Option<&'a Outcome>,
+    conflicts: Vec<Conflict>,
+}
+
+pub(crate) fn run(ctx: &Ctx, command: UseCommand) -> Result<u8> {
+    match command {
+        UseCommand::Gateway(args) => use_gateway(ctx, &args),
+        UseCommand::Official(args) => use_official(ctx, &args),
+    }
+}
+
+fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
+    let paths = &ctx.paths;
+    let chosen = choose(&args.client, || clients::select(&[], paths));
+    if chosen.is_empty() {
+        return Err(Error::refused("No client found to switch")
+            .hint("name one with `--client codex|claude|opencode|all`"));
+    }
+    let known = crate::launch::load_providers(&paths.aigate_home)?;
+    for name in &args.providers {
+        if name != crate::launch::OFFICIAL && !known.iter().any(|provider| &provider.name == name) {
+            return Err(Error::refused(format!("Unknown provider `{name}`"))
+                .hint("list them with `aigate provider list`, or add one with `aigate provider add`"));
+        }
+    }
+    let address = match gateway_info::serve_status(paths) {
+        ServeStatus::Running(info) => info.address,
+        ServeStatus::NotRunning | ServeStatus::Stale(_) => {
+            ctx.out.warn(&format!(
+                "the gateway is not running; clients will expect it on {}",
+                gateway::DEFAULT_ADDRESS
+            ));
+            ctx.out.info("hint: start it with `aigate serve`");
+            gateway::DEFAULT_ADDRESS.to_string()
+        }
+    };
+    if chosen.contains(&Client::OpenCode) {
+        let chain = if args.providers.is_empty() {
+            let recorded = records::recorded_chain(&paths.aigate_home)?;
+            if recorded.is_empty() {
+                known.iter().map(|provider| provider.name.clone()).collect()
+            } else {
+                recorded
+            }
+        } else {
+            args.providers.clone()
+        };
+        if chain.iter().all(|name| name == crate::launch::OFFICIAL) {
+            ctx.out.warn(
+                "OpenCode has no official login the gateway can pass through; its requests need a registered provider",
+            );
+            ctx.out.info("hint: `aigate provider add NAME --base-url URL --api chat --key-env VAR`, then `--provider NAME`");
+        }
+    }
+    if chosen.contains(&Client::Claude) {
+        let in_settings = fs_err::read(paths.claude_settings()).ok().is_some_and(|bytes| {
+            crate::doc::Document::parse(&bytes, crate::clients::Format::Json, &paths.claude_settings())
+                .ok()
+                .and_then(|document| document.get(&["env", crate::env_vars::ANTHROPIC_API_KEY]))
+                .is_some()
+        });
+        if in_settings || crate::env_vars::var(crate::env_vars::ANTHROPIC_API_KEY).is_some() {
+            ctx.out.warn("`ANTHROPIC_API_KEY` is set (environment or settings.json `env`): Claude Code sends it next to the gateway token and asks to approve it");
+            ctx.out.info("hint: unset it; in gateway mode Claude Code needs only `ANTHROPIC_AUTH_TOKEN`, which aigate writes");
+        }
+    }
+    let token = if args.dry_run {
+        existing_token(paths).unwrap_or_else(|| "new-gateway-token-not-yet-created".to_string())
+    } else {
+        gateway_info::read_or_create_serve_token(paths)?
+    };
+    let previous = match records::open_existing(&paths.aigate_home)? {
+        Some(connection) => records::load(&connection, &chosen)?,
+        None => Vec::new(),
+    };
+
+    let planned: Vec<RefCell<Option<FileRecord>>> = chosen.iter().map(|_| RefCell::new(None)).collect();
+    let mut changes = Vec::new();
+    for (client, slot) in chosen.iter().copied().zip(&planned) {
+        let path = gateway::gateway_file(client, paths);
+        let state = crate::fsx::read_state(&path)?;
+        let target = Target {
+            address: address.clone(),
+            token: token.clone(),
+            model: args.model.clone(),
+            codex_login: client == Client::Codex && paths.codex_auth().exists(),
+        };
+        let earlier = previous.iter().find(|record| record.client == client && record.path == path).cloned();
+        let file_mode = state.mode;
+        let record_path = path.clone();
+        changes.push(Change::new(client.name(), path, ModePolicy::Private, move |bytes| {
+            let (new_bytes, record) =
+                gateway::gateway_bytes(client, &record_path, bytes, file_mode, &target, earlier.as_ref())
+                    .map_err(|error| doc_error(&error))?;
+            *slot.borrow_mut() = Some(record);
+            Ok(Some(new_bytes))
+        }));
+    }
+    let outcome = write::apply(paths, &ctx.command_line, "use gateway", &changes, args.dry_run)?;
+    drop(changes);
+    let new_records: Vec<FileRecord> = planned.into_iter().filter_map(RefCell::into_inner).collect();
+
+    if args.dry_run {
+        print_dry_run(ctx, &outcome, &token);
+    } else {
+        let mut connection = ctx.db()?;
+        let changed: Vec<FileRecord> =
+            new_records.into_iter().filter(|record| !previous.contains(record)).collect();
+        records::save(&mut connection, &changed).map_err(|error| {
+            error
+                .context("The client files were switched, but recording what aigate wrote failed")
+                .hint("`aigate restore` puts the files back as they were before this command")
+        })?;
+        if !args.providers.is_empty() {
+            records::save_chain(&mut connection, &args.providers)?;
+            ctx.out.info(&format!(
+                "Recorded the gateway's provider chain: {} (a running `aigate serve` keeps its own until restarted)",
+                args.providers.join(" -> ")
+            ));
+        }
+        summarize(ctx, &outcome, "gateway mode", &address);
+    }
+    if ctx.json() {
+        ctx.out.json(&UseReport {
+            mode: "gateway",
+            refused: false,
+            gateway: Some(address),
+            outcome: Some(&outcome),
+            conflicts: Vec::new(),
+        })?;
+    }
+    Ok(0)
+}
+
+fn use_official(ctx: &Ctx, args: &UseOfficialArgs) -> Result<u8> {
+    let paths = &ctx.paths;
+    let Some(connection) = records::open_existing(&paths.aigate_home)? else {
+        ctx.out.info("Nothing to undo: aigate has not switched any client to the gateway");
+        return report_nothing(ctx);
+    };
+    let requested = choose(&args.client, Vec::new);
+    let mut stored = records::load(&connection, &requested)?;
+    drop(connection);
+    // `use gateway` resolves the OpenCode file anew each time; undo the recorded one.
+    stored.retain(|record| !record.edits.is_empty());
+    if stored.is_empty() {
+        ctx.out.info("Nothing to undo: no chosen client is in gateway mode");
+        return report_nothing(ctx);
+    }
+
+    // First pass: every conflict, on the files as they are now.
+    let mut conflicts = Vec::new();
+    for record in &stored {
+        let state = crate::fsx::read_state(&record.path)?;
+        let (_, found) = gateway::official_bytes(state.bytes.as_deref(), record, false)
+            .map_err(|error| doc_error(&error))?;
+        conflicts.extend(found);
+    }
+    if !conflicts.is_empty() {
+        for conflict in &conflicts {
+            ctx.out.warn(&describe_conflict(conflict));
+        }
+        if !args.force {
+            let count = conflicts.len();
+            if ctx.json() {
+                ctx.out.json(&UseReport {
+                    mode: "official",
+                    refused: true,
+                    gateway: None,
+                    outcome: None,
+                    conflicts,
+                })?;
+            }
+            return Err(Error::refused(format!(
+                "{count} key{} aigate owns {} changed by hand since `aigate use gateway`; nothing was written",
+                if count == 1 { "" } else { "s" },
+                if count == 1 { "was" } else { "were" },
+            ))
+            .hint("check those keys; `aigate use official --force` puts the values from before `use gateway` back anyway, replacing the hand edits"));
+        }
+    }
+
+    let mut changes = Vec::new();
+    for record in &stored {
+        let state = crate::fsx::read_state(&record.path)?;
+        let mode = match (record.file_existed, record.file_mode, state.mode) {
+            (true, Some(before), Some(0o600)) if before != 0o600 => ModePolicy::Exactly(before),
+            _ => ModePolicy::Keep,
+        };
+        let force = args.force;
+        changes.push(Change::new(record.client.name(), record.path.clone(), mode, move |bytes| {
+            let (new_bytes, _) =
+                gateway::official_bytes(bytes, record, force).map_err(|error| doc_error(&error))?;
+            Ok(new_bytes)
+        }));
+    }
+    let outcome = write::apply(paths, &ctx.command_line, "use official", &changes, args.dry_run)?;
+    drop(changes);
+    if args.dry_run {
+        let token = existing_token(paths).unwrap_or_default();
+        print_dry_run(ctx, &outcome, &token);
+    } else {
+        let mut connection = ctx.db()?;
+        let files: Vec<(Client, PathBuf)> =
+            stored.iter().map(|record| (record.client, record.path.clone())).collect();
+        records::delete(&mut connection, &files)?;
+        summarize(ctx, &outcome, "official mode", "");
+    }
+    if ctx.json() {
+        ctx.out.json(&UseReport {
+            mode: "official",
+            refused: false,
+            gateway: None,
+            outcome: Some(&outcome),
+            conflicts,
+        })?;
+    }
+    Ok(0)
+}
+
+fn report_nothing(ctx: &Ctx) -> Result<u8> {
+    if ctx.json() {
+        ctx.out.json(&UseReport {
+            mode: "official",
+            refused: false,
+            gateway: None,
+            outcome: None,
+            conflicts: Vec::new(),
+        })?;
+    }
+    Ok(0)
+}
+
+/// `--client` values to clients; `All` means all three; none given means `default()`.
+fn choose(choices: &[ClientChoice], default: impl FnOnce() -> Vec<Client>) -> Vec<Client> {
+    if choices.is_empty() {
+        return default();
+    }
+    let mut chosen: Vec<Client> = choices
+        .iter()
+        .flat_map(|choice| match choice {
+            ClientChoice::Codex => vec![Client::Codex],
+            ClientChoice::Claude => vec![Client::Claude],
+            ClientChoice::OpenCode => vec![Client::OpenCode],
+            ClientChoice::All => Client::ALL.to_vec(),
+        })
+        .collect();
+    chosen.sort();
+    chosen.dedup();
+    chosen
+}
+
+/// A refusal that names `file:line:column`, and says nothing was written anywhere.
+pub(crate) fn doc_error(error: &DocError) -> Error {
+    let shown = display_path(error.path());
+    let hint = "fix the file by hand (nothing was written to any client), or put back an earlier version with `aigate restore`";
+    match error.location() {
+        Some((line, column)) => Error::refused(format!("Failed to parse `{shown}:{line}:{column}`"))
+            .cause(format!("line {line}, column {column}: {}", error.message()))
+            .hint(hint),
+        None => Error::refused(format!("Cannot edit `{shown}`")).cause(error.message()).hint(hint),
+    }
+}
+
+fn existing_token(paths: &crate::paths::Paths) -> Option<String> {
+    fs_err::read_to_string(paths.serve_token())
+        .ok()
+        .map(|text| text.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+fn print_dry_run(ctx: &Ctx, outcome: &Outcome, token: &str) {
+    let mut diff = outcome.diff();
+    if !token.is_empty() {
+        diff = diff.replace(token, &mask_secret(token));
+    }
+    if !ctx.json() {
+        ctx.out.data(&diff);
+    }
+    if diff.is_empty() {
+        ctx.out.info("Nothing to change (dry run)");
+    } else {
+        ctx.out.info("Dry run: nothing was written");
+    }
+}
+
+fn summarize(ctx: &Ctx, outcome: &Outcome, mode: &str, address: &str) {
+    let changed: Vec<String> = outcome
+        .files
+        .iter()
+        .filter(|file| file.action != "unchanged")
+        .map(|file| format!("{} ({} {})", file.client, file.action, file.path))
+        .collect();
+    if changed.is_empty() {
+        ctx.out.info(&format!("Already in {mode}; nothing changed"));
+        return;
+    }
+    let at = if address.is_empty() { String::new() } else { format!(" at http://{address}") };
+    ctx.out.info(&format!("Switched to {mode}{at}: {}", changed.join(", ")));
+    if let Some(txn) = &outcome.txn {
+        ctx.out.verbose(&format!("snapshot transaction {txn}; undo with `aigate restore`"));
+    }
+}
+
+fn describe_conflict(conflict: &Conflict) -> String {
+    format!("conflict in `{}`: {}", display_path(&conflict.path), gateway::describe(conflict))
 }

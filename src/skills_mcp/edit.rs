@@ -1,0 +1,173 @@
+//! Pure edits of MCP entries in a client file's bytes, through the byte-preserving
+//! document layer ([`crate::doc`]).
+//!
+//! Invariants:
+//! - Only the server's entry (and, for OpenCode, a missing `$schema`) is touched; every
+//!   other byte is kept.
+//! - An OpenCode file aigate writes always has `$schema`, or OpenCode would rewrite the
+//!   whole file itself and drop its comments (client-formats.md 3.2).
+//! - A reverse patch is used only when the file it gives means exactly what the semantic
+//!   edit gives ([`equivalent`]).
+
+use serde_json::Value;
+
+use super::McpFile;
+use super::patch::{self, Undo};
+use crate::clients::{Client, Format};
+use crate::doc::Document;
+use crate::error::{Error, Result};
+
+/// What OpenCode itself inserts when `$schema` is missing.
+pub const OPENCODE_SCHEMA: &str = "https://opencode.ai/config.json";
+
+/// Parse a client file (`None`: it does not exist, an empty document).
+pub fn load(bytes: Option<&[u8]>, file: &McpFile) -> Result<Document> {
+    match bytes {
+        Some(bytes) => Ok(Document::parse(bytes, file.format, &file.path)?),
+        None => Ok(Document::new_empty(file.format)),
+    }
+}
+
+/// The servers in `file`, in file order, as raw client entries.
+pub fn entries(document: &Document, file: &McpFile) -> Vec<(String, Value)> {
+    let container: Vec<&str> = file.container.iter().map(String::as_str).collect();
+    let Some(Value::Object(servers)) = document.get(&container) else { return Vec::new() };
+    servers.into_iter().collect()
+}
+
+/// One server's raw entry.
+pub fn entry(document: &Document, file: &McpFile, name: &str) -> Option<Value> {
+    let path = file.entry_path(name);
+    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+    document.get(&path)
+}
+
+/// Set the entry of `name` to `value` (creating or replacing it).
+pub fn upsert(bytes: Option<&[u8]>, file: &McpFile, name: &str, value: &Value) -> Result<Vec<u8>> {
+    let mut document = load(bytes, file)?;
+    check_container(&document, file)?;
+    let path = file.entry_path(name);
+    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+    document.set(&path, value)?;
+    add_schema(&mut document, file)?;
+    Ok(document.to_bytes())
+}
+
+/// Remove the entry of `name` (the bytes are unchanged when it is not there).
+pub fn remove(bytes: Option<&[u8]>, file: &McpFile, name: &str) -> Result<Vec<u8>> {
+    let mut document = load(bytes, file)?;
+    let path = file.entry_path(name);
+    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+    if document.remove(&path)?.is_none() {
+        return Ok(bytes.map(<[u8]>::to_vec).unwrap_or_default());
+    }
+    add_schema(&mut document, file)?;
+    Ok(document.to_bytes())
+}
+
+/// Codex `enabled = false` / OpenCode `enabled: false`, and back (`enabled = true`).
+pub fn set_enabled(bytes: Option<&[u8]>, file: &McpFile, name: &str, enabled: bool) -> Result<Vec<u8>> {
+    let mut document = load(bytes, file)?;
+    let mut path = file.entry_path(name);
+    path.push("enabled".to_string());
+    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+    document.set(&path, &Value::Bool(enabled))?;
+    add_schema(&mut document, file)?;
+    Ok(document.to_bytes())
+}
+
+/// The semantic result, or the reverse patch's result when it means the same.
+/// `Ok(None)`: remove the file.
+pub fn prefer_reverse(
+    undo: Option<&Undo>,
+    current: Option<&[u8]>,
+    semantic: Vec<u8>,
+    file: &McpFile,
+    name: &str,
+) -> Result<Option<Vec<u8>>> {
+    let Some(reversed) = undo.and_then(|undo| patch::reverse(undo, current)) else {
+        return Ok(Some(semantic));
+    };
+    if equivalent(reversed.as_deref(), Some(&semantic), file, name) {
+        return Ok(reversed);
+    }
+    Ok(Some(semantic))
+}
+
+/// Whether two versions of a file mean the same, ignoring what aigate may have added
+/// around the entry: `$schema`, `enabled: true` (the default), an empty server container.
+pub fn equivalent(one: Option<&[u8]>, two: Option<&[u8]>, file: &McpFile, name: &str) -> bool {
+    let value = |bytes: Option<&[u8]>| -> Option<Value> {
+        let document = load(bytes, file).ok()?;
+        let mut value = document.to_value();
+        normalise(&mut value, file, name);
+        Some(value)
+    };
+    match (value(one), value(two)) {
+        (Some(one), Some(two)) => one == two,
+        _ => false,
+    }
+}
+
+fn normalise(value: &mut Value, file: &McpFile, name: &str) {
+    if let Some(root) = value.as_object_mut() {
+        root.remove("$schema");
+    }
+    if let Some(Value::Object(entry)) = pointer_mut(value, &file.entry_path(name)) {
+        if entry.get("enabled") == Some(&Value::Bool(true)) {
+            entry.remove("enabled");
+        }
+    }
+    // Drop the container and then its parents while they are empty objects.
+    for depth in (1..=file.container.len()).rev() {
+        let (parent, key) = (&file.container[..depth - 1], &file.container[depth - 1]);
+        let Some(Value::Object(parent_object)) = pointer_mut(value, parent) else { break };
+        let empty = parent_object.get(key).and_then(Value::as_object).is_some_and(serde_json::Map::is_empty);
+        if !empty {
+            break;
+        }
+        parent_object.remove(key);
+    }
+}
+
+fn pointer_mut<'v>(value: &'v mut Value, path: &[String]) -> Option<&'v mut Value> {
+    let mut current = value;
+    for key in path {
+        current = current.as_object_mut()?.get_mut(key)?;
+    }
+    Some(current)
+}
+
+/// Refuse a container of the wrong type instead of coercing it.
+fn check_container(document: &Document, file: &McpFile) -> Result<()> {
+    let container: Vec<&str> = file.container.iter().map(String::as_str).collect();
+    for depth in 1..=container.len() {
+        match document.get(&container[..depth]) {
+            None | Some(Value::Object(_)) => {}
+            Some(other) => {
+                let kind = match other {
+                    Value::Array(_) => "an array",
+                    Value::String(_) => "a string",
+                    Value::Number(_) => "a number",
+                    Value::Bool(_) => "a boolean",
+                    Value::Null => "null",
+                    Value::Object(_) => "an object",
+                };
+                return Err(Error::refused(format!(
+                    "`{}` in `{}` is {kind}, not a table of servers",
+                    container[..depth].join("."),
+                    crate::output::display_path(&file.path)
+                ))
+                .hint("fix the file by hand, or put back an earlier version with `aigate restore`"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn add_schema(document: &mut Document, file: &McpFile) -> Result<()> {
+    if file.client == Client::OpenCode && file.format == Format::Jsonc && !document.contains(&["$schema"]) {
+        document.set(&["$schema"], &Value::String(OPENCODE_SCHEMA.to_string()))?;
+    }
+    Ok(())
+}

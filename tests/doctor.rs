@@ -1,0 +1,189 @@
+//! `aigate doctor` in a throw-away home: exit 0 when clean, exit 1 with a hint for each
+//! problem (broken file with file:line:column, reserved Codex id, both Anthropic
+//! credentials, gateway down while a client uses it, drift, skills, file modes).
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+struct Home {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Home {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        for sub in ["home", "codex", "claude", "xdg/opencode"] {
+            fs_err::create_dir_all(root.join(sub)).unwrap();
+        }
+        Self { _dir: dir, root }
+    }
+    fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+    fn aigate(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        let mut command = assert_cmd::Command::cargo_bin("aigate").unwrap();
+        command
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", self.root.join("home"))
+            .env("CODEX_HOME", self.root.join("codex"))
+            .env("CLAUDE_CONFIG_DIR", self.root.join("claude"))
+            .env("XDG_CONFIG_HOME", self.root.join("xdg"))
+            .env("AIGATE_HOME", self.root.join("aigate"))
+            .current_dir(&self.root);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command.args(args).output().unwrap()
+    }
+    fn doctor(&self, env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
+        let output = self.aigate(&["doctor", "--json"], env);
+        let json = serde_json::from_slice(&output.stdout).unwrap();
+        (output.status.code().unwrap(), json, String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+fn checks(json: &serde_json::Value) -> Vec<String> {
+    json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|finding| finding["check"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_clean_home_passes_and_nothing_is_created() {
+    let home = Home::new();
+    fs_err::copy(fixture("codex/config.minimal.toml"), home.path("codex/config.toml")).unwrap();
+    fs_err::copy(fixture("claude/settings.local.json"), home.path("claude/settings.json")).unwrap();
+    let (code, json, _) = home.doctor(&[]);
+    assert_eq!(json["findings"], serde_json::json!([]), "{json}");
+    assert_eq!(code, 0);
+    assert_eq!(json["version"], 1);
+    assert_eq!(json["ok"], true);
+    assert!(!home.path("aigate").exists(), "doctor creates nothing");
+}
+
+#[test]
+fn a_broken_file_is_reported_with_its_position_and_a_hint() {
+    let home = Home::new();
+    fs_err::copy(fixture("hostile/invalid-unterminated.toml"), home.path("codex/config.toml")).unwrap();
+    let (code, json, _) = home.doctor(&[]);
+    assert_eq!(code, 1);
+    let finding = &json["findings"][0];
+    assert_eq!(finding["check"], "parse");
+    assert_eq!(finding["severity"], "error");
+    let location = finding["location"].as_str().unwrap();
+    assert!(location.contains("codex/config.toml:"), "{location}");
+    assert_eq!(location.matches(':').count(), 2, "{location}");
+    assert!(finding["hint"].as_str().unwrap().contains("aigate restore"));
+
+    // The human form has `hint:` lines too.
+    let output = home.aigate(&["doctor"], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("hint: "));
+}
+
+#[test]
+fn reserved_codex_id_and_legacy_chat() {
+    let home = Home::new();
+    fs_err::copy(fixture("codex/config.reserved-provider.toml"), home.path("codex/config.toml")).unwrap();
+    let (code, json, _) = home.doctor(&[]);
+    assert_eq!(code, 1);
+    assert!(checks(&json).contains(&"codex-reserved-id".to_string()), "{json}");
+    fs_err::copy(fixture("codex/config.legacy-chat.toml"), home.path("codex/config.toml")).unwrap();
+    let (code, json, _) = home.doctor(&[]);
+    assert_eq!(code, 1);
+    assert!(checks(&json).contains(&"codex-wire-api".to_string()), "{json}");
+}
+
+#[test]
+fn both_anthropic_credentials() {
+    let home = Home::new();
+    fs_err::write(home.path("claude/settings.json"), "{\"env\": {\"ANTHROPIC_AUTH_TOKEN\": \"x\"}}").unwrap();
+    let (code, json, _) = home.doctor(&[("ANTHROPIC_API_KEY", "sk-ant-FIXTURE")]);
+    assert_eq!(code, 1);
+    assert_eq!(checks(&json), vec!["claude-two-credentials"]);
+    assert!(!json.to_string().contains("sk-ant-FIXTURE"));
+    let (code, _, _) = home.doctor(&[]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn http_proxy_without_loopback_exemption() {
+    let home = Home::new();
+    let (code, json, _) = home.doctor(&[("HTTPS_PROXY", "http://proxy.invalid:3128")]);
+    assert_eq!(code, 1);
+    assert_eq!(checks(&json), vec!["http-proxy"]);
+    let (code, _, _) =
+        home.doctor(&[("HTTPS_PROXY", "http://proxy.invalid:3128"), ("NO_PROXY", "example.com,127.0.0.1")]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn gateway_mode_without_a_gateway_and_drift() {
+    let home = Home::new();
+    fs_err::copy(fixture("claude/settings.json"), home.path("claude/settings.json")).unwrap();
+    let output = home.aigate(&["use", "gateway", "--client", "claude"], &[]);
+    assert!(output.status.success());
+    let (code, json, _) = home.doctor(&[]);
+    assert_eq!(code, 1);
+    assert_eq!(checks(&json), vec!["gateway"], "{json}");
+    let settings = fs_err::read_to_string(home.path("claude/settings.json")).unwrap();
+    fs_err::write(home.path("claude/settings.json"), settings.replace("127.0.0.1:8787", "127.0.0.1:1"))
+        .unwrap();
+    let (_, json, _) = home.doctor(&[]);
+    assert!(checks(&json).contains(&"drift".to_string()), "{json}");
+    let token = fs_err::read_to_string(home.path("aigate/serve.token")).unwrap();
+    assert!(!json.to_string().contains(token.trim()));
+}
+
+#[test]
+fn secret_files_open_to_others() {
+    let home = Home::new();
+    assert!(home.aigate(&["use", "gateway", "--client", "claude"], &[]).status.success());
+    fs_err::set_permissions(home.path("claude/settings.json"), std::fs::Permissions::from_mode(0o644))
+        .unwrap();
+    fs_err::set_permissions(home.path("aigate"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (_, json, _) = home.doctor(&[]);
+    let modes = checks(&json).into_iter().filter(|check| check == "file-mode").count();
+    assert_eq!(modes, 2, "{json}");
+}
+
+#[test]
+fn skills_with_bad_frontmatter() {
+    let home = Home::new();
+    let skills = home.path("home/.agents/skills");
+    for name in ["pdf-tools", "Bad_Name", "name-mismatch"] {
+        let dir = skills.join(name);
+        fs_err::create_dir_all(&dir).unwrap();
+        let declared = if name == "name-mismatch" { "other" } else { name };
+        let text = format!("---\nname: {declared}\ndescription: A test skill.\n---\nBody.\n");
+        fs_err::write(dir.join("SKILL.md"), text).unwrap();
+    }
+    let (code, json, _) = home.doctor(&[]);
+    assert_eq!(code, 1);
+    assert_eq!(checks(&json), vec!["skill-frontmatter", "skill-frontmatter"], "{json}");
+}
+
+#[test]
+fn a_codex_profile_that_shadows_the_gateway() {
+    let home = Home::new();
+    fs_err::write(
+        home.path("codex/config.toml"),
+        "profile = \"work\"\n\n[profiles.work]\nmodel_provider = \"azure\"\n",
+    )
+    .unwrap();
+    assert!(home.aigate(&["use", "gateway", "--client", "codex"], &[]).status.success());
+    let (code, json, _) = home.doctor(&[]);
+    assert_eq!(code, 1);
+    assert!(checks(&json).contains(&"codex-profile".to_string()), "{json}");
+}

@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# End-to-end: the real Codex CLI, Claude Code and OpenCode switched with `aigate use gateway`
+# answer through `aigate serve` (in front of the shared mock upstream, registered as an
+# aigate provider); `aigate use official` then gives back every client file byte for byte.
+#
+#   bash tests/e2e/gateway_clients.sh          # exit 0 only if every check passed
+#   KEEP=1 bash tests/e2e/gateway_clients.sh   # keep the temp dir (mock log, outputs)
+#   RC_NO_NETNS=1 ...                          # do not wrap in a private network namespace
+#   AIGATE=/path/to/aigate ...                 # use this binary (default: cargo build, debug)
+#   SHARED=/path/to/shared ...                 # default: $(dirname repo)/shared or $AIGATE_SHARED
+#
+# Modelled on $SHARED/realclients/run_all.sh: as root it re-execs itself under `unshare -n`
+# with only `lo` up; every client call is `env -i ... timeout 60 ... </dev/null` in a
+# throw-away home; HTTPS_PROXY points at the mock, which refuses foreign hosts.
+#
+# Checks:
+#   - `use gateway` writes the three files (0600) and `status --json` says gateway + health ok;
+#   - Codex `exec`, Claude Code `-p` and OpenCode `run` each print MOCK-OK through the gateway;
+#   - the mock saw the provider key and never the gateway token;
+#   - a second `use gateway` changes nothing;
+#   - `use official` gives back each seeded file byte for byte (sha256) with its mode.
+set -u
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+SHARED="${SHARED:-${AIGATE_SHARED:-$(dirname "$REPO")/shared}}"
+
+# Build before any network isolation (cargo may want the network).
+if [ -z "${AIGATE:-}" ]; then
+  (cd "$REPO" && cargo build -q --bin aigate) || { echo "FAIL: cargo build"; exit 2; }
+  AIGATE="${CARGO_TARGET_DIR:-$REPO/target}/debug/aigate"
+fi
+[ -x "$AIGATE" ] || { echo "FAIL: $AIGATE missing"; exit 2; }
+export AIGATE
+
+# ---- isolate the network (root + unshare), re-exec ourselves inside ----------
+if [ "${1:-}" != "--in-netns" ] && [ -z "${RC_NO_NETNS:-}" ] && [ "$(id -u)" = 0 ] \
+   && command -v unshare >/dev/null && command -v ip >/dev/null; then
+  if unshare -n true 2>/dev/null; then
+    BIN="${REALCLIENTS_BIN:-$(bash "$SHARED/realclients/install.sh")}" || exit 2
+    export REALCLIENTS_BIN="$BIN" SHARED
+    exec unshare -n -- bash "$0" --in-netns "$@"
+  fi
+fi
+if [ "${1:-}" = "--in-netns" ]; then
+  shift
+  ip link set lo up || { echo "FAIL: cannot bring up lo in netns"; exit 2; }
+  NETNOTE="private netns (loopback only)"
+else
+  NETNOTE="host network (no netns)"
+fi
+BIN="${REALCLIENTS_BIN:-$(bash "$SHARED/realclients/install.sh")}"
+for c in codex claude opencode; do
+  [ -x "$BIN/$c" ] || { echo "FAIL: $BIN/$c missing - run bash $SHARED/realclients/install.sh"; exit 2; }
+done
+
+T="$(mktemp -d /tmp/aigate-gw-e2e.XXXXXX)"
+MOCK_PID=""; SERVE_PID=""
+cleanup() {
+  for pid in "$SERVE_PID" "$MOCK_PID"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
+  done
+  if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "kept: $T"; fi
+}
+trap cleanup EXIT
+
+# ---- mock upstream ------------------------------------------------------------
+LOG="$T/mock.jsonl"; : > "$LOG"
+python3 "$SHARED/realclients/mock_upstream.py" --port 0 --port-file "$T/port" --log "$LOG" --max-seconds 900 \
+  >"$T/mock.stderr" 2>&1 </dev/null &
+MOCK_PID=$!
+for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
+[ -s "$T/port" ] || { echo "FAIL: mock did not start"; cat "$T/mock.stderr"; exit 2; }
+URL="http://127.0.0.1:$(cat "$T/port")"
+echo "mock upstream: $URL   network: $NETNOTE   tmp: $T"
+echo "aigate: $AIGATE ($("$AIGATE" --version 2>/dev/null))"
+
+PASS=0; FAIL=0
+ok()  { PASS=$((PASS+1)); echo "PASS: $1"; }
+bad() { FAIL=$((FAIL+1)); echo "FAIL: $1"; [ -n "${2:-}" ] && [ -f "$2" ] && cat "$2" "$2.err" 2>/dev/null | sed 's/^/    | /' | tail -15; }
+
+# ---- the throw-away home and its seeded client files ----------------------------
+H="$T/home"; CX="$T/codex"; CL="$T/claude"; XDG="$T/xdg"; AH="$T/aigate"; W="$T/work"
+mkdir -p "$H" "$CX" "$CL" "$XDG/opencode" "$W"
+cat > "$CX/config.toml" <<'EOF'
+# seeded by gateway_clients.sh: aigate use official must give this back byte for byte
+model = "gpt-5-codex"   # the user's own model
+
+[features]
+plugins = false
+
+[analytics]
+enabled = false
+
+[mcp_servers.seeded]
+command = "/bin/true"
+args = ["--seeded"]
+enabled = false
+EOF
+cat > "$CL/settings.json" <<'EOF'
+{
+    "env": {
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"
+    },
+    "hooks": {
+        "Stop": [
+            { "hooks": [ { "type": "command", "command": "true" } ] }
+        ]
+    },
+    "permissions": { "allow": [] }
+}
+EOF
+cat > "$XDG/opencode/opencode.jsonc" <<'EOF'
+// seeded by gateway_clients.sh (JSONC: comments and trailing commas)
+{
+  "autoupdate": false, // no update checks offline
+  /* a block comment */
+  "share": "disabled",
+}
+EOF
+chmod 644 "$CX/config.toml" "$CL/settings.json" "$XDG/opencode/opencode.jsonc"
+CLIENT_FILES=("$CX/config.toml" "$CL/settings.json" "$XDG/opencode/opencode.jsonc")
+sha256sum "${CLIENT_FILES[@]}" > "$T/files.before"
+stat -c '%a %n' "${CLIENT_FILES[@]}" > "$T/modes.before"
+
+MOCK_KEY_VALUE="sk-mock-gw-e2e-$(date +%s)"
+BASE_ENV=(PATH=/usr/local/bin:/usr/bin:/bin TERM=xterm HOME="$H" CODEX_HOME="$CX" CLAUDE_CONFIG_DIR="$CL"
+  XDG_CONFIG_HOME="$XDG" AIGATE_HOME="$AH" MOCK_KEY="$MOCK_KEY_VALUE"
+  HTTPS_PROXY="$URL" HTTP_PROXY="$URL" https_proxy="$URL" http_proxy="$URL"
+  NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost)
+aig() { env -i "${BASE_ENV[@]}" timeout 60 "$AIGATE" "$@" </dev/null; }
+
+# ---- provider and gateway ---------------------------------------------------------------
+if aig provider add mock --base-url "$URL/v1" --api responses --api chat --api messages \
+     --key-env MOCK_KEY --default-model mock-model >"$T/provider.out" 2>&1; then
+  ok "aigate provider add mock"
+else
+  bad "aigate provider add mock (needs branch proxy)" "$T/provider.out"; echo "$PASS passed, $FAIL failed"; exit 1
+fi
+
+env -i "${BASE_ENV[@]}" "$AIGATE" serve --port 0 --provider mock >"$T/serve.out" 2>"$T/serve.out.err" </dev/null &
+SERVE_PID=$!
+for _ in $(seq 200); do
+  [ -s "$AH/serve.json" ] && grep -q "\"pid\": $SERVE_PID" "$AH/serve.json" && break
+  kill -0 "$SERVE_PID" 2>/dev/null || break
+  sleep 0.05
+done
+if grep -q "\"pid\": $SERVE_PID" "$AH/serve.json" 2>/dev/null; then ok "aigate serve is up ($(grep -o '"address": "[^"]*"' "$AH/serve.json"))"
+else bad "aigate serve did not start" "$T/serve.out"; echo "$PASS passed, $FAIL failed"; exit 1; fi
+
+# ---- use gateway -------------------------------------------------------------------------
+if aig use gateway --model mock-model >"$T/use-gateway.out" 2>"$T/use-gateway.out.err"; then ok "aigate use gateway --model mock-model"
+else bad "aigate use gateway" "$T/use-gateway.out"; fi
+TOKEN="$(tr -d '\n' < "$AH/serve.token")"
+modes=$(stat -c '%a' "${CLIENT_FILES[@]}" | sort -u | tr '\n' ' ')
+if [ "$modes" = "600 " ]; then ok "the switched files are 0600 while they hold the token"
+else bad "modes after use gateway: $modes"; fi
+if grep -qF "$TOKEN" "$T/use-gateway.out" "$T/use-gateway.out.err"; then bad "use gateway printed the token"
+else ok "use gateway printed no token"; fi
+
+aig status --json > "$T/status.json" 2>"$T/status.json.err"
+if python3 - "$T/status.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+modes = {c["client"]: c["mode"] for c in s["clients"]}
+assert modes == {"codex": "gateway", "claude": "gateway", "opencode": "gateway"}, modes
+assert s["gateway"]["health"]["state"] == "ok", s["gateway"]
+assert all(not c["drift"] for c in s["clients"])
+PY
+then ok "status --json: all three in gateway mode, gateway answers /health"
+else bad "status --json" "$T/status.json"; fi
+
+cp "$CX/config.toml" "$T/codex.switched"; cp "$CL/settings.json" "$T/claude.switched"
+
+# ---- the real clients through the gateway --------------------------------------------------
+client() { # client OUT EXTRA_ENV... -- ARGV...
+  local out=$1; shift; local envs=()
+  while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
+  ( cd "$W" && env -i "${BASE_ENV[@]}" "${envs[@]}" timeout 60 "$@" >"$out" 2>"$out.err" </dev/null )
+}
+client "$T/codex.out" -- "$BIN/codex" exec --skip-git-repo-check "say hi"; rc=$?
+if [ $rc = 0 ] && grep -qx 'MOCK-OK' "$T/codex.out"; then ok "codex exec answers through the gateway"
+else bad "codex exec through the gateway (rc=$rc)" "$T/codex.out"; fi
+
+client "$T/claude.out" -- "$BIN/claude" -p "say hi"; rc=$?
+if [ $rc = 0 ] && grep -qx 'MOCK-OK' "$T/claude.out"; then ok "claude -p answers through the gateway"
+else bad "claude -p through the gateway (rc=$rc)" "$T/claude.out"; fi
+
+client "$T/opencode.out" OPENCODE_DISABLE_MODELS_FETCH=1 OPENCODE_DISABLE_AUTOUPDATE=1 -- "$BIN/opencode" run "say hi"; rc=$?
+if [ $rc = 0 ] && grep -q 'MOCK-OK' "$T/opencode.out"; then ok "opencode run answers through the gateway"
+else bad "opencode run through the gateway (rc=$rc)" "$T/opencode.out"; fi
+
+python3 - "$LOG" "$MOCK_KEY_VALUE" "$TOKEN" <<'PY' > "$T/keycheck" 2>&1
+import json, sys
+log, key, token = sys.argv[1:4]
+paths, leaked = {}, 0
+for line in open(log):
+    if token in line:
+        leaked += 1
+    e = json.loads(line)
+    h = {k.lower(): v for k, v in e["headers"].items()}
+    if h.get("authorization") == f"Bearer {key}" or h.get("x-api-key") == key:
+        for api in ("/responses", "/messages", "/chat/completions"):
+            if e["path"].endswith(api):
+                paths[api] = paths.get(api, 0) + 1
+print(paths, "gateway token seen:", leaked)
+sys.exit(0 if len(paths) == 3 and leaked == 0 else 1)
+PY
+if [ $? = 0 ]; then ok "the mock saw the provider key on every API and never the gateway token: $(cat "$T/keycheck")"
+else bad "provider key / gateway token check: $(cat "$T/keycheck")"; fi
+
+# ---- idempotence, then back to official ------------------------------------------------------
+aig use gateway --model mock-model >/dev/null 2>"$T/again.err"
+if cmp -s "$CX/config.toml" "$T/codex.switched" && cmp -s "$CL/settings.json" "$T/claude.switched" \
+   && grep -q "nothing changed" "$T/again.err"; then ok "a second use gateway changes nothing"
+else bad "second use gateway" "$T/again.err"; fi
+
+if aig use official >"$T/official.out" 2>"$T/official.out.err"; then ok "aigate use official"
+else bad "aigate use official" "$T/official.out"; fi
+if sha256sum -c --quiet "$T/files.before"; then ok "every client file is byte-identical to before (sha256)"
+else bad "a client file differs after use official"; for f in "${CLIENT_FILES[@]}"; do echo "---- $f"; cat "$f"; done; fi
+if stat -c '%a %n' "${CLIENT_FILES[@]}" | cmp -s - "$T/modes.before"; then ok "file modes are back (0644)"
+else bad "modes after use official: $(stat -c '%a %n' "${CLIENT_FILES[@]}" | tr '\n' ' ')"; fi
+
+refused=$(python3 - "$LOG" <<'PY'
+import json, sys, collections
+c = collections.Counter()
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["method"] == "CONNECT" or e.get("handled_as") == "foreign": c[e["path"] if e["method"] == "CONNECT" else e["host"]] += 1
+print(", ".join(f"{h} x{n}" for h, n in c.items()) or "none")
+PY
+)
+echo "foreign hosts the mock refused: $refused"
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]

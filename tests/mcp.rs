@@ -1,0 +1,568 @@
+//! `aigate mcp` as a user runs it, against copies of the client fixtures in a throw-away
+//! home: whole-file expected output for every edit, and byte-identical round trips.
+//!
+//! Expected files live in `tests/fixtures/mcp/expected/`; run with `AIGATE_BLESS=1` to
+//! (re)write them, then review the diff by eye.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
+
+use std::path::{Path, PathBuf};
+
+use pretty_assertions::assert_eq;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+/// The project path the `.claude.json` fixture's local-scope servers belong to.
+const FIXTURE_PROJECT: &str = "/home/alice/src/aigate";
+
+struct Home {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Home {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        for sub in ["home/.codex", "home/.claude", "home/.config/opencode", "project"] {
+            fs_err::create_dir_all(root.join(sub)).unwrap();
+        }
+        Self { _dir: dir, root }
+    }
+    fn home(&self) -> PathBuf {
+        self.root.join("home")
+    }
+    fn project(&self) -> PathBuf {
+        self.root.join("project")
+    }
+    fn codex(&self) -> PathBuf {
+        self.home().join(".codex/config.toml")
+    }
+    fn claude_json(&self) -> PathBuf {
+        self.home().join(".claude/.claude.json")
+    }
+    fn opencode(&self) -> PathBuf {
+        self.home().join(".config/opencode/opencode.jsonc")
+    }
+    fn aigate(&self) -> assert_cmd::Command {
+        let mut command = assert_cmd::Command::cargo_bin("aigate").unwrap();
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("CODEX_HOME", self.home().join(".codex"))
+            .env("CLAUDE_CONFIG_DIR", self.home().join(".claude"))
+            .env("XDG_CONFIG_HOME", self.home().join(".config"))
+            .env("AIGATE_HOME", self.home().join(".aigate"))
+            .current_dir(self.project());
+        command
+    }
+    /// Run and expect success; returns (stdout, stderr).
+    fn ok(&self, args: &[&str]) -> (String, String) {
+        let output = self.aigate().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "aigate {args:?} failed:\n{stderr}");
+        (String::from_utf8(output.stdout).unwrap(), stderr)
+    }
+    /// Run and expect exit 1; returns stderr.
+    fn refused(&self, args: &[&str]) -> String {
+        let output = self.aigate().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(1), "aigate {args:?} should be refused:\n{stderr}");
+        stderr
+    }
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let (stdout, _) = self.ok(&[&["--json"], args].concat());
+        serde_json::from_str(&stdout).unwrap()
+    }
+    /// Put the three user-scope fixtures in place.
+    fn with_fixtures(self) -> Self {
+        copy(&fixture("codex/config.toml"), &self.codex());
+        copy(&fixture("claude/.claude.json"), &self.claude_json());
+        copy(&fixture("opencode/opencode.jsonc"), &self.opencode());
+        self
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(FIXTURES).join(name)
+}
+
+fn copy(from: &Path, to: &Path) {
+    fs_err::create_dir_all(to.parent().unwrap()).unwrap();
+    fs_err::copy(from, to).unwrap();
+}
+
+fn read(path: &Path) -> String {
+    fs_err::read_to_string(path).unwrap()
+}
+
+/// Compare `actual` with the whole expected file `name` (or write it with AIGATE_BLESS=1).
+fn expect_file(name: &str, actual: &str) {
+    let path = fixture("mcp/expected").join(name);
+    if std::env::var_os("AIGATE_BLESS").is_some() {
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(&path, actual).unwrap();
+    }
+    let expected = fs_err::read_to_string(&path).unwrap_or_else(|_| panic!("missing {}", path.display()));
+    assert_eq!(actual, expected, "{name}");
+}
+
+// ------------------------------------------------------------------------------ Codex
+
+#[test]
+fn codex_add_and_remove_on_every_form_of_mcp_servers() {
+    for fixture_name in ["config.toml", "config.inline-mcp.toml", "config.dotted-root.toml"] {
+        let home = Home::new();
+        copy(&fixture(&format!("codex/{fixture_name}")), &home.codex());
+        let original = read(&home.codex());
+
+        home.ok(&[
+            "mcp",
+            "add",
+            "fs",
+            "--client",
+            "codex",
+            "--env",
+            "ROOT=/srv",
+            "--",
+            "npx",
+            "-y",
+            "@mcp/fs",
+            "/srv",
+        ]);
+        home.ok(&[
+            "mcp",
+            "add",
+            "web",
+            "--client",
+            "codex",
+            "--url",
+            "https://mcp.example.com/mcp",
+            "--header",
+            "Authorization: Bearer ${REMOTE_TOKEN}",
+            "--header",
+            "X-Team: ${TEAM}",
+            "--header",
+            "X-Mode: ro",
+        ]);
+        let added = read(&home.codex());
+        toml_edit::DocumentMut::from_str_checked(&added);
+        expect_file(&format!("codex/{fixture_name}.add"), &added);
+
+        home.ok(&["mcp", "remove", "fs", "--client", "codex"]);
+        home.ok(&["mcp", "remove", "web", "--client", "codex"]);
+        assert_eq!(read(&home.codex()), original, "{fixture_name}: add then remove is byte-identical");
+    }
+}
+
+trait CheckedParse {
+    fn from_str_checked(text: &str);
+}
+
+impl CheckedParse for toml_edit::DocumentMut {
+    /// The result must still be TOML Codex can read.
+    fn from_str_checked(text: &str) {
+        text.parse::<toml_edit::DocumentMut>()
+            .unwrap_or_else(|error| panic!("invalid TOML: {error}\n{text}"));
+    }
+}
+
+#[test]
+fn codex_disable_then_enable_is_byte_identical() {
+    let home = Home::new();
+    copy(&fixture("codex/config.toml"), &home.codex());
+    let original = read(&home.codex());
+    home.ok(&["mcp", "disable", "docs"]);
+    home.ok(&["mcp", "disable", "my.weird server"]);
+    expect_file("codex/config.toml.disable", &read(&home.codex()));
+    home.ok(&["mcp", "enable", "docs"]);
+    home.ok(&["mcp", "enable", "my.weird server"]);
+    assert_eq!(read(&home.codex()), original);
+
+    // A server the user disabled by hand is enabled with `enabled = true`.
+    home.ok(&["mcp", "enable", "github"]);
+    assert!(
+        read(&home.codex())
+            .contains("enabled = true        # disabled, but the user wants to keep it around\n")
+    );
+
+    let inline = Home::new();
+    copy(&fixture("codex/config.inline-mcp.toml"), &inline.codex());
+    let original = read(&inline.codex());
+    inline.ok(&["mcp", "disable", "context7"]);
+    expect_file("codex/config.inline-mcp.toml.disable", &read(&inline.codex()));
+    inline.ok(&["mcp", "enable", "context7"]);
+    assert_eq!(read(&inline.codex()), original);
+}
+
+#[test]
+fn codex_never_gets_keys_it_rejects() {
+    let home = Home::new().with_fixtures();
+    let before = [read(&home.codex()), read(&home.claude_json()), read(&home.opencode())];
+    let stderr = home.refused(&["mcp", "add", "events", "--url", "https://x/sse", "--transport", "sse"]);
+    assert!(stderr.contains("Codex supports stdio and streamable HTTP servers, not SSE"), "{stderr}");
+    let stderr = home.refused(&[
+        "mcp",
+        "add",
+        "mixed",
+        "--url",
+        "https://x/mcp",
+        "--header",
+        "Authorization: Token ${T}",
+    ]);
+    assert!(
+        stderr.contains("Codex cannot put an environment variable inside header `Authorization`"),
+        "{stderr}"
+    );
+    let stderr = home.refused(&["mcp", "add", "my.server", "--", "npx", "x"]);
+    assert!(stderr.contains("Codex accepts only letters, digits"), "{stderr}");
+    assert!(stderr.contains("Claude Code accepts only letters, digits"), "{stderr}");
+    let stderr = home.refused(&["mcp", "add", "x", "--url", "https://x", "--env", "A=1"]);
+    assert!(stderr.contains("`--env` is for stdio servers"), "{stderr}");
+    assert_eq!(
+        [read(&home.codex()), read(&home.claude_json()), read(&home.opencode())],
+        before,
+        "nothing written"
+    );
+
+    // The header forms Codex has keys for become those keys, never `http_headers` on stdio
+    // or an inline `bearer_token`.
+    let home = Home::new();
+    home.ok(&[
+        "mcp",
+        "add",
+        "r",
+        "--client",
+        "codex",
+        "--url",
+        "https://x/mcp",
+        "--header",
+        "Authorization: Bearer ${TOK}",
+    ]);
+    home.ok(&["mcp", "add", "s", "--client", "codex", "--env", "A=1", "--", "srv"]);
+    assert_eq!(
+        read(&home.codex()),
+        "[mcp_servers.r]\nurl = \"https://x/mcp\"\nbearer_token_env_var = \"TOK\"\n\n[mcp_servers.s]\ncommand = \"srv\"\nenv = { A = \"1\" }\n"
+    );
+}
+
+// ------------------------------------------------------------------------------ Claude
+
+/// The `.claude.json` fixture with its local-scope project moved to this test's project.
+fn claude_with_local_project(home: &Home) -> String {
+    let text = read(&fixture("claude/.claude.json"))
+        .replace(&format!("\"{FIXTURE_PROJECT}\""), &format!("\"{}\"", home.project().display()));
+    fs_err::write(home.claude_json(), &text).unwrap();
+    text
+}
+
+#[test]
+fn claude_add_remove_user_scope_and_local_scope_disable_enable() {
+    let home = Home::new();
+    let original = claude_with_local_project(&home);
+    let project = home.project().display().to_string();
+    let placeholder = |text: String| text.replace(&project, FIXTURE_PROJECT);
+
+    home.ok(&["mcp", "add", "fs", "--client", "claude", "--env", "ROOT=/srv", "--", "npx", "-y", "@mcp/fs"]);
+    home.ok(&[
+        "mcp",
+        "add",
+        "docs",
+        "--client",
+        "claude",
+        "--url",
+        "https://docs/mcp",
+        "--header",
+        "Authorization: Bearer ${DOCS}",
+    ]);
+    home.ok(&["mcp", "add", "mine", "--client", "claude", "--scope", "local", "--", "my-server"]);
+    expect_file("claude/.claude.json.add", &placeholder(read(&home.claude_json())));
+    home.ok(&["mcp", "remove", "fs"]);
+    home.ok(&["mcp", "remove", "docs"]);
+    home.ok(&["mcp", "remove", "mine"]);
+    assert_eq!(read(&home.claude_json()), original);
+
+    // local-db exists only in the local scope of this project: found there.
+    let list = home.json(&["mcp", "list", "--client", "claude"]);
+    let local = list["servers"].as_array().unwrap().iter().find(|row| row["name"] == "local-db").unwrap();
+    assert_eq!(local["clients"][0]["scope"], "local");
+
+    home.ok(&["mcp", "disable", "local-db"]);
+    home.ok(&["mcp", "disable", "context7"]);
+    home.ok(&["mcp", "disable", "linear"]);
+    expect_file("claude/.claude.json.disable", &placeholder(read(&home.claude_json())));
+    let list = home.json(&["mcp", "list", "--client", "claude"]);
+    let row = list["servers"].as_array().unwrap().iter().find(|row| row["name"] == "context7").unwrap();
+    assert_eq!(
+        (row["clients"][0]["present"].clone(), row["clients"][0]["enabled"].clone()),
+        (true.into(), false.into())
+    );
+    // Enabled in another order than disabled: the adjacent entries still land in place.
+    home.ok(&["mcp", "enable", "context7"]);
+    home.ok(&["mcp", "enable", "local-db"]);
+    home.ok(&["mcp", "enable", "linear"]);
+    assert_eq!(read(&home.claude_json()), original);
+}
+
+#[test]
+fn claude_project_scope_creates_and_removes_mcp_json() {
+    let home = Home::new();
+    let mcp_json = home.project().join(".mcp.json");
+    home.ok(&["mcp", "add", "fs", "--client", "claude", "--scope", "project", "--", "npx", "-y", "@mcp/fs"]);
+    assert_eq!(
+        read(&mcp_json),
+        "{\n  \"mcpServers\": {\n    \"fs\": {\n      \"type\": \"stdio\",\n      \"command\": \"npx\",\n      \"args\": [\"-y\", \"@mcp/fs\"],\n      \"env\": {}\n    }\n  }\n}\n"
+    );
+    home.ok(&["mcp", "remove", "fs", "--scope", "project"]);
+    assert!(!mcp_json.exists(), "the file aigate created is removed again");
+
+    copy(&fixture("claude/.mcp.json"), &mcp_json);
+    let original = read(&mcp_json);
+    home.ok(&[
+        "mcp",
+        "add",
+        "web",
+        "--client",
+        "claude",
+        "--scope",
+        "project",
+        "--url",
+        "https://web/mcp",
+        "--transport",
+        "sse",
+    ]);
+    expect_file("claude/.mcp.json.add", &read(&mcp_json));
+    home.ok(&["mcp", "remove", "web", "--client", "claude", "--scope", "project"]);
+    assert_eq!(read(&mcp_json), original);
+}
+
+// ------------------------------------------------------------------------------ OpenCode
+
+#[test]
+fn opencode_jsonc_keeps_comments_and_trailing_commas() {
+    let home = Home::new();
+    copy(&fixture("opencode/opencode.jsonc"), &home.opencode());
+    let original = read(&home.opencode());
+    home.ok(&[
+        "mcp",
+        "add",
+        "fs",
+        "--client",
+        "opencode",
+        "--env",
+        "TOKEN=${FS_TOKEN}",
+        "--",
+        "npx",
+        "-y",
+        "@mcp/fs",
+    ]);
+    home.ok(&[
+        "mcp",
+        "add",
+        "docs",
+        "--client",
+        "opencode",
+        "--url",
+        "https://docs/mcp",
+        "--header",
+        "Authorization: Bearer ${DOCS}",
+    ]);
+    expect_file("opencode/opencode.jsonc.add", &read(&home.opencode()));
+    home.ok(&["mcp", "remove", "fs"]);
+    home.ok(&["mcp", "remove", "docs"]);
+    assert_eq!(read(&home.opencode()), original);
+
+    home.ok(&["mcp", "disable", "context7"]);
+    home.ok(&["mcp", "disable", "sentry"]);
+    expect_file("opencode/opencode.jsonc.disable", &read(&home.opencode()));
+    home.ok(&["mcp", "enable", "sentry"]);
+    home.ok(&["mcp", "enable", "context7"]);
+    assert_eq!(read(&home.opencode()), original);
+}
+
+#[test]
+fn opencode_file_without_schema_gets_one_and_loses_it_again() {
+    let home = Home::new();
+    let path = home.home().join(".config/opencode/opencode.json");
+    copy(&fixture("opencode/opencode.no-schema.json"), &path);
+    let original = read(&path);
+    home.ok(&["mcp", "add", "fs", "--client", "opencode", "--", "npx", "-y", "@mcp/fs"]);
+    expect_file("opencode/opencode.no-schema.json.add", &read(&path));
+    home.ok(&["mcp", "remove", "fs"]);
+    assert_eq!(read(&path), original);
+}
+
+// ------------------------------------------------------------------------ all clients
+
+#[test]
+fn add_to_every_client_then_remove_is_byte_identical_and_one_transaction() {
+    let home = Home::new().with_fixtures();
+    let before = [read(&home.codex()), read(&home.claude_json()), read(&home.opencode())];
+    let report = home.json(&["mcp", "add", "fs", "--all", "--", "npx", "-y", "@mcp/fs"]);
+    assert_eq!(report["version"], 1);
+    assert_eq!(report["files"].as_array().unwrap().len(), 3);
+    assert!(report["txn"].is_string());
+    home.ok(&["mcp", "remove", "fs"]);
+    assert_eq!([read(&home.codex()), read(&home.claude_json()), read(&home.opencode())], before);
+    // `aigate restore` after an add puts back the state before it.
+    home.ok(&["mcp", "add", "fs", "--", "npx", "-y", "@mcp/fs"]);
+    home.ok(&["restore"]);
+    assert_eq!([read(&home.codex()), read(&home.claude_json()), read(&home.opencode())], before);
+}
+
+#[test]
+fn an_existing_name_is_a_conflict_unless_forced() {
+    let home = Home::new().with_fixtures();
+    let before = [read(&home.codex()), read(&home.claude_json()), read(&home.opencode())];
+    // `docs` exists only in Codex: nothing is written anywhere.
+    let stderr = home.refused(&["mcp", "add", "docs", "--", "npx", "docs-mcp"]);
+    assert!(stderr.contains("`docs` already exists in codex"), "{stderr}");
+    assert!(stderr.contains("--force"), "{stderr}");
+    assert_eq!([read(&home.codex()), read(&home.claude_json()), read(&home.opencode())], before);
+
+    // --force replaces the definition and keeps Codex's extra keys and comments.
+    home.ok(&[
+        "mcp",
+        "add",
+        "docs",
+        "--client",
+        "codex",
+        "--force",
+        "--",
+        "npx",
+        "-y",
+        "@example/docs-mcp@2",
+    ]);
+    let codex = read(&home.codex());
+    let start = codex.find("[mcp_servers.docs]").unwrap();
+    let end = codex.find("[mcp_servers.github]").unwrap();
+    assert_eq!(
+        &codex[start..end],
+        "[mcp_servers.docs]\ncommand = \"npx\"\nargs = [\"-y\", \"@example/docs-mcp@2\"]\nstartup_timeout_sec = 20\ntool_timeout_sec = 45.5\nenabled_tools = [\"search\", \"fetch_page\"]\n\n"
+    );
+}
+
+#[test]
+fn dry_run_prints_the_diff_and_writes_nothing() {
+    let home = Home::new().with_fixtures();
+    let before = [read(&home.codex()), read(&home.claude_json()), read(&home.opencode())];
+    let (stdout, _) = home.ok(&["mcp", "add", "fs", "--dry-run", "--", "npx", "-y", "@mcp/fs"]);
+    assert!(stdout.contains("+[mcp_servers.fs]\n+command = \"npx\"\n"), "{stdout}");
+    assert!(stdout.contains("+      \"command\": [\"npx\", \"-y\", \"@mcp/fs\"],"), "{stdout}");
+    let (stdout, _) = home.ok(&["mcp", "disable", "context7", "--dry-run"]);
+    assert!(stdout.contains("-      \"enabled\": true,\n+      \"enabled\": false,"), "{stdout}");
+    let (stdout, _) = home.ok(&["mcp", "remove", "docs", "--dry-run"]);
+    assert!(stdout.contains("-[mcp_servers.docs]"), "{stdout}");
+    assert_eq!([read(&home.codex()), read(&home.claude_json()), read(&home.opencode())], before);
+    assert!(
+        !home.home().join(".aigate/aigate.db").exists()
+            || home.json(&["backup", "list"])["snapshots"].as_array().unwrap().is_empty()
+    );
+}
+
+#[test]
+fn list_masks_secret_values_and_flags_differences() {
+    let home = Home::new().with_fixtures();
+    home.ok(&["mcp", "add", "same", "--env", "API_KEY=sk-very-secret-value-123456", "--", "npx", "same-mcp"]);
+    let (table, _) = home.ok(&["mcp", "list"]);
+    let json = home.json(&["mcp", "list"]);
+    let text = json.to_string();
+    for secret in
+        ["sk-very-secret-value-123456", "Bearer FIXTURE", "/home/alice/.config/docs/token", "\"warn\""]
+    {
+        assert!(!table.contains(secret), "table leaks {secret}:\n{table}");
+        assert!(!text.contains(secret), "json leaks {secret}");
+    }
+    let row = |name: &str| {
+        json["servers"].as_array().unwrap().iter().find(|row| row["name"] == name).unwrap().clone()
+    };
+    assert_eq!(row("same")["differs"], false);
+    assert_eq!(row("same")["clients"].as_array().unwrap().len(), 3);
+    assert_eq!(row("same")["clients"][0]["env"]["API_KEY"], "sk-…3456");
+    assert_eq!(row("context7")["differs"], true, "Claude has no env, OpenCode has LOG_LEVEL");
+    let docs = row("docs");
+    assert_eq!(docs["clients"][0]["client"], "codex");
+    assert_eq!(docs["clients"][0]["transport"], "stdio");
+    assert_eq!(docs["clients"][1]["present"], false);
+    assert_eq!(row("github")["clients"][0]["enabled"], false);
+    assert_eq!(row("old-sse")["clients"][1]["transport"], "sse");
+    assert!(table.contains("^ the definitions of `context7` differ between clients"), "{table}");
+}
+
+#[test]
+fn sync_adds_missing_skips_identical_and_reports_differing() {
+    let home = Home::new().with_fixtures();
+    let opencode_before = read(&home.opencode());
+    let report = home.json(&["mcp", "sync", "--from", "claude", "--to", "opencode", "--to", "codex"]);
+    let result = |client: &str, name: &str| {
+        report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["client"] == client && item["name"] == name)
+            .map(|item| item["result"].as_str().unwrap().to_string())
+    };
+    assert_eq!(result("opencode", "context7").as_deref(), Some("differs"));
+    assert_eq!(result("opencode", "linear").as_deref(), Some("identical"));
+    assert_eq!(result("opencode", "old-sse").as_deref(), Some("added"));
+    assert_eq!(result("codex", "context7").as_deref(), Some("added"));
+    assert_eq!(result("codex", "old-sse").as_deref(), Some("skipped"), "Codex has no SSE");
+    let opencode = read(&home.opencode());
+    assert!(
+        opencode.contains(
+            "\"old-sse\": {\n      \"type\": \"remote\",\n      \"url\": \"https://sse.example.com/sse\","
+        ),
+        "{opencode}"
+    );
+    assert!(opencode.contains("\"command\": [\"npx\", \"-y\", \"@upstash/context7-mcp\"],\n      \"environment\": { \"LOG_LEVEL\": \"warn\" },"), "differing one left alone");
+    assert_ne!(opencode, opencode_before);
+
+    // Again: everything is identical now (or still differs), nothing is written.
+    let codex = read(&home.codex());
+    let again = home.json(&["mcp", "sync", "--from", "claude", "--to", "opencode", "--to", "codex"]);
+    assert!(again["items"].as_array().unwrap().iter().all(|item| item["result"] != "added"));
+    assert_eq!((read(&home.opencode()), read(&home.codex())), (opencode, codex));
+
+    // --force replaces the differing one.
+    home.ok(&["mcp", "sync", "--from", "claude", "--to", "opencode", "--force"]);
+    assert!(!read(&home.opencode()).contains("LOG_LEVEL"));
+}
+
+// ------------------------------------------------------------------------- large file
+
+/// A ~20 MB `.claude.json`: many projects with long histories, like a heavy user's.
+fn large_claude_json() -> String {
+    let mut text = String::from("{\n  \"numStartups\": 4242,\n  \"projects\": {\n");
+    let mut index = 0;
+    while text.len() < 20 * 1024 * 1024 {
+        if index > 0 {
+            text.push_str(",\n");
+        }
+        text.push_str(&format!(
+            "    \"/home/alice/src/project-{index}\": {{\n      \"allowedTools\": [],\n      \"history\": [\n"
+        ));
+        for entry in 0..40 {
+            let comma = if entry == 39 { "" } else { "," };
+            text.push_str(&format!(
+                "        {{\n          \"display\": \"refactor module {entry} of project {index} and keep every byte \\u00e9\",\n          \"pastedContents\": {{}}\n        }}{comma}\n"
+            ));
+        }
+        text.push_str("      ],\n      \"mcpServers\": {},\n      \"lastCost\": 1.25\n    }");
+        index += 1;
+    }
+    text.push_str("\n  },\n  \"mcpServers\": {\n    \"context7\": {\n      \"type\": \"stdio\",\n      \"command\": \"npx\",\n      \"args\": [\n        \"-y\",\n        \"@upstash/context7-mcp\"\n      ],\n      \"env\": {}\n    }\n  },\n  \"isQualifiedForDataSharing\": false\n}\n");
+    text
+}
+
+#[test]
+fn large_claude_json_keeps_every_other_byte() {
+    let home = Home::new();
+    let original = large_claude_json();
+    fs_err::write(home.claude_json(), &original).unwrap();
+    home.ok(&["mcp", "add", "fs", "--client", "claude", "--", "npx", "-y", "@mcp/fs"]);
+    let added = read(&home.claude_json());
+    let insert = "    },\n    \"fs\": {\n      \"type\": \"stdio\",\n      \"command\": \"npx\",\n      \"args\": [\"-y\", \"@mcp/fs\"],\n      \"env\": {}\n    }\n  },\n  \"isQualifiedForDataSharing\"";
+    let expected = original.replacen("    }\n  },\n  \"isQualifiedForDataSharing\"", insert, 1);
+    assert!(added == expected, "only the new entry was inserted");
+    home.ok(&["mcp", "remove", "fs", "--client", "claude"]);
+    assert!(read(&home.claude_json()) == original, "remove gives back every byte");
+}
