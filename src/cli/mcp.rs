@@ -16,9 +16,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Ctx;
+use crate::clients::Format;
 use crate::clients::{self, Client};
 use crate::error::{Error, Result};
 use crate::output::display_path;
+use crate::skills_mcp::json_fast::{self, FastAdd};
 use crate::skills_mcp::records::{self, Op, Parked};
 use crate::skills_mcp::{self, McpFile, McpServer, Scope, ServerView, Transport, edit, patch};
 use crate::write::{self, Change, ModePolicy, Outcome};
@@ -238,13 +240,25 @@ fn add(ctx: &Ctx, args: &McpAddArgs) -> Result<u8> {
         }
     }
     // What each edit saw and made, for the undo record: (old bytes, new bytes, existed).
-    let seen: Vec<Seen<bool>> = files.iter().map(|_| RefCell::new(None)).collect();
+    let seen: Vec<Seen<Option<std::ops::Range<usize>>>> = files.iter().map(|_| RefCell::new(None)).collect();
     let changes: Vec<Change<'_>> = files
         .iter()
         .zip(&seen)
         .map(|(file, cell)| {
             let server = &server;
             Change::new(file.client.name(), file.path.clone(), ModePolicy::Keep, move |old: Option<&[u8]>| {
+                // A huge `.claude.json` takes the splice fast path when it can.
+                if let (Format::Json, Some(bytes)) = (file.format, old) {
+                    let entry = skills_mcp::to_entry(file.client, server, None).map_err(Error::refused)?;
+                    match json_fast::try_add(bytes, &file.container, &server.name, &entry) {
+                        FastAdd::Added(new, inserted) => {
+                            *cell.borrow_mut() = Some((Some(bytes.to_vec()), new.clone(), Some(inserted)));
+                            return Ok(Some(new));
+                        }
+                        FastAdd::Exists if !args.force => return Err(conflict(&server.name, file, "")),
+                        FastAdd::Exists | FastAdd::Unsupported => {}
+                    }
+                }
                 let document = edit::load(old, file)?;
                 let existing = edit::entry(&document, file, &server.name);
                 drop(document);
@@ -254,7 +268,9 @@ fn add(ctx: &Ctx, args: &McpAddArgs) -> Result<u8> {
                 let entry =
                     skills_mcp::to_entry(file.client, server, existing.as_ref()).map_err(Error::refused)?;
                 let new = edit::upsert(old, file, &server.name, &entry)?;
-                *cell.borrow_mut() = Some((old.map(<[u8]>::to_vec), new.clone(), existing.is_some()));
+                if existing.is_none() {
+                    *cell.borrow_mut() = Some((old.map(<[u8]>::to_vec), new.clone(), None));
+                }
                 Ok(Some(new))
             })
         })
@@ -269,15 +285,19 @@ fn add(ctx: &Ctx, args: &McpAddArgs) -> Result<u8> {
     drop(changes);
     if !args.dry_run {
         for (file, cell) in files.iter().zip(&seen) {
-            if let Some((old, new, existed)) = cell.take() {
+            // Only a server that was not there before gets an undo record (reversing a
+            // replacement would bring the old definition back).
+            if let Some((old, new, inserted)) = cell.take() {
                 if old.as_deref() == Some(new.as_slice()) {
                     continue;
                 }
                 records::forget_undo(&connection, file, &server.name, None)?;
-                if !existed {
-                    if let Some(undo) = patch::record(old.as_deref(), Some(&new)) {
-                        records::save_undo(&connection, file, &server.name, Op::Add, &undo)?;
-                    }
+                let undo = match (&old, inserted) {
+                    (Some(old), Some(inserted)) => patch::record_insert(old, &new, inserted),
+                    _ => patch::record(old.as_deref(), Some(&new)),
+                };
+                if let Some(undo) = undo {
+                    records::save_undo(&connection, file, &server.name, Op::Add, &undo)?;
                 }
                 if file.client == Client::Claude {
                     records::unpark(&connection, file, &server.name)?;
@@ -356,8 +376,15 @@ fn remove(ctx: &Ctx, args: &McpNameArgs) -> Result<u8> {
             let file = &item.file;
             let name = args.name.as_str();
             Change::new(file.client.name(), file.path.clone(), ModePolicy::Keep, move |old: Option<&[u8]>| {
-                let semantic = edit::remove(old, file, name)?;
-                edit::prefer_reverse(undo.as_ref(), old, semantic, file, name)
+                let path = file.entry_path(name);
+                edit::prefer_reverse(
+                    undo.as_ref(),
+                    old,
+                    file,
+                    name,
+                    |value| edit::remove_at(value, &path),
+                    || edit::remove(old, file, name),
+                )
             })
         })
         .collect();
@@ -428,17 +455,31 @@ fn toggle(ctx: &Ctx, args: &McpNameArgs, enable: bool) -> Result<u8> {
             let file = &item.file;
             let parked_entry = item.parked.as_ref().map(|parked| parked.entry.clone());
             Change::new(file.client.name(), file.path.clone(), ModePolicy::Keep, move |old: Option<&[u8]>| {
-                let semantic = match (file.client, enable) {
-                    (Client::Claude, false) => edit::remove(old, file, name)?,
+                let path = file.entry_path(name);
+                let expect = |value: &mut serde_json::Value| match (file.client, enable) {
+                    (Client::Claude, false) => edit::remove_at(value, &path),
+                    (Client::Claude, true) => {
+                        if let Some(entry) = &parked_entry {
+                            edit::set_at(value, &path, entry.clone());
+                        }
+                    }
+                    (Client::Codex | Client::OpenCode, _) => {
+                        let mut enabled_path = path.clone();
+                        enabled_path.push("enabled".to_string());
+                        edit::set_at(value, &enabled_path, serde_json::Value::Bool(enable));
+                    }
+                };
+                let semantic = || match (file.client, enable) {
+                    (Client::Claude, false) => edit::remove(old, file, name),
                     (Client::Claude, true) => {
                         let entry = parked_entry
                             .as_ref()
                             .ok_or_else(|| Error::internal("the parked entry is gone"))?;
-                        edit::upsert(old, file, name, entry)?
+                        edit::upsert(old, file, name, entry)
                     }
-                    (Client::Codex | Client::OpenCode, _) => edit::set_enabled(old, file, name, enable)?,
+                    (Client::Codex | Client::OpenCode, _) => edit::set_enabled(old, file, name, enable),
                 };
-                let new = edit::prefer_reverse(undo.as_ref(), old, semantic, file, name)?;
+                let new = edit::prefer_reverse(undo.as_ref(), old, file, name, expect, semantic)?;
                 if let Some(new) = &new {
                     *cell.borrow_mut() = Some((old.map(<[u8]>::to_vec), new.clone(), ()));
                 }

@@ -7,7 +7,7 @@
 //! - An OpenCode file aigate writes always has `$schema`, or OpenCode would rewrite the
 //!   whole file itself and drop its comments (client-formats.md 3.2).
 //! - A reverse patch is used only when the file it gives means exactly what the semantic
-//!   edit gives ([`equivalent`]).
+//!   edit gives ([`prefer_reverse`]).
 
 use serde_json::Value;
 
@@ -76,37 +76,69 @@ pub fn set_enabled(bytes: Option<&[u8]>, file: &McpFile, name: &str, enabled: bo
     Ok(document.to_bytes())
 }
 
-/// The semantic result, or the reverse patch's result when it means the same.
-/// `Ok(None)`: remove the file.
+/// The reverse patch's result when it means what the edit means, else the semantic edit.
+/// `expect` applies the edit to the current file's value; the reversed file must have
+/// exactly that value (ignoring what aigate may add around an entry). `Ok(None)`: remove
+/// the file.
 pub fn prefer_reverse(
     undo: Option<&Undo>,
     current: Option<&[u8]>,
-    semantic: Vec<u8>,
     file: &McpFile,
     name: &str,
+    expect: impl Fn(&mut Value),
+    semantic: impl FnOnce() -> Result<Vec<u8>>,
 ) -> Result<Option<Vec<u8>>> {
-    let Some(reversed) = undo.and_then(|undo| patch::reverse(undo, current)) else {
-        return Ok(Some(semantic));
-    };
-    if equivalent(reversed.as_deref(), Some(&semantic), file, name) {
-        return Ok(reversed);
+    if let Some(reversed) = undo.and_then(|undo| patch::reverse(undo, current)) {
+        let wanted = value_of(current, file).map(|mut value| {
+            expect(&mut value);
+            normalise(&mut value, file, name);
+            value
+        });
+        let got = value_of(reversed.as_deref(), file).map(|mut value| {
+            normalise(&mut value, file, name);
+            value
+        });
+        if wanted.is_some() && wanted == got {
+            return Ok(reversed);
+        }
     }
-    Ok(Some(semantic))
+    semantic().map(Some)
 }
 
-/// Whether two versions of a file mean the same, ignoring what aigate may have added
-/// around the entry: `$schema`, `enabled: true` (the default), an empty server container.
-pub fn equivalent(one: Option<&[u8]>, two: Option<&[u8]>, file: &McpFile, name: &str) -> bool {
-    let value = |bytes: Option<&[u8]>| -> Option<Value> {
-        let document = load(bytes, file).ok()?;
-        let mut value = document.to_value();
-        normalise(&mut value, file, name);
-        Some(value)
-    };
-    match (value(one), value(two)) {
-        (Some(one), Some(two)) => one == two,
-        _ => false,
+/// Remove the entry at `path` from a value (for [`prefer_reverse`] expectations).
+pub fn remove_at(value: &mut Value, path: &[String]) {
+    if let Some((last, parents)) = path.split_last() {
+        if let Some(Value::Object(parent)) = pointer_mut(value, parents) {
+            parent.remove(last);
+        }
     }
+}
+
+/// Set the entry at `path`, creating parent objects.
+pub fn set_at(value: &mut Value, path: &[String], entry: Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut current = value;
+    for key in parents {
+        let Some(object) = current.as_object_mut() else { return };
+        current = object.entry(key.clone()).or_insert_with(|| Value::Object(serde_json::Map::new()));
+    }
+    if let Some(object) = current.as_object_mut() {
+        object.insert(last.clone(), entry);
+    }
+}
+
+/// The meaning of a version of the file (`None` bytes: no file, `{}`). Strict JSON is read
+/// with serde_json, which is much faster than the document layer on a huge `.claude.json`.
+fn value_of(bytes: Option<&[u8]>, file: &McpFile) -> Option<Value> {
+    let Some(bytes) = bytes else { return Some(Value::Object(serde_json::Map::new())) };
+    if file.format == Format::Json {
+        if let Ok(value) =
+            serde_json::from_slice::<Value>(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+        {
+            return Some(value);
+        }
+    }
+    load(Some(bytes), file).ok().map(|document| document.to_value())
 }
 
 fn normalise(value: &mut Value, file: &McpFile, name: &str) {

@@ -14,6 +14,7 @@
 pub mod claude;
 pub mod codex;
 pub mod edit;
+pub mod json_fast;
 pub mod opencode;
 pub mod patch;
 pub mod records;

@@ -78,6 +78,37 @@ pub fn record(old: Option<&[u8]>, new: Option<&[u8]>) -> Option<Undo> {
     Some(Undo { created_file: false, hunks })
 }
 
+/// The undo record of inserting `new[inserted]` into `old` (nothing else changed),
+/// computed around the insertion only, without diffing the whole file.
+pub fn record_insert(old: &[u8], new: &[u8], inserted: std::ops::Range<usize>) -> Option<Undo> {
+    let old_text = std::str::from_utf8(old).ok()?;
+    let new_text = std::str::from_utf8(new).ok()?;
+    let at = inserted.start;
+    let line_start = old_text.get(..at)?.rfind('\n').map_or(0, |index| index + 1);
+    let line_end = old_text.get(at..)?.find('\n').map_or(old_text.len(), |index| at + index + 1);
+    let before_text = old_text.get(..line_start)?;
+    let before: Vec<String> = before_text
+        .split_inclusive('\n')
+        .rev()
+        .take(CONTEXT)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let after: Vec<String> =
+        old_text.get(line_end..)?.split_inclusive('\n').take(CONTEXT).map(ToString::to_string).collect();
+    Some(Undo {
+        created_file: false,
+        hunks: vec![Hunk {
+            before,
+            old: old_text.get(line_start..line_end)?.to_string(),
+            new: new_text.get(line_start..line_end + inserted.len())?.to_string(),
+            after,
+        }],
+    })
+}
+
 /// `current` with the recorded edit undone: `Some(None)` means "remove the file",
 /// `None` means the record no longer applies.
 ///
@@ -175,6 +206,16 @@ mod tests {
         let undo_a = record(Some(old.as_bytes()), Some(without_a.as_bytes())).unwrap();
         let reversed = reverse(&undo_a, Some(without_ab.as_bytes())).unwrap().unwrap();
         assert_eq!(String::from_utf8(reversed).unwrap(), "{\n  \"a\": 1,\n  \"c\": 3\n}\n");
+    }
+
+    #[test]
+    fn an_insert_record_undoes_like_a_diff_record() {
+        let old = "{\n  \"a\": {\n    \"x\": 1\n  }\n}\n";
+        let insert = ",\n  \"b\": 2";
+        let at = old.find("}\n}").unwrap() + 1;
+        let new = format!("{}{insert}{}", &old[..at], &old[at..]);
+        let undo = record_insert(old.as_bytes(), new.as_bytes(), at..at + insert.len()).unwrap();
+        assert_eq!(reverse(&undo, Some(new.as_bytes())), Some(Some(old.as_bytes().to_vec())));
     }
 
     #[test]
