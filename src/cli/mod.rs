@@ -143,8 +143,3 @@ pub fn dispatch(cli: Cli, command_line: String) -> Result<u8> {
         Command::ProxyBenchServe(args) => provider::run_bench_serve(&ctx, &args),
     }
 }
-
-/// The placeholder for a verb whose implementation has not landed yet.
-pub(crate) fn not_yet(what: &str) -> crate::error::Error {
-    crate::error::Error::internal(format!("`aigate {what}` is not available in this build"))
-}

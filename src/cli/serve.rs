@@ -88,7 +88,13 @@ pub(crate) fn run(ctx: &Ctx, args: &ServeArgs) -> Result<u8> {
         }
         ServeStatus::NotRunning => {}
     }
-    let chain = crate::launch::resolve_chain(paths, crate::clients::Client::Codex, &args.providers)?;
+    // Without `--provider`, the chain `aigate use gateway --provider ...` recorded applies.
+    let names = if args.providers.is_empty() {
+        crate::gateway::records::recorded_chain(&paths.aigate_home)?
+    } else {
+        args.providers.clone()
+    };
+    let chain = crate::launch::resolve_chain(paths, crate::clients::Client::Codex, &names)?;
     let provider_names: Vec<String> = chain
         .iter()
         .map(|entry| match entry {
