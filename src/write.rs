@@ -86,7 +86,7 @@ impl Outcome {
         self.files.iter().any(|file| file.action != "unchanged")
     }
 
-    /// The unified diff of every changed file, for `--dry-run`.
+    /// The unified diff of every changed file (filled in for `--dry-run` only).
     pub fn diff(&self) -> String {
         self.files.iter().map(|file| file.diff.as_str()).collect()
     }
@@ -114,7 +114,9 @@ pub fn apply(
         let label = display_path(&change.path);
         let action =
             action_for(state.bytes.as_deref(), new_bytes.as_deref(), mode_change(change.mode, &state));
-        let diff = if action == "unchanged" {
+        // A whole-file diff costs real time on a 20 MB `.claude.json`: only `--dry-run`
+        // shows it.
+        let diff = if action == "unchanged" || !dry_run {
             String::new()
         } else {
             unified_diff(&label, state.bytes.as_deref(), new_bytes.as_deref())
@@ -159,7 +161,7 @@ pub fn apply(
     for item in &planned {
         let snapshot_id =
             snapshot_ids.iter().find(|(client, _)| *client == item.change.client).map(|(_, id)| *id);
-        if let Err(error) = write_one(item, &mut connection, snapshot_id, &mut files) {
+        if let Err(error) = write_one(item, &mut connection, snapshot_id) {
             let rollback = roll_back(&written);
             let error = error.context(format!(
                 "Failed to write `{}`; {}",
@@ -188,7 +190,6 @@ fn write_one(
     item: &Planned<'_, '_>,
     connection: &mut rusqlite::Connection,
     snapshot_id: Option<i64>,
-    files: &mut [FileOutcome],
 ) -> Result<()> {
     let mut expected = item.state.bytes.clone();
     let mut new_bytes = item.new_bytes.clone();
@@ -226,10 +227,6 @@ fn write_one(
             store::replace_entry(connection, id, &entry_from_state(&item.change.path, &fresh))?;
         }
         new_bytes = (item.change.edit)(fresh.bytes.as_deref())?;
-        let label = display_path(&item.change.path);
-        if let Some(file) = files.iter_mut().find(|file| file.path == label) {
-            file.diff = unified_diff(&label, fresh.bytes.as_deref(), new_bytes.as_deref());
-        }
         if new_bytes == fresh.bytes {
             return Ok(());
         }

@@ -88,18 +88,31 @@ exit {code}
         self.root().join("bin").join("agent").display().to_string()
     }
 
-    /// Register a provider row directly in the db.
-    // TODO(merge): use `aigate provider add` once the provider CLI lands.
+    /// Register a provider the way a user does.
     fn add_provider(&self, name: &str, priority: i64, default_model: Option<&str>) {
-        let home = self.root().join("aigate");
-        let connection = aigate::db::open(&home).unwrap();
-        connection
-            .execute(
-                "INSERT INTO providers (name, base_url, apis, key_env, keys, model_map, default_model, priority, created_at)
-                 VALUES (?1, 'http://127.0.0.1:9/v1', '[\"responses\",\"chat\",\"messages\"]', '[\"MOCK_KEY\"]', NULL, '{}', ?2, ?3, 0)",
-                rusqlite::params![name, default_model, priority],
-            )
-            .unwrap();
+        let priority = priority.to_string();
+        let mut args = vec![
+            "provider",
+            "add",
+            name,
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--api",
+            "responses",
+            "--api",
+            "chat",
+            "--api",
+            "messages",
+            "--key-env",
+            "MOCK_KEY",
+            "--priority",
+            &priority,
+        ];
+        if let Some(model) = default_model {
+            args.extend(["--default-model", model]);
+        }
+        let output = self.run(&args);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     }
 
     /// Every file under the root except `bin/`: path → (mode, bytes).

@@ -127,28 +127,7 @@ register() { # register NAME BASE_URL PRIORITY
        --key-env MOCK_KEY --default-model mock-model --priority "$3" >"$T/provider-$1.out" 2>&1 </dev/null; then
     return 0
   fi
-  # TODO-at-merge: remove this fallback once `aigate provider add` lands (proxy engineer).
-  # Until then: let any aigate command create the db, else create it from src/db.rs's first
-  # migration, and insert the row the way `provider add` would.
-  [ -f "$AH/aigate.db" ] || aig provider list >/dev/null 2>&1 </dev/null
-  python3 - "$AH" "$REPO/src/db.rs" "$1" "$2" "$3" <<'PY'
-import os, re, sqlite3, sys, time
-home, db_rs, name, base_url, priority = sys.argv[1:6]
-os.makedirs(home, mode=0o700, exist_ok=True)
-path = os.path.join(home, "aigate.db")
-fresh = not os.path.exists(path)
-con = sqlite3.connect(path)
-if fresh or con.execute("PRAGMA user_version").fetchone()[0] == 0:
-    sql = re.search(r'const MIGRATIONS: &\[&str\] = &\[\s*//[^\n]*\n\s*r"(.*?)",\s*\]', open(db_rs).read(), re.S).group(1)
-    con.executescript(sql)
-    con.execute("PRAGMA user_version = 1")
-    os.chmod(path, 0o600)
-con.execute("""INSERT OR REPLACE INTO providers
-  (name, base_url, apis, key_env, keys, model_map, default_model, priority, created_at)
-  VALUES (?, ?, '["responses","chat","messages"]', '["MOCK_KEY"]', NULL, '{}', 'mock-model', ?, ?)""",
-  (name, base_url, int(priority), int(time.time() * 1000)))
-con.commit()
-PY
+  echo "FAIL: aigate provider add $1"; cat "$T/provider-$1.out"; return 1
 }
 register mock "$URL/v1" 20 && register dead "http://127.0.0.1:$DEAD_PORT/v1" 10 \
   || { echo "FAIL: cannot register the providers"; exit 2; }
