@@ -36,20 +36,30 @@ pub enum SkillCommand {
         dry_run: bool,
     },
     /// Each skill, where it lives, which clients see it, problems found
+    #[command(after_long_help = "Examples:
+  aigate skill list
+  aigate skill list --json")]
     List,
     /// Remove a skill from the store and every client
+    #[command(after_long_help = "Examples:
+  aigate skill remove pdf-tools
+  aigate restore              # brings it back")]
     Remove {
         name: String,
         #[arg(long)]
         dry_run: bool,
     },
     /// Enable a disabled skill (`SKILL.md.disabled` -> `SKILL.md`)
+    #[command(after_long_help = "Examples:
+  aigate skill enable pdf-tools")]
     Enable {
         name: String,
         #[arg(long)]
         dry_run: bool,
     },
     /// Disable a skill (`SKILL.md` -> `SKILL.md.disabled`)
+    #[command(after_long_help = "Examples:
+  aigate skill disable pdf-tools --dry-run")]
     Disable {
         name: String,
         #[arg(long)]
