@@ -79,9 +79,13 @@ pub fn read_state(path: &Path) -> Result<FileState> {
 }
 
 /// Write `bytes` to `target` (already resolved) atomically with the given mode.
-///
-/// The temp file lives in the target's directory so the rename cannot cross devices.
 pub fn write_atomic(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    commit_temp(prepare_temp(target, bytes, mode)?, target)
+}
+
+/// The first half of [`write_atomic`]: `bytes` in a fsynced temp file with `mode`, in the
+/// target's directory so the rename cannot cross devices. Dropping it removes it.
+pub fn prepare_temp(target: &Path, bytes: &[u8], mode: u32) -> Result<tempfile::NamedTempFile> {
     let dir = parent_dir(target);
     if !dir.exists() {
         fs_err::create_dir_all(&dir)?;
@@ -97,10 +101,16 @@ pub fn write_atomic(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
     temp.write_all(bytes)?;
     temp.as_file().sync_all()?;
+    Ok(temp)
+}
+
+/// The second half of [`write_atomic`]: rename the temp file over `target` and fsync the
+/// directory.
+pub fn commit_temp(temp: tempfile::NamedTempFile, target: &Path) -> Result<()> {
     temp.persist(target).map_err(|error| {
         Error::internal(format!("Failed to replace `{}`", display_path(target))).cause(error.error)
     })?;
-    sync_dir(&dir)
+    sync_dir(&parent_dir(target))
 }
 
 /// Remove a file (resolved target) and fsync its directory; a missing file is fine.

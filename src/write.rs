@@ -9,8 +9,6 @@
 //! over the target, fsync the directory, and read it back. If a later file fails, the
 //! files already written are put back from the snapshot (all or nothing).
 
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -197,19 +195,13 @@ fn write_one(
     for _ in 0..MAX_ATTEMPTS {
         let mode = final_mode(item.change.mode, item.state.mode);
         let prepared = match &new_bytes {
-            Some(bytes) => Some(prepare_temp(&target, bytes, mode)?),
+            Some(bytes) => Some(fsx::prepare_temp(&target, bytes, mode)?),
             None => None,
         };
         let mut fresh = fsx::read_state(&item.change.path)?;
         if fresh.bytes == expected {
             match prepared {
-                Some(temp) => {
-                    temp.persist(&target).map_err(|error| {
-                        Error::internal(format!("Failed to replace `{}`", display_path(&target)))
-                            .cause(error.error)
-                    })?;
-                    fsx::sync_dir(target.parent().unwrap_or(Path::new(".")))?;
-                }
+                Some(temp) => fsx::commit_temp(temp, &target)?,
                 None => fsx::remove_file(&target)?,
             }
             // Read back: another program may have replaced the file right after our
@@ -247,25 +239,6 @@ fn roll_back(written: &[&Planned<'_, '_>]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn prepare_temp(target: &Path, bytes: &[u8], mode: u32) -> Result<tempfile::NamedTempFile> {
-    let dir = target.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    if !dir.exists() {
-        fs_err::create_dir_all(&dir)?;
-    }
-    let name = target.file_name().map_or_else(|| "file".into(), |name| name.to_string_lossy().into_owned());
-    let mut temp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.aigate-"))
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(|error| {
-            Error::internal(format!("Failed to create a temp file in `{}`", display_path(&dir))).cause(error)
-        })?;
-    temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
-    temp.write_all(bytes)?;
-    temp.as_file().sync_all()?;
-    Ok(temp)
 }
 
 fn final_mode(policy: ModePolicy, current: Option<u32>) -> u32 {
