@@ -1,67 +1,12 @@
 //! `aigate backup` and `aigate restore` as a user runs them, in a throw-away home.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::os::unix::fs::symlink;
+
+use common::{TestContext, mode, write};
 use pretty_assertions::assert_eq;
-
-struct Home {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-}
-
-impl Home {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        for sub in ["home/.codex", "home/.claude", "home/.config/opencode"] {
-            fs_err::create_dir_all(root.join(sub)).unwrap();
-        }
-        Self { _dir: dir, root }
-    }
-    fn home(&self) -> PathBuf {
-        self.root.join("home")
-    }
-    fn codex(&self) -> PathBuf {
-        self.home().join(".codex/config.toml")
-    }
-    fn settings(&self) -> PathBuf {
-        self.home().join(".claude/settings.json")
-    }
-    fn claude_json(&self) -> PathBuf {
-        self.home().join(".claude/.claude.json")
-    }
-    fn opencode(&self) -> PathBuf {
-        self.home().join(".config/opencode/opencode.jsonc")
-    }
-    fn aigate(&self) -> assert_cmd::Command {
-        let mut command = assert_cmd::Command::cargo_bin("aigate").unwrap();
-        command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home())
-            .env("CODEX_HOME", self.home().join(".codex"))
-            .env("CLAUDE_CONFIG_DIR", self.home().join(".claude"))
-            .env("XDG_CONFIG_HOME", self.home().join(".config"))
-            .env("AIGATE_HOME", self.home().join(".aigate"));
-        command
-    }
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let output = self.aigate().args(args).arg("--json").output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        serde_json::from_slice(&output.stdout).unwrap()
-    }
-}
-
-fn write(path: &Path, bytes: &[u8], mode: u32) {
-    fs_err::write(path, bytes).unwrap();
-    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn mode(path: &Path) -> u32 {
-    fs_err::metadata(path).unwrap().permissions().mode() & 0o777
-}
 
 const CODEX: &[u8] = b"# my config\r\nmodel = \"gpt-5\"\r\n\r\n[mcp_servers.docs]\r\ncommand = \"docs\"\r\n";
 const SETTINGS: &[u8] = b"\xef\xbb\xbf{\n    \"env\": { \"A\": \"1\" }\n}";
@@ -71,62 +16,62 @@ const OPENCODE: &[u8] = b"{\n  // comment\n  \"$schema\": \"https://opencode.ai/
 /// every byte and mode with the symlink kept a symlink, then restore again to undo.
 #[test]
 fn restore_gives_back_every_byte_mode_and_symlink_and_a_second_restore_undoes_it() {
-    let home = Home::new();
-    let real = home.root.join("dotfiles/codex.toml");
+    let home = TestContext::in_home().with_inherited_path();
+    let real = home.path("dotfiles/codex.toml");
     fs_err::create_dir_all(real.parent().unwrap()).unwrap();
     write(&real, CODEX, 0o644);
-    symlink("../../dotfiles/codex.toml", home.codex()).unwrap();
-    write(&home.settings(), SETTINGS, 0o640);
-    write(&home.opencode(), OPENCODE, 0o600);
+    symlink("../../dotfiles/codex.toml", home.codex_config()).unwrap();
+    write(&home.claude_settings(), SETTINGS, 0o640);
+    write(&home.opencode_config(), OPENCODE, 0o600);
 
-    home.aigate().args(["backup", "create", "--label", "before"]).assert().success();
+    home.command().args(["backup", "create", "--label", "before"]).assert().success();
 
     write(&real, b"model = \"changed\"\n", 0o644);
-    fs_err::remove_file(home.settings()).unwrap();
-    write(&home.opencode(), b"{}\n", 0o644);
+    fs_err::remove_file(home.claude_settings()).unwrap();
+    write(&home.opencode_config(), b"{}\n", 0o644);
     write(&home.claude_json(), b"{\"new\": true}\n", 0o644);
 
-    home.aigate().arg("restore").assert().success();
-    assert!(fs_err::symlink_metadata(home.codex()).unwrap().file_type().is_symlink());
+    home.command().arg("restore").assert().success();
+    assert!(fs_err::symlink_metadata(home.codex_config()).unwrap().file_type().is_symlink());
     assert_eq!(fs_err::read(&real).unwrap(), CODEX);
-    assert_eq!(fs_err::read(home.settings()).unwrap(), SETTINGS);
-    assert_eq!(mode(&home.settings()), 0o640);
-    assert_eq!(fs_err::read(home.opencode()).unwrap(), OPENCODE);
-    assert_eq!(mode(&home.opencode()), 0o600);
+    assert_eq!(fs_err::read(home.claude_settings()).unwrap(), SETTINGS);
+    assert_eq!(mode(&home.claude_settings()), 0o640);
+    assert_eq!(fs_err::read(home.opencode_config()).unwrap(), OPENCODE);
+    assert_eq!(mode(&home.opencode_config()), 0o600);
     assert!(!home.claude_json().exists(), "a file that did not exist is removed");
 
-    home.aigate().arg("restore").assert().success();
+    home.command().arg("restore").assert().success();
     assert_eq!(fs_err::read(&real).unwrap(), b"model = \"changed\"\n");
-    assert!(!home.settings().exists());
-    assert_eq!(fs_err::read(home.opencode()).unwrap(), b"{}\n");
+    assert!(!home.claude_settings().exists());
+    assert_eq!(fs_err::read(home.opencode_config()).unwrap(), b"{}\n");
     assert_eq!(fs_err::read(home.claude_json()).unwrap(), b"{\"new\": true}\n");
 }
 
 #[test]
 fn dry_run_prints_the_diff_and_writes_nothing() {
-    let home = Home::new();
-    write(&home.codex(), b"model = \"a\"\n", 0o644);
-    home.aigate().args(["backup", "create"]).assert().success();
-    write(&home.codex(), b"model = \"b\"\n", 0o644);
-    let output = home.aigate().args(["restore", "--dry-run"]).output().unwrap();
+    let home = TestContext::in_home().with_inherited_path();
+    write(&home.codex_config(), b"model = \"a\"\n", 0o644);
+    home.command().args(["backup", "create"]).assert().success();
+    write(&home.codex_config(), b"model = \"b\"\n", 0o644);
+    let output = home.command().args(["restore", "--dry-run"]).output().unwrap();
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(stdout.contains("-model = \"b\"\n+model = \"a\"\n"), "{stdout}");
-    assert_eq!(fs_err::read(home.codex()).unwrap(), b"model = \"b\"\n");
+    assert_eq!(fs_err::read(home.codex_config()).unwrap(), b"model = \"b\"\n");
     let list = home.json(&["backup", "list", "--client", "codex"]);
     assert_eq!(list["snapshots"].as_array().unwrap().len(), 1, "a dry run takes no snapshot");
 }
 
 #[test]
 fn list_json_shows_the_pinned_original_after_sixty_more_snapshots() {
-    let home = Home::new();
-    write(&home.codex(), b"model = \"first\"\n", 0o644);
+    let home = TestContext::in_home().with_inherited_path();
+    write(&home.codex_config(), b"model = \"first\"\n", 0o644);
     let created = home.json(&["backup", "create", "--client", "codex"]);
     let original_id = created["snapshots"][0]["id"].as_i64().unwrap();
     let original_sha = created["snapshots"][0]["files"][0]["sha256"].as_str().unwrap().to_string();
     for round in 0..60 {
-        write(&home.codex(), format!("model = \"{round}\"\n").as_bytes(), 0o644);
-        home.aigate().args(["backup", "create", "--client", "codex"]).assert().success();
+        write(&home.codex_config(), format!("model = \"{round}\"\n").as_bytes(), 0o644);
+        home.command().args(["backup", "create", "--client", "codex"]).assert().success();
     }
     let list = home.json(&["backup", "list", "--client", "codex"]);
     let snapshots = list["snapshots"].as_array().unwrap();
@@ -140,29 +85,29 @@ fn list_json_shows_the_pinned_original_after_sixty_more_snapshots() {
     assert_eq!(pinned[0]["files"][0]["mode"], "0644");
     assert_eq!(pinned[0]["client"], "codex");
 
-    home.aigate().args(["restore", &original_id.to_string()]).assert().success();
-    assert_eq!(fs_err::read(home.codex()).unwrap(), b"model = \"first\"\n");
+    home.command().args(["restore", &original_id.to_string()]).assert().success();
+    assert_eq!(fs_err::read(home.codex_config()).unwrap(), b"model = \"first\"\n");
 }
 
 #[test]
 fn restore_of_a_snapshot_where_the_file_did_not_exist_removes_it() {
-    let home = Home::new();
-    home.aigate().args(["backup", "create", "--client", "claude"]).assert().success();
-    write(&home.settings(), b"{}\n", 0o644);
-    home.aigate().args(["restore", "--client", "claude"]).assert().success();
-    assert!(!home.settings().exists());
+    let home = TestContext::in_home().with_inherited_path();
+    home.command().args(["backup", "create", "--client", "claude"]).assert().success();
+    write(&home.claude_settings(), b"{}\n", 0o644);
+    home.command().args(["restore", "--client", "claude"]).assert().success();
+    assert!(!home.claude_settings().exists());
 }
 
 #[test]
 fn show_and_diff_describe_a_snapshot() {
-    let home = Home::new();
-    write(&home.codex(), b"model = \"a\"\n", 0o600);
-    home.aigate().args(["backup", "create"]).assert().success();
-    let shown = home.aigate().args(["backup", "show", "1"]).output().unwrap();
+    let home = TestContext::in_home().with_inherited_path();
+    write(&home.codex_config(), b"model = \"a\"\n", 0o600);
+    home.command().args(["backup", "create"]).assert().success();
+    let shown = home.command().args(["backup", "show", "1"]).output().unwrap();
     let text = String::from_utf8(shown.stdout).unwrap();
     assert!(text.contains("~/.codex/config.toml  (mode 0600, sha256"), "{text}");
-    write(&home.codex(), b"model = \"b\"\n", 0o600);
-    let diff = home.aigate().args(["backup", "diff", "1"]).output().unwrap();
+    write(&home.codex_config(), b"model = \"b\"\n", 0o600);
+    let diff = home.command().args(["backup", "diff", "1"]).output().unwrap();
     assert_eq!(
         String::from_utf8(diff.stdout).unwrap(),
         "--- ~/.codex/config.toml\n+++ ~/.codex/config.toml\n@@ -1 +1 @@\n-model = \"a\"\n+model = \"b\"\n"
@@ -171,8 +116,8 @@ fn show_and_diff_describe_a_snapshot() {
 
 #[test]
 fn unknown_snapshot_is_refused_with_a_hint() {
-    let home = Home::new();
-    let output = home.aigate().args(["restore", "99"]).output().unwrap();
+    let home = TestContext::in_home().with_inherited_path();
+    let output = home.command().args(["restore", "99"]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         String::from_utf8(output.stderr).unwrap(),
@@ -182,16 +127,16 @@ fn unknown_snapshot_is_refused_with_a_hint() {
 
 #[test]
 fn restore_writes_through_a_symlink_that_was_replaced_by_a_file_target() {
-    let home = Home::new();
-    let real = home.root.join("real.json");
+    let home = TestContext::in_home().with_inherited_path();
+    let real = home.path("real.json");
     write(&real, b"{\"a\": 1}\n", 0o644);
-    symlink(&real, home.settings()).unwrap();
-    home.aigate().args(["backup", "create", "--client", "claude"]).assert().success();
+    symlink(&real, home.claude_settings()).unwrap();
+    home.command().args(["backup", "create", "--client", "claude"]).assert().success();
     fs_err::remove_file(&real).unwrap();
-    home.aigate().args(["restore"]).assert().failure().code(1);
+    home.command().args(["restore"]).assert().failure().code(1);
     // A dangling link is refused, nothing written; put the target back and it works.
     write(&real, b"{}\n", 0o644);
-    home.aigate().args(["restore"]).assert().success();
+    home.command().args(["restore"]).assert().success();
     assert_eq!(fs_err::read(&real).unwrap(), b"{\"a\": 1}\n");
-    assert!(fs_err::symlink_metadata(home.settings()).unwrap().file_type().is_symlink());
+    assert!(fs_err::symlink_metadata(home.claude_settings()).unwrap().file_type().is_symlink());
 }

@@ -5,81 +5,28 @@
 //! (re)write them, then review the diff by eye.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::TestContext;
 use pretty_assertions::assert_eq;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 /// The project path the `.claude.json` fixture's local-scope servers belong to.
 const FIXTURE_PROJECT: &str = "/home/alice/src/aigate";
 
-struct Home {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
+/// A throw-away home, run from its `project/` directory.
+fn new_home() -> TestContext {
+    TestContext::in_home().with_inherited_path().with_cwd("project")
 }
 
-impl Home {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        for sub in ["home/.codex", "home/.claude", "home/.config/opencode", "project"] {
-            fs_err::create_dir_all(root.join(sub)).unwrap();
-        }
-        Self { _dir: dir, root }
-    }
-    fn home(&self) -> PathBuf {
-        self.root.join("home")
-    }
-    fn project(&self) -> PathBuf {
-        self.root.join("project")
-    }
-    fn codex(&self) -> PathBuf {
-        self.home().join(".codex/config.toml")
-    }
-    fn claude_json(&self) -> PathBuf {
-        self.home().join(".claude/.claude.json")
-    }
-    fn opencode(&self) -> PathBuf {
-        self.home().join(".config/opencode/opencode.jsonc")
-    }
-    fn aigate(&self) -> assert_cmd::Command {
-        let mut command = assert_cmd::Command::cargo_bin("aigate").unwrap();
-        command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home())
-            .env("CODEX_HOME", self.home().join(".codex"))
-            .env("CLAUDE_CONFIG_DIR", self.home().join(".claude"))
-            .env("XDG_CONFIG_HOME", self.home().join(".config"))
-            .env("AIGATE_HOME", self.home().join(".aigate"))
-            .current_dir(self.project());
-        command
-    }
-    /// Run and expect success; returns (stdout, stderr).
-    fn ok(&self, args: &[&str]) -> (String, String) {
-        let output = self.aigate().args(args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert!(output.status.success(), "aigate {args:?} failed:\n{stderr}");
-        (String::from_utf8(output.stdout).unwrap(), stderr)
-    }
-    /// Run and expect exit 1; returns stderr.
-    fn refused(&self, args: &[&str]) -> String {
-        let output = self.aigate().args(args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert_eq!(output.status.code(), Some(1), "aigate {args:?} should be refused:\n{stderr}");
-        stderr
-    }
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let (stdout, _) = self.ok(&[&["--json"], args].concat());
-        serde_json::from_str(&stdout).unwrap()
-    }
-    /// Put the three user-scope fixtures in place.
-    fn with_fixtures(self) -> Self {
-        copy(&fixture("codex/config.toml"), &self.codex());
-        copy(&fixture("claude/.claude.json"), &self.claude_json());
-        copy(&fixture("opencode/opencode.jsonc"), &self.opencode());
-        self
-    }
+/// Put the three user-scope fixtures in place.
+fn with_fixtures(home: TestContext) -> TestContext {
+    copy(&fixture("codex/config.toml"), &home.codex_config());
+    copy(&fixture("claude/.claude.json"), &home.claude_json());
+    copy(&fixture("opencode/opencode.jsonc"), &home.opencode_config());
+    home
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -111,9 +58,9 @@ fn expect_file(name: &str, actual: &str) {
 #[test]
 fn codex_add_and_remove_on_every_form_of_mcp_servers() {
     for fixture_name in ["config.toml", "config.inline-mcp.toml", "config.dotted-root.toml"] {
-        let home = Home::new();
-        copy(&fixture(&format!("codex/{fixture_name}")), &home.codex());
-        let original = read(&home.codex());
+        let home = new_home();
+        copy(&fixture(&format!("codex/{fixture_name}")), &home.codex_config());
+        let original = read(&home.codex_config());
 
         home.ok(&[
             "mcp",
@@ -144,13 +91,13 @@ fn codex_add_and_remove_on_every_form_of_mcp_servers() {
             "--header",
             "X-Mode: ro",
         ]);
-        let added = read(&home.codex());
+        let added = read(&home.codex_config());
         toml_edit::DocumentMut::from_str_checked(&added);
         expect_file(&format!("codex/{fixture_name}.add"), &added);
 
         home.ok(&["mcp", "remove", "fs", "--client", "codex"]);
         home.ok(&["mcp", "remove", "web", "--client", "codex"]);
-        assert_eq!(read(&home.codex()), original, "{fixture_name}: add then remove is byte-identical");
+        assert_eq!(read(&home.codex_config()), original, "{fixture_name}: add then remove is byte-identical");
     }
 }
 
@@ -168,36 +115,36 @@ impl CheckedParse for toml_edit::DocumentMut {
 
 #[test]
 fn codex_disable_then_enable_is_byte_identical() {
-    let home = Home::new();
-    copy(&fixture("codex/config.toml"), &home.codex());
-    let original = read(&home.codex());
+    let home = new_home();
+    copy(&fixture("codex/config.toml"), &home.codex_config());
+    let original = read(&home.codex_config());
     home.ok(&["mcp", "disable", "docs"]);
     home.ok(&["mcp", "disable", "my.weird server"]);
-    expect_file("codex/config.toml.disable", &read(&home.codex()));
+    expect_file("codex/config.toml.disable", &read(&home.codex_config()));
     home.ok(&["mcp", "enable", "docs"]);
     home.ok(&["mcp", "enable", "my.weird server"]);
-    assert_eq!(read(&home.codex()), original);
+    assert_eq!(read(&home.codex_config()), original);
 
     // A server the user disabled by hand is enabled with `enabled = true`.
     home.ok(&["mcp", "enable", "github"]);
     assert!(
-        read(&home.codex())
+        read(&home.codex_config())
             .contains("enabled = true        # disabled, but the user wants to keep it around\n")
     );
 
-    let inline = Home::new();
-    copy(&fixture("codex/config.inline-mcp.toml"), &inline.codex());
-    let original = read(&inline.codex());
+    let inline = new_home();
+    copy(&fixture("codex/config.inline-mcp.toml"), &inline.codex_config());
+    let original = read(&inline.codex_config());
     inline.ok(&["mcp", "disable", "context7"]);
-    expect_file("codex/config.inline-mcp.toml.disable", &read(&inline.codex()));
+    expect_file("codex/config.inline-mcp.toml.disable", &read(&inline.codex_config()));
     inline.ok(&["mcp", "enable", "context7"]);
-    assert_eq!(read(&inline.codex()), original);
+    assert_eq!(read(&inline.codex_config()), original);
 }
 
 #[test]
 fn codex_never_gets_keys_it_rejects() {
-    let home = Home::new().with_fixtures();
-    let before = [read(&home.codex()), read(&home.claude_json()), read(&home.opencode())];
+    let home = with_fixtures(new_home());
+    let before = [read(&home.codex_config()), read(&home.claude_json()), read(&home.opencode_config())];
     let stderr = home.refused(&["mcp", "add", "events", "--url", "https://x/sse", "--transport", "sse"]);
     assert!(stderr.contains("Codex supports stdio and streamable HTTP servers, not SSE"), "{stderr}");
     let stderr = home.refused(&[
@@ -219,14 +166,14 @@ fn codex_never_gets_keys_it_rejects() {
     let stderr = home.refused(&["mcp", "add", "x", "--url", "https://x", "--env", "A=1"]);
     assert!(stderr.contains("`--env` is for stdio servers"), "{stderr}");
     assert_eq!(
-        [read(&home.codex()), read(&home.claude_json()), read(&home.opencode())],
+        [read(&home.codex_config()), read(&home.claude_json()), read(&home.opencode_config())],
         before,
         "nothing written"
     );
 
     // The header forms Codex has keys for become those keys, never `http_headers` on stdio
     // or an inline `bearer_token`.
-    let home = Home::new();
+    let home = new_home();
     home.ok(&[
         "mcp",
         "add",
@@ -240,7 +187,7 @@ fn codex_never_gets_keys_it_rejects() {
     ]);
     home.ok(&["mcp", "add", "s", "--client", "codex", "--env", "A=1", "--", "srv"]);
     assert_eq!(
-        read(&home.codex()),
+        read(&home.codex_config()),
         "[mcp_servers.r]\nurl = \"https://x/mcp\"\nbearer_token_env_var = \"TOK\"\n\n[mcp_servers.s]\ncommand = \"srv\"\nenv = { A = \"1\" }\n"
     );
 }
@@ -248,18 +195,18 @@ fn codex_never_gets_keys_it_rejects() {
 // ------------------------------------------------------------------------------ Claude
 
 /// The `.claude.json` fixture with its local-scope project moved to this test's project.
-fn claude_with_local_project(home: &Home) -> String {
+fn claude_with_local_project(home: &TestContext) -> String {
     let text = read(&fixture("claude/.claude.json"))
-        .replace(&format!("\"{FIXTURE_PROJECT}\""), &format!("\"{}\"", home.project().display()));
+        .replace(&format!("\"{FIXTURE_PROJECT}\""), &format!("\"{}\"", home.cwd().display()));
     fs_err::write(home.claude_json(), &text).unwrap();
     text
 }
 
 #[test]
 fn claude_add_remove_user_scope_and_local_scope_disable_enable() {
-    let home = Home::new();
+    let home = new_home();
     let original = claude_with_local_project(&home);
-    let project = home.project().display().to_string();
+    let project = home.cwd().display().to_string();
     let placeholder = |text: String| text.replace(&project, FIXTURE_PROJECT);
 
     home.ok(&["mcp", "add", "fs", "--client", "claude", "--env", "ROOT=/srv", "--", "npx", "-y", "@mcp/fs"]);
@@ -305,8 +252,8 @@ fn claude_add_remove_user_scope_and_local_scope_disable_enable() {
 
 #[test]
 fn claude_project_scope_creates_and_removes_mcp_json() {
-    let home = Home::new();
-    let mcp_json = home.project().join(".mcp.json");
+    let home = new_home();
+    let mcp_json = home.cwd().join(".mcp.json");
     home.ok(&["mcp", "add", "fs", "--client", "claude", "--scope", "project", "--", "npx", "-y", "@mcp/fs"]);
     assert_eq!(
         read(&mcp_json),
@@ -339,9 +286,9 @@ fn claude_project_scope_creates_and_removes_mcp_json() {
 
 #[test]
 fn opencode_jsonc_keeps_comments_and_trailing_commas() {
-    let home = Home::new();
-    copy(&fixture("opencode/opencode.jsonc"), &home.opencode());
-    let original = read(&home.opencode());
+    let home = new_home();
+    copy(&fixture("opencode/opencode.jsonc"), &home.opencode_config());
+    let original = read(&home.opencode_config());
     home.ok(&[
         "mcp",
         "add",
@@ -366,22 +313,22 @@ fn opencode_jsonc_keeps_comments_and_trailing_commas() {
         "--header",
         "Authorization: Bearer ${DOCS}",
     ]);
-    expect_file("opencode/opencode.jsonc.add", &read(&home.opencode()));
+    expect_file("opencode/opencode.jsonc.add", &read(&home.opencode_config()));
     home.ok(&["mcp", "remove", "fs"]);
     home.ok(&["mcp", "remove", "docs"]);
-    assert_eq!(read(&home.opencode()), original);
+    assert_eq!(read(&home.opencode_config()), original);
 
     home.ok(&["mcp", "disable", "context7"]);
     home.ok(&["mcp", "disable", "sentry"]);
-    expect_file("opencode/opencode.jsonc.disable", &read(&home.opencode()));
+    expect_file("opencode/opencode.jsonc.disable", &read(&home.opencode_config()));
     home.ok(&["mcp", "enable", "sentry"]);
     home.ok(&["mcp", "enable", "context7"]);
-    assert_eq!(read(&home.opencode()), original);
+    assert_eq!(read(&home.opencode_config()), original);
 }
 
 #[test]
 fn opencode_file_without_schema_gets_one_and_loses_it_again() {
-    let home = Home::new();
+    let home = new_home();
     let path = home.home().join(".config/opencode/opencode.json");
     copy(&fixture("opencode/opencode.no-schema.json"), &path);
     let original = read(&path);
@@ -395,29 +342,38 @@ fn opencode_file_without_schema_gets_one_and_loses_it_again() {
 
 #[test]
 fn add_to_every_client_then_remove_is_byte_identical_and_one_transaction() {
-    let home = Home::new().with_fixtures();
-    let before = [read(&home.codex()), read(&home.claude_json()), read(&home.opencode())];
+    let home = with_fixtures(new_home());
+    let before = [read(&home.codex_config()), read(&home.claude_json()), read(&home.opencode_config())];
     let report = home.json(&["mcp", "add", "fs", "--all", "--", "npx", "-y", "@mcp/fs"]);
     assert_eq!(report["version"], 1);
     assert_eq!(report["files"].as_array().unwrap().len(), 3);
     assert!(report["txn"].is_string());
     home.ok(&["mcp", "remove", "fs"]);
-    assert_eq!([read(&home.codex()), read(&home.claude_json()), read(&home.opencode())], before);
+    assert_eq!(
+        [read(&home.codex_config()), read(&home.claude_json()), read(&home.opencode_config())],
+        before
+    );
     // `aigate restore` after an add puts back the state before it.
     home.ok(&["mcp", "add", "fs", "--", "npx", "-y", "@mcp/fs"]);
     home.ok(&["restore"]);
-    assert_eq!([read(&home.codex()), read(&home.claude_json()), read(&home.opencode())], before);
+    assert_eq!(
+        [read(&home.codex_config()), read(&home.claude_json()), read(&home.opencode_config())],
+        before
+    );
 }
 
 #[test]
 fn an_existing_name_is_a_conflict_unless_forced() {
-    let home = Home::new().with_fixtures();
-    let before = [read(&home.codex()), read(&home.claude_json()), read(&home.opencode())];
+    let home = with_fixtures(new_home());
+    let before = [read(&home.codex_config()), read(&home.claude_json()), read(&home.opencode_config())];
     // `docs` exists only in Codex: nothing is written anywhere.
     let stderr = home.refused(&["mcp", "add", "docs", "--", "npx", "docs-mcp"]);
     assert!(stderr.contains("`docs` already exists in codex"), "{stderr}");
     assert!(stderr.contains("--force"), "{stderr}");
-    assert_eq!([read(&home.codex()), read(&home.claude_json()), read(&home.opencode())], before);
+    assert_eq!(
+        [read(&home.codex_config()), read(&home.claude_json()), read(&home.opencode_config())],
+        before
+    );
 
     // --force replaces the definition and keeps Codex's extra keys and comments.
     home.ok(&[
@@ -432,7 +388,7 @@ fn an_existing_name_is_a_conflict_unless_forced() {
         "-y",
         "@example/docs-mcp@2",
     ]);
-    let codex = read(&home.codex());
+    let codex = read(&home.codex_config());
     let start = codex.find("[mcp_servers.docs]").unwrap();
     let end = codex.find("[mcp_servers.github]").unwrap();
     assert_eq!(
@@ -443,8 +399,8 @@ fn an_existing_name_is_a_conflict_unless_forced() {
 
 #[test]
 fn dry_run_prints_the_diff_and_writes_nothing() {
-    let home = Home::new().with_fixtures();
-    let before = [read(&home.codex()), read(&home.claude_json()), read(&home.opencode())];
+    let home = with_fixtures(new_home());
+    let before = [read(&home.codex_config()), read(&home.claude_json()), read(&home.opencode_config())];
     let (stdout, _) = home.ok(&["mcp", "add", "fs", "--dry-run", "--", "npx", "-y", "@mcp/fs"]);
     assert!(stdout.contains("+[mcp_servers.fs]\n+command = \"npx\"\n"), "{stdout}");
     assert!(stdout.contains("+      \"command\": [\"npx\", \"-y\", \"@mcp/fs\"],"), "{stdout}");
@@ -452,16 +408,19 @@ fn dry_run_prints_the_diff_and_writes_nothing() {
     assert!(stdout.contains("-      \"enabled\": true,\n+      \"enabled\": false,"), "{stdout}");
     let (stdout, _) = home.ok(&["mcp", "remove", "docs", "--dry-run"]);
     assert!(stdout.contains("-[mcp_servers.docs]"), "{stdout}");
-    assert_eq!([read(&home.codex()), read(&home.claude_json()), read(&home.opencode())], before);
+    assert_eq!(
+        [read(&home.codex_config()), read(&home.claude_json()), read(&home.opencode_config())],
+        before
+    );
     assert!(
-        !home.home().join(".aigate/aigate.db").exists()
+        !home.db_path().exists()
             || home.json(&["backup", "list"])["snapshots"].as_array().unwrap().is_empty()
     );
 }
 
 #[test]
 fn list_masks_secret_values_and_flags_differences() {
-    let home = Home::new().with_fixtures();
+    let home = with_fixtures(new_home());
     home.ok(&["mcp", "add", "same", "--env", "API_KEY=sk-very-secret-value-123456", "--", "npx", "same-mcp"]);
     let (table, _) = home.ok(&["mcp", "list"]);
     let json = home.json(&["mcp", "list"]);
@@ -490,8 +449,8 @@ fn list_masks_secret_values_and_flags_differences() {
 
 #[test]
 fn sync_adds_missing_skips_identical_and_reports_differing() {
-    let home = Home::new().with_fixtures();
-    let opencode_before = read(&home.opencode());
+    let home = with_fixtures(new_home());
+    let opencode_before = read(&home.opencode_config());
     let report = home.json(&["mcp", "sync", "--from", "claude", "--to", "opencode", "--to", "codex"]);
     let result = |client: &str, name: &str| {
         report["items"]
@@ -506,7 +465,7 @@ fn sync_adds_missing_skips_identical_and_reports_differing() {
     assert_eq!(result("opencode", "old-sse").as_deref(), Some("added"));
     assert_eq!(result("codex", "context7").as_deref(), Some("added"));
     assert_eq!(result("codex", "old-sse").as_deref(), Some("skipped"), "Codex has no SSE");
-    let opencode = read(&home.opencode());
+    let opencode = read(&home.opencode_config());
     assert!(
         opencode.contains(
             "\"old-sse\": {\n      \"type\": \"remote\",\n      \"url\": \"https://sse.example.com/sse\","
@@ -517,14 +476,14 @@ fn sync_adds_missing_skips_identical_and_reports_differing() {
     assert_ne!(opencode, opencode_before);
 
     // Again: everything is identical now (or still differs), nothing is written.
-    let codex = read(&home.codex());
+    let codex = read(&home.codex_config());
     let again = home.json(&["mcp", "sync", "--from", "claude", "--to", "opencode", "--to", "codex"]);
     assert!(again["items"].as_array().unwrap().iter().all(|item| item["result"] != "added"));
-    assert_eq!((read(&home.opencode()), read(&home.codex())), (opencode, codex));
+    assert_eq!((read(&home.opencode_config()), read(&home.codex_config())), (opencode, codex));
 
     // --force replaces the differing one.
     home.ok(&["mcp", "sync", "--from", "claude", "--to", "opencode", "--force"]);
-    assert!(!read(&home.opencode()).contains("LOG_LEVEL"));
+    assert!(!read(&home.opencode_config()).contains("LOG_LEVEL"));
 }
 
 // ------------------------------------------------------------------------- large file
@@ -555,7 +514,7 @@ fn large_claude_json() -> String {
 
 #[test]
 fn large_claude_json_keeps_every_other_byte() {
-    let home = Home::new();
+    let home = new_home();
     let original = large_claude_json();
     fs_err::write(home.claude_json(), &original).unwrap();
     home.ok(&["mcp", "add", "fs", "--client", "claude", "--", "npx", "-y", "@mcp/fs"]);

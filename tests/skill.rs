@@ -3,85 +3,45 @@
 //! enable/disable, and `aigate restore` bringing a removed skill back.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
+mod common;
+
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use common::{TestContext, mode};
 use pretty_assertions::assert_eq;
 
 const SKILLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/skills");
 
-struct Home {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
+/// A throw-away home, run from its `work/` directory.
+fn new_home() -> TestContext {
+    TestContext::in_home().with_inherited_path().with_cwd("work")
 }
 
-impl Home {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        for sub in ["home/.codex", "home/.claude", "home/.config/opencode", "work"] {
-            fs_err::create_dir_all(root.join(sub)).unwrap();
+/// The skill NAME in the shared store.
+fn in_store(home: &TestContext, name: &str) -> PathBuf {
+    home.home().join(".agents/skills").join(name)
+}
+
+/// The skill NAME where Claude Code looks.
+fn in_claude(home: &TestContext, name: &str) -> PathBuf {
+    home.claude_dir().join("skills").join(name)
+}
+
+/// Names under the store and the Claude skills dir (including hidden ones).
+fn everything(home: &TestContext) -> Vec<String> {
+    let mut names = Vec::new();
+    for dir in [home.home().join(".agents/skills"), home.claude_dir().join("skills")] {
+        if let Ok(entries) = fs_err::read_dir(&dir) {
+            names.extend(entries.map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()));
         }
-        Self { _dir: dir, root }
     }
-    fn home(&self) -> PathBuf {
-        self.root.join("home")
-    }
-    fn store(&self, name: &str) -> PathBuf {
-        self.home().join(".agents/skills").join(name)
-    }
-    fn claude(&self, name: &str) -> PathBuf {
-        self.home().join(".claude/skills").join(name)
-    }
-    fn aigate(&self) -> assert_cmd::Command {
-        let mut command = assert_cmd::Command::cargo_bin("aigate").unwrap();
-        command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home())
-            .env("CODEX_HOME", self.home().join(".codex"))
-            .env("CLAUDE_CONFIG_DIR", self.home().join(".claude"))
-            .env("XDG_CONFIG_HOME", self.home().join(".config"))
-            .env("AIGATE_HOME", self.home().join(".aigate"))
-            .current_dir(self.root.join("work"));
-        command
-    }
-    fn ok(&self, args: &[&str]) -> (String, String) {
-        let output = self.aigate().args(args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert!(output.status.success(), "aigate {args:?} failed:\n{stderr}");
-        (String::from_utf8(output.stdout).unwrap(), stderr)
-    }
-    fn refused(&self, args: &[&str]) -> String {
-        let output = self.aigate().args(args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert_eq!(output.status.code(), Some(1), "aigate {args:?} should be refused:\n{stderr}");
-        stderr
-    }
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let (stdout, _) = self.ok(&[&["--json"], args].concat());
-        serde_json::from_str(&stdout).unwrap()
-    }
-    /// Names under the store and the Claude skills dir (including hidden ones).
-    fn everything(&self) -> Vec<String> {
-        let mut names = Vec::new();
-        for dir in [self.home().join(".agents/skills"), self.home().join(".claude/skills")] {
-            if let Ok(entries) = fs_err::read_dir(&dir) {
-                names.extend(entries.map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()));
-            }
-        }
-        names.sort();
-        names
-    }
+    names.sort();
+    names
 }
 
 fn fixture(name: &str) -> String {
     Path::new(SKILLS).join(name).display().to_string()
-}
-
-fn mode(path: &Path) -> u32 {
-    fs_err::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 /// A zip with the given entries: (name, contents, mode, is_symlink).
@@ -104,16 +64,16 @@ fn zip(path: &Path, entries: &[(&str, &str, u32, bool)]) {
 
 #[test]
 fn add_from_a_directory_keeps_modes_and_links_it_for_claude() {
-    let home = Home::new();
+    let home = new_home();
     home.ok(&["skill", "add", &fixture("pdf-tools")]);
-    let store = home.store("pdf-tools");
+    let store = in_store(&home, "pdf-tools");
     assert_eq!(
         fs_err::read(store.join("SKILL.md")).unwrap(),
         fs_err::read(Path::new(SKILLS).join("pdf-tools/SKILL.md")).unwrap()
     );
     assert_eq!(mode(&store.join("scripts/extract.sh")), 0o755, "the script stays executable");
-    assert_eq!(fs_err::read_link(home.claude("pdf-tools")).unwrap(), store);
-    assert_eq!(home.everything(), vec!["pdf-tools", "pdf-tools"], "no staging directory is left behind");
+    assert_eq!(fs_err::read_link(in_claude(&home, "pdf-tools")).unwrap(), store);
+    assert_eq!(everything(&home), vec!["pdf-tools", "pdf-tools"], "no staging directory is left behind");
 
     // Folded `>-` description and CRLF frontmatter are valid.
     home.ok(&["skill", "add", &fixture("review-helper")]);
@@ -122,7 +82,7 @@ fn add_from_a_directory_keeps_modes_and_links_it_for_claude() {
 
 #[test]
 fn every_invalid_fixture_is_refused_with_its_reason_and_nothing_is_written() {
-    let home = Home::new();
+    let home = new_home();
     for (name, reason) in [
         ("Bad_Name", "`name` must be lowercase letters, digits and hyphens (at most 64), not `Bad_Name`"),
         (
@@ -135,16 +95,16 @@ fn every_invalid_fixture_is_refused_with_its_reason_and_nothing_is_written() {
         let stderr = home.refused(&["skill", "add", &fixture(name)]);
         assert!(stderr.contains(&format!("Caused by: {reason}")), "{name}: {stderr}");
     }
-    assert_eq!(home.everything(), Vec::<String>::new());
+    assert_eq!(everything(&home), Vec::<String>::new());
     // With `--name` equal to the frontmatter's name, the mismatched one is fine.
     home.ok(&["skill", "add", &fixture("name-mismatch"), "--name", "something-else"]);
-    assert!(home.store("something-else/SKILL.md").is_file());
+    assert!(in_store(&home, "something-else/SKILL.md").is_file());
 }
 
 #[test]
 fn add_from_a_zip_keeps_modes_and_refuses_entries_that_leave_the_skill() {
-    let home = Home::new();
-    let archive = home.root.join("review.zip");
+    let home = new_home();
+    let archive = home.root().join("review.zip");
     zip(
         &archive,
         &[
@@ -159,12 +119,12 @@ fn add_from_a_zip_keeps_modes_and_refuses_entries_that_leave_the_skill() {
         ],
     );
     home.ok(&["skill", "add", archive.to_str().unwrap()]);
-    let store = home.store("zipped-skill");
+    let store = in_store(&home, "zipped-skill");
     assert_eq!(mode(&store.join("scripts/run.sh")), 0o755);
     assert_eq!(fs_err::read_link(store.join("scripts/link")).unwrap(), Path::new("run.sh"));
-    assert_eq!(fs_err::read_link(home.claude("zipped-skill")).unwrap(), store);
+    assert_eq!(fs_err::read_link(in_claude(&home, "zipped-skill")).unwrap(), store);
 
-    let outside = home.root.join("evil.txt");
+    let outside = home.root().join("evil.txt");
     for (label, entries) in [
         (
             "dot-dot",
@@ -188,19 +148,19 @@ fn add_from_a_zip_keeps_modes_and_refuses_entries_that_leave_the_skill() {
             ],
         ),
     ] {
-        let archive = home.root.join(format!("{label}.zip"));
+        let archive = home.root().join(format!("{label}.zip"));
         zip(&archive, &entries);
         let stderr = home.refused(&["skill", "add", archive.to_str().unwrap()]);
         assert!(stderr.contains("an entry would land outside the skill"), "{label}: {stderr}");
         assert!(!outside.exists(), "{label}");
-        assert!(!home.store("evil").exists(), "{label}");
+        assert!(!in_store(&home, "evil").exists(), "{label}");
     }
-    assert_eq!(home.everything(), vec!["zipped-skill", "zipped-skill"]);
+    assert_eq!(everything(&home), vec!["zipped-skill", "zipped-skill"]);
 }
 
 #[test]
 fn list_json_shows_where_each_skill_lives_who_sees_it_and_its_problems() {
-    let home = Home::new();
+    let home = new_home();
     home.ok(&["skill", "add", &fixture("pdf-tools")]);
     home.ok(&["skill", "add", &fixture("review-helper")]);
     // A broken skill put there by hand is listed with its problem.
@@ -228,13 +188,13 @@ fn list_json_shows_where_each_skill_lives_who_sees_it_and_its_problems() {
 
 #[test]
 fn disable_and_enable_rename_skill_md() {
-    let home = Home::new();
+    let home = new_home();
     home.ok(&["skill", "add", &fixture("pdf-tools")]);
-    let store = home.store("pdf-tools");
+    let store = in_store(&home, "pdf-tools");
     home.ok(&["skill", "disable", "pdf-tools"]);
     assert!(!store.join("SKILL.md").exists());
     assert!(store.join("SKILL.md.disabled").is_file());
-    assert!(!home.claude("pdf-tools").join("SKILL.md").exists(), "Claude sees it through the link");
+    assert!(!in_claude(&home, "pdf-tools").join("SKILL.md").exists(), "Claude sees it through the link");
     let (_, stderr) = home.ok(&["skill", "disable", "pdf-tools"]);
     assert!(stderr.contains("already disabled"), "{stderr}");
     home.ok(&["skill", "enable", "pdf-tools", "--dry-run"]);
@@ -246,33 +206,33 @@ fn disable_and_enable_rename_skill_md() {
 
 #[test]
 fn remove_then_restore_brings_the_skill_and_its_link_back() {
-    let home = Home::new();
+    let home = new_home();
     home.ok(&["skill", "add", &fixture("pdf-tools")]);
-    let store = home.store("pdf-tools");
+    let store = in_store(&home, "pdf-tools");
     let skill_md = fs_err::read(store.join("SKILL.md")).unwrap();
     home.ok(&["skill", "remove", "pdf-tools"]);
     assert!(!store.exists());
-    assert!(home.claude("pdf-tools").symlink_metadata().is_err());
+    assert!(in_claude(&home, "pdf-tools").symlink_metadata().is_err());
     home.ok(&["restore"]);
     assert_eq!(fs_err::read(store.join("SKILL.md")).unwrap(), skill_md);
     assert_eq!(mode(&store.join("scripts/extract.sh")), 0o755);
-    assert_eq!(fs_err::read_link(home.claude("pdf-tools")).unwrap(), store);
+    assert_eq!(fs_err::read_link(in_claude(&home, "pdf-tools")).unwrap(), store);
     let stderr = home.refused(&["skill", "remove", "nope"]);
     assert!(stderr.contains("No skill named `nope`"), "{stderr}");
 }
 
 #[test]
 fn an_existing_skill_is_a_conflict_unless_forced_and_dry_run_writes_nothing() {
-    let home = Home::new();
+    let home = new_home();
     let (stdout, _) = home.ok(&["skill", "add", &fixture("pdf-tools"), "--dry-run"]);
     assert!(stdout.contains("+++ ~/.agents/skills/pdf-tools/SKILL.md"), "{stdout}");
-    assert_eq!(home.everything(), Vec::<String>::new());
+    assert_eq!(everything(&home), Vec::<String>::new());
     home.ok(&["skill", "add", &fixture("pdf-tools")]);
     let stderr = home.refused(&["skill", "add", &fixture("pdf-tools")]);
     assert!(stderr.contains("A skill named `pdf-tools` already exists"), "{stderr}");
-    fs_err::write(home.store("pdf-tools").join("extra.md"), "mine").unwrap();
+    fs_err::write(in_store(&home, "pdf-tools").join("extra.md"), "mine").unwrap();
     home.ok(&["skill", "add", &fixture("pdf-tools"), "--force"]);
-    assert!(!home.store("pdf-tools").join("extra.md").exists(), "replaced");
+    assert!(!in_store(&home, "pdf-tools").join("extra.md").exists(), "replaced");
     home.ok(&["restore"]);
-    assert!(home.store("pdf-tools").join("extra.md").exists(), "restore undoes the replacement");
+    assert!(in_store(&home, "pdf-tools").join("extra.md").exists(), "restore undoes the replacement");
 }
