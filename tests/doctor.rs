@@ -3,47 +3,23 @@
 //! credentials, gateway down while a client uses it, drift, skills, file modes).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-struct Home {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
+use common::TestContext;
+
+/// `aigate ARGS` with extra environment variables.
+fn aigate(home: &TestContext, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    home.command().args(args).envs(env.iter().copied()).output().unwrap()
 }
 
-impl Home {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        for sub in ["home", "codex", "claude", "xdg/opencode"] {
-            fs_err::create_dir_all(root.join(sub)).unwrap();
-        }
-        Self { _dir: dir, root }
-    }
-    fn path(&self, relative: &str) -> PathBuf {
-        self.root.join(relative)
-    }
-    fn aigate(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-        let mut command = assert_cmd::Command::cargo_bin("aigate").unwrap();
-        command
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.root.join("home"))
-            .env("CODEX_HOME", self.root.join("codex"))
-            .env("CLAUDE_CONFIG_DIR", self.root.join("claude"))
-            .env("XDG_CONFIG_HOME", self.root.join("xdg"))
-            .env("AIGATE_HOME", self.root.join("aigate"))
-            .current_dir(&self.root);
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        command.args(args).output().unwrap()
-    }
-    fn doctor(&self, env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
-        let output = self.aigate(&["doctor", "--json"], env);
-        let json = serde_json::from_slice(&output.stdout).unwrap();
-        (output.status.code().unwrap(), json, String::from_utf8_lossy(&output.stderr).into_owned())
-    }
+/// `aigate doctor --json`: (exit code, report, stderr).
+fn doctor(home: &TestContext, env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
+    let output = aigate(home, &["doctor", "--json"], env);
+    let json = serde_json::from_slice(&output.stdout).unwrap();
+    (output.status.code().unwrap(), json, String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -61,10 +37,10 @@ fn checks(json: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn a_clean_home_passes_and_nothing_is_created() {
-    let home = Home::new();
+    let home = TestContext::new();
     fs_err::copy(fixture("codex/config.minimal.toml"), home.path("codex/config.toml")).unwrap();
     fs_err::copy(fixture("claude/settings.local.json"), home.path("claude/settings.json")).unwrap();
-    let (code, json, _) = home.doctor(&[]);
+    let (code, json, _) = doctor(&home, &[]);
     assert_eq!(json["findings"], serde_json::json!([]), "{json}");
     assert_eq!(code, 0);
     assert_eq!(json["version"], 1);
@@ -74,9 +50,9 @@ fn a_clean_home_passes_and_nothing_is_created() {
 
 #[test]
 fn a_broken_file_is_reported_with_its_position_and_a_hint() {
-    let home = Home::new();
+    let home = TestContext::new();
     fs_err::copy(fixture("hostile/invalid-unterminated.toml"), home.path("codex/config.toml")).unwrap();
-    let (code, json, _) = home.doctor(&[]);
+    let (code, json, _) = doctor(&home, &[]);
     assert_eq!(code, 1);
     let finding = &json["findings"][0];
     assert_eq!(finding["check"], "parse");
@@ -87,60 +63,60 @@ fn a_broken_file_is_reported_with_its_position_and_a_hint() {
     assert!(finding["hint"].as_str().unwrap().contains("aigate restore"));
 
     // The human form has `hint:` lines too.
-    let output = home.aigate(&["doctor"], &[]);
+    let output = aigate(&home, &["doctor"], &[]);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stdout).contains("hint: "));
 }
 
 #[test]
 fn reserved_codex_id_and_legacy_chat() {
-    let home = Home::new();
+    let home = TestContext::new();
     fs_err::copy(fixture("codex/config.reserved-provider.toml"), home.path("codex/config.toml")).unwrap();
-    let (code, json, _) = home.doctor(&[]);
+    let (code, json, _) = doctor(&home, &[]);
     assert_eq!(code, 1);
     assert!(checks(&json).contains(&"codex-reserved-id".to_string()), "{json}");
     fs_err::copy(fixture("codex/config.legacy-chat.toml"), home.path("codex/config.toml")).unwrap();
-    let (code, json, _) = home.doctor(&[]);
+    let (code, json, _) = doctor(&home, &[]);
     assert_eq!(code, 1);
     assert!(checks(&json).contains(&"codex-wire-api".to_string()), "{json}");
 }
 
 #[test]
 fn both_anthropic_credentials() {
-    let home = Home::new();
+    let home = TestContext::new();
     fs_err::write(home.path("claude/settings.json"), "{\"env\": {\"ANTHROPIC_AUTH_TOKEN\": \"x\"}}").unwrap();
-    let (code, json, _) = home.doctor(&[("ANTHROPIC_API_KEY", "sk-ant-FIXTURE")]);
+    let (code, json, _) = doctor(&home, &[("ANTHROPIC_API_KEY", "sk-ant-FIXTURE")]);
     assert_eq!(code, 1);
     assert_eq!(checks(&json), vec!["claude-two-credentials"]);
     assert!(!json.to_string().contains("sk-ant-FIXTURE"));
-    let (code, _, _) = home.doctor(&[]);
+    let (code, _, _) = doctor(&home, &[]);
     assert_eq!(code, 0);
 }
 
 #[test]
 fn http_proxy_without_loopback_exemption() {
-    let home = Home::new();
-    let (code, json, _) = home.doctor(&[("HTTPS_PROXY", "http://proxy.invalid:3128")]);
+    let home = TestContext::new();
+    let (code, json, _) = doctor(&home, &[("HTTPS_PROXY", "http://proxy.invalid:3128")]);
     assert_eq!(code, 1);
     assert_eq!(checks(&json), vec!["http-proxy"]);
     let (code, _, _) =
-        home.doctor(&[("HTTPS_PROXY", "http://proxy.invalid:3128"), ("NO_PROXY", "example.com,127.0.0.1")]);
+        doctor(&home, &[("HTTPS_PROXY", "http://proxy.invalid:3128"), ("NO_PROXY", "example.com,127.0.0.1")]);
     assert_eq!(code, 0);
 }
 
 #[test]
 fn gateway_mode_without_a_gateway_and_drift() {
-    let home = Home::new();
+    let home = TestContext::new();
     fs_err::copy(fixture("claude/settings.json"), home.path("claude/settings.json")).unwrap();
-    let output = home.aigate(&["use", "gateway", "--client", "claude"], &[]);
+    let output = aigate(&home, &["use", "gateway", "--client", "claude"], &[]);
     assert!(output.status.success());
-    let (code, json, _) = home.doctor(&[]);
+    let (code, json, _) = doctor(&home, &[]);
     assert_eq!(code, 1);
     assert_eq!(checks(&json), vec!["gateway"], "{json}");
     let settings = fs_err::read_to_string(home.path("claude/settings.json")).unwrap();
     fs_err::write(home.path("claude/settings.json"), settings.replace("127.0.0.1:8787", "127.0.0.1:1"))
         .unwrap();
-    let (_, json, _) = home.doctor(&[]);
+    let (_, json, _) = doctor(&home, &[]);
     assert!(checks(&json).contains(&"drift".to_string()), "{json}");
     let token = fs_err::read_to_string(home.path("aigate/serve.token")).unwrap();
     assert!(!json.to_string().contains(token.trim()));
@@ -148,19 +124,19 @@ fn gateway_mode_without_a_gateway_and_drift() {
 
 #[test]
 fn secret_files_open_to_others() {
-    let home = Home::new();
-    assert!(home.aigate(&["use", "gateway", "--client", "claude"], &[]).status.success());
+    let home = TestContext::new();
+    assert!(aigate(&home, &["use", "gateway", "--client", "claude"], &[]).status.success());
     fs_err::set_permissions(home.path("claude/settings.json"), std::fs::Permissions::from_mode(0o644))
         .unwrap();
     fs_err::set_permissions(home.path("aigate"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (_, json, _) = home.doctor(&[]);
+    let (_, json, _) = doctor(&home, &[]);
     let modes = checks(&json).into_iter().filter(|check| check == "file-mode").count();
     assert_eq!(modes, 2, "{json}");
 }
 
 #[test]
 fn skills_with_bad_frontmatter() {
-    let home = Home::new();
+    let home = TestContext::new();
     let skills = home.path("home/.agents/skills");
     for name in ["pdf-tools", "Bad_Name", "name-mismatch"] {
         let dir = skills.join(name);
@@ -169,21 +145,21 @@ fn skills_with_bad_frontmatter() {
         let text = format!("---\nname: {declared}\ndescription: A test skill.\n---\nBody.\n");
         fs_err::write(dir.join("SKILL.md"), text).unwrap();
     }
-    let (code, json, _) = home.doctor(&[]);
+    let (code, json, _) = doctor(&home, &[]);
     assert_eq!(code, 1);
     assert_eq!(checks(&json), vec!["skill-frontmatter", "skill-frontmatter"], "{json}");
 }
 
 #[test]
 fn a_codex_profile_that_shadows_the_gateway() {
-    let home = Home::new();
+    let home = TestContext::new();
     fs_err::write(
         home.path("codex/config.toml"),
         "profile = \"work\"\n\n[profiles.work]\nmodel_provider = \"azure\"\n",
     )
     .unwrap();
-    assert!(home.aigate(&["use", "gateway", "--client", "codex"], &[]).status.success());
-    let (code, json, _) = home.doctor(&[]);
+    assert!(aigate(&home, &["use", "gateway", "--client", "codex"], &[]).status.success());
+    let (code, json, _) = doctor(&home, &[]);
     assert_eq!(code, 1);
     assert!(checks(&json).contains(&"codex-profile".to_string()), "{json}");
 }

@@ -3,75 +3,37 @@
 //! idempotence, `--dry-run`, modes, and the token never printed.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use common::TestContext;
 use pretty_assertions::assert_eq;
 
-struct Home {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
+/// Seed the three clients from the shared fixtures, with mode 0644.
+fn seed(home: &TestContext) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for (from, to) in [
+        ("codex/config.toml", home.codex_config()),
+        ("claude/settings.json", home.claude_settings()),
+        ("opencode/opencode.jsonc", home.opencode_config()),
+    ] {
+        fs_err::copy(fixtures.join(from), &to).unwrap();
+        fs_err::set_permissions(&to, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
 }
 
-impl Home {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        for sub in ["home", "codex", "claude", "xdg/opencode"] {
-            fs_err::create_dir_all(root.join(sub)).unwrap();
-        }
-        Self { _dir: dir, root }
-    }
-    fn codex(&self) -> PathBuf {
-        self.root.join("codex/config.toml")
-    }
-    fn claude(&self) -> PathBuf {
-        self.root.join("claude/settings.json")
-    }
-    fn opencode(&self) -> PathBuf {
-        self.root.join("xdg/opencode/opencode.jsonc")
-    }
-    fn token_file(&self) -> PathBuf {
-        self.root.join("aigate/serve.token")
-    }
-    fn aigate(&self) -> assert_cmd::Command {
-        let mut command = assert_cmd::Command::cargo_bin("aigate").unwrap();
-        command
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.root.join("home"))
-            .env("CODEX_HOME", self.root.join("codex"))
-            .env("CLAUDE_CONFIG_DIR", self.root.join("claude"))
-            .env("XDG_CONFIG_HOME", self.root.join("xdg"))
-            .env("AIGATE_HOME", self.root.join("aigate"))
-            .current_dir(&self.root);
-        command
-    }
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        self.aigate().args(args).output().unwrap()
-    }
-    /// Seed the three clients from the shared fixtures, with mode 0644.
-    fn seed(&self) {
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        for (from, to) in [
-            ("codex/config.toml", self.codex()),
-            ("claude/settings.json", self.claude()),
-            ("opencode/opencode.jsonc", self.opencode()),
-        ] {
-            fs_err::copy(fixtures.join(from), &to).unwrap();
-            fs_err::set_permissions(&to, std::fs::Permissions::from_mode(0o644)).unwrap();
-        }
-    }
-    fn files(&self) -> Vec<(PathBuf, Option<Vec<u8>>, Option<u32>)> {
-        [self.codex(), self.claude(), self.opencode()]
-            .into_iter()
-            .map(|path| {
-                let bytes = fs_err::read(&path).ok();
-                let mode = fs_err::metadata(&path).ok().map(|meta| meta.permissions().mode() & 0o777);
-                (path, bytes, mode)
-            })
-            .collect()
-    }
+/// Each client file: (path, bytes, mode), `None` where it does not exist.
+fn files(home: &TestContext) -> Vec<(PathBuf, Option<Vec<u8>>, Option<u32>)> {
+    [home.codex_config(), home.claude_settings(), home.opencode_config()]
+        .into_iter()
+        .map(|path| {
+            let bytes = fs_err::read(&path).ok();
+            let mode = fs_err::metadata(&path).ok().map(|meta| meta.permissions().mode() & 0o777);
+            (path, bytes, mode)
+        })
+        .collect()
 }
 
 fn text(output: &[u8]) -> String {
@@ -96,49 +58,49 @@ fn replace_in(path: &Path, from: &str, to: &str) {
 
 #[test]
 fn round_trip_is_byte_exact_and_modes_come_back() {
-    let home = Home::new();
-    home.seed();
-    let before = home.files();
+    let home = TestContext::new();
+    seed(&home);
+    let before = files(&home);
     let output = home.run(&["use", "gateway", "--client", "all", "--model", "mock-model"]);
     ok(&output);
     assert!(text(&output.stderr).contains("aigate serve"), "{}", text(&output.stderr));
     let token = fs_err::read_to_string(home.token_file()).unwrap().trim().to_string();
-    for (path, bytes, mode) in home.files() {
+    for (path, bytes, mode) in files(&home) {
         assert_eq!(mode, Some(0o600), "{}", path.display());
         assert!(text(&bytes.unwrap()).contains(&token), "{}", path.display());
     }
     assert!(!text(&output.stdout).contains(&token));
     assert!(!text(&output.stderr).contains(&token));
-    let codex = fs_err::read_to_string(home.codex()).unwrap();
+    let codex = fs_err::read_to_string(home.codex_config()).unwrap();
     assert!(codex.contains("model_provider = \"aigate\""));
     assert!(codex.contains("[model_providers.aigate]"));
     assert!(codex.contains("experimental_bearer_token"));
 
     ok(&home.run(&["use", "official"]));
-    assert_eq!(home.files(), before);
+    assert_eq!(files(&home), before);
 }
 
 #[test]
 fn user_edits_elsewhere_survive_the_round_trip() {
-    let home = Home::new();
-    home.seed();
-    let original_claude = fs_err::read_to_string(home.claude()).unwrap();
-    let original_codex = fs_err::read_to_string(home.codex()).unwrap();
+    let home = TestContext::new();
+    seed(&home);
+    let original_claude = fs_err::read_to_string(home.claude_settings()).unwrap();
+    let original_codex = fs_err::read_to_string(home.codex_config()).unwrap();
     ok(&home.run(&["use", "gateway", "--client", "codex", "--client", "claude"]));
     // The user (or the client itself) edits other keys while in gateway mode.
-    replace_in(&home.claude(), "\"model\": \"opusplan\"", "\"model\": \"sonnet\"");
+    replace_in(&home.claude_settings(), "\"model\": \"opusplan\"", "\"model\": \"sonnet\"");
     replace_in(
-        &home.codex(),
+        &home.codex_config(),
         "[notice]",
         "[projects.\"/new/trusted\"]\ntrust_level = \"trusted\"\n\n[notice]",
     );
     ok(&home.run(&["use", "official"]));
     assert_eq!(
-        fs_err::read_to_string(home.claude()).unwrap(),
+        fs_err::read_to_string(home.claude_settings()).unwrap(),
         original_claude.replacen("\"model\": \"opusplan\"", "\"model\": \"sonnet\"", 1)
     );
     assert_eq!(
-        fs_err::read_to_string(home.codex()).unwrap(),
+        fs_err::read_to_string(home.codex_config()).unwrap(),
         original_codex.replacen(
             "[notice]",
             "[projects.\"/new/trusted\"]\ntrust_level = \"trusted\"\n\n[notice]",
@@ -149,16 +111,16 @@ fn user_edits_elsewhere_survive_the_round_trip() {
 
 #[test]
 fn drift_is_a_conflict_unless_forced() {
-    let home = Home::new();
-    home.seed();
-    let original = fs_err::read_to_string(home.claude()).unwrap();
+    let home = TestContext::new();
+    seed(&home);
+    let original = fs_err::read_to_string(home.claude_settings()).unwrap();
     ok(&home.run(&["use", "gateway", "--client", "claude"]));
     replace_in(
-        &home.claude(),
+        &home.claude_settings(),
         "\"ANTHROPIC_BASE_URL\": \"http://127.0.0.1:8787\"",
         "\"ANTHROPIC_BASE_URL\": \"http://10.1.1.1:9\"",
     );
-    let edited = fs_err::read(home.claude()).unwrap();
+    let edited = fs_err::read(home.claude_settings()).unwrap();
 
     let output = home.run(&["use", "official"]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
@@ -167,7 +129,7 @@ fn drift_is_a_conflict_unless_forced() {
     assert!(stderr.contains("http://10.1.1.1:9"), "{stderr}");
     assert!(stderr.contains("http://127.0.0.1:8787"), "{stderr}");
     assert!(stderr.contains("hint:") && stderr.contains("--force"), "{stderr}");
-    assert_eq!(fs_err::read(home.claude()).unwrap(), edited, "nothing written");
+    assert_eq!(fs_err::read(home.claude_settings()).unwrap(), edited, "nothing written");
 
     // status and doctor see the drift.
     let status = home.run(&["status", "--json", "--client", "claude"]);
@@ -177,40 +139,40 @@ fn drift_is_a_conflict_unless_forced() {
     assert_eq!(json["clients"][0]["drift"][0]["key"], "env.ANTHROPIC_BASE_URL");
 
     ok(&home.run(&["use", "official", "--force"]));
-    assert_eq!(fs_err::read_to_string(home.claude()).unwrap(), original);
+    assert_eq!(fs_err::read_to_string(home.claude_settings()).unwrap(), original);
     // Records are gone: a second official has nothing to do.
     ok(&home.run(&["use", "official"]));
 }
 
 #[test]
 fn a_broken_file_stops_every_client() {
-    let home = Home::new();
-    home.seed();
-    fs_err::write(home.opencode(), "{\n  \"model\": \"x\",\n  oops\n}\n").unwrap();
-    let before = home.files();
+    let home = TestContext::new();
+    seed(&home);
+    fs_err::write(home.opencode_config(), "{\n  \"model\": \"x\",\n  oops\n}\n").unwrap();
+    let before = files(&home);
     let output = home.run(&["use", "gateway", "--client", "all"]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = text(&output.stderr);
     assert!(stderr.contains("opencode.jsonc:3:"), "{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
-    assert_eq!(home.files(), before, "no client file changed");
+    assert_eq!(files(&home), before, "no client file changed");
 }
 
 #[test]
 fn second_use_gateway_writes_nothing() {
-    let home = Home::new();
-    home.seed();
+    let home = TestContext::new();
+    seed(&home);
     ok(&home.run(&["use", "gateway", "--client", "all"]));
-    let first = home.files();
-    let mtimes: Vec<_> = [home.codex(), home.claude(), home.opencode()]
+    let first = files(&home);
+    let mtimes: Vec<_> = [home.codex_config(), home.claude_settings(), home.opencode_config()]
         .iter()
         .map(|path| fs_err::metadata(path).unwrap().modified().unwrap())
         .collect();
     let output = home.run(&["use", "gateway", "--client", "all"]);
     ok(&output);
     assert!(text(&output.stderr).contains("nothing changed"), "{}", text(&output.stderr));
-    assert_eq!(home.files(), first);
-    let again: Vec<_> = [home.codex(), home.claude(), home.opencode()]
+    assert_eq!(files(&home), first);
+    let again: Vec<_> = [home.codex_config(), home.claude_settings(), home.opencode_config()]
         .iter()
         .map(|path| fs_err::metadata(path).unwrap().modified().unwrap())
         .collect();
@@ -219,65 +181,65 @@ fn second_use_gateway_writes_nothing() {
 
 #[test]
 fn a_second_use_gateway_with_a_model_keeps_the_original_values() {
-    let home = Home::new();
-    home.seed();
-    let before = home.files();
+    let home = TestContext::new();
+    seed(&home);
+    let before = files(&home);
     ok(&home.run(&["use", "gateway", "--client", "all"]));
     ok(&home.run(&["use", "gateway", "--client", "all", "--model", "m2"]));
-    assert!(fs_err::read_to_string(home.claude()).unwrap().contains("\"ANTHROPIC_MODEL\": \"m2\""));
+    assert!(fs_err::read_to_string(home.claude_settings()).unwrap().contains("\"ANTHROPIC_MODEL\": \"m2\""));
     ok(&home.run(&["use", "official"]));
-    assert_eq!(home.files(), before);
+    assert_eq!(files(&home), before);
 }
 
 #[test]
 fn dry_run_prints_the_diff_and_writes_nothing() {
-    let home = Home::new();
-    home.seed();
-    let before = home.files();
+    let home = TestContext::new();
+    seed(&home);
+    let before = files(&home);
     let output = home.run(&["use", "gateway", "--client", "claude", "--dry-run"]);
     ok(&output);
     let stdout = text(&output.stdout);
     assert!(stdout.contains("+    \"ANTHROPIC_BASE_URL\": \"http://127.0.0.1:8787\","), "{stdout}");
     assert!(stdout.contains("--- "), "{stdout}");
-    assert_eq!(home.files(), before);
+    assert_eq!(files(&home), before);
     assert!(!home.token_file().exists(), "dry run creates no token");
 
     ok(&home.run(&["use", "gateway", "--client", "claude"]));
     let token = fs_err::read_to_string(home.token_file()).unwrap().trim().to_string();
-    let switched = home.files();
+    let switched = files(&home);
     let output = home.run(&["use", "official", "--dry-run"]);
     ok(&output);
     let stdout = text(&output.stdout);
     assert!(stdout.contains("-    \"ANTHROPIC_BASE_URL\": \"http://127.0.0.1:8787\","), "{stdout}");
     assert!(!stdout.contains(&token), "token masked in the diff");
-    assert_eq!(home.files(), switched);
+    assert_eq!(files(&home), switched);
 }
 
 #[test]
 fn missing_files_are_created_and_removed_again() {
-    let home = Home::new();
+    let home = TestContext::new();
     ok(&home.run(&["use", "gateway", "--client", "all", "--model", "m"]));
     // OpenCode got `opencode.json`, with `$schema`.
-    let opencode = home.root.join("xdg/opencode/opencode.json");
-    for path in [home.codex(), home.claude(), opencode.clone()] {
+    let opencode = home.path("xdg/opencode/opencode.json");
+    for path in [home.codex_config(), home.claude_settings(), opencode.clone()] {
         let mode = fs_err::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{}", path.display());
     }
     assert!(fs_err::read_to_string(&opencode).unwrap().contains("\"$schema\""));
     ok(&home.run(&["use", "official"]));
-    assert!(!home.codex().exists());
-    assert!(!home.claude().exists());
+    assert!(!home.codex_config().exists());
+    assert!(!home.claude_settings().exists());
     assert!(!opencode.exists());
 }
 
 #[test]
 fn codex_with_a_login_keeps_it_and_sends_the_token_in_a_header() {
-    let home = Home::new();
-    home.seed();
-    let auth = home.root.join("codex/auth.json");
+    let home = TestContext::new();
+    seed(&home);
+    let auth = home.path("codex/auth.json");
     fs_err::write(&auth, "{\"OPENAI_API_KEY\": \"sk-FIXTURE\"}").unwrap();
     ok(&home.run(&["use", "gateway", "--client", "codex"]));
-    let codex = fs_err::read_to_string(home.codex()).unwrap();
+    let codex = fs_err::read_to_string(home.codex_config()).unwrap();
     assert!(codex.contains("requires_openai_auth = true"), "{codex}");
     assert!(codex.contains("http_headers = { x-aigate-token = "), "{codex}");
     assert!(!codex.contains("experimental_bearer_token"), "{codex}");
@@ -286,12 +248,12 @@ fn codex_with_a_login_keeps_it_and_sends_the_token_in_a_header() {
 
 #[test]
 fn unknown_provider_is_refused_and_a_known_chain_is_recorded() {
-    let home = Home::new();
-    home.seed();
-    let before = home.files();
+    let home = TestContext::new();
+    seed(&home);
+    let before = files(&home);
     let output = home.run(&["use", "gateway", "--provider", "nosuch"]);
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(home.files(), before);
+    assert_eq!(files(&home), before);
     ok(&home.run(&["use", "gateway", "--client", "claude", "--provider", "official"]));
     let status = home.run(&["status", "--json"]);
     ok(&status);
@@ -301,8 +263,8 @@ fn unknown_provider_is_refused_and_a_known_chain_is_recorded() {
 
 #[test]
 fn status_json_shows_each_mode() {
-    let home = Home::new();
-    home.seed();
+    let home = TestContext::new();
+    seed(&home);
     let output = home.run(&["status", "--json"]);
     ok(&output);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
