@@ -6,83 +6,13 @@
 #![cfg(unix)]
 #![expect(clippy::unwrap_used, reason = "test helpers panic on setup failure")]
 
+mod common;
+
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output};
+use std::time::Duration;
 
-use tempfile::TempDir;
-
-struct TestContext {
-    dir: TempDir,
-}
-
-impl TestContext {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        fs_err::create_dir_all(dir.path().join("home")).unwrap();
-        Self { dir }
-    }
-
-    fn aigate_home(&self) -> PathBuf {
-        self.dir.path().join("aigate")
-    }
-
-    fn serve_json(&self) -> PathBuf {
-        self.aigate_home().join("serve.json")
-    }
-
-    fn token_file(&self) -> PathBuf {
-        self.aigate_home().join("serve.token")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let root = self.dir.path();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_aigate"));
-        command
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", root.join("home"))
-            .env("CODEX_HOME", root.join("codex"))
-            .env("CLAUDE_CONFIG_DIR", root.join("claude"))
-            .env("XDG_CONFIG_HOME", root.join("xdg"))
-            .env("AIGATE_HOME", self.aigate_home())
-            .current_dir(root)
-            .stdin(Stdio::null())
-            .args(args);
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// Start `aigate serve ARGS` and wait until serve.json names it.
-    fn start(&self, args: &[&str]) -> (Child, serde_json::Value) {
-        let mut full = vec!["serve"];
-        full.extend_from_slice(args);
-        let mut child = self.command(&full).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(info) = read_json(&self.serve_json()) {
-                if info["pid"] == child.id() {
-                    return (child, info);
-                }
-            }
-            if let Some(status) = child.try_wait().unwrap() {
-                let output = child.wait_with_output().unwrap();
-                panic!("serve exited early with {status}: {}", String::from_utf8_lossy(&output.stderr));
-            }
-            assert!(Instant::now() < deadline, "serve never became ready");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-fn read_json(path: &Path) -> Option<serde_json::Value> {
-    serde_json::from_str(&fs_err::read_to_string(path).ok()?).ok()
-}
+use common::{TestContext, mode};
 
 fn stop(child: Child) -> Output {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM)
@@ -99,14 +29,10 @@ fn get(address: &str, path: &str) -> String {
     response
 }
 
-fn mode(path: &Path) -> u32 {
-    fs_err::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
 #[test]
 fn serve_writes_info_and_token_answers_health_and_cleans_up() {
     let context = TestContext::new();
-    let (child, info) = context.start(&["--port", "0", "--json"]);
+    let (child, info) = context.start_serve(&["--port", "0", "--json"]);
     let address = info["address"].as_str().unwrap().to_string();
     assert!(address.starts_with("127.0.0.1:"), "{info}");
     assert_eq!(info["version"], 1);
@@ -138,7 +64,7 @@ fn serve_writes_info_and_token_answers_health_and_cleans_up() {
 #[test]
 fn a_second_serve_is_refused_while_the_first_runs() {
     let context = TestContext::new();
-    let (child, info) = context.start(&["--port", "0"]);
+    let (child, info) = context.start_serve(&["--port", "0"]);
     let output = context.run(&["serve", "--port", "0"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -165,7 +91,7 @@ fn a_stale_serve_json_is_removed_with_a_note() {
         ),
     )
     .unwrap();
-    let (child, _) = context.start(&["--port", "0"]);
+    let (child, _) = context.start_serve(&["--port", "0"]);
     let output = stop(child);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("stale") && stderr.contains(&dead_pid.to_string()), "{stderr}");
