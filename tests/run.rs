@@ -7,44 +7,36 @@
 #![cfg(unix)]
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use tempfile::TempDir;
+use common::TestContext;
 
-/// A throw-away home with a stub agent in it.
-struct TestContext {
-    dir: TempDir,
-    env: Vec<(String, String)>,
+/// A throw-away home with a stub agent in `bin/`, which comes first on `PATH`.
+fn new_context() -> TestContext {
+    let context = TestContext::new();
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", context.path("bin").display());
+    let context = context.with_path(path);
+    fs_err::create_dir_all(context.path("bin")).unwrap();
+    context.write_agent("agent", 7);
+    context
 }
 
-impl TestContext {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        for sub in ["home", "codex", "claude", "xdg", "bin"] {
-            fs_err::create_dir_all(root.join(sub)).unwrap();
-        }
-        let env = vec![
-            ("PATH".into(), format!("{}:/usr/local/bin:/usr/bin:/bin", root.join("bin").display())),
-            ("HOME".into(), root.join("home").display().to_string()),
-            ("CODEX_HOME".into(), root.join("codex").display().to_string()),
-            ("CLAUDE_CONFIG_DIR".into(), root.join("claude").display().to_string()),
-            ("XDG_CONFIG_HOME".into(), root.join("xdg").display().to_string()),
-            ("AIGATE_HOME".into(), root.join("aigate").display().to_string()),
-        ];
-        let context = Self { dir, env };
-        context.write_agent("agent", 7);
-        context
-    }
+/// What `aigate run` tests do with the shared context: stub agents and snapshots.
+trait StubAgents {
+    fn write_agent(&self, name: &str, code: i32) -> PathBuf;
+    fn write_script(&self, name: &str, text: &str) -> PathBuf;
+    fn agent(&self) -> String;
+    fn add_provider(&self, name: &str, priority: i64, default_model: Option<&str>);
+    fn snapshot(&self) -> BTreeMap<PathBuf, (u32, Vec<u8>)>;
+}
 
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
+impl StubAgents for TestContext {
     /// Write an executable stub agent `bin/NAME` that reports and exits with `code`.
     fn write_agent(&self, name: &str, code: i32) -> PathBuf {
         self.write_script(
@@ -71,17 +63,6 @@ exit {code}
         fs_err::write(&path, text).unwrap();
         fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         path
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_aigate"));
-        command.env_clear().envs(self.env.iter().map(|(k, v)| (k, v))).current_dir(self.root()).args(args);
-        command.stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
     }
 
     fn agent(&self) -> String {
@@ -181,9 +162,10 @@ fn assert_base_url(text: &str) -> u16 {
 
 #[test]
 fn codex_official_gets_overrides_before_user_args_and_exit_code() {
-    let context = TestContext::new();
+    let context = new_context();
     let output = context
-        .command(&["run", "codex", "--bin", &context.agent(), "--model", "m-1", "--", "exec", "say hi"])
+        .process()
+        .args(["run", "codex", "--bin", &context.agent(), "--model", "m-1", "--", "exec", "say hi"])
         .env("NO_PROXY", "corp.example")
         .output()
         .unwrap();
@@ -204,7 +186,7 @@ fn codex_official_gets_overrides_before_user_args_and_exit_code() {
 
 #[test]
 fn codex_provider_chain_uses_env_key() {
-    let context = TestContext::new();
+    let context = new_context();
     context.add_provider("mock", 10, None);
     let output = context.run(&["run", "codex", "--bin", &context.agent(), "--", "exec"]);
     let text = stdout(&output);
@@ -221,21 +203,22 @@ fn codex_provider_chain_uses_env_key() {
 
 #[test]
 fn agent_is_found_through_the_env_variable_and_path() {
-    let context = TestContext::new();
+    let context = new_context();
     context.write_agent("claude", 3);
     let output = context.run(&["run", "claude", "--", "-p", "hi"]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let output =
-        context.command(&["run", "claude"]).env("AIGATE_CLAUDE_BIN", context.agent()).output().unwrap();
+        context.process().args(["run", "claude"]).env("AIGATE_CLAUDE_BIN", context.agent()).output().unwrap();
     assert_eq!(output.status.code(), Some(7), "{}", stderr(&output));
 }
 
 #[test]
 fn claude_provider_chain_gets_auth_token_and_model() {
-    let context = TestContext::new();
+    let context = new_context();
     context.add_provider("mock", 10, None);
     let output = context
-        .command(&["run", "claude", "--bin", &context.agent(), "--model", "claude-x", "--", "-p", "say hi"])
+        .process()
+        .args(["run", "claude", "--bin", &context.agent(), "--model", "claude-x", "--", "-p", "say hi"])
         .env("ANTHROPIC_API_KEY", "sk-user-key")
         .output()
         .unwrap();
@@ -257,9 +240,10 @@ fn claude_provider_chain_gets_auth_token_and_model() {
 
 #[test]
 fn claude_official_keeps_the_login_and_appends_a_header() {
-    let context = TestContext::new();
+    let context = new_context();
     let output = context
-        .command(&["run", "claude", "--provider", "official", "--bin", &context.agent()])
+        .process()
+        .args(["run", "claude", "--provider", "official", "--bin", &context.agent()])
         .env("ANTHROPIC_CUSTOM_HEADERS", "x-team: blue")
         .output()
         .unwrap();
@@ -275,7 +259,7 @@ fn claude_official_keeps_the_login_and_appends_a_header() {
 
 #[test]
 fn opencode_gets_inline_config_with_the_first_providers_model() {
-    let context = TestContext::new();
+    let context = new_context();
     context.add_provider("second", 20, Some("other-model"));
     context.add_provider("first", 10, Some("mock-model"));
     let output = context.run(&["run", "opencode", "--bin", &context.agent(), "--", "run", "say hi"]);
@@ -303,7 +287,7 @@ fn opencode_gets_inline_config_with_the_first_providers_model() {
 
 #[test]
 fn opencode_without_providers_or_model_is_refused() {
-    let context = TestContext::new();
+    let context = new_context();
     let output = context.run(&["run", "opencode", "--bin", &context.agent()]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("aigate provider add"), "{}", stderr(&output));
@@ -315,7 +299,7 @@ fn opencode_without_providers_or_model_is_refused() {
 
 #[test]
 fn unknown_provider_is_refused_naming_the_known_ones() {
-    let context = TestContext::new();
+    let context = new_context();
     context.add_provider("mock", 10, None);
     let output = context.run(&["run", "codex", "--bin", &context.agent(), "--provider", "nosuch"]);
     assert_eq!(output.status.code(), Some(1));
@@ -326,9 +310,10 @@ fn unknown_provider_is_refused_naming_the_known_ones() {
 
 #[test]
 fn nested_run_is_refused() {
-    let context = TestContext::new();
+    let context = new_context();
     let output = context
-        .command(&["run", "codex", "--bin", &context.agent()])
+        .process()
+        .args(["run", "codex", "--bin", &context.agent()])
         .env("AIGATE_SESSION", "x")
         .output()
         .unwrap();
@@ -339,12 +324,12 @@ fn nested_run_is_refused() {
 
 #[test]
 fn missing_agent_exits_2_with_an_install_hint() {
-    let context = TestContext::new();
+    let context = new_context();
     for (client, package) in
         [("codex", "@openai/codex"), ("claude", "@anthropic-ai/claude-code"), ("opencode", "opencode-ai")]
     {
         let output =
-            context.command(&["run", client]).env("PATH", context.root().join("bin")).output().unwrap();
+            context.process().args(["run", client]).env("PATH", context.root().join("bin")).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{client}");
         let err = stderr(&output);
         assert!(err.contains(&format!("npm i -g {package}")) && err.contains("--bin"), "{err}");
@@ -355,7 +340,7 @@ fn missing_agent_exits_2_with_an_install_hint() {
 
 #[test]
 fn agent_killed_by_a_signal_gives_128_plus_n() {
-    let context = TestContext::new();
+    let context = new_context();
     let agent = context.write_script("selfkill", "#!/bin/sh\nkill -USR1 $$\nsleep 5\n");
     let output = context.run(&["run", "codex", "--bin", agent.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(128 + 10), "{}", stderr(&output));
@@ -363,7 +348,7 @@ fn agent_killed_by_a_signal_gives_128_plus_n() {
 
 #[test]
 fn sigterm_is_forwarded_and_sigint_is_left_to_the_agent() {
-    let context = TestContext::new();
+    let context = new_context();
     let ready = context.root().join("ready");
     let agent = context.write_script(
         "waiter",
@@ -373,7 +358,8 @@ fn sigterm_is_forwarded_and_sigint_is_left_to_the_agent() {
         ),
     );
     let child = context
-        .command(&["run", "claude", "--bin", agent.to_str().unwrap()])
+        .process()
+        .args(["run", "claude", "--bin", agent.to_str().unwrap()])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -394,7 +380,7 @@ fn sigterm_is_forwarded_and_sigint_is_left_to_the_agent() {
 
 #[test]
 fn run_writes_no_file() {
-    let context = TestContext::new();
+    let context = new_context();
     fs_err::write(context.root().join("codex/config.toml"), "model = \"x\"\n").unwrap();
     fs_err::write(context.root().join("codex/auth.json"), "{\"auth_mode\":\"chatgpt\",\"tokens\":{}}")
         .unwrap();
