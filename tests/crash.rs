@@ -2,23 +2,15 @@
 //! and is either the old or the new content, and completed writes have their snapshots.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-fn aigate(home: &Path) -> Command {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin("aigate"));
-    command
-        .env_clear()
-        .env("HOME", home)
-        .env("CODEX_HOME", home.join(".codex"))
-        .env("CLAUDE_CONFIG_DIR", home.join(".claude"))
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("AIGATE_HOME", home.join(".aigate"));
-    command
-}
+use common::TestContext;
 
 fn counter_of(path: &Path) -> i64 {
     let text = fs_err::read_to_string(path).unwrap();
@@ -38,15 +30,15 @@ fn next_random(state: &mut u64) -> u64 {
 
 #[test]
 fn sigkill_at_random_instants_leaves_old_or_new_content_and_the_snapshots() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().to_path_buf();
-    let file = home.join(".codex/config.toml");
+    let home = TestContext::in_home();
+    let file = home.codex_config();
     fs_err::create_dir_all(file.parent().unwrap()).unwrap();
     fs_err::write(&file, "# crash test\nkeep = \"me\"\n").unwrap();
     let mut random = 0x9e37_79b9_7f4a_7c15_u64;
     let mut last_value = 0;
     for _ in 0..200 {
-        let mut child = aigate(&home)
+        let mut child = home
+            .process()
             .args(["internal", "write-loop", "--file"])
             .arg(&file)
             .args(["--count", "1000000"])
@@ -87,11 +79,11 @@ fn sigkill_at_random_instants_leaves_old_or_new_content_and_the_snapshots() {
         last_value = value;
     }
     // The snapshot db survived every kill and holds the state before the last write.
-    let output = aigate(&home).args(["backup", "list", "--client", "codex", "--json"]).output().unwrap();
+    let output = home.process().args(["backup", "list", "--client", "codex", "--json"]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(!list["snapshots"].as_array().unwrap().is_empty());
-    let integrity = rusqlite::Connection::open(home.join(".aigate/aigate.db"))
+    let integrity = rusqlite::Connection::open(home.db_path())
         .unwrap()
         .query_row("PRAGMA integrity_check", [], |row| row.get::<_, String>(0))
         .unwrap();
@@ -100,9 +92,8 @@ fn sigkill_at_random_instants_leaves_old_or_new_content_and_the_snapshots() {
 
 #[test]
 fn a_concurrent_writer_never_sees_or_leaves_a_corrupt_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().to_path_buf();
-    let file: PathBuf = home.join(".codex/config.toml");
+    let home = TestContext::in_home();
+    let file = home.codex_config();
     fs_err::create_dir_all(file.parent().unwrap()).unwrap();
     fs_err::write(&file, "keep = \"me\"\n").unwrap();
 
@@ -137,7 +128,8 @@ fn a_concurrent_writer_never_sees_or_leaves_a_corrupt_file() {
             reads
         })
     };
-    let output = aigate(&home)
+    let output = home
+        .process()
         .args(["internal", "write-loop", "--file"])
         .arg(&file)
         .args(["--count", "100"])
@@ -161,7 +153,8 @@ fn a_concurrent_writer_never_sees_or_leaves_a_corrupt_file() {
     // nothing can prevent that without a lock the other program would have to take.)
     let before = fs_err::read_to_string(&file).unwrap();
     let other_line = before.lines().find(|line| line.starts_with("other = ")).map(str::to_string);
-    let output = aigate(&home)
+    let output = home
+        .process()
         .args(["internal", "write-loop", "--file"])
         .arg(&file)
         .args(["--count", "1"])
