@@ -160,6 +160,12 @@ pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_
     }
     link.succeeded();
 
+    // With a Content-Length, hyper stops polling the body once that many bytes went out
+    // and never sees its end: the record is finished when the last byte is handed over.
+    let content_length = response_headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
     let mut response_builder = Response::builder().status(status);
     if let Some(headers) = response_builder.headers_mut() {
         *headers = response_headers;
@@ -199,6 +205,7 @@ pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_
             started: request.started,
         }),
         outcome: None,
+        remaining: content_length,
     };
     let response = response_builder
         .body(Body::from_stream(tapped))
@@ -445,6 +452,8 @@ struct TappedBody {
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
     draft: Option<Draft>,
     outcome: Option<&'static str>,
+    /// Bytes still to hand over when the upstream declared a Content-Length.
+    remaining: Option<u64>,
 }
 
 /// Available chunks are merged up to this size.
@@ -545,6 +554,12 @@ impl Stream for TappedBody {
             }
         }
         if let Some(bytes) = gathered.take() {
+            if let Some(remaining) = this.remaining.as_mut() {
+                *remaining = remaining.saturating_sub(bytes.len() as u64);
+                if *remaining == 0 {
+                    this.finish();
+                }
+            }
             return Poll::Ready(Some(Ok(bytes)));
         }
         if this.upstream.is_none() {
