@@ -20,67 +20,16 @@
 #   - a second `use gateway` changes nothing;
 #   - `use official` gives back each seeded file byte for byte (sha256) with its mode.
 set -u
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-SHARED="${SHARED:-${AIGATE_SHARED:-$(dirname "$REPO")/shared}}"
-
-# Build before any network isolation (cargo may want the network).
-if [ -z "${AIGATE:-}" ]; then
-  (cd "$REPO" && cargo build -q --bin aigate) || { echo "FAIL: cargo build"; exit 2; }
-  AIGATE="${CARGO_TARGET_DIR:-$REPO/target}/debug/aigate"
-fi
-[ -x "$AIGATE" ] || { echo "FAIL: $AIGATE missing"; exit 2; }
-export AIGATE
-
-# ---- isolate the network (root + unshare), re-exec ourselves inside ----------
-if [ "${1:-}" != "--in-netns" ] && [ -z "${RC_NO_NETNS:-}" ] && [ "$(id -u)" = 0 ] \
-   && command -v unshare >/dev/null && command -v ip >/dev/null; then
-  if unshare -n true 2>/dev/null; then
-    BIN="${REALCLIENTS_BIN:-$(bash "$SHARED/realclients/install.sh")}" || exit 2
-    export REALCLIENTS_BIN="$BIN" SHARED
-    exec unshare -n -- bash "$0" --in-netns "$@"
-  fi
-fi
-if [ "${1:-}" = "--in-netns" ]; then
-  shift
-  ip link set lo up || { echo "FAIL: cannot bring up lo in netns"; exit 2; }
-  NETNOTE="private netns (loopback only)"
-else
-  NETNOTE="host network (no netns)"
-fi
-BIN="${REALCLIENTS_BIN:-$(bash "$SHARED/realclients/install.sh")}"
-for c in codex claude opencode; do
-  [ -x "$BIN/$c" ] || { echo "FAIL: $BIN/$c missing - run bash $SHARED/realclients/install.sh"; exit 2; }
-done
-
-T="$(mktemp -d /tmp/aigate-gw-e2e.XXXXXX)"
-MOCK_PID=""; SERVE_PID=""
-cleanup() {
-  for pid in "$SERVE_PID" "$MOCK_PID"; do
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
-  done
-  if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "kept: $T"; fi
-}
-trap cleanup EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_setup aigate-gw-e2e "$@"
 
 # ---- mock upstream ------------------------------------------------------------
-LOG="$T/mock.jsonl"; : > "$LOG"
-python3 "$SHARED/realclients/mock_upstream.py" --port 0 --port-file "$T/port" --log "$LOG" --max-seconds 900 \
-  >"$T/mock.stderr" 2>&1 </dev/null &
-MOCK_PID=$!
-for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
-[ -s "$T/port" ] || { echo "FAIL: mock did not start"; cat "$T/mock.stderr"; exit 2; }
-URL="http://127.0.0.1:$(cat "$T/port")"
+e2e_start_mock
 echo "mock upstream: $URL   network: $NETNOTE   tmp: $T"
 echo "aigate: $AIGATE ($("$AIGATE" --version 2>/dev/null))"
 
-PASS=0; FAIL=0
-ok()  { PASS=$((PASS+1)); echo "PASS: $1"; }
-bad() { FAIL=$((FAIL+1)); echo "FAIL: $1"; [ -n "${2:-}" ] && [ -f "$2" ] && cat "$2" "$2.err" 2>/dev/null | sed 's/^/    | /' | tail -15; }
-
 # ---- the throw-away home and its seeded client files ----------------------------
-H="$T/home"; CX="$T/codex"; CL="$T/claude"; XDG="$T/xdg"; AH="$T/aigate"; W="$T/work"
-mkdir -p "$H" "$CX" "$CL" "$XDG/opencode" "$W"
+e2e_flat_home
 cat > "$CX/config.toml" <<'EOF'
 # seeded by gateway_clients.sh: aigate use official must give this back byte for byte
 model = "gpt-5-codex"   # the user's own model
@@ -123,10 +72,7 @@ sha256sum "${CLIENT_FILES[@]}" > "$T/files.before"
 stat -c '%a %n' "${CLIENT_FILES[@]}" > "$T/modes.before"
 
 MOCK_KEY_VALUE="sk-mock-gw-e2e-$(date +%s)"
-BASE_ENV=(PATH=/usr/local/bin:/usr/bin:/bin TERM=xterm HOME="$H" CODEX_HOME="$CX" CLAUDE_CONFIG_DIR="$CL"
-  XDG_CONFIG_HOME="$XDG" AIGATE_HOME="$AH" MOCK_KEY="$MOCK_KEY_VALUE"
-  HTTPS_PROXY="$URL" HTTP_PROXY="$URL" https_proxy="$URL" http_proxy="$URL"
-  NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost)
+BASE_ENV+=(MOCK_KEY="$MOCK_KEY_VALUE")
 aig() { env -i "${BASE_ENV[@]}" timeout 60 "$AIGATE" "$@" </dev/null; }
 
 # ---- provider and gateway ---------------------------------------------------------------
@@ -139,6 +85,7 @@ fi
 
 env -i "${BASE_ENV[@]}" "$AIGATE" serve --port 0 --provider mock >"$T/serve.out" 2>"$T/serve.out.err" </dev/null &
 SERVE_PID=$!
+E2E_PIDS+=("$SERVE_PID")
 for _ in $(seq 200); do
   [ -s "$AH/serve.json" ] && grep -q "\"pid\": $SERVE_PID" "$AH/serve.json" && break
   kill -0 "$SERVE_PID" 2>/dev/null || break
@@ -189,23 +136,11 @@ client "$T/opencode.out" OPENCODE_DISABLE_MODELS_FETCH=1 OPENCODE_DISABLE_AUTOUP
 if [ $rc = 0 ] && grep -q 'MOCK-OK' "$T/opencode.out"; then ok "opencode run answers through the gateway"
 else bad "opencode run through the gateway (rc=$rc)" "$T/opencode.out"; fi
 
-python3 - "$LOG" "$MOCK_KEY_VALUE" "$TOKEN" <<'PY' > "$T/keycheck" 2>&1
-import json, sys
-log, key, token = sys.argv[1:4]
-paths, leaked = {}, 0
-for line in open(log):
-    if token in line:
-        leaked += 1
-    e = json.loads(line)
-    h = {k.lower(): v for k, v in e["headers"].items()}
-    if h.get("authorization") == f"Bearer {key}" or h.get("x-api-key") == key:
-        for api in ("/responses", "/messages", "/chat/completions"):
-            if e["path"].endswith(api):
-                paths[api] = paths.get(api, 0) + 1
-print(paths, "gateway token seen:", leaked)
-sys.exit(0 if len(paths) == 3 and leaked == 0 else 1)
-PY
-if [ $? = 0 ]; then ok "the mock saw the provider key on every API and never the gateway token: $(cat "$T/keycheck")"
+e2e_key_on_every_api "$MOCK_KEY_VALUE" > "$T/keycheck" 2>&1; key_rc=$?
+leaked=$(grep -cF "$TOKEN" "$LOG")
+echo "gateway token seen: $leaked" >> "$T/keycheck"
+if [ $key_rc = 0 ] && [ "$leaked" = 0 ]; then
+  ok "the mock saw the provider key on every API and never the gateway token: $(cat "$T/keycheck")"
 else bad "provider key / gateway token check: $(cat "$T/keycheck")"; fi
 
 # ---- idempotence, then back to official ------------------------------------------------------
@@ -221,15 +156,5 @@ else bad "a client file differs after use official"; for f in "${CLIENT_FILES[@]
 if stat -c '%a %n' "${CLIENT_FILES[@]}" | cmp -s - "$T/modes.before"; then ok "file modes are back (0644)"
 else bad "modes after use official: $(stat -c '%a %n' "${CLIENT_FILES[@]}" | tr '\n' ' ')"; fi
 
-refused=$(python3 - "$LOG" <<'PY'
-import json, sys, collections
-c = collections.Counter()
-for l in open(sys.argv[1]):
-    e = json.loads(l)
-    if e["method"] == "CONNECT" or e.get("handled_as") == "foreign": c[e["path"] if e["method"] == "CONNECT" else e["host"]] += 1
-print(", ".join(f"{h} x{n}" for h, n in c.items()) or "none")
-PY
-)
-echo "foreign hosts the mock refused: $refused"
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+e2e_report_foreign
+e2e_finish

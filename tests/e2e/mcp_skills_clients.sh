@@ -16,54 +16,11 @@
 # a copy (`cp -a`) of the throw-away home taken right after aigate's change; aigate's own
 # add/remove round trip is checked on the original files, which nothing else touches.
 set -u
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-SHARED="${AIGATE_SHARED:-$(dirname "$REPO")/shared}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_setup aigate-e2e-mcp "$@"
 
-if [ "${1:-}" != "--in-netns" ]; then
-  BIN="${REALCLIENTS_BIN:-$(bash "$SHARED/realclients/install.sh")}" || { echo "FAIL: cannot install the real clients"; exit 2; }
-  export REALCLIENTS_BIN="$BIN"
-  if [ -z "${AIGATE_BIN:-}" ]; then
-    (cd "$REPO" && cargo build --quiet) || { echo "FAIL: cargo build"; exit 2; }
-    export AIGATE_BIN="$REPO/target/debug/aigate"
-  fi
-  if [ -z "${RC_NO_NETNS:-}" ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/null \
-     && unshare -n true 2>/dev/null; then
-    exec unshare -n -- bash "$0" --in-netns "$@"
-  fi
-  NETNOTE="host network (no netns)"
-else
-  shift
-  ip link set lo up || { echo "FAIL: cannot bring up lo in netns"; exit 2; }
-  NETNOTE="private netns (loopback only)"
-fi
-BIN="$REALCLIENTS_BIN"
-AIGATE="$AIGATE_BIN"
-for c in codex claude opencode; do
-  [ -x "$BIN/$c" ] || { echo "FAIL: $BIN/$c missing - run bash $SHARED/realclients/install.sh"; exit 2; }
-done
-
-T="$(mktemp -d /tmp/aigate-e2e-mcp.XXXXXX)"
-MOCK_PID=""
-cleanup() {
-  if [ -n "$MOCK_PID" ] && kill -0 "$MOCK_PID" 2>/dev/null; then kill "$MOCK_PID" 2>/dev/null; wait "$MOCK_PID" 2>/dev/null; fi
-  if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "kept: $T"; fi
-}
-trap cleanup EXIT
-
-LOG="$T/mock.jsonl"; : > "$LOG"
-python3 "$SHARED/realclients/mock_upstream.py" --port 0 --port-file "$T/port" --log "$LOG" --max-seconds 900 \
-  >"$T/mock.stderr" 2>&1 </dev/null &
-MOCK_PID=$!
-for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
-[ -s "$T/port" ] || { echo "FAIL: mock did not start"; cat "$T/mock.stderr"; exit 2; }
-URL="http://127.0.0.1:$(cat "$T/port")"
+e2e_start_mock
 echo "mock upstream: $URL   network: $NETNOTE   tmp: $T"
-
-PASS=0; FAIL=0
-ok()  { PASS=$((PASS+1)); echo "PASS: $1"; }
-bad() { FAIL=$((FAIL+1)); echo "FAIL: $1"; [ -n "${2:-}" ] && [ -f "$2" ] && cat "$2" "$2.err" 2>/dev/null | sed 's/^/    | /' | tail -15; }
-check() { local label=$1; shift; if "$@"; then ok "$label"; else bad "$label" "${OUT:-}"; fi; }
 
 # ---- the throw-away home -------------------------------------------------------
 H="$T/home"; W="$T/work"
@@ -226,5 +183,4 @@ PY
 OUT="$T/opencode-skill2.out"; run "$OUT" "$P" -- "$BIN/opencode" debug skill
 check "opencode debug skill no longer lists pdf-tools" bash -c "[ -s '$OUT' ] && ! grep -q '\"name\": \"pdf-tools\"' '$OUT'"
 
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+e2e_finish

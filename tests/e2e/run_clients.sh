@@ -21,71 +21,19 @@
 #     AIGATE_OFFICIAL_*_URL), Codex's auth.json key and Claude's ANTHROPIC_API_KEY pass through.
 # The MOCK-OK checks need the real proxy (the stub serves only /health).
 set -u
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-SHARED="${SHARED:-$(dirname "$REPO")/shared}"
-
-# Build before any network isolation (cargo may want the network).
-if [ -z "${AIGATE:-}" ]; then
-  (cd "$REPO" && cargo build -q --bin aigate) || { echo "FAIL: cargo build"; exit 2; }
-  AIGATE="${CARGO_TARGET_DIR:-$REPO/target}/debug/aigate"
-fi
-[ -x "$AIGATE" ] || { echo "FAIL: $AIGATE missing"; exit 2; }
-export AIGATE
-
-# ---- isolate the network (root + unshare), re-exec ourselves inside ----------
-if [ "${1:-}" != "--in-netns" ] && [ -z "${RC_NO_NETNS:-}" ] && [ "$(id -u)" = 0 ] \
-   && command -v unshare >/dev/null && command -v ip >/dev/null; then
-  if unshare -n true 2>/dev/null; then
-    # Resolve what needs the network (npm) before leaving it.
-    BIN="${REALCLIENTS_BIN:-$(bash "$SHARED/realclients/install.sh")}" || exit 2
-    export REALCLIENTS_BIN="$BIN" SHARED
-    exec unshare -n -- bash "$0" --in-netns "$@"
-  fi
-fi
-if [ "${1:-}" = "--in-netns" ]; then
-  shift
-  ip link set lo up || { echo "FAIL: cannot bring up lo in netns"; exit 2; }
-  NETNOTE="private netns (loopback only)"
-else
-  NETNOTE="host network (no netns)"
-fi
-BIN="${REALCLIENTS_BIN:-$(bash "$SHARED/realclients/install.sh")}"
-for c in codex claude opencode; do
-  [ -x "$BIN/$c" ] || { echo "FAIL: $BIN/$c missing - run bash $SHARED/realclients/install.sh"; exit 2; }
-done
-
-
-T="$(mktemp -d /tmp/aigate-e2e.XXXXXX)"
-MOCK_PID=""
-cleanup() {
-  if [ -n "$MOCK_PID" ] && kill -0 "$MOCK_PID" 2>/dev/null; then
-    kill "$MOCK_PID" 2>/dev/null; wait "$MOCK_PID" 2>/dev/null
-  fi
-  if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "kept: $T"; fi
-}
-trap cleanup EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_setup aigate-e2e "$@"
 
 # ---- mock upstream ------------------------------------------------------------
-LOG="$T/mock.jsonl"; : > "$LOG"
-python3 "$SHARED/realclients/mock_upstream.py" --port 0 --port-file "$T/port" --log "$LOG" --max-seconds 900 \
-  >"$T/mock.stderr" 2>&1 </dev/null &
-MOCK_PID=$!
-for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
-[ -s "$T/port" ] || { echo "FAIL: mock did not start"; cat "$T/mock.stderr"; exit 2; }
-URL="http://127.0.0.1:$(cat "$T/port")"
+e2e_start_mock
 # A loopback port with nothing listening: the failing provider.
 DEAD_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
 echo "mock upstream: $URL   dead provider port: $DEAD_PORT   network: $NETNOTE   tmp: $T"
 echo "aigate: $AIGATE ($("$AIGATE" --version 2>/dev/null))"
 
-PASS=0; FAIL=0
-ok()  { PASS=$((PASS+1)); echo "PASS: $1"; }
-bad() { FAIL=$((FAIL+1)); echo "FAIL: $1"; [ -n "${2:-}" ] && [ -f "$2" ] && cat "$2" "$2.err" 2>/dev/null | sed 's/^/    | /' | tail -15; }
-
 # ---- the throw-away home and its seeded client files ----------------------------
-H="$T/home"; CX="$T/codex"; CL="$T/claude"; XDG="$T/xdg"; AH="$T/aigate"; W="$T/work"
-mkdir -p "$H" "$CX" "$CL" "$XDG/opencode" "$W" "$T/shim"
+e2e_flat_home
+mkdir -p "$T/shim"
 cat > "$CX/config.toml" <<'EOF'
 # seeded by run_clients.sh; aigate run must leave this file alone
 model = "mock-model"
@@ -114,11 +62,7 @@ CLIENT_FILES=("$CX/config.toml" "$CX/auth.json" "$CL/settings.json" "$XDG/openco
 sha256sum "${CLIENT_FILES[@]}" > "$T/files.before"
 
 MOCK_KEY_VALUE="sk-mock-e2e-$(date +%s)"
-BASE_ENV=(PATH=/usr/local/bin:/usr/bin:/bin TERM=xterm HOME="$H" CODEX_HOME="$CX" CLAUDE_CONFIG_DIR="$CL"
-  XDG_CONFIG_HOME="$XDG" AIGATE_HOME="$AH" MOCK_KEY="$MOCK_KEY_VALUE"
-  AIGATE_OFFICIAL_OPENAI_URL="$URL/v1" AIGATE_OFFICIAL_ANTHROPIC_URL="$URL"
-  HTTPS_PROXY="$URL" HTTP_PROXY="$URL" https_proxy="$URL" http_proxy="$URL"
-  NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost)
+BASE_ENV+=(MOCK_KEY="$MOCK_KEY_VALUE" AIGATE_OFFICIAL_OPENAI_URL="$URL/v1" AIGATE_OFFICIAL_ANTHROPIC_URL="$URL")
 aig() { env -i "${BASE_ENV[@]}" "$AIGATE" "$@"; }
 
 # ---- register the providers ---------------------------------------------------------
@@ -194,21 +138,8 @@ if [ "$sessions" = 8 ] && [ "$(sort -u "$T/tokens" | grep -c .)" = 8 ]; then
   ok "each of the 8 sessions had its own AIGATE_TOKEN in the agent's env"
 else bad "expected 8 distinct session tokens, got $sessions"; fi
 
-python3 - "$LOG" "$MOCK_KEY_VALUE" <<'PY' > "$T/keycheck" 2>&1
-import json, sys
-log, key = sys.argv[1], sys.argv[2]
-paths = {}
-for line in open(log):
-    e = json.loads(line)
-    h = {k.lower(): v for k, v in e["headers"].items()}
-    if h.get("authorization") == f"Bearer {key}" or h.get("x-api-key") == key:
-        for api in ("/responses", "/messages", "/chat/completions"):
-            if e["path"].endswith(api):
-                paths[api] = paths.get(api, 0) + 1
-print(paths)
-sys.exit(0 if len(paths) == 3 else 1)
-PY
-if [ $? = 0 ]; then ok "the mock saw the provider key on /responses, /messages and /chat/completions: $(cat "$T/keycheck")"
+if e2e_key_on_every_api "$MOCK_KEY_VALUE" > "$T/keycheck" 2>&1; then
+  ok "the mock saw the provider key on /responses, /messages and /chat/completions: $(cat "$T/keycheck")"
 else bad "the provider key was not seen on every API: $(cat "$T/keycheck")"; fi
 
 leaked=0
@@ -222,15 +153,5 @@ else bad "session tokens in the mock log: $leaked (or no token recorded)"; fi
 if sha256sum -c --quiet "$T/files.before"; then ok "the seeded client files are byte-identical"
 else bad "a client file changed"; fi
 
-refused=$(python3 - "$LOG" <<'PY'
-import json, sys, collections
-c = collections.Counter()
-for l in open(sys.argv[1]):
-    e = json.loads(l)
-    if e["method"] == "CONNECT" or e.get("handled_as") == "foreign": c[e["path"] if e["method"] == "CONNECT" else e["host"]] += 1
-print(", ".join(f"{h} x{n}" for h, n in c.items()) or "none")
-PY
-)
-echo "foreign hosts the mock refused: $refused"
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+e2e_report_foreign
+e2e_finish
