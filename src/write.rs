@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::backup::{self, Capture, Entry, EntryKind, store};
+use crate::backup::{self, Capture, Entry, store};
 use crate::error::{Error, Result};
 use crate::fsx::{self, FileState};
 use crate::output::display_path;
@@ -132,18 +132,16 @@ pub fn apply(
     let txn = backup::new_txn();
     let mut snapshot_ids: Vec<(String, i64)> = Vec::new();
     let mut clients: Vec<&str> = planned.iter().map(|item| item.change.client.as_str()).collect();
-    clients.dedup();
     clients.sort_unstable();
     clients.dedup();
     for client in clients {
         let mut entries: Vec<Entry> = planned
             .iter()
             .filter(|item| item.change.client == client)
-            .map(|item| entry_from_state(&item.change.path, &item.state))
+            .map(|item| backup::file_entry(&item.change.path, item.state.clone()))
             .collect();
         // The first snapshot of a client is its pinned original: take every file of it.
-        let has_snapshot = !store::list(&connection, &[client.to_string()])?.is_empty();
-        if !has_snapshot {
+        if !store::has_snapshot(&connection, client)? {
             let extra: Vec<Capture> = original_files(client, paths)
                 .into_iter()
                 .filter(|path| !entries.iter().any(|entry| Path::new(&entry.path) == path))
@@ -155,15 +153,16 @@ pub fn apply(
         snapshot_ids.push((client.to_string(), id));
     }
 
-    let mut written: Vec<&Planned<'_, '_>> = Vec::new();
-    for item in &planned {
+    for index in 0..planned.len() {
+        let item = &mut planned[index];
         let snapshot_id =
             snapshot_ids.iter().find(|(client, _)| *client == item.change.client).map(|(_, id)| *id);
-        if let Err(error) = write_one(item, &mut connection, snapshot_id) {
-            let rollback = roll_back(&written);
+        let new_bytes = item.new_bytes.take();
+        if let Err(error) = write_one(item, new_bytes, &mut connection, snapshot_id) {
+            let rollback = roll_back(&planned[..index]);
             let error = error.context(format!(
                 "Failed to write `{}`; {}",
-                display_path(&item.change.path),
+                display_path(&planned[index].change.path),
                 if rollback.is_ok() {
                     "files already written were put back"
                 } else {
@@ -174,7 +173,6 @@ pub fn apply(
                 "the state before this command is snapshot transaction {txn}: `aigate restore`"
             )));
         }
-        written.push(item);
     }
     Ok(Outcome {
         txn: Some(txn),
@@ -186,23 +184,26 @@ pub fn apply(
 
 fn write_one(
     item: &Planned<'_, '_>,
+    mut new_bytes: Option<Vec<u8>>,
     connection: &mut rusqlite::Connection,
     snapshot_id: Option<i64>,
 ) -> Result<()> {
-    let mut expected = item.state.bytes.clone();
-    let mut new_bytes = item.new_bytes.clone();
-    let target = item.state.target.clone();
+    // What the target must still hold for the write to go ahead: the planned state, until
+    // a fresh read replaces it. (No copies: these can be 20 MB each.)
+    let mut replaced_expectation: Option<Option<Vec<u8>>> = None;
+    let target = &item.state.target;
     for _ in 0..MAX_ATTEMPTS {
         let mode = final_mode(item.change.mode, item.state.mode);
         let prepared = match &new_bytes {
-            Some(bytes) => Some(fsx::prepare_temp(&target, bytes, mode)?),
+            Some(bytes) => Some(fsx::prepare_temp(target, bytes, mode)?),
             None => None,
         };
+        let expected = replaced_expectation.as_ref().unwrap_or(&item.state.bytes);
         let mut fresh = fsx::read_state(&item.change.path)?;
-        if fresh.bytes == expected {
+        if &fresh.bytes == expected {
             match prepared {
-                Some(temp) => fsx::commit_temp(temp, &target)?,
-                None => fsx::remove_file(&target)?,
+                Some(temp) => fsx::commit_temp(temp, target)?,
+                None => fsx::remove_file(target)?,
             }
             // Read back: another program may have replaced the file right after our
             // rename, losing our edit; then redo it on what is there now.
@@ -216,13 +217,13 @@ fn write_one(
         // Another process rewrote the file since we read it: make the snapshot hold what
         // we are about to replace, and redo the edit on its bytes.
         if let Some(id) = snapshot_id {
-            store::replace_entry(connection, id, &entry_from_state(&item.change.path, &fresh))?;
+            store::replace_entry(connection, id, &backup::file_entry(&item.change.path, fresh.clone()))?;
         }
         new_bytes = (item.change.edit)(fresh.bytes.as_deref())?;
         if new_bytes == fresh.bytes {
             return Ok(());
         }
-        expected = fresh.bytes;
+        replaced_expectation = Some(fresh.bytes);
     }
     Err(Error::internal(format!(
         "`{}` kept changing while aigate was writing it",
@@ -231,7 +232,7 @@ fn write_one(
     .hint("stop the program that is rewriting it (is the agent running?), then try again"))
 }
 
-fn roll_back(written: &[&Planned<'_, '_>]) -> Result<()> {
+fn roll_back(written: &[Planned<'_, '_>]) -> Result<()> {
     for item in written.iter().rev() {
         match &item.state.bytes {
             Some(bytes) => fsx::write_atomic(&item.state.target, bytes, item.state.mode.unwrap_or(0o644))?,
@@ -264,16 +265,6 @@ fn action_for(old: Option<&[u8]>, new: Option<&[u8]>, mode_changes: bool) -> &'s
         (Some(_), None) => "removed",
         (Some(old), Some(new)) if old == new && !mode_changes => "unchanged",
         (Some(_), Some(_)) => "modified",
-    }
-}
-
-fn entry_from_state(path: &Path, state: &FileState) -> Entry {
-    Entry {
-        path: path.to_string_lossy().into_owned(),
-        kind: if state.bytes.is_some() { EntryKind::File } else { EntryKind::Absent },
-        bytes: state.bytes.clone(),
-        mode: state.mode,
-        link_target: None,
     }
 }
 

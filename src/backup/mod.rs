@@ -42,20 +42,22 @@ pub fn capture(items: &[Capture]) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
     for item in items {
         match item {
-            Capture::File(path) => {
-                let state = fsx::read_state(path)?;
-                entries.push(Entry {
-                    path: path_string(path),
-                    kind: if state.bytes.is_some() { EntryKind::File } else { EntryKind::Absent },
-                    bytes: state.bytes,
-                    mode: state.mode,
-                    link_target: None,
-                });
-            }
+            Capture::File(path) => entries.push(file_entry(path, fsx::read_state(path)?)),
             Capture::Tree(path) => capture_tree(path, &mut entries)?,
         }
     }
     Ok(entries)
+}
+
+/// The snapshot entry of a client file whose state was just read.
+pub fn file_entry(path: &Path, state: fsx::FileState) -> Entry {
+    Entry {
+        path: path_string(path),
+        kind: if state.bytes.is_some() { EntryKind::File } else { EntryKind::Absent },
+        bytes: state.bytes,
+        mode: state.mode,
+        link_target: None,
+    }
 }
 
 /// Capture `items` and store them as one snapshot of `client` within transaction `txn`.

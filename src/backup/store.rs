@@ -95,11 +95,7 @@ pub fn insert(
     entries: &[Entry],
 ) -> Result<i64> {
     let transaction = connection.transaction()?;
-    let has_any: bool = transaction.query_row(
-        "SELECT EXISTS(SELECT 1 FROM snapshots WHERE client = ?1)",
-        params![client],
-        |row| row.get(0),
-    )?;
+    let has_any = has_snapshot(&transaction, client)?;
     transaction.execute(
         "INSERT INTO snapshots (txn, created_at, client, reason, label, command, pinned) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![txn, crate::db::now_ms(), client, reason, label, command, !has_any],
@@ -122,6 +118,15 @@ pub fn insert(
     prune(&transaction, client)?;
     transaction.commit()?;
     Ok(id)
+}
+
+/// Whether `client` has any snapshot yet (its first one becomes its pinned original).
+pub fn has_snapshot(connection: &Connection, client: &str) -> Result<bool> {
+    Ok(connection.query_row(
+        "SELECT EXISTS(SELECT 1 FROM snapshots WHERE client = ?1)",
+        params![client],
+        |row| row.get(0),
+    )?)
 }
 
 /// Replace one entry of an existing snapshot (used when a file changed under us between
