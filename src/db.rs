@@ -143,6 +143,12 @@ pub fn open(aigate_home: &Path) -> Result<Connection> {
     Ok(connection)
 }
 
+/// Open the database only if it exists: read-only commands (`run`, `status`, `doctor`)
+/// create nothing in a home aigate never wrote to.
+pub fn open_existing(aigate_home: &Path) -> Result<Option<Connection>> {
+    if aigate_home.join("aigate.db").exists() { open(aigate_home).map(Some) } else { Ok(None) }
+}
+
 fn migrate(connection: &mut Connection) -> Result<()> {
     let version: usize = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version > MIGRATIONS.len() {

@@ -214,23 +214,12 @@ pub fn resolve_chain(paths: &Paths, client: Client, names: &[String]) -> Result<
 }
 
 /// Every registered provider, by priority (ascending, then name). An absent db means none
-/// (nothing is created). The db is opened read-write without create: a read-only
-/// connection to a WAL database would leave `-wal`/`-shm` files behind, while the last
-/// read-write connection removes them on close.
+/// (nothing is created).
 pub fn load_providers(aigate_home: &Path) -> Result<Vec<Provider>> {
-    let path = aigate_home.join("aigate.db");
-    if !path.exists() {
-        return Ok(Vec::new());
+    match crate::db::open_existing(aigate_home)? {
+        Some(connection) => crate::providers::store::load_all(&connection),
+        None => Ok(Vec::new()),
     }
-    let connection = rusqlite::Connection::open_with_flags(
-        &path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|error| {
-        Error::internal(format!("Failed to open `{}`", crate::output::display_path(&path))).cause(error)
-    })?;
-    connection.busy_timeout(Duration::from_secs(10))?;
-    crate::providers::store::load_all(&connection)
 }
 
 /// Whether `$CODEX_HOME/auth.json` holds a ChatGPT login (read only).

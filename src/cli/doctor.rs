@@ -387,15 +387,13 @@ fn mode_of(path: &Path) -> Option<u32> {
 
 fn db_integrity(paths: &crate::paths::Paths, findings: &mut Vec<Finding>) {
     let path = paths.db_file();
-    if !path.exists() {
-        return;
-    }
-    let result: std::result::Result<String, String> = rusqlite::Connection::open_with_flags(
-        &path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .and_then(|connection| connection.query_row("PRAGMA integrity_check", [], |row| row.get::<_, String>(0)))
-    .map_err(|error| error.to_string());
+    let result: std::result::Result<String, String> = match crate::db::open_existing(&paths.aigate_home) {
+        Ok(Some(connection)) => connection
+            .query_row("PRAGMA integrity_check", [], |row| row.get::<_, String>(0))
+            .map_err(|error| error.to_string()),
+        Ok(None) => return,
+        Err(error) => Err(error.to_string()),
+    };
     match result {
         Ok(answer) if answer == "ok" => {}
         Ok(answer) => findings.push(db_finding(&path, &answer)),

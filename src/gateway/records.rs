@@ -173,9 +173,7 @@ pub fn recorded_chain(aigate_home: &Path) -> Result<Vec<String>> {
 }
 
 /// Open the db only if it exists (read-style commands and `--dry-run` create nothing).
-pub fn open_existing(aigate_home: &Path) -> Result<Option<Connection>> {
-    if aigate_home.join("aigate.db").exists() { crate::db::open(aigate_home).map(Some) } else { Ok(None) }
-}
+pub use crate::db::open_existing;
 
 fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
