@@ -84,20 +84,51 @@ pub fn new_txn() -> String {
 /// Put back the state a snapshot holds. With `dry_run`, only report what would change.
 pub fn restore_entries(entries: &[Entry], dry_run: bool) -> Result<Vec<RestoredPath>> {
     let mut changes = Vec::new();
-    let paths: BTreeSet<&str> = entries.iter().map(|entry| entry.path.as_str()).collect();
-    // Tree roots: entries whose parent is not itself an entry. Under a root that is a
-    // directory, anything not in the snapshot is removed.
-    for entry in entries {
-        let path = Path::new(&entry.path);
-        let is_root = path.parent().is_none_or(|parent| !paths.contains(parent.to_string_lossy().as_ref()));
-        if is_root && entry.kind == EntryKind::Dir {
-            remove_extras(path, &paths, dry_run, &mut changes)?;
+    let paths = entry_paths(entries);
+    // Under a tree root that is a directory, anything not in the snapshot is removed.
+    for entry in top_level(entries, &paths) {
+        if entry.kind == EntryKind::Dir {
+            remove_extras(Path::new(&entry.path), &paths, dry_run, &mut changes)?;
         }
     }
     for entry in entries {
         restore_entry(entry, dry_run, &mut changes)?;
     }
     Ok(changes)
+}
+
+/// What to capture before restoring `entries`, so the restore can be undone: the same
+/// client files and trees (a path that is a directory now is captured as a tree).
+pub fn capture_items_for(entries: &[Entry]) -> Vec<Capture> {
+    let paths = entry_paths(entries);
+    top_level(entries, &paths)
+        .map(|entry| {
+            let owned = PathBuf::from(&entry.path);
+            match entry.kind {
+                EntryKind::Dir | EntryKind::Symlink => Capture::Tree(owned),
+                EntryKind::File | EntryKind::Absent => {
+                    if fs_err::symlink_metadata(&owned).is_ok_and(|metadata| metadata.is_dir()) {
+                        Capture::Tree(owned)
+                    } else {
+                        Capture::File(owned)
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+fn entry_paths(entries: &[Entry]) -> BTreeSet<&str> {
+    entries.iter().map(|entry| entry.path.as_str()).collect()
+}
+
+/// Client files and tree roots: the entries whose parent is not itself an entry.
+fn top_level<'a>(entries: &'a [Entry], paths: &BTreeSet<&str>) -> impl Iterator<Item = &'a Entry> {
+    entries.iter().filter(|entry| {
+        Path::new(&entry.path)
+            .parent()
+            .is_none_or(|parent| !paths.contains(parent.to_string_lossy().as_ref()))
+    })
 }
 
 fn restore_entry(entry: &Entry, dry_run: bool, changes: &mut Vec<RestoredPath>) -> Result<()> {

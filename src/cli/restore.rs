@@ -4,13 +4,10 @@
 //! last aigate change), or with `--client` the newest snapshot of each named client.
 //! A restore first snapshots the current state, so a second `restore` undoes the first.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-
 use serde::Serialize;
 
 use super::Ctx;
-use crate::backup::{self, Capture, EntryKind, RestoredPath, SnapshotInfo, store};
+use crate::backup::{self, RestoredPath, SnapshotInfo, store};
 use crate::clients::Client;
 use crate::error::{Error, Result};
 
@@ -77,7 +74,7 @@ pub(crate) fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<u8> {
     let txn = backup::new_txn();
     let mut pre_restore = Vec::new();
     for (snapshot, entries, _) in &planned {
-        let items = capture_items(entries);
+        let items = backup::capture_items_for(entries);
         let reason = format!("before restore of snapshot {}", snapshot.id);
         pre_restore.push(backup::snapshot(
             &mut connection,
@@ -151,32 +148,6 @@ fn choose(
         }
     }
     Ok(chosen)
-}
-
-/// What to capture before a restore: the same paths the snapshot covers.
-fn capture_items(entries: &[backup::Entry]) -> Vec<Capture> {
-    let paths: BTreeSet<&str> = entries.iter().map(|entry| entry.path.as_str()).collect();
-    let mut items = Vec::new();
-    for entry in entries {
-        let path = Path::new(&entry.path);
-        let inside_tree =
-            path.parent().is_some_and(|parent| paths.contains(parent.to_string_lossy().as_ref()));
-        if inside_tree {
-            continue;
-        }
-        let owned = PathBuf::from(&entry.path);
-        items.push(match entry.kind {
-            EntryKind::Dir | EntryKind::Symlink => Capture::Tree(owned),
-            EntryKind::File | EntryKind::Absent => {
-                if fs_err::symlink_metadata(&owned).is_ok_and(|metadata| metadata.is_dir()) {
-                    Capture::Tree(owned)
-                } else {
-                    Capture::File(owned)
-                }
-            }
-        });
-    }
-    items
 }
 
 fn describe(change: &RestoredPath) -> String {
