@@ -313,3 +313,22 @@ async fn provider_test_probes_each_api() {
     );
     assert_eq!(seen.lock().unwrap().clone(), vec![("chat".to_string(), "Bearer sk-test".to_string())]);
 }
+
+#[test]
+fn a_provider_pointing_at_the_running_gateway_is_refused() {
+    let context = TestContext::new();
+    let (mut serve, info) = context.start_serve(&["--port", "0"]);
+    let address = info["address"].as_str().unwrap().to_string();
+    let stderr = context.refused(&[
+        "provider",
+        "add",
+        "loop",
+        "--base-url",
+        &format!("http://{address}/v1"),
+        "--api",
+        "chat",
+    ]);
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    assert!(stderr.contains("is aigate's own gateway; that would loop"), "{stderr}");
+}

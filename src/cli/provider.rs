@@ -387,25 +387,14 @@ fn check_url<'a>(url: &'a str, flag: &str) -> Result<&'a str> {
 
 /// Refuse a provider whose URL is the persistent gateway's own listener (`serve.json`).
 fn refuse_own_listener(ctx: &Ctx, provider: &Provider) -> Result<()> {
-    let Ok(text) = fs_err::read_to_string(ctx.paths.serve_info()) else {
+    let Some(info) = crate::gateway_info::read_serve_info(&ctx.paths) else {
         return Ok(());
     };
-    let Ok(info) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return Ok(());
-    };
-    let port = info.get("port").and_then(serde_json::Value::as_u64).or_else(|| {
-        info.get("addr")
-            .or_else(|| info.get("base_url"))
-            .and_then(serde_json::Value::as_str)
-            .and_then(|addr| addr.rsplit(':').next())
-            .and_then(|port| port.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok())
-    });
-    let Some(port) = port else {
+    let Ok(address) = info.address.parse::<std::net::SocketAddr>() else {
         return Ok(());
     };
     for url in provider.all_base_urls() {
-        let url_port = reqwest::Url::parse(url).ok().and_then(|parsed| parsed.port_or_known_default());
-        if crate::proxy::failover::is_loopback_url(url) && url_port.map(u64::from) == Some(port) {
+        if crate::proxy::failover::points_at_port(url, address.port()) {
             return Err(Error::refused(format!("`{url}` is aigate's own gateway; that would loop"))
                 .hint("give the real upstream's URL"));
         }

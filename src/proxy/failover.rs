@@ -260,6 +260,12 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// Whether `url` names a loopback host (`127.0.0.0/8`, `::1`, `localhost`).
+/// Whether `url` is on this machine at `port`: a provider pointing there would loop.
+pub fn points_at_port(url: &str, port: u16) -> bool {
+    let url_port = reqwest::Url::parse(url).ok().and_then(|parsed| parsed.port_or_known_default());
+    is_loopback_url(url) && url_port == Some(port)
+}
+
 pub fn is_loopback_url(url: &str) -> bool {
     let Ok(parsed) = reqwest::Url::parse(url) else {
         return false;

@@ -206,8 +206,7 @@ fn refuse_loops(chain: &[ChainEntry], official: &OfficialUpstreams, addr: Socket
             ChainEntry::Provider(provider) => (provider.name.as_str(), provider.all_base_urls()),
         };
         for url in urls {
-            let port = reqwest::Url::parse(url).ok().and_then(|parsed| parsed.port_or_known_default());
-            if failover::is_loopback_url(url) && port == Some(addr.port()) {
+            if failover::points_at_port(url, addr.port()) {
                 return Err(Error::refused(format!(
                     "Provider `{name}` points at aigate's own listener ({url}); that would loop"
                 ))
