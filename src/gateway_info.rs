@@ -8,12 +8,11 @@
 //!   a file naming a dead pid is stale, and [`serve_status`] says so.
 //! - The token never appears in `serve.json`, in output, or in an error.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::paths::Paths;
 
 /// What `serve.json` holds.
@@ -78,7 +77,7 @@ pub fn read_or_create_serve_token(paths: &Paths) -> Result<String> {
 
 /// Write a fresh gateway token (0600) and return it.
 pub fn rotate_serve_token(paths: &Paths) -> Result<String> {
-    let token = crate::launch::random_hex(32)?;
+    let token = crate::random::hex(32)?;
     write_private(&paths.aigate_home, &paths.serve_token(), format!("{token}\n").as_bytes())?;
     Ok(token)
 }
@@ -94,16 +93,7 @@ pub fn write_serve_info(paths: &Paths, info: &ServeInfo) -> Result<()> {
 pub fn remove_serve_info(paths: &Paths, pid: u32) -> Result<()> {
     match read_serve_info(paths) {
         Some(info) if info.pid != pid => Ok(()),
-        Some(_) | None => remove_file_if_exists(&paths.serve_info()),
-    }
-}
-
-/// Remove a file; a missing file is fine.
-pub fn remove_file_if_exists(path: &Path) -> Result<()> {
-    match fs_err::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(error) => Err(error.into()),
+        Some(_) | None => crate::fsx::remove_file(&paths.serve_info()),
     }
 }
 
@@ -134,19 +124,10 @@ pub fn pid_is_aigate(pid: u32) -> bool {
     comm.contains("aigate") || exe.contains("aigate")
 }
 
-/// Write `bytes` to `path` as a 0600 file, atomically (temp file in `dir`, fsync, rename).
+/// Write `bytes` to `path` as a 0600 file, atomically, in the private aigate dir `dir`.
 fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
     crate::paths::ensure_private_dir(dir)?;
-    // NamedTempFile is created 0600 on Unix.
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|error| {
-        Error::internal(format!("Failed to create a temp file in `{}`", dir.display())).cause(error)
-    })?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|error| {
-        Error::internal(format!("Failed to write `{}`", path.display())).cause(error.error)
-    })?;
-    Ok(())
+    crate::fsx::write_atomic(path, bytes, 0o600)
 }
 
 #[cfg(test)]

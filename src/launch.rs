@@ -111,8 +111,8 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
             session_id: Some(session_id.clone()),
             aigate_home: paths.aigate_home.clone(),
             official: OfficialUpstreams::from_env(codex_chatgpt_login),
-            body_limit: 64 * 1024 * 1024,
-            idle_timeout: Duration::from_secs(300),
+            body_limit: crate::proxy::DEFAULT_BODY_LIMIT,
+            idle_timeout: crate::proxy::DEFAULT_IDLE_TIMEOUT,
         };
         let handle = proxy::start(config).await?;
         let base_url = handle.base_url();
@@ -234,13 +234,7 @@ pub fn codex_chatgpt_login(paths: &Paths) -> bool {
         || value.get("tokens").is_some_and(|tokens| !tokens.is_null())
 }
 
-/// `n` random bytes from the OS, hex-encoded.
-pub fn random_hex(n: usize) -> Result<String> {
-    let mut bytes = vec![0_u8; n];
-    getrandom::fill(&mut bytes)
-        .map_err(|error| Error::internal("The OS random source failed").cause(error))?;
-    Ok(hex::encode(bytes))
-}
+pub use crate::random::hex as random_hex;
 
 /// A random id shaped like a UUID (8-4-4-4-12 hex).
 pub fn session_id() -> Result<String> {

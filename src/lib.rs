@@ -19,6 +19,7 @@ pub mod output;
 pub mod paths;
 pub mod providers;
 pub mod proxy;
+pub mod random;
 pub mod skills_mcp;
 pub mod write;
 

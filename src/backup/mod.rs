@@ -76,9 +76,8 @@ pub fn snapshot(
 
 /// A new transaction id: time plus randomness, sortable.
 pub fn new_txn() -> String {
-    let mut random = [0u8; 6];
-    let _ = getrandom::fill(&mut random);
-    format!("{}-{}", crate::db::now_ms(), hex::encode(random))
+    // Unique enough by time alone should the OS random source fail.
+    format!("{}-{}", crate::db::now_ms(), crate::random::hex(6).unwrap_or_default())
 }
 
 /// Put back the state a snapshot holds. With `dry_run`, only report what would change.

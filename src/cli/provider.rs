@@ -687,11 +687,8 @@ pub(crate) fn run_bench_serve(ctx: &Ctx, args: &BenchServeArgs) -> Result<u8> {
     };
     check_url(&args.upstream, "--upstream")?;
     let provider = Provider::new("bench", args.upstream.trim_end_matches('/'), apis);
-    let mut token_bytes = [0u8; 24];
-    getrandom::fill(&mut token_bytes)
-        .map_err(|error| Error::internal("No randomness available").cause(error))?;
-    let token = hex::encode(token_bytes);
-    write_private(&args.token_file, &token)?;
+    let token = crate::random::hex(24)?;
+    crate::fsx::write_atomic(&args.token_file, token.as_bytes(), 0o600)?;
     let mut config = crate::proxy::ProxyConfig::new(
         token,
         vec![crate::proxy::ChainEntry::Provider(provider)],
@@ -715,17 +712,6 @@ pub(crate) fn run_bench_serve(ctx: &Ctx, args: &BenchServeArgs) -> Result<u8> {
         Ok::<_, Error>(())
     })?;
     Ok(0)
-}
-
-fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
-    use fs_err::os::unix::fs::OpenOptionsExt;
-    use std::io::Write;
-    let mut options = fs_err::OpenOptions::new();
-    options.write(true).create(true).truncate(true).mode(0o600);
-    let mut file = options.open(path)?;
-    file.write_all(text.as_bytes())?;
-    fs_err::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    Ok(())
 }
 
 #[cfg(test)]

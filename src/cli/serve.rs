@@ -79,7 +79,7 @@ pub(crate) fn run(ctx: &Ctx, args: &ServeArgs) -> Result<u8> {
             .hint(format!("stop it first (`kill {}`), or use it", info.pid)));
         }
         ServeStatus::Stale(info) => {
-            gateway_info::remove_file_if_exists(&paths.serve_info())?;
+            crate::fsx::remove_file(&paths.serve_info())?;
             ctx.out.warn(&format!(
                 "`{}` named pid {}, which is not running; removed the stale file",
                 crate::output::display_path(&paths.serve_info()),
@@ -124,8 +124,8 @@ pub(crate) fn run(ctx: &Ctx, args: &ServeArgs) -> Result<u8> {
             session_id: None,
             aigate_home: paths.aigate_home.clone(),
             official: OfficialUpstreams::from_env(official && crate::launch::codex_chatgpt_login(paths)),
-            body_limit: 64 * 1024 * 1024,
-            idle_timeout: Duration::from_secs(300),
+            body_limit: crate::proxy::DEFAULT_BODY_LIMIT,
+            idle_timeout: crate::proxy::DEFAULT_IDLE_TIMEOUT,
         };
         let handle = match proxy::start(config).await {
             Ok(handle) => handle,

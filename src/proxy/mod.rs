@@ -176,9 +176,7 @@ pub async fn start(config: ProxyConfig) -> Result<ProxyHandle> {
     refuse_loops(&chain_entries, &config.official, addr)?;
     let chain = failover::Chain::new(&chain_entries, &config.official)?;
     let usage = usage::UsageSink::start(config.aigate_home.clone());
-    let mut instance = [0u8; 8];
-    getrandom::fill(&mut instance)
-        .map_err(|error| Error::internal("No randomness available").cause(error))?;
+    let instance_id = crate::random::hex(8)?;
     let state = std::sync::Arc::new(server::State {
         token: config.token,
         chain,
@@ -187,7 +185,7 @@ pub async fn start(config: ProxyConfig) -> Result<ProxyHandle> {
         body_limit: config.body_limit,
         client: config.client,
         session_id: config.session_id,
-        instance_id: hex::encode(instance),
+        instance_id,
         requests: std::sync::atomic::AtomicU64::new(0),
     });
     let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
