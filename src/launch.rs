@@ -32,9 +32,6 @@ use crate::paths::Paths;
 use crate::providers::Provider;
 use crate::proxy::{self, ChainEntry, OfficialUpstreams, ProxyConfig};
 
-/// The name of the built-in pass-through link of a chain.
-pub const OFFICIAL: &str = "official";
-
 /// The provider id aigate uses in every client's config (never `openai` & co., which newer
 /// Codex rejects; one stable id keeps Codex's resume history together).
 pub const PROVIDER_ID: &str = "aigate";
@@ -87,7 +84,7 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
             .hint("run the agent directly here; it already talks to the session proxy"));
     }
     let program = find_agent(options.client, options.bin.as_deref())?;
-    let chain = resolve_chain(paths, options.client, &options.providers)?;
+    let chain = resolve_chain(paths, Some(options.client), &options.providers)?;
     let official = chain.iter().any(|entry| matches!(entry, ChainEntry::Official));
     let model = match options.client {
         Client::OpenCode => Some(opencode_model(options.model.as_deref(), &chain)?),
@@ -173,28 +170,29 @@ pub fn find_agent(client: Client, bin: Option<&Path>) -> Result<PathBuf> {
 /// The provider chain: `names` in order (`official` is the built-in pass-through), else
 /// every registered provider by priority (ascending, then name), else `official`.
 ///
+/// `client` is the agent a `run` session serves (`None` for `serve`, which serves any).
 /// OpenCode has no official login aigate can pass through, so for it `official` is refused
 /// and an empty registry is an error.
-pub fn resolve_chain(paths: &Paths, client: Client, names: &[String]) -> Result<Vec<ChainEntry>> {
+pub fn resolve_chain(paths: &Paths, client: Option<Client>, names: &[String]) -> Result<Vec<ChainEntry>> {
     let registered = load_providers(&paths.aigate_home)?;
     if names.is_empty() {
         if registered.is_empty() {
             return match client {
-                Client::OpenCode => Err(Error::refused(
+                Some(Client::OpenCode) => Err(Error::refused(
                     "No provider is registered, and OpenCode has no official login aigate can pass through",
                 )
                 .hint(
                     "register one with `aigate provider add NAME --base-url URL --api chat --key-env VAR`",
                 )),
-                Client::Codex | Client::Claude => Ok(vec![ChainEntry::Official]),
+                Some(Client::Codex | Client::Claude) | None => Ok(vec![ChainEntry::Official]),
             };
         }
         return Ok(registered.into_iter().map(ChainEntry::Provider).collect());
     }
     let mut chain = Vec::with_capacity(names.len());
     for name in names {
-        if name == OFFICIAL {
-            if client == Client::OpenCode {
+        if name == crate::providers::OFFICIAL {
+            if client == Some(Client::OpenCode) {
                 return Err(Error::refused("OpenCode has no official login aigate can pass through")
                     .hint("use a registered provider with `--provider NAME`"));
             }
@@ -203,7 +201,7 @@ pub fn resolve_chain(paths: &Paths, client: Client, names: &[String]) -> Result<
         }
         let Some(provider) = registered.iter().find(|provider| &provider.name == name) else {
             let mut known: Vec<&str> = registered.iter().map(|provider| provider.name.as_str()).collect();
-            known.push(OFFICIAL);
+            known.push(crate::providers::OFFICIAL);
             return Err(Error::refused(format!("Unknown provider `{name}`"))
                 .cause(format!("known providers: {}", known.join(", ")))
                 .hint("list them with `aigate provider list`, or add one with `aigate provider add`"));

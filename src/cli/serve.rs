@@ -94,11 +94,11 @@ pub(crate) fn run(ctx: &Ctx, args: &ServeArgs) -> Result<u8> {
     } else {
         args.providers.clone()
     };
-    let chain = crate::launch::resolve_chain(paths, crate::clients::Client::Codex, &names)?;
+    let chain = crate::launch::resolve_chain(paths, None, &names)?;
     let provider_names: Vec<String> = chain
         .iter()
         .map(|entry| match entry {
-            ChainEntry::Official => crate::launch::OFFICIAL.to_string(),
+            ChainEntry::Official => crate::providers::OFFICIAL.to_string(),
             ChainEntry::Provider(provider) => provider.name.clone(),
         })
         .collect();

@@ -107,7 +107,7 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
     }
     let known = crate::launch::load_providers(&paths.aigate_home)?;
     for name in &args.providers {
-        if name != crate::launch::OFFICIAL && !known.iter().any(|provider| &provider.name == name) {
+        if name != crate::providers::OFFICIAL && !known.iter().any(|provider| &provider.name == name) {
             return Err(Error::refused(format!("Unknown provider `{name}`"))
                 .hint("list them with `aigate provider list`, or add one with `aigate provider add`"));
         }
@@ -134,7 +134,7 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
         } else {
             args.providers.clone()
         };
-        if chain.iter().all(|name| name == crate::launch::OFFICIAL) {
+        if chain.iter().all(|name| name == crate::providers::OFFICIAL) {
             ctx.out.warn(
                 "OpenCode has no official login the gateway can pass through; its requests need a registered provider",
             );

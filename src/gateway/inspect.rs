@@ -218,7 +218,7 @@ pub fn gateway_status(paths: &Paths, connection: Option<&rusqlite::Connection>) 
             .map(|provider| provider.name)
             .collect();
         if registered.is_empty() {
-            (vec![crate::launch::OFFICIAL.to_string()], "default")
+            (vec![crate::providers::OFFICIAL.to_string()], "default")
         } else {
             (registered, "registered")
         }

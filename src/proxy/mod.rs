@@ -112,36 +112,6 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 << 20;
 /// Connections with no request for this long are closed.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// The chain used when none is given: every stored provider by priority (then name);
-/// with no stored provider, the official pass-through alone.
-pub fn default_chain(connection: &rusqlite::Connection) -> Result<Vec<ChainEntry>> {
-    let providers = crate::providers::store::load_all(connection)?;
-    if providers.is_empty() {
-        return Ok(vec![ChainEntry::Official]);
-    }
-    Ok(providers.into_iter().map(ChainEntry::Provider).collect())
-}
-
-/// Resolve `--provider` names into a chain: `official` is the pass-through, anything
-/// else must be stored. An empty list gives [`default_chain`].
-pub fn chain_from_names(connection: &rusqlite::Connection, names: &[String]) -> Result<Vec<ChainEntry>> {
-    if names.is_empty() {
-        return default_chain(connection);
-    }
-    names
-        .iter()
-        .map(|name| {
-            if name == crate::providers::OFFICIAL {
-                return Ok(ChainEntry::Official);
-            }
-            crate::providers::store::load(connection, name)?.map(ChainEntry::Provider).ok_or_else(|| {
-                Error::refused(format!("No provider named `{name}`"))
-                    .hint("run `aigate provider list` to see the registered providers")
-            })
-        })
-        .collect()
-}
-
 /// A running proxy.
 #[derive(Debug)]
 pub struct ProxyHandle {
