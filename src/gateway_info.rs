@@ -63,6 +63,14 @@ pub fn serve_status(paths: &Paths) -> ServeStatus {
     }
 }
 
+/// The gateway token if one exists (nothing is created): for dry runs and status.
+pub fn read_serve_token(paths: &Paths) -> Option<String> {
+    fs_err::read_to_string(paths.serve_token())
+        .ok()
+        .map(|text| text.trim().to_string())
+        .filter(|token| !token.is_empty())
+}
+
 /// The gateway token, created (32 random bytes, hex, 0600) on first use.
 pub fn read_or_create_serve_token(paths: &Paths) -> Result<String> {
     let path = paths.serve_token();

@@ -154,7 +154,8 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
         }
     }
     let token = if args.dry_run {
-        existing_token(paths).unwrap_or_else(|| "new-gateway-token-not-yet-created".to_string())
+        gateway_info::read_serve_token(paths)
+            .unwrap_or_else(|| "new-gateway-token-not-yet-created".to_string())
     } else {
         gateway_info::read_or_create_serve_token(paths)?
     };
@@ -286,7 +287,7 @@ fn use_official(ctx: &Ctx, args: &UseOfficialArgs) -> Result<u8> {
     let outcome = write::apply(paths, &ctx.command_line, "use official", &changes, args.dry_run)?;
     drop(changes);
     if args.dry_run {
-        let token = existing_token(paths).unwrap_or_default();
+        let token = gateway_info::read_serve_token(paths).unwrap_or_default();
         print_dry_run(ctx, &outcome, &token);
     } else {
         let mut connection = ctx.db()?;
@@ -349,13 +350,6 @@ pub(crate) fn doc_error(error: &DocError) -> Error {
             .hint(hint),
         None => Error::refused(format!("Cannot edit `{shown}`")).cause(error.message()).hint(hint),
     }
-}
-
-fn existing_token(paths: &crate::paths::Paths) -> Option<String> {
-    fs_err::read_to_string(paths.serve_token())
-        .ok()
-        .map(|text| text.trim().to_string())
-        .filter(|t| !t.is_empty())
 }
 
 fn print_dry_run(ctx: &Ctx, outcome: &Outcome, token: &str) {

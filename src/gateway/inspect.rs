@@ -123,7 +123,7 @@ pub struct Inspection {
 pub fn inspect(paths: &Paths, clients: &[Client]) -> Result<Inspection> {
     let connection = records::open_existing(&paths.aigate_home)?;
     let gateway = gateway_status(paths, connection.as_ref())?;
-    let token = fs_err::read_to_string(paths.serve_token()).ok().map(|text| text.trim().to_string());
+    let token = crate::gateway_info::read_serve_token(paths);
     let stored = match &connection {
         Some(connection) => records::load(connection, &[])?,
         None => Vec::new(),
@@ -163,7 +163,13 @@ pub fn inspect(paths: &Paths, clients: &[Client]) -> Result<Inspection> {
         let signature = main.and_then(|file| file.document.as_ref()).is_some_and(|document| {
             super::looks_like_gateway(client, document, &format!("http://{}", gateway.address))
         });
-        let switched_before = !client_records.is_empty() || used_before(connection.as_ref(), client)?;
+        let client_snapshots = match &connection {
+            Some(connection) => crate::backup::store::list(connection, &[client.name().to_string()])?,
+            None => Vec::new(),
+        };
+        // Switched before: records now, or a snapshot `aigate use` took.
+        let switched_before = !client_records.is_empty()
+            || client_snapshots.iter().any(|snapshot| snapshot.reason.starts_with("use "));
         let (mode, note) = if holds_ours || unreadable {
             let note =
                 unreadable.then(|| "the file does not parse; aigate's records say gateway".to_string());
@@ -179,10 +185,7 @@ pub fn inspect(paths: &Paths, clients: &[Client]) -> Result<Inspection> {
         } else {
             (Mode::Unmanaged, None)
         };
-        let snapshots = match &connection {
-            Some(connection) => crate::backup::store::list(connection, &[client.name().to_string()])?.len(),
-            None => 0,
-        };
+        let snapshots = client_snapshots.len();
         statuses.push(ClientStatus {
             client,
             detected: client.detected(paths),
@@ -290,14 +293,4 @@ pub fn file_status(
         }
     }
     status
-}
-
-/// Whether `aigate use` ever snapshotted this client.
-fn used_before(connection: Option<&rusqlite::Connection>, client: Client) -> Result<bool> {
-    let Some(connection) = connection else {
-        return Ok(false);
-    };
-    Ok(crate::backup::store::list(connection, &[client.name().to_string()])?
-        .iter()
-        .any(|snapshot| snapshot.reason.starts_with("use ")))
 }
