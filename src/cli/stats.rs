@@ -110,7 +110,7 @@ struct LogsReport {
 pub(crate) fn run_stats(ctx: &Ctx, args: &StatsArgs) -> Result<u8> {
     let window = parse_since(&args.since)?;
     let since_ms = crate::db::now_ms() - window;
-    let entries = load(&ctx.db()?, Some(since_ms), None)?;
+    let entries = load(&ctx.db()?, Window::Since(since_ms))?;
     let (groups, total) = group(&entries, args.by);
     if ctx.json() {
         ctx.out.json(&StatsReport {
@@ -139,7 +139,7 @@ pub(crate) fn run_stats(ctx: &Ctx, args: &StatsArgs) -> Result<u8> {
 }
 
 pub(crate) fn run_logs(ctx: &Ctx, args: &LogsArgs) -> Result<u8> {
-    let entries = load(&ctx.db()?, None, Some(args.limit))?;
+    let entries = load(&ctx.db()?, Window::Newest(args.limit))?;
     if ctx.json() {
         ctx.out.json(&LogsReport { requests: entries })?;
         return Ok(0);
@@ -199,20 +199,24 @@ pub(crate) fn parse_since(text: &str) -> Result<i64> {
     amount.checked_mul(unit_ms).filter(|ms| *ms > 0).ok_or_else(refuse)
 }
 
-/// Rows newer than `since_ms` (oldest first) or the newest `limit` (newest first).
-fn load(
-    connection: &rusqlite::Connection,
-    since_ms: Option<i64>,
-    limit: Option<u32>,
-) -> Result<Vec<LogEntry>> {
+/// Which usage rows to load.
+enum Window {
+    /// Rows at or after this time (ms), oldest first: `stats`.
+    Since(i64),
+    /// The newest rows, newest first: `logs`.
+    Newest(u32),
+}
+
+fn load(connection: &rusqlite::Connection, window: Window) -> Result<Vec<LogEntry>> {
     let columns = "ts, request_id, session_id, client, api, provider, model_requested, model_sent, status, stream,
         ttfb_ms, ttft_ms, duration_ms, input_tokens, output_tokens, cached_tokens, cost_usd, error_class, attempts";
-    let (sql, bound) = match (since_ms, limit) {
-        (Some(since), _) => (format!("SELECT {columns} FROM usage WHERE ts >= ?1 ORDER BY ts, id"), since),
-        (None, Some(limit)) => {
+    let (sql, bound) = match window {
+        Window::Since(since) => {
+            (format!("SELECT {columns} FROM usage WHERE ts >= ?1 ORDER BY ts, id"), since)
+        }
+        Window::Newest(limit) => {
             (format!("SELECT {columns} FROM usage ORDER BY ts DESC, id DESC LIMIT ?1"), i64::from(limit))
         }
-        (None, None) => (format!("SELECT {columns} FROM usage WHERE ts >= ?1 ORDER BY ts, id"), 0),
     };
     let mut statement = connection.prepare(&sql)?;
     let entries = statement
