@@ -427,9 +427,10 @@ fn skills(paths: &crate::paths::Paths, findings: &mut Vec<Finding>) {
             if name.starts_with('.') || !file.is_file() {
                 continue;
             }
-            let text = fs_err::read_to_string(&file).unwrap_or_default();
-            for problem in crate::skills_mcp::skills::validate_skill_dir(&dir) {
-                let line = problem_line(&text, problem.code);
+            let check = crate::skills_mcp::skills::check_skill_dir(&dir);
+            let text = check.text.as_deref().unwrap_or_default();
+            for problem in check.problems {
+                let line = problem_line(text, problem.code);
                 findings.push(Finding {
                     severity: Severity::Warning,
                     check: "skill-frontmatter",

@@ -191,14 +191,7 @@ pub fn list(paths: &Paths) -> Result<Vec<SkillInfo>> {
             };
             let enabled = path.join("SKILL.md").is_file();
             let info = by_name.entry(name.clone()).or_insert_with(|| {
-                let (frontmatter, problems) = match fs_err::read_to_string(path.join(if enabled {
-                    "SKILL.md"
-                } else {
-                    "SKILL.md.disabled"
-                })) {
-                    Ok(text) => skills::validate_skill_md(&text, &name),
-                    Err(_) => (skills::Frontmatter::default(), skills::validate_skill_dir(&path)),
-                };
+                let skills::SkillCheck { frontmatter, problems, .. } = skills::check_skill_dir(&path);
                 SkillInfo {
                     name: name.clone(),
                     path: display_path(&path),

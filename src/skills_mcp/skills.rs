@@ -50,22 +50,40 @@ pub struct Frontmatter {
     pub description: Option<String>,
 }
 
-/// Every problem of the skill in `dir` (empty: valid). Reads `SKILL.md`, or
-/// `SKILL.md.disabled` for a disabled skill.
-pub fn validate_skill_dir(dir: &Path) -> Vec<Problem> {
+/// A skill directory read once: its `SKILL.md` text (when readable), what the
+/// frontmatter says, and every problem (empty: valid).
+#[derive(Debug, Clone, Default)]
+pub struct SkillCheck {
+    pub text: Option<String>,
+    pub frontmatter: Frontmatter,
+    pub problems: Vec<Problem>,
+}
+
+/// Read and check the skill in `dir`: `SKILL.md`, or `SKILL.md.disabled` for a disabled
+/// skill.
+pub fn check_skill_dir(dir: &Path) -> SkillCheck {
     let dir_name = dir.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
     let skill_md = dir.join("SKILL.md");
     let file = if skill_md.is_file() { skill_md } else { dir.join("SKILL.md.disabled") };
+    let failed = |problem| SkillCheck { problems: vec![problem], ..SkillCheck::default() };
     if !file.is_file() {
-        return vec![Problem::new("missing-skill-md", format!("`{dir_name}` has no SKILL.md"))];
+        return failed(Problem::new("missing-skill-md", format!("`{dir_name}` has no SKILL.md")));
     }
     match fs_err::read(&file) {
         Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => validate_skill_md(&text, &dir_name).1,
-            Err(_) => vec![Problem::new("unreadable", "SKILL.md is not valid UTF-8")],
+            Ok(text) => {
+                let (frontmatter, problems) = validate_skill_md(&text, &dir_name);
+                SkillCheck { text: Some(text), frontmatter, problems }
+            }
+            Err(_) => failed(Problem::new("unreadable", "SKILL.md is not valid UTF-8")),
         },
-        Err(error) => vec![Problem::new("unreadable", error.to_string())],
+        Err(error) => failed(Problem::new("unreadable", error.to_string())),
     }
+}
+
+/// Every problem of the skill in `dir` (empty: valid).
+pub fn validate_skill_dir(dir: &Path) -> Vec<Problem> {
+    check_skill_dir(dir).problems
 }
 
 /// Parse and check the text of a SKILL.md that lives in a directory called `dir_name`.
