@@ -83,7 +83,8 @@ impl std::fmt::Display for Api {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeySource {
-    /// The name of an environment variable, read when a request is sent.
+    /// The name of an environment variable, read when the proxy starts (a running
+    /// process's environment does not change).
     Env(String),
     /// A key given on stdin and stored in the db.
     Stored(String),

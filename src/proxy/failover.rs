@@ -38,6 +38,8 @@ pub struct Link {
     pub header_timeout: Duration,
     /// Every URL of this link is on the loopback interface.
     pub loopback: bool,
+    /// The provider's keys, resolved once: nothing changes a running process's environment.
+    keys: Vec<Option<String>>,
     state: Mutex<LinkState>,
     key_cursor: AtomicUsize,
 }
@@ -77,20 +79,20 @@ impl Chain {
         let direct = client_builder().no_proxy().build().map_err(client_error)?;
         let mut links = Vec::with_capacity(entries.len());
         for entry in entries {
-            let (name, urls, proxy_url, timeout, key_count) = match entry {
+            let (name, urls, proxy_url, timeout, keys) = match entry {
                 ChainEntry::Official => (
                     crate::providers::OFFICIAL.to_string(),
                     vec![official.openai.clone(), official.chatgpt.clone(), official.anthropic.clone()],
                     None,
                     None,
-                    0,
+                    Vec::new(),
                 ),
                 ChainEntry::Provider(provider) => (
                     provider.name.clone(),
                     provider.all_base_urls().into_iter().map(str::to_string).collect(),
                     provider.proxy_url.clone(),
                     provider.timeout,
-                    provider.keys.len(),
+                    provider.keys.iter().map(KeySource::resolve).collect(),
                 ),
             };
             let loopback = urls.iter().all(|url| is_loopback_url(url));
@@ -110,7 +112,8 @@ impl Chain {
                 client,
                 header_timeout: timeout.unwrap_or(DEFAULT_HEADER_TIMEOUT),
                 loopback,
-                state: Mutex::new(LinkState { key_until: vec![None; key_count], ..LinkState::default() }),
+                state: Mutex::new(LinkState { key_until: vec![None; keys.len()], ..LinkState::default() }),
+                keys,
                 key_cursor: AtomicUsize::new(0),
             });
         }
@@ -144,7 +147,7 @@ impl Chain {
                     skipped.push(skip("cannot read images".to_string()));
                     continue;
                 }
-                if !provider.keys.is_empty() && provider.keys.iter().all(|key| key.resolve().is_none()) {
+                if !link.keys.is_empty() && link.keys.iter().all(Option::is_none) {
                     let names: Vec<String> = provider.keys.iter().map(KeySource::masked).collect();
                     skipped.push(skip(format!("no key available ({} not set)", names.join(", "))));
                     continue;
@@ -182,30 +185,28 @@ impl Link {
     /// The next key, round robin over keys that resolve and are not cooling (any key that
     /// resolves when all are cooling). `None` when the provider has no keys.
     pub fn pick_key(&self) -> Option<PickedKey> {
-        let ChainEntry::Provider(provider) = &self.entry else {
-            return None;
-        };
-        let count = provider.keys.len();
+        let count = self.keys.len();
         if count == 0 {
             return None;
         }
         let now = Instant::now();
         let start = self.key_cursor.fetch_add(1, Ordering::Relaxed);
-        let cooling: Vec<bool> = match self.state.lock() {
-            Ok(state) => (0..count)
-                .map(|index| state.key_until.get(index).copied().flatten().is_some_and(|until| until > now))
-                .collect(),
-            Err(_) => vec![false; count],
+        let state = self.state.lock().ok();
+        let cooling = |index: usize| {
+            state
+                .as_ref()
+                .and_then(|state| state.key_until.get(index).copied().flatten())
+                .is_some_and(|until| until > now)
         };
         let mut fallback = None;
         for offset in 0..count {
             let index = (start + offset) % count;
-            if let Some(value) = provider.keys[index].resolve() {
-                if !cooling[index] {
-                    return Some(PickedKey { index, value });
+            if let Some(value) = &self.keys[index] {
+                if !cooling(index) {
+                    return Some(PickedKey { index, value: value.clone() });
                 }
                 if fallback.is_none() {
-                    fallback = Some(PickedKey { index, value });
+                    fallback = Some(PickedKey { index, value: value.clone() });
                 }
             }
         }
