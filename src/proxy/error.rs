@@ -191,25 +191,22 @@ const HOP_BY_HOP: [&str; 10] = [
     "host",
 ];
 
-/// Whether `name` must not be forwarded (the fixed list plus anything `Connection` names).
-pub fn is_hop_by_hop(name: &HeaderName, connection_listed: &[String]) -> bool {
-    let name = name.as_str();
-    HOP_BY_HOP.contains(&name) || connection_listed.iter().any(|listed| listed == name)
-}
-
 /// Remove every hop-by-hop header from `headers`, in place.
+///
+/// Runs on every request and response: nothing is allocated unless `Connection` names
+/// headers (`HeaderName::from_bytes` lower-cases them, as the fixed list is).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let listed: Vec<String> = headers
+    let listed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .map(|token| token.trim().to_ascii_lowercase())
-        .filter(|token| !token.is_empty())
+        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
         .collect();
-    let doomed: Vec<HeaderName> =
-        headers.keys().filter(|name| is_hop_by_hop(name, &listed)).cloned().collect();
-    for name in doomed {
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    for name in listed {
         headers.remove(name);
     }
 }

@@ -249,9 +249,9 @@ impl Tap {
 
     /// Classify one event and take any usage it carries.
     fn inspect(&mut self, event: Option<&str>, data: &[u8]) -> EventKind {
-        let name: Option<String> = match event {
-            Some(name) => Some(name.to_string()),
-            None if matches!(self.api, Api::Responses | Api::Messages) => type_field(data),
+        let name: Option<std::borrow::Cow<'_, str>> = match event {
+            Some(name) => Some(name.into()),
+            None if matches!(self.api, Api::Responses | Api::Messages) => type_field(data).map(Into::into),
             None => None,
         };
         match self.api {
