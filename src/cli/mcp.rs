@@ -259,15 +259,15 @@ fn add(ctx: &Ctx, args: &McpAddArgs) -> Result<u8> {
                         FastAdd::Exists | FastAdd::Unsupported => {}
                     }
                 }
-                let document = edit::load(old, file)?;
+                let mut document = edit::load(old, file)?;
                 let existing = edit::entry(&document, file, &server.name);
-                drop(document);
                 if existing.is_some() && !args.force {
                     return Err(conflict(&server.name, file, ""));
                 }
                 let entry =
                     skills_mcp::to_entry(file.client, server, existing.as_ref()).map_err(Error::refused)?;
-                let new = edit::upsert(old, file, &server.name, &entry)?;
+                edit::upsert_in(&mut document, file, &server.name, &entry)?;
+                let new = document.to_bytes();
                 if existing.is_none() {
                     *cell.borrow_mut() = Some((old.map(<[u8]>::to_vec), new.clone(), None));
                 }
@@ -787,7 +787,8 @@ fn sync(ctx: &Ctx, args: &McpSyncArgs) -> Result<u8> {
                     .push(item("skipped", Some(format!("disabled in {}; enable it there first", args.from))));
                 continue;
             }
-            let existing = edit::entry(&document, &file, &server.name).or(if target == Client::Claude {
+            let in_file = edit::entry(&document, &file, &server.name);
+            let existing = in_file.clone().or(if target == Client::Claude {
                 records::parked(&connection, &file, &server.name)?.map(|parked| parked.entry)
             } else {
                 None
@@ -802,7 +803,7 @@ fn sync(ctx: &Ctx, args: &McpSyncArgs) -> Result<u8> {
                         .is_ok_and(|current| current.same_definition(server));
                     if same {
                         items.push(item("identical", None));
-                    } else if args.force && edit::entry(&document, &file, &server.name).is_some() {
+                    } else if args.force && in_file.is_some() {
                         items.push(item("replaced", None));
                         to_write.push(server.clone());
                     } else {
@@ -825,14 +826,14 @@ fn sync(ctx: &Ctx, args: &McpSyncArgs) -> Result<u8> {
         .iter()
         .map(|(file, to_write)| {
             Change::new(file.client.name(), file.path.clone(), ModePolicy::Keep, move |old: Option<&[u8]>| {
-                let mut bytes = old.map(<[u8]>::to_vec);
+                let mut document = edit::load(old, file)?;
                 for server in to_write {
-                    let existing = edit::entry(&edit::load(bytes.as_deref(), file)?, file, &server.name);
+                    let existing = edit::entry(&document, file, &server.name);
                     let entry = skills_mcp::to_entry(file.client, server, existing.as_ref())
                         .map_err(Error::refused)?;
-                    bytes = Some(edit::upsert(bytes.as_deref(), file, &server.name, &entry)?);
+                    edit::upsert_in(&mut document, file, &server.name, &entry)?;
                 }
-                Ok(bytes)
+                Ok(Some(document.to_bytes()))
             })
         })
         .collect();

@@ -45,12 +45,17 @@ pub fn entry(document: &Document, file: &McpFile, name: &str) -> Option<Value> {
 /// Set the entry of `name` to `value` (creating or replacing it).
 pub fn upsert(bytes: Option<&[u8]>, file: &McpFile, name: &str, value: &Value) -> Result<Vec<u8>> {
     let mut document = load(bytes, file)?;
-    check_container(&document, file)?;
+    upsert_in(&mut document, file, name, value)?;
+    Ok(document.to_bytes())
+}
+
+/// [`upsert`] on a document already parsed (several servers, one parse).
+pub fn upsert_in(document: &mut Document, file: &McpFile, name: &str, value: &Value) -> Result<()> {
+    check_container(document, file)?;
     let path = file.entry_path(name);
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
     document.set(&path, value)?;
-    add_schema(&mut document, file)?;
-    Ok(document.to_bytes())
+    add_schema(document, file)
 }
 
 /// Remove the entry of `name` (the bytes are unchanged when it is not there).
