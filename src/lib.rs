@@ -12,14 +12,12 @@ pub mod doc;
 pub mod env_vars;
 pub mod error;
 pub mod fsx;
-pub mod gateway;
-pub mod gateway_info;
-pub mod launch;
 pub mod output;
 pub mod paths;
 pub mod providers;
 pub mod proxy;
 pub mod random;
+pub mod session;
 pub mod skills_mcp;
 pub mod write;
 

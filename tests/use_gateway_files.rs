@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
+use aigate::clients::gateway::{self, FileRecord, Target};
 use aigate::clients::{Client, Format};
 use aigate::doc::Document;
-use aigate::gateway::{self, FileRecord, Target};
 use pretty_assertions::assert_eq;
 
 const TOKEN: &str = "tok-FIXTURE-0123456789abcdef";

@@ -20,10 +20,10 @@ use serde_json::Value as JsonValue;
 
 use super::Ctx;
 use crate::clients::Client;
+use crate::clients::gateway::inspect::{self, Inspection, Mode};
+use crate::clients::gateway::{self, CODEX_RESERVED_IDS};
 use crate::env_vars::{self, var};
 use crate::error::Result;
-use crate::gateway::inspect::{self, Inspection, Mode};
-use crate::gateway::{self, CODEX_RESERVED_IDS};
 use crate::output::display_path;
 
 #[derive(Debug, clap::Args)]
@@ -314,7 +314,7 @@ fn gateway_reachable(inspection: &Inspection, findings: &mut Vec<Finding>) {
 }
 
 fn provider_keys(paths: &crate::paths::Paths, findings: &mut Vec<Finding>) -> Result<()> {
-    for provider in crate::launch::load_providers(&paths.aigate_home)? {
+    for provider in crate::providers::load_providers(&paths.aigate_home)? {
         for key in &provider.keys {
             match key {
                 crate::providers::KeySource::Env(name) => {

@@ -5,17 +5,19 @@
 //! keys never come from argv (`--key-env` names a variable, `--key-stdin` reads stdin);
 //! mutations print one summary line on stderr; read commands take `--json`.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use super::Ctx;
 use super::stats::table;
 use crate::error::{Error, Result};
-use crate::providers::{self, Api, KeySource, Provider, presets, store};
+use crate::providers::spec::{
+    ProviderSpec, ProviderView, build_provider, check_url, describe_keys, parse_api, parse_stdin_keys, view,
+};
+use crate::providers::{Api, KeySource, Provider, presets, store};
+use crate::proxy::probe::ProbeResult;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ProviderCommand {
@@ -96,6 +98,26 @@ pub struct ProviderAddArgs {
     pub force: bool,
 }
 
+impl ProviderAddArgs {
+    /// The flags as a plain spec for [`build_provider`].
+    fn spec(&self) -> ProviderSpec {
+        ProviderSpec {
+            name: self.name.clone(),
+            preset: self.preset.clone(),
+            base_url: self.base_url.clone(),
+            apis: self.apis.clone(),
+            api_base_urls: self.api_base_urls.clone(),
+            key_env: self.key_env.clone(),
+            model_map: self.model_map.clone(),
+            default_model: self.default_model.clone(),
+            priority: self.priority,
+            timeout: self.timeout,
+            proxy: self.proxy.clone(),
+            no_vision: self.no_vision,
+        }
+    }
+}
+
 /// `aigate proxy-bench-serve`: the proxy alone with one provider, for benchmarks.
 #[derive(Debug, clap::Args)]
 pub struct BenchServeArgs {
@@ -113,35 +135,6 @@ pub struct BenchServeArgs {
     pub token_file: PathBuf,
 }
 
-/// A provider as shown by `list`/`show` (keys masked).
-#[derive(Debug, Serialize)]
-pub(crate) struct ProviderView {
-    pub name: String,
-    pub preset: Option<String>,
-    pub base_url: String,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub api_base_urls: BTreeMap<Api, String>,
-    pub apis: Vec<Api>,
-    pub keys: Vec<KeyView>,
-    pub model_map: BTreeMap<String, String>,
-    pub default_model: Option<String>,
-    pub priority: i64,
-    pub timeout_secs: Option<u64>,
-    pub proxy: Option<String>,
-    pub vision: Option<bool>,
-}
-
-/// A key, masked.
-#[derive(Debug, Serialize)]
-pub(crate) struct KeyView {
-    /// `env` or `stored`.
-    pub source: &'static str,
-    /// `$VAR`, or the stored key masked (`sk-…1234`).
-    pub display: String,
-    /// Whether the key can be used now (the variable is set).
-    pub available: bool,
-}
-
 #[derive(Debug, Serialize)]
 struct ListReport {
     providers: Vec<ProviderView>,
@@ -157,19 +150,6 @@ struct ChangeReport {
 struct RemoveReport {
     action: &'static str,
     name: String,
-}
-
-/// The result of probing one API.
-#[derive(Debug, Serialize)]
-pub(crate) struct ProbeResult {
-    pub api: Api,
-    /// The provider is registered as speaking it.
-    pub claimed: bool,
-    pub url: String,
-    pub status: Option<u16>,
-    pub latency_ms: Option<u64>,
-    pub ok: bool,
-    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -198,7 +178,7 @@ fn add(ctx: &Ctx, args: ProviderAddArgs) -> Result<u8> {
             .map_err(|error| Error::refused("Failed to read the key from stdin").cause(error))?;
         keys.extend(parse_stdin_keys(&text)?.into_iter().map(KeySource::Stored));
     }
-    let provider = build_provider(&args, keys)?;
+    let provider = build_provider(&args.spec(), keys)?;
     refuse_own_listener(ctx, &provider)?;
     let connection = ctx.db()?;
     let existed = store::exists(&connection, &provider.name)?;
@@ -240,154 +220,9 @@ fn add(ctx: &Ctx, args: ProviderAddArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// Everything `add` decides from its flags (pure apart from reading the environment for
-/// nothing: keys are passed in).
-fn build_provider(args: &ProviderAddArgs, keys: Vec<KeySource>) -> Result<Provider> {
-    if !providers::valid_name(&args.name) {
-        let why = if args.name == providers::OFFICIAL {
-            "`official` is reserved for the client's own login".to_string()
-        } else {
-            "use 1-64 letters, digits, `-`, `_` or `.`".to_string()
-        };
-        return Err(Error::refused(format!("Invalid provider name `{}`", args.name)).cause(why));
-    }
-    let preset = match &args.preset {
-        Some(name) => Some(presets::find(name).ok_or_else(|| {
-            Error::refused(format!("Unknown preset `{name}`"))
-                .hint(format!("choose one of: {}", presets::names()))
-        })?),
-        None => None,
-    };
-    let base_url = match (&args.base_url, preset) {
-        (Some(url), _) => url.clone(),
-        (None, Some(preset)) if !preset.base_url.is_empty() => preset.base_url.to_string(),
-        (None, Some(_) | None) => {
-            return Err(Error::refused(format!("`{}` needs a base URL", args.name)).hint(
-                "give `--preset NAME` or `--base-url URL` (the URL `/chat/completions` is appended to)",
-            ));
-        }
-    };
-    let base_url = check_url(&base_url, "--base-url")?.trim_end_matches('/').to_string();
-    let apis: Vec<Api> = if args.apis.is_empty() {
-        preset.map(|preset| preset.apis.to_vec()).unwrap_or_default()
-    } else {
-        let mut apis = args.apis.iter().map(|name| parse_api(name)).collect::<Result<Vec<_>>>()?;
-        apis.sort();
-        apis.dedup();
-        apis
-    };
-    if apis.is_empty() {
-        return Err(Error::refused(format!("Say which wire APIs `{}` speaks", args.name))
-            .hint("add `--api chat` (and/or `--api responses`, `--api messages`)"));
-    }
-    let mut api_base_urls = BTreeMap::new();
-    if let Some(preset) = preset {
-        if args.base_url.is_none() {
-            for (api, url) in preset.api_base_urls {
-                api_base_urls.insert(*api, (*url).to_string());
-            }
-        }
-    }
-    for pair in &args.api_base_urls {
-        let (api, url) = split_pair(pair, "--api-base-url", "API=URL")?;
-        let url = check_url(url, "--api-base-url")?;
-        api_base_urls.insert(parse_api(api)?, url.trim_end_matches('/').to_string());
-    }
-    let mut model_map = BTreeMap::new();
-    for pair in &args.model_map {
-        let (from, to) = split_pair(pair, "--model-map", "FROM=TO")?;
-        model_map.insert(from.to_string(), to.to_string());
-    }
-    for name in &args.key_env {
-        let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return Err(Error::refused(format!("Invalid variable name `{name}` for --key-env")).hint(
-                "pass the variable's *name*, e.g. `--key-env DEEPSEEK_API_KEY`, never the key itself",
-            ));
-        }
-    }
-    let timeout = match args.timeout {
-        Some(0) => return Err(Error::refused("--timeout must be at least 1 second")),
-        Some(seconds) => Some(Duration::from_secs(seconds)),
-        None => None,
-    };
-    if let Some(proxy) = &args.proxy {
-        let scheme_ok =
-            ["http://", "https://", "socks5://", "socks5h://"].iter().any(|scheme| proxy.starts_with(scheme));
-        if !scheme_ok || reqwest::Proxy::all(proxy.as_str()).is_err() {
-            return Err(Error::refused("Invalid --proxy URL")
-                .hint("use http://HOST:PORT, https://… or socks5://HOST:PORT"));
-        }
-    }
-    Ok(Provider {
-        name: args.name.clone(),
-        preset: preset.map(|preset| preset.name.to_string()),
-        base_url,
-        apis,
-        keys,
-        model_map,
-        default_model: args
-            .default_model
-            .clone()
-            .or_else(|| preset.and_then(|p| p.default_model).map(str::to_string)),
-        priority: args.priority.unwrap_or(100),
-        timeout,
-        proxy_url: args.proxy.clone(),
-        vision: if args.no_vision { Some(false) } else { preset.and_then(|preset| preset.vision) },
-        api_base_urls,
-    })
-}
-
-fn parse_stdin_keys(text: &str) -> Result<Vec<String>> {
-    let keys: Vec<String> =
-        text.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_string).collect();
-    if keys.is_empty() {
-        return Err(Error::refused("No key on stdin")
-            .hint("pipe the key in: `echo \"$KEY\" | aigate provider add …`"));
-    }
-    if keys.iter().any(|key| key.chars().any(|c| c.is_whitespace() || c.is_control())) {
-        return Err(Error::refused("A key on stdin contains spaces or control characters")
-            .hint("give one key per line, nothing else"));
-    }
-    Ok(keys)
-}
-
-fn parse_api(name: &str) -> Result<Api> {
-    Api::from_name(name).ok_or_else(|| {
-        Error::refused(format!("Unknown API `{name}`")).hint("use `responses`, `chat` or `messages`")
-    })
-}
-
-fn split_pair<'a>(pair: &'a str, flag: &str, shape: &str) -> Result<(&'a str, &'a str)> {
-    match pair.split_once('=') {
-        Some((left, right)) if !left.trim().is_empty() && !right.trim().is_empty() => {
-            Ok((left.trim(), right.trim()))
-        }
-        Some(_) | None => {
-            Err(Error::refused(format!("Invalid {flag} `{pair}`")).hint(format!("use {flag} {shape}")))
-        }
-    }
-}
-
-fn check_url<'a>(url: &'a str, flag: &str) -> Result<&'a str> {
-    match reqwest::Url::parse(url) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some() => {
-            if !parsed.username().is_empty() || parsed.password().is_some() {
-                return Err(Error::refused(format!("{flag} must not carry credentials"))
-                    .hint("give the key with `--key-env VAR` or `--key-stdin`"));
-            }
-            Ok(url)
-        }
-        Ok(_) | Err(_) => {
-            Err(Error::refused(format!("Invalid {flag} `{url}`")).hint("use an http:// or https:// URL"))
-        }
-    }
-}
-
 /// Refuse a provider whose URL is the persistent gateway's own listener (`serve.json`).
 fn refuse_own_listener(ctx: &Ctx, provider: &Provider) -> Result<()> {
-    let Some(info) = crate::gateway_info::read_serve_info(&ctx.paths) else {
+    let Some(info) = crate::session::state::read_serve_info(&ctx.paths) else {
         return Ok(());
     };
     let Ok(address) = info.address.parse::<std::net::SocketAddr>() else {
@@ -502,7 +337,7 @@ fn test(ctx: &Ctx, name: &str, model: Option<String>) -> Result<u8> {
         .enable_all()
         .build()
         .map_err(|error| Error::internal("Failed to start the async runtime").cause(error))?;
-    let results = runtime.block_on(probe_all(&provider, &model))?;
+    let results = runtime.block_on(crate::proxy::probe::probe_all(&provider, &model))?;
     let failed: Vec<&str> =
         results.iter().filter(|result| result.claimed && !result.ok).map(|r| r.api.name()).collect();
     let extra: Vec<&str> =
@@ -550,134 +385,6 @@ fn test(ctx: &Ctx, name: &str, model: Option<String>) -> Result<u8> {
         .hint(format!("check its key and base URL with `aigate provider show {name}`")))
 }
 
-/// One minimal request per API (claimed or not), one after another.
-async fn probe_all(provider: &Provider, model: &str) -> Result<Vec<ProbeResult>> {
-    let official = crate::proxy::OfficialUpstreams::from_env(false);
-    let chain = crate::proxy::failover::Chain::new(
-        &[crate::proxy::ChainEntry::Provider(provider.clone())],
-        &official,
-    )?;
-    let Some(link) = chain.links.first() else {
-        return Ok(Vec::new());
-    };
-    let key = link.pick_key().map(|key| key.value);
-    let timeout = provider.timeout.unwrap_or(Duration::from_secs(30));
-    let mut results = Vec::new();
-    for api in Api::ALL {
-        let url = format!("{}{}", provider.base_for(api), api.path());
-        let body = match api {
-            Api::Responses => serde_json::json!({"model": model, "input": "ping", "max_output_tokens": 16}),
-            Api::Chat => {
-                serde_json::json!({"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1})
-            }
-            Api::Messages => {
-                serde_json::json!({"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "ping"}]})
-            }
-        };
-        let mut request =
-            link.client.post(&url).header("content-type", "application/json").body(body.to_string());
-        if let Some(key) = &key {
-            let mut value = match api {
-                Api::Messages => reqwest::header::HeaderValue::from_str(key),
-                Api::Responses | Api::Chat => {
-                    reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
-                }
-            }
-            .map_err(|_| {
-                Error::refused(format!("The key of `{}` is not a valid header value", provider.name))
-            })?;
-            value.set_sensitive(true);
-            request = match api {
-                Api::Messages => request.header("x-api-key", value),
-                Api::Responses | Api::Chat => request.header("authorization", value),
-            };
-        }
-        if api == Api::Messages {
-            request = request.header("anthropic-version", "2023-06-01");
-        }
-        let started = Instant::now();
-        let outcome = tokio::time::timeout(timeout, request.send()).await;
-        let latency_ms = Some(started.elapsed().as_millis() as u64);
-        let (status, error) = match outcome {
-            Err(_) => (None, Some(format!("no answer within {}s", timeout.as_secs()))),
-            Ok(Err(error)) => (
-                None,
-                Some(if error.is_connect() {
-                    "connection failed".to_string()
-                } else {
-                    "request failed".to_string()
-                }),
-            ),
-            Ok(Ok(response)) => {
-                let status = response.status();
-                let error = (!status.is_success()).then(|| match status.as_u16() {
-                    401 | 403 => "key refused".to_string(),
-                    404 => "not served here".to_string(),
-                    429 => "rate limited".to_string(),
-                    other => format!("HTTP {other}"),
-                });
-                (Some(status.as_u16()), error)
-            }
-        };
-        results.push(ProbeResult {
-            api,
-            claimed: provider.speaks(api),
-            url,
-            ok: status.is_some_and(|status| (200..300).contains(&status)),
-            status,
-            latency_ms,
-            error,
-        });
-    }
-    Ok(results)
-}
-
-fn view(provider: &Provider) -> ProviderView {
-    ProviderView {
-        name: provider.name.clone(),
-        preset: provider.preset.clone(),
-        base_url: provider.base_url.clone(),
-        api_base_urls: provider.api_base_urls.clone(),
-        apis: provider.apis.clone(),
-        keys: provider
-            .keys
-            .iter()
-            .map(|key| KeyView {
-                source: match key {
-                    KeySource::Env(_) => "env",
-                    KeySource::Stored(_) => "stored",
-                },
-                display: key.masked(),
-                available: key.resolve().is_some(),
-            })
-            .collect(),
-        model_map: provider.model_map.clone(),
-        default_model: provider.default_model.clone(),
-        priority: provider.priority,
-        timeout_secs: provider.timeout.map(|timeout| timeout.as_secs()),
-        proxy: provider.proxy_url.as_deref().map(mask_proxy),
-        vision: provider.vision,
-    }
-}
-
-/// A proxy URL with any password masked.
-fn mask_proxy(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("****"));
-            parsed.to_string()
-        }
-        Ok(_) | Err(_) => url.to_string(),
-    }
-}
-
-fn describe_keys(keys: &[KeySource]) -> String {
-    if keys.is_empty() {
-        return "none".to_string();
-    }
-    keys.iter().map(KeySource::masked).collect::<Vec<_>>().join(", ")
-}
-
 /// `aigate proxy-bench-serve`: serve until SIGINT/SIGTERM.
 pub(crate) fn run_bench_serve(ctx: &Ctx, args: &BenchServeArgs) -> Result<u8> {
     let apis = if args.apis.is_empty() {
@@ -687,102 +394,5 @@ pub(crate) fn run_bench_serve(ctx: &Ctx, args: &BenchServeArgs) -> Result<u8> {
     };
     check_url(&args.upstream, "--upstream")?;
     let provider = Provider::new("bench", args.upstream.trim_end_matches('/'), apis);
-    let token = crate::random::hex(24)?;
-    crate::fsx::write_atomic(&args.token_file, token.as_bytes(), 0o600)?;
-    let mut config = crate::proxy::ProxyConfig::new(
-        token,
-        vec![crate::proxy::ChainEntry::Provider(provider)],
-        ctx.paths.aigate_home.clone(),
-    );
-    config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| Error::internal("Failed to start the async runtime").cause(error))?;
-    runtime.block_on(async {
-        let handle = crate::proxy::start(config).await?;
-        ctx.out.info(&format!("aigate proxy-bench-serve listening on {}", handle.base_url()));
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(|error| Error::internal("Failed to watch SIGTERM").cause(error))?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
-        }
-        handle.shutdown(Duration::from_secs(2)).await;
-        Ok::<_, Error>(())
-    })?;
-    Ok(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(name: &str) -> ProviderAddArgs {
-        ProviderAddArgs {
-            name: name.to_string(),
-            preset: None,
-            base_url: None,
-            apis: vec![],
-            api_base_urls: vec![],
-            key_env: vec![],
-            key_stdin: false,
-            model_map: vec![],
-            default_model: None,
-            priority: None,
-            timeout: None,
-            proxy: None,
-            no_vision: false,
-            force: false,
-        }
-    }
-
-    #[test]
-    fn preset_fills_everything() {
-        let mut add = args("ds");
-        add.preset = Some("deepseek".into());
-        add.model_map = vec!["gpt-5=deepseek-chat".into()];
-        let provider = build_provider(&add, vec![KeySource::Env("DEEPSEEK_API_KEY".into())]).unwrap();
-        assert_eq!(provider.base_url, "https://api.deepseek.com/v1");
-        assert_eq!(provider.base_for(Api::Messages), "https://api.deepseek.com/anthropic/v1");
-        assert_eq!(provider.vision, Some(false));
-        assert_eq!(provider.model_map["gpt-5"], "deepseek-chat");
-    }
-
-    #[test]
-    fn refusals() {
-        let refused = |add: &ProviderAddArgs| build_provider(add, vec![]).unwrap_err().exit_code();
-        assert_eq!(refused(&args("official")), 1);
-        let mut unknown = args("x");
-        unknown.preset = Some("nope".into());
-        assert_eq!(refused(&unknown), 1);
-        let mut no_api = args("x");
-        no_api.base_url = Some("http://127.0.0.1:1/v1".into());
-        assert_eq!(refused(&no_api), 1);
-        let mut bad_map = args("x");
-        bad_map.preset = Some("openai".into());
-        bad_map.model_map = vec!["nothing".into()];
-        assert_eq!(refused(&bad_map), 1);
-        let mut secret_in_url = args("x");
-        secret_in_url.base_url = Some("https://user:pw@host/v1".into());
-        secret_in_url.apis = vec!["chat".into()];
-        assert_eq!(refused(&secret_in_url), 1);
-        let mut key_as_name = args("x");
-        key_as_name.preset = Some("openai".into());
-        key_as_name.key_env = vec!["sk-123".into()];
-        assert_eq!(refused(&key_as_name), 1);
-    }
-
-    #[test]
-    fn stdin_keys() {
-        assert_eq!(parse_stdin_keys("k1\n\n k2 \n").unwrap(), vec!["k1", "k2"]);
-        assert!(parse_stdin_keys("\n").is_err());
-        assert!(parse_stdin_keys("a b\n").is_err());
-    }
-
-    #[test]
-    fn proxy_passwords_are_masked() {
-        assert_eq!(mask_proxy("http://u:secret@proxy:3128"), "http://u:****@proxy:3128/");
-        assert_eq!(mask_proxy("socks5://proxy:1080"), "socks5://proxy:1080");
-    }
+    crate::session::bench::serve(&ctx.out, &ctx.paths, provider, args.port, &args.token_file)
 }

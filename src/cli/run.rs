@@ -32,10 +32,10 @@ pub struct RunArgs {
 }
 
 pub(crate) fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
-    crate::launch::run(
+    crate::session::run::run(
         &ctx.out,
         &ctx.paths,
-        crate::launch::RunOptions {
+        crate::session::run::RunOptions {
             client: args.client,
             providers: args.providers,
             model: args.model,

@@ -7,9 +7,9 @@
 
 use super::Ctx;
 use crate::clients::Client;
+use crate::clients::gateway::health::Health;
+use crate::clients::gateway::inspect::{self, ClientStatus, FileStatus};
 use crate::error::Result;
-use crate::gateway::health::Health;
-use crate::gateway::inspect::{self, ClientStatus, FileStatus};
 
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "Examples:
@@ -74,7 +74,7 @@ fn client_text(client: &ClientStatus) -> String {
         text.push_str(&format!(
             "          drift in {}: {}\n",
             crate::output::display_path(&drift.path),
-            crate::gateway::describe(drift)
+            crate::clients::gateway::describe(drift)
         ));
     }
     text

@@ -15,12 +15,12 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::Ctx;
+use crate::clients::gateway::{self, Conflict, FileRecord, Target, records};
 use crate::clients::{self, Client};
 use crate::doc::DocError;
 use crate::error::{Error, Result};
-use crate::gateway::{self, Conflict, FileRecord, Target, records};
-use crate::gateway_info::{self, ServeStatus};
 use crate::output::{display_path, mask_secret};
+use crate::session::state::{self, ServeStatus};
 use crate::write::{self, Change, ModePolicy, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
@@ -105,14 +105,14 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
         return Err(Error::refused("No client found to switch")
             .hint("name one with `--client codex|claude|opencode|all`"));
     }
-    let known = crate::launch::load_providers(&paths.aigate_home)?;
+    let known = crate::providers::load_providers(&paths.aigate_home)?;
     for name in &args.providers {
         if name != crate::providers::OFFICIAL && !known.iter().any(|provider| &provider.name == name) {
             return Err(Error::refused(format!("Unknown provider `{name}`"))
                 .hint("list them with `aigate provider list`, or add one with `aigate provider add`"));
         }
     }
-    let address = match gateway_info::serve_status(paths) {
+    let address = match state::serve_status(paths) {
         ServeStatus::Running(info) => info.address,
         ServeStatus::NotRunning | ServeStatus::Stale(_) => {
             ctx.out.warn(&format!(
@@ -154,10 +154,9 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
         }
     }
     let token = if args.dry_run {
-        gateway_info::read_serve_token(paths)
-            .unwrap_or_else(|| "new-gateway-token-not-yet-created".to_string())
+        state::read_serve_token(paths).unwrap_or_else(|| "new-gateway-token-not-yet-created".to_string())
     } else {
-        gateway_info::read_or_create_serve_token(paths)?
+        state::read_or_create_serve_token(paths)?
     };
     let previous = match records::open_existing(&paths.aigate_home)? {
         Some(connection) => records::load(&connection, &chosen)?,
@@ -287,7 +286,7 @@ fn use_official(ctx: &Ctx, args: &UseOfficialArgs) -> Result<u8> {
     let outcome = write::apply(paths, &ctx.command_line, "use official", &changes, args.dry_run)?;
     drop(changes);
     if args.dry_run {
-        let token = gateway_info::read_serve_token(paths).unwrap_or_default();
+        let token = state::read_serve_token(paths).unwrap_or_default();
         print_dry_run(ctx, &outcome, &token);
     } else {
         let mut connection = ctx.db()?;

@@ -9,6 +9,13 @@ use serde::Serialize;
 
 use crate::paths::Paths;
 
+pub mod gateway;
+pub mod launch;
+
+/// The provider id aigate uses in every client's config (never `openai` & co., which newer
+/// Codex rejects; one stable id keeps Codex's resume history together).
+pub const PROVIDER_ID: &str = "aigate";
+
 /// A coding agent aigate manages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -36,6 +43,23 @@ impl Client {
             "claude" => Some(Client::Claude),
             "opencode" => Some(Client::OpenCode),
             _ => None,
+        }
+    }
+
+    /// The name people know it by (`OpenCode`).
+    pub fn title(self) -> &'static str {
+        match self {
+            Client::Codex => "Codex",
+            Client::Claude => "Claude Code",
+            Client::OpenCode => "OpenCode",
+        }
+    }
+
+    /// Whether the client has an official login aigate can pass through (`official`).
+    pub fn has_official_login(self) -> bool {
+        match self {
+            Client::Codex | Client::Claude => true,
+            Client::OpenCode => false,
         }
     }
 

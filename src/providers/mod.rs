@@ -16,8 +16,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub mod chain;
 pub mod presets;
+pub mod spec;
 pub mod store;
+
+pub use chain::{ChainEntry, ChainFor, load_providers, resolve_chain};
 
 /// The name reserved for the client's own official login (`ChainEntry::Official`).
 pub const OFFICIAL: &str = "official";

@@ -14,28 +14,93 @@
 //! points back at its own listener; the local token never leaves; no buffering of
 //! responses; usage rows are written off the request path.
 
+pub mod body;
 pub mod error;
 pub mod failover;
 pub mod forward;
+pub mod probe;
 pub mod server;
 pub mod tap;
+pub mod upstream;
 pub mod usage;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::clients::Client;
+use axum::http::{HeaderMap, Method};
+use bytes::Bytes;
+
 use crate::error::{Error, Result};
-use crate::providers::Provider;
+use crate::providers::Api;
 
-/// One link of the provider chain, tried in order.
-#[derive(Debug, Clone)]
-pub enum ChainEntry {
-    /// Forward the client's own credentials to the client's official upstream.
-    Official,
-    /// A registered provider; its key replaces the client's credentials.
-    Provider(Provider),
+pub use crate::providers::ChainEntry;
+
+/// The header carrying the ids of the aigate instances a request to a loopback upstream
+/// went through, comma-separated.
+pub const HOP_HEADER: &str = "x-aigate-hop";
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct State {
+    pub token: String,
+    pub chain: failover::Chain,
+    pub official: OfficialUpstreams,
+    pub usage: usage::UsageSink,
+    pub body_limit: usize,
+    pub client: Option<String>,
+    pub session_id: Option<String>,
+    /// A random id sent to loopback upstreams to recognise our own requests coming back.
+    pub instance_id: String,
+    /// Requests seen so far (the request id counter).
+    pub requests: std::sync::atomic::AtomicU64,
+}
+
+/// The allow-listed routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /v1/responses` (and `/v1/responses/compact`).
+    Responses,
+    /// `POST /v1/chat/completions`.
+    Chat,
+    /// `POST /v1/messages`.
+    Messages,
+    /// `POST /v1/messages/count_tokens`.
+    CountTokens,
+    /// `GET /v1/models` and `GET /v1/models/{id}`.
+    Models,
+}
+
+impl Route {
+    /// The wire API of the route (`None` for the model list, which every API has).
+    pub fn api(self) -> Option<Api> {
+        match self {
+            Route::Responses => Some(Api::Responses),
+            Route::Chat => Some(Api::Chat),
+            Route::Messages | Route::CountTokens => Some(Api::Messages),
+            Route::Models => None,
+        }
+    }
+}
+
+/// A request as the chain sees it.
+#[derive(Debug)]
+pub struct Request {
+    pub route: Route,
+    pub method: Method,
+    /// The path after `/v1`, e.g. `/messages/count_tokens`.
+    pub suffix: String,
+    pub query: Option<String>,
+    /// The client's headers minus hop-by-hop headers and the local token.
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub model: Option<String>,
+    pub has_images: bool,
+    pub started: Instant,
+    pub ts_ms: i64,
+    pub request_id: String,
+    pub session_id: Option<String>,
+    pub client: Option<String>,
 }
 
 /// The official upstreams (overridable by `AIGATE_OFFICIAL_*_URL` for tests).
@@ -77,7 +142,7 @@ pub struct ProxyConfig {
     /// Providers in failover order.
     pub chain: Vec<ChainEntry>,
     /// The agent this session serves (`run`), recorded in usage rows; `None` for `serve`.
-    pub client: Option<Client>,
+    pub client: Option<String>,
     /// Recorded in usage rows.
     pub session_id: Option<String>,
     /// `AIGATE_HOME`, where usage rows and cooldown state are written.
@@ -147,7 +212,7 @@ pub async fn start(config: ProxyConfig) -> Result<ProxyHandle> {
     let chain = failover::Chain::new(&chain_entries, &config.official)?;
     let usage = usage::UsageSink::start(config.aigate_home.clone());
     let instance_id = crate::random::hex(8)?;
-    let state = std::sync::Arc::new(server::State {
+    let state = std::sync::Arc::new(State {
         token: config.token,
         chain,
         official: config.official,
@@ -189,7 +254,7 @@ fn refuse_loops(chain: &[ChainEntry], official: &OfficialUpstreams, addr: Socket
 
 async fn accept_loop(
     listener: tokio::net::TcpListener,
-    state: std::sync::Arc<server::State>,
+    state: std::sync::Arc<State>,
     idle_timeout: Duration,
     mut signal: tokio::sync::oneshot::Receiver<()>,
 ) {
@@ -223,7 +288,7 @@ async fn accept_loop(
 
 async fn serve_connection(
     stream: tokio::net::TcpStream,
-    state: std::sync::Arc<server::State>,
+    state: std::sync::Arc<State>,
     idle_timeout: Duration,
     mut drain: tokio::sync::watch::Receiver<bool>,
     _alive: tokio::sync::mpsc::Sender<()>,

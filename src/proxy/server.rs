@@ -16,81 +16,14 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, Response, header};
-use bytes::Bytes;
 use http_body_util::BodyExt;
 use memchr::memmem;
 use subtle::ConstantTimeEq;
 
-use super::OfficialUpstreams;
 use super::error::{ErrorShape, ProxyError, strip_hop_by_hop};
-use super::failover::Chain;
-use super::forward::{self, Attempted, HOP_HEADER};
-use super::usage::{UsageRow, UsageSink};
-use crate::clients::Client;
-use crate::providers::Api;
-
-/// What every request handler shares.
-#[derive(Debug)]
-pub struct State {
-    pub token: String,
-    pub chain: Chain,
-    pub official: OfficialUpstreams,
-    pub usage: UsageSink,
-    pub body_limit: usize,
-    pub client: Option<Client>,
-    pub session_id: Option<String>,
-    /// A random id sent to loopback upstreams to recognise our own requests coming back.
-    pub instance_id: String,
-    /// Requests seen so far (the request id counter).
-    pub requests: std::sync::atomic::AtomicU64,
-}
-
-/// The allow-listed routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    /// `POST /v1/responses` (and `/v1/responses/compact`).
-    Responses,
-    /// `POST /v1/chat/completions`.
-    Chat,
-    /// `POST /v1/messages`.
-    Messages,
-    /// `POST /v1/messages/count_tokens`.
-    CountTokens,
-    /// `GET /v1/models` and `GET /v1/models/{id}`.
-    Models,
-}
-
-impl Route {
-    /// The wire API of the route (`None` for the model list, which every API has).
-    pub fn api(self) -> Option<Api> {
-        match self {
-            Route::Responses => Some(Api::Responses),
-            Route::Chat => Some(Api::Chat),
-            Route::Messages | Route::CountTokens => Some(Api::Messages),
-            Route::Models => None,
-        }
-    }
-}
-
-/// A request as the chain sees it.
-#[derive(Debug)]
-pub struct Request {
-    pub route: Route,
-    pub method: Method,
-    /// The path after `/v1`, e.g. `/messages/count_tokens`.
-    pub suffix: String,
-    pub query: Option<String>,
-    /// The client's headers minus hop-by-hop headers and the local token.
-    pub headers: HeaderMap,
-    pub body: Bytes,
-    pub model: Option<String>,
-    pub has_images: bool,
-    pub started: Instant,
-    pub ts_ms: i64,
-    pub request_id: String,
-    pub session_id: Option<String>,
-    pub client: Option<String>,
-}
+use super::forward::{self, Attempted};
+use super::usage::UsageRow;
+use super::{HOP_HEADER, Request, Route, State};
 
 /// Serve one request.
 pub async fn handle(state: Arc<State>, request: hyper::Request<hyper::body::Incoming>) -> Response<Body> {
@@ -153,10 +86,7 @@ async fn handle_inner(
     let mut headers = parts.headers;
     clean_headers(state, &mut headers);
     let (model, has_images) = inspect_body(&body);
-    let client = state
-        .client
-        .map(|client| client.name().to_string())
-        .or_else(|| client_from_user_agent(&headers).map(str::to_string));
+    let client = state.client.clone().or_else(|| client_from_user_agent(&headers).map(str::to_string));
     let session_id = state.session_id.clone().or_else(|| {
         ["session-id", "x-claude-code-session-id", "x-session-id"]
             .iter()

@@ -1,7 +1,6 @@
 //! Unit tests of the pure parts of `launch`: argv, environment, inline configs.
 
 use super::*;
-use crate::providers::{Api, KeySource};
 use pretty_assertions::assert_eq;
 
 fn session(client: Client, official: bool, model: Option<&'static str>) -> Session<'static> {
@@ -113,14 +112,6 @@ fn no_proxy_is_extended_once() {
 }
 
 #[test]
-fn session_ids_look_like_uuids_and_tokens_are_long() {
-    let id = session_id().unwrap();
-    assert_eq!(id.len(), 36);
-    assert_eq!(id.matches('-').count(), 4);
-    assert_eq!(random_hex(32).unwrap().len(), 64);
-}
-
-#[test]
 fn chatgpt_login_is_detected_from_auth_json() {
     let dir = tempfile::tempdir().unwrap();
     let paths = Paths {
@@ -148,37 +139,4 @@ fn chatgpt_login_is_detected_from_auth_json() {
 #[test]
 fn toml_strings_are_escaped() {
     assert_eq!(toml_escape("a\"b\\c"), "a\\\"b\\\\c");
-}
-
-#[test]
-fn provider_rows_decode_the_store_format() {
-    let dir = tempfile::tempdir().unwrap();
-    assert!(load_providers(dir.path()).unwrap().is_empty());
-    assert!(!dir.path().join("aigate.db").exists(), "an absent db is not created");
-    let connection = crate::db::open(dir.path()).unwrap();
-    connection
-        .execute_batch(
-            r#"INSERT INTO providers (name, base_url, apis, key_env, keys, model_map, default_model, priority, timeout_ms, vision, created_at)
-               VALUES ('b', 'http://127.0.0.1:1/v1', '["chat"]', '["K1","K2"]', '["sk-stored"]', '{"a":"b"}', 'm', 5, 1500, 0, 0);
-               INSERT INTO providers (name, base_url, apis, key_env, priority, created_at)
-               VALUES ('a', 'http://127.0.0.1:2/v1', '["responses","messages"]', '["PLAIN"]', 5, 0);
-               INSERT INTO providers (name, base_url, apis, priority, created_at)
-               VALUES ('z', 'http://127.0.0.1:3', '[]', 1, 0);"#,
-        )
-        .unwrap();
-    drop(connection);
-    let providers = load_providers(dir.path()).unwrap();
-    let names: Vec<&str> = providers.iter().map(|provider| provider.name.as_str()).collect();
-    assert_eq!(names, vec!["z", "a", "b"]);
-    let b = &providers[2];
-    assert_eq!(
-        b.keys,
-        vec![KeySource::Env("K1".into()), KeySource::Env("K2".into()), KeySource::Stored("sk-stored".into())]
-    );
-    assert_eq!(b.apis, vec![Api::Chat]);
-    assert_eq!(b.model_map.get("a").map(String::as_str), Some("b"));
-    assert_eq!(b.timeout, Some(Duration::from_millis(1500)));
-    assert_eq!(b.vision, Some(false));
-    assert_eq!(providers[1].keys, vec![KeySource::Env("PLAIN".into())]);
-    assert_eq!(providers[1].apis, vec![Api::Responses, Api::Messages]);
 }

@@ -1,57 +1,24 @@
-//! `aigate run`: launch an agent behind a proxy that lives exactly as long as it does
-//! (product.md §6 "Lifecycle of `run`", §7).
-//!
-//! The shape follows `mise exec`'s Windows half: aigate cannot `exec` (its proxy must stay
-//! alive), so it spawns the agent, lets it own the terminal, and waits.
+//! How `aigate run` points each agent at its session proxy: the argv and environment
+//! each client gets (product.md §7). Pure: the environment is read through `lookup`.
 //!
 //! Invariants:
 //! - **No file is written** for the agent: Codex gets `-c` overrides, Claude Code and
-//!   OpenCode get environment variables. The only file read besides the db is Codex's
-//!   `auth.json` (read only, to know whether it holds a ChatGPT login).
+//!   OpenCode get environment variables.
 //! - **The session token never goes on argv** (it would show in `ps`): it reaches the agent
 //!   only through its environment (`AIGATE_TOKEN`, `ANTHROPIC_AUTH_TOKEN`,
 //!   `ANTHROPIC_CUSTOM_HEADERS`), and OpenCode's config names it as `{env:AIGATE_TOKEN}`.
-//! - **A run never nests**: `AIGATE_SESSION` in the environment refuses a second `run`.
-//! - While the agent runs, SIGINT and SIGQUIT are caught and dropped (the terminal delivers
-//!   them to the agent, which is in the same process group); SIGTERM and SIGHUP are
-//!   forwarded to the agent. aigate exits with the agent's code, 128 + N when signal N
-//!   killed it.
-//! - Start-up stays cheap: the db is opened read-only and only when it exists; nothing
-//!   else is read on the path to `spawn` except what the agent needs.
 
 use std::ffi::{OsStr, OsString};
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use crate::clients::Client;
+use super::{Client, PROVIDER_ID};
 use crate::env_vars;
 use crate::error::{Error, Result};
-use crate::output::Printer;
 use crate::paths::Paths;
-use crate::providers::Provider;
-use crate::proxy::{self, ChainEntry, OfficialUpstreams, ProxyConfig};
-
-/// The provider id aigate uses in every client's config (never `openai` & co., which newer
-/// Codex rejects; one stable id keeps Codex's resume history together).
-pub const PROVIDER_ID: &str = "aigate";
-
-/// How long open streams may drain after the agent exits.
-const DRAIN: Duration = Duration::from_secs(2);
+use crate::providers::ChainEntry;
 
 /// Loopback hosts added to `NO_PROXY`/`no_proxy` so a system proxy cannot hijack them.
 const LOOPBACK_NO_PROXY: [&str; 3] = ["127.0.0.1", "localhost", "::1"];
-
-/// What `aigate run` was asked to do.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub client: Client,
-    /// `--provider` names in order; empty means the default chain.
-    pub providers: Vec<String>,
-    pub model: Option<String>,
-    pub bin: Option<PathBuf>,
-    pub agent_args: Vec<OsString>,
-}
 
 /// How the agent is started: the program, its argv (after argv\[0\]) and the variables
 /// set in its environment on top of aigate's own.
@@ -75,64 +42,6 @@ pub struct Session<'a> {
     pub official: bool,
     /// The model to ask for (already resolved for OpenCode).
     pub model: Option<&'a str>,
-}
-
-/// Run the agent behind a session proxy and return its exit code.
-pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
-    if std::env::var_os(env_vars::AIGATE_SESSION).is_some_and(|value| !value.is_empty()) {
-        return Err(Error::refused("Already inside an `aigate run` session (`AIGATE_SESSION` is set)")
-            .hint("run the agent directly here; it already talks to the session proxy"));
-    }
-    let program = find_agent(options.client, options.bin.as_deref())?;
-    let chain = resolve_chain(paths, Some(options.client), &options.providers)?;
-    let official = chain.iter().any(|entry| matches!(entry, ChainEntry::Official));
-    let model = match options.client {
-        Client::OpenCode => Some(opencode_model(options.model.as_deref(), &chain)?),
-        Client::Codex | Client::Claude => options.model.clone(),
-    };
-    let codex_chatgpt_login = options.client == Client::Codex && official && codex_chatgpt_login(paths);
-    let token = random_hex(32)?;
-    let session_id = session_id()?;
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|error| Error::internal("Failed to start the async runtime").cause(error))?;
-    let code = runtime.block_on(async {
-        let config = ProxyConfig {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            token: token.clone(),
-            chain,
-            client: Some(options.client),
-            session_id: Some(session_id.clone()),
-            aigate_home: paths.aigate_home.clone(),
-            official: OfficialUpstreams::from_env(codex_chatgpt_login),
-            body_limit: crate::proxy::DEFAULT_BODY_LIMIT,
-            idle_timeout: crate::proxy::DEFAULT_IDLE_TIMEOUT,
-        };
-        let handle = proxy::start(config).await?;
-        let base_url = handle.base_url();
-        let session = Session {
-            client: options.client,
-            base_url: &base_url,
-            token: &token,
-            session_id: &session_id,
-            official,
-            model: model.as_deref(),
-        };
-        let launch = plan_agent(&session, &options.agent_args, &|name| std::env::var_os(name))?;
-        for warning in &launch.warnings {
-            out.warn(warning);
-        }
-        out.verbose(&format!("aigate: session {session_id} proxy {base_url}"));
-        let code = supervise(&program, &launch).await;
-        handle.shutdown(DRAIN).await;
-        code
-    });
-    // The proxy has drained and stopped; do not wait for idle workers to be joined.
-    runtime.shutdown_background();
-    code
 }
 
 /// Find the agent executable: `--bin`, else `AIGATE_<AGENT>_BIN`, else `PATH`.
@@ -167,59 +76,6 @@ pub fn find_agent(client: Client, bin: Option<&Path>) -> Result<PathBuf> {
     })
 }
 
-/// The provider chain: `names` in order (`official` is the built-in pass-through), else
-/// every registered provider by priority (ascending, then name), else `official`.
-///
-/// `client` is the agent a `run` session serves (`None` for `serve`, which serves any).
-/// OpenCode has no official login aigate can pass through, so for it `official` is refused
-/// and an empty registry is an error.
-pub fn resolve_chain(paths: &Paths, client: Option<Client>, names: &[String]) -> Result<Vec<ChainEntry>> {
-    let registered = load_providers(&paths.aigate_home)?;
-    if names.is_empty() {
-        if registered.is_empty() {
-            return match client {
-                Some(Client::OpenCode) => Err(Error::refused(
-                    "No provider is registered, and OpenCode has no official login aigate can pass through",
-                )
-                .hint(
-                    "register one with `aigate provider add NAME --base-url URL --api chat --key-env VAR`",
-                )),
-                Some(Client::Codex | Client::Claude) | None => Ok(vec![ChainEntry::Official]),
-            };
-        }
-        return Ok(registered.into_iter().map(ChainEntry::Provider).collect());
-    }
-    let mut chain = Vec::with_capacity(names.len());
-    for name in names {
-        if name == crate::providers::OFFICIAL {
-            if client == Some(Client::OpenCode) {
-                return Err(Error::refused("OpenCode has no official login aigate can pass through")
-                    .hint("use a registered provider with `--provider NAME`"));
-            }
-            chain.push(ChainEntry::Official);
-            continue;
-        }
-        let Some(provider) = registered.iter().find(|provider| &provider.name == name) else {
-            let mut known: Vec<&str> = registered.iter().map(|provider| provider.name.as_str()).collect();
-            known.push(crate::providers::OFFICIAL);
-            return Err(Error::refused(format!("Unknown provider `{name}`"))
-                .cause(format!("known providers: {}", known.join(", ")))
-                .hint("list them with `aigate provider list`, or add one with `aigate provider add`"));
-        };
-        chain.push(ChainEntry::Provider(provider.clone()));
-    }
-    Ok(chain)
-}
-
-/// Every registered provider, by priority (ascending, then name). An absent db means none
-/// (nothing is created).
-pub fn load_providers(aigate_home: &Path) -> Result<Vec<Provider>> {
-    match crate::db::open_existing(aigate_home)? {
-        Some(connection) => crate::providers::store::load_all(&connection),
-        None => Ok(Vec::new()),
-    }
-}
-
 /// Whether `$CODEX_HOME/auth.json` holds a ChatGPT login (read only).
 pub fn codex_chatgpt_login(paths: &Paths) -> bool {
     let Ok(text) = fs_err::read_to_string(paths.codex_auth()) else {
@@ -230,14 +86,6 @@ pub fn codex_chatgpt_login(paths: &Paths) -> bool {
     };
     value.get("auth_mode").and_then(serde_json::Value::as_str) == Some("chatgpt")
         || value.get("tokens").is_some_and(|tokens| !tokens.is_null())
-}
-
-pub use crate::random::hex as random_hex;
-
-/// A random id shaped like a UUID (8-4-4-4-12 hex).
-pub fn session_id() -> Result<String> {
-    let hex = random_hex(16)?;
-    Ok(format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]))
 }
 
 /// How to point the agent at the session proxy: argv and environment (pure; `lookup`
@@ -379,20 +227,8 @@ pub fn extend_no_proxy(existing: Option<&OsStr>) -> String {
     entries.join(",")
 }
 
-/// The exit code for a finished child: its own code, or 128 + N when signal N killed it.
-pub fn exit_code(status: std::process::ExitStatus) -> u8 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => (code & 0xff) as u8,
-        (None, Some(signal)) => (128 + signal).min(255) as u8,
-        (None, None) => 1,
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-
 /// The model OpenCode asks for: `--model`, else the first provider's default model.
-fn opencode_model(model: Option<&str>, chain: &[ChainEntry]) -> Result<String> {
+pub fn opencode_model(model: Option<&str>, chain: &[ChainEntry]) -> Result<String> {
     if let Some(model) = model {
         return Ok(model.to_string());
     }
@@ -407,46 +243,6 @@ fn opencode_model(model: Option<&str>, chain: &[ChainEntry]) -> Result<String> {
                 "pass `--model MODEL`, or set one with `aigate provider add NAME --default-model MODEL`",
             )
         })
-}
-
-/// Spawn the agent on the inherited terminal, relay signals, and wait for it.
-async fn supervise(program: &Path, launch: &AgentLaunch) -> Result<u8> {
-    use tokio::signal::unix::{SignalKind, signal};
-    // Handlers (not SIG_IGN) are installed before the spawn, so the agent starts with the
-    // default dispositions after exec, and Ctrl-C from the terminal reaches it alone.
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut quit = signal(SignalKind::quit())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut hangup = signal(SignalKind::hangup())?;
-
-    let mut command = tokio::process::Command::new(program);
-    command.args(&launch.args);
-    for (name, value) in &launch.env {
-        command.env(name, value);
-    }
-    let mut child = command.spawn().map_err(|error| {
-        Error::internal(format!("Failed to start `{}`", program.display()))
-            .cause(error)
-            .hint("check the executable with `--bin PATH`")
-    })?;
-    let pid = child.id().map(|pid| nix::unistd::Pid::from_raw(pid as i32));
-    let forward = |signal: nix::sys::signal::Signal| {
-        if let Some(pid) = pid {
-            let _ = nix::sys::signal::kill(pid, signal);
-        }
-    };
-    loop {
-        tokio::select! {
-            status = child.wait() => {
-                let status = status.map_err(|error| Error::internal("Failed to wait for the agent").cause(error))?;
-                return Ok(exit_code(status));
-            }
-            _ = interrupt.recv() => {}
-            _ = quit.recv() => {}
-            _ = terminate.recv() => forward(nix::sys::signal::Signal::SIGTERM),
-            _ = hangup.recv() => forward(nix::sys::signal::Signal::SIGHUP),
-        }
-    }
 }
 
 /// Escape a string for a TOML basic string.

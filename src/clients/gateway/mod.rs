@@ -34,8 +34,7 @@ use crate::backup::store::sha256_hex;
 use crate::clients::{Client, Format};
 use crate::doc::{DocError, Document};
 
-/// The provider id aigate uses in every client (never a reserved Codex id).
-pub const PROVIDER_ID: &str = "aigate";
+pub use super::PROVIDER_ID;
 
 /// Where the gateway listens when `aigate serve` is not running.
 pub const DEFAULT_ADDRESS: &str = "127.0.0.1:8787";

@@ -24,9 +24,9 @@ use super::{Conflict, FileRecord, records};
 use crate::clients::{Client, Format};
 use crate::doc::Document;
 use crate::error::Result;
-use crate::gateway_info::{self, ServeStatus};
 use crate::output::display_path;
 use crate::paths::Paths;
+use crate::session::state::{self, ServeStatus};
 
 /// `official`, `gateway` or `unmanaged` (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -123,7 +123,7 @@ pub struct Inspection {
 pub fn inspect(paths: &Paths, clients: &[Client]) -> Result<Inspection> {
     let connection = records::open_existing(&paths.aigate_home)?;
     let gateway = gateway_status(paths, connection.as_ref())?;
-    let token = crate::gateway_info::read_serve_token(paths);
+    let token = crate::session::state::read_serve_token(paths);
     let stored = match &connection {
         Some(connection) => records::load(connection, &[])?,
         None => Vec::new(),
@@ -201,7 +201,7 @@ pub fn inspect(paths: &Paths, clients: &[Client]) -> Result<Inspection> {
 
 /// Where the gateway is, whether it answers, and its chain.
 pub fn gateway_status(paths: &Paths, connection: Option<&rusqlite::Connection>) -> Result<GatewayStatus> {
-    let (address, running, pid, stale, serve_providers) = match gateway_info::serve_status(paths) {
+    let (address, running, pid, stale, serve_providers) = match state::serve_status(paths) {
         ServeStatus::Running(info) => (info.address, true, Some(info.pid), false, Some(info.providers)),
         ServeStatus::Stale(info) => (super::DEFAULT_ADDRESS.to_string(), false, Some(info.pid), true, None),
         ServeStatus::NotRunning => (super::DEFAULT_ADDRESS.to_string(), false, None, false, None),
@@ -216,7 +216,7 @@ pub fn gateway_status(paths: &Paths, connection: Option<&rusqlite::Connection>) 
     } else if !recorded.is_empty() {
         (recorded, "recorded")
     } else {
-        let registered: Vec<String> = crate::launch::load_providers(&paths.aigate_home)?
+        let registered: Vec<String> = crate::providers::load_providers(&paths.aigate_home)?
             .into_iter()
             .map(|provider| provider.name)
             .collect();
