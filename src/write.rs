@@ -19,6 +19,8 @@ use crate::fsx::{self, FileState};
 use crate::output::display_path;
 use crate::paths::Paths;
 
+pub use crate::diff::unified_diff;
+
 /// How many times an edit is redone when another process rewrites the file under us.
 const MAX_ATTEMPTS: usize = 4;
 
@@ -33,26 +35,58 @@ pub enum ModePolicy {
     Exactly(u32),
 }
 
-/// A pure edit: the current bytes (`None` when the file does not exist) to the new bytes
-/// (`None` to remove the file).
-pub type EditFn<'a> = Box<dyn Fn(Option<&[u8]>) -> Result<Option<Vec<u8>>> + 'a>;
+/// What a pure edit made of a file: its new bytes (`None` to remove the file) and the
+/// edit's own answer (what it found, what it changed), which the caller gets back in
+/// [`Outcome::results`] for the bytes that were actually written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edited<T> {
+    pub bytes: Option<Vec<u8>>,
+    pub result: T,
+}
+
+/// What an edit is computed from: the file as read once by [`apply`].
+#[derive(Debug, Clone, Copy)]
+pub struct Current<'b> {
+    /// `None` when the file does not exist.
+    pub bytes: Option<&'b [u8]>,
+    /// Its permission bits, when it exists.
+    pub mode: Option<u32>,
+}
+
+/// A pure edit: the current file to [`Edited`].
+pub type EditFn<'a, T> = Box<dyn Fn(Current<'_>) -> Result<Edited<T>> + 'a>;
 
 /// One file an operation changes.
-pub struct Change<'a> {
+pub struct Change<'a, T = ()> {
     /// The snapshot group: `codex`, `claude`, `opencode`, or `skills`.
     pub client: String,
     /// The path as the user knows it (may be a symlink; the write goes through it).
     pub path: PathBuf,
     pub mode: ModePolicy,
-    pub edit: EditFn<'a>,
+    pub edit: EditFn<'a, T>,
 }
 
-impl<'a> Change<'a> {
+impl<'a> Change<'a, ()> {
+    /// An edit that only makes bytes.
     pub fn new(
         client: impl Into<String>,
         path: impl Into<PathBuf>,
         mode: ModePolicy,
         edit: impl Fn(Option<&[u8]>) -> Result<Option<Vec<u8>>> + 'a,
+    ) -> Self {
+        Self::with_result(client, path, mode, move |current| {
+            Ok(Edited { bytes: edit(current.bytes)?, result: () })
+        })
+    }
+}
+
+impl<'a, T> Change<'a, T> {
+    /// An edit that makes bytes and an answer.
+    pub fn with_result(
+        client: impl Into<String>,
+        path: impl Into<PathBuf>,
+        mode: ModePolicy,
+        edit: impl Fn(Current<'_>) -> Result<Edited<T>> + 'a,
     ) -> Self {
         Self { client: client.into(), path: path.into(), mode, edit: Box::new(edit) }
     }
@@ -71,15 +105,25 @@ pub struct FileOutcome {
 
 /// What an operation did.
 #[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
+pub struct Outcome<T = ()> {
     /// The snapshot transaction, when anything was written.
     pub txn: Option<String>,
     pub snapshot_ids: Vec<i64>,
     pub files: Vec<FileOutcome>,
     pub dry_run: bool,
+    /// Each change's answer, in the order of the changes: from the edit of the bytes that
+    /// were written (or would be, with `--dry-run`).
+    #[serde(skip)]
+    pub results: Vec<T>,
 }
 
-impl Outcome {
+impl<T> Outcome<T> {
+    /// The outcome without the answers, and the answers.
+    pub fn split(self) -> (Outcome, Vec<T>) {
+        let Outcome { txn, snapshot_ids, files, dry_run, results } = self;
+        (Outcome { txn, snapshot_ids, files, dry_run, results: Vec::new() }, results)
+    }
+
     pub fn changed(&self) -> bool {
         self.files.iter().any(|file| file.action != "unchanged")
     }
@@ -90,25 +134,29 @@ impl Outcome {
     }
 }
 
-struct Planned<'a, 'b> {
-    change: &'b Change<'a>,
+struct Planned<'a, 'b, T> {
+    index: usize,
+    change: &'b Change<'a, T>,
     state: FileState,
     new_bytes: Option<Vec<u8>>,
 }
 
 /// Apply `changes` as one operation. `reason` and `command` are recorded with the snapshot.
-pub fn apply(
+pub fn apply<T>(
     paths: &Paths,
     command: &str,
     reason: &str,
-    changes: &[Change<'_>],
+    changes: &[Change<'_, T>],
     dry_run: bool,
-) -> Result<Outcome> {
+) -> Result<Outcome<T>> {
     let mut planned = Vec::new();
     let mut files = Vec::new();
-    for change in changes {
+    let mut results = Vec::with_capacity(changes.len());
+    for (index, change) in changes.iter().enumerate() {
         let state = fsx::read_state(&change.path)?;
-        let new_bytes = (change.edit)(state.bytes.as_deref())?;
+        let Edited { bytes: new_bytes, result } =
+            (change.edit)(Current { bytes: state.bytes.as_deref(), mode: state.mode })?;
+        results.push(result);
         let label = display_path(&change.path);
         let action =
             action_for(state.bytes.as_deref(), new_bytes.as_deref(), mode_change(change.mode, &state));
@@ -121,11 +169,11 @@ pub fn apply(
         };
         files.push(FileOutcome { client: change.client.clone(), path: label, action, diff });
         if action != "unchanged" {
-            planned.push(Planned { change, state, new_bytes });
+            planned.push(Planned { index, change, state, new_bytes });
         }
     }
     if dry_run || planned.is_empty() {
-        return Ok(Outcome { txn: None, snapshot_ids: Vec::new(), files, dry_run });
+        return Ok(Outcome { txn: None, snapshot_ids: Vec::new(), files, dry_run, results });
     }
 
     let mut connection = crate::db::open(&paths.aigate_home)?;
@@ -158,7 +206,10 @@ pub fn apply(
         let snapshot_id =
             snapshot_ids.iter().find(|(client, _)| *client == item.change.client).map(|(_, id)| *id);
         let new_bytes = item.new_bytes.take();
-        if let Err(error) = write_one(item, new_bytes, &mut connection, snapshot_id) {
+        let written = write_one(item, new_bytes, &mut connection, snapshot_id);
+        if let Ok(Some(result)) = written {
+            results[planned[index].index] = result;
+        } else if let Err(error) = written {
             let rollback = roll_back(&planned[..index]);
             let error = error.context(format!(
                 "Failed to write `{}`; {}",
@@ -179,15 +230,19 @@ pub fn apply(
         snapshot_ids: snapshot_ids.into_iter().map(|(_, id)| id).collect(),
         files,
         dry_run,
+        results,
     })
 }
 
-fn write_one(
-    item: &Planned<'_, '_>,
+/// Write one planned file. `Some(result)` when the edit had to be redone on bytes another
+/// program wrote meanwhile: that answer replaces the first one.
+fn write_one<T>(
+    item: &Planned<'_, '_, T>,
     mut new_bytes: Option<Vec<u8>>,
     connection: &mut rusqlite::Connection,
     snapshot_id: Option<i64>,
-) -> Result<()> {
+) -> Result<Option<T>> {
+    let mut redone = None;
     // What the target must still hold for the write to go ahead: the planned state, until
     // a fresh read replaces it. (No copies: these can be 20 MB each.)
     let mut replaced_expectation: Option<Option<Vec<u8>>> = None;
@@ -209,7 +264,7 @@ fn write_one(
             // rename, losing our edit; then redo it on what is there now.
             fresh = fsx::read_state(&item.change.path)?;
             if fresh.bytes == new_bytes {
-                return Ok(());
+                return Ok(redone);
             }
         } else {
             drop(prepared);
@@ -219,9 +274,12 @@ fn write_one(
         if let Some(id) = snapshot_id {
             store::replace_entry(connection, id, &backup::file_entry(&item.change.path, fresh.clone()))?;
         }
-        new_bytes = (item.change.edit)(fresh.bytes.as_deref())?;
+        let Edited { bytes, result } =
+            (item.change.edit)(Current { bytes: fresh.bytes.as_deref(), mode: fresh.mode })?;
+        new_bytes = bytes;
+        redone = Some(result);
         if new_bytes == fresh.bytes {
-            return Ok(());
+            return Ok(redone);
         }
         replaced_expectation = Some(fresh.bytes);
     }
@@ -232,7 +290,7 @@ fn write_one(
     .hint("stop the program that is rewriting it (is the agent running?), then try again"))
 }
 
-fn roll_back(written: &[Planned<'_, '_>]) -> Result<()> {
+fn roll_back<T>(written: &[Planned<'_, '_, T>]) -> Result<()> {
     for item in written.iter().rev() {
         match &item.state.bytes {
             Some(bytes) => fsx::write_atomic(&item.state.target, bytes, item.state.mode.unwrap_or(0o644))?,
@@ -276,18 +334,4 @@ pub fn original_files(client: &str, paths: &Paths) -> Vec<PathBuf> {
             client.files(paths).into_iter().filter(|file| file.writable).map(|file| file.path).collect()
         })
         .unwrap_or_default()
-}
-
-/// A unified diff between two versions of a file (`None`: the file does not exist).
-pub fn unified_diff(label: &str, old: Option<&[u8]>, new: Option<&[u8]>) -> String {
-    let old_text = old.map(String::from_utf8_lossy).unwrap_or_default();
-    let new_text = new.map(String::from_utf8_lossy).unwrap_or_default();
-    let old_label = if old.is_some() { label.to_string() } else { "/dev/null".to_string() };
-    let new_label = if new.is_some() { label.to_string() } else { "/dev/null".to_string() };
-    let diff = similar::TextDiff::from_lines(old_text.as_ref(), new_text.as_ref());
-    let mut text = diff.unified_diff().context_radius(3).header(&old_label, &new_label).to_string();
-    if text.is_empty() && old != new {
-        text = format!("--- {old_label}\n+++ {new_label}\n(file mode or bytes differ outside text lines)\n");
-    }
-    text
 }

@@ -6,6 +6,7 @@
 //! kept as links. [`restore_snapshot`] reproduces exactly that state and writes only what
 //! differs; files are replaced atomically through their symlinks.
 
+pub mod restore;
 pub mod store;
 
 use std::collections::BTreeSet;
@@ -144,7 +145,7 @@ fn restore_entry(entry: &Entry, dry_run: bool, changes: &mut Vec<RestoredPath>) 
             if state.bytes.as_deref() == Some(bytes.as_slice()) && state.mode == Some(mode) {
                 return Ok(());
             }
-            let diff = crate::write::unified_diff(
+            let diff = crate::diff::unified_diff(
                 &crate::output::display_path(path),
                 state.bytes.as_deref(),
                 Some(&bytes),
@@ -158,7 +159,7 @@ fn restore_entry(entry: &Entry, dry_run: bool, changes: &mut Vec<RestoredPath>) 
             let Some(metadata) = current else { return Ok(()) };
             let diff = if metadata.is_file() {
                 let old = fs_err::read(path).ok();
-                crate::write::unified_diff(&crate::output::display_path(path), old.as_deref(), None)
+                crate::diff::unified_diff(&crate::output::display_path(path), old.as_deref(), None)
             } else {
                 String::new()
             };

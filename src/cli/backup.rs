@@ -19,7 +19,7 @@ pub enum BackupCommand {
     Create {
         /// Only these clients (default: every client whose files exist)
         #[arg(long, value_enum)]
-        client: Vec<Client>,
+        client: Vec<super::ClientChoice>,
         /// A note stored with the snapshot
         #[arg(long)]
         label: Option<String>,
@@ -30,7 +30,7 @@ pub enum BackupCommand {
   aigate backup list --client claude --json")]
     List {
         #[arg(long, value_enum)]
-        client: Vec<Client>,
+        client: Vec<super::ClientChoice>,
     },
     /// Show one snapshot and its files
     #[command(after_long_help = "Examples:
@@ -56,8 +56,8 @@ struct SnapshotList {
 
 pub(crate) fn run(ctx: &Ctx, command: BackupCommand) -> Result<u8> {
     match command {
-        BackupCommand::Create { client, label } => create(ctx, &client, label.as_deref()),
-        BackupCommand::List { client } => list(ctx, &client),
+        BackupCommand::Create { client, label } => create(ctx, &super::chosen(&client), label.as_deref()),
+        BackupCommand::List { client } => list(ctx, &super::chosen(&client)),
         BackupCommand::Show { id } => show(ctx, id),
         BackupCommand::Diff { id } => diff(ctx, id),
     }
@@ -135,7 +135,7 @@ fn list(ctx: &Ctx, requested: &[Client]) -> Result<u8> {
 
 fn show(ctx: &Ctx, id: i64) -> Result<u8> {
     let connection = ctx.db()?;
-    let snapshot = find(&connection, id)?;
+    let snapshot = crate::backup::restore::find(&connection, id)?;
     if ctx.json() {
         return ctx.out.json(&snapshot).map(|()| 0);
     }
@@ -171,7 +171,7 @@ fn show(ctx: &Ctx, id: i64) -> Result<u8> {
 
 fn diff(ctx: &Ctx, id: i64) -> Result<u8> {
     let connection = ctx.db()?;
-    find(&connection, id)?;
+    crate::backup::restore::find(&connection, id)?;
     let entries = store::entries(&connection, id)?;
     let mut text = String::new();
     for entry in &entries {
@@ -181,7 +181,7 @@ fn diff(ctx: &Ctx, id: i64) -> Result<u8> {
         let path = Path::new(&entry.path);
         let current = crate::fsx::read_state(path).ok().and_then(|state| state.bytes);
         if current.as_deref() != entry.bytes.as_deref() {
-            text.push_str(&crate::write::unified_diff(
+            text.push_str(&crate::diff::unified_diff(
                 &display_path(path),
                 entry.bytes.as_deref(),
                 current.as_deref(),
@@ -194,13 +194,6 @@ fn diff(ctx: &Ctx, id: i64) -> Result<u8> {
         ctx.out.data(&text);
     }
     Ok(0)
-}
-
-/// Look a snapshot up or refuse with a hint.
-pub(crate) fn find(connection: &rusqlite::Connection, id: i64) -> Result<SnapshotInfo> {
-    store::get(connection, id)?.ok_or_else(|| {
-        Error::refused(format!("No snapshot with id {id}")).hint("list them with `aigate backup list`")
-    })
 }
 
 fn short_time(rfc3339: &str) -> String {

@@ -6,6 +6,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::clients::Client;
 use crate::error::Result;
 use crate::output::Printer;
 use crate::paths::Paths;
@@ -96,6 +97,79 @@ pub enum Command {
     /// The proxy alone with one provider, for `bench/proxy_bench.sh`
     #[command(hide = true)]
     ProxyBenchServe(provider::BenchServeArgs),
+}
+
+/// `--client` values: one client, or `all` (every client, found or not). No `--client`
+/// means the command's own default (usually: every client whose files exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientChoice {
+    Codex,
+    Claude,
+    #[value(name = "opencode")]
+    OpenCode,
+    All,
+}
+
+/// The agent of `aigate run` and `mcp sync --from`: exactly one client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AgentChoice {
+    Codex,
+    Claude,
+    #[value(name = "opencode")]
+    OpenCode,
+}
+
+impl From<AgentChoice> for Client {
+    fn from(choice: AgentChoice) -> Self {
+        match choice {
+            AgentChoice::Codex => Client::Codex,
+            AgentChoice::Claude => Client::Claude,
+            AgentChoice::OpenCode => Client::OpenCode,
+        }
+    }
+}
+
+/// `--scope` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScopeChoice {
+    User,
+    Project,
+    Local,
+}
+
+impl From<ScopeChoice> for crate::skills_mcp::Scope {
+    fn from(choice: ScopeChoice) -> Self {
+        match choice {
+            ScopeChoice::User => Self::User,
+            ScopeChoice::Project => Self::Project,
+            ScopeChoice::Local => Self::Local,
+        }
+    }
+}
+
+/// `--client` values to clients, sorted, without repeats (`all`: all of them); none given
+/// means `default()`.
+pub(crate) fn choose(choices: &[ClientChoice], default: impl FnOnce() -> Vec<Client>) -> Vec<Client> {
+    if choices.is_empty() {
+        return default();
+    }
+    let mut chosen: Vec<Client> = choices
+        .iter()
+        .flat_map(|choice| match choice {
+            ClientChoice::Codex => vec![Client::Codex],
+            ClientChoice::Claude => vec![Client::Claude],
+            ClientChoice::OpenCode => vec![Client::OpenCode],
+            ClientChoice::All => Client::ALL.to_vec(),
+        })
+        .collect();
+    chosen.sort();
+    chosen.dedup();
+    chosen
+}
+
+/// `--client` values as given (`all` expanded); none given stays none.
+pub(crate) fn chosen(choices: &[ClientChoice]) -> Vec<Client> {
+    choose(choices, Vec::new)
 }
 
 /// What every command gets: where things are, how to print, and the command line.

@@ -7,9 +7,9 @@
 use serde::Serialize;
 
 use super::Ctx;
-use crate::backup::{self, RestoredPath, SnapshotInfo, store};
-use crate::clients::Client;
-use crate::error::{Error, Result};
+use crate::backup::RestoredPath;
+use crate::backup::restore::{self, Restored, ids};
+use crate::error::Result;
 
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "Examples:
@@ -22,7 +22,7 @@ pub struct RestoreArgs {
     pub id: Option<i64>,
     /// Only these clients
     #[arg(long, value_enum)]
-    pub client: Vec<Client>,
+    pub client: Vec<super::ClientChoice>,
     /// Print the diff that would be written and write nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -38,65 +38,32 @@ struct RestoreReport {
 
 pub(crate) fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<u8> {
     let mut connection = ctx.db()?;
-    let names: Vec<String> = args.client.iter().map(|client| client.name().to_string()).collect();
-    let targets = choose(&connection, args.id, &names)?;
-
+    let names: Vec<String> =
+        super::chosen(&args.client).iter().map(|client| client.name().to_string()).collect();
+    let targets = restore::choose(&connection, args.id, &names)?;
     // Work out what would change first: nothing to do means no pre-restore snapshot.
-    let mut planned = Vec::new();
-    for snapshot in &targets {
-        let entries = store::entries(&connection, snapshot.id)?;
-        let changes = backup::restore_entries(&entries, true)?;
-        planned.push((snapshot, entries, changes));
-    }
-    let would_change: Vec<RestoredPath> =
-        planned.iter().flat_map(|(_, _, changes)| changes.clone()).collect();
-    let restored_from: Vec<i64> = targets.iter().map(|snapshot| snapshot.id).collect();
-    if args.dry_run || would_change.is_empty() {
-        if would_change.is_empty() {
+    let plan = restore::plan(&connection, targets)?;
+    let restored_from = plan.snapshot_ids();
+    if args.dry_run || plan.would_change.is_empty() {
+        if plan.would_change.is_empty() {
             ctx.out.info(&format!(
                 "Nothing to restore: the files already match snapshot {}",
                 ids(&restored_from)
             ));
         } else if !ctx.json() {
-            ctx.out.data(&would_change.iter().map(describe).collect::<String>());
+            ctx.out.data(&plan.would_change.iter().map(describe).collect::<String>());
         }
         if ctx.json() {
             ctx.out.json(&RestoreReport {
                 restored_from,
                 pre_restore_snapshots: Vec::new(),
                 dry_run: args.dry_run,
-                paths: would_change,
+                paths: plan.would_change,
             })?;
         }
         return Ok(0);
     }
-
-    let txn = backup::new_txn();
-    let mut pre_restore = Vec::new();
-    for (snapshot, entries, _) in &planned {
-        let items = backup::capture_items_for(entries);
-        let reason = format!("before restore of snapshot {}", snapshot.id);
-        pre_restore.push(backup::snapshot(
-            &mut connection,
-            &txn,
-            &snapshot.client,
-            &reason,
-            None,
-            &ctx.command_line,
-            &items,
-        )?);
-    }
-    let mut done = Vec::new();
-    for (snapshot, entries, _) in &planned {
-        let changes = backup::restore_entries(entries, false).map_err(|error| {
-            error.context(format!("Failed to restore snapshot {}", snapshot.id)).hint(format!(
-                "the state before this restore is snapshot {}: `aigate restore {}`",
-                ids(&pre_restore),
-                pre_restore.first().copied().unwrap_or_default()
-            ))
-        })?;
-        done.extend(changes);
-    }
+    let Restored { pre_restore, done } = restore::apply(&mut connection, &plan, &ctx.command_line)?;
     ctx.out.info(&format!(
         "Restored {} path{} from snapshot {} (undo with `aigate restore`)",
         done.len(),
@@ -117,43 +84,6 @@ pub(crate) fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<u8> {
     Ok(0)
 }
 
-fn choose(
-    connection: &rusqlite::Connection,
-    id: Option<i64>,
-    clients: &[String],
-) -> Result<Vec<SnapshotInfo>> {
-    if let Some(id) = id {
-        let snapshot = super::backup::find(connection, id)?;
-        if !clients.is_empty() && !clients.contains(&snapshot.client) {
-            return Err(Error::refused(format!(
-                "Snapshot {id} is of {}, not {}",
-                snapshot.client,
-                clients.join(", ")
-            )));
-        }
-        return Ok(vec![snapshot]);
-    }
-    let all = store::list(connection, clients)?;
-    let Some(newest) = all.first() else {
-        return Err(Error::refused("No snapshot to restore").hint("`aigate backup create` makes one"));
-    };
-    if clients.is_empty() {
-        return store::by_txn(connection, &newest.txn);
-    }
-    let mut chosen = Vec::new();
-    for client in clients {
-        match all.iter().find(|snapshot| &snapshot.client == client) {
-            Some(snapshot) => chosen.push(snapshot.clone()),
-            None => return Err(Error::refused(format!("No snapshot of {client} to restore"))),
-        }
-    }
-    Ok(chosen)
-}
-
 fn describe(change: &RestoredPath) -> String {
     if change.diff.is_empty() { format!("{}: {}\n", change.action, change.path) } else { change.diff.clone() }
-}
-
-fn ids(ids: &[i64]) -> String {
-    ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }

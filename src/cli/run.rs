@@ -4,7 +4,6 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use super::Ctx;
-use crate::clients::Client;
 use crate::error::Result;
 
 #[derive(Debug, clap::Args)]
@@ -16,7 +15,7 @@ use crate::error::Result;
 pub struct RunArgs {
     /// The agent to launch
     #[arg(value_enum)]
-    pub client: Client,
+    pub client: super::AgentChoice,
     /// A provider in the chain, in order (repeat); default: every provider by priority
     #[arg(long = "provider", value_name = "P")]
     pub providers: Vec<String>,
@@ -36,7 +35,7 @@ pub(crate) fn run(ctx: &Ctx, args: RunArgs) -> Result<u8> {
         &ctx.out,
         &ctx.paths,
         crate::session::run::RunOptions {
-            client: args.client,
+            client: args.client.into(),
             providers: args.providers,
             model: args.model,
             bin: args.bin,

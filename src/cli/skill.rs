@@ -119,7 +119,7 @@ fn add(ctx: &Ctx, source: &Path, name: Option<&str>, force: bool, dry_run: bool)
         let mut text = String::new();
         for file in &files {
             let bytes = fs_err::read(staged.root.join(file)).ok();
-            text.push_str(&crate::write::unified_diff(
+            text.push_str(&crate::diff::unified_diff(
                 &display_path(&target.join(file)),
                 None,
                 bytes.as_deref(),

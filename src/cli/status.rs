@@ -6,7 +6,6 @@
 //! writes nothing and creates nothing (not even the db).
 
 use super::Ctx;
-use crate::clients::Client;
 use crate::clients::gateway::health::Health;
 use crate::clients::gateway::inspect::{self, ClientStatus, FileStatus};
 use crate::error::Result;
@@ -18,11 +17,11 @@ use crate::error::Result;
 pub struct StatusArgs {
     /// Only these clients (default: all three)
     #[arg(long, value_enum)]
-    pub client: Vec<Client>,
+    pub client: Vec<super::ClientChoice>,
 }
 
 pub(crate) fn run(ctx: &Ctx, args: &StatusArgs) -> Result<u8> {
-    let report = inspect::inspect(&ctx.paths, &args.client)?;
+    let report = inspect::inspect(&ctx.paths, &super::chosen(&args.client))?;
     if ctx.json() {
         ctx.out.json(&report)?;
         return Ok(0);

@@ -9,7 +9,6 @@
 //!   hand, unless `--force`.
 //! - The gateway token is never printed: diffs and reports mask it.
 
-use std::cell::RefCell;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -21,7 +20,7 @@ use crate::doc::DocError;
 use crate::error::{Error, Result};
 use crate::output::{display_path, mask_secret};
 use crate::session::state::{self, ServeStatus};
-use crate::write::{self, Change, ModePolicy, Outcome};
+use crate::write::{self, Change, Current, Edited, ModePolicy, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum UseCommand {
@@ -39,21 +38,11 @@ pub enum UseCommand {
     Official(UseOfficialArgs),
 }
 
-/// Which clients: `codex`, `claude`, `opencode` or `all`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ClientChoice {
-    Codex,
-    Claude,
-    #[value(name = "opencode")]
-    OpenCode,
-    All,
-}
-
 #[derive(Debug, clap::Args)]
 pub struct UseGatewayArgs {
     /// Which clients (repeat; default: every client whose files exist)
     #[arg(long, value_enum)]
-    pub client: Vec<ClientChoice>,
+    pub client: Vec<super::ClientChoice>,
     /// The gateway's provider chain to record, in order (repeat; `official` is the
     /// pass-through); `aigate serve` uses it when started without `--provider`
     #[arg(long = "provider", value_name = "P")]
@@ -70,7 +59,7 @@ pub struct UseGatewayArgs {
 pub struct UseOfficialArgs {
     /// Which clients (repeat; default: every client in gateway mode)
     #[arg(long, value_enum)]
-    pub client: Vec<ClientChoice>,
+    pub client: Vec<super::ClientChoice>,
     /// Undo keys that were changed by hand since `use gateway` wrote them
     #[arg(long)]
     pub force: bool,
@@ -100,7 +89,7 @@ pub(crate) fn run(ctx: &Ctx, command: UseCommand) -> Result<u8> {
 
 fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
     let paths = &ctx.paths;
-    let chosen = choose(&args.client, || clients::select(&[], paths));
+    let chosen = super::choose(&args.client, || clients::select(&[], paths));
     if chosen.is_empty() {
         return Err(Error::refused("No client found to switch")
             .hint("name one with `--client codex|claude|opencode|all`"));
@@ -163,11 +152,9 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
         None => Vec::new(),
     };
 
-    let planned: Vec<RefCell<Option<FileRecord>>> = chosen.iter().map(|_| RefCell::new(None)).collect();
     let mut changes = Vec::new();
-    for (client, slot) in chosen.iter().copied().zip(&planned) {
+    for client in chosen.iter().copied() {
         let path = gateway::gateway_file(client, paths);
-        let state = crate::fsx::read_state(&path)?;
         let target = Target {
             address: address.clone(),
             token: token.clone(),
@@ -175,19 +162,28 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
             codex_login: client == Client::Codex && paths.codex_auth().exists(),
         };
         let earlier = previous.iter().find(|record| record.client == client && record.path == path).cloned();
-        let file_mode = state.mode;
         let record_path = path.clone();
-        changes.push(Change::new(client.name(), path, ModePolicy::Private, move |bytes| {
-            let (new_bytes, record) =
-                gateway::gateway_bytes(client, &record_path, bytes, file_mode, &target, earlier.as_ref())
-                    .map_err(|error| doc_error(&error))?;
-            *slot.borrow_mut() = Some(record);
-            Ok(Some(new_bytes))
-        }));
+        changes.push(Change::with_result(
+            client.name(),
+            path,
+            ModePolicy::Private,
+            move |current: Current<'_>| {
+                let (new_bytes, record) = gateway::gateway_bytes(
+                    client,
+                    &record_path,
+                    current.bytes,
+                    current.mode,
+                    &target,
+                    earlier.as_ref(),
+                )
+                .map_err(|error| doc_error(&error))?;
+                Ok(Edited { bytes: Some(new_bytes), result: record })
+            },
+        ));
     }
     let outcome = write::apply(paths, &ctx.command_line, "use gateway", &changes, args.dry_run)?;
     drop(changes);
-    let new_records: Vec<FileRecord> = planned.into_iter().filter_map(RefCell::into_inner).collect();
+    let (outcome, new_records) = outcome.split();
 
     if args.dry_run {
         print_dry_run(ctx, &outcome, &token);
@@ -227,7 +223,7 @@ fn use_official(ctx: &Ctx, args: &UseOfficialArgs) -> Result<u8> {
         ctx.out.info("Nothing to undo: aigate has not switched any client to the gateway");
         return report_nothing(ctx);
     };
-    let requested = choose(&args.client, Vec::new);
+    let requested = super::choose(&args.client, Vec::new);
     let mut stored = records::load(&connection, &requested)?;
     drop(connection);
     // `use gateway` resolves the OpenCode file anew each time; undo the recorded one.
@@ -318,25 +314,6 @@ fn report_nothing(ctx: &Ctx) -> Result<u8> {
         })?;
     }
     Ok(0)
-}
-
-/// `--client` values to clients; `All` means all three; none given means `default()`.
-fn choose(choices: &[ClientChoice], default: impl FnOnce() -> Vec<Client>) -> Vec<Client> {
-    if choices.is_empty() {
-        return default();
-    }
-    let mut chosen: Vec<Client> = choices
-        .iter()
-        .flat_map(|choice| match choice {
-            ClientChoice::Codex => vec![Client::Codex],
-            ClientChoice::Claude => vec![Client::Claude],
-            ClientChoice::OpenCode => vec![Client::OpenCode],
-            ClientChoice::All => Client::ALL.to_vec(),
-        })
-        .collect();
-    chosen.sort();
-    chosen.dedup();
-    chosen
 }
 
 /// A refusal that names `file:line:column`, and says nothing was written anywhere.

@@ -17,12 +17,11 @@ pub mod launch;
 pub const PROVIDER_ID: &str = "aigate";
 
 /// A coding agent aigate manages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Client {
     Codex,
     Claude,
-    #[value(name = "opencode")]
     OpenCode,
 }
 

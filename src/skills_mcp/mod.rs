@@ -16,6 +16,7 @@ pub mod codex;
 pub mod edit;
 pub mod json_fast;
 pub mod opencode;
+pub mod ops;
 pub mod patch;
 pub mod records;
 pub mod server;
@@ -33,7 +34,7 @@ pub use server::{McpServer, ServerView, Transport};
 pub use skills::{Problem, validate_skill_dir};
 
 /// Where a server is configured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// The client's user config.

@@ -1,0 +1,776 @@
+//! The MCP operations behind `aigate mcp add|list|remove|enable|disable|sync`: plans for
+//! every client's own format, Claude Code's park-instead-of-disable, and the undo records
+//! that make `add`/`remove` and `disable`/`enable` byte-exact. They return values; the
+//! CLI prints them.
+//!
+//! Invariants:
+//! - Every file change goes through one [`write::apply`] call per operation, so an
+//!   operation that touches several clients changes all of them or none.
+//! - A server a chosen client cannot take (its name, SSE in Codex, a `cwd` outside Codex)
+//!   is refused for every client before anything is written.
+//! - `add` then `remove`, and `disable` then `enable`, give back the files byte for byte:
+//!   aigate records the reverse patch of its own edit and uses it when it still applies.
+//! - `list` only reads files; it never starts a server. Env and header values are masked.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::json_fast::{self, FastAdd};
+use super::records::{self, Op, Parked};
+use super::{McpFile, McpServer, Scope, ServerView, Transport, edit, patch};
+use crate::clients::{self, Client, Format};
+use crate::error::{Error, Result};
+use crate::output::display_path;
+use crate::paths::Paths;
+use crate::skills_mcp;
+use crate::write::{self, Change, Current, Edited, ModePolicy, Outcome};
+
+/// Where an operation runs: the paths, and the command line recorded with its snapshot.
+#[derive(Debug, Clone, Copy)]
+pub struct Env<'a> {
+    pub paths: &'a Paths,
+    pub command_line: &'a str,
+}
+
+impl Env<'_> {
+    fn db(&self) -> Result<rusqlite::Connection> {
+        crate::db::open(&self.paths.aigate_home)
+    }
+}
+
+/// What one edit saw and made, for the undo record: (old bytes, new bytes, the inserted
+/// range when the splice fast path made it).
+type Seen = (Option<Vec<u8>>, Vec<u8>, Option<std::ops::Range<usize>>);
+
+/// `mcp add`, as plain data.
+#[derive(Debug, Clone)]
+pub struct AddRequest {
+    pub name: String,
+    /// The chosen clients (empty: every client whose files exist), unless `all`.
+    pub client: Vec<Client>,
+    pub all: bool,
+    pub scope: Scope,
+    pub env: Vec<String>,
+    pub header: Vec<String>,
+    pub url: Option<String>,
+    /// A remote server speaks SSE (else streamable HTTP).
+    pub sse: bool,
+    pub force: bool,
+    pub dry_run: bool,
+    pub command: Vec<String>,
+}
+
+/// `mcp remove|enable|disable`, as plain data.
+#[derive(Debug, Clone)]
+pub struct NameRequest {
+    pub name: String,
+    pub client: Vec<Client>,
+    pub scope: Option<Scope>,
+    pub dry_run: bool,
+}
+
+/// `mcp sync`, as plain data.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    pub from: Client,
+    pub to: Vec<Client>,
+    pub scope: Scope,
+    pub force: bool,
+    pub dry_run: bool,
+}
+
+/// What a mutating operation did, for the CLI to report.
+#[derive(Debug)]
+pub struct Changed {
+    /// `add`, `remove`, `enable`, `disable`.
+    pub action: &'static str,
+    pub name: String,
+    pub outcome: Outcome,
+    pub notes: Vec<String>,
+    /// The past tense for the summary (`Added`).
+    pub done: &'static str,
+    /// What to say when nothing changed.
+    pub nothing: &'static str,
+}
+
+/// `mcp list`'s answer.
+pub struct Listing {
+    pub servers: Vec<ListRow>,
+    /// Files that could not be read (each rendered with its location).
+    pub warnings: Vec<String>,
+}
+
+/// `mcp sync`'s answer.
+pub struct Synced {
+    pub from: Client,
+    pub items: Vec<SyncItem>,
+    pub outcome: Outcome,
+}
+
+// ------------------------------------------------------------------------------- add
+
+/// The server an `add` describes, checked: a transport, and flags that fit it.
+pub fn server_from_args(args: &AddRequest) -> Result<McpServer> {
+    let refuse = |message: String| Error::refused(message);
+    let transport = match (&args.url, args.command.split_first()) {
+        (Some(url), None) => {
+            if !args.env.is_empty() {
+                return Err(refuse("`--env` is for stdio servers; a remote server takes `--header`".into()));
+            }
+            let headers = skills_mcp::server::parse_headers(&args.header).map_err(refuse)?;
+            if args.sse {
+                Transport::Sse { url: url.clone(), headers }
+            } else {
+                Transport::Http { url: url.clone(), headers }
+            }
+        }
+        (None, Some((command, rest))) => {
+            if !args.header.is_empty() {
+                return Err(refuse(
+                    "`--header` is for remote servers (`--url`); a stdio server takes `--env`".into(),
+                ));
+            }
+            Transport::Stdio {
+                command: command.clone(),
+                args: rest.to_vec(),
+                env: skills_mcp::server::parse_env(&args.env).map_err(refuse)?,
+                cwd: None,
+            }
+        }
+        (Some(_), Some(_)) => {
+            return Err(refuse("give either `--url URL` or `-- COMMAND ARGS`, not both".into()));
+        }
+        (None, None) => {
+            return Err(refuse(format!("`{}` needs a transport", args.name))
+                .hint(format!("`aigate mcp add {} -- COMMAND ARGS...` or `--url URL`", args.name)));
+        }
+    };
+    Ok(McpServer::new(args.name.clone(), transport))
+}
+
+/// `mcp add`: the server in every chosen client, in one write.
+pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
+    let server = server_from_args(args)?;
+    let chosen = if args.all { Client::ALL.to_vec() } else { clients::select(&args.client, ctx.paths) };
+    if chosen.is_empty() {
+        return Err(Error::refused("No client files found to add the server to")
+            .hint("name the clients with `--client codex|claude|opencode`, or use `--all`"));
+    }
+    let cwd = current_dir()?;
+    let mut files = Vec::new();
+    let mut reasons = Vec::new();
+    for client in chosen {
+        match skills_mcp::mcp_file(client, args.scope, ctx.paths, &cwd) {
+            Ok(file) => files.push(file),
+            Err(reason) => reasons.push(reason),
+        }
+        if let Err(reason) = skills_mcp::check_name(client, &server.name) {
+            reasons.push(reason);
+        }
+        if let Err(reason) = skills_mcp::to_entry(client, &server, None) {
+            reasons.push(reason);
+        }
+    }
+    if !reasons.is_empty() {
+        let mut error = Error::refused(format!("Cannot add `{}`", server.name));
+        for reason in &reasons {
+            error = error.cause(reason);
+        }
+        return Err(error.hint("leave that client out with `--client`, or change the server"));
+    }
+    let connection = ctx.db()?;
+    for file in files.iter().filter(|file| file.client == Client::Claude) {
+        if !args.force && records::parked(&connection, file, &server.name)?.is_some() {
+            return Err(conflict(&server.name, file, " (disabled by aigate)"));
+        }
+    }
+    // Each edit answers what it saw and made, for the undo record: (old bytes, new bytes,
+    // the inserted range when the splice fast path made it).
+    let changes: Vec<Change<'_, Option<Seen>>> = files
+        .iter()
+        .map(|file| {
+            let server = &server;
+            Change::with_result(
+                file.client.name(),
+                file.path.clone(),
+                ModePolicy::Keep,
+                move |current: Current<'_>| {
+                    let old = current.bytes;
+                    // A huge `.claude.json` takes the splice fast path when it can.
+                    if let (Format::Json, Some(bytes)) = (file.format, old) {
+                        let entry =
+                            skills_mcp::to_entry(file.client, server, None).map_err(Error::refused)?;
+                        match json_fast::try_add(bytes, &file.container, &server.name, &entry) {
+                            FastAdd::Added(new, inserted) => {
+                                let seen = Some((Some(bytes.to_vec()), new.clone(), Some(inserted)));
+                                return Ok(Edited { bytes: Some(new), result: seen });
+                            }
+                            FastAdd::Exists if !args.force => return Err(conflict(&server.name, file, "")),
+                            FastAdd::Exists | FastAdd::Unsupported => {}
+                        }
+                    }
+                    let mut document = edit::load(old, file)?;
+                    let existing = edit::entry(&document, file, &server.name);
+                    if existing.is_some() && !args.force {
+                        return Err(conflict(&server.name, file, ""));
+                    }
+                    let entry = skills_mcp::to_entry(file.client, server, existing.as_ref())
+                        .map_err(Error::refused)?;
+                    edit::upsert_in(&mut document, file, &server.name, &entry)?;
+                    let new = document.to_bytes();
+                    let seen = existing.is_none().then(|| (old.map(<[u8]>::to_vec), new.clone(), None));
+                    Ok(Edited { bytes: Some(new), result: seen })
+                },
+            )
+        })
+        .collect();
+    let outcome = write::apply(
+        ctx.paths,
+        ctx.command_line,
+        &format!("mcp add {}", server.name),
+        &changes,
+        args.dry_run,
+    )?;
+    drop(changes);
+    let (outcome, seen) = outcome.split();
+    if !args.dry_run {
+        for (file, seen) in files.iter().zip(seen) {
+            // Only a server that was not there before gets an undo record (reversing a
+            // replacement would bring the old definition back).
+            if let Some((old, new, inserted)) = seen {
+                if old.as_deref() == Some(new.as_slice()) {
+                    continue;
+                }
+                records::forget_undo(&connection, file, &server.name, None)?;
+                let undo = match (&old, inserted) {
+                    (Some(old), Some(inserted)) => patch::record_insert(old, &new, inserted),
+                    _ => patch::record(old.as_deref(), Some(&new)),
+                };
+                if let Some(undo) = undo {
+                    records::save_undo(&connection, file, &server.name, Op::Add, &undo)?;
+                }
+                if file.client == Client::Claude {
+                    records::unpark(&connection, file, &server.name)?;
+                }
+            }
+        }
+    }
+    Ok(Changed {
+        action: "add",
+        name: server.name.clone(),
+        outcome,
+        notes: Vec::new(),
+        done: "Added",
+        nothing: "already there, nothing to change",
+    })
+}
+
+fn conflict(name: &str, file: &McpFile, detail: &str) -> Error {
+    Error::refused(format!(
+        "`{name}` already exists in {} (`{}`){detail}",
+        file.client,
+        display_path(&file.path)
+    ))
+    .hint(format!(
+        "replace it with `--force`, or remove it first: `aigate mcp remove {name} --client {}`",
+        file.client
+    ))
+}
+
+// ---------------------------------------------------------------------------- remove
+
+/// Where a server was found for `remove`/`enable`/`disable`.
+struct Found {
+    file: McpFile,
+    entry: Option<serde_json::Value>,
+    parked: Option<Parked>,
+}
+
+/// For each chosen client, the first scope (or the given one) where `name` is configured
+/// or parked.
+fn find(ctx: &Env<'_>, args: &NameRequest, connection: &rusqlite::Connection) -> Result<Vec<Found>> {
+    let cwd = current_dir()?;
+    let mut found = Vec::new();
+    for client in clients::select(&args.client, ctx.paths) {
+        let scopes: Vec<Scope> = match args.scope {
+            Some(scope) => vec![scope],
+            None => skills_mcp::scopes(client).to_vec(),
+        };
+        for scope in scopes {
+            let Ok(file) = skills_mcp::mcp_file(client, scope, ctx.paths, &cwd) else { continue };
+            let bytes = crate::fsx::read_state(&file.path)?.bytes;
+            let entry = match &bytes {
+                Some(bytes) => edit::entry(&edit::load(Some(bytes), &file)?, &file, &args.name),
+                None => None,
+            };
+            let parked =
+                if client == Client::Claude { records::parked(connection, &file, &args.name)? } else { None };
+            if entry.is_some() || parked.is_some() {
+                found.push(Found { file, entry, parked });
+                break;
+            }
+        }
+    }
+    if found.is_empty() {
+        return Err(Error::refused(format!("No MCP server named `{}`", args.name))
+            .hint("see what there is with `aigate mcp list`"));
+    }
+    Ok(found)
+}
+
+/// `mcp remove`: the server out of every chosen client (its own bytes back when they still
+/// apply), and its parked copy dropped.
+pub fn remove(ctx: &Env<'_>, args: &NameRequest) -> Result<Changed> {
+    let connection = ctx.db()?;
+    let found = find(ctx, args, &connection)?;
+    let undos: Vec<Option<patch::Undo>> = found
+        .iter()
+        .map(|item| records::undo(&connection, &item.file, &args.name, Op::Add))
+        .collect::<Result<_>>()?;
+    let changes: Vec<Change<'_>> = found
+        .iter()
+        .zip(&undos)
+        .filter(|(item, _)| item.entry.is_some())
+        .map(|(item, undo)| {
+            let file = &item.file;
+            let name = args.name.as_str();
+            Change::new(file.client.name(), file.path.clone(), ModePolicy::Keep, move |old: Option<&[u8]>| {
+                let path = file.entry_path(name);
+                edit::prefer_reverse(
+                    undo.as_ref(),
+                    old,
+                    file,
+                    name,
+                    |value| edit::remove_at(value, &path),
+                    || edit::remove(old, file, name),
+                )
+            })
+        })
+        .collect();
+    let outcome = write::apply(
+        ctx.paths,
+        ctx.command_line,
+        &format!("mcp remove {}", args.name),
+        &changes,
+        args.dry_run,
+    )?;
+    drop(changes);
+    let mut notes = Vec::new();
+    for item in &found {
+        if item.parked.is_some() {
+            notes.push(format!("{}: dropped the disabled copy aigate kept", item.file.client));
+            if !args.dry_run {
+                records::unpark(&connection, &item.file, &args.name)?;
+            }
+        }
+        if !args.dry_run {
+            records::forget_undo(&connection, &item.file, &args.name, None)?;
+        }
+    }
+    Ok(Changed {
+        action: "remove",
+        name: args.name.clone(),
+        outcome,
+        notes,
+        done: "Removed",
+        nothing: "nothing to change",
+    })
+}
+
+// --------------------------------------------------------------------- enable/disable
+
+/// `mcp enable|disable`: Codex and OpenCode flip `enabled`; Claude Code, which has no such
+/// field, has the entry parked in aigate's records while disabled.
+pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed> {
+    let connection = ctx.db()?;
+    let found = find(ctx, args, &connection)?;
+    let name = args.name.as_str();
+    let mut notes = Vec::new();
+    let mut chosen: Vec<(&Found, Option<patch::Undo>)> = Vec::new();
+    for item in &found {
+        let client = item.file.client;
+        let enabled = match client {
+            Client::Claude => item.entry.is_some(),
+            Client::Codex | Client::OpenCode => item
+                .entry
+                .as_ref()
+                .and_then(|entry| entry.get("enabled"))
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(true),
+        };
+        if enabled == enable {
+            notes.push(format!("{client}: already {}", if enable { "enabled" } else { "disabled" }));
+            continue;
+        }
+        if client == Client::Claude && enable && item.entry.is_some() {
+            notes.push(format!("{client}: `{name}` is in the file again; the disabled copy is kept"));
+            continue;
+        }
+        let undo = match (client, enable) {
+            (Client::Claude, true) => item.parked.as_ref().and_then(|parked| parked.undo.clone()),
+            (Client::Codex | Client::OpenCode, true) => {
+                records::undo(&connection, &item.file, name, Op::Disable)?
+            }
+            (_, false) => None,
+        };
+        chosen.push((item, undo));
+    }
+    let changes: Vec<Change<'_, Option<Seen>>> = chosen
+        .iter()
+        .map(|(item, undo)| {
+            let file = &item.file;
+            let parked_entry = item.parked.as_ref().map(|parked| parked.entry.clone());
+            Change::with_result(
+                file.client.name(),
+                file.path.clone(),
+                ModePolicy::Keep,
+                move |current: Current<'_>| {
+                    let old = current.bytes;
+                    let path = file.entry_path(name);
+                    let expect = |value: &mut serde_json::Value| match (file.client, enable) {
+                        (Client::Claude, false) => edit::remove_at(value, &path),
+                        (Client::Claude, true) => {
+                            if let Some(entry) = &parked_entry {
+                                edit::set_at(value, &path, entry.clone());
+                            }
+                        }
+                        (Client::Codex | Client::OpenCode, _) => {
+                            let mut enabled_path = path.clone();
+                            enabled_path.push("enabled".to_string());
+                            edit::set_at(value, &enabled_path, serde_json::Value::Bool(enable));
+                        }
+                    };
+                    let semantic = || match (file.client, enable) {
+                        (Client::Claude, false) => edit::remove(old, file, name),
+                        (Client::Claude, true) => {
+                            let entry = parked_entry
+                                .as_ref()
+                                .ok_or_else(|| Error::internal("the parked entry is gone"))?;
+                            edit::upsert(old, file, name, entry)
+                        }
+                        (Client::Codex | Client::OpenCode, _) => edit::set_enabled(old, file, name, enable),
+                    };
+                    let new = edit::prefer_reverse(undo.as_ref(), old, file, name, expect, semantic)?;
+                    let seen = new.as_ref().map(|new| (old.map(<[u8]>::to_vec), new.clone(), None));
+                    Ok(Edited { bytes: new, result: seen })
+                },
+            )
+        })
+        .collect();
+    // Claude Code: park the entry before it leaves the file, so a crash cannot lose it.
+    if !enable && !args.dry_run {
+        for (item, _) in &chosen {
+            if let (Client::Claude, Some(entry)) = (item.file.client, &item.entry) {
+                records::park(&connection, &item.file, name, &Parked { entry: entry.clone(), undo: None })?;
+            }
+        }
+    }
+    let verb = if enable { "enable" } else { "disable" };
+    let outcome = match write::apply(
+        ctx.paths,
+        ctx.command_line,
+        &format!("mcp {verb} {name}"),
+        &changes,
+        args.dry_run,
+    ) {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            if !enable && !args.dry_run {
+                for (item, _) in &chosen {
+                    if item.file.client == Client::Claude {
+                        records::unpark(&connection, &item.file, name)?;
+                    }
+                }
+            }
+            return Err(error);
+        }
+    };
+    drop(changes);
+    let (outcome, seen) = outcome.split();
+    if !args.dry_run {
+        for ((item, _), seen) in chosen.iter().zip(seen) {
+            let Some((old, new, _)) = seen else { continue };
+            let undo = patch::record(old.as_deref(), Some(&new));
+            match (item.file.client, enable) {
+                (Client::Claude, false) => {
+                    if let Some(entry) = &item.entry {
+                        records::park(&connection, &item.file, name, &Parked { entry: entry.clone(), undo })?;
+                    }
+                }
+                (Client::Claude, true) => records::unpark(&connection, &item.file, name)?,
+                (Client::Codex | Client::OpenCode, false) => {
+                    if let Some(undo) = undo {
+                        records::save_undo(&connection, &item.file, name, Op::Disable, &undo)?;
+                    }
+                }
+                (Client::Codex | Client::OpenCode, true) => {
+                    records::forget_undo(&connection, &item.file, name, Some(Op::Disable))?;
+                }
+            }
+        }
+    }
+    let done = if enable { "Enabled" } else { "Disabled" };
+    Ok(Changed { action: verb, name: name.to_string(), outcome, notes, done, nothing: "nothing to change" })
+}
+
+// ------------------------------------------------------------------------------ list
+
+/// One server of `mcp list`.
+#[derive(Serialize)]
+pub struct ListRow {
+    pub name: String,
+    /// The definitions differ between the places this server is configured.
+    pub differs: bool,
+    pub clients: Vec<ListEntry>,
+}
+
+/// One client's view of a listed server.
+#[derive(Serialize, Clone)]
+pub struct ListEntry {
+    pub client: Client,
+    pub present: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerView>,
+    /// Why the entry could not be read as a server (a toggle-only OpenCode entry, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(skip)]
+    pub canonical: Option<McpServer>,
+}
+
+/// Every configured server of `client`, in every scope, with parked Claude entries.
+fn configured(
+    ctx: &Env<'_>,
+    client: Client,
+    connection: &rusqlite::Connection,
+    cwd: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<(String, ListEntry)>> {
+    let mut out = Vec::new();
+    for &scope in skills_mcp::scopes(client) {
+        let Ok(file) = skills_mcp::mcp_file(client, scope, ctx.paths, cwd) else { continue };
+        let bytes = crate::fsx::read_state(&file.path)?.bytes;
+        let mut entries = match &bytes {
+            Some(bytes) => match edit::load(Some(bytes), &file) {
+                Ok(document) => edit::entries(&document, &file)
+                    .into_iter()
+                    .map(|(name, entry)| (name, entry, true))
+                    .collect(),
+                Err(error) => {
+                    warnings.push(error.render().lines().collect::<Vec<_>>().join(" "));
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        if client == Client::Claude {
+            entries.extend(
+                records::parked_in(connection, &file)?.into_iter().map(|(name, entry)| (name, entry, false)),
+            );
+        }
+        for (name, entry, in_file) in entries {
+            let (canonical, note) = match skills_mcp::from_entry(client, &name, &entry) {
+                Ok(server) => (Some(server), None),
+                Err(reason) => (None, Some(reason)),
+            };
+            let enabled = match (&canonical, in_file) {
+                (_, false) => false,
+                (Some(server), true) => server.enabled,
+                (None, true) => entry.get("enabled").and_then(serde_json::Value::as_bool).unwrap_or(true),
+            };
+            out.push((
+                name,
+                ListEntry {
+                    client,
+                    present: true,
+                    scope: Some(scope),
+                    file: Some(display_path(&file.path)),
+                    enabled: Some(enabled),
+                    server: canonical.as_ref().map(McpServer::view),
+                    note,
+                    canonical,
+                },
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// `mcp list`: every server of the chosen clients, grouped by name (files only read).
+pub fn list(ctx: &Env<'_>, requested: &[Client]) -> Result<Listing> {
+    let chosen = clients::select(requested, ctx.paths);
+    let connection = ctx.db()?;
+    let cwd = current_dir()?;
+    let mut by_name: BTreeMap<String, Vec<ListEntry>> = BTreeMap::new();
+    let mut warnings = Vec::new();
+    for &client in &chosen {
+        for (name, entry) in configured(ctx, client, &connection, &cwd, &mut warnings)? {
+            by_name.entry(name).or_default().push(entry);
+        }
+    }
+    let servers: Vec<ListRow> = by_name
+        .into_iter()
+        .map(|(name, mut entries)| {
+            let definitions: Vec<&McpServer> =
+                entries.iter().filter_map(|entry| entry.canonical.as_ref()).collect();
+            let differs = definitions.windows(2).any(|pair| !pair[0].same_definition(pair[1]));
+            for &client in &chosen {
+                if !entries.iter().any(|entry| entry.client == client) {
+                    entries.push(ListEntry {
+                        client,
+                        present: false,
+                        scope: None,
+                        file: None,
+                        enabled: None,
+                        server: None,
+                        note: None,
+                        canonical: None,
+                    });
+                }
+            }
+            entries.sort_by_key(|entry| (entry.client, entry.scope));
+            ListRow { name, differs, clients: entries }
+        })
+        .collect();
+    Ok(Listing { servers, warnings })
+}
+
+// ------------------------------------------------------------------------------ sync
+
+/// What `sync` did with one server for one client.
+#[derive(Serialize)]
+pub struct SyncItem {
+    pub client: Client,
+    pub name: String,
+    /// `added`, `identical`, `differs`, `replaced`, `skipped`.
+    pub result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `mcp sync`: copy one client's servers to the others, in each one's format.
+pub fn sync(ctx: &Env<'_>, args: &SyncRequest) -> Result<Synced> {
+    let cwd = current_dir()?;
+    let connection = ctx.db()?;
+    let source_file = skills_mcp::mcp_file(args.from, args.scope, ctx.paths, &cwd).map_err(Error::refused)?;
+    let source_bytes = crate::fsx::read_state(&source_file.path)?.bytes;
+    let source_document = edit::load(source_bytes.as_deref(), &source_file)?;
+    let mut servers = Vec::new();
+    let mut items = Vec::new();
+    for (name, entry) in edit::entries(&source_document, &source_file) {
+        match skills_mcp::from_entry(args.from, &name, &entry) {
+            Ok(server) => servers.push(server),
+            Err(reason) => {
+                items.push(SyncItem { client: args.from, name, result: "skipped", reason: Some(reason) });
+            }
+        }
+    }
+    let targets: Vec<Client> = if args.to.is_empty() {
+        clients::select(&[], ctx.paths)
+    } else {
+        clients::select(&args.to, ctx.paths)
+    }
+    .into_iter()
+    .filter(|client| *client != args.from)
+    .collect();
+    if targets.is_empty() {
+        return Err(Error::refused("No client to sync to").hint("name one with `--to codex|claude|opencode`"));
+    }
+    let mut plans: Vec<(McpFile, Vec<McpServer>)> = Vec::new();
+    for target in targets {
+        let file = skills_mcp::mcp_file(target, args.scope, ctx.paths, &cwd).map_err(Error::refused)?;
+        let bytes = crate::fsx::read_state(&file.path)?.bytes;
+        let document = edit::load(bytes.as_deref(), &file)?;
+        let mut to_write = Vec::new();
+        for server in &servers {
+            let item = |result, reason: Option<String>| SyncItem {
+                client: target,
+                name: server.name.clone(),
+                result,
+                reason,
+            };
+            if let Err(reason) = skills_mcp::check_name(target, &server.name)
+                .and_then(|()| skills_mcp::to_entry(target, server, None).map(drop))
+            {
+                items.push(item("skipped", Some(reason)));
+                continue;
+            }
+            if target == Client::Claude && !server.enabled {
+                items
+                    .push(item("skipped", Some(format!("disabled in {}; enable it there first", args.from))));
+                continue;
+            }
+            let in_file = edit::entry(&document, &file, &server.name);
+            let existing = in_file.clone().or(if target == Client::Claude {
+                records::parked(&connection, &file, &server.name)?.map(|parked| parked.entry)
+            } else {
+                None
+            });
+            match existing {
+                None => {
+                    items.push(item("added", None));
+                    to_write.push(server.clone());
+                }
+                Some(entry) => {
+                    let same = skills_mcp::from_entry(target, &server.name, &entry)
+                        .is_ok_and(|current| current.same_definition(server));
+                    if same {
+                        items.push(item("identical", None));
+                    } else if args.force && in_file.is_some() {
+                        items.push(item("replaced", None));
+                        to_write.push(server.clone());
+                    } else {
+                        items.push(item(
+                            "differs",
+                            Some(format!(
+                                "left alone; `--force` replaces it with {}'s definition",
+                                args.from
+                            )),
+                        ));
+                    }
+                }
+            }
+        }
+        if !to_write.is_empty() {
+            plans.push((file, to_write));
+        }
+    }
+    let changes: Vec<Change<'_>> = plans
+        .iter()
+        .map(|(file, to_write)| {
+            Change::new(file.client.name(), file.path.clone(), ModePolicy::Keep, move |old: Option<&[u8]>| {
+                let mut document = edit::load(old, file)?;
+                for server in to_write {
+                    let existing = edit::entry(&document, file, &server.name);
+                    let entry = skills_mcp::to_entry(file.client, server, existing.as_ref())
+                        .map_err(Error::refused)?;
+                    edit::upsert_in(&mut document, file, &server.name, &entry)?;
+                }
+                Ok(Some(document.to_bytes()))
+            })
+        })
+        .collect();
+    let outcome = write::apply(
+        ctx.paths,
+        ctx.command_line,
+        &format!("mcp sync --from {}", args.from),
+        &changes,
+        args.dry_run,
+    )?;
+    drop(changes);
+    Ok(Synced { from: args.from, items, outcome })
+}
+
+// --------------------------------------------------------------------------- helpers
+
+fn current_dir() -> Result<PathBuf> {
+    std::env::current_dir().map_err(|error| Error::internal("Cannot read the current directory").cause(error))
+}
