@@ -3,9 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests panic on setup failure")]
 
-mod common;
 
-use common::{TestContext, mode};
+use crate::common::{TestContext, mode};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 

@@ -2,9 +2,8 @@
 //! line and column, modes), modes, snapshots, the gateway's `/health`; exit 0 always.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-mod common;
 
-use common::TestContext;
+use crate::common::TestContext;
 
 /// `aigate status --json`, which always exits 0.
 fn status(home: &TestContext) -> serde_json::Value {

@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-mod common;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

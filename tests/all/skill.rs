@@ -3,12 +3,11 @@
 //! enable/disable, and `aigate restore` bringing a removed skill back.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use common::{TestContext, mode};
+use crate::common::{TestContext, mode};
 use pretty_assertions::assert_eq;
 
 const SKILLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/skills");

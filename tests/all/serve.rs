@@ -6,13 +6,12 @@
 #![cfg(unix)]
 #![expect(clippy::unwrap_used, reason = "test helpers panic on setup failure")]
 
-mod common;
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, Output};
 use std::time::Duration;
 
-use common::{TestContext, mode};
+use crate::common::{TestContext, mode};
 
 fn stop(child: Child) -> Output {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM)

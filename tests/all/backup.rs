@@ -1,11 +1,10 @@
 //! `aigate backup` and `aigate restore` as a user runs them, in a throw-away home.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-mod common;
 
 use std::os::unix::fs::symlink;
 
-use common::{TestContext, mode, write};
+use crate::common::{TestContext, mode, write};
 use pretty_assertions::assert_eq;
 
 const CODEX: &[u8] = b"# my config\r\nmodel = \"gpt-5\"\r\n\r\n[mcp_servers.docs]\r\ncommand = \"docs\"\r\n";

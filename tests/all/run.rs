@@ -7,7 +7,6 @@
 #![cfg(unix)]
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-mod common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -15,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TestContext;
+use crate::common::TestContext;
 
 /// A throw-away home with a stub agent in `bin/`, which comes first on `PATH`.
 fn new_context() -> TestContext {

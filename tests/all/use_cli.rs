@@ -3,12 +3,11 @@
 //! idempotence, `--dry-run`, modes, and the token never printed.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::TestContext;
+use crate::common::TestContext;
 use pretty_assertions::assert_eq;
 
 /// Seed the three clients from the shared fixtures, with mode 0644.

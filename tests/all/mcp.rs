@@ -5,11 +5,10 @@
 //! (re)write them, then review the diff by eye.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::TestContext;
+use crate::common::TestContext;
 use pretty_assertions::assert_eq;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");

@@ -3,12 +3,11 @@
 //! credentials, gateway down while a client uses it, drift, skills, file modes).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::TestContext;
+use crate::common::TestContext;
 
 /// `aigate ARGS` with extra environment variables.
 fn aigate(home: &TestContext, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {

@@ -2,7 +2,6 @@
 //! and is either the old or the new content, and completed writes have their snapshots.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -10,7 +9,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::TestContext;
+use crate::common::TestContext;
 
 fn counter_of(path: &Path) -> i64 {
     let text = fs_err::read_to_string(path).unwrap();

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use aigate::doc::Format;
 
-#[path = "../fuzz/check.rs"]
+#[path = "../../fuzz/check.rs"]
 mod check;
 
 const FIXTURES: &[(&str, Format)] = &[
