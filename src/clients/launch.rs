@@ -26,6 +26,9 @@ const LOOPBACK_NO_PROXY: [&str; 3] = ["127.0.0.1", "localhost", "::1"];
 pub struct AgentLaunch {
     pub args: Vec<OsString>,
     pub env: Vec<(String, OsString)>,
+    /// Variables removed from the agent's environment: the chain's key variables, which
+    /// the agent (and every tool it runs) has no use for; it needs only the session token.
+    pub unset: Vec<String>,
     /// Notes for stderr (never holding a secret).
     pub warnings: Vec<String>,
 }
@@ -42,6 +45,17 @@ pub struct Session<'a> {
     pub official: bool,
     /// The model to ask for (already resolved for OpenCode).
     pub model: Option<&'a str>,
+    /// The environment variables the chain's provider keys are read from.
+    pub key_variables: &'a [String],
+}
+
+/// The variables a client's own login reads, which stay when the chain has `official`.
+fn login_variables(client: Client) -> &'static [&'static str] {
+    match client {
+        Client::Codex => &["OPENAI_API_KEY", "CODEX_API_KEY"],
+        Client::Claude => &[env_vars::ANTHROPIC_API_KEY, "CLAUDE_CODE_OAUTH_TOKEN"],
+        Client::OpenCode => &[],
+    }
 }
 
 /// Find the agent executable: `--bin`, else `AIGATE_<AGENT>_BIN`, else `PATH`.
@@ -147,7 +161,16 @@ pub fn plan_agent(
         }
     }
     args.extend(user_args.iter().cloned());
-    Ok(AgentLaunch { args, env, warnings })
+    let mut unset: Vec<String> = session
+        .key_variables
+        .iter()
+        .filter(|name| !(session.official && login_variables(session.client).contains(&name.as_str())))
+        .filter(|name| !env.iter().any(|(set, _)| set == *name))
+        .cloned()
+        .collect();
+    unset.sort();
+    unset.dedup();
+    Ok(AgentLaunch { args, env, unset, warnings })
 }
 
 /// The `-c key=value` overrides (TOML values) that point Codex at the proxy. They go

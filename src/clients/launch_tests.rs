@@ -11,6 +11,7 @@ fn session(client: Client, official: bool, model: Option<&'static str>) -> Sessi
         session_id: "sid",
         official,
         model,
+        key_variables: &[],
     }
 }
 
@@ -139,4 +140,18 @@ fn chatgpt_login_is_detected_from_auth_json() {
 #[test]
 fn toml_strings_are_escaped() {
     assert_eq!(toml_escape("a\"b\\c"), "a\\\"b\\\\c");
+}
+
+#[test]
+fn the_chains_key_variables_are_dropped_from_the_agents_environment() {
+    let keys =
+        ["DEEPSEEK_API_KEY".to_string(), "ANTHROPIC_API_KEY".to_string(), "DEEPSEEK_API_KEY".to_string()];
+    let mut claude = session(Client::Claude, false, None);
+    claude.key_variables = &keys;
+    let launch = plan_agent(&claude, &[], &no_env).unwrap();
+    assert_eq!(launch.unset, vec!["ANTHROPIC_API_KEY", "DEEPSEEK_API_KEY"]);
+    // With `official` in the chain, Claude Code's own login variable stays.
+    claude.official = true;
+    let launch = plan_agent(&claude, &[], &no_env).unwrap();
+    assert_eq!(launch.unset, vec!["DEEPSEEK_API_KEY"]);
 }

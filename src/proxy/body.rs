@@ -94,7 +94,10 @@ impl TappedBody {
         row.cached_tokens = tokens.cached;
         let model = row.model_sent.clone().or_else(|| row.model_requested.clone());
         row.cost_usd = model.and_then(|model| cost(&model, tokens.input, tokens.output, tokens.cached));
-        if let Some(outcome) = self.outcome {
+        // An error inside the answer or an answer without its end is not a success, even
+        // with a 200 (cc-switch #7425, #3493).
+        let ending = if row.error_class.is_none() { self.tap.ending() } else { None };
+        if let Some(outcome) = self.outcome.or(ending) {
             row.error_class = Some(outcome.to_string());
         }
         sink.record(row);

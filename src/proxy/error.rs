@@ -55,6 +55,8 @@ pub enum ProxyError {
     BodyTooLarge(usize),
     #[error("Could not read the request: {0}")]
     BadRequest(String),
+    #[error("The request body did not arrive in time")]
+    RequestTimeout,
     #[error(
         "This request came back to the aigate listener that sent it (a provider points at aigate itself)"
     )]
@@ -81,6 +83,7 @@ impl ProxyError {
             ProxyError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProxyError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::Loop => StatusCode::LOOP_DETECTED,
             ProxyError::Exhausted(attempts) => exhausted_status(attempts),
         }
@@ -94,6 +97,7 @@ impl ProxyError {
             ProxyError::MethodNotAllowed => "method_not_allowed",
             ProxyError::BodyTooLarge(_) => "body_too_large",
             ProxyError::BadRequest(_) => "bad_request",
+            ProxyError::RequestTimeout => "request_timeout",
             ProxyError::Loop => "loop",
             ProxyError::Exhausted(_) => "exhausted",
         }
@@ -113,6 +117,7 @@ impl ProxyError {
             | ProxyError::MethodNotAllowed
             | ProxyError::BodyTooLarge(_)
             | ProxyError::BadRequest(_)
+            | ProxyError::RequestTimeout
             | ProxyError::Loop => None,
         };
         let mut response = error_response(shape, status, &message, self.class());

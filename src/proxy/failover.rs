@@ -21,8 +21,13 @@ use super::error::Attempt;
 use crate::error::{Error, Result};
 use crate::providers::{Api, KeySource};
 
-/// No upstream gets longer than this to send response headers, unless its provider says so.
+/// A streamed request's upstream gets this long to send response headers (streaming APIs
+/// send them at once), unless its provider says otherwise; then the next link is tried.
+pub const DEFAULT_STREAM_HEADER_TIMEOUT: Duration = Duration::from_secs(45);
+/// A non-streamed request's upstream may compute the whole answer before its headers.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(300);
+/// Between two chunks of an answer, and from the headers to the first content.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// TCP (and TLS) connect.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(600);
@@ -35,7 +40,8 @@ pub struct Link {
     pub entry: ChainEntry,
     pub name: String,
     pub client: reqwest::Client,
-    pub header_timeout: Duration,
+    /// The provider's own `--timeout`, which replaces every default below.
+    pub timeout: Option<Duration>,
     /// Every URL of this link is on the loopback interface.
     pub loopback: bool,
     /// The provider's keys, resolved once: nothing changes a running process's environment.
@@ -110,7 +116,7 @@ impl Chain {
                 entry: entry.clone(),
                 name,
                 client,
-                header_timeout: timeout.unwrap_or(DEFAULT_HEADER_TIMEOUT),
+                timeout,
                 loopback,
                 state: Mutex::new(LinkState { key_until: vec![None; keys.len()], ..LinkState::default() }),
                 keys,
@@ -177,6 +183,16 @@ impl Chain {
 }
 
 impl Link {
+    /// How long to wait for response headers before trying the next link.
+    pub fn headers_within(&self, stream: bool) -> Duration {
+        self.timeout.unwrap_or(if stream { DEFAULT_STREAM_HEADER_TIMEOUT } else { DEFAULT_HEADER_TIMEOUT })
+    }
+
+    /// How long an answer may stay silent (before its first content, or between chunks).
+    pub fn idle_within(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT)
+    }
+
     fn cooling_for(&self, now: Instant) -> Option<Duration> {
         let state = self.state.lock().ok()?;
         state.until.and_then(|until| until.checked_duration_since(now)).filter(|left| !left.is_zero())
@@ -260,25 +276,64 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     Some(Duration::from_secs(seconds.max(0) as u64))
 }
 
-/// Whether `url` names a loopback host (`127.0.0.0/8`, `::1`, `localhost`).
-/// Whether `url` is on this machine at `port`: a provider pointing there would loop.
+/// Whether `url` is this very listener (`addr`): same port, and a host that is or resolves
+/// to a loopback or unspecified address (also IPv4-mapped, `[::ffff:127.0.0.1]`), or to the
+/// listener's own address. Names are resolved once, here, and only when the port matches
+/// (a loop needs the same port), so start-up waits on no DNS otherwise.
+pub fn points_at_listener(url: &str, addr: std::net::SocketAddr) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let (Some(host), Some(port)) = (parsed.host(), parsed.port_or_known_default()) else {
+        return false;
+    };
+    if port != addr.port() {
+        return false;
+    }
+    let ours = |ip: std::net::IpAddr| is_local_ip(ip) || canonical(ip) == canonical(addr.ip());
+    match host {
+        url::Host::Ipv4(ip) => ours(ip.into()),
+        url::Host::Ipv6(ip) => ours(ip.into()),
+        url::Host::Domain(name) => {
+            use std::net::ToSocketAddrs;
+            name.eq_ignore_ascii_case("localhost")
+                || (name, port).to_socket_addrs().is_ok_and(|mut found| found.any(|found| ours(found.ip())))
+        }
+    }
+}
+
+/// Whether `url` is on this machine at `port` (loopback names and addresses only; no DNS).
 pub fn points_at_port(url: &str, port: u16) -> bool {
     let url_port = reqwest::Url::parse(url).ok().and_then(|parsed| parsed.port_or_known_default());
     is_loopback_url(url) && url_port == Some(port)
 }
 
+/// Whether `url` names a loopback host (`127.0.0.0/8`, `::1`, `::ffff:127.x`, `localhost`,
+/// or the unspecified address, which reaches this machine).
 pub fn is_loopback_url(url: &str) -> bool {
     let Ok(parsed) = reqwest::Url::parse(url) else {
         return false;
     };
-    let Some(host) = parsed.host_str() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
+    match parsed.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => is_local_ip(ip.into()),
+        Some(url::Host::Ipv6(ip)) => is_local_ip(ip.into()),
+        None => false,
     }
-    host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback() || address.is_unspecified())
+}
+
+/// Loopback or unspecified, looking through IPv4-mapped IPv6 addresses.
+fn is_local_ip(ip: std::net::IpAddr) -> bool {
+    let ip = canonical(ip);
+    ip.is_loopback() || ip.is_unspecified()
+}
+
+/// `::ffff:a.b.c.d` as `a.b.c.d`.
+fn canonical(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+        std::net::IpAddr::V4(_) => ip,
+    }
 }
 
 fn client_builder() -> reqwest::ClientBuilder {
@@ -367,5 +422,36 @@ mod tests {
         assert!(is_loopback_url("http://localhost/v1"));
         assert!(is_loopback_url("http://[::1]:1/v1"));
         assert!(!is_loopback_url("https://api.openai.com/v1"));
+        assert!(is_loopback_url("http://[::ffff:127.0.0.1]:1/v1"));
+        assert!(is_loopback_url("http://0.0.0.0:1/v1"));
+    }
+
+    #[test]
+    fn a_loop_through_any_name_or_form_of_this_listener_is_seen() {
+        let addr: std::net::SocketAddr = "127.0.0.1:4555".parse().unwrap();
+        for url in [
+            "http://127.0.0.1:4555/v1",
+            "http://127.9.9.9:4555/v1",
+            "http://[::ffff:127.0.0.1]:4555/v1",
+            "http://[::1]:4555/v1",
+            "http://0.0.0.0:4555",
+            "http://localhost:4555/v1",
+            "http://LOCALHOST.:4555/v1",
+        ] {
+            assert!(points_at_listener(url, addr), "{url}");
+        }
+        assert!(!points_at_listener("http://127.0.0.1:4556/v1", addr));
+        // The machine's own name resolves to one of its addresses.
+        if let Ok(name) = nix::unistd::gethostname() {
+            if let Some(name) = name.to_str().filter(|name| !name.is_empty()) {
+                use std::net::ToSocketAddrs;
+                let resolves_local = (name, 4555)
+                    .to_socket_addrs()
+                    .is_ok_and(|mut found| found.any(|found| canonical(found.ip()).is_loopback()));
+                if resolves_local {
+                    assert!(points_at_listener(&format!("http://{name}:4555/v1"), addr), "{name}");
+                }
+            }
+        }
     }
 }

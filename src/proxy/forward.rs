@@ -83,10 +83,11 @@ pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_
     if request.method != Method::GET {
         builder = builder.body(body);
     }
-    let sent = tokio::time::timeout(link.header_timeout, builder.send()).await;
+    let headers_within = link.headers_within(request.stream);
+    let sent = tokio::time::timeout(headers_within, builder.send()).await;
     let response = match sent {
         Err(_) => {
-            return fail(format!("no response headers within {}", human(link.header_timeout)), None, None);
+            return fail(format!("no response headers within {}", human(headers_within)), None, None);
         }
         Ok(Err(error)) => return fail(describe_send_error(&error), None, None),
         Ok(Ok(response)) => response,
@@ -123,12 +124,12 @@ pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_
     if is_sse && status.is_success() {
         // Hold the stream back until it shows content or an error, so that an error
         // event before any content can still fail over (cc-switch #7425).
-        let deadline = tokio::time::Instant::now() + link.header_timeout;
+        let deadline = tokio::time::Instant::now() + link.idle_within();
         let mut held_bytes = 0;
         while tap.first_content.is_none() && tap.error.is_none() && held_bytes < PEEK_LIMIT {
             match tokio::time::timeout_at(deadline, upstream.next()).await {
                 Err(_) => {
-                    return fail(format!("no content within {}", human(link.header_timeout)), None, None);
+                    return fail(format!("no content within {}", human(link.idle_within())), None, None);
                 }
                 Ok(None) => {
                     ended = true;
@@ -149,8 +150,32 @@ pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_
             }
         }
         if let Some(message) = tap.error.take() {
-            let message = redact(&message, key.as_ref().map(|key| key.value.as_str()));
+            let message = short_text(&redact(&message, key.as_ref().map(|key| key.value.as_str())));
             return fail(format!("error event before any content: {message}"), Some(status.as_u16()), None);
+        }
+        if ended && tap.first_content.is_none() {
+            // Nothing reached the client yet: the next link may still answer.
+            return fail("the stream ended before any content".to_string(), Some(status.as_u16()), None);
+        }
+    } else if status.is_success() {
+        // A JSON answer: an empty body is no answer, and nothing has reached the client.
+        let declared_empty = response_headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.trim() == "0");
+        if declared_empty {
+            return fail("an empty answer".to_string(), Some(status.as_u16()), None);
+        }
+        match tokio::time::timeout(link.idle_within(), upstream.next()).await {
+            Err(_) => return fail(format!("no body within {}", human(link.idle_within())), None, None),
+            Ok(None) => return fail("an empty answer".to_string(), Some(status.as_u16()), None),
+            Ok(Some(Err(error))) => {
+                return fail(format!("the body broke before any byte: {}", short_error(&error)), None, None);
+            }
+            Ok(Some(Ok(chunk))) => {
+                tap.feed(&chunk);
+                held.push_back(chunk);
+            }
         }
     }
     link.succeeded();
@@ -190,7 +215,7 @@ pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_
         upstream: if ended { None } else { Some(upstream) },
         failed: None,
         tap,
-        idle: link.header_timeout,
+        idle: link.idle_within(),
         last_chunk: Instant::now(),
         sleep: None,
         // The model list is bookkeeping, not usage.
@@ -235,19 +260,46 @@ async fn read_error_text(response: reqwest::Response, key: Option<&str>) -> Stri
             .map_or_else(|| String::from_utf8_lossy(&collected).into_owned(), str::to_string),
         Err(_) => String::from_utf8_lossy(&collected).into_owned(),
     };
-    let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect();
-    redact(&text, key)
+    // Redact first, then cut: a key the cut splits must not reach the client minus its
+    // last characters.
+    short_text(&redact(&text.split_whitespace().collect::<Vec<_>>().join(" "), key))
 }
 
-/// Replace a key that an upstream echoed in its error text.
-fn redact(text: &str, key: Option<&str>) -> String {
-    match key {
-        Some(key) if key.len() >= 4 && text.contains(key) => {
-            text.replace(key, &crate::output::mask_secret(key))
-        }
-        Some(_) | None => text.to_string(),
-    }
+/// At most [`ERROR_TEXT_LIMIT`] characters of an upstream's error text.
+fn short_text(text: &str) -> String {
+    text.chars().take(ERROR_TEXT_LIMIT).collect()
 }
+
+/// How much of an upstream's error text is shown.
+const ERROR_TEXT_LIMIT: usize = 300;
+
+/// Replace a key that an upstream echoed in its error text, whole or in part: any run of
+/// [`KEY_PREFIX_SHOWN`] or more of its leading characters (an upstream that quotes a key
+/// cut short still quotes a secret).
+fn redact(text: &str, key: Option<&str>) -> String {
+    let Some(key) = key.filter(|key| key.len() >= KEY_PREFIX_SHOWN) else {
+        return text.to_string();
+    };
+    let masked = crate::output::mask_secret(key);
+    let needle = &key[..KEY_PREFIX_SHOWN];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(needle) {
+        out.push_str(&rest[..at]);
+        let candidate = &rest[at..];
+        let mut matched = candidate.bytes().zip(key.bytes()).take_while(|(a, b)| a == b).count();
+        while !candidate.is_char_boundary(matched) {
+            matched -= 1;
+        }
+        out.push_str(&masked);
+        rest = &candidate[matched..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A run of this many leading characters of a key counts as the key.
+const KEY_PREFIX_SHOWN: usize = 8;
 
 fn describe_send_error(error: &reqwest::Error) -> String {
     if error.is_connect() {
@@ -287,5 +339,18 @@ mod tests {
             redact("bad key sk-abcdefghijklmnop1234", Some("sk-abcdefghijklmnop1234")),
             "bad key sk-…1234"
         );
+        // A key the upstream quoted cut short, and one at the very end of the text.
+        let key = "sk-abcdefghijklmnop1234";
+        assert_eq!(redact("key sk-abcdefgh… is invalid", Some(key)), "key sk-…1234… is invalid");
+        assert_eq!(redact("x sk-abcdefghijk", Some(key)), "x sk-…1234");
+        assert_eq!(redact("nothing here", Some(key)), "nothing here");
+    }
+
+    #[test]
+    fn a_long_error_is_redacted_before_it_is_cut() {
+        let key = "sk-0123456789abcdefghijklmnopqrstuv";
+        let text = format!("{}{key} more", "x".repeat(ERROR_TEXT_LIMIT - 10));
+        let shown = short_text(&redact(&text, Some(key)));
+        assert!(!shown.contains("sk-0123456"), "{shown}");
     }
 }

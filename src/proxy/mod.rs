@@ -48,6 +48,7 @@ pub struct State {
     pub official: OfficialUpstreams,
     pub usage: usage::UsageSink,
     pub body_limit: usize,
+    pub body_timeouts: server::BodyTimeouts,
     pub client: Option<String>,
     pub session_id: Option<String>,
     /// A random id sent to loopback upstreams to recognise our own requests coming back.
@@ -96,6 +97,8 @@ pub struct Request {
     pub body: Bytes,
     pub model: Option<String>,
     pub has_images: bool,
+    /// The client asked for a stream (`"stream": true`).
+    pub stream: bool,
     pub started: Instant,
     pub ts_ms: i64,
     pub request_id: String,
@@ -150,8 +153,11 @@ pub struct ProxyConfig {
     pub official: OfficialUpstreams,
     /// Request bodies over this many bytes get 413 (default 64 MiB).
     pub body_limit: usize,
-    /// Idle connections are closed after this long.
+    /// A connection waiting this long for a request's headers (idle keep-alive, or a client
+    /// sending them slowly) is closed.
     pub idle_timeout: Duration,
+    /// How long a request body may take to arrive.
+    pub body_timeouts: server::BodyTimeouts,
 }
 
 impl ProxyConfig {
@@ -168,14 +174,15 @@ impl ProxyConfig {
             official: OfficialUpstreams::from_env(false),
             body_limit: DEFAULT_BODY_LIMIT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            body_timeouts: server::BodyTimeouts::default(),
         }
     }
 }
 
 /// Request bodies over this many bytes get 413.
 pub const DEFAULT_BODY_LIMIT: usize = 64 << 20;
-/// Connections with no request for this long are closed.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Connections waiting this long for a request's headers are closed.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A running proxy.
 #[derive(Debug)]
@@ -218,6 +225,7 @@ pub async fn start(config: ProxyConfig) -> Result<ProxyHandle> {
         official: config.official,
         usage: usage.clone(),
         body_limit: config.body_limit,
+        body_timeouts: config.body_timeouts,
         client: config.client,
         session_id: config.session_id,
         instance_id,
@@ -239,7 +247,7 @@ fn refuse_loops(chain: &[ChainEntry], official: &OfficialUpstreams, addr: Socket
             ChainEntry::Provider(provider) => (provider.name.as_str(), provider.all_base_urls()),
         };
         for url in urls {
-            if failover::points_at_port(url, addr.port()) {
+            if failover::points_at_listener(url, addr) {
                 return Err(Error::refused(format!(
                     "Provider `{name}` points at aigate's own listener ({url}); that would loop"
                 ))

@@ -27,7 +27,15 @@ use super::{HOP_HEADER, Request, Route, State};
 
 /// Serve one request.
 pub async fn handle(state: Arc<State>, request: hyper::Request<hyper::body::Incoming>) -> Response<Body> {
-    let request_id = new_request_id(&state);
+    // The client's own id is kept (so its logs and ours agree); one is made only when
+    // missing or unusable.
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|byte| byte.is_ascii_graphic()))
+        .map_or_else(|| new_request_id(&state), str::to_string);
     let mut response = match handle_inner(&state, request, &request_id).await {
         Ok(response) => response,
         Err((error, shape)) => error.into_response(shape),
@@ -47,7 +55,7 @@ async fn handle_inner(
     let ts_ms = crate::db::now_ms();
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
-    if path == "/health" || path == "/v1/health" {
+    if matches!(path, "/health" | "/healthz" | "/v1/health" | "/v1/healthz") {
         if parts.method == Method::GET || parts.method == Method::HEAD {
             let mut response = Response::new(Body::from("ok"));
             response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
@@ -74,18 +82,11 @@ async fn handle_inner(
     if declared.is_some_and(|length| length > state.body_limit as u64) {
         return Err((ProxyError::BodyTooLarge(state.body_limit), shape));
     }
-    let body = match http_body_util::Limited::new(body, state.body_limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) => {
-            if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                return Err((ProxyError::BodyTooLarge(state.body_limit), shape));
-            }
-            return Err((ProxyError::BadRequest(error.to_string()), shape));
-        }
-    };
+    let body =
+        read_body(body, state.body_limit, &state.body_timeouts).await.map_err(|error| (error, shape))?;
     let mut headers = parts.headers;
     clean_headers(state, &mut headers);
-    let (model, has_images) = inspect_body(&body);
+    let (model, has_images, stream) = inspect_body(&body);
     let client = state.client.clone().or_else(|| client_from_user_agent(&headers).map(str::to_string));
     let session_id = state.session_id.clone().or_else(|| {
         ["session-id", "x-claude-code-session-id", "x-session-id"]
@@ -101,6 +102,7 @@ async fn handle_inner(
         body,
         model,
         has_images,
+        stream,
         started,
         ts_ms,
         request_id: request_id.to_string(),
@@ -195,33 +197,120 @@ fn authorized(state: &State, headers: &HeaderMap) -> bool {
     ok
 }
 
+/// How long a request body may take: between two chunks, and in all.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeouts {
+    pub idle: std::time::Duration,
+    pub total: std::time::Duration,
+}
+
+impl Default for BodyTimeouts {
+    fn default() -> Self {
+        Self { idle: std::time::Duration::from_secs(30), total: std::time::Duration::from_secs(300) }
+    }
+}
+
+/// Read the whole request body: at most `limit` bytes (else 413), no gap longer than
+/// `timeouts.idle` and no longer than `timeouts.total` in all (else 408), so a client that
+/// announces a body and never sends it cannot hold a connection.
+async fn read_body(
+    mut body: hyper::body::Incoming,
+    limit: usize,
+    timeouts: &BodyTimeouts,
+) -> Result<bytes::Bytes, ProxyError> {
+    let deadline = tokio::time::Instant::now() + timeouts.total;
+    let mut collected = bytes::BytesMut::new();
+    let mut first: Option<bytes::Bytes> = None;
+    loop {
+        let idle = tokio::time::Instant::now() + timeouts.idle;
+        let frame = match tokio::time::timeout_at(idle.min(deadline), body.frame()).await {
+            Err(_) => return Err(ProxyError::RequestTimeout),
+            Ok(None) => break,
+            Ok(Some(Err(error))) => return Err(ProxyError::BadRequest(error.to_string())),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else { continue };
+        let total = first.as_ref().map_or(0, bytes::Bytes::len) + collected.len() + data.len();
+        if total > limit {
+            return Err(ProxyError::BodyTooLarge(limit));
+        }
+        // One chunk (the usual small request) is kept as it is, without a copy.
+        match first.take() {
+            None if collected.is_empty() => first = Some(data),
+            None => collected.extend_from_slice(&data),
+            Some(earlier) => {
+                collected.extend_from_slice(&earlier);
+                collected.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(first.unwrap_or_else(|| collected.freeze()))
+}
+
 /// Drop hop-by-hop headers, the body length (set again on the way out), and the local
-/// token wherever it is.
+/// token wherever it is: every value of every header that carries it, alone, as a bearer
+/// token, or inside a longer value, is removed.
 fn clean_headers(state: &State, headers: &mut HeaderMap) {
     strip_hop_by_hop(headers);
     headers.remove(header::CONTENT_LENGTH);
     headers.remove("x-aigate-token");
-    if headers.get("x-api-key").is_some_and(|value| token_matches(state, value.as_bytes().trim_ascii())) {
-        headers.remove("x-api-key");
-    }
-    if headers.get(header::AUTHORIZATION).and_then(bearer).is_some_and(|token| token_matches(state, token)) {
-        headers.remove(header::AUTHORIZATION);
+    let token = state.token.as_bytes();
+    let carrying: Vec<axum::http::HeaderName> = headers
+        .iter()
+        .filter(|(_, value)| memmem::find(value.as_bytes(), token).is_some())
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in carrying {
+        let kept: Vec<HeaderValue> = headers
+            .get_all(&name)
+            .iter()
+            .filter(|value| memmem::find(value.as_bytes(), token).is_none())
+            .cloned()
+            .collect();
+        headers.remove(&name);
+        for value in kept {
+            headers.append(name.clone(), value);
+        }
     }
 }
 
-/// The requested model, and whether the body carries an image, without building a tree.
-fn inspect_body(body: &[u8]) -> (Option<String>, bool) {
+/// The requested model, and whether the body carries an image. The image check is
+/// structural (a content part whose `type` is an image type), so a tool property named
+/// `image` is not an image; the tree is only built when an image type's name appears.
+fn inspect_body(body: &[u8]) -> (Option<String>, bool, bool) {
     #[derive(serde::Deserialize)]
     struct Peek<'a> {
         #[serde(borrow)]
         model: Option<Cow<'a, str>>,
+        stream: Option<bool>,
     }
-    let model =
-        serde_json::from_slice::<Peek<'_>>(body).ok().and_then(|peek| peek.model).map(Cow::into_owned);
-    let has_images = [&b"\"input_image\""[..], b"\"image_url\"", b"\"image\""]
+    let peek = serde_json::from_slice::<Peek<'_>>(body).ok();
+    let stream = peek.as_ref().and_then(|peek| peek.stream).unwrap_or(false);
+    let model = peek.and_then(|peek| peek.model).map(Cow::into_owned);
+    let may_have_images = [&b"\"input_image\""[..], b"\"image_url\"", b"\"image\""]
         .iter()
         .any(|needle| memmem::find(body, needle).is_some());
-    (model, has_images)
+    let has_images = may_have_images
+        && serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|value| {
+            ["input", "messages", "contents"].iter().any(|key| value.get(key).is_some_and(has_image_part))
+        });
+    (model, has_images, stream)
+}
+
+/// Whether a message list (or one message, or a content array) holds an image part:
+/// Responses `input_image`, Chat `image_url`, Messages `image` (also inside tool results).
+fn has_image_part(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Array(items) => items.iter().any(has_image_part),
+        serde_json::Value::Object(map) => {
+            let typed_image = map
+                .get("type")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|kind| matches!(kind, "input_image" | "image_url" | "image"));
+            typed_image || ["content", "output"].iter().any(|key| map.get(*key).is_some_and(has_image_part))
+        }
+        _ => false,
+    }
 }
 
 fn client_from_user_agent(headers: &HeaderMap) -> Option<&'static str> {
@@ -257,12 +346,25 @@ mod tests {
     }
 
     #[test]
+    fn images_are_found_by_structure_not_by_name() {
+        // A tool whose schema has a property named `image` carries no image.
+        let tool = br#"{"model":"m","tools":[{"type":"function","function":{"name":"t","parameters":{"type":"object","properties":{"image":{"type":"string"},"image_url":{"type":"string"}}}}}],"messages":[{"role":"user","content":"describe \"image\""}]}"#;
+        assert_eq!(inspect_body(tool), (Some("m".into()), false, false));
+        let chat = br#"{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AA"}}]}]}"#;
+        assert!(inspect_body(chat).1);
+        let responses = br#"{"input":[{"type":"function_call_output","call_id":"c","output":[{"type":"input_image","image_url":"data:x"}]}]}"#;
+        assert!(inspect_body(responses).1);
+        let tool_result = br#"{"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA"}}]}]}]}"#;
+        assert!(inspect_body(tool_result).1);
+    }
+
+    #[test]
     fn body_inspection() {
-        assert_eq!(inspect_body(br#"{"stream":true,"model":"m1"}"#), (Some("m1".into()), false));
+        assert_eq!(inspect_body(br#"{"stream":true,"model":"m1"}"#), (Some("m1".into()), false, true));
         assert_eq!(
             inspect_body(br#"{"messages":[{"content":[{"type":"image","source":{}}]}]}"#),
-            (None, true)
+            (None, true, false)
         );
-        assert_eq!(inspect_body(b"garbage"), (None, false));
+        assert_eq!(inspect_body(b"garbage"), (None, false, false));
     }
 }

@@ -103,7 +103,11 @@ pub struct Tap {
     json_truncated: bool,
     tokens: Tokens,
     pub first_content: Option<Instant>,
+    /// The first error the upstream reported inside a 200 answer (before or after content).
     pub error: Option<String>,
+    /// The stream's terminal event was seen (`response.completed|incomplete|failed`,
+    /// `message_stop`, `[DONE]` or a `finish_reason`), or the JSON body is whole.
+    pub terminal: bool,
     pub bytes: u64,
 }
 
@@ -123,6 +127,7 @@ impl Tap {
             tokens: Tokens::default(),
             first_content: None,
             error: None,
+            terminal: false,
             bytes: 0,
         }
     }
@@ -170,10 +175,27 @@ impl Tap {
                 self.line_done(&line);
             }
             self.dispatch();
-        } else if let Some(usage) = json_usage(&self.json, self.json_truncated) {
-            self.tokens.apply(&usage);
+        } else {
+            self.terminal = json_complete(&self.json, self.json_truncated);
+            if let Some(usage) = json_usage(&self.json, self.json_truncated) {
+                self.tokens.apply(&usage);
+            }
         }
         self.tokens.finish(self.api)
+    }
+
+    /// How the answer ended, for the usage row: `None` when it ended as it should, else
+    /// `upstream_error_event` (an error inside a 200 answer, also after content) or
+    /// `stream_truncated` (no terminal event, or a JSON body cut short). Call after
+    /// [`Tap::finish`].
+    pub fn ending(&self) -> Option<&'static str> {
+        if self.error.is_some() {
+            Some("upstream_error_event")
+        } else if !self.terminal {
+            Some("stream_truncated")
+        } else {
+            None
+        }
     }
 
     /// Milliseconds from the start of the request to the first content.
@@ -258,6 +280,7 @@ impl Tap {
             Api::Responses => match name.as_deref() {
                 Some("response.created" | "response.in_progress") => EventKind::Preamble,
                 Some("response.completed" | "response.incomplete") => {
+                    self.terminal = true;
                     if let Some(usage) =
                         parse(data).as_ref().and_then(|value| value.pointer("/response/usage"))
                     {
@@ -266,6 +289,7 @@ impl Tap {
                     EventKind::Content
                 }
                 Some("response.failed" | "error") => {
+                    self.terminal = true;
                     let value = parse(data);
                     if let Some(usage) = value.as_ref().and_then(|value| value.pointer("/response/usage")) {
                         self.tokens.apply(usage);
@@ -290,16 +314,33 @@ impl Tap {
                     }
                     EventKind::Content
                 }
-                Some("error") => EventKind::Error(error_message(parse(data).as_ref(), data)),
+                Some("error") => {
+                    self.terminal = true;
+                    EventKind::Error(error_message(parse(data).as_ref(), data))
+                }
+                Some("message_stop") => {
+                    self.terminal = true;
+                    EventKind::Content
+                }
                 Some(_) | None => EventKind::Content,
             },
             Api::Chat => {
                 if data == b"[DONE]" {
-                    return EventKind::Content;
+                    // The end, not content: a stream of nothing but `[DONE]` can fail over.
+                    self.terminal = true;
+                    return EventKind::Preamble;
+                }
+                if has_finish_reason(data) {
+                    self.terminal = true;
                 }
                 let has_usage = memmem::find(data, b"\"usage\"").is_some();
                 let has_error = memmem::find(data, b"\"error\"").is_some();
                 if !has_usage && !has_error && name.as_deref() != Some("error") {
+                    // Before the first content, a chunk with only a role (or nothing) is
+                    // preamble: a stream that ends there can still fail over.
+                    if self.first_content.is_none() && !chat_chunk_has_content(data) {
+                        return EventKind::Preamble;
+                    }
                     return EventKind::Content;
                 }
                 let value = parse(data);
@@ -313,13 +354,65 @@ impl Tap {
                         .as_ref()
                         .is_some_and(|value| value.get("error").is_some_and(|error| !error.is_null()));
                 if is_error {
+                    self.terminal = true;
                     EventKind::Error(error_message(value.as_ref(), data))
+                } else if self.first_content.is_none() && !chat_chunk_has_content(data) {
+                    EventKind::Preamble
                 } else {
                     EventKind::Content
                 }
             }
         }
     }
+}
+
+/// A Chat chunk with a non-null `finish_reason` (the end of the answer).
+fn has_finish_reason(data: &[u8]) -> bool {
+    let Some(at) = memmem::find(data, b"\"finish_reason\"") else {
+        return false;
+    };
+    let rest = &data[at + b"\"finish_reason\"".len()..];
+    let value = rest.iter().position(|byte| !matches!(byte, b' ' | b'\t' | b':')).map(|start| &rest[start..]);
+    value.is_some_and(|value| !value.starts_with(b"null"))
+}
+
+/// Whether a Chat chunk carries output: text, reasoning, a tool call, a refusal, or the
+/// finish of an (empty) answer.
+fn chat_chunk_has_content(data: &[u8]) -> bool {
+    let Some(value) = parse(data) else {
+        // Not JSON: let it through as content rather than hold it.
+        return true;
+    };
+    let Some(choices) = value.get("choices").and_then(Value::as_array) else {
+        return false;
+    };
+    choices.iter().any(|choice| {
+        let non_empty = |field: &str| {
+            choice
+                .pointer(&format!("/delta/{field}"))
+                .or_else(|| choice.pointer(&format!("/message/{field}")))
+                .is_some_and(|value| match value {
+                    Value::String(text) => !text.is_empty(),
+                    Value::Array(items) => !items.is_empty(),
+                    Value::Null => false,
+                    _ => true,
+                })
+        };
+        non_empty("content")
+            || non_empty("reasoning_content")
+            || non_empty("reasoning")
+            || non_empty("tool_calls")
+            || non_empty("refusal")
+            || choice.get("finish_reason").is_some_and(|reason| !reason.is_null())
+    })
+}
+
+/// Whether a non-streamed JSON body arrived whole (its kept tail ends the document).
+fn json_complete(body: &[u8], truncated: bool) -> bool {
+    if !truncated {
+        return serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+    }
+    body.iter().rev().find(|byte| !byte.is_ascii_whitespace()).is_some_and(|last| matches!(last, b'}' | b']'))
 }
 
 fn parse(data: &[u8]) -> Option<Value> {
@@ -336,7 +429,8 @@ fn type_field(data: &[u8]) -> Option<String> {
     serde_json::from_slice::<Typed>(data).ok().and_then(|typed| typed.kind)
 }
 
-/// A short description of an in-stream error (never more than 300 characters).
+/// A description of an in-stream error, whole: the caller redacts keys *before* cutting it
+/// short.
 fn error_message(value: Option<&Value>, data: &[u8]) -> String {
     let found = value.and_then(|value| {
         value
@@ -346,8 +440,7 @@ fn error_message(value: Option<&Value>, data: &[u8]) -> String {
             .and_then(Value::as_str)
             .map(str::to_string)
     });
-    let text = found.unwrap_or_else(|| String::from_utf8_lossy(data).into_owned());
-    text.chars().take(300).collect()
+    found.unwrap_or_else(|| String::from_utf8_lossy(data).into_owned())
 }
 
 /// The usage object of a JSON body (possibly only its tail).

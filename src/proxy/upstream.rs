@@ -14,6 +14,20 @@ use super::failover::Link;
 use super::{ChainEntry, HOP_HEADER, Request, Route, State};
 use crate::providers::Api;
 
+/// Headers that carry a client's credentials or account, removed before a request goes
+/// to a provider (which gets only its own key): OpenAI, Anthropic, Azure, Google, cookies.
+pub const CLIENT_CREDENTIAL_HEADERS: [&str; 9] = [
+    "authorization",
+    "x-api-key",
+    "api-key",
+    "x-goog-api-key",
+    "openai-organization",
+    "openai-project",
+    "chatgpt-account-id",
+    "cookie",
+    "proxy-authorization",
+];
+
 /// The header carrying a provider key for `api`, marked sensitive: `x-api-key` for
 /// Messages, `Authorization: Bearer` for the OpenAI APIs.
 pub fn credential_header(api: Api, key: &str) -> Option<(HeaderName, HeaderValue)> {
@@ -78,9 +92,9 @@ pub(super) fn upstream_headers(
     match &link.entry {
         ChainEntry::Official => {}
         ChainEntry::Provider(_) => {
-            // The provider's key replaces whatever the client sent; the client's login
-            // (and its account id) is none of a third party's business.
-            for name in ["authorization", "x-api-key", "chatgpt-account-id", "cookie"] {
+            // The provider's key replaces whatever the client sent; the client's login, its
+            // other credentials and its account ids are none of a third party's business.
+            for name in CLIENT_CREDENTIAL_HEADERS {
                 headers.remove(name);
             }
             if let Some((name, value)) = key.and_then(|key| credential_header(api, key)) {

@@ -62,6 +62,18 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
         Client::Codex | Client::Claude => options.model.clone(),
     };
     let codex_chatgpt_login = options.client == Client::Codex && official && codex_chatgpt_login(paths);
+    let key_variables: Vec<String> = chain
+        .iter()
+        .filter_map(|entry| match entry {
+            ChainEntry::Provider(provider) => Some(&provider.keys),
+            ChainEntry::Official => None,
+        })
+        .flatten()
+        .filter_map(|key| match key {
+            crate::providers::KeySource::Env(name) => Some(name.clone()),
+            crate::providers::KeySource::Stored(_) => None,
+        })
+        .collect();
     let token = crate::random::hex(32)?;
     let session_id = session_id()?;
 
@@ -77,6 +89,7 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
             official: OfficialUpstreams::from_env(codex_chatgpt_login),
             body_limit: crate::proxy::DEFAULT_BODY_LIMIT,
             idle_timeout: crate::proxy::DEFAULT_IDLE_TIMEOUT,
+            body_timeouts: crate::proxy::server::BodyTimeouts::default(),
         };
         let handle = crate::proxy::start(config).await?;
         let base_url = handle.base_url();
@@ -87,6 +100,7 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
             session_id: &session_id,
             official,
             model: model.as_deref(),
+            key_variables: &key_variables,
         };
         let launch = plan_agent(&session, &options.agent_args, &|name| std::env::var_os(name))?;
         for warning in &launch.warnings {
@@ -130,6 +144,9 @@ async fn supervise(program: &Path, launch: &AgentLaunch) -> Result<u8> {
 
     let mut command = tokio::process::Command::new(program);
     command.args(&launch.args);
+    for name in &launch.unset {
+        command.env_remove(name);
+    }
     for (name, value) in &launch.env {
         command.env(name, value);
     }

@@ -109,6 +109,7 @@ pub fn serve(out: &Printer, paths: &Paths, args: &ServeOptions) -> Result<u8> {
             ),
             body_limit: crate::proxy::DEFAULT_BODY_LIMIT,
             idle_timeout: crate::proxy::DEFAULT_IDLE_TIMEOUT,
+            body_timeouts: crate::proxy::server::BodyTimeouts::default(),
         };
         let handle = match proxy::start(config).await {
             Ok(handle) => handle,

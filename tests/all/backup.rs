@@ -1,7 +1,6 @@
 //! `aigate backup` and `aigate restore` as a user runs them, in a throw-away home.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-
 use std::os::unix::fs::symlink;
 
 use crate::common::{TestContext, mode, write};

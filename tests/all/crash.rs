@@ -2,7 +2,6 @@
 //! and is either the old or the new content, and completed writes have their snapshots.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;

@@ -3,7 +3,6 @@
 //! credentials, gateway down while a client uses it, drift, skills, file modes).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 

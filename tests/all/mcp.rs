@@ -5,7 +5,6 @@
 //! (re)write them, then review the diff by eye.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-
 use std::path::{Path, PathBuf};
 
 use crate::common::TestContext;

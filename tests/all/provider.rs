@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests panic on setup failure")]
 
-
 use crate::common::{TestContext, mode};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};

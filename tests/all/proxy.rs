@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -43,6 +42,9 @@ enum Script {
     After(oneshot::Receiver<()>, Box<Script>),
     /// Never answers.
     Hang,
+    /// These chunks with this content type and no length (the body ends when they do, as
+    /// a close-delimited body cut by a FIN).
+    Chunks { content_type: &'static str, chunks: Vec<&'static str> },
 }
 
 #[derive(Clone)]
@@ -146,6 +148,16 @@ async fn play(script: Script) -> Response<Body> {
             Box::pin(play(*inner)).await
         }
         Script::Hang => std::future::pending().await,
+        Script::Chunks { content_type, chunks } => {
+            let stream = futures_util::stream::iter(
+                chunks.into_iter().map(|chunk| Ok::<_, std::io::Error>(Bytes::from_static(chunk.as_bytes()))),
+            );
+            Response::builder()
+                .status(200)
+                .header("content-type", content_type)
+                .body(Body::from_stream(stream))
+                .unwrap()
+        }
     }
 }
 
@@ -850,4 +862,251 @@ async fn two_aigates_pointing_at_each_other_stop_the_loop() {
     let body = json_of(response).await;
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("to-b: HTTP 508"), "{message}");
+}
+
+// ---------- issue 10: nothing recorded wrong, nothing leaked ----------
+
+/// One request through a one-link chain that answers `chunks`; the usage row's error class.
+async fn error_class_after(
+    api: Api,
+    path: &str,
+    content_type: &'static str,
+    chunks: Vec<&'static str>,
+) -> Value {
+    let upstream = Upstream::start().await;
+    upstream.push(Script::Chunks { content_type, chunks });
+    let proxy = start(vec![ChainEntry::Provider(provider("up", &upstream, &[api]))]).await;
+    let response = proxy.post(path, &json!({"model": "m", "stream": true})).await;
+    assert_eq!(response.status(), 200);
+    let _ = response.text().await;
+    let rows = proxy.rows().await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    rows[0]["error_class"].clone()
+}
+
+#[tokio::test]
+async fn an_error_event_after_content_is_recorded_as_an_error() {
+    let responses = error_class_after(
+        Api::Responses,
+        "/v1/responses",
+        "text/event-stream",
+        vec![
+            "data: {\"type\":\"response.created\"}\n\n",
+            "data: {\"type\":\"response.output_text.delta\",\"delta\":\"hi\"}\n\n",
+            "data: {\"type\":\"response.failed\",\"response\":{\"error\":{\"message\":\"boom\"}}}\n\n",
+        ],
+    )
+    .await;
+    assert_eq!(responses, "upstream_error_event");
+    let chat = error_class_after(
+        Api::Chat,
+        "/v1/chat/completions",
+        "text/event-stream",
+        vec![
+            "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n",
+            "data: {\"error\":{\"message\":\"late failure\"}}\n\n",
+        ],
+    )
+    .await;
+    assert_eq!(chat, "upstream_error_event");
+    let messages = error_class_after(
+        Api::Messages,
+        "/v1/messages",
+        "text/event-stream",
+        vec![
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"hi\"}}\n\n",
+            "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
+        ],
+    )
+    .await;
+    assert_eq!(messages, "upstream_error_event");
+}
+
+#[tokio::test]
+async fn a_stream_without_its_terminal_event_is_recorded_as_truncated() {
+    let responses = error_class_after(
+        Api::Responses,
+        "/v1/responses",
+        "text/event-stream",
+        vec!["data: {\"type\":\"response.created\"}\n\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"hi\"}\n\n"],
+    )
+    .await;
+    assert_eq!(responses, "stream_truncated");
+    let messages = error_class_after(
+        Api::Messages,
+        "/v1/messages",
+        "text/event-stream",
+        vec!["event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"hi\"}}\n\n"],
+    )
+    .await;
+    assert_eq!(messages, "stream_truncated");
+    let chat = error_class_after(
+        Api::Chat,
+        "/v1/chat/completions",
+        "text/event-stream",
+        vec!["data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n"],
+    )
+    .await;
+    assert_eq!(chat, "stream_truncated");
+    // A close-delimited JSON body cut short.
+    let json_cut = error_class_after(
+        Api::Chat,
+        "/v1/chat/completions",
+        "application/json",
+        vec!["{\"choices\":[{\"mess"],
+    )
+    .await;
+    assert_eq!(json_cut, "stream_truncated");
+    // Each ends properly: no error class.
+    let whole = error_class_after(
+        Api::Chat,
+        "/v1/chat/completions",
+        "text/event-stream",
+        vec!["data: {\"choices\":[{\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}\n\ndata: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"],
+    )
+    .await;
+    assert_eq!(whole, Value::Null);
+}
+
+/// `a` answers `script` (200, nothing usable); `b` must serve the request.
+async fn empty_answer_fails_over(api: Api, path: &str, script: Script) {
+    let a = Upstream::start().await;
+    let b = Upstream::start().await;
+    a.push(script);
+    b.push(json_reply(
+        200,
+        &json!({"id": "b", "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}),
+    ));
+    let proxy = start(vec![
+        ChainEntry::Provider(provider("a", &a, &[api])),
+        ChainEntry::Provider(provider("b", &b, &[api])),
+    ])
+    .await;
+    let response = proxy.post(path, &json!({"model": "m", "stream": true})).await;
+    assert_eq!(served_by(&response), "b", "{path}");
+    assert_eq!(a.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_200_that_ends_before_any_content_fails_over() {
+    let preamble_only =
+        |text: &'static str| Script::Chunks { content_type: "text/event-stream", chunks: vec![text] };
+    empty_answer_fails_over(
+        Api::Responses,
+        "/v1/responses",
+        preamble_only(
+            "data: {\"type\":\"response.created\"}\n\ndata: {\"type\":\"response.in_progress\"}\n\n",
+        ),
+    )
+    .await;
+    empty_answer_fails_over(
+        Api::Messages,
+        "/v1/messages",
+        preamble_only("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\nevent: ping\ndata: {\"type\":\"ping\"}\n\n"),
+    )
+    .await;
+    empty_answer_fails_over(Api::Chat, "/v1/chat/completions", preamble_only("data: [DONE]\n\n")).await;
+    empty_answer_fails_over(
+        Api::Chat,
+        "/v1/chat/completions",
+        preamble_only("data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\ndata: [DONE]\n\n"),
+    )
+    .await;
+    empty_answer_fails_over(Api::Chat, "/v1/chat/completions", preamble_only("")).await;
+    empty_answer_fails_over(
+        Api::Chat,
+        "/v1/chat/completions",
+        Script::Full { status: 200, headers: vec![], body: String::new() },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_gets_408_and_the_connection_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let proxy = start_with(vec![], |config| {
+        config.body_timeouts = aigate::proxy::server::BodyTimeouts {
+            idle: Duration::from_millis(200),
+            total: Duration::from_secs(2),
+        };
+    })
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(proxy.handle.addr).await.unwrap();
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{{\"model\""
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(NET, stream.read_to_end(&mut answer)).await.expect("closed in time").unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+#[tokio::test]
+async fn the_token_is_stripped_from_every_value_of_every_header() {
+    let upstream = Upstream::start().await;
+    let proxy =
+        start_with(vec![ChainEntry::Official], |config| config.official = official_at(&upstream, false))
+            .await;
+    upstream.push(json_reply(200, &json!({"usage": {"input_tokens": 1, "output_tokens": 1}})));
+    let response = proxy
+        .http
+        .post(proxy.url("/v1/messages"))
+        .header("authorization", "Bearer oauth-login")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("x-api-key", "sk-ant-login")
+        .header("x-api-key", TOKEN)
+        .header("x-custom", format!("prefix {TOKEN}"))
+        .json_body(&json!({"model": "claude-sonnet-4-5", "max_tokens": 1, "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let recorded = upstream.requests();
+    no_token_anywhere(&recorded[0]);
+    let values = |name: &str| -> Vec<String> {
+        recorded[0].headers.get_all(name).iter().map(|value| value.to_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(values("authorization"), vec!["Bearer oauth-login"]);
+    assert_eq!(values("x-api-key"), vec!["sk-ant-login"]);
+}
+
+#[tokio::test]
+async fn a_provider_sees_only_its_own_key() {
+    let upstream = Upstream::start().await;
+    let proxy = start(vec![ChainEntry::Provider(provider("up", &upstream, &[Api::Chat]))]).await;
+    let response = proxy
+        .http
+        .post(proxy.url("/v1/chat/completions"))
+        .bearer_auth(TOKEN)
+        .header("api-key", "azure-secret")
+        .header("x-goog-api-key", "google-secret")
+        .header("openai-organization", "org-secret")
+        .header("openai-project", "proj-secret")
+        .header("cookie", "session=secret")
+        .json_body(&json!({"model": "m", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = &upstream.requests()[0].headers;
+    for name in ["api-key", "x-goog-api-key", "openai-organization", "openai-project", "cookie"] {
+        assert!(headers.get(name).is_none(), "{name} reached the provider");
+    }
+    assert_eq!(headers["authorization"], format!("Bearer {KEY}"));
+}
+
+#[tokio::test]
+async fn healthz_and_the_clients_request_id_is_echoed() {
+    let proxy = start(vec![]).await;
+    for path in ["/healthz", "/v1/healthz", "/health"] {
+        let health = proxy.http.get(proxy.url(path)).send().await.unwrap();
+        assert_eq!(health.status(), 200, "{path}");
+    }
+    let mine =
+        proxy.http.get(proxy.url("/health")).header("x-request-id", "req-abc-123").send().await.unwrap();
+    assert_eq!(mine.headers()["x-request-id"], "req-abc-123");
+    let made = proxy.http.get(proxy.url("/health")).send().await.unwrap();
+    assert!(made.headers()["x-request-id"].to_str().unwrap().starts_with("aig-"));
 }

@@ -6,7 +6,6 @@
 #![cfg(unix)]
 #![expect(clippy::unwrap_used, reason = "test helpers panic on setup failure")]
 
-
 use std::io::{Read, Write};
 use std::process::{Child, Command, Output};
 use std::time::Duration;

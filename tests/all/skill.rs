@@ -3,7 +3,6 @@
 //! enable/disable, and `aigate restore` bringing a removed skill back.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,6 @@
 //! line and column, modes), modes, snapshots, the gateway's `/health`; exit 0 always.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-
 use crate::common::TestContext;
 
 /// `aigate status --json`, which always exits 0.

@@ -3,7 +3,6 @@
 //! idempotence, `--dry-run`, modes, and the token never printed.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on setup failure")]
 
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
