@@ -296,7 +296,7 @@ pub fn points_at_listener(url: &str, addr: std::net::SocketAddr) -> bool {
         url::Host::Ipv6(ip) => ours(ip.into()),
         url::Host::Domain(name) => {
             use std::net::ToSocketAddrs;
-            name.eq_ignore_ascii_case("localhost")
+            is_localhost_name(name)
                 || (name, port).to_socket_addrs().is_ok_and(|mut found| found.any(|found| ours(found.ip())))
         }
     }
@@ -315,11 +315,17 @@ pub fn is_loopback_url(url: &str) -> bool {
         return false;
     };
     match parsed.host() {
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Domain(name)) => is_localhost_name(name),
         Some(url::Host::Ipv4(ip)) => is_local_ip(ip.into()),
         Some(url::Host::Ipv6(ip)) => is_local_ip(ip.into()),
         None => false,
     }
+}
+
+/// `localhost`, `LOCALHOST.`, `anything.localhost` (RFC 6761: always loopback).
+fn is_localhost_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
 }
 
 /// Loopback or unspecified, looking through IPv4-mapped IPv6 addresses.
@@ -437,6 +443,7 @@ mod tests {
             "http://0.0.0.0:4555",
             "http://localhost:4555/v1",
             "http://LOCALHOST.:4555/v1",
+            "http://api.localhost:4555/v1",
         ] {
             assert!(points_at_listener(url, addr), "{url}");
         }
