@@ -1,7 +1,6 @@
 //! The only module that prints. stdout carries data (tables, JSON, diffs); stderr
 //! carries talk (summaries, notes, warnings, hints). `-q` silences talk, `-v` adds
 //! detail, `--json` turns data into one JSON document with `"version": 1`.
-#![expect(clippy::print_stderr, reason = "the printer is the one place that prints")]
 
 use std::io::Write;
 use std::path::Path;
@@ -64,28 +63,41 @@ impl Printer {
     /// A one-line summary or note on stderr (silenced by `-q`).
     pub fn info(&self, text: &str) {
         if self.verbosity != Verbosity::Quiet {
-            eprintln!("{text}");
+            talk("", text);
         }
     }
 
     /// A warning on stderr (silenced by `-q`).
     pub fn warn(&self, text: &str) {
         if self.verbosity != Verbosity::Quiet {
-            eprintln!("warning: {text}");
+            talk("warning: ", text);
         }
     }
 
     /// Detail shown only with `-v`.
     pub fn verbose(&self, text: &str) {
         if self.verbosity == Verbosity::Verbose {
-            eprintln!("{text}");
+            talk("", text);
         }
     }
 
     /// An error, always shown.
     pub fn error(&self, error: &crate::error::Error) {
-        eprint!("{}", error.render());
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(error.render().as_bytes());
+        let _ = stderr.flush();
     }
+}
+
+/// One line on stderr. A closed or broken stderr (`aigate use gateway 2>&1 | head -1`) is
+/// not an error: the command goes on and exits with its own code (`eprintln!` would panic,
+/// and a release build aborts on a panic).
+fn talk(prefix: &str, text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(prefix.as_bytes());
+    let _ = stderr.write_all(text.as_bytes());
+    let _ = stderr.write_all(b"\n");
+    let _ = stderr.flush();
 }
 
 /// A path for humans: under `$HOME` it is shown as `~/...`.

@@ -287,3 +287,28 @@ fn status_json_shows_each_mode() {
     let token = fs_err::read_to_string(home.token_file()).unwrap().trim().to_string();
     assert!(!text(&output.stdout).contains(&token));
 }
+
+/// Issue 10 #18: a closed stderr (`aigate use gateway 2>&1 | head -1`) must not abort
+/// after the files are written; the command ends with its own exit code.
+#[test]
+fn a_closed_stderr_pipe_ends_quietly_with_the_right_exit_code() {
+    let home = TestContext::new();
+    seed(&home);
+    for args in [&["use", "gateway", "--model", "m"][..], &["use", "official"], &["status"]] {
+        let mut child = home
+            .process()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close both read ends before aigate writes anything.
+        drop(child.stderr.take());
+        drop(child.stdout.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{args:?}: {status:?}");
+    }
+    // The round trip still happened: the files are back.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    assert_eq!(fs_err::read(home.codex_config()).unwrap(), fs_err::read(fixtures.join("codex/config.toml")).unwrap());
+}
