@@ -64,6 +64,9 @@ pub(crate) fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<u8> {
         return Ok(0);
     }
     let Restored { pre_restore, done } = restore::apply(&mut connection, &plan, &ctx.command_line)?;
+    // aigate's own records follow the files: a file put back before `use gateway` is no
+    // longer in gateway mode.
+    crate::clients::gateway::records::reconcile(&mut connection)?;
     ctx.out.info(&format!(
         "Restored {} path{} from snapshot {} (undo with `aigate restore`)",
         done.len(),

@@ -64,3 +64,26 @@ fn snapshots_and_a_gateway_that_answers() {
     assert_eq!(json["gateway"]["health"]["state"], "ok");
     assert_eq!(json["gateway"]["providers_source"], "serve");
 }
+
+/// Issue 10 #16: `use gateway`, then `restore`, leaves no stale records: `status` says
+/// official without drift, and `doctor` finds nothing.
+#[test]
+fn restore_after_use_gateway_leaves_no_false_drift() {
+    let home = TestContext::new();
+    fs_err::write(home.path("claude/settings.json"), "{\n  \"model\": \"opus\"\n}\n").unwrap();
+    fs_err::write(home.path("codex/config.toml"), "model = \"gpt-5\"\n").unwrap();
+    assert!(home.run(&["use", "gateway", "--client", "claude", "--client", "codex"]).status.success());
+    assert_eq!(client(&status(&home), "claude")["mode"], "gateway");
+    let restored = home.run(&["restore"]);
+    assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
+    let json = status(&home);
+    for name in ["claude", "codex"] {
+        assert_eq!(client(&json, name)["mode"], "official", "{name}: {json:#}");
+        assert_eq!(client(&json, name)["drift"].as_array().map_or(0, Vec::len), 0, "{name}: {json:#}");
+    }
+    let doctor = home.run(&["doctor", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    let drift: Vec<&serde_json::Value> =
+        report["findings"].as_array().unwrap().iter().filter(|finding| finding["check"] == "drift").collect();
+    assert!(drift.is_empty(), "{report:#}");
+}

@@ -370,6 +370,19 @@ pub fn drift(document: &Document, record: &FileRecord) -> Vec<Conflict> {
         .collect()
 }
 
+/// Whether the file is back where it was before aigate's first write (every owned key
+/// holds its value from before, or is absent again; `None`: the file is gone and did not
+/// exist before): a `restore` took it back, so the record no longer describes it.
+pub fn back_to_before(document: Option<&Document>, record: &FileRecord) -> bool {
+    let Some(document) = document else {
+        return !record.file_existed;
+    };
+    record.edits.iter().all(|edit| {
+        let path: Vec<&str> = edit.key_path.iter().map(String::as_str).collect();
+        document.get(&path) == edit.before
+    })
+}
+
 /// Whether `document` carries aigate's keys even without a record: Codex selects or
 /// defines provider `aigate`, OpenCode defines `provider.aigate`, Claude Code's
 /// `env.ANTHROPIC_BASE_URL` points at `gateway_base_url`.

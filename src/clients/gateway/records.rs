@@ -23,6 +23,30 @@ use super::{FileRecord, KeyEdit};
 use crate::clients::Client;
 use crate::error::{Error, Result};
 
+/// Bring the records in line with the files after a `restore`: a file put back to its
+/// state before `use gateway` no longer holds aigate's keys, so its record goes (else
+/// `status` and `doctor` would report the restored values as drift). Returns how many
+/// records went. A file that cannot be read or parsed keeps its record.
+pub fn reconcile(connection: &mut Connection) -> Result<usize> {
+    let records = load(connection, &[])?;
+    let mut stale = Vec::new();
+    for record in &records {
+        let format = super::gateway_format(record.client);
+        let document = match crate::fsx::read_state(&record.path)?.bytes {
+            None => None,
+            Some(bytes) => match crate::doc::Document::parse(&bytes, format, &record.path) {
+                Ok(document) => Some(document),
+                Err(_) => continue,
+            },
+        };
+        if super::back_to_before(document.as_ref(), record) {
+            stale.push((record.client, record.path.clone()));
+        }
+    }
+    delete(connection, &stale)?;
+    Ok(stale.len())
+}
+
 /// Every record, in write order. `clients` empty means all.
 pub fn load(connection: &Connection, clients: &[Client]) -> Result<Vec<FileRecord>> {
     let mut files = connection.prepare(
