@@ -2,10 +2,10 @@
 //! document layer ([`crate::doc`]).
 //!
 //! Invariants:
-//! - Only the server's entry (and, for OpenCode, a missing `$schema`) is touched; every
-//!   other byte is kept.
-//! - An OpenCode file aigate writes always has `$schema`, or OpenCode would rewrite the
-//!   whole file itself and drop its comments (client-formats.md 3.2).
+//! - Only the server's entry is touched; every other byte is kept. That includes an
+//!   OpenCode file without `$schema`: OpenCode itself adds it (and reformats the file,
+//!   client-formats.md 3.2) whether or not aigate was there, and a `$schema` aigate added
+//!   would outlive the servers it came with (add two, remove both: not byte-identical).
 //! - A reverse patch is used only when the file it gives means exactly what the semantic
 //!   edit gives ([`prefer_reverse`]).
 
@@ -13,12 +13,9 @@ use serde_json::Value;
 
 use super::McpFile;
 use super::patch::{self, Undo};
-use crate::clients::{Client, Format};
+use crate::clients::Format;
 use crate::doc::Document;
 use crate::error::{Error, Result};
-
-/// What OpenCode itself inserts when `$schema` is missing.
-pub const OPENCODE_SCHEMA: &str = "https://opencode.ai/config.json";
 
 /// Parse a client file (`None`: it does not exist, an empty document).
 pub fn load(bytes: Option<&[u8]>, file: &McpFile) -> Result<Document> {
@@ -55,7 +52,7 @@ pub fn upsert_in(document: &mut Document, file: &McpFile, name: &str, value: &Va
     let path = file.entry_path(name);
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
     document.set(&path, value)?;
-    add_schema(document, file)
+    Ok(())
 }
 
 /// Remove the entry of `name` (the bytes are unchanged when it is not there).
@@ -66,7 +63,6 @@ pub fn remove(bytes: Option<&[u8]>, file: &McpFile, name: &str) -> Result<Vec<u8
     if document.remove(&path)?.is_none() {
         return Ok(bytes.map(<[u8]>::to_vec).unwrap_or_default());
     }
-    add_schema(&mut document, file)?;
     Ok(document.to_bytes())
 }
 
@@ -77,7 +73,6 @@ pub fn set_enabled(bytes: Option<&[u8]>, file: &McpFile, name: &str, enabled: bo
     path.push("enabled".to_string());
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
     document.set(&path, &Value::Bool(enabled))?;
-    add_schema(&mut document, file)?;
     Ok(document.to_bytes())
 }
 
@@ -202,9 +197,3 @@ fn check_container(document: &Document, file: &McpFile) -> Result<()> {
     Ok(())
 }
 
-fn add_schema(document: &mut Document, file: &McpFile) -> Result<()> {
-    if file.client == Client::OpenCode && file.format == Format::Jsonc && !document.contains(&["$schema"]) {
-        document.set(&["$schema"], &Value::String(OPENCODE_SCHEMA.to_string()))?;
-    }
-    Ok(())
-}

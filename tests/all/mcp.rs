@@ -324,16 +324,23 @@ fn opencode_jsonc_keeps_comments_and_trailing_commas() {
     assert_eq!(read(&home.opencode_config()), original);
 }
 
+/// Issue 10 #15: `mcp` adds no `$schema` (OpenCode adds its own), so adding two servers
+/// and removing both, in either order, gives back the file byte for byte.
 #[test]
-fn opencode_file_without_schema_gets_one_and_loses_it_again() {
-    let home = new_home();
-    let path = home.home().join(".config/opencode/opencode.json");
-    copy(&fixture("opencode/opencode.no-schema.json"), &path);
-    let original = read(&path);
-    home.ok(&["mcp", "add", "fs", "--client", "opencode", "--", "npx", "-y", "@mcp/fs"]);
-    expect_file("opencode/opencode.no-schema.json.add", &read(&path));
-    home.ok(&["mcp", "remove", "fs"]);
-    assert_eq!(read(&path), original);
+fn opencode_file_without_schema_stays_without_one() {
+    for order in [["fs", "git"], ["git", "fs"]] {
+        let home = new_home();
+        let path = home.home().join(".config/opencode/opencode.json");
+        copy(&fixture("opencode/opencode.no-schema.json"), &path);
+        let original = read(&path);
+        home.ok(&["mcp", "add", "fs", "--client", "opencode", "--", "npx", "-y", "@mcp/fs"]);
+        expect_file("opencode/opencode.no-schema.json.add", &read(&path));
+        assert!(!read(&path).contains("$schema"));
+        home.ok(&["mcp", "add", "git", "--client", "opencode", "--", "uvx", "mcp-git"]);
+        home.ok(&["mcp", "remove", order[0]]);
+        home.ok(&["mcp", "remove", order[1]]);
+        assert_eq!(read(&path), original, "{order:?}");
+    }
 }
 
 // ------------------------------------------------------------------------ all clients
