@@ -317,15 +317,9 @@ fn report_nothing(ctx: &Ctx) -> Result<u8> {
 }
 
 /// A refusal that names `file:line:column`, and says nothing was written anywhere.
+/// A refusal that names `file:line:column` (one format everywhere: [`DocError`]'s own).
 pub(crate) fn doc_error(error: &DocError) -> Error {
-    let shown = display_path(error.path());
-    let hint = "fix the file by hand (nothing was written to any client), or put back an earlier version with `aigate restore`";
-    match error.location() {
-        Some((line, column)) => Error::refused(format!("Failed to parse `{shown}:{line}:{column}`"))
-            .cause(format!("line {line}, column {column}: {}", error.message()))
-            .hint(hint),
-        None => Error::refused(format!("Cannot edit `{shown}`")).cause(error.message()).hint(hint),
-    }
+    Error::from(error.clone())
 }
 
 fn print_dry_run(ctx: &Ctx, outcome: &Outcome, token: &str) {

@@ -530,3 +530,21 @@ fn large_claude_json_keeps_every_other_byte() {
     home.ok(&["mcp", "remove", "fs", "--client", "claude"]);
     assert!(read(&home.claude_json()) == original, "remove gives back every byte");
 }
+
+/// Issue 10 #17: `mcp add` names `file:line:column` in its headline, as `use` does.
+#[test]
+fn a_broken_file_is_refused_with_its_location_in_the_headline() {
+    let home = new_home();
+    fs_err::write(home.codex_config(), "model = \"gpt-5\"\n[mcp_servers.x\n").unwrap();
+    let before = read(&home.codex_config());
+    let output = home.run(&["mcp", "add", "fs", "--client", "codex", "--", "npx", "fs"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let headline = stderr.lines().next().unwrap_or_default();
+    assert!(headline.contains("config.toml:2:"), "{stderr}");
+    assert_eq!(read(&home.codex_config()), before);
+    let output = home.run(&["use", "gateway", "--client", "codex"]);
+    let use_stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let use_headline = use_stderr.lines().find(|line| line.starts_with("error:")).unwrap_or_default();
+    assert_eq!(use_headline, headline, "one format everywhere");
+}
