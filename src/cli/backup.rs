@@ -15,14 +15,21 @@ pub enum BackupCommand {
     /// Snapshot the current files of the chosen clients
     #[command(after_long_help = "Examples:
   aigate backup create
-  aigate backup create --client codex --label before-upgrade")]
+  aigate backup create --client codex --label before-upgrade
+  aigate backup create --all --dry-run")]
     Create {
         /// Only these clients (default: every client whose files exist)
         #[arg(long, value_enum)]
         client: Vec<super::ClientChoice>,
+        /// Every client (the same as `--client all`)
+        #[arg(long, conflicts_with = "client")]
+        all: bool,
         /// A note stored with the snapshot
         #[arg(long)]
         label: Option<String>,
+        /// List the files that would be captured and write nothing
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List snapshots, newest first
     #[command(after_long_help = "Examples:
@@ -31,6 +38,9 @@ pub enum BackupCommand {
     List {
         #[arg(long, value_enum)]
         client: Vec<super::ClientChoice>,
+        /// Every client (the same as `--client all`)
+        #[arg(long, conflicts_with = "client")]
+        all: bool,
     },
     /// Show one snapshot and its files
     #[command(after_long_help = "Examples:
@@ -42,7 +52,8 @@ pub enum BackupCommand {
     },
     /// Unified diff from a snapshot to the current files
     #[command(after_long_help = "Examples:
-  aigate backup diff 12")]
+  aigate backup diff 12
+  aigate backup diff 12 --json")]
     Diff {
         /// The snapshot id (from `aigate backup list`)
         id: i64,
@@ -56,18 +67,53 @@ struct SnapshotList {
 
 pub(crate) fn run(ctx: &Ctx, command: BackupCommand) -> Result<u8> {
     match command {
-        BackupCommand::Create { client, label } => create(ctx, &super::chosen(&client), label.as_deref()),
-        BackupCommand::List { client } => list(ctx, &super::chosen(&client)),
+        BackupCommand::Create { client, all, label, dry_run } => {
+            create(ctx, &super::chosen(&super::with_all(&client, all)), label.as_deref(), dry_run)
+        }
+        BackupCommand::List { client, all } => list(ctx, &super::chosen(&super::with_all(&client, all))),
         BackupCommand::Show { id } => show(ctx, id),
         BackupCommand::Diff { id } => diff(ctx, id),
     }
 }
 
-fn create(ctx: &Ctx, requested: &[Client], label: Option<&str>) -> Result<u8> {
+fn create(ctx: &Ctx, requested: &[Client], label: Option<&str>, dry_run: bool) -> Result<u8> {
     let chosen = clients::select(requested, &ctx.paths);
     if chosen.is_empty() {
         return Err(Error::refused("No client files found to back up")
             .hint("name a client with `--client codex|claude|opencode`"));
+    }
+    if dry_run {
+        #[derive(Serialize)]
+        struct Planned {
+            client: Client,
+            files: Vec<String>,
+        }
+        let planned: Vec<Planned> = chosen
+            .iter()
+            .map(|client| Planned {
+                client: *client,
+                files: crate::write::original_files(client.name(), &ctx.paths)
+                    .iter()
+                    .map(|path| display_path(path))
+                    .collect(),
+            })
+            .collect();
+        if ctx.json() {
+            #[derive(Serialize)]
+            struct DryRun {
+                dry_run: bool,
+                snapshots: Vec<Planned>,
+            }
+            ctx.out.json(&DryRun { dry_run: true, snapshots: planned })?;
+        } else {
+            let text: String = planned
+                .iter()
+                .flat_map(|plan| plan.files.iter().map(move |file| format!("{}  {file}\n", plan.client)))
+                .collect();
+            ctx.out.data(&text);
+            ctx.out.info("Would snapshot these files (dry run, nothing written)");
+        }
+        return Ok(0);
     }
     let mut connection = ctx.db()?;
     let txn = backup::new_txn();
@@ -173,7 +219,12 @@ fn diff(ctx: &Ctx, id: i64) -> Result<u8> {
     let connection = ctx.db()?;
     crate::backup::restore::find(&connection, id)?;
     let entries = store::entries(&connection, id)?;
-    let mut text = String::new();
+    #[derive(Serialize)]
+    struct Changed {
+        path: String,
+        diff: String,
+    }
+    let mut changed = Vec::new();
     for entry in &entries {
         if matches!(entry.kind, EntryKind::Dir | EntryKind::Symlink) {
             continue;
@@ -181,13 +232,20 @@ fn diff(ctx: &Ctx, id: i64) -> Result<u8> {
         let path = Path::new(&entry.path);
         let current = crate::fsx::read_state(path).ok().and_then(|state| state.bytes);
         if current.as_deref() != entry.bytes.as_deref() {
-            text.push_str(&crate::diff::unified_diff(
-                &display_path(path),
-                entry.bytes.as_deref(),
-                current.as_deref(),
-            ));
+            let label = display_path(path);
+            let diff = crate::diff::unified_diff(&label, entry.bytes.as_deref(), current.as_deref());
+            changed.push(Changed { path: label, diff });
         }
     }
+    if ctx.json() {
+        #[derive(Serialize)]
+        struct DiffReport {
+            snapshot: i64,
+            changed: Vec<Changed>,
+        }
+        return ctx.out.json(&DiffReport { snapshot: id, changed }).map(|()| 0);
+    }
+    let text: String = changed.iter().map(|change| change.diff.as_str()).collect();
     if text.is_empty() {
         ctx.out.info(&format!("The files match snapshot {id}"));
     } else {

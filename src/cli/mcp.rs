@@ -25,6 +25,9 @@ pub enum McpCommand {
     List {
         #[arg(long, value_enum)]
         client: Vec<super::ClientChoice>,
+        /// Every client (the same as `--client all`)
+        #[arg(long, conflicts_with = "client")]
+        all: bool,
     },
     /// Remove a server from the chosen clients
     #[command(after_long_help = "Examples:
@@ -95,6 +98,9 @@ pub struct McpNameArgs {
     /// Only these clients (repeat; default: every client whose files exist)
     #[arg(long, value_enum)]
     pub client: Vec<super::ClientChoice>,
+    /// Every client (the same as `--client all`)
+    #[arg(long, conflicts_with = "client")]
+    pub all: bool,
     /// Only this scope (default: the first of user, local, project that has the server)
     #[arg(long, value_enum)]
     pub scope: Option<super::ScopeChoice>,
@@ -140,7 +146,9 @@ pub(crate) fn run(ctx: &Ctx, command: McpCommand) -> Result<u8> {
     let env = Env { paths: &ctx.paths, command_line: &ctx.command_line };
     match command {
         McpCommand::Add(args) => report(ctx, ops::add(&env, &args.request())?),
-        McpCommand::List { client } => print_list(ctx, ops::list(&env, &super::chosen(&client))?),
+        McpCommand::List { client, all } => {
+            print_list(ctx, ops::list(&env, &super::chosen(&super::with_all(&client, all)))?)
+        }
         McpCommand::Remove(args) => report(ctx, ops::remove(&env, &args.request())?),
         McpCommand::Enable(args) => report(ctx, ops::toggle(&env, &args.request(), true)?),
         McpCommand::Disable(args) => report(ctx, ops::toggle(&env, &args.request(), false)?),
@@ -170,7 +178,7 @@ impl McpNameArgs {
     fn request(&self) -> NameRequest {
         NameRequest {
             name: self.name.clone(),
-            client: super::chosen(&self.client),
+            client: super::chosen(&super::with_all(&self.client, self.all)),
             scope: self.scope.map(Into::into),
             dry_run: self.dry_run,
         }

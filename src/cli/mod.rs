@@ -167,6 +167,11 @@ pub(crate) fn choose(choices: &[ClientChoice], default: impl FnOnce() -> Vec<Cli
     chosen
 }
 
+/// `--client` values with `--all` folded in.
+pub(crate) fn with_all(choices: &[ClientChoice], all: bool) -> Vec<ClientChoice> {
+    if all { vec![ClientChoice::All] } else { choices.to_vec() }
+}
+
 /// `--client` values as given (`all` expanded); none given stays none.
 pub(crate) fn chosen(choices: &[ClientChoice]) -> Vec<Client> {
     choose(choices, Vec::new)

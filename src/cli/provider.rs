@@ -38,8 +38,14 @@ pub enum ProviderCommand {
     Show { name: String },
     /// Remove a provider
     #[command(after_long_help = "Examples:
-  aigate provider remove deepseek")]
-    Remove { name: String },
+  aigate provider remove deepseek
+  aigate provider remove deepseek --dry-run")]
+    Remove {
+        name: String,
+        /// Say what would be removed and remove nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Send one minimal request per wire API and report status and latency
     #[command(after_long_help = "Examples:
   aigate provider test deepseek
@@ -96,6 +102,9 @@ pub struct ProviderAddArgs {
     /// Replace an existing provider of the same name
     #[arg(long)]
     pub force: bool,
+    /// Check everything and show the provider that would be stored; store nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 impl ProviderAddArgs {
@@ -164,7 +173,7 @@ pub(crate) fn run(ctx: &Ctx, command: ProviderCommand) -> Result<u8> {
         ProviderCommand::Add(args) => add(ctx, args),
         ProviderCommand::List => list(ctx),
         ProviderCommand::Show { name } => show(ctx, &name),
-        ProviderCommand::Remove { name } => remove(ctx, &name),
+        ProviderCommand::Remove { name, dry_run } => remove(ctx, &name, dry_run),
         ProviderCommand::Test { name, model } => test(ctx, &name, model),
     }
 }
@@ -180,12 +189,33 @@ fn add(ctx: &Ctx, args: ProviderAddArgs) -> Result<u8> {
     }
     let provider = build_provider(&args.spec(), keys)?;
     refuse_own_listener(ctx, &provider)?;
-    let connection = ctx.db()?;
-    let existed = store::exists(&connection, &provider.name)?;
+    // A dry run creates nothing, not even the db.
+    let existing = crate::db::open_existing(&ctx.paths.aigate_home)?;
+    let existed = match &existing {
+        Some(connection) => store::exists(connection, &provider.name)?,
+        None => false,
+    };
     if existed && !args.force {
         return Err(Error::refused(format!("A provider named `{}` already exists", provider.name))
             .hint(format!("add `--force` to replace it, or `aigate provider show {}`", provider.name)));
     }
+    if args.dry_run {
+        ctx.out.info(&format!(
+            "Would {} provider `{}`: {} ({}), key {} (dry run, nothing written)",
+            if existed { "replace" } else { "add" },
+            provider.name,
+            provider.base_url,
+            provider.apis.iter().map(|api| api.name()).collect::<Vec<_>>().join("+"),
+            describe_keys(&provider.keys),
+        ));
+        if ctx.json() {
+            let action = if existed { "would_replace" } else { "would_add" };
+            ctx.out.json(&ChangeReport { action, provider: view(&provider) })?;
+        }
+        return Ok(0);
+    }
+    drop(existing);
+    let connection = ctx.db()?;
     store::save(&connection, &provider, true)?;
     for key in &provider.keys {
         if let KeySource::Env(name) = key {
@@ -312,7 +342,22 @@ fn show(ctx: &Ctx, name: &str) -> Result<u8> {
     Ok(0)
 }
 
-fn remove(ctx: &Ctx, name: &str) -> Result<u8> {
+fn remove(ctx: &Ctx, name: &str, dry_run: bool) -> Result<u8> {
+    if dry_run {
+        let found = match crate::db::open_existing(&ctx.paths.aigate_home)? {
+            Some(connection) => store::exists(&connection, name)?,
+            None => false,
+        };
+        if !found {
+            return Err(Error::refused(format!("No provider named `{name}`"))
+                .hint("run `aigate provider list` to see the registered ones"));
+        }
+        ctx.out.info(&format!("Would remove provider `{name}` (dry run, nothing written)"));
+        if ctx.json() {
+            ctx.out.json(&RemoveReport { action: "would_remove", name: name.to_string() })?;
+        }
+        return Ok(0);
+    }
     if !store::remove(&ctx.db()?, name)? {
         return Err(Error::refused(format!("No provider named `{name}`"))
             .hint("run `aigate provider list` to see the registered ones"));

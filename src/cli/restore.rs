@@ -23,6 +23,9 @@ pub struct RestoreArgs {
     /// Only these clients
     #[arg(long, value_enum)]
     pub client: Vec<super::ClientChoice>,
+    /// Every client (the same as `--client all`)
+    #[arg(long, conflicts_with = "client")]
+    pub all: bool,
     /// Print the diff that would be written and write nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -38,8 +41,10 @@ struct RestoreReport {
 
 pub(crate) fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<u8> {
     let mut connection = ctx.db()?;
-    let names: Vec<String> =
-        super::chosen(&args.client).iter().map(|client| client.name().to_string()).collect();
+    let names: Vec<String> = super::chosen(&super::with_all(&args.client, args.all))
+        .iter()
+        .map(|client| client.name().to_string())
+        .collect();
     let targets = restore::choose(&connection, args.id, &names)?;
     // Work out what would change first: nothing to do means no pre-restore snapshot.
     let plan = restore::plan(&connection, targets)?;

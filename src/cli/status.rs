@@ -18,10 +18,13 @@ pub struct StatusArgs {
     /// Only these clients (default: all three)
     #[arg(long, value_enum)]
     pub client: Vec<super::ClientChoice>,
+    /// Every client (the same as `--client all`)
+    #[arg(long, conflicts_with = "client")]
+    pub all: bool,
 }
 
 pub(crate) fn run(ctx: &Ctx, args: &StatusArgs) -> Result<u8> {
-    let report = inspect::inspect(&ctx.paths, &super::chosen(&args.client))?;
+    let report = inspect::inspect(&ctx.paths, &super::chosen(&super::with_all(&args.client, args.all)))?;
     if ctx.json() {
         ctx.out.json(&report)?;
         return Ok(0);

@@ -43,6 +43,9 @@ pub struct UseGatewayArgs {
     /// Which clients (repeat; default: every client whose files exist)
     #[arg(long, value_enum)]
     pub client: Vec<super::ClientChoice>,
+    /// Every client (the same as `--client all`)
+    #[arg(long, conflicts_with = "client")]
+    pub all: bool,
     /// The gateway's provider chain to record, in order (repeat; `official` is the
     /// pass-through); `aigate serve` uses it when started without `--provider`
     #[arg(long = "provider", value_name = "P")]
@@ -60,6 +63,9 @@ pub struct UseOfficialArgs {
     /// Which clients (repeat; default: every client in gateway mode)
     #[arg(long, value_enum)]
     pub client: Vec<super::ClientChoice>,
+    /// Every client (the same as `--client all`)
+    #[arg(long, conflicts_with = "client")]
+    pub all: bool,
     /// Undo keys that were changed by hand since `use gateway` wrote them
     #[arg(long)]
     pub force: bool,
@@ -89,7 +95,7 @@ pub(crate) fn run(ctx: &Ctx, command: UseCommand) -> Result<u8> {
 
 fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
     let paths = &ctx.paths;
-    let chosen = super::choose(&args.client, || clients::select(&[], paths));
+    let chosen = super::choose(&super::with_all(&args.client, args.all), || clients::select(&[], paths));
     if chosen.is_empty() {
         return Err(Error::refused("No client found to switch")
             .hint("name one with `--client codex|claude|opencode|all`"));
@@ -223,7 +229,7 @@ fn use_official(ctx: &Ctx, args: &UseOfficialArgs) -> Result<u8> {
         ctx.out.info("Nothing to undo: aigate has not switched any client to the gateway");
         return report_nothing(ctx);
     };
-    let requested = super::choose(&args.client, Vec::new);
+    let requested = super::choose(&super::with_all(&args.client, args.all), Vec::new);
     let mut stored = records::load(&connection, &requested)?;
     drop(connection);
     // `use gateway` resolves the OpenCode file anew each time; undo the recorded one.

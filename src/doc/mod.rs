@@ -130,9 +130,11 @@ impl From<DocError> for crate::error::Error {
         let display_path = crate::output::display_path(error.path());
         let hint = "fix the file by hand (nothing was written to any client), or put back an earlier version with `aigate restore`";
         match error.location() {
-            Some((line, column)) => crate::error::Error::refused(format!("Failed to parse `{display_path}:{line}:{column}`"))
-                .cause(format!("line {line}, column {column}: {}", error.message()))
-                .hint(hint),
+            Some((line, column)) => {
+                crate::error::Error::refused(format!("Failed to parse `{display_path}:{line}:{column}`"))
+                    .cause(format!("line {line}, column {column}: {}", error.message()))
+                    .hint(hint)
+            }
             None => crate::error::Error::refused(format!("Cannot edit `{display_path}`"))
                 .cause(error.message())
                 .hint(hint),

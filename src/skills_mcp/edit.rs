@@ -196,4 +196,3 @@ fn check_container(document: &Document, file: &McpFile) -> Result<()> {
     }
     Ok(())
 }
-

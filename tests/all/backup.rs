@@ -138,3 +138,21 @@ fn restore_writes_through_a_symlink_that_was_replaced_by_a_file_target() {
     assert_eq!(fs_err::read(&real).unwrap(), b"{\"a\": 1}\n");
     assert!(fs_err::symlink_metadata(home.claude_settings()).unwrap().file_type().is_symlink());
 }
+
+/// Issue 10 #21: `backup create --dry-run` writes nothing; `backup diff --json` is JSON.
+#[test]
+fn create_dry_run_writes_nothing_and_diff_speaks_json() {
+    let home = TestContext::new();
+    write(&home.codex_config(), b"model = \"a\"\n", 0o644);
+    let (stdout, _) = home.ok(&["backup", "create", "--client", "codex", "--dry-run"]);
+    assert!(stdout.contains("config.toml"), "{stdout}");
+    assert!(!home.db_path().exists(), "a dry run creates nothing");
+    let created = home.json(&["backup", "create", "--client", "codex"]);
+    let id = created["snapshots"][0]["id"].as_i64().unwrap();
+    write(&home.codex_config(), b"model = \"b\"\n", 0o644);
+    let diff = home.json(&["backup", "diff", &id.to_string()]);
+    assert_eq!(diff["snapshot"], id);
+    let changed = diff["changed"].as_array().unwrap();
+    assert_eq!(changed.len(), 1);
+    assert!(changed[0]["diff"].as_str().unwrap().contains("+model = \"b\""), "{diff:#}");
+}

@@ -44,3 +44,68 @@ fn every_subcommand_has_help_with_examples() {
     }
     assert!(without_examples.is_empty(), "no Examples block: {without_examples:?}");
 }
+
+fn leaf_commands(command: &clap::Command, prefix: &str, into: &mut Vec<(String, clap::Command)>) {
+    for sub in command.get_subcommands() {
+        let name = format!("{prefix} {}", sub.get_name()).trim().to_string();
+        if sub.get_subcommands().next().is_some() {
+            leaf_commands(sub, &name, into);
+        } else {
+            into.push((name, sub.clone()));
+        }
+    }
+}
+
+/// Issue 10 #20: one spelling for "every client": each command with `--client` takes
+/// `--client all` and `--all`.
+#[test]
+fn every_command_with_client_takes_all_both_ways() {
+    let mut leaves = Vec::new();
+    leaf_commands(&aigate::cli::Cli::command(), "", &mut leaves);
+    let mut missing = Vec::new();
+    for (name, command) in &leaves {
+        let Some(client) = command.get_arguments().find(|arg| arg.get_long() == Some("client")) else {
+            continue;
+        };
+        let takes_all_value = client.get_possible_values().iter().any(|value| value.get_name() == "all");
+        let has_all_flag = command.get_arguments().any(|arg| arg.get_long() == Some("all"));
+        if !takes_all_value || !has_all_flag {
+            missing.push(name.clone());
+        }
+    }
+    assert!(missing.is_empty(), "without --client all / --all: {missing:?}");
+}
+
+/// Issue 10 #21: every command that writes takes `--dry-run`.
+#[test]
+fn every_writer_takes_dry_run() {
+    let writers = [
+        "use gateway",
+        "use official",
+        "mcp add",
+        "mcp remove",
+        "mcp enable",
+        "mcp disable",
+        "mcp sync",
+        "skill add",
+        "skill remove",
+        "skill enable",
+        "skill disable",
+        "restore",
+        "backup create",
+        "provider add",
+        "provider remove",
+    ];
+    let mut leaves = Vec::new();
+    leaf_commands(&aigate::cli::Cli::command(), "", &mut leaves);
+    let mut missing = Vec::new();
+    for writer in writers {
+        let command = leaves.iter().find(|(name, _)| name == writer).map(|(_, command)| command);
+        let has = command
+            .is_some_and(|command| command.get_arguments().any(|arg| arg.get_long() == Some("dry-run")));
+        if !has {
+            missing.push(writer);
+        }
+    }
+    assert!(missing.is_empty(), "writers without --dry-run: {missing:?}");
+}

@@ -330,3 +330,21 @@ fn a_provider_pointing_at_the_running_gateway_is_refused() {
     serve.wait().unwrap();
     assert!(stderr.contains("is aigate's own gateway; that would loop"), "{stderr}");
 }
+
+/// Issue 10 #21: `provider add|remove --dry-run` check everything and write nothing.
+#[test]
+fn add_and_remove_take_dry_run_and_write_nothing() {
+    let home = TestContext::new();
+    let (_, stderr) =
+        home.ok(&["provider", "add", "ds", "--preset", "deepseek", "--key-env", "DS_KEY", "--dry-run"]);
+    assert!(stderr.contains("Would add provider `ds`"), "{stderr}");
+    assert!(!home.db_path().exists(), "a dry run creates nothing");
+    let refused = home.refused(&["provider", "add", "x", "--preset", "nope", "--dry-run"]);
+    assert!(refused.contains("Unknown preset"), "{refused}");
+    home.ok(&["provider", "add", "ds", "--preset", "deepseek", "--key-env", "DS_KEY"]);
+    let (_, stderr) = home.ok(&["provider", "remove", "ds", "--dry-run"]);
+    assert!(stderr.contains("Would remove provider `ds`"), "{stderr}");
+    let list = home.json(&["provider", "list"]);
+    assert_eq!(list["providers"].as_array().unwrap().len(), 1, "still there");
+    home.refused(&["provider", "remove", "nope", "--dry-run"]);
+}

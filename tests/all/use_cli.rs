@@ -310,5 +310,8 @@ fn a_closed_stderr_pipe_ends_quietly_with_the_right_exit_code() {
     }
     // The round trip still happened: the files are back.
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    assert_eq!(fs_err::read(home.codex_config()).unwrap(), fs_err::read(fixtures.join("codex/config.toml")).unwrap());
+    assert_eq!(
+        fs_err::read(home.codex_config()).unwrap(),
+        fs_err::read(fixtures.join("codex/config.toml")).unwrap()
+    );
 }
