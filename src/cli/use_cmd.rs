@@ -107,6 +107,24 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
                 .hint("list them with `aigate provider list`, or add one with `aigate provider add`"));
         }
     }
+    // The gateway's chain as `serve` will take it: refuse a named chain that cannot serve a
+    // chosen client; without `--provider` the registry may still grow, so only warn.
+    let chain = crate::providers::resolve_chain(
+        &paths.aigate_home,
+        crate::providers::ChainFor::ANY,
+        &args.providers,
+    )?;
+    for client in &chosen {
+        match crate::providers::check_chain(&chain, client.title(), client.api(), client.has_official_login())
+        {
+            Ok(uses) => crate::session::run::report_chain(&ctx.out, client.title(), &uses),
+            Err(error) if !args.providers.is_empty() => return Err(error),
+            Err(error) => ctx.out.warn(&format!(
+                "{}; add one with `aigate provider add` before starting `aigate serve`",
+                error.message
+            )),
+        }
+    }
     let address = match state::serve_status(paths) {
         ServeStatus::Running(info) => info.address,
         ServeStatus::NotRunning | ServeStatus::Stale(_) => {

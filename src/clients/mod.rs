@@ -54,6 +54,16 @@ impl Client {
         }
     }
 
+    /// The wire API the client speaks to its provider (OpenCode: through
+    /// `@ai-sdk/openai-compatible`, the provider `aigate run` and `use gateway` give it).
+    pub fn api(self) -> crate::providers::Api {
+        match self {
+            Client::Codex => crate::providers::Api::Responses,
+            Client::Claude => crate::providers::Api::Messages,
+            Client::OpenCode => crate::providers::Api::Chat,
+        }
+    }
+
     /// Whether the client has an official login aigate can pass through (`official`).
     pub fn has_official_login(self) -> bool {
         match self {

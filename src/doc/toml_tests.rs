@@ -264,12 +264,13 @@ fn doc_error_renders_as_a_refusal_with_location_and_hint() {
         Document::parse(b"a = 1\nb = \"open\n", Format::Toml, Path::new("/nowhere/config.toml")).unwrap_err();
     let rendered = crate::error::Error::from(error).render();
     assert!(
-        rendered.starts_with("error: Failed to parse `/nowhere/config.toml`\n  Caused by: line 2, column "),
+        rendered
+            .starts_with("error: Failed to parse `/nowhere/config.toml:2:10`\n  Caused by: line 2, column "),
         "{rendered}"
     );
     assert!(
         rendered.ends_with(
-            "\nhint: fix the file by hand, or put back an earlier version with `aigate restore`\n"
+            "\nhint: fix the file by hand (nothing was written to any client), or put back an earlier version with `aigate restore`\n"
         ),
         "{rendered}"
     );

@@ -54,7 +54,7 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
-const CHECKS: [&str; 13] = [
+const CHECKS: [&str; 14] = [
     "parse",
     "codex-profile",
     "drift",
@@ -64,6 +64,7 @@ const CHECKS: [&str; 13] = [
     "http-proxy",
     "gateway",
     "provider-key",
+    "provider-chain",
     "file-mode",
     "db-integrity",
     "skill-frontmatter",
@@ -80,6 +81,7 @@ pub fn diagnose(paths: &Paths) -> Result<Report> {
     http_proxy(&mut findings);
     gateway_reachable(&inspection, &mut findings);
     provider_keys(paths, &mut findings)?;
+    gateway_chains(paths, &inspection, &mut findings)?;
     file_modes(paths, &inspection, &mut findings);
     db_integrity(paths, &mut findings);
     skills(paths, &mut findings);
@@ -279,6 +281,52 @@ fn gateway_reachable(inspection: &Inspection, findings: &mut Vec<Finding>) {
         location: None,
         hint: "start it with `aigate serve` (or go back with `aigate use official`)".into(),
     });
+}
+
+/// Each client in gateway mode against the chain the gateway uses (the one `use gateway`
+/// recorded, else every provider): one that nothing in the chain can serve fails every
+/// request.
+fn gateway_chains(paths: &Paths, inspection: &Inspection, findings: &mut Vec<Finding>) -> Result<()> {
+    let in_gateway: Vec<crate::clients::Client> = inspection
+        .clients
+        .iter()
+        .filter(|client| client.mode == Mode::Gateway)
+        .map(|client| client.client)
+        .collect();
+    if in_gateway.is_empty() {
+        return Ok(());
+    }
+    let names = crate::clients::gateway::records::recorded_chain(&paths.aigate_home)?;
+    let Ok(chain) =
+        crate::providers::resolve_chain(&paths.aigate_home, crate::providers::ChainFor::ANY, &names)
+    else {
+        findings.push(Finding {
+            severity: Severity::Error,
+            check: "provider-chain",
+            what: format!(
+                "the gateway's chain ({}) names a provider that is not registered",
+                names.join(", ")
+            ),
+            location: None,
+            hint: "run `aigate use gateway --provider NAME` again with registered providers".into(),
+        });
+        return Ok(());
+    };
+    for client in in_gateway {
+        if let Err(error) =
+            crate::providers::check_chain(&chain, client.title(), client.api(), client.has_official_login())
+        {
+            findings.push(Finding {
+                severity: Severity::Error,
+                check: "provider-chain",
+                what: error.message.clone(),
+                location: None,
+                hint: "set the missing key variables, or record another chain with `aigate use gateway --provider NAME`"
+                    .into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn provider_keys(paths: &Paths, findings: &mut Vec<Finding>) -> Result<()> {

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::{OFFICIAL, Provider};
+use super::{Api, OFFICIAL, Provider};
 use crate::error::{Error, Result};
 
 /// One link of the provider chain, tried in order.
@@ -96,6 +96,95 @@ pub fn load_providers(aigate_home: &Path) -> Result<Vec<Provider>> {
     }
 }
 
+/// How one link serves requests of one wire API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkUse {
+    /// The link speaks the API: the bytes pass through.
+    PassThrough,
+    /// The link speaks another API: requests and streams are converted to and from it.
+    Converted(Api),
+    /// The link cannot serve (why, for the user).
+    Unusable(String),
+}
+
+impl LinkUse {
+    pub fn usable(&self) -> bool {
+        !matches!(self, LinkUse::Unusable(_))
+    }
+
+    /// `pass-through`, `converted via Chat Completions`, or the reason.
+    pub fn describe(&self) -> String {
+        match self {
+            LinkUse::PassThrough => "pass-through".to_string(),
+            LinkUse::Converted(api) => format!("converted via {}", api.title()),
+            LinkUse::Unusable(reason) => format!("unusable: {reason}"),
+        }
+    }
+}
+
+/// The API a provider is sent requests of `client_api` in: the same one when it speaks
+/// it, else the one conversion keeps most of (Chat Completions, the common ground, then
+/// the other); `None` when it speaks none.
+pub fn upstream_api(provider: &Provider, client_api: Api) -> Option<Api> {
+    if provider.speaks(client_api) {
+        return Some(client_api);
+    }
+    let preference: &[Api] = match client_api {
+        Api::Responses => &[Api::Chat, Api::Messages],
+        Api::Messages => &[Api::Chat, Api::Responses],
+        Api::Chat => &[Api::Responses, Api::Messages],
+    };
+    preference.iter().copied().find(|api| provider.speaks(*api)).or_else(|| provider.apis.first().copied())
+}
+
+/// How `entry` serves requests of `client_api`. `has_official_login`: the client has a
+/// login `official` can pass through.
+pub fn link_use(entry: &ChainEntry, client_api: Api, has_official_login: bool) -> LinkUse {
+    match entry {
+        ChainEntry::Official if has_official_login => LinkUse::PassThrough,
+        ChainEntry::Official => LinkUse::Unusable("this client has no official login to pass through".into()),
+        ChainEntry::Provider(provider) => {
+            if !provider.keys.is_empty() && provider.keys.iter().all(|key| key.resolve().is_none()) {
+                let names: Vec<String> = provider.keys.iter().map(super::KeySource::masked).collect();
+                return LinkUse::Unusable(format!("no key ({} not set)", names.join(", ")));
+            }
+            match upstream_api(provider, client_api) {
+                None => LinkUse::Unusable("it speaks no wire API (`aigate provider add … --api`)".into()),
+                Some(api) if api == client_api => LinkUse::PassThrough,
+                Some(api) => LinkUse::Converted(api),
+            }
+        }
+    }
+}
+
+/// The chain as one client will use it: each link and how, checked at start. Refused when
+/// no link can serve the client at all (every request would fail); the unusable links
+/// come back for a warning each.
+pub fn check_chain(
+    chain: &[ChainEntry],
+    client: &str,
+    client_api: Api,
+    has_official_login: bool,
+) -> Result<Vec<(String, LinkUse)>> {
+    let uses: Vec<(String, LinkUse)> = chain
+        .iter()
+        .map(|entry| (entry.name().to_string(), link_use(entry, client_api, has_official_login)))
+        .collect();
+    if !uses.iter().any(|(_, use_)| use_.usable()) {
+        let mut error = Error::refused(format!(
+            "No provider in the chain can serve {client} ({} API)",
+            client_api.title()
+        ));
+        for (name, use_) in &uses {
+            error = error.cause(format!("{name}: {}", use_.describe()));
+        }
+        return Err(
+            error.hint("set the missing key variables, or choose other providers with `--provider NAME`")
+        );
+    }
+    Ok(uses)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -138,5 +227,36 @@ mod tests {
         assert_eq!(b.vision, Some(false));
         assert_eq!(providers[1].keys, vec![KeySource::Env("PLAIN".into())]);
         assert_eq!(providers[1].apis, vec![Api::Responses, Api::Messages]);
+    }
+
+    #[test]
+    fn each_link_serves_each_api_directly_converted_or_not_at_all() {
+        let chat = Provider::new("chat", "http://127.0.0.1:1/v1", vec![Api::Chat]);
+        let both = Provider::new("both", "http://127.0.0.1:1/v1", vec![Api::Messages, Api::Responses]);
+        let mut keyless = Provider::new("keyless", "http://127.0.0.1:1/v1", vec![Api::Responses]);
+        keyless.keys = vec![KeySource::Env("AIGATE_TEST_SURELY_UNSET_KEY_VAR".into())];
+        let chain = vec![
+            ChainEntry::Provider(chat),
+            ChainEntry::Provider(both.clone()),
+            ChainEntry::Provider(keyless.clone()),
+            ChainEntry::Official,
+        ];
+        let uses = check_chain(&chain, "Codex", Api::Responses, true).unwrap();
+        let described: Vec<String> =
+            uses.iter().map(|(name, use_)| format!("{name}: {}", use_.describe())).collect();
+        assert_eq!(
+            described,
+            vec![
+                "chat: converted via Chat Completions",
+                "both: pass-through",
+                "keyless: unusable: no key ($AIGATE_TEST_SURELY_UNSET_KEY_VAR not set)",
+                "official: pass-through",
+            ]
+        );
+        assert_eq!(upstream_api(&both, Api::Chat), Some(Api::Responses));
+        assert_eq!(upstream_api(&both, Api::Messages), Some(Api::Messages));
+        let only_bad = vec![ChainEntry::Provider(keyless), ChainEntry::Official];
+        let error = check_chain(&only_bad, "OpenCode", Api::Chat, false).unwrap_err();
+        assert_eq!(error.exit_code(), 1);
     }
 }

@@ -21,7 +21,7 @@ pub mod presets;
 pub mod spec;
 pub mod store;
 
-pub use chain::{ChainEntry, ChainFor, load_providers, resolve_chain};
+pub use chain::{ChainEntry, ChainFor, LinkUse, check_chain, load_providers, resolve_chain};
 
 /// The name reserved for the client's own official login (`ChainEntry::Official`).
 pub const OFFICIAL: &str = "official";

@@ -27,7 +27,7 @@ use crate::env_vars;
 use crate::error::{Error, Result};
 use crate::output::Printer;
 use crate::paths::Paths;
-use crate::providers::{ChainEntry, ChainFor, resolve_chain};
+use crate::providers::{ChainEntry, ChainFor, LinkUse, check_chain, resolve_chain};
 use crate::proxy::{OfficialUpstreams, ProxyConfig};
 
 /// How long open streams may drain after the agent exits.
@@ -56,6 +56,13 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
         has_official_login: options.client.has_official_login(),
     };
     let chain = resolve_chain(&paths.aigate_home, target, &options.providers)?;
+    let uses = check_chain(
+        &chain,
+        options.client.title(),
+        options.client.api(),
+        options.client.has_official_login(),
+    )?;
+    report_chain(out, options.client.title(), &uses);
     let official = chain.iter().any(|entry| matches!(entry, ChainEntry::Official));
     let model = match options.client {
         Client::OpenCode => Some(opencode_model(options.model.as_deref(), &chain)?),
@@ -114,6 +121,28 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
     // The proxy has drained and stopped; do not wait for idle workers to be joined.
     runtime.shutdown_background();
     code
+}
+
+/// Say how the chain serves the client: a warning for each unusable link, and one line
+/// with the links in order (`-v` shows it when every link passes through).
+pub fn report_chain(out: &Printer, client: &str, uses: &[(String, LinkUse)]) {
+    for (name, use_) in uses {
+        if let LinkUse::Unusable(reason) = use_ {
+            out.warn(&format!("provider `{name}` cannot serve {client}: {reason}"));
+        }
+    }
+    let line = uses
+        .iter()
+        .filter(|(_, use_)| use_.usable())
+        .map(|(name, use_)| format!("{name} ({})", use_.describe()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let message = format!("aigate: {client} uses {line}");
+    if uses.iter().any(|(_, use_)| matches!(use_, LinkUse::Converted(_))) {
+        out.info(&message);
+    } else {
+        out.verbose(&message);
+    }
 }
 
 /// A random id shaped like a UUID (8-4-4-4-12 hex).

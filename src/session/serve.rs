@@ -89,6 +89,7 @@ pub fn serve(out: &Printer, paths: &Paths, args: &ServeOptions) -> Result<u8> {
         args.providers.clone()
     };
     let chain = resolve_chain(&paths.aigate_home, ChainFor::ANY, &names)?;
+    check_gateway_chain(out, &chain)?;
     let provider_names: Vec<String> = chain.iter().map(|entry| entry.name().to_string()).collect();
     let official = chain.iter().any(|entry| matches!(entry, crate::providers::ChainEntry::Official));
     let token = state::read_or_create_serve_token(paths)?;
@@ -139,6 +140,31 @@ pub fn serve(out: &Printer, paths: &Paths, args: &ServeOptions) -> Result<u8> {
         state::remove_serve_info(paths, pid)?;
         Ok(0)
     })
+}
+
+/// The gateway serves every client: say how the chain serves each, and refuse a chain
+/// that can serve none of them.
+fn check_gateway_chain(out: &Printer, chain: &[crate::providers::ChainEntry]) -> Result<()> {
+    let mut usable_for_any = false;
+    let mut refusals = Vec::new();
+    for client in crate::clients::Client::ALL {
+        match crate::providers::check_chain(chain, client.title(), client.api(), client.has_official_login())
+        {
+            Ok(uses) => {
+                usable_for_any = true;
+                super::run::report_chain(out, client.title(), &uses);
+            }
+            Err(error) => refusals.push(error),
+        }
+    }
+    match refusals.into_iter().next() {
+        Some(error) if !usable_for_any => Err(error),
+        Some(error) => {
+            out.warn(&error.message);
+            Ok(())
+        }
+        None => Ok(()),
+    }
 }
 
 /// `--host`: an IP address, or `localhost`.

@@ -27,6 +27,8 @@ pub(crate) struct TestContext {
     layout: Layout,
     path: OsString,
     cwd: PathBuf,
+    /// Extra variables every command gets (a provider's key variable, say).
+    env: Vec<(String, OsString)>,
 }
 
 impl TestContext {
@@ -43,7 +45,7 @@ impl TestContext {
     pub(crate) fn with_layout(layout: Layout) -> Self {
         let root = tempfile::tempdir().expect("tempdir");
         let cwd = root.path().to_path_buf();
-        let context = Self { root, layout, path: OsString::from("/usr/bin:/bin"), cwd };
+        let context = Self { root, layout, path: OsString::from("/usr/bin:/bin"), cwd, env: Vec::new() };
         for dir in
             [context.home(), context.codex_home(), context.claude_dir(), context.xdg().join("opencode")]
         {
@@ -62,6 +64,12 @@ impl TestContext {
     /// Run commands with this `PATH`.
     pub(crate) fn with_path(mut self, path: impl Into<OsString>) -> Self {
         self.path = path.into();
+        self
+    }
+
+    /// Run commands with `NAME=VALUE` in their environment too.
+    pub(crate) fn with_env(mut self, name: &str, value: impl Into<OsString>) -> Self {
+        self.env.push((name.to_string(), value.into()));
         self
     }
 
@@ -158,6 +166,9 @@ impl TestContext {
             .env("NO_COLOR", "1")
             .current_dir(&self.cwd)
             .stdin(Stdio::null());
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
         command
     }
 

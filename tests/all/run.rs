@@ -19,7 +19,9 @@ use crate::common::TestContext;
 fn new_context() -> TestContext {
     let context = TestContext::new();
     let path = format!("{}:/usr/local/bin:/usr/bin:/bin", context.path("bin").display());
-    let context = context.with_path(path);
+    // The key variable the registered providers read (a chain whose keys are all unset is
+    // refused at start).
+    let context = context.with_path(path).with_env("MOCK_KEY", "sk-mock-key-for-tests-0123");
     fs_err::create_dir_all(context.path("bin")).unwrap();
     context.write_agent("agent", 7);
     context
@@ -42,7 +44,7 @@ impl StubAgents for TestContext {
             &format!(
                 r#"#!/bin/sh
 printf 'ARGV:'; for a in "$@"; do printf ' [%s]' "$a"; done; echo
-for v in AIGATE_BASE_URL AIGATE_TOKEN AIGATE_SESSION NO_PROXY no_proxy ANTHROPIC_BASE_URL ANTHROPIC_AUTH_TOKEN ANTHROPIC_CUSTOM_HEADERS ANTHROPIC_MODEL ANTHROPIC_API_KEY OPENCODE_CONFIG_CONTENT; do
+for v in AIGATE_BASE_URL AIGATE_TOKEN AIGATE_SESSION NO_PROXY no_proxy ANTHROPIC_BASE_URL ANTHROPIC_AUTH_TOKEN ANTHROPIC_CUSTOM_HEADERS ANTHROPIC_MODEL ANTHROPIC_API_KEY OPENCODE_CONFIG_CONTENT MOCK_KEY; do
   eval "val=\${{$v-__unset__}}"; echo "ENV $v=$val"
 done
 if command -v curl >/dev/null 2>&1; then
@@ -394,4 +396,46 @@ fn run_writes_no_file() {
     let after = context.snapshot();
     assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
     assert!(before == after, "a file changed");
+}
+
+/// Issue 10 #19: a chain that cannot serve the agent is refused at start (the agent never
+/// starts); an unusable link next to a usable one is a warning; the chain's key variables
+/// never reach the agent.
+#[test]
+fn a_chain_that_cannot_work_is_refused_and_keys_stay_out_of_the_agent() {
+    let context = new_context();
+    context.add_provider("mock", 10, Some("m"));
+    let output = context.run(&[
+        "provider",
+        "add",
+        "nokey",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--api",
+        "chat",
+        "--key-env",
+        "SURELY_UNSET_KEY_VAR",
+    ]);
+    assert!(output.status.success());
+    let refused = context.run(&["run", "opencode", "--bin", &context.agent(), "--provider", "nokey"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let err = stderr(&refused);
+    assert!(err.contains("No provider in the chain can serve OpenCode"), "{err}");
+    assert!(err.contains("SURELY_UNSET_KEY_VAR not set"), "{err}");
+    assert!(refused.stdout.is_empty(), "the agent must not start");
+
+    let output = context.run(&[
+        "run",
+        "codex",
+        "--bin",
+        &context.agent(),
+        "--provider",
+        "nokey",
+        "--provider",
+        "mock",
+    ]);
+    assert_eq!(output.status.code(), Some(7), "{}", stderr(&output));
+    assert!(stderr(&output).contains("provider `nokey` cannot serve Codex"), "{}", stderr(&output));
+    let seen = stdout(&output);
+    assert_eq!(env_value(&seen, "MOCK_KEY"), None, "the key variable reached the agent: {seen}");
 }
