@@ -494,7 +494,7 @@ impl Encode for Encoder {
     fn event(&mut self, event: &Event<'_>, out: &mut Vec<u8>) {
         match event {
             Event::Text(text) => {
-                self.write(DeltaOut { content: Some(text), ..DeltaOut::default() }, None, out)
+                self.write(DeltaOut { content: Some(text), ..DeltaOut::default() }, None, out);
             }
             Event::Reasoning(text) => {
                 self.write(DeltaOut { reasoning_content: Some(text), ..DeltaOut::default() }, None, out);
@@ -560,9 +560,9 @@ impl Encode for Encoder {
 
 /// The non-streamed Chat body.
 pub(crate) fn write_body(body: &FinalBody<'_>, out: &mut Vec<u8>) {
-    if let Some((class, message)) = body.failed {
-        if body.parts.is_empty() || class != "stream_truncated" {
-            sse::write_json(out, &error_json(class, message));
+    if let Some(failure) = body.failed {
+        if body.parts.is_empty() || failure.class != "stream_truncated" {
+            sse::write_json(out, &error_json(failure.code, failure.message));
             return;
         }
     }

@@ -585,8 +585,8 @@ impl Encode for Encoder {
 
 /// The non-streamed Messages body.
 pub(crate) fn write_body(body: &FinalBody<'_>, out: &mut Vec<u8>) {
-    if let Some((class, message)) = body.failed {
-        sse::write_json(out, &error_json(class, message));
+    if let Some(failure) = body.failed {
+        sse::write_json(out, &error_json(failure.code, failure.message));
         return;
     }
     let mut any_tool = false;

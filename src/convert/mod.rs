@@ -456,8 +456,18 @@ pub(crate) struct FinalBody<'a> {
     pub parts: Vec<Part>,
     pub usage: Usage,
     pub stop: Option<StopReason>,
-    /// `(error_class, message)` when the turn did not succeed.
-    pub failed: Option<(&'a str, &'a str)>,
+    /// Set when the turn did not succeed.
+    pub failed: Option<Failure<'a>>,
+}
+
+/// Why a turn failed, for the client's error body.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Failure<'a> {
+    /// [`Outcome::error_class`].
+    pub class: &'a str,
+    /// The upstream's error code, or the class.
+    pub code: &'a str,
+    pub message: &'a str,
 }
 
 /// A bounded LRU of Responses turns: response id → the conversation up to and including that

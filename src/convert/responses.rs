@@ -574,9 +574,3 @@ fn input_parts(parts: &[Part]) -> Vec<Value> {
         })
         .collect()
 }
-
-/// Re-encode a decoded Responses request as Responses (tests: same-API semantic round trip).
-#[cfg(test)]
-pub(crate) fn reencode_for_tests(request: &Request) -> Value {
-    encode_request(request, None, &mut super::tools::ToolMap::default())
-}

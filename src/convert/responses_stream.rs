@@ -489,10 +489,12 @@ pub(crate) fn write_body(body: &FinalBody<'_>, out: &mut Vec<u8>) {
         }
     }
     let (status, incomplete, error) = match (body.failed, body.stop) {
-        (Some(("stream_truncated", _)), _) if !output.is_empty() => {
+        (Some(failure), _) if failure.class == "stream_truncated" && !output.is_empty() => {
             ("incomplete", json!({"reason": "interrupted"}), Value::Null)
         }
-        (Some((code, message)), _) => ("failed", Value::Null, json!({"code": code, "message": message})),
+        (Some(failure), _) => {
+            ("failed", Value::Null, json!({"code": failure.code, "message": failure.message}))
+        }
         (None, Some(StopReason::MaxTokens)) => {
             ("incomplete", json!({"reason": "max_output_tokens"}), Value::Null)
         }

@@ -95,6 +95,7 @@ impl Sink<'_> {
                     self.tracker.error_before_content = Some(message.clone());
                 }
                 self.tracker.error_class = Some("upstream_error_event");
+                self.tracker.error_code = Some((*code).to_string());
                 self.tracker.error_message = Some(message.clone());
                 self.end(Terminal::Failed { code, message: &message });
                 return;
@@ -133,6 +134,8 @@ struct Tracker {
     content_started: bool,
     error_before_content: Option<String>,
     error_class: Option<&'static str>,
+    /// The upstream's own error code, for an upstream error frame.
+    error_code: Option<String>,
     error_message: Option<String>,
     usage: Usage,
     stop: Option<StopReason>,
@@ -175,7 +178,7 @@ impl Collector {
                 self.reasoning().signature.get_or_insert_with(String::new).push_str(signature);
             }
             Event::ReasoningEncrypted(encrypted) => {
-                self.reasoning().encrypted = Some((*encrypted).to_string())
+                self.reasoning().encrypted = Some((*encrypted).to_string());
             }
             Event::ReasoningEnd => self.reasoning_open = false,
             Event::ToolStart { index, id, name } => {
@@ -490,8 +493,11 @@ impl StreamConverter {
         let Some(collector) = &self.collector else {
             return;
         };
-        let failed = self.tracker.error_class.map(|class| {
-            (class, self.tracker.error_message.clone().unwrap_or_else(|| "upstream error".to_string()))
+        let message = self.tracker.error_message.clone().unwrap_or_else(|| "upstream error".to_string());
+        let failed = self.tracker.error_class.map(|class| super::Failure {
+            class,
+            code: self.tracker.error_code.as_deref().filter(|code| !code.is_empty()).unwrap_or(class),
+            message: &message,
         });
         let body = super::FinalBody {
             id: &self.response_id,
@@ -499,7 +505,7 @@ impl StreamConverter {
             parts: collector.finished_parts(),
             usage: self.tracker.usage,
             stop: self.tracker.stop,
-            failed: failed.as_ref().map(|(class, message)| (*class, message.as_str())),
+            failed,
         };
         match self.ctx.client_api {
             Api::Responses => responses_stream::write_body(&body, out),
