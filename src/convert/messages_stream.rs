@@ -347,6 +347,15 @@ enum Open {
     Tool { block: usize, tool: usize },
 }
 
+#[derive(Debug)]
+struct QueuedTool {
+    tool: usize,
+    id: String,
+    name: String,
+    args: String,
+    ended: bool,
+}
+
 /// Events → Anthropic SSE (Claude Code).
 pub(crate) struct Encoder {
     id: String,
@@ -357,8 +366,8 @@ pub(crate) struct Encoder {
     next_block: usize,
     open: Option<Open>,
     text_started: bool,
-    /// Event tool index → block index.
-    tool_blocks: Vec<Option<usize>>,
+    /// Tool calls waiting for the open tool block to end.
+    queue: std::collections::VecDeque<QueuedTool>,
     any_tool: bool,
     usage: Option<Usage>,
     stop: Option<StopReason>,
@@ -376,7 +385,7 @@ impl Encoder {
             next_block: 0,
             open: None,
             text_started: false,
-            tool_blocks: Vec::new(),
+            queue: std::collections::VecDeque::new(),
             any_tool: false,
             usage: None,
             stop: None,
@@ -423,6 +432,26 @@ impl Encoder {
             &json!({"type": "content_block_start", "index": index, "content_block": block}),
         );
         index
+    }
+
+    fn open_tool(&mut self, tool: &QueuedTool, out: &mut Vec<u8>) {
+        let block =
+            self.open_block(&json!({"type": "tool_use", "id": tool.id, "name": tool.name, "input": {}}), out);
+        self.open = Some(Open::Tool { block, tool: tool.tool });
+        if !tool.args.is_empty() {
+            Self::delta(out, block, JsonDelta { kind: "input_json_delta", partial_json: &tool.args });
+        }
+    }
+
+    /// Open the waiting tools in order; stop at one still streaming unless `all`.
+    fn flush_queue(&mut self, all: bool, out: &mut Vec<u8>) {
+        while let Some(tool) = self.queue.pop_front() {
+            self.open_tool(&tool, out);
+            if !(tool.ended || all) {
+                return;
+            }
+            self.close(out);
+        }
     }
 
     fn delta<D: Serialize>(out: &mut Vec<u8>, index: usize, delta: D) {
@@ -524,29 +553,44 @@ impl Encode for Encoder {
             }
             Event::ToolStart { index, id, name } => {
                 self.start(out);
-                let client = self.map.client(name);
-                let block = self.open_block(
-                    &json!({"type": "tool_use", "id": sanitize_id(id), "name": client.name, "input": {}}),
-                    out,
-                );
-                if self.tool_blocks.len() <= *index {
-                    self.tool_blocks.resize(*index + 1, None);
-                }
-                self.tool_blocks[*index] = Some(block);
                 self.any_tool = true;
-                self.open = Some(Open::Tool { block, tool: *index });
+                let client = self.map.client(name);
+                let tool = QueuedTool {
+                    tool: *index,
+                    id: sanitize_id(id),
+                    name: client.name,
+                    args: String::new(),
+                    ended: false,
+                };
+                if matches!(self.open, Some(Open::Tool { .. })) {
+                    // Blocks cannot interleave: a second tool waits until the open one ends,
+                    // so arguments the upstream interleaves between calls still land right.
+                    self.queue.push_back(tool);
+                } else {
+                    self.open_tool(&tool, out);
+                }
             }
             Event::ToolArgs { index, delta } => {
-                // Blocks cannot interleave: only the open tool block takes arguments.
-                if let Some(Open::Tool { block, tool }) = self.open {
-                    if tool == *index && !delta.is_empty() {
+                if delta.is_empty() {
+                    return;
+                }
+                match self.open {
+                    Some(Open::Tool { block, tool }) if tool == *index => {
                         Self::delta(out, block, JsonDelta { kind: "input_json_delta", partial_json: delta });
+                    }
+                    _ => {
+                        if let Some(queued) = self.queue.iter_mut().find(|queued| queued.tool == *index) {
+                            queued.args.push_str(delta);
+                        }
                     }
                 }
             }
             Event::ToolEnd { index } => {
                 if matches!(self.open, Some(Open::Tool { tool, .. }) if tool == *index) {
                     self.close(out);
+                    self.flush_queue(false, out);
+                } else if let Some(queued) = self.queue.iter_mut().find(|queued| queued.tool == *index) {
+                    queued.ended = true;
                 }
             }
             Event::Usage(usage) => self.usage = Some(*usage),
@@ -560,6 +604,7 @@ impl Encode for Encoder {
             Terminal::Complete => {
                 self.start(out);
                 self.close(out);
+                self.flush_queue(true, out);
                 let usage = self.usage.unwrap_or(Usage { input: self.input_estimate, ..Usage::default() });
                 let delta = json!({
                     "type": "message_delta",

@@ -694,6 +694,34 @@ fn case31_messages_blocks() {
     );
 }
 
+/// Parallel calls whose argument fragments interleave still give whole JSON per block.
+#[test]
+fn interleaved_parallel_arguments_to_messages() {
+    let (events, _) = claude_events(
+        &[
+            delta(
+                json!({"tool_calls": [{"index": 0, "id": "call_a", "function": {"name": "Bash", "arguments": "{\"a\""}}]}),
+            ),
+            delta(
+                json!({"tool_calls": [{"index": 1, "id": "call_b", "function": {"name": "Read", "arguments": "{\"b\""}}]}),
+            ),
+            delta(json!({"tool_calls": [{"index": 0, "function": {"arguments": ":1}"}}]})),
+            delta(json!({"tool_calls": [{"index": 1, "function": {"arguments": ":2}"}}]})),
+            finish("tool_calls"),
+        ],
+        true,
+        json!([{"name": "Bash", "input_schema": {}}, {"name": "Read", "input_schema": {}}]),
+    );
+    let mut inputs = vec![String::new(); 2];
+    for data in of_type(&events, "content_block_delta") {
+        let index = data["index"].as_u64().unwrap() as usize;
+        inputs[index].push_str(data["delta"]["partial_json"].as_str().unwrap());
+    }
+    assert_eq!(inputs, ["{\"a\":1}", "{\"b\":2}"]);
+    assert_eq!(of_type(&events, "content_block_start").len(), 2);
+    assert_eq!(of_type(&events, "content_block_stop").len(), 2);
+}
+
 /// Case 32: duplicate finish chunks and trailing usage → one message_delta, one message_stop.
 #[test]
 fn case32_single_terminal() {
