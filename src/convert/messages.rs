@@ -270,7 +270,9 @@ pub(crate) fn encode_request(
     }
     body.insert("messages".into(), Value::Array(messages));
     let mut forced = false;
-    if !request.tools.is_empty() && request.tool_choice != Some(ToolChoice::None) {
+    // Tools stay even with tool_choice none: Anthropic rejects tool_use/tool_result history
+    // in a request that defines no tools.
+    if !request.tools.is_empty() {
         let mut seen = std::collections::HashSet::new();
         let wire: Vec<Value> = request
             .tools
@@ -299,9 +301,10 @@ pub(crate) fn encode_request(
                 forced = true;
                 json!({"type": "tool", "name": wire_name(name, namespace.as_deref())})
             }
-            Some(ToolChoice::Auto | ToolChoice::None) | None => json!({"type": "auto"}),
+            Some(ToolChoice::None) => json!({"type": "none"}),
+            Some(ToolChoice::Auto) | None => json!({"type": "auto"}),
         };
-        if request.parallel_tool_calls == Some(false) {
+        if request.parallel_tool_calls == Some(false) && request.tool_choice != Some(ToolChoice::None) {
             choice["disable_parallel_tool_use"] = json!(true);
         }
         if request.tool_choice.is_some() || request.parallel_tool_calls == Some(false) {

@@ -25,6 +25,21 @@
 //!   ([`Outcome::error_class`]).
 //! - The codecs read provider differences only from [`Quirks`], never from provider names.
 //! - All per-stream state (ids, sequence numbers, indexes) lives in the converter.
+//!
+//! Decisions where the spec leaves room (or two sources disagree):
+//! - EOF without the upstream's terminal is never success. A Responses client gets
+//!   `response.failed` (no output) or `response.completed` with `status: incomplete` (some
+//!   output, §2.3 step 8); a Messages client gets `message_start` then `event: error` (case 34's
+//!   "valid empty message" is what an upstream that sends only `[DONE]` gets); a Chat client
+//!   gets an error chunk and `[DONE]`. [`Outcome::error_class`] is `stream_truncated` for all.
+//! - A data frame that does not parse ends the stream with an error (`malformed_upstream`);
+//!   non-field lines are ignored as SSE says, except a bare `{…}` line, read as data.
+//! - Messages clients: content blocks never interleave, so a second tool call waits until the
+//!   open tool block ends; reasoning that arrives after text has started is dropped (§5.2).
+//! - Anthropic thinking signatures reach Codex inside our marked `encrypted_content` and come
+//!   back; OpenAI `encrypted_content` reaches Claude Code inside a marked `signature`.
+//! - Same-API requests are not converted, so `StreamConverter::fail` cannot repair a
+//!   pass-through stream; it only records the outcome.
 
 mod chat;
 mod chat_stream;
@@ -393,6 +408,17 @@ pub fn convert_error_for(
                 json!({"error": {"message": message, "type": "upstream_error", "code": code, "param": null}});
             (status, body.to_string().into_bytes())
         }
+    }
+}
+
+/// The Responses error code Codex understands for an upstream's in-stream error.
+pub(crate) fn responses_error_code(code: &str, message: &str) -> String {
+    match classify(0, code, message) {
+        ErrorClass::ContextOverflow => "context_length_exceeded".to_string(),
+        ErrorClass::Quota => "insufficient_quota".to_string(),
+        ErrorClass::Overloaded => "server_is_overloaded".to_string(),
+        _ if code.contains("rate_limit") => "rate_limit_exceeded".to_string(),
+        _ => code.to_string(),
     }
 }
 

@@ -110,26 +110,6 @@ impl Encoder {
         sse::write_event(out, kind, &Value::Object(object));
     }
 
-    fn write_delta(
-        &mut self,
-        kind: &'static str,
-        item: (&str, usize),
-        index: (Option<u32>, Option<u32>),
-        delta: &str,
-        out: &mut Vec<u8>,
-    ) {
-        let frame = ItemDelta {
-            kind,
-            sequence_number: self.next_seq(),
-            item_id: item.0,
-            output_index: item.1,
-            content_index: index.0,
-            summary_index: index.1,
-            delta,
-        };
-        sse::write_event(out, kind, &frame);
-    }
-
     fn envelope(&self, status: &str, output: Vec<Value>, usage: Value) -> Value {
         json!({
             "id": self.id, "object": "response", "created_at": self.created_at, "status": status,
@@ -233,11 +213,35 @@ impl Encoder {
     }
 
     fn failed(&mut self, code: &str, message: &str, out: &mut Vec<u8>) {
+        // Codex acts on a few codes (context window, quota, overload): map an upstream's own.
+        let code = super::responses_error_code(code, message);
         self.start(out);
         let mut response = self.envelope("failed", Vec::new(), usage_json(&self.usage));
         response["error"] = json!({"code": code, "message": message});
         self.write("response.failed", json!({ "response": response }), out);
     }
+}
+
+/// One delta frame (the hot path: a small borrowed struct, no `Value`).
+fn write_delta(
+    seq: &mut u64,
+    kind: &'static str,
+    item: (&str, usize),
+    index: (Option<u32>, Option<u32>),
+    delta: &str,
+    out: &mut Vec<u8>,
+) {
+    let frame = ItemDelta {
+        kind,
+        sequence_number: *seq,
+        item_id: item.0,
+        output_index: item.1,
+        content_index: index.0,
+        summary_index: index.1,
+        delta,
+    };
+    *seq += 1;
+    sse::write_event(out, kind, &frame);
 }
 
 /// Responses usage with every integer present (Codex fails to parse it otherwise).
@@ -343,10 +347,11 @@ impl Encode for Encoder {
                     return;
                 };
                 reasoning.text.push_str(text);
-                let (id, oi) = (reasoning.id.clone(), reasoning.oi);
-                self.write_delta(
+                let item = (reasoning.id.as_str(), reasoning.oi);
+                write_delta(
+                    &mut self.seq,
                     "response.reasoning_summary_text.delta",
-                    (&id, oi),
+                    item,
                     (None, Some(0)),
                     text,
                     out,
@@ -383,8 +388,8 @@ impl Encode for Encoder {
                     return;
                 };
                 message.text.push_str(text);
-                let (id, oi) = (message.id.clone(), message.oi);
-                self.write_delta("response.output_text.delta", (&id, oi), (Some(0), None), text, out);
+                let item = (message.id.as_str(), message.oi);
+                write_delta(&mut self.seq, "response.output_text.delta", item, (Some(0), None), text, out);
             }
             Event::ToolStart { index, id, name } => {
                 self.start(out);
@@ -419,10 +424,11 @@ impl Encode for Encoder {
                 };
                 tool.call.arguments.push_str(delta);
                 if tool.call.kind == ToolKind::Function && !delta.is_empty() {
-                    let (item_id, oi) = (tool.item_id.clone(), tool.oi);
-                    self.write_delta(
+                    let item = (tool.item_id.as_str(), tool.oi);
+                    write_delta(
+                        &mut self.seq,
                         "response.function_call_arguments.delta",
-                        (&item_id, oi),
+                        item,
                         (None, None),
                         delta,
                         out,

@@ -797,6 +797,19 @@ fn case34_empty_and_error_streams() {
     assert_eq!(outcome.error_message.as_deref(), Some("Overloaded"));
 }
 
+/// A mid-stream context overflow reaches Codex as `context_length_exceeded`.
+#[test]
+fn mid_stream_errors_use_codex_codes() {
+    let input = chat_sse(
+        &[json!({"error": {"message": "Input exceeds the model's maximum context length", "code": "400"}})],
+        false,
+    );
+    let (out, outcome) = run(&codex_ctx(json!([])), Api::Chat, Api::Responses, true, &[input.as_bytes()]);
+    let events = super::events(&out);
+    assert_eq!(events.last().unwrap().1["response"]["error"]["code"], json!("context_length_exceeded"));
+    assert_eq!(outcome.error_class, Some("upstream_error_event"));
+}
+
 /// An error frame before any content is reported for failover.
 #[test]
 fn error_before_content_allows_failover() {
@@ -1063,5 +1076,51 @@ fn random_bytes_never_panic() {
                 }
             }
         }
+    }
+}
+
+/// CPU of a converted stream against the pass-through tap on the same bytes
+/// (`cargo test --release --lib convert_cost -- --ignored --nocapture`).
+#[test]
+#[ignore = "timing; run by hand in release"]
+fn convert_cost_against_passthrough_tap() {
+    let mut chunks = vec![delta(json!({"role": "assistant", "content": ""}))];
+    for index in 0..4000 {
+        chunks.push(delta(json!({"content": format!("token {index} 日本 ")})));
+    }
+    chunks.push(delta(
+        json!({"tool_calls": [{"index": 0, "id": "call_1", "function": {"name": "bash", "arguments": ""}}]}),
+    ));
+    for _ in 0..500 {
+        chunks.push(delta(json!({"tool_calls": [{"index": 0, "function": {"arguments": "abc "}}]})));
+    }
+    chunks.push(finish("tool_calls"));
+    chunks.push(usage_chunk(json!({"prompt_tokens": 1000, "completion_tokens": 4500})));
+    let input = chat_sse(&chunks, true);
+    let pieces: Vec<&[u8]> = input.as_bytes().chunks(1400).collect();
+    let rounds = 20;
+    let started = std::time::Instant::now();
+    for _ in 0..rounds {
+        let mut tap = crate::proxy::tap::Tap::new(Api::Chat, true, std::time::Instant::now());
+        for piece in &pieces {
+            tap.feed(piece);
+        }
+        std::hint::black_box(tap.finish());
+    }
+    let tap = started.elapsed();
+    for client in [Api::Responses, Api::Messages] {
+        let ctx = opencode_like_ctx(client, Api::Chat);
+        let started = std::time::Instant::now();
+        let mut bytes = 0;
+        for _ in 0..rounds {
+            let (out, _) = run(&ctx, Api::Chat, client, true, &pieces);
+            bytes += out.len();
+        }
+        let converted = started.elapsed();
+        println!(
+            "{client:?}: tap {tap:?}, converted {converted:?} ({:.2}x of the tap's parse), {} KiB out per stream",
+            converted.as_secs_f64() / tap.as_secs_f64(),
+            bytes / rounds / 1024
+        );
     }
 }
