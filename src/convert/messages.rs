@@ -313,7 +313,8 @@ pub(crate) fn encode_request(
     }
     let budget = request.budget.or_else(|| request.effort.and_then(Effort::budget));
     let mut thinking = false;
-    if let Some(budget) = budget.filter(|_| !forced && request.effort != Some(Effort::None)) {
+    let allowed = !forced && request.effort != Some(Effort::None) && !unsigned_tool_loop(&request.messages);
+    if let Some(budget) = budget.filter(|_| allowed) {
         if max_tokens <= budget {
             max_tokens = (budget + 4096).min(cap);
         }
@@ -338,6 +339,22 @@ pub(crate) fn encode_request(
     }
     body.insert("stream".into(), json!(request.stream));
     Value::Object(body)
+}
+
+/// Inside a tool loop whose assistant turn has no signed thinking block (it came from another
+/// provider): Anthropic rejects thinking for it ("expected thinking block"), so none is asked.
+fn unsigned_tool_loop(messages: &[Message]) -> bool {
+    let Some(last) = messages.iter().rposition(|message| message.role == Role::Assistant) else {
+        return false;
+    };
+    let in_loop = messages[last + 1..].iter().all(|message| message.role == Role::Tool);
+    let signed = messages[last].parts.iter().any(|part| {
+        matches!(
+            part,
+            Part::Reasoning(Reasoning { signature: Some(_), .. } | Reasoning { redacted: Some(_), .. })
+        )
+    });
+    in_loop && messages[last].has_tool_calls() && !signed
 }
 
 fn image_block(image: &Image) -> Value {

@@ -156,6 +156,7 @@ pub(crate) struct Collector {
     pub stop: Option<StopReason>,
     map: Arc<ToolMap>,
     id_tag: String,
+    scratch: Reasoning,
 }
 
 impl Collector {
@@ -214,15 +215,17 @@ impl Collector {
         }
     }
 
+    /// The open reasoning part, opened if needed.
     fn reasoning(&mut self) -> &mut Reasoning {
-        if !self.reasoning_open || !matches!(self.parts.last(), Some(Part::Reasoning(_))) {
+        let open = self.reasoning_open && matches!(self.parts.last(), Some(Part::Reasoning(_)));
+        if !open {
             self.parts.push(Part::Reasoning(Reasoning::default()));
             self.reasoning_open = true;
         }
         match self.parts.last_mut() {
             Some(Part::Reasoning(reasoning)) => reasoning,
-            // Unreachable: a reasoning part was pushed just above.
-            _ => unreachable_reasoning(),
+            // Not reached (a reasoning part is last); keeps this total without a panic.
+            _ => &mut self.scratch,
         }
     }
 
@@ -245,11 +248,6 @@ impl Collector {
             })
             .collect()
     }
-}
-
-#[expect(clippy::panic, reason = "a reasoning part is always pushed right before")]
-fn unreachable_reasoning() -> &'static mut Reasoning {
-    panic!("reasoning part missing")
 }
 
 /// Upstream bytes in, client bytes out (see the module docs and `convert` docs).

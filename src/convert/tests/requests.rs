@@ -650,8 +650,10 @@ fn chat_to_responses_and_messages() {
             "tools": [{"name": "bash", "description": "bash tool",
                        "input_schema": {"type": "object", "properties": {"cmd": {"type": "string"}}, "required": ["cmd"]}}],
             "tool_choice": {"type": "auto"},
-            "thinking": {"type": "enabled", "budget_tokens": 16384},
-            "max_tokens": 20480,
+            // In a tool loop with no signed thinking: no thinking (see
+            // no_thinking_for_an_unsigned_tool_loop_to_messages), so temperature stays.
+            "max_tokens": 1000,
+            "temperature": 0.5,
             "stop_sequences": ["END"],
             "stream": true
         })
@@ -697,6 +699,21 @@ fn responses_to_messages_and_back() {
                "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}],
                "max_output_tokens": 32000, "store": false, "stream": true})
     );
+}
+
+/// A tool loop that started on another provider has no signed thinking: no thinking asked.
+#[test]
+fn no_thinking_for_an_unsigned_tool_loop_to_messages() {
+    let mut body = codex_request(
+        json!([user("go"), call("call_1", "shell_a", "{}"), output("call_1", json!("ok"))]),
+        json!([function_tool("shell_a")]),
+    );
+    body["reasoning"] = json!({"effort": "high"});
+    let upstream = convert(Api::Responses, Api::Messages, &body, &Quirks::default());
+    assert!(upstream.get("thinking").is_none());
+    body["input"] = json!([user("go")]);
+    let upstream = convert(Api::Responses, Api::Messages, &body, &Quirks::default());
+    assert_eq!(upstream["thinking"], json!({"type": "enabled", "budget_tokens": 16384}));
 }
 
 /// Same API: the body passes with only `model` replaced.
