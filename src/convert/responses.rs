@@ -460,6 +460,8 @@ pub(crate) fn encode_request(
     if let Some(effort) = effort {
         let name = if effort == Effort::Max { "xhigh" } else { effort.name() };
         body.insert("reasoning".into(), json!({"effort": name}));
+        // With store:false the reasoning only comes back (and can go back) encrypted.
+        body.insert("include".into(), json!(["reasoning.encrypted_content"]));
     }
     match &request.response_format {
         Some(ResponseFormat::JsonSchema { name, schema, strict }) => {

@@ -631,6 +631,7 @@ fn chat_to_responses_and_messages() {
             "max_output_tokens": 1000,
             "temperature": 0.5,
             "reasoning": {"effort": "high"},
+            "include": ["reasoning.encrypted_content"],
             "store": false,
             "stream": true
         })

@@ -1124,3 +1124,44 @@ fn convert_cost_against_passthrough_tap() {
         );
     }
 }
+
+/// Anthropic thinking signatures survive a Codex turn (inside the marked encrypted_content),
+/// and OpenAI encrypted reasoning survives a Claude Code turn (inside a marked signature).
+#[test]
+fn reasoning_round_trips_across_turns() {
+    // Codex ← Messages upstream, then Codex's next request → Messages upstream.
+    let tools = json!([{"type": "function", "name": "bash", "parameters": {"type": "object"}}]);
+    let first = codex_request(json!([{"type": "message", "role": "user", "content": "hi"}]), tools.clone());
+    let ctx = context(Api::Responses, Api::Messages, &first);
+    let (out, _) = run(&ctx, Api::Messages, Api::Responses, true, &[messages_upstream_sse().as_bytes()]);
+    let output = completed_output(&super::events(&out));
+    let mut input = vec![json!({"type": "message", "role": "user", "content": "hi"})];
+    input.extend(output.iter().cloned());
+    input.push(json!({"type": "function_call_output", "call_id": "toolu_1", "output": "done"}));
+    let second = codex_request(Value::Array(input), tools);
+    let upstream = super::convert(Api::Responses, Api::Messages, &second, &Quirks::default());
+    assert_eq!(
+        upstream["messages"][1]["content"][0],
+        json!({"type": "thinking", "thinking": "思考", "signature": "sig=="})
+    );
+
+    // Claude Code ← Responses upstream, then Claude's next request → Responses upstream.
+    let ctx = super::context(
+        Api::Messages,
+        Api::Responses,
+        &json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": true,
+                "messages": [{"role": "user", "content": "hi"}], "tools": [{"name": "bash", "input_schema": {}}]}),
+    );
+    let (body, _) = run(&ctx, Api::Responses, Api::Messages, false, &[responses_upstream_sse().as_bytes()]);
+    let message: Value = serde_json::from_slice(&body).unwrap();
+    let next = json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": true,
+        "messages": [{"role": "user", "content": "hi"},
+                     {"role": "assistant", "content": message["content"]},
+                     {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1", "content": "done"}]}],
+        "tools": [{"name": "bash", "input_schema": {}}]});
+    let upstream = super::convert(Api::Messages, Api::Responses, &next, &Quirks::default());
+    assert_eq!(
+        upstream["input"][1],
+        json!({"type": "reasoning", "summary": [{"type": "summary_text", "text": "思考"}], "encrypted_content": "gAAAAenc"})
+    );
+}
