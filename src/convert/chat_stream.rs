@@ -22,14 +22,38 @@ use super::{ConvContext, FinalBody, sse, util};
 
 #[derive(Deserialize)]
 struct Chunk<'a> {
-    #[serde(borrow, default)]
-    choices: Option<Vec<Choice<'a>>>,
+    /// Only `choices[0]` is read, whatever its `index` (OpenRouter sent `index: 1`); the rest
+    /// are skipped without allocating.
+    #[serde(borrow, default, deserialize_with = "first_choice")]
+    choices: Option<Choice<'a>>,
     #[serde(default)]
     usage: Option<ChatUsage>,
     #[serde(borrow, default)]
     error: Option<&'a RawValue>,
     #[serde(default)]
     base_resp: Option<BaseResp>,
+}
+
+fn first_choice<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Choice<'de>>, D::Error> {
+    struct First;
+    impl<'de> serde::de::Visitor<'de> for First {
+        type Value = Option<Choice<'de>>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("an array of choices")
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let first = seq.next_element::<Choice<'de>>()?;
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(first)
+        }
+    }
+    deserializer.deserialize_any(First)
 }
 
 #[derive(Deserialize)]
@@ -200,7 +224,7 @@ impl Decoder {
                 return;
             }
         }
-        if let Some(choice) = chunk.choices.as_ref().and_then(|choices| choices.first()) {
+        if let Some(choice) = &chunk.choices {
             if let Some(delta) = choice.delta.as_ref().or(choice.message.as_ref()) {
                 self.delta(delta, sink);
             }

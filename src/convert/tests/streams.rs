@@ -1165,3 +1165,20 @@ fn reasoning_round_trips_across_turns() {
         json!({"type": "reasoning", "summary": [{"type": "summary_text", "text": "思考"}], "encrypted_content": "gAAAAenc"})
     );
 }
+
+/// `choices[0]` is read whatever its `index` (OpenRouter sent `index: 1`); `choices: null`
+/// with usage is a usage chunk.
+#[test]
+fn first_choice_whatever_its_index() {
+    let events = responses_stream(
+        &[
+            json!({"choices": [{"index": 1, "delta": {"content": "x"}}, {"index": 2, "delta": {"content": "ignored"}}]}),
+            json!({"choices": null, "usage": {"prompt_tokens": 2, "completion_tokens": 1}}),
+            finish("stop"),
+        ],
+        true,
+    );
+    let response = &of_type(&events, "response.completed")[0]["response"];
+    assert_eq!(response["output"][0]["content"][0]["text"], json!("x"));
+    assert_eq!(response["usage"]["total_tokens"], json!(3));
+}
