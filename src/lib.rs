@@ -7,6 +7,7 @@
 pub mod backup;
 pub mod cli;
 pub mod clients;
+pub mod convert;
 pub mod db;
 pub mod diff;
 pub mod doc;

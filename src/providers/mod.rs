@@ -162,6 +162,21 @@ impl Provider {
         self.api_base_urls.get(&api).unwrap_or(&self.base_url).trim_end_matches('/')
     }
 
+    /// How the provider's Chat Completions endpoint differs from plain OpenAI: its preset's
+    /// quirks (custom or unknown presets get the defaults), with `vision` overridden by the
+    /// provider's own setting.
+    pub fn quirks(&self) -> crate::convert::Quirks {
+        let mut quirks = self
+            .preset
+            .as_deref()
+            .and_then(presets::find)
+            .map_or(crate::convert::Quirks::DEFAULT, |preset| preset.quirks);
+        if let Some(vision) = self.vision {
+            quirks.vision = vision;
+        }
+        quirks
+    }
+
     /// Every distinct base URL this provider may be called at.
     pub fn all_base_urls(&self) -> Vec<&str> {
         let mut urls: Vec<&str> = std::iter::once(self.base_url.as_str())
@@ -218,6 +233,18 @@ mod tests {
         assert!(!valid_name("official"));
         assert!(!valid_name("a b"));
         assert!(!valid_name(""));
+    }
+
+    #[test]
+    fn quirks_come_from_the_preset() {
+        let mut provider = Provider::new("k", "https://api.moonshot.ai/v1", vec![Api::Chat]);
+        assert_eq!(provider.quirks(), crate::convert::Quirks::DEFAULT);
+        provider.preset = Some("kimi".into());
+        assert_eq!(provider.quirks(), crate::convert::Quirks::KIMI);
+        provider.preset = Some("deepseek".into());
+        assert!(!provider.quirks().vision);
+        provider.vision = Some(true);
+        assert!(provider.quirks().vision);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! them.
 
 use super::Api;
+use crate::convert::Quirks;
 
 /// One preset row.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +25,9 @@ pub struct Preset {
     pub key_env: Option<&'static str>,
     /// Local servers need no key.
     pub needs_key: bool,
+    /// How its Chat Completions endpoint differs from plain OpenAI (conversion.md §3.2); the
+    /// converter reads only this, never the preset name.
+    pub quirks: Quirks,
 }
 
 const RCM: &[Api] = &[Api::Responses, Api::Chat, Api::Messages];
@@ -43,6 +47,7 @@ pub const PRESETS: &[Preset] = &[
         vision: Some(true),
         key_env: Some("OPENAI_API_KEY"),
         needs_key: true,
+        quirks: Quirks::OPENAI,
     },
     Preset {
         name: "anthropic",
@@ -53,6 +58,7 @@ pub const PRESETS: &[Preset] = &[
         vision: Some(true),
         key_env: Some("ANTHROPIC_API_KEY"),
         needs_key: true,
+        quirks: Quirks::DEFAULT,
     },
     Preset {
         name: "deepseek",
@@ -63,6 +69,7 @@ pub const PRESETS: &[Preset] = &[
         vision: Some(false),
         key_env: Some("DEEPSEEK_API_KEY"),
         needs_key: true,
+        quirks: Quirks::DEEPSEEK,
     },
     Preset {
         name: "openrouter",
@@ -73,6 +80,7 @@ pub const PRESETS: &[Preset] = &[
         vision: None,
         key_env: Some("OPENROUTER_API_KEY"),
         needs_key: true,
+        quirks: Quirks::OPENROUTER,
     },
     Preset {
         name: "kimi",
@@ -83,6 +91,7 @@ pub const PRESETS: &[Preset] = &[
         vision: None,
         key_env: Some("MOONSHOT_API_KEY"),
         needs_key: true,
+        quirks: Quirks::KIMI,
     },
     Preset {
         name: "glm",
@@ -93,6 +102,7 @@ pub const PRESETS: &[Preset] = &[
         vision: None,
         key_env: Some("ZAI_API_KEY"),
         needs_key: true,
+        quirks: Quirks::GLM,
     },
     Preset {
         name: "qwen",
@@ -103,6 +113,7 @@ pub const PRESETS: &[Preset] = &[
         vision: None,
         key_env: Some("DASHSCOPE_API_KEY"),
         needs_key: true,
+        quirks: Quirks::QWEN,
     },
     Preset {
         name: "minimax",
@@ -113,6 +124,7 @@ pub const PRESETS: &[Preset] = &[
         vision: Some(true),
         key_env: Some("MINIMAX_API_KEY"),
         needs_key: true,
+        quirks: Quirks::MINIMAX,
     },
     Preset {
         name: "groq",
@@ -123,6 +135,7 @@ pub const PRESETS: &[Preset] = &[
         vision: None,
         key_env: Some("GROQ_API_KEY"),
         needs_key: true,
+        quirks: Quirks::DEFAULT,
     },
     Preset {
         name: "mistral",
@@ -133,6 +146,7 @@ pub const PRESETS: &[Preset] = &[
         vision: None,
         key_env: Some("MISTRAL_API_KEY"),
         needs_key: true,
+        quirks: Quirks::DEFAULT,
     },
     Preset {
         name: "xai",
@@ -143,6 +157,7 @@ pub const PRESETS: &[Preset] = &[
         vision: None,
         key_env: Some("XAI_API_KEY"),
         needs_key: true,
+        quirks: Quirks::DEFAULT,
     },
     Preset {
         name: "together",
@@ -153,6 +168,7 @@ pub const PRESETS: &[Preset] = &[
         vision: None,
         key_env: Some("TOGETHER_API_KEY"),
         needs_key: true,
+        quirks: Quirks::DEFAULT,
     },
     Preset {
         name: "gemini",
@@ -163,6 +179,7 @@ pub const PRESETS: &[Preset] = &[
         vision: Some(true),
         key_env: Some("GEMINI_API_KEY"),
         needs_key: true,
+        quirks: Quirks::DEFAULT,
     },
     Preset {
         name: "ollama",
@@ -173,6 +190,7 @@ pub const PRESETS: &[Preset] = &[
         vision: None,
         key_env: None,
         needs_key: false,
+        quirks: Quirks::DEFAULT,
     },
     Preset {
         name: "lmstudio",
@@ -183,6 +201,7 @@ pub const PRESETS: &[Preset] = &[
         vision: None,
         key_env: None,
         needs_key: false,
+        quirks: Quirks::DEFAULT,
     },
     Preset {
         name: "custom",
@@ -193,6 +212,7 @@ pub const PRESETS: &[Preset] = &[
         vision: None,
         key_env: None,
         needs_key: false,
+        quirks: Quirks::DEFAULT,
     },
 ];
 
@@ -225,5 +245,7 @@ mod tests {
         }
         assert!(find("deepseek").is_some());
         assert!(find("nope").is_none());
+        assert_eq!(find("deepseek").map(|preset| preset.quirks), Some(Quirks::DEEPSEEK));
+        assert_eq!(find("custom").map(|preset| preset.quirks), Some(Quirks::DEFAULT));
     }
 }
