@@ -1,8 +1,12 @@
 //! The committed response body: held-back chunks first, then the upstream as it comes,
-//! every chunk shown to the tap; the usage row is sent when the body ends or is dropped.
+//! every chunk shown to the [`Watch`]: the tap of a pass-through body, or the converter of
+//! a converted one (whose output goes to the client instead of the upstream's bytes); the
+//! usage row is sent when the body ends or is dropped.
 //!
 //! Invariants: nothing is collected whole; a dropped body (the client went away) drops the
-//! upstream stream, which closes the upstream connection; exactly one usage row per body.
+//! upstream stream, which closes the upstream connection; exactly one usage row per body;
+//! a converted body always ends with a well-formed terminal event in the client's API,
+//! also when the upstream breaks or goes silent.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -13,8 +17,9 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 use super::error::short_error;
-use super::tap::Tap;
+use super::tap::{Tap, Tokens};
 use super::usage::{UsageRow, UsageSink, cost};
+use crate::convert::StreamConverter;
 
 /// The upstream body as a stream of chunks.
 pub(super) type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
@@ -37,7 +42,7 @@ pub(super) struct TappedBody {
     pub(super) upstream: Option<Upstream>,
     /// An upstream error seen after some data; reported on the next poll.
     pub(super) failed: Option<reqwest::Error>,
-    pub(super) tap: Tap,
+    pub(super) watch: Watch,
     pub(super) idle: Duration,
     pub(super) last_chunk: Instant,
     pub(super) sleep: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -45,6 +50,8 @@ pub(super) struct TappedBody {
     pub(super) outcome: Option<&'static str>,
     /// Bytes still to hand over when the upstream declared a Content-Length.
     pub(super) remaining: Option<u64>,
+    /// Everything, terminal included, has been handed over.
+    pub(super) done: bool,
 }
 
 /// Available chunks are merged up to this size.
@@ -80,14 +87,97 @@ impl Gather {
     }
 }
 
+/// What looks at the upstream's bytes on their way.
+pub(super) enum Watch {
+    /// Pass-through: the bytes go to the client as they are; the tap reads usage.
+    Tap(Tap),
+    /// Conversion: the converter's output goes to the client.
+    Convert { converter: Box<StreamConverter>, started: Instant, first_content: Option<Instant> },
+}
+
+impl Watch {
+    /// A converted body's watch; `started` is when the request arrived.
+    pub(super) fn convert(converter: StreamConverter, started: Instant) -> Self {
+        let first_content = converter.content_started().then(Instant::now);
+        Watch::Convert { converter: Box::new(converter), started, first_content }
+    }
+
+    /// Show one upstream chunk; what the client gets goes into `gathered`.
+    fn pass(&mut self, chunk: Bytes, gathered: &mut Gather) {
+        match self {
+            Watch::Tap(tap) => {
+                tap.feed(&chunk);
+                gathered.push(chunk);
+            }
+            Watch::Convert { converter, first_content, .. } => {
+                let mut out = Vec::new();
+                converter.feed(&chunk, &mut out);
+                if first_content.is_none() && converter.content_started() {
+                    *first_content = Some(Instant::now());
+                }
+                if !out.is_empty() {
+                    gathered.push(Bytes::from(out));
+                }
+            }
+        }
+    }
+
+    /// The upstream ended: a converted body's last bytes (its terminal event).
+    fn end(&mut self) -> Option<Bytes> {
+        match self {
+            Watch::Tap(_) => None,
+            Watch::Convert { converter, .. } => {
+                let mut out = Vec::new();
+                converter.finish(&mut out);
+                (!out.is_empty()).then(|| Bytes::from(out))
+            }
+        }
+    }
+
+    /// The upstream broke or went silent: a converted body ends with a well-formed error
+    /// in the client's API (`Some`); a pass-through body passes the break on (`None`).
+    fn fail(&mut self, message: &str) -> Option<Bytes> {
+        match self {
+            Watch::Tap(_) => None,
+            Watch::Convert { converter, .. } => {
+                let mut out = Vec::new();
+                converter.fail(message, &mut out);
+                Some(Bytes::from(out))
+            }
+        }
+    }
+
+    /// Tokens, time to first content and how the answer ended, for the usage row.
+    fn finish(&mut self) -> (Tokens, Option<i64>, Option<&'static str>) {
+        match self {
+            Watch::Tap(tap) => {
+                let tokens = tap.finish();
+                (tokens, tap.ttft_ms(), tap.ending())
+            }
+            Watch::Convert { converter, started, first_content } => {
+                let outcome = converter.outcome();
+                let count = |value: u64| i64::try_from(value).ok();
+                let tokens = Tokens {
+                    input: count(outcome.usage.input),
+                    output: count(outcome.usage.output),
+                    cached: count(outcome.usage.cached),
+                    cache_creation: None,
+                };
+                let ttft = first_content.map(|at| at.duration_since(*started).as_millis() as i64);
+                (tokens, ttft, outcome.error_class)
+            }
+        }
+    }
+}
+
 impl TappedBody {
     fn finish(&mut self) {
         self.upstream = None;
         let Some(Draft { sink, mut row, started }) = self.draft.take() else {
             return;
         };
-        let tokens = self.tap.finish();
-        row.ttft_ms = self.tap.ttft_ms();
+        let (tokens, ttft_ms, ending) = self.watch.finish();
+        row.ttft_ms = ttft_ms;
         row.duration_ms = Some(started.elapsed().as_millis() as i64);
         row.input_tokens = tokens.input;
         row.output_tokens = tokens.output;
@@ -96,18 +186,26 @@ impl TappedBody {
         row.cost_usd = model.and_then(|model| cost(&model, tokens.input, tokens.output, tokens.cached));
         // An error inside the answer or an answer without its end is not a success, even
         // with a 200 (cc-switch #7425, #3493).
-        let ending = if row.error_class.is_none() { self.tap.ending() } else { None };
+        let ending = if row.error_class.is_none() { ending } else { None };
         if let Some(outcome) = self.outcome.or(ending) {
             row.error_class = Some(outcome.to_string());
         }
         sink.record(row);
     }
 
-    fn fail(&mut self, error: &reqwest::Error) -> Poll<Option<Result<Bytes, std::io::Error>>> {
-        self.outcome = Some("upstream_stream_error");
-        let message = short_error(error);
+    /// The upstream broke (`outcome`): a converted body gets its error terminal, then ends;
+    /// a pass-through body passes the break on.
+    fn fail(&mut self, outcome: &'static str, message: &str) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        self.outcome = Some(outcome);
+        let tail = self.watch.fail(message);
         self.finish();
-        Poll::Ready(Some(Err(std::io::Error::other(format!("upstream stream failed: {message}")))))
+        match tail {
+            Some(bytes) => {
+                self.done = true;
+                Poll::Ready(Some(Ok(bytes)))
+            }
+            None => Poll::Ready(Some(Err(std::io::Error::other(message.to_string())))),
+        }
     }
 }
 
@@ -116,8 +214,12 @@ impl Stream for TappedBody {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
         if let Some(error) = this.failed.take() {
-            return this.fail(&error);
+            return this
+                .fail("upstream_stream_error", &format!("upstream stream failed: {}", short_error(&error)));
         }
         let mut gathered = Gather::default();
         while let Some(chunk) = this.held.pop_front() {
@@ -129,19 +231,22 @@ impl Stream for TappedBody {
             };
             match upstream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
-                    this.tap.feed(&chunk);
+                    this.watch.pass(chunk, &mut gathered);
                     this.last_chunk = Instant::now();
-                    gathered.push(chunk);
                 }
                 Poll::Ready(Some(Err(error))) => {
                     if gathered.len() == 0 {
-                        return this.fail(&error);
+                        let message = format!("upstream stream failed: {}", short_error(&error));
+                        return this.fail("upstream_stream_error", &message);
                     }
                     this.failed = Some(error);
                     break;
                 }
                 Poll::Ready(None) => {
                     this.upstream = None;
+                    if let Some(tail) = this.watch.end() {
+                        gathered.push(tail);
+                    }
                     break;
                 }
                 Poll::Pending => break,
@@ -168,12 +273,7 @@ impl Stream for TappedBody {
             match sleep.as_mut().poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(()) if this.last_chunk.elapsed() >= this.idle => {
-                    this.outcome = Some("stream_idle_timeout");
-                    this.finish();
-                    return Poll::Ready(Some(Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        "upstream stream went idle",
-                    ))));
+                    return this.fail("stream_idle_timeout", "upstream stream went idle");
                 }
                 Poll::Ready(()) => {
                     let soonest = tokio::time::Instant::now() + Duration::from_millis(1);

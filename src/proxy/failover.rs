@@ -2,9 +2,10 @@
 //! link (or one of its keys) cools down.
 //!
 //! Invariants:
-//! - Order is the configured order. A link is skipped when it does not speak the request's
-//!   API, when the request carries images and the link cannot read them, when none of its
-//!   keys is available, or while it cools down. If every usable link is cooling, they are
+//! - Order is the configured order. A link that speaks another API than the request's is
+//!   used through conversion; a link is skipped when it speaks no API at all, when the
+//!   request carries images and the link cannot read them, when none of its keys is
+//!   available, or while it cools down. If every usable link is cooling, they are
 //!   all tried anyway (failing instantly would help nobody).
 //! - Cooldown honours `Retry-After` (capped at [`RETRY_AFTER_CAP`]), else doubles from
 //!   [`BACKOFF_START`] up to [`BACKOFF_CAP`]; a success clears it.
@@ -142,10 +143,10 @@ impl Chain {
             };
             if let ChainEntry::Provider(provider) = &link.entry {
                 if let Some(api) = api {
-                    if !provider.speaks(api) {
-                        // Conversion (a later issue) slots in here: a converter would make
-                        // this link usable instead of skipping it.
-                        skipped.push(skip(format!("does not speak the {} API", api.title())));
+                    // A link that speaks another API is served through the conversion
+                    // stage; only one that speaks none is skipped.
+                    if crate::providers::chain::upstream_api(provider, api).is_none() {
+                        skipped.push(skip(format!("speaks no wire API, so not the {} API", api.title())));
                         continue;
                     }
                 }
@@ -380,14 +381,25 @@ mod tests {
             &official(),
         )
         .unwrap();
+        // The Chat-only link serves Messages through conversion; one that speaks nothing
+        // is skipped.
         let (order, skipped) = chain.plan(Some(Api::Messages), false);
-        assert_eq!(order, vec![1, 2]);
-        assert_eq!(skipped[0].reason, "does not speak the Messages API");
+        assert_eq!(order, vec![0, 1, 2]);
+        assert!(skipped.is_empty());
+        let silent = Chain::new(
+            &[ChainEntry::Provider(Provider::new("none", "http://127.0.0.1:9/v1", vec![]))],
+            &official(),
+        )
+        .unwrap();
+        let (order, skipped) = silent.plan(Some(Api::Messages), false);
+        assert!(order.is_empty());
+        assert_eq!(skipped[0].reason, "speaks no wire API, so not the Messages API");
         let (order, skipped) = chain.plan(Some(Api::Chat), true);
         assert_eq!(order, vec![1, 2]);
         assert_eq!(skipped[0].reason, "cannot read images");
+        // With images, link 0 (no vision) stays out of the cooldown checks below.
         chain.links[1].failed(Failure { status: Some(500), retry_after: None, key: None });
-        let (order, skipped) = chain.plan(Some(Api::Messages), false);
+        let (order, skipped) = chain.plan(Some(Api::Messages), true);
         assert_eq!(order, vec![2]);
         assert!(skipped[1].reason.starts_with("cooling down"), "{skipped:?}");
         chain.links[2].failed(Failure {
@@ -395,10 +407,10 @@ mod tests {
             retry_after: Some(Duration::from_secs(9999)),
             key: None,
         });
-        let (order, _) = chain.plan(Some(Api::Messages), false);
+        let (order, _) = chain.plan(Some(Api::Messages), true);
         assert_eq!(order, vec![1, 2], "all cooling: try them anyway");
         chain.links[1].succeeded();
-        assert_eq!(chain.plan(Some(Api::Messages), false).0, vec![1]);
+        assert_eq!(chain.plan(Some(Api::Messages), true).0, vec![1]);
     }
 
     #[test]

@@ -24,16 +24,17 @@ use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Method, Response, StatusCode, header};
 use futures_util::StreamExt;
 
-use super::body::{Draft, TappedBody, Upstream};
+use super::body::{Draft, TappedBody, Upstream, Watch};
 use super::error::{Attempt, short_error, strip_hop_by_hop};
 use super::failover::{Failure, Link, parse_retry_after};
 use super::tap::Tap;
 use super::upstream::{rewrite_model, upstream_headers, upstream_url};
 use super::usage::UsageRow;
 use super::{ChainEntry, Request, Route, State};
+use crate::providers::Api;
 
 /// At most this many bytes of SSE are held back while looking for the first content event.
-const PEEK_LIMIT: usize = 256 << 10;
+pub(super) const PEEK_LIMIT: usize = 256 << 10;
 /// How much of a failed upstream's body is read for the error message.
 const ERROR_BODY_LIMIT: usize = 4096;
 
@@ -45,8 +46,38 @@ pub enum Attempted {
     Failed(Attempt),
 }
 
-/// Try `link` once.
+/// Try `link` once: through the conversion stage when it does not speak the request's
+/// API, else as a pass-through.
 pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_far: u32) -> Attempted {
+    if let ChainEntry::Provider(provider) = &link.entry {
+        match request.route {
+            Route::Responses | Route::Chat | Route::Messages => {
+                let client_api = request.route.api().unwrap_or(Api::Chat);
+                if let Some(upstream_api) = crate::providers::chain::upstream_api(provider, client_api)
+                    .filter(|api| *api != client_api)
+                {
+                    return super::converted::attempt(
+                        state,
+                        link,
+                        provider,
+                        request,
+                        upstream_api,
+                        attempts_so_far,
+                    )
+                    .await;
+                }
+            }
+            Route::CountTokens if !provider.speaks(Api::Messages) => {
+                return super::converted::count_tokens_locally(request, link);
+            }
+            Route::CountTokens | Route::Models => {}
+        }
+    }
+    pass_through(state, link, request, attempts_so_far).await
+}
+
+/// Try `link` once with the request as it is (only `model` mapped).
+async fn pass_through(state: &State, link: &Link, request: &Request, attempts_so_far: u32) -> Attempted {
     let key = link.pick_key();
     let (url, api_for_credentials) = upstream_url(state, link, request);
     let model_sent = match &link.entry {
@@ -214,7 +245,7 @@ pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_
         held,
         upstream: if ended { None } else { Some(upstream) },
         failed: None,
-        tap,
+        watch: Watch::Tap(tap),
         idle: link.idle_within(),
         last_chunk: Instant::now(),
         sleep: None,
@@ -226,6 +257,7 @@ pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_
         }),
         outcome: None,
         remaining: content_length,
+        done: false,
     };
     let response = response_builder
         .body(Body::from_stream(tapped))
@@ -234,11 +266,11 @@ pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_
 }
 
 /// 429, 5xx, 401 and 403 move on to the next link; other statuses are the answer.
-fn should_fail_over(status: StatusCode) -> bool {
+pub(super) fn should_fail_over(status: StatusCode) -> bool {
     matches!(status.as_u16(), 401 | 403 | 429) || status.is_server_error()
 }
 
-async fn read_error_text(response: reqwest::Response, key: Option<&str>) -> String {
+pub(super) async fn read_error_text(response: reqwest::Response, key: Option<&str>) -> String {
     let mut stream = response.bytes_stream();
     let mut collected = Vec::new();
     let read = async {
@@ -266,7 +298,7 @@ async fn read_error_text(response: reqwest::Response, key: Option<&str>) -> Stri
 }
 
 /// At most [`ERROR_TEXT_LIMIT`] characters of an upstream's error text.
-fn short_text(text: &str) -> String {
+pub(super) fn short_text(text: &str) -> String {
     text.chars().take(ERROR_TEXT_LIMIT).collect()
 }
 
@@ -276,7 +308,7 @@ const ERROR_TEXT_LIMIT: usize = 300;
 /// Replace a key that an upstream echoed in its error text, whole or in part: any run of
 /// [`KEY_PREFIX_SHOWN`] or more of its leading characters (an upstream that quotes a key
 /// cut short still quotes a secret).
-fn redact(text: &str, key: Option<&str>) -> String {
+pub(super) fn redact(text: &str, key: Option<&str>) -> String {
     let Some(key) = key.filter(|key| key.len() >= KEY_PREFIX_SHOWN) else {
         return text.to_string();
     };
@@ -301,7 +333,7 @@ fn redact(text: &str, key: Option<&str>) -> String {
 /// A run of this many leading characters of a key counts as the key.
 const KEY_PREFIX_SHOWN: usize = 8;
 
-fn describe_send_error(error: &reqwest::Error) -> String {
+pub(super) fn describe_send_error(error: &reqwest::Error) -> String {
     if error.is_connect() {
         format!("connection failed: {}", short_error(error))
     } else if error.is_timeout() {
@@ -311,7 +343,7 @@ fn describe_send_error(error: &reqwest::Error) -> String {
     }
 }
 
-fn human(duration: Duration) -> String {
+pub(super) fn human(duration: Duration) -> String {
     if duration.as_millis() % 1000 == 0 {
         format!("{}s", duration.as_secs())
     } else {

@@ -15,6 +15,7 @@
 //! responses; usage rows are written off the request path.
 
 pub mod body;
+pub mod converted;
 pub mod error;
 pub mod failover;
 pub mod forward;
@@ -53,6 +54,8 @@ pub struct State {
     pub session_id: Option<String>,
     /// A random id sent to loopback upstreams to recognise our own requests coming back.
     pub instance_id: String,
+    /// Converted Responses turns, for `previous_response_id` (bounded).
+    pub responses: crate::convert::ResponseCache,
     /// Requests seen so far (the request id counter).
     pub requests: std::sync::atomic::AtomicU64,
 }
@@ -229,6 +232,7 @@ pub async fn start(config: ProxyConfig) -> Result<ProxyHandle> {
         client: config.client,
         session_id: config.session_id,
         instance_id,
+        responses: crate::convert::ResponseCache::new(),
         requests: std::sync::atomic::AtomicU64::new(0),
     });
     let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();

@@ -695,6 +695,9 @@ async fn exhausted_chain_answers_in_the_clients_shape_and_names_every_provider()
     let a = Upstream::start().await;
     a.push(json_reply(500, &json!({"error": {"message": "boom"}})));
     a.push(json_reply(500, &json!({"error": {"message": "boom again"}})));
+    a.push(json_reply(500, &json!({"error": {"message": "boom"}})));
+    a.push(json_reply(500, &json!({"error": {"message": "boom again"}})));
+    // Speaks only Chat: tried through conversion (issue 11), and named with how.
     let chat_only = provider("chatty", &a, &[Api::Chat]);
     let proxy = start(vec![
         ChainEntry::Provider(provider("a", &a, &[Api::Responses, Api::Messages])),
@@ -707,17 +710,22 @@ async fn exhausted_chain_answers_in_the_clients_shape_and_names_every_provider()
     ])
     .await;
 
-    let response = proxy.post("/v1/responses", &json!({"model": "gpt-5"})).await;
+    let response = proxy.post("/v1/responses", &json!({"model": "gpt-5", "input": "hi"})).await;
     assert_eq!(response.status(), 502);
     let body: Value = json_of(response).await;
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("a: HTTP 500: boom"), "{message}");
     assert!(message.contains("dead: connection failed"), "{message}");
-    assert!(message.contains("chatty: does not speak the Responses API"), "{message}");
+    assert!(message.contains("chatty: HTTP 500: boom again (converted to Chat Completions)"), "{message}");
     assert!(!message.contains(KEY));
     assert_eq!(body["error"]["code"], "exhausted");
 
-    let response = proxy.post("/v1/messages", &json!({"model": "claude-opus-4-1"})).await;
+    let response = proxy
+        .post(
+            "/v1/messages",
+            &json!({"model": "claude-opus-4-1", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
     assert_eq!(response.status(), 502);
     let body: Value = json_of(response).await;
     assert_eq!(body["type"], "error");
