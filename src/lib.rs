@@ -21,6 +21,7 @@ pub mod providers;
 pub mod proxy;
 pub mod random;
 pub mod skills_mcp;
+pub mod stats;
 pub mod write;
 
 use clap::Parser;
