@@ -108,7 +108,7 @@ fn bars_svg(chart: &Chart) -> String {
     if chart.rows.is_empty() {
         return empty_svg(&chart.title);
     }
-    let label_width = 200.0;
+    let label_width = 210.0;
     let panels = chart.columns.len().max(1) as f64;
     let panel_width = (WIDTH - label_width) / panels;
     let value_room = 150.0;
@@ -137,7 +137,7 @@ fn bars_svg(chart: &Chart) -> String {
     for (row_index, row) in chart.rows.iter().enumerate() {
         let y = ROW * (row_index as f64 + 1.0) + 4.0;
         let label = escape_html(&row.label);
-        let truncated = truncate(&row.label, 26);
+        let truncated = truncate(&row.label, 24);
         let short = escape_html(&truncated);
         let _ = write!(
             svg,
@@ -463,7 +463,8 @@ svg .value { font-variant-numeric: tabular-nums; }
 .cost { fill: var(--cost); } .tokens { fill: var(--tokens); } .req { fill: var(--req); } .lat { fill: var(--lat); }
 .err { fill: var(--err); } .spread { fill: var(--lat); opacity: .35; }
 table { border-collapse: collapse; width: 100%; margin-top: 8px; font-variant-numeric: tabular-nums; }
-th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--grid); overflow-wrap: anywhere; }
+th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--grid); overflow-wrap: break-word; }
+td[data-value], th { white-space: nowrap; }
 th { cursor: pointer; user-select: none; color: var(--muted); font-weight: 600; }
 th[aria-sort=ascending]::after { content: ' ▲'; } th[aria-sort=descending]::after { content: ' ▼'; }
 ";
