@@ -464,7 +464,7 @@ svg .value { font-variant-numeric: tabular-nums; }
 .err { fill: var(--err); } .spread { fill: var(--lat); opacity: .35; }
 table { border-collapse: collapse; width: 100%; margin-top: 8px; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--grid); overflow-wrap: break-word; }
-td[data-value], th { white-space: nowrap; }
+th { white-space: nowrap; }
 th { cursor: pointer; user-select: none; color: var(--muted); font-weight: 600; }
 th[aria-sort=ascending]::after { content: ' ▲'; } th[aria-sort=descending]::after { content: ' ▼'; }
 ";

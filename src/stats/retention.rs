@@ -7,7 +7,8 @@
 //! Invariants: a prune removes exactly the rows with `ts` before `now - days` (a row at the
 //! cutoff stays) and nothing else; it deletes in batches of [`BATCH_ROWS`], each its own
 //! short transaction, so a writer waiting on the db waits at most one batch. The proxy
-//! prunes once when its usage writer thread starts ([`prune_at_start`]), never on a request.
+//! prunes once when its usage writer thread starts ([`prune_at_start`], at most
+//! [`START_BATCHES`] batches), never on a request.
 
 use std::path::Path;
 
@@ -22,6 +23,10 @@ pub const SETTING: &str = "usage_retention_days";
 pub const DEFAULT_DAYS: u32 = 180;
 /// Rows deleted per transaction.
 pub const BATCH_ROWS: u32 = 5_000;
+/// At most this many batches when a proxy starts (about 0.6 s on a laptop-class core), so a
+/// first start over a long backlog does not hold its usage rows back for seconds; the next
+/// start, or `aigate stats --prune`, takes the rest.
+pub const START_BATCHES: u32 = 40;
 const DAY_MS: i64 = 86_400_000;
 
 /// How long rows are kept.
@@ -86,7 +91,7 @@ pub fn prune(connection: &Connection, retention: Retention, now_ms: i64, dry_run
     let rows = match cutoff_ms {
         None => 0,
         Some(cutoff) if dry_run => count_before(connection, cutoff)?,
-        Some(cutoff) => delete_before(connection, cutoff)?,
+        Some(cutoff) => delete_before(connection, cutoff, u32::MAX)?,
     };
     Ok(Pruned { retention_days: retention.days, cutoff_ms, rows, dry_run })
 }
@@ -98,18 +103,20 @@ pub fn count_before(connection: &Connection, cutoff_ms: i64) -> Result<u64> {
     Ok(count.max(0) as u64)
 }
 
-/// Delete the rows older than `cutoff_ms`, [`BATCH_ROWS`] per transaction; the count deleted.
-pub fn delete_before(connection: &Connection, cutoff_ms: i64) -> Result<u64> {
+/// Delete the rows older than `cutoff_ms`, [`BATCH_ROWS`] per transaction, at most
+/// `max_batches` transactions; the count deleted.
+pub fn delete_before(connection: &Connection, cutoff_ms: i64, max_batches: u32) -> Result<u64> {
     let mut statement = connection
         .prepare_cached("DELETE FROM usage WHERE id IN (SELECT id FROM usage WHERE ts < ?1 LIMIT ?2)")?;
     let mut removed = 0u64;
-    loop {
+    for _ in 0..max_batches {
         let batch = statement.execute(rusqlite::params![cutoff_ms, BATCH_ROWS])?;
         removed += batch as u64;
         if batch < BATCH_ROWS as usize {
-            return Ok(removed);
+            break;
         }
     }
+    Ok(removed)
 }
 
 /// The usage writer's start-up prune: best effort (a failure loses nothing; the next
@@ -119,7 +126,9 @@ pub fn prune_at_start(aigate_home: &Path) {
         return;
     };
     if let Ok(retention) = retention(&connection) {
-        let _ = prune(&connection, retention, crate::db::now_ms(), false);
+        if let Some(cutoff) = retention.cutoff_ms(crate::db::now_ms()) {
+            let _ = delete_before(&connection, cutoff, START_BATCHES);
+        }
     }
 }
 
@@ -182,7 +191,11 @@ mod tests {
         let count = i64::from(BATCH_ROWS) * 2 + 7;
         let (_dir, connection) = seeded(&(0..count).collect::<Vec<_>>());
         connection.execute("INSERT INTO usage (ts, request_id) VALUES (?1, 'keep')", [count + 100]).unwrap();
-        assert_eq!(delete_before(&connection, count).unwrap(), count as u64);
+        assert_eq!(delete_before(&connection, count, 1).unwrap(), u64::from(BATCH_ROWS), "one batch at most");
+        assert_eq!(
+            delete_before(&connection, count, u32::MAX).unwrap(),
+            count as u64 - u64::from(BATCH_ROWS)
+        );
         assert_eq!(remaining(&connection), [count + 100]);
     }
 
