@@ -26,7 +26,7 @@ mkdir -p "$HOME"
 NOW_MS=$(($(date +%s) * 1000))
 SPAN_MS=$((179 * 86400000))
 GEN_START=$(date +%s.%N)
-sqlite3 "$AIGATE_HOME/aigate.db" <<SQL
+sqlite3 "$AIGATE_HOME/aigate.db" >/dev/null <<SQL
 PRAGMA journal_mode = WAL;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $ROWS)
 INSERT INTO usage (ts, request_id, session_id, client, api, provider, model_requested, model_sent, status,
@@ -70,7 +70,7 @@ measure() {
     local median_time median_rss
     median_time=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p")
     median_rss=$(printf '%s\n' "${rss[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p")
-    printf '%-34s %6ss  %6s MiB peak  (%s bytes out)\n' "$name" "$median_time" "$((median_rss / 1024))" "$(stat -c %s "$T/out")"
+    printf '%-42s %6ss  %6s MiB peak  (%s bytes out)\n' "$name" "$median_time" "$((median_rss / 1024))" "$(stat -c %s "$T/out")"
 }
 
 measure "stats (24h)" stats
