@@ -122,6 +122,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (client, file, name, op)
     );
     ",
+    // 2: settings (one value per key, e.g. `usage_retention_days`).
+    r"
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    ",
 ];
 
 /// Open (creating if needed) the database and bring its schema up to date.
@@ -149,6 +156,22 @@ pub fn open_existing(aigate_home: &Path) -> Result<Option<Connection>> {
     if aigate_home.join("aigate.db").exists() { open(aigate_home).map(Some) } else { Ok(None) }
 }
 
+/// Open the database read-only (creating and migrating it first if needed), for readers
+/// that poll while other processes write (`logs --follow`).
+pub fn open_read_only(aigate_home: &Path) -> Result<Connection> {
+    drop(open(aigate_home)?);
+    let path = aigate_home.join("aigate.db");
+    let connection = Connection::open_with_flags(
+        &path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|error| {
+        Error::internal(format!("Failed to open `{}`", crate::output::display_path(&path))).cause(error)
+    })?;
+    connection.busy_timeout(Duration::from_secs(10))?;
+    Ok(connection)
+}
+
 fn migrate(connection: &mut Connection) -> Result<()> {
     let version: usize = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version > MIGRATIONS.len() {
@@ -164,6 +187,23 @@ fn migrate(connection: &mut Connection) -> Result<()> {
         transaction.pragma_update(None, "user_version", index + 1)?;
         transaction.commit()?;
     }
+    Ok(())
+}
+
+/// The value of a setting, if it was ever set.
+pub fn setting(connection: &Connection, key: &str) -> Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    Ok(connection
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| row.get(0))
+        .optional()?)
+}
+
+/// Set (insert or replace) a setting.
+pub fn set_setting(connection: &Connection, key: &str, value: &str) -> Result<()> {
+    connection.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )?;
     Ok(())
 }
 
@@ -188,5 +228,15 @@ mod tests {
         assert_eq!(mode, 0o600);
         let dir_mode = fs_err::metadata(&home).unwrap().permissions().mode() & 0o777;
         assert_eq!(dir_mode, 0o700);
+    }
+
+    #[test]
+    fn settings_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let connection = open(dir.path()).unwrap();
+        assert_eq!(setting(&connection, "k").unwrap(), None);
+        set_setting(&connection, "k", "1").unwrap();
+        set_setting(&connection, "k", "2").unwrap();
+        assert_eq!(setting(&connection, "k").unwrap().as_deref(), Some("2"));
     }
 }

@@ -22,6 +22,7 @@ pub mod proxy;
 pub mod random;
 pub mod session;
 pub mod skills_mcp;
+pub mod stats;
 pub mod write;
 
 use clap::Parser;

@@ -53,6 +53,17 @@ impl Printer {
         let _ = stdout.flush();
     }
 
+    /// One line of data on stdout, flushed at once (a live feed); `false` once stdout is
+    /// closed (`aigate logs --follow | head`), so the feed can stop.
+    pub fn data_line(&self, text: &str) -> bool {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.write_all(b"\n"))
+            .and_then(|()| stdout.flush())
+            .is_ok()
+    }
+
     /// One JSON document on stdout with `"version": 1` added at the top.
     pub fn json<T: Serialize>(&self, value: &T) -> crate::error::Result<()> {
         let text = serde_json::to_string_pretty(&Versioned { version: 1, data: value })?;

@@ -46,6 +46,9 @@ pub(crate) fn run(ctx: &Ctx, args: &StatusArgs) -> Result<u8> {
         gateway.providers.join(" -> "),
         gateway.providers_source
     );
+    if let Some(usage) = crate::stats::retention::status_line(&ctx.paths.aigate_home) {
+        text.push_str(&format!("{usage}\n"));
+    }
     for client in &report.clients {
         text.push_str(&client_text(client));
     }

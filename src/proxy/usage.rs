@@ -86,6 +86,8 @@ const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
 const BATCH_ROWS: usize = 1024;
 
 fn writer(aigate_home: &std::path::Path, receiver: &mpsc::Receiver<Message>) {
+    // Retention: once per writer, before the first row, on this thread (off the request path).
+    crate::stats::retention::prune_at_start(aigate_home);
     let mut connection = None;
     while let Ok(first) = receiver.recv() {
         let mut rows = Vec::new();

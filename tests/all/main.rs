@@ -14,6 +14,7 @@ mod proxy;
 mod run;
 mod serve;
 mod skill;
+mod stats;
 mod status;
 mod use_cli;
 mod use_gateway_files;
