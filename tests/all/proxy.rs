@@ -1118,3 +1118,144 @@ async fn healthz_and_the_clients_request_id_is_echoed() {
     let made = proxy.http.get(proxy.url("/health")).send().await.unwrap();
     assert!(made.headers()["x-request-id"].to_str().unwrap().starts_with("aig-"));
 }
+
+// ---------- issue 11: the conversion stage ----------
+
+fn sse_events(text: &str) -> Vec<Value> {
+    text.split("\n\n")
+        .filter_map(|frame| frame.lines().find_map(|line| line.strip_prefix("data: ")))
+        .filter(|data| *data != "[DONE]")
+        .map(|data| serde_json::from_str(data).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_responses_client_is_served_by_a_chat_only_provider_with_a_tool_call() {
+    let upstream = Upstream::start().await;
+    upstream.push(Script::Chunks {
+        content_type: "text/event-stream",
+        chunks: vec![
+            "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Let me\"}}]}\n\n",
+            "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"exec_command\",\"arguments\":\"{\\\"cmd\\\":\"}}]}}]}\n\n",
+            "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\\"ls\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n",
+            "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":7}}\n\ndata: [DONE]\n\n",
+        ],
+    });
+    let proxy = start(vec![ChainEntry::Provider(provider("chat", &upstream, &[Api::Chat]))]).await;
+    let body = json!({
+        "model": "gpt-5", "instructions": "be brief", "stream": true,
+        "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "list files"}]}],
+        "tools": [{"type": "function", "name": "exec_command", "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}}}],
+    });
+    let response = proxy.post("/v1/responses", &body).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let events = sse_events(&response.text().await.unwrap());
+    let types: Vec<&str> = events.iter().filter_map(|event| event["type"].as_str()).collect();
+    assert_eq!(types.first(), Some(&"response.created"));
+    assert_eq!(types.last(), Some(&"response.completed"));
+    let completed = events.last().unwrap();
+    assert_eq!(completed["response"]["usage"]["input_tokens"], 12);
+    assert_eq!(completed["response"]["usage"]["output_tokens"], 7);
+    let call = completed["response"]["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["type"] == "function_call")
+        .expect("a function_call item");
+    assert_eq!((call["name"].clone(), call["call_id"].clone()), (json!("exec_command"), json!("call_1")));
+    assert_eq!(
+        serde_json::from_str::<Value>(call["arguments"].as_str().unwrap()).unwrap(),
+        json!({"cmd": "ls"})
+    );
+
+    let sent = &upstream.requests()[0];
+    assert_eq!(sent.path_and_query, "/v1/chat/completions");
+    assert_eq!(sent.headers["authorization"], format!("Bearer {KEY}"));
+    no_token_anywhere(sent);
+    let sent: Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(sent["messages"][0], json!({"role": "system", "content": "be brief"}));
+    assert_eq!(sent["stream_options"]["include_usage"], true);
+    assert_eq!(sent["tools"][0]["function"]["name"], "exec_command");
+    let rows = proxy.rows().await;
+    assert_eq!(
+        (
+            rows[0]["api"].clone(),
+            rows[0]["input"].clone(),
+            rows[0]["output"].clone(),
+            rows[0]["error_class"].clone()
+        ),
+        (json!("responses"), json!(12), json!(7), Value::Null)
+    );
+}
+
+#[tokio::test]
+async fn a_messages_client_gets_a_converted_json_answer_and_errors_in_its_shape() {
+    let upstream = Upstream::start().await;
+    upstream.push(json_reply(
+        200,
+        &json!({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 5, "completion_tokens": 2}}),
+    ));
+    upstream.push(json_reply(
+        400,
+        &json!({"error": {"message": "bad temperature", "type": "invalid_request_error"}}),
+    ));
+    let proxy = start(vec![ChainEntry::Provider(provider("chat", &upstream, &[Api::Chat]))]).await;
+    let request = json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]});
+    let answer = json_of(proxy.post("/v1/messages", &request).await).await;
+    assert_eq!(answer["type"], "message");
+    assert_eq!(answer["model"], "claude-sonnet-4-5", "the requested model is echoed");
+    assert_eq!(answer["content"][0], json!({"type": "text", "text": "hello"}));
+    assert_eq!(answer["stop_reason"], "end_turn");
+    assert_eq!(answer["usage"]["output_tokens"], 2);
+    let refused = proxy.post("/v1/messages", &request).await;
+    assert_eq!(refused.status(), 400);
+    let body = json_of(refused).await;
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert!(body["error"]["message"].as_str().unwrap().contains("bad temperature"));
+}
+
+#[tokio::test]
+async fn a_converted_link_that_ends_before_content_fails_over() {
+    let a = Upstream::start().await;
+    let b = Upstream::start().await;
+    a.push(Script::Chunks { content_type: "text/event-stream", chunks: vec!["data: [DONE]\n\n"] });
+    let (sender, _dropped) = b.push_stream();
+    sender
+        .send(sse(
+            "message_start",
+            &json!({"type": "message_start", "message": {"usage": {"input_tokens": 1}}}),
+        ))
+        .unwrap();
+    sender
+        .send(sse(
+            "content_block_delta",
+            &json!({"type": "content_block_delta", "delta": {"type": "text_delta", "text": "ok"}}),
+        ))
+        .unwrap();
+    sender.send(sse("message_stop", &json!({"type": "message_stop"}))).unwrap();
+    drop(sender);
+    let proxy = start(vec![
+        ChainEntry::Provider(provider("chat", &a, &[Api::Chat])),
+        ChainEntry::Provider(provider("native", &b, &[Api::Messages])),
+    ])
+    .await;
+    let request = json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    let response = proxy.post("/v1/messages", &request).await;
+    assert_eq!(served_by(&response), "native");
+    assert!(response.text().await.unwrap().contains("\"ok\""));
+}
+
+#[tokio::test]
+async fn count_tokens_is_estimated_locally_without_a_messages_endpoint() {
+    let upstream = Upstream::start().await;
+    let proxy = start(vec![ChainEntry::Provider(provider("chat", &upstream, &[Api::Chat]))]).await;
+    let request = json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hello there, how are you today?"}]});
+    let response = proxy.post("/v1/messages/count_tokens", &request).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-aigate-estimate"], "local");
+    let body = json_of(response).await;
+    assert!(body["input_tokens"].as_u64().unwrap() > 0, "{body}");
+    assert!(upstream.requests().is_empty(), "nothing went upstream");
+}

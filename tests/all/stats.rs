@@ -494,3 +494,33 @@ fn logs_follow_prints_new_rows_until_sigint() {
 fn logs_follow_json_is_one_object_per_line() {
     follow_sees_new_rows(true);
 }
+
+/// Issue 10 #8: `aigate logs` never prints a client-supplied control character raw: a
+/// model name with ESC and a newline can neither set the terminal title nor forge a row.
+#[test]
+fn logs_escape_control_characters_and_cannot_be_forged() {
+    let context = TestContext::new();
+    let connection = context.db();
+    insert(
+        &connection,
+        &Seed {
+            age_ms: 1_000,
+            session: "s",
+            client: "codex",
+            provider: "deepseek",
+            model: "m\u{1b}]0;pwned\u{7}\n2026-01-01 00:00 codex FORGED 200",
+            status: 200,
+            tokens: (1, 1),
+            cost: None,
+            ttft: Some(1),
+            duration: 2,
+            error: None,
+            attempts: 1,
+        },
+    );
+    drop(connection);
+    let (stdout, _) = context.ok(&["logs"]);
+    assert!(!stdout.contains('\u{1b}') && !stdout.contains('\u{7}'), "{stdout:?}");
+    assert!(!stdout.lines().any(|line| line.starts_with("2026-01-01")), "a forged row: {stdout}");
+    assert!(stdout.contains("\\u{1b}"), "{stdout}");
+}
