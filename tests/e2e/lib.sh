@@ -81,10 +81,11 @@ e2e_cleanup() {
   if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "kept: $T"; fi
 }
 
-# The shared mock upstream on a free loopback port: LOG (its JSON-lines log), URL.
+# The shared mock upstream on a free loopback port: LOG (its JSON-lines log), URL. Extra
+# arguments go to the mock (`--tool-round`).
 e2e_start_mock() {
   LOG="$T/mock.jsonl"; : > "$LOG"
-  python3 "$SHARED/realclients/mock_upstream.py" --port 0 --port-file "$T/port" --log "$LOG" --max-seconds 900 \
+  python3 "$SHARED/realclients/mock_upstream.py" "$@" --port 0 --port-file "$T/port" --log "$LOG" --max-seconds 900 \
     >"$T/mock.stderr" 2>&1 </dev/null &
   E2E_PIDS+=("$!")
   for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
@@ -140,6 +141,25 @@ print(", ".join(f"{h} x{n}" for h, n in c.items()) or "none")
 PY
 )
   echo "foreign hosts the mock refused: $refused"
+}
+
+# tool_round SINCE PATH_SUFFIX: did the mock (in --tool-round mode), since that log line,
+# answer a tool call and then a tool result holding TOOL-RAN-42 on that path? Prints what it
+# saw; rc 0 when both happened.
+e2e_tool_round() {
+  python3 - "$LOG" "$1" "$2" <<'PY'
+import json, sys
+log, since, suffix = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+seen = []
+for i, l in enumerate(open(log)):
+    if i < since: continue
+    e = json.loads(l)
+    if e["method"] == "POST" and e["path"].endswith(suffix) and e.get("mode"):
+        seen.append(f'{e["mode"]}:{e.get("mode_detail")}' if e.get("mode_detail") else e["mode"])
+print("mock answers on *%s: %s" % (suffix, ", ".join(seen) or "none"))
+call = next((k for k, s in enumerate(seen) if s.startswith("tool_call:")), None)
+sys.exit(0 if call is not None and "tool_result:TOOL-RAN-42" in seen[call + 1:] else 1)
+PY
 }
 
 # The closing line; the suite exits 0 only if every check passed.

@@ -19,7 +19,7 @@ export REALCLIENTS_BIN="${REALCLIENTS_BIN:-$(bash "$AIGATE_SHARED/realclients/in
 
 status=0
 suites=0
-for suite in run_clients.sh gateway_clients.sh mcp_skills_clients.sh; do
+for suite in run_clients.sh gateway_clients.sh mcp_skills_clients.sh convert_clients.sh; do
   [ -f "$HERE/$suite" ] || continue
   suites=$((suites + 1))
   echo "==== $suite"
