@@ -47,6 +47,8 @@ pub struct Session<'a> {
     pub model: Option<&'a str>,
     /// The environment variables the chain's provider keys are read from.
     pub key_variables: &'a [String],
+    /// Some link of the chain can read images.
+    pub images: bool,
 }
 
 /// The variables a client's own login reads, which stay when the chain has `official`.
@@ -155,7 +157,8 @@ pub fn plan_agent(
         Client::OpenCode => {
             let model = session.model.ok_or_else(|| Error::internal("OpenCode needs a model"))?;
             let existing = lookup(env_vars::OPENCODE_CONFIG_CONTENT).filter(|value| !value.is_empty());
-            let (content, warning) = opencode_config(session.base_url, model, existing.as_deref());
+            let (content, warning) =
+                opencode_config(session.base_url, model, session.images, existing.as_deref());
             warnings.extend(warning);
             env.push((env_vars::OPENCODE_CONFIG_CONTENT.into(), content.into()));
         }
@@ -203,7 +206,19 @@ pub fn codex_overrides(session: &Session<'_>) -> Vec<String> {
 /// config when it is a JSON object (else replacing it, with a warning). The key is
 /// `{env:AIGATE_TOKEN}`, which OpenCode substitutes from its environment (verified with
 /// OpenCode 1.18.33), so the token is not even in this variable.
-pub fn opencode_config(base_url: &str, model: &str, existing: Option<&OsStr>) -> (String, Option<String>) {
+/// `images`: the chain can read images, so the model is declared able to take them
+/// (OpenCode refuses to attach an image to a model it thinks cannot).
+pub fn opencode_config(
+    base_url: &str,
+    model: &str,
+    images: bool,
+    existing: Option<&OsStr>,
+) -> (String, Option<String>) {
+    let model_entry = if images {
+        serde_json::json!({"attachment": true, "modalities": {"input": ["text", "image"], "output": ["text"]}})
+    } else {
+        serde_json::json!({})
+    };
     let provider = serde_json::json!({
         "npm": "@ai-sdk/openai-compatible",
         "name": "aigate",
@@ -211,7 +226,7 @@ pub fn opencode_config(base_url: &str, model: &str, existing: Option<&OsStr>) ->
             "baseURL": format!("{base_url}/v1"),
             "apiKey": format!("{{env:{}}}", env_vars::AIGATE_TOKEN),
         },
-        "models": { model: {} },
+        "models": { model: model_entry },
     });
     let mut warning = None;
     let mut root = match existing

@@ -12,6 +12,7 @@ fn session(client: Client, official: bool, model: Option<&'static str>) -> Sessi
         official,
         model,
         key_variables: &[],
+        images: false,
     }
 }
 
@@ -84,22 +85,29 @@ fn claude_warns_about_an_api_key() {
 
 #[test]
 fn opencode_config_content_names_the_token_by_env() {
-    let (content, warning) = opencode_config("http://127.0.0.1:1", "mock-model", None);
+    let (content, warning) = opencode_config("http://127.0.0.1:1", "mock-model", false, None);
     assert_eq!(warning, None);
     assert_eq!(
         content,
         r#"{"provider":{"aigate":{"npm":"@ai-sdk/openai-compatible","name":"aigate","options":{"baseURL":"http://127.0.0.1:1/v1","apiKey":"{env:AIGATE_TOKEN}"},"models":{"mock-model":{}}}},"model":"aigate/mock-model"}"#
     );
+    let (with_images, _) = opencode_config("http://127.0.0.1:1", "m", true, None);
+    let value: serde_json::Value = serde_json::from_str(&with_images).unwrap();
+    assert_eq!(
+        value["provider"]["aigate"]["models"]["m"]["modalities"]["input"],
+        serde_json::json!(["text", "image"])
+    );
     let (merged, _) = opencode_config(
         "http://127.0.0.1:1",
         "m",
+        false,
         Some(OsStr::new(r#"{"theme":"x","provider":{"other":{}}}"#)),
     );
     let value: serde_json::Value = serde_json::from_str(&merged).unwrap();
     assert_eq!(value["theme"], "x");
     assert!(value["provider"]["other"].is_object());
     assert_eq!(value["model"], "aigate/m");
-    let (_, warning) = opencode_config("http://127.0.0.1:1", "m", Some(OsStr::new("[1]")));
+    let (_, warning) = opencode_config("http://127.0.0.1:1", "m", false, Some(OsStr::new("[1]")));
     assert!(warning.is_some());
 }
 

@@ -69,6 +69,10 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
         Client::Codex | Client::Claude => options.model.clone(),
     };
     let codex_chatgpt_login = options.client == Client::Codex && official && codex_chatgpt_login(paths);
+    let images = chain.iter().any(|entry| match entry {
+        ChainEntry::Official => true,
+        ChainEntry::Provider(provider) => provider.vision != Some(false),
+    });
     let key_variables: Vec<String> = chain
         .iter()
         .filter_map(|entry| match entry {
@@ -108,6 +112,7 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
             official,
             model: model.as_deref(),
             key_variables: &key_variables,
+            images,
         };
         let launch = plan_agent(&session, &options.agent_args, &|name| std::env::var_os(name))?;
         for warning in &launch.warnings {

@@ -80,12 +80,72 @@ for api in messages responses; do
   round_check "opencode (Chat) through a $api-only provider" $? "$T/opencode-$api.out" "$n0" "$api"
 done
 
+# ---- images: each client sends one, converted into the provider's own image form ----------
+# A second mock, in plain mode (answers MOCK-OK; no tool call), for the image requests.
+: > "$T/mock2.jsonl"
+python3 "$SHARED/realclients/mock_upstream.py" --port 0 --port-file "$T/port2" --log "$T/mock2.jsonl" \
+  --max-seconds 900 >"$T/mock2.stderr" 2>&1 </dev/null &
+E2E_PIDS+=("$!")
+for _ in $(seq 100); do [ -s "$T/port2" ] && break; sleep 0.1; done
+URL2="http://127.0.0.1:$(cat "$T/port2")"
+for api in chat messages responses; do
+  aig provider add "img-$api" --base-url "$URL2/v1" --api "$api" --key-env MOCK_KEY \
+    --default-model mock-model >"$T/provider-img-$api.out" 2>&1 </dev/null \
+    || { echo "FAIL: aigate provider add img-$api"; cat "$T/provider-img-$api.out"; exit 2; }
+done
+python3 - "$W/pixel.png" <<'PY'
+import base64, sys
+open(sys.argv[1], "wb").write(base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="))
+PY
+# image_sent SINCE PATH NEEDLE: a request on PATH since that log line carries NEEDLE (the
+# provider's own image form) and the PNG's base64.
+image_sent() {
+  python3 - "$T/mock2.jsonl" "$1" "$2" "$3" <<'PY'
+import json, sys
+log, since, path, needle = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+for i, line in enumerate(open(log)):
+    if i < since: continue
+    e = json.loads(line)
+    body = json.dumps(e.get("body"))
+    if e["path"].endswith(path) and needle in body and "iVBORw0KGgo" in body:
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+img_check() { # img_check LABEL RC OUT SINCE PATH NEEDLE
+  if [ "$2" = 0 ] && grep -q 'MOCK-OK' "$3" && image_sent "$4" "$5" "$6"; then ok "$1"
+  else bad "$1 (rc=$2)" "$3"; fi
+}
+lines2() { wc -l < "$T/mock2.jsonl"; }
+
+n0=$(lines2)
+( cd "$W" && env -i "${BASE_ENV[@]}" timeout 120 "$AIGATE" run codex --bin "$BIN/codex" --provider img-chat -- \
+    exec --skip-git-repo-check "What is in this image?" -i "$W/pixel.png" >"$T/codex-img.out" 2>"$T/codex-img.out.err" </dev/null )
+img_check "codex sends an image through a chat-only provider (image_url data URL), streamed answer" $? \
+  "$T/codex-img.out" "$n0" /v1/chat/completions '"image_url"'
+
+n0=$(lines2)
+printf '%s\n' '{"type":"user","message":{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="}},{"type":"text","text":"What is in this image?"}]}}' > "$T/claude-img.in"
+( cd "$W" && env -i "${BASE_ENV[@]}" CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 timeout 120 "$AIGATE" run claude \
+    --bin "$BIN/claude" --provider img-responses -- -p --input-format stream-json --output-format stream-json --verbose \
+    >"$T/claude-img.out" 2>"$T/claude-img.out.err" <"$T/claude-img.in" )
+img_check "claude sends an image through a responses-only provider (input_image), streamed answer" $? \
+  "$T/claude-img.out" "$n0" /v1/responses '"input_image"'
+
+n0=$(lines2)
+( cd "$W" && env -i "${BASE_ENV[@]}" OPENCODE_DISABLE_MODELS_FETCH=1 OPENCODE_DISABLE_AUTOUPDATE=1 timeout 120 \
+    "$AIGATE" run opencode --bin "$BIN/opencode" --provider img-messages --model mock-model -- \
+    run "What is in this image?" -f "$W/pixel.png" >"$T/opencode-img.out" 2>"$T/opencode-img.out.err" </dev/null )
+img_check "opencode sends an image through a messages-only provider (base64 image block), streamed answer" $? \
+  "$T/opencode-img.out" "$n0" /v1/messages '"media_type": "image/png"'
+
 # ---- what aigate recorded: every converted request, with tokens and no error ----------------
 aig logs --json --limit 200 > "$T/logs.json" 2>"$T/logs.err"
 if python3 - "$T/logs.json" <<'PY'
 import json, sys
 rows = json.load(open(sys.argv[1]))["requests"]
-model_rows = [r for r in rows if (r.get("provider") or "").startswith("only-")]
+model_rows = [r for r in rows if (r.get("provider") or "").startswith(("only-", "img-"))]
 bad = [r for r in model_rows if r.get("error_class") or not r.get("output_tokens")]
 print(f"{len(model_rows)} converted rows, {len(bad)} with an error class or no tokens")
 for r in bad[:5]: print("   ", r)
