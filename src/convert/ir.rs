@@ -131,6 +131,8 @@ pub(crate) enum ToolKind {
     Custom,
     /// Responses `local_shell`.
     LocalShell,
+    /// Responses client-executed `tool_search`.
+    ToolSearch,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -17,6 +17,23 @@
 //! 3. The upstream answers non-2xx: [`convert_error`] gives the status and body in the
 //!    client's shape.
 //!
+//! ```rust,ignore
+//! let cache = ResponseCache::new(); // one per proxy, shared by all requests
+//! let quirks = provider.quirks();
+//! let converted = convert_request(Api::Responses, Api::Chat, &body, Some(&model), &quirks, &cache)
+//!     .map_err(|error| (error.status, error.body))?; // already in the client's shape
+//! let path = upstream_path(Api::Chat, converted.stream, &model);
+//! // … send converted.body; on non-2xx: converted.ctx.convert_error(status, &bytes) …
+//! let mut converter = StreamConverter::new(converted.ctx, Api::Chat, Api::Responses, converted.stream);
+//! let mut out = Vec::new();
+//! while let Some(chunk) = upstream.next().await {
+//!     converter.feed(&chunk?, &mut out);            // send `out` to the client, then clear it
+//!     if !converter.content_started() && converter.error_before_content().is_some() { /* fail over */ }
+//! }
+//! converter.finish(&mut out);                        // or converter.fail(msg, &mut out)
+//! let outcome = converter.outcome();                 // usage, stop reason, error class
+//! ```
+//!
 //! Invariants:
 //! - Same API on both sides is never converted: the body passes with only `model` replaced,
 //!   and the stream passes byte for byte (decoded only for [`Outcome`]).

@@ -59,11 +59,12 @@ pub(crate) fn decode_request(body: &Value) -> Result<Request, String> {
         }
         _ => {}
     }
+    let mut found_tools = Vec::new();
     match body.get("input") {
         Some(Value::String(text)) => {
             request.messages.push(Message::new(Role::User, vec![Part::Text(text.clone())]));
         }
-        Some(Value::Array(items)) => decode_items(items, &mut request.messages)?,
+        Some(Value::Array(items)) => decode_items(items, &mut request.messages, &mut found_tools)?,
         _ => {}
     }
     if let Some(Value::Array(tools)) = body.get("tools") {
@@ -71,6 +72,7 @@ pub(crate) fn decode_request(body: &Value) -> Result<Request, String> {
             decode_tool(tool, None, &mut request.tools);
         }
     }
+    request.tools.extend(found_tools);
     request.tool_choice = body.get("tool_choice").and_then(decode_tool_choice);
     if let Some(format) = body.pointer("/text/format") {
         request.response_format = match format.get("type").and_then(Value::as_str) {
@@ -88,7 +90,11 @@ pub(crate) fn decode_request(body: &Value) -> Result<Request, String> {
 
 /// The ordered walk of §1.3: items become messages; reasoning attaches forward to the next
 /// assistant output, or backward at a user boundary, never across a user turn.
-fn decode_items(items: &[Value], messages: &mut Vec<Message>) -> Result<(), String> {
+fn decode_items(
+    items: &[Value],
+    messages: &mut Vec<Message>,
+    found_tools: &mut Vec<Tool>,
+) -> Result<(), String> {
     let mut pending_reasoning: Vec<Reasoning> = Vec::new();
     let mut last_assistant_text: Option<String> = None;
     for item in items {
@@ -171,11 +177,25 @@ fn decode_items(items: &[Value], messages: &mut Vec<Message>) -> Result<(), Stri
                     name: "tool_search".to_string(),
                     namespace: None,
                     arguments,
-                    kind: ToolKind::Function,
+                    kind: ToolKind::ToolSearch,
                 };
                 push_assistant(messages, &mut pending_reasoning, Part::ToolCall(call));
             }
-            (Some(kind @ ("function_call_output" | "custom_tool_call_output" | "tool_search_output")), _) => {
+            (Some("tool_search_output"), _) => {
+                // The tools it found join the tool set (§1.4); the model sees their list.
+                let found = item.get("tools").and_then(Value::as_array).cloned().unwrap_or_default();
+                for tool in &found {
+                    decode_tool(tool, None, found_tools);
+                }
+                let result = ToolResult {
+                    id: call_id(item)?,
+                    content: vec![Part::Text(Value::Array(found).to_string())],
+                    is_error: false,
+                    kind: ToolKind::ToolSearch,
+                };
+                messages.push(Message::new(Role::Tool, vec![Part::ToolResult(result)]));
+            }
+            (Some(kind @ ("function_call_output" | "custom_tool_call_output")), _) => {
                 let content = match item.get("output") {
                     Some(Value::String(text)) => vec![Part::Text(text.clone())],
                     Some(Value::Array(_)) => decode_content(item.get("output")),
@@ -365,7 +385,7 @@ fn decode_tool(tool: &Value, namespace: Option<&str>, tools: &mut Vec<Tool>) {
             description,
             parameters: object_schema(tool.get("parameters")),
             strict: None,
-            kind: ToolKind::Function,
+            kind: ToolKind::ToolSearch,
         }),
         // web_search, web_search_preview, mcp, image_generation, code_interpreter,
         // file_search, computer_use…: hosted tools no Chat/Messages upstream can run.

@@ -1182,3 +1182,49 @@ fn first_choice_whatever_its_index() {
     assert_eq!(response["output"][0]["content"][0]["text"], json!("x"));
     assert_eq!(response["usage"]["total_tokens"], json!(3));
 }
+
+/// Codex `tool_search`: a function upstream, found tools join the tool set, and the call
+/// comes back as a client-executed `tool_search_call`.
+#[test]
+fn tool_search_round_trip() {
+    let body = codex_request(
+        json!([
+            {"type": "message", "role": "user", "content": "find"},
+            {"type": "tool_search_call", "call_id": "call_s", "execution": "client", "arguments": {"query": "fs"}},
+            {"type": "tool_search_output", "call_id": "call_s", "execution": "client",
+             "tools": [{"type": "function", "name": "read_file", "parameters": {"type": "object"}}]}
+        ]),
+        json!([{"type": "tool_search", "execution": "client", "description": "Search tools",
+                "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}]),
+    );
+    let upstream = super::convert(Api::Responses, Api::Chat, &body, &Quirks::default());
+    let names: Vec<&str> = upstream["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["tool_search", "read_file"]);
+    assert_eq!(
+        upstream["messages"][2]["tool_calls"][0]["function"],
+        json!({"name": "tool_search", "arguments": "{\"query\":\"fs\"}"})
+    );
+    assert_eq!(upstream["messages"][3]["role"], json!("tool"));
+
+    let ctx = context(Api::Responses, Api::Chat, &body);
+    let input = chat_sse(
+        &[
+            delta(
+                json!({"tool_calls": [{"index": 0, "id": "call_t", "function": {"name": "tool_search", "arguments": "{\"query\":\"git\"}"}}]}),
+            ),
+            finish("tool_calls"),
+        ],
+        true,
+    );
+    let (out, _) = run(&ctx, Api::Chat, Api::Responses, true, &[input.as_bytes()]);
+    assert_eq!(
+        completed_output(&super::events(&out))[0],
+        json!({"type": "tool_search_call", "id": "fc_*", "call_id": "call_t", "execution": "client",
+               "arguments": {"query": "git"}, "status": "completed"})
+    );
+}
