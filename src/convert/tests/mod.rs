@@ -6,8 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines, clippy::format_collect)]
 
+mod directions;
+mod messages_streams;
 mod real;
 mod requests;
+mod robustness;
 mod streams;
 
 use serde_json::{Value, json};
