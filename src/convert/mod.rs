@@ -66,6 +66,7 @@ mod estimate;
 mod ir;
 mod messages;
 mod messages_stream;
+mod passthrough;
 mod prepare;
 mod quirks;
 mod responses;
@@ -192,7 +193,7 @@ pub fn convert_request(
     quirks: &Quirks,
     history: &ResponseCache,
 ) -> Result<Converted, ConvertError> {
-    let value: Value = serde_json::from_slice(body).map_err(|error| {
+    let invalid_json = |error: serde_json::Error| {
         ConvertError::new(
             client_api,
             400,
@@ -200,25 +201,12 @@ pub fn convert_request(
             None,
             format!("The request body is not valid JSON: {error}"),
         )
-    })?;
-    if !value.is_object() {
-        return Err(ConvertError::new(
-            client_api,
-            400,
-            "invalid_request",
-            None,
-            "The request body must be a JSON object".into(),
-        ));
-    }
-    let client_model = value.get("model").and_then(Value::as_str).unwrap_or_default().to_string();
-    let stream = value.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    };
     if client_api == upstream_api {
+        // Not converted: read the few fields without building a tree, splice `model`.
+        let (fields, client_model, stream) = passthrough::fields(body).map_err(invalid_json)?;
         let body = match model {
-            Some(model) if model != client_model => {
-                let mut value = value;
-                value["model"] = json!(model);
-                value.to_string().into_bytes()
-            }
+            Some(model) if model != client_model => passthrough::with_model(&fields, model),
             _ => body.to_vec(),
         };
         let ctx = ConvContext {
@@ -233,6 +221,17 @@ pub fn convert_request(
         };
         return Ok(Converted { body, stream, ctx });
     }
+    let value: Value = serde_json::from_slice(body).map_err(invalid_json)?;
+    if !value.is_object() {
+        return Err(ConvertError::new(
+            client_api,
+            400,
+            "invalid_request",
+            None,
+            "The request body must be a JSON object".into(),
+        ));
+    }
+    let client_model = value.get("model").and_then(Value::as_str).unwrap_or_default().to_string();
     let decoded = match client_api {
         Api::Responses => responses::decode_request(&value),
         Api::Chat => chat::decode_request(&value),
