@@ -252,7 +252,10 @@ pub fn convert_request(
         earlier.append(&mut request.messages);
         request.messages = earlier;
     }
-    let saved = (client_api == Api::Responses).then(|| Arc::new(request.messages.clone()));
+    // Like OpenAI, a `store: false` turn cannot be a `previous_response_id` later, so it is
+    // not kept (Codex sends `store: false` and the whole history every turn).
+    let saved = (client_api == Api::Responses && request.store != Some(false))
+        .then(|| Arc::new(request.messages.clone()));
     let input_estimate = if client_api == Api::Messages { count_tokens_estimate(body) } else { 0 };
     prepare::prepare(&mut request, quirks);
     let mut tool_map = ToolMap::default();

@@ -42,6 +42,7 @@ pub(crate) fn decode_request(body: &Value) -> Result<Request, String> {
         model: opt_str(body, "model"),
         stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
         previous_response_id: opt_str(body, "previous_response_id"),
+        store: body.get("store").and_then(Value::as_bool),
         max_tokens: body.get("max_output_tokens").and_then(Value::as_u64),
         temperature: body.get("temperature").and_then(Value::as_f64),
         top_p: body.get("top_p").and_then(Value::as_f64),

@@ -159,6 +159,7 @@ fn case34_empty_and_error_streams() {
     let (events, outcome) = claude_events(&[], true, json!([]));
     assert_eq!(names(&events), ["message_start", "message_delta", "message_stop"]);
     assert_eq!(outcome.error_class, None);
+    assert!(!outcome.usage_known);
 
     let (out, outcome) = run(&claude_ctx(json!([])), Api::Chat, Api::Messages, true, &[]);
     let events = super::events(&out);

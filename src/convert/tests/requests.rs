@@ -385,7 +385,8 @@ fn case13_effort_matrix() {
 #[test]
 fn case14_previous_response_id() {
     let cache = ResponseCache::new();
-    let first = codex_request(json!([user("first question")]), json!([]));
+    let mut first = codex_request(json!([user("first question")]), json!([]));
+    first.as_object_mut().unwrap().remove("store");
     let converted = convert_full(Api::Responses, Api::Chat, &first, &Quirks::default(), &cache);
     let mut converter = StreamConverter::new(converted.ctx, Api::Chat, Api::Responses, true);
     let mut out = Vec::new();
@@ -400,6 +401,7 @@ fn case14_previous_response_id() {
 
     let mut second = codex_request(json!([user("second question")]), json!([]));
     second["previous_response_id"] = json!(id);
+    second.as_object_mut().unwrap().remove("store");
     let upstream: Value = serde_json::from_slice(
         &convert_full(Api::Responses, Api::Chat, &second, &Quirks::default(), &cache).body,
     )
@@ -413,6 +415,20 @@ fn case14_previous_response_id() {
             {"role": "user", "content": "second question"}
         ])
     );
+
+    // A `store: false` turn is not kept, as on OpenAI.
+    let stored = cache.len();
+    let unstored = convert_full(
+        Api::Responses,
+        Api::Chat,
+        &codex_request(json!([user("x")]), json!([])),
+        &Quirks::default(),
+        &cache,
+    );
+    let mut converter = StreamConverter::new(unstored.ctx, Api::Chat, Api::Responses, true);
+    converter.feed(chat_sse(&[delta(json!({"content": "y"})), finish("stop")], true).as_bytes(), &mut out);
+    converter.finish(&mut out);
+    assert_eq!(cache.len(), stored);
 
     second["previous_response_id"] = json!("resp_unknown");
     let error = convert_request(

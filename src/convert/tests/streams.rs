@@ -146,6 +146,7 @@ fn case17_reasoning_text_tool_output_indexes() {
     assert_eq!(outcome.stop_reason, Some("tool_use"));
     assert_eq!(outcome.error_class, None);
     assert_eq!(outcome.usage.reasoning, 2);
+    assert!(outcome.usage_known);
 }
 
 /// Case 18: inline `<think>` split across chunks; `<commentary>` stripped, text kept.
