@@ -377,6 +377,10 @@ fn case13_effort_matrix() {
     let qwen = convert(Api::Responses, Api::Chat, &with_effort("low"), &Quirks::QWEN);
     assert_eq!(qwen["enable_thinking"], json!(true));
     assert!(qwen.get("reasoning_effort").is_none());
+    let mut unstreamed = with_effort("low");
+    unstreamed["stream"] = json!(false);
+    let qwen = convert(Api::Responses, Api::Chat, &unstreamed, &Quirks::QWEN);
+    assert_eq!(qwen["enable_thinking"], json!(false), "DashScope thinks only when streaming");
     let openai = convert(Api::Responses, Api::Chat, &with_effort("low"), &Quirks::OPENAI);
     assert_eq!(openai["reasoning_effort"], json!("low"));
 }
