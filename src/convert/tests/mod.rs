@@ -176,3 +176,14 @@ pub(super) fn codex_request(input: Value, tools: Value) -> Value {
            "tool_choice": "auto", "parallel_tool_calls": true, "stream": true, "store": false,
            "include": ["reasoning.encrypted_content"]})
 }
+
+/// The proxy moves converters across tasks and shares the cache and contexts.
+#[test]
+fn thread_safety() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send::<StreamConverter>();
+    send_sync::<ResponseCache>();
+    send_sync::<ConvContext>();
+    send_sync::<Quirks>();
+}
