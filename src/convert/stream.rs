@@ -447,6 +447,21 @@ impl StreamConverter {
         }
     }
 
+    /// A keep-alive for a long upstream silence, in the client's form: Messages `event: ping`
+    /// (what Anthropic sends), an SSE comment otherwise; nothing for a JSON client or once the
+    /// stream has ended.
+    pub fn keepalive(&mut self, out: &mut Vec<u8>) {
+        if !self.client_stream || self.finished || self.tracker.ended {
+            return;
+        }
+        match self.ctx.client_api {
+            Api::Messages if !self.passthrough => {
+                out.extend_from_slice(b"event: ping\ndata: {\"type\":\"ping\"}\n\n");
+            }
+            Api::Messages | Api::Responses | Api::Chat => out.extend_from_slice(b": keep-alive\n\n"),
+        }
+    }
+
     /// First content (text, reasoning or a tool call) has been decoded.
     pub fn content_started(&self) -> bool {
         self.tracker.content_started

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::streams::{claude_ctx, names, of_type};
+use super::streams::{claude_ctx, codex_ctx, names, of_type};
 use super::{chat_sse, delta, events, finish, golden, run, usage_chunk};
 use crate::providers::Api;
 
@@ -201,4 +201,24 @@ fn error_before_content_allows_failover() {
     converter.feed(chat_sse(&[delta(json!({"content": "x"}))], false).as_bytes(), &mut out);
     assert!(converter.content_started());
     assert_eq!(converter.content_type(), "text/event-stream");
+}
+
+/// Keep-alives in the client's form, never after the end.
+#[test]
+fn keepalive_in_the_client_form() {
+    let mut converter =
+        super::super::StreamConverter::new(claude_ctx(json!([])), Api::Chat, Api::Messages, true);
+    let mut out = Vec::new();
+    converter.keepalive(&mut out);
+    assert_eq!(out, b"event: ping\ndata: {\"type\":\"ping\"}\n\n");
+    converter.feed(b"data: [DONE]\n\n", &mut out);
+    converter.finish(&mut out);
+    let len = out.len();
+    converter.keepalive(&mut out);
+    assert_eq!(out.len(), len);
+    let mut converter =
+        super::super::StreamConverter::new(codex_ctx(json!([])), Api::Chat, Api::Responses, true);
+    let mut out = Vec::new();
+    converter.keepalive(&mut out);
+    assert_eq!(out, b": keep-alive\n\n");
 }
