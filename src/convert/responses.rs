@@ -117,10 +117,12 @@ fn decode_items(
                         push_assistant(messages, &mut pending_reasoning, Part::Text(text));
                     }
                     "user" => {
+                        last_assistant_text = None;
                         attach_backward(messages, &mut pending_reasoning);
                         messages.push(Message::new(Role::User, parts));
                     }
                     _ => {
+                        last_assistant_text = None;
                         attach_backward(messages, &mut pending_reasoning);
                         let text = super::ir::join_text(&parts, "\n\n");
                         messages.push(Message::new(Role::System, vec![Part::Text(text)]));
@@ -197,6 +199,7 @@ fn decode_items(
                 messages.push(Message::new(Role::Tool, vec![Part::ToolResult(result)]));
             }
             (Some(kind @ ("function_call_output" | "custom_tool_call_output")), _) => {
+                last_assistant_text = None;
                 let content = match item.get("output") {
                     Some(Value::String(text)) => vec![Part::Text(text.clone())],
                     Some(Value::Array(_)) => decode_content(item.get("output")),

@@ -247,6 +247,26 @@ fn case08_reasoning_echo_on_deepseek() {
     assert!(plain.to_string().find("reasoning_content").is_none());
 }
 
+/// An assistant text repeated right after itself is sent once; the same text in a later turn
+/// is kept.
+#[test]
+fn repeated_assistant_text_only_skipped_when_adjacent() {
+    let said = |text: &str| json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]});
+    let body =
+        codex_request(json!([user("a"), said("Done."), said("Done."), user("b"), said("Done.")]), json!([]));
+    let upstream = convert(Api::Responses, Api::Chat, &body, &Quirks::default());
+    assert_eq!(
+        chat_messages(&upstream),
+        json!([
+            {"role": "system", "content": "You are Codex."},
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "Done."},
+            {"role": "user", "content": "b"},
+            {"role": "assistant", "content": "Done."}
+        ])
+    );
+}
+
 /// Reasoning at a user boundary attaches backward, never across the user turn.
 #[test]
 fn reasoning_attaches_backward_at_user_boundary() {
