@@ -75,6 +75,21 @@ pub(crate) fn decode_request(body: &Value) -> Result<Request, String> {
     }
     request.tools.extend(found_tools);
     request.tool_choice = body.get("tool_choice").and_then(decode_tool_choice);
+    // `allowed_tools{mode, tools}`: only those tools are offered, with the mode as the choice.
+    if let Some(choice) =
+        body.get("tool_choice").filter(|c| c.get("type").and_then(Value::as_str) == Some("allowed_tools"))
+    {
+        let allowed: Vec<&str> = choice
+            .get("tools")
+            .and_then(Value::as_array)
+            .map(|tools| tools.iter().filter_map(|tool| tool.get("name").and_then(Value::as_str)).collect())
+            .unwrap_or_default();
+        request.tools.retain(|tool| allowed.contains(&tool.name.as_str()));
+        request.tool_choice = match choice.get("mode").and_then(Value::as_str) {
+            Some("required") => Some(ToolChoice::Required),
+            _ => Some(ToolChoice::Auto),
+        };
+    }
     if let Some(format) = body.pointer("/text/format") {
         request.response_format = match format.get("type").and_then(Value::as_str) {
             Some("json_schema") => Some(ResponseFormat::JsonSchema {

@@ -354,6 +354,17 @@ fn case11_hosted_tools_dropped() {
     );
 }
 
+/// `allowed_tools` filters the tools and sets the mode (§1.5).
+#[test]
+fn allowed_tools_filters() {
+    let mut body =
+        codex_request(json!([user("a")]), json!([function_tool("shell_a"), function_tool("shell_b")]));
+    body["tool_choice"] = json!({"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "shell_b"}]});
+    let upstream = convert(Api::Responses, Api::Chat, &body, &Quirks::default());
+    assert_eq!(upstream["tools"], json!([chat_tool("shell_b")]));
+    assert_eq!(upstream["tool_choice"], json!("required"));
+}
+
 /// Case 12: `text.format` json_schema is nested; DeepSeek gets `json_object`; MiniMax none.
 #[test]
 fn case12_json_schema_nested() {
