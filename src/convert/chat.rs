@@ -293,7 +293,7 @@ pub(crate) fn encode_request(
         (Some(_), JsonSchemaMode::Drop) | (None, _) => {}
     }
     let effort = request.effort.or_else(|| request.budget.map(Effort::from_budget));
-    reasoning_params(effort, quirks.reasoning_style, &mut body);
+    reasoning_params(effort, quirks.reasoning_style, request.stream, &mut body);
     body.insert("stream".into(), json!(request.stream));
     if request.stream && quirks.supports_stream_options {
         body.insert("stream_options".into(), json!({"include_usage": true}));
@@ -309,7 +309,12 @@ fn clamp(max: Option<u64>, quirks: &Quirks) -> Option<u64> {
 }
 
 /// The provider's thinking control for an effort (conversion.md §3.2, test case 13).
-fn reasoning_params(effort: Option<Effort>, style: ReasoningStyle, body: &mut Map<String, Value>) {
+fn reasoning_params(
+    effort: Option<Effort>,
+    style: ReasoningStyle,
+    stream: bool,
+    body: &mut Map<String, Value>,
+) {
     let Some(effort) = effort else {
         return;
     };
@@ -332,7 +337,8 @@ fn reasoning_params(effort: Option<Effort>, style: ReasoningStyle, body: &mut Ma
             body.insert("reasoning".into(), json!({"effort": name}));
         }
         ReasoningStyle::QwenEnableThinking => {
-            body.insert("enable_thinking".into(), json!(effort != Effort::None));
+            // DashScope thinks only in streamed calls and rejects enable_thinking otherwise.
+            body.insert("enable_thinking".into(), json!(effort != Effort::None && stream));
         }
         ReasoningStyle::ThinkingType => {
             let kind = if effort == Effort::None { "disabled" } else { "enabled" };

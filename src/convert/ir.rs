@@ -131,6 +131,8 @@ pub(crate) enum ToolKind {
     Custom,
     /// Responses `local_shell`.
     LocalShell,
+    /// Responses client-executed `tool_search`.
+    ToolSearch,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -271,6 +273,8 @@ pub(crate) struct Request {
     pub response_format: Option<ResponseFormat>,
     pub stream: bool,
     pub previous_response_id: Option<String>,
+    /// Responses `store` (`false`: the turn may not be referenced later).
+    pub store: Option<bool>,
 }
 
 /// Token usage. `input` includes cached reads and cache writes.

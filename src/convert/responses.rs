@@ -42,6 +42,7 @@ pub(crate) fn decode_request(body: &Value) -> Result<Request, String> {
         model: opt_str(body, "model"),
         stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
         previous_response_id: opt_str(body, "previous_response_id"),
+        store: body.get("store").and_then(Value::as_bool),
         max_tokens: body.get("max_output_tokens").and_then(Value::as_u64),
         temperature: body.get("temperature").and_then(Value::as_f64),
         top_p: body.get("top_p").and_then(Value::as_f64),
@@ -59,11 +60,12 @@ pub(crate) fn decode_request(body: &Value) -> Result<Request, String> {
         }
         _ => {}
     }
+    let mut found_tools = Vec::new();
     match body.get("input") {
         Some(Value::String(text)) => {
             request.messages.push(Message::new(Role::User, vec![Part::Text(text.clone())]));
         }
-        Some(Value::Array(items)) => decode_items(items, &mut request.messages)?,
+        Some(Value::Array(items)) => decode_items(items, &mut request.messages, &mut found_tools)?,
         _ => {}
     }
     if let Some(Value::Array(tools)) = body.get("tools") {
@@ -71,7 +73,23 @@ pub(crate) fn decode_request(body: &Value) -> Result<Request, String> {
             decode_tool(tool, None, &mut request.tools);
         }
     }
+    request.tools.extend(found_tools);
     request.tool_choice = body.get("tool_choice").and_then(decode_tool_choice);
+    // `allowed_tools{mode, tools}`: only those tools are offered, with the mode as the choice.
+    if let Some(choice) =
+        body.get("tool_choice").filter(|c| c.get("type").and_then(Value::as_str) == Some("allowed_tools"))
+    {
+        let allowed: Vec<&str> = choice
+            .get("tools")
+            .and_then(Value::as_array)
+            .map(|tools| tools.iter().filter_map(|tool| tool.get("name").and_then(Value::as_str)).collect())
+            .unwrap_or_default();
+        request.tools.retain(|tool| allowed.contains(&tool.name.as_str()));
+        request.tool_choice = match choice.get("mode").and_then(Value::as_str) {
+            Some("required") => Some(ToolChoice::Required),
+            _ => Some(ToolChoice::Auto),
+        };
+    }
     if let Some(format) = body.pointer("/text/format") {
         request.response_format = match format.get("type").and_then(Value::as_str) {
             Some("json_schema") => Some(ResponseFormat::JsonSchema {
@@ -88,7 +106,11 @@ pub(crate) fn decode_request(body: &Value) -> Result<Request, String> {
 
 /// The ordered walk of §1.3: items become messages; reasoning attaches forward to the next
 /// assistant output, or backward at a user boundary, never across a user turn.
-fn decode_items(items: &[Value], messages: &mut Vec<Message>) -> Result<(), String> {
+fn decode_items(
+    items: &[Value],
+    messages: &mut Vec<Message>,
+    found_tools: &mut Vec<Tool>,
+) -> Result<(), String> {
     let mut pending_reasoning: Vec<Reasoning> = Vec::new();
     let mut last_assistant_text: Option<String> = None;
     for item in items {
@@ -110,10 +132,12 @@ fn decode_items(items: &[Value], messages: &mut Vec<Message>) -> Result<(), Stri
                         push_assistant(messages, &mut pending_reasoning, Part::Text(text));
                     }
                     "user" => {
+                        last_assistant_text = None;
                         attach_backward(messages, &mut pending_reasoning);
                         messages.push(Message::new(Role::User, parts));
                     }
                     _ => {
+                        last_assistant_text = None;
                         attach_backward(messages, &mut pending_reasoning);
                         let text = super::ir::join_text(&parts, "\n\n");
                         messages.push(Message::new(Role::System, vec![Part::Text(text)]));
@@ -171,11 +195,26 @@ fn decode_items(items: &[Value], messages: &mut Vec<Message>) -> Result<(), Stri
                     name: "tool_search".to_string(),
                     namespace: None,
                     arguments,
-                    kind: ToolKind::Function,
+                    kind: ToolKind::ToolSearch,
                 };
                 push_assistant(messages, &mut pending_reasoning, Part::ToolCall(call));
             }
-            (Some(kind @ ("function_call_output" | "custom_tool_call_output" | "tool_search_output")), _) => {
+            (Some("tool_search_output"), _) => {
+                // The tools it found join the tool set (§1.4); the model sees their list.
+                let found = item.get("tools").and_then(Value::as_array).cloned().unwrap_or_default();
+                for tool in &found {
+                    decode_tool(tool, None, found_tools);
+                }
+                let result = ToolResult {
+                    id: call_id(item)?,
+                    content: vec![Part::Text(Value::Array(found).to_string())],
+                    is_error: false,
+                    kind: ToolKind::ToolSearch,
+                };
+                messages.push(Message::new(Role::Tool, vec![Part::ToolResult(result)]));
+            }
+            (Some(kind @ ("function_call_output" | "custom_tool_call_output")), _) => {
+                last_assistant_text = None;
                 let content = match item.get("output") {
                     Some(Value::String(text)) => vec![Part::Text(text.clone())],
                     Some(Value::Array(_)) => decode_content(item.get("output")),
@@ -365,7 +404,7 @@ fn decode_tool(tool: &Value, namespace: Option<&str>, tools: &mut Vec<Tool>) {
             description,
             parameters: object_schema(tool.get("parameters")),
             strict: None,
-            kind: ToolKind::Function,
+            kind: ToolKind::ToolSearch,
         }),
         // web_search, web_search_preview, mcp, image_generation, code_interpreter,
         // file_search, computer_use…: hosted tools no Chat/Messages upstream can run.

@@ -193,7 +193,7 @@ impl Encoder {
                         out,
                     );
                 }
-                ToolKind::LocalShell => {}
+                ToolKind::LocalShell | ToolKind::ToolSearch => {}
             }
             self.write("response.output_item.done", json!({"output_index": oi, "item": item}), out);
             self.done.push((oi, item));
@@ -300,6 +300,11 @@ pub(crate) fn tool_item(item_id: &str, call: &ToolCall) -> Value {
         ToolKind::Custom => json!({
             "type": "custom_tool_call", "id": item_id, "call_id": call.id, "name": call.name,
             "input": unwrap_custom_input(&call.arguments), "status": "completed"
+        }),
+        ToolKind::ToolSearch => json!({
+            "type": "tool_search_call", "id": item_id, "call_id": call.id, "execution": "client",
+            "arguments": serde_json::from_str::<Value>(&call.arguments).unwrap_or_else(|_| json!({})),
+            "status": "completed"
         }),
         ToolKind::LocalShell => {
             let arguments: Value = serde_json::from_str(&call.arguments).unwrap_or_else(|_| json!({}));
@@ -411,6 +416,7 @@ impl Encode for Encoder {
                     ToolKind::Function => item["arguments"] = json!(""),
                     ToolKind::Custom => item["input"] = json!(""),
                     ToolKind::LocalShell => {}
+                    ToolKind::ToolSearch => item["arguments"] = json!({}),
                 }
                 self.write("response.output_item.added", json!({"output_index": oi, "item": item}), out);
                 if self.tools.len() <= *index {

@@ -78,7 +78,10 @@ impl SseParser {
                 if self.data.len() + value.len() > EVENT_LIMIT {
                     self.oversized = true;
                 } else {
-                    self.data.push_str(&String::from_utf8_lossy(value));
+                    match std::str::from_utf8(value) {
+                        Ok(text) => self.data.push_str(text),
+                        Err(_) => self.data.push_str(&String::from_utf8_lossy(value)),
+                    }
                 }
                 self.data_lines += 1;
             }

@@ -33,6 +33,8 @@ pub(crate) enum Terminal<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outcome {
     pub usage: OutcomeUsage,
+    /// The upstream reported usage (otherwise `usage` is all zeros).
+    pub usage_known: bool,
     /// `end_turn`, `max_tokens`, `tool_use`, `content_filter`, `stop_sequence`.
     pub stop_reason: Option<&'static str>,
     /// `None` on success; `upstream_error_event`, `stream_truncated`, `malformed_upstream`,
@@ -85,7 +87,10 @@ impl Sink<'_> {
                 self.tracker.content_started = true;
                 self.tracker.tools_started += 1;
             }
-            Event::Usage(usage) => self.tracker.usage = *usage,
+            Event::Usage(usage) => {
+                self.tracker.usage = *usage;
+                self.tracker.usage_known = true;
+            }
             Event::Finish(stop) => self.tracker.stop = Some(*stop),
             Event::Done => self.tracker.done = true,
             Event::ToolDropped => self.tracker.dropped += 1,
@@ -138,6 +143,7 @@ struct Tracker {
     error_code: Option<String>,
     error_message: Option<String>,
     usage: Usage,
+    usage_known: bool,
     stop: Option<StopReason>,
     done: bool,
     dropped: usize,
@@ -441,6 +447,21 @@ impl StreamConverter {
         }
     }
 
+    /// A keep-alive for a long upstream silence, in the client's form: Messages `event: ping`
+    /// (what Anthropic sends), an SSE comment otherwise; nothing for a JSON client or once the
+    /// stream has ended.
+    pub fn keepalive(&mut self, out: &mut Vec<u8>) {
+        if !self.client_stream || self.finished || self.tracker.ended {
+            return;
+        }
+        match self.ctx.client_api {
+            Api::Messages if !self.passthrough => {
+                out.extend_from_slice(b"event: ping\ndata: {\"type\":\"ping\"}\n\n");
+            }
+            Api::Messages | Api::Responses | Api::Chat => out.extend_from_slice(b": keep-alive\n\n"),
+        }
+    }
+
     /// First content (text, reasoning or a tool call) has been decoded.
     pub fn content_started(&self) -> bool {
         self.tracker.content_started
@@ -460,6 +481,7 @@ impl StreamConverter {
                 cached: usage.cached,
                 reasoning: usage.reasoning,
             },
+            usage_known: self.tracker.usage_known,
             stop_reason: self.tracker.stop.map(StopReason::name),
             error_class: self.tracker.error_class,
             error_message: self.tracker.error_message.clone(),

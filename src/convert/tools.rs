@@ -50,7 +50,11 @@ impl ToolMap {
         self.by_wire.get(wire).cloned().unwrap_or_else(|| ClientTool {
             name: wire.to_string(),
             namespace: None,
-            kind: if wire == "local_shell" { ToolKind::LocalShell } else { ToolKind::Function },
+            kind: match wire {
+                "local_shell" => ToolKind::LocalShell,
+                "tool_search" => ToolKind::ToolSearch,
+                _ => ToolKind::Function,
+            },
         })
     }
 }

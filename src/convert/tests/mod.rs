@@ -6,8 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines, clippy::format_collect)]
 
+mod directions;
+mod messages_streams;
 mod real;
 mod requests;
+mod robustness;
 mod streams;
 
 use serde_json::{Value, json};
@@ -172,4 +175,15 @@ pub(super) fn codex_request(input: Value, tools: Value) -> Value {
     json!({"model": "gpt-5-codex", "instructions": "You are Codex.", "input": input, "tools": tools,
            "tool_choice": "auto", "parallel_tool_calls": true, "stream": true, "store": false,
            "include": ["reasoning.encrypted_content"]})
+}
+
+/// The proxy moves converters across tasks and shares the cache and contexts.
+#[test]
+fn thread_safety() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send::<StreamConverter>();
+    send_sync::<ResponseCache>();
+    send_sync::<ConvContext>();
+    send_sync::<Quirks>();
 }

@@ -247,6 +247,26 @@ fn case08_reasoning_echo_on_deepseek() {
     assert!(plain.to_string().find("reasoning_content").is_none());
 }
 
+/// An assistant text repeated right after itself is sent once; the same text in a later turn
+/// is kept.
+#[test]
+fn repeated_assistant_text_only_skipped_when_adjacent() {
+    let said = |text: &str| json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]});
+    let body =
+        codex_request(json!([user("a"), said("Done."), said("Done."), user("b"), said("Done.")]), json!([]));
+    let upstream = convert(Api::Responses, Api::Chat, &body, &Quirks::default());
+    assert_eq!(
+        chat_messages(&upstream),
+        json!([
+            {"role": "system", "content": "You are Codex."},
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "Done."},
+            {"role": "user", "content": "b"},
+            {"role": "assistant", "content": "Done."}
+        ])
+    );
+}
+
 /// Reasoning at a user boundary attaches backward, never across the user turn.
 #[test]
 fn reasoning_attaches_backward_at_user_boundary() {
@@ -334,6 +354,17 @@ fn case11_hosted_tools_dropped() {
     );
 }
 
+/// `allowed_tools` filters the tools and sets the mode (§1.5).
+#[test]
+fn allowed_tools_filters() {
+    let mut body =
+        codex_request(json!([user("a")]), json!([function_tool("shell_a"), function_tool("shell_b")]));
+    body["tool_choice"] = json!({"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "shell_b"}]});
+    let upstream = convert(Api::Responses, Api::Chat, &body, &Quirks::default());
+    assert_eq!(upstream["tools"], json!([chat_tool("shell_b")]));
+    assert_eq!(upstream["tool_choice"], json!("required"));
+}
+
 /// Case 12: `text.format` json_schema is nested; DeepSeek gets `json_object`; MiniMax none.
 #[test]
 fn case12_json_schema_nested() {
@@ -377,6 +408,10 @@ fn case13_effort_matrix() {
     let qwen = convert(Api::Responses, Api::Chat, &with_effort("low"), &Quirks::QWEN);
     assert_eq!(qwen["enable_thinking"], json!(true));
     assert!(qwen.get("reasoning_effort").is_none());
+    let mut unstreamed = with_effort("low");
+    unstreamed["stream"] = json!(false);
+    let qwen = convert(Api::Responses, Api::Chat, &unstreamed, &Quirks::QWEN);
+    assert_eq!(qwen["enable_thinking"], json!(false), "DashScope thinks only when streaming");
     let openai = convert(Api::Responses, Api::Chat, &with_effort("low"), &Quirks::OPENAI);
     assert_eq!(openai["reasoning_effort"], json!("low"));
 }
@@ -385,7 +420,8 @@ fn case13_effort_matrix() {
 #[test]
 fn case14_previous_response_id() {
     let cache = ResponseCache::new();
-    let first = codex_request(json!([user("first question")]), json!([]));
+    let mut first = codex_request(json!([user("first question")]), json!([]));
+    first.as_object_mut().unwrap().remove("store");
     let converted = convert_full(Api::Responses, Api::Chat, &first, &Quirks::default(), &cache);
     let mut converter = StreamConverter::new(converted.ctx, Api::Chat, Api::Responses, true);
     let mut out = Vec::new();
@@ -400,6 +436,7 @@ fn case14_previous_response_id() {
 
     let mut second = codex_request(json!([user("second question")]), json!([]));
     second["previous_response_id"] = json!(id);
+    second.as_object_mut().unwrap().remove("store");
     let upstream: Value = serde_json::from_slice(
         &convert_full(Api::Responses, Api::Chat, &second, &Quirks::default(), &cache).body,
     )
@@ -413,6 +450,20 @@ fn case14_previous_response_id() {
             {"role": "user", "content": "second question"}
         ])
     );
+
+    // A `store: false` turn is not kept, as on OpenAI.
+    let stored = cache.len();
+    let unstored = convert_full(
+        Api::Responses,
+        Api::Chat,
+        &codex_request(json!([user("x")]), json!([])),
+        &Quirks::default(),
+        &cache,
+    );
+    let mut converter = StreamConverter::new(unstored.ctx, Api::Chat, Api::Responses, true);
+    converter.feed(chat_sse(&[delta(json!({"content": "y"})), finish("stop")], true).as_bytes(), &mut out);
+    converter.finish(&mut out);
+    assert_eq!(cache.len(), stored);
 
     second["previous_response_id"] = json!("resp_unknown");
     let error = convert_request(
