@@ -278,7 +278,8 @@ fn opencode_gets_inline_config_with_the_first_providers_model() {
                 "npm": "@ai-sdk/openai-compatible",
                 "name": "aigate",
                 "options": {"baseURL": format!("http://127.0.0.1:{port}/v1"), "apiKey": "{env:AIGATE_TOKEN}"},
-                "models": {"mock-model": {}},
+                // The chain can read images, so OpenCode may attach them.
+                "models": {"mock-model": {"attachment": true, "modalities": {"input": ["text", "image"], "output": ["text"]}}},
             }},
             "model": "aigate/mock-model",
         })
