@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Benchmark aigate's proxy against the shared perf harness (direct mock and nginx), all on
-# 127.0.0.1. Builds aigate in release, starts the hidden `aigate proxy-bench-serve` with one
-# provider pointing at the harness's mock (127.0.0.1:18080), and runs bench.sh with aigate
-# as an external subject. Results land in /tmp/perf-run/results/ (table.md, results.json).
+# 127.0.0.1. Builds aigate in release, starts the hidden `aigate proxy-bench-serve` twice with
+# one provider pointing at the harness's mock (127.0.0.1:18080): `aigate` (the provider speaks
+# every API: pass-through) and `aigate-converted` (the provider speaks only the other API of
+# CONVERT_VIA, so every request and stream goes through the conversion stage), and runs
+# bench.sh with both as external subjects, in the same run as direct and nginx. Results land
+# in /tmp/perf-run/results/ (table.md, results.json).
 #
 #   bash bench/proxy_bench.sh                      # --api responses
 #   API=messages bash bench/proxy_bench.sh --no-matrix
 #
 # Env: PERF_DIR (default ../shared/perf next to the repo), API (responses), PORT (18787),
-# MOCK_PORT (18080). Extra arguments go to bench.sh (see `bash $PERF_DIR/bench.sh --help`).
+# CONVERTED_PORT (18788), CONVERT_VIA (chat; messages when API=chat), MOCK_PORT (18080). Extra arguments go to bench.sh (see `bash $PERF_DIR/bench.sh --help`).
 # Needs nginx for the nginx peer (Debian: apt-get install -y nginx-light).
 set -euo pipefail
 
@@ -16,6 +19,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PERF_DIR="${PERF_DIR:-$REPO/../shared/perf}"
 API="${API:-responses}"
 PORT="${PORT:-18787}"
+CONVERTED_PORT="${CONVERTED_PORT:-18788}"
+if [[ "$API" == chat ]]; then CONVERT_VIA="${CONVERT_VIA:-messages}"; else CONVERT_VIA="${CONVERT_VIA:-chat}"; fi
 MOCK_PORT="${MOCK_PORT:-18080}"
 
 if [[ ! -f "$PERF_DIR/bench.sh" ]]; then
@@ -27,35 +32,44 @@ fi
 
 WORK="$(mktemp -d)"
 chmod 700 "$WORK"
-SERVER_PID=""
+PIDS=()
 cleanup() {
-  if [[ -n "$SERVER_PID" ]]; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-# A throw-away AIGATE_HOME: usage rows of the benchmark do not land in the user's db.
-AIGATE_HOME="$WORK/aigate" HOME="$WORK" "$REPO/target/release/aigate" proxy-bench-serve \
-  --port "$PORT" --upstream "http://127.0.0.1:$MOCK_PORT/v1" --token-file "$WORK/token" \
-  2>"$WORK/serve.log" &
-SERVER_PID=$!
-
-for _ in $(seq 1 100); do
-  if [[ -s "$WORK/token" ]] && curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then
-    break
-  fi
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    echo "proxy_bench: aigate exited early:" >&2
-    cat "$WORK/serve.log" >&2
-    exit 2
-  fi
-  sleep 0.1
-done
-TOKEN="$(cat "$WORK/token")"
+# start NAME PORT [--api API...]: a bench server with a throw-away AIGATE_HOME (usage rows of
+# the benchmark do not land in the user's db); its token in $WORK/NAME.token.
+start() {
+  local name=$1 port=$2; shift 2
+  AIGATE_HOME="$WORK/$name" HOME="$WORK" "$REPO/target/release/aigate" proxy-bench-serve \
+    --port "$port" --upstream "http://127.0.0.1:$MOCK_PORT/v1" --token-file "$WORK/$name.token" "$@" \
+    2>"$WORK/$name.log" &
+  PIDS+=("$!")
+  local pid=$!
+  for _ in $(seq 1 100); do
+    if [[ -s "$WORK/$name.token" ]] && curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "proxy_bench: aigate ($name) exited early:" >&2
+      cat "$WORK/$name.log" >&2
+      exit 2
+    fi
+    sleep 0.1
+  done
+}
+start aigate "$PORT"
+start converted "$CONVERTED_PORT" --api "$CONVERT_VIA"
+TOKEN="$(cat "$WORK/aigate.token")"
+CONVERTED_TOKEN="$(cat "$WORK/converted.token")"
 
 bash "$PERF_DIR/bench.sh" --peers direct,nginx \
-  --subject "aigate=http://127.0.0.1:$PORT|token=$TOKEN|pid=$SERVER_PID" \
+  --subject "aigate=http://127.0.0.1:$PORT|token=$TOKEN|pid=${PIDS[0]}" \
+  --subject "aigate-converted=http://127.0.0.1:$CONVERTED_PORT|apis=$API|token=$CONVERTED_TOKEN|pid=${PIDS[1]}" \
   --api "$API" --mock-port "$MOCK_PORT" "$@"

@@ -165,7 +165,10 @@ struct RemoveReport {
 struct TestReport {
     provider: String,
     model: String,
+    /// The provider's own endpoints, one per API.
     results: Vec<ProbeResult>,
+    /// Each client's API through aigate (pass-through or converted).
+    as_clients: Vec<crate::proxy::probe::ClientProbe>,
 }
 
 pub(crate) fn run(ctx: &Ctx, command: ProviderCommand) -> Result<u8> {
@@ -383,12 +386,16 @@ fn test(ctx: &Ctx, name: &str, model: Option<String>) -> Result<u8> {
         .build()
         .map_err(|error| Error::internal("Failed to start the async runtime").cause(error))?;
     let results = runtime.block_on(crate::proxy::probe::probe_all(&provider, &model))?;
+    let as_clients =
+        runtime.block_on(crate::proxy::probe::probe_as_clients(&provider, &model, &ctx.paths.aigate_home))?;
     let failed: Vec<&str> =
         results.iter().filter(|result| result.claimed && !result.ok).map(|r| r.api.name()).collect();
+    let failed_as_client: Vec<&str> =
+        as_clients.iter().filter(|probe| !probe.ok).map(|probe| probe.api.name()).collect();
     let extra: Vec<&str> =
         results.iter().filter(|result| !result.claimed && result.ok).map(|r| r.api.name()).collect();
     if ctx.json() {
-        ctx.out.json(&TestReport { provider: provider.name.clone(), model, results })?;
+        ctx.out.json(&TestReport { provider: provider.name.clone(), model, results, as_clients })?;
     } else {
         let header: Vec<String> =
             ["API", "CLAIMED", "STATUS", "LATENCY", "RESULT"].map(str::to_string).to_vec();
@@ -409,6 +416,28 @@ fn test(ctx: &Ctx, name: &str, model: Option<String>) -> Result<u8> {
             })
             .collect();
         ctx.out.data(&table(&header, &rows));
+        let header: Vec<String> =
+            ["AS A CLIENT OF", "HOW", "STATUS", "LATENCY", "RESULT"].map(str::to_string).to_vec();
+        let rows: Vec<Vec<String>> = as_clients
+            .iter()
+            .map(|probe| {
+                vec![
+                    probe.api.name().to_string(),
+                    probe.how.clone(),
+                    probe.status.map_or_else(|| "-".to_string(), |status| status.to_string()),
+                    probe.latency_ms.map_or_else(|| "-".to_string(), |ms| format!("{ms}ms")),
+                    if probe.ok {
+                        "ok".to_string()
+                    } else {
+                        probe.error.clone().unwrap_or_else(|| "failed".into())
+                    },
+                ]
+            })
+            .collect();
+        ctx.out.data(&format!("\n{}", table(&header, &rows)));
+    }
+    if !failed_as_client.is_empty() {
+        ctx.out.warn(&format!("through aigate, `{name}` did not serve: {}", failed_as_client.join(", ")));
     }
     if !extra.is_empty() {
         let apis: Vec<String> = provider

@@ -2,6 +2,10 @@
 //! link (HTTP client, proxy, credentials) the proxy would use, so a probe that answers
 //! means the proxy can too.
 //!
+//! Then, as each client would: one minimal request per client API through an in-process
+//! proxy whose chain is just this provider, so the conversion stage is exercised for every
+//! API the provider does not speak ([`probe_as_clients`]).
+//!
 //! Invariants: the key goes only into the sensitive credential header; nothing of the
 //! answer but its status is kept.
 
@@ -91,5 +95,83 @@ pub async fn probe_all(provider: &Provider, model: &str) -> Result<Vec<ProbeResu
             error,
         });
     }
+    Ok(results)
+}
+
+/// One client API served through the proxy.
+#[derive(Debug, Serialize)]
+pub struct ClientProbe {
+    pub api: Api,
+    /// `pass-through` or `converted via …`.
+    pub how: String,
+    pub status: Option<u16>,
+    pub latency_ms: Option<u64>,
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+/// The minimal request of `api` (non-streamed, one short user turn).
+fn minimal_request(api: Api, model: &str) -> serde_json::Value {
+    match api {
+        Api::Responses => serde_json::json!({"model": model, "input": "ping", "max_output_tokens": 16}),
+        Api::Chat => {
+            serde_json::json!({"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 16})
+        }
+        Api::Messages => {
+            serde_json::json!({"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": "ping"}]})
+        }
+    }
+}
+
+/// Each client API through an in-process proxy (127.0.0.1, a fresh token) with only
+/// `provider` in its chain: pass-through where it speaks the API, converted elsewhere.
+pub async fn probe_as_clients(
+    provider: &Provider,
+    model: &str,
+    aigate_home: &std::path::Path,
+) -> Result<Vec<ClientProbe>> {
+    let token = crate::random::hex(24)?;
+    let config = super::ProxyConfig::new(
+        token.clone(),
+        vec![super::ChainEntry::Provider(provider.clone())],
+        aigate_home.to_path_buf(),
+    );
+    let handle = super::start(config).await?;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|error| Error::internal("Failed to set up the HTTP client").cause(error))?;
+    let timeout = provider.timeout.unwrap_or(Duration::from_secs(60));
+    let mut results = Vec::new();
+    for api in Api::ALL {
+        let entry = super::ChainEntry::Provider(provider.clone());
+        let how = crate::providers::chain::link_use(&entry, api, false).describe();
+        let url = format!("{}/v1{}", handle.base_url(), api.path());
+        let request = http
+            .post(&url)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(minimal_request(api, model).to_string());
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(timeout, request.send()).await;
+        let latency_ms = Some(started.elapsed().as_millis() as u64);
+        let (status, error) = match outcome {
+            Err(_) => (None, Some(format!("no answer within {}s", timeout.as_secs()))),
+            Ok(Err(_)) => (None, Some("the proxy did not answer".to_string())),
+            Ok(Ok(response)) => {
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap_or_default();
+                let parses = serde_json::from_str::<serde_json::Value>(&text).is_ok();
+                let error = match (status, parses) {
+                    (200..=299, true) => None,
+                    (200..=299, false) => Some("the answer is not JSON".to_string()),
+                    (_, _) => Some(format!("HTTP {status}")),
+                };
+                (Some(status), error)
+            }
+        };
+        results.push(ClientProbe { api, how, ok: error.is_none(), status, latency_ms, error });
+    }
+    handle.shutdown(Duration::from_secs(2)).await;
     Ok(results)
 }

@@ -275,7 +275,9 @@ async fn provider_test_probes_each_api() {
                         .map(|v| v.to_str().unwrap().to_string())
                         .unwrap_or_default();
                     recorder.lock().unwrap().push(("chat".into(), auth));
-                    axum::Json(json!({"choices": []}))
+                    axum::Json(json!({"id": "c", "object": "chat.completion", "choices": [{"index": 0,
+                        "message": {"role": "assistant", "content": "pong"}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1}}))
                 }
             }),
         )
@@ -309,7 +311,25 @@ async fn provider_test_probes_each_api() {
             json!(["messages", false, 404, false])
         ]
     );
-    assert_eq!(seen.lock().unwrap().clone(), vec![("chat".to_string(), "Bearer sk-test".to_string())]);
+    // Issue 11 #6: then as each client, through aigate: Chat passes through, Responses and
+    // Messages are converted to Chat.
+    let as_clients: Vec<Value> = report["as_clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|probe| json!([probe["api"], probe["how"], probe["status"], probe["ok"]]))
+        .collect();
+    assert_eq!(
+        as_clients,
+        vec![
+            json!(["responses", "converted via Chat Completions", 200, true]),
+            json!(["chat", "pass-through", 200, true]),
+            json!(["messages", "converted via Chat Completions", 200, true])
+        ]
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 4, "one native probe and three through aigate: {seen:?}");
+    assert!(seen.iter().all(|(_, auth)| auth == "Bearer sk-test"), "{seen:?}");
 }
 
 #[test]
