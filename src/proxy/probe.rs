@@ -36,7 +36,7 @@ pub async fn probe_all(provider: &Provider, model: &str) -> Result<Vec<ProbeResu
     let timeout = provider.timeout.unwrap_or(Duration::from_secs(30));
     let mut results = Vec::new();
     for api in Api::ALL {
-        let url = format!("{}{}", provider.base_for(api), api.path());
+        let url = format!("{}{}", provider.base_for(api), crate::convert::upstream_path(api, false, model));
         let body = match api {
             Api::Responses => serde_json::json!({"model": model, "input": "ping", "max_output_tokens": 16}),
             Api::Chat => {
@@ -45,6 +45,10 @@ pub async fn probe_all(provider: &Provider, model: &str) -> Result<Vec<ProbeResu
             Api::Messages => {
                 serde_json::json!({"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "ping"}]})
             }
+            Api::Gemini => serde_json::json!({
+                "contents": [{"role": "user", "parts": [{"text": "ping"}]}],
+                "generationConfig": {"maxOutputTokens": 1}
+            }),
         };
         let mut request =
             link.client.post(&url).header("content-type", "application/json").body(body.to_string());
