@@ -306,7 +306,8 @@ async fn provider_test_probes_each_api() {
         vec![
             json!(["responses", false, 404, false]),
             json!(["chat", true, 200, true]),
-            json!(["messages", false, 404, false])
+            json!(["messages", false, 404, false]),
+            json!(["gemini", false, 404, false])
         ]
     );
     assert_eq!(seen.lock().unwrap().clone(), vec![("chat".to_string(), "Bearer sk-test".to_string())]);
