@@ -156,6 +156,22 @@ pub fn convert_error_for(
                 json!({"error": {"message": message, "type": "upstream_error", "code": code, "param": null}});
             (status, body.to_string().into_bytes())
         }
+        Api::Gemini => {
+            let google = match class {
+                ErrorClass::ContextOverflow | ErrorClass::Invalid | ErrorClass::TooLarge => {
+                    "INVALID_ARGUMENT"
+                }
+                ErrorClass::Quota | ErrorClass::RateLimit => "RESOURCE_EXHAUSTED",
+                ErrorClass::Overloaded => "UNAVAILABLE",
+                ErrorClass::Auth => "UNAUTHENTICATED",
+                ErrorClass::Permission => "PERMISSION_DENIED",
+                ErrorClass::NotFound => "NOT_FOUND",
+                ErrorClass::Server => "INTERNAL",
+            };
+            let status = if class == ErrorClass::Quota { 429 } else { status };
+            let body = super::gemini_stream::error_json(status, google, &message);
+            (status, body.to_string().into_bytes())
+        }
     }
 }
 

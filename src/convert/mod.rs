@@ -63,6 +63,8 @@ mod chat;
 mod chat_stream;
 mod errors;
 mod estimate;
+mod gemini;
+mod gemini_stream;
 mod ir;
 mod messages;
 mod messages_stream;
@@ -174,6 +176,7 @@ impl ConvertError {
             Api::Responses | Api::Chat => {
                 json!({"error": {"message": message, "type": "invalid_request_error", "code": code, "param": param}})
             }
+            Api::Gemini => gemini_stream::error_json(status, "INVALID_ARGUMENT", &message),
         };
         Self { status, body: body.to_string().into_bytes(), message }
     }
@@ -193,6 +196,35 @@ pub fn convert_request(
     quirks: &Quirks,
     history: &ResponseCache,
 ) -> Result<Converted, ConvertError> {
+    convert_request_at(client_api, None, upstream_api, body, model, quirks, history)
+}
+
+/// What the client's URL says about its request, for an API that keeps it there (Gemini:
+/// `models/{model}:streamGenerateContent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathInfo<'a> {
+    pub model: &'a str,
+    pub stream: bool,
+}
+
+/// The model and stream flag of a Gemini API path after its version prefix:
+/// `/models/gemini-2.5-pro:streamGenerateContent` → (`gemini-2.5-pro`, `streamGenerateContent`).
+pub fn gemini_path(suffix: &str) -> Option<(&str, &str)> {
+    let rest = suffix.strip_prefix("/models/")?;
+    let (model, method) = rest.rsplit_once(':')?;
+    (!model.is_empty() && !model.contains('/')).then_some((model, method))
+}
+
+/// [`convert_request`] for a client whose URL carries the model and the stream flag.
+pub fn convert_request_at(
+    client_api: Api,
+    path: Option<PathInfo<'_>>,
+    upstream_api: Api,
+    body: &[u8],
+    model: Option<&str>,
+    quirks: &Quirks,
+    history: &ResponseCache,
+) -> Result<Converted, ConvertError> {
     let invalid_json = |error: serde_json::Error| {
         ConvertError::new(
             client_api,
@@ -204,9 +236,14 @@ pub fn convert_request(
     };
     if client_api == upstream_api {
         // Not converted: read the few fields without building a tree, splice `model`.
-        let (fields, client_model, stream) = passthrough::fields(body).map_err(invalid_json)?;
+        let (fields, mut client_model, mut stream) = passthrough::fields(body).map_err(invalid_json)?;
+        if let Some(path) = path {
+            client_model = path.model.to_string();
+            stream = path.stream;
+        }
         let body = match model {
-            Some(model) if model != client_model => passthrough::with_model(&fields, model),
+            // The Gemini API has its model in the URL.
+            Some(model) if model != client_model && path.is_none() => passthrough::with_model(&fields, model),
             _ => body.to_vec(),
         };
         let ctx = ConvContext {
@@ -231,11 +268,17 @@ pub fn convert_request(
             "The request body must be a JSON object".into(),
         ));
     }
-    let client_model = value.get("model").and_then(Value::as_str).unwrap_or_default().to_string();
+    let client_model = match path {
+        Some(path) => path.model.to_string(),
+        None => value.get("model").and_then(Value::as_str).unwrap_or_default().to_string(),
+    };
     let decoded = match client_api {
         Api::Responses => responses::decode_request(&value),
         Api::Chat => chat::decode_request(&value),
         Api::Messages => messages::decode_request(&value),
+        Api::Gemini => {
+            gemini::decode_request(&value, path.map(|path| path.model), path.is_some_and(|path| path.stream))
+        }
     };
     let mut request =
         decoded.map_err(|message| ConvertError::new(client_api, 400, "invalid_request", None, message))?;
@@ -263,6 +306,7 @@ pub fn convert_request(
         Api::Chat => chat::encode_request(&request, model, quirks, &mut tool_map),
         Api::Messages => messages::encode_request(&request, model, quirks, &mut tool_map),
         Api::Responses => responses::encode_request(&request, model, &mut tool_map),
+        Api::Gemini => gemini::encode_request(&request, &mut tool_map),
     };
     let ctx = ConvContext {
         client_api,
@@ -277,9 +321,20 @@ pub fn convert_request(
     Ok(Converted { body: encoded.to_string().into_bytes(), stream: request.stream, ctx })
 }
 
-/// The path to request on the upstream for `api` (Gemini will need the model in it).
-pub fn upstream_path(api: Api, _stream: bool, _model: &str) -> String {
-    api.path().to_string()
+/// The path to request on the upstream for `api`: for Gemini the model and the stream
+/// flag are in it (`/models/{model}:streamGenerateContent?alt=sse`).
+pub fn upstream_path(api: Api, stream: bool, model: &str) -> String {
+    match api {
+        Api::Responses | Api::Chat | Api::Messages => api.path().to_string(),
+        Api::Gemini => {
+            let model = model.strip_prefix("models/").unwrap_or(model);
+            if stream {
+                format!("/models/{model}:streamGenerateContent?alt=sse")
+            } else {
+                format!("/models/{model}:generateContent")
+            }
+        }
+    }
 }
 
 /// The final body of a non-streamed response, built from the collected parts.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::ir::{Event, Message, Part, Reasoning, StopReason, ToolCall, ToolKind, Usage};
 use super::sse::SseParser;
 use super::tools::ToolMap;
-use super::{ConvContext, chat_stream, messages_stream, responses_stream, util};
+use super::{ConvContext, chat_stream, gemini_stream, messages_stream, responses_stream, util};
 use crate::providers::Api;
 
 /// How a stream ended, for the client encoder.
@@ -304,12 +304,14 @@ impl StreamConverter {
             Api::Responses => util::mint_id("resp_"),
             Api::Messages => util::mint_id("msg_"),
             Api::Chat => util::mint_id("chatcmpl-"),
+            Api::Gemini => util::mint_id("gem_"),
         };
         let tag = response_id.rsplit(['_', '-']).next().unwrap_or("x").chars().take(8).collect::<String>();
         let decoder: Box<dyn Decode> = match upstream_api {
             Api::Chat => Box::new(chat_stream::Decoder::new(&tag)),
             Api::Messages => Box::new(messages_stream::Decoder::default()),
             Api::Responses => Box::new(responses_stream::Decoder::default()),
+            Api::Gemini => Box::new(gemini_stream::Decoder::new(&tag)),
         };
         let map = Arc::clone(&ctx.tools);
         let encoder: Box<dyn Encode> = if passthrough || !client_wants_stream {
@@ -319,6 +321,7 @@ impl StreamConverter {
                 Api::Responses => Box::new(responses_stream::Encoder::new(&ctx, &response_id)),
                 Api::Messages => Box::new(messages_stream::Encoder::new(&ctx, &response_id)),
                 Api::Chat => Box::new(chat_stream::Encoder::new(&ctx, &response_id)),
+                Api::Gemini => Box::new(gemini_stream::Encoder::new(&ctx, &response_id)),
             }
         };
         let wants_collector =
@@ -458,7 +461,9 @@ impl StreamConverter {
             Api::Messages if !self.passthrough => {
                 out.extend_from_slice(b"event: ping\ndata: {\"type\":\"ping\"}\n\n");
             }
-            Api::Messages | Api::Responses | Api::Chat => out.extend_from_slice(b": keep-alive\n\n"),
+            Api::Messages | Api::Responses | Api::Chat | Api::Gemini => {
+                out.extend_from_slice(b": keep-alive\n\n");
+            }
         }
     }
 
@@ -531,6 +536,7 @@ impl StreamConverter {
             Api::Responses => responses_stream::write_body(&body, out),
             Api::Messages => messages_stream::write_body(&body, out),
             Api::Chat => chat_stream::write_body(&body, out),
+            Api::Gemini => gemini_stream::write_body(&body, out),
         }
     }
 }

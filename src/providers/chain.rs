@@ -130,9 +130,10 @@ pub fn upstream_api(provider: &Provider, client_api: Api) -> Option<Api> {
         return Some(client_api);
     }
     let preference: &[Api] = match client_api {
-        Api::Responses => &[Api::Chat, Api::Messages],
-        Api::Messages => &[Api::Chat, Api::Responses],
-        Api::Chat => &[Api::Responses, Api::Messages],
+        Api::Responses => &[Api::Chat, Api::Messages, Api::Gemini],
+        Api::Messages => &[Api::Chat, Api::Responses, Api::Gemini],
+        Api::Chat => &[Api::Responses, Api::Messages, Api::Gemini],
+        Api::Gemini => &[Api::Chat, Api::Responses, Api::Messages],
     };
     preference.iter().copied().find(|api| provider.speaks(*api)).or_else(|| provider.apis.first().copied())
 }

@@ -36,16 +36,21 @@ pub enum Api {
     Chat,
     /// Anthropic Messages: `POST /v1/messages` (Claude Code).
     Messages,
+    /// Google Gemini API: `POST /v1beta/models/{model}:generateContent` and
+    /// `:streamGenerateContent?alt=sse` (Gemini CLI). The path holds the model and the
+    /// stream flag ([`crate::convert::upstream_path`]).
+    Gemini,
 }
 
 impl Api {
-    pub const ALL: [Api; 3] = [Api::Responses, Api::Chat, Api::Messages];
+    pub const ALL: [Api; 4] = [Api::Responses, Api::Chat, Api::Messages, Api::Gemini];
 
     pub fn name(self) -> &'static str {
         match self {
             Api::Responses => "responses",
             Api::Chat => "chat",
             Api::Messages => "messages",
+            Api::Gemini => "gemini",
         }
     }
 
@@ -55,6 +60,7 @@ impl Api {
             Api::Responses => "Responses",
             Api::Chat => "Chat Completions",
             Api::Messages => "Messages",
+            Api::Gemini => "Gemini API",
         }
     }
 
@@ -63,16 +69,19 @@ impl Api {
             "responses" => Some(Api::Responses),
             "chat" | "chat-completions" | "chat_completions" => Some(Api::Chat),
             "messages" | "anthropic" => Some(Api::Messages),
+            "gemini" | "google" | "generatecontent" => Some(Api::Gemini),
             _ => None,
         }
     }
 
-    /// The path appended to a provider's base URL.
+    /// The path appended to a provider's base URL (for Gemini the part before the model;
+    /// the whole path is [`crate::convert::upstream_path`]).
     pub fn path(self) -> &'static str {
         match self {
             Api::Responses => "/responses",
             Api::Chat => "/chat/completions",
             Api::Messages => "/messages",
+            Api::Gemini => "/models",
         }
     }
 }

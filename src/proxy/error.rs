@@ -22,7 +22,9 @@ impl ErrorShape {
     pub fn for_api(api: Option<Api>) -> Self {
         match api {
             Some(Api::Messages) => ErrorShape::Anthropic,
-            Some(Api::Responses | Api::Chat) | None => ErrorShape::OpenAi,
+            // Google's `{"error":{"code","message","status"}}` has `message` where OpenAI's
+            // has it, which is what Gemini CLI reads.
+            Some(Api::Responses | Api::Chat | Api::Gemini) | None => ErrorShape::OpenAi,
         }
     }
 }

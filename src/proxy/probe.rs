@@ -40,7 +40,7 @@ pub async fn probe_all(provider: &Provider, model: &str) -> Result<Vec<ProbeResu
     let timeout = provider.timeout.unwrap_or(Duration::from_secs(30));
     let mut results = Vec::new();
     for api in Api::ALL {
-        let url = format!("{}{}", provider.base_for(api), api.path());
+        let url = format!("{}{}", provider.base_for(api), crate::convert::upstream_path(api, false, model));
         let body = match api {
             Api::Responses => serde_json::json!({"model": model, "input": "ping", "max_output_tokens": 16}),
             Api::Chat => {
@@ -49,6 +49,10 @@ pub async fn probe_all(provider: &Provider, model: &str) -> Result<Vec<ProbeResu
             Api::Messages => {
                 serde_json::json!({"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "ping"}]})
             }
+            Api::Gemini => serde_json::json!({
+                "contents": [{"role": "user", "parts": [{"text": "ping"}]}],
+                "generationConfig": {"maxOutputTokens": 1}
+            }),
         };
         let mut request =
             link.client.post(&url).header("content-type", "application/json").body(body.to_string());
@@ -120,6 +124,18 @@ fn minimal_request(api: Api, model: &str) -> serde_json::Value {
         Api::Messages => {
             serde_json::json!({"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": "ping"}]})
         }
+        Api::Gemini => serde_json::json!({
+            "contents": [{"role": "user", "parts": [{"text": "ping"}]}],
+            "generationConfig": {"maxOutputTokens": 16},
+        }),
+    }
+}
+
+/// Whether the proxy serves clients of `api` (Gemini clients: not yet routed).
+fn client_route(api: Api) -> bool {
+    match api {
+        Api::Responses | Api::Chat | Api::Messages => true,
+        Api::Gemini => false,
     }
 }
 
@@ -143,7 +159,7 @@ pub async fn probe_as_clients(
         .map_err(|error| Error::internal("Failed to set up the HTTP client").cause(error))?;
     let timeout = provider.timeout.unwrap_or(Duration::from_secs(60));
     let mut results = Vec::new();
-    for api in Api::ALL {
+    for api in Api::ALL.into_iter().filter(|api| client_route(*api)) {
         let entry = super::ChainEntry::Provider(provider.clone());
         let how = crate::providers::chain::link_use(&entry, api, false).describe();
         let url = format!("{}/v1{}", handle.base_url(), api.path());

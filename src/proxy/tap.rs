@@ -57,6 +57,16 @@ impl Tokens {
         if let Some(value) = number(&["cache_creation_input_tokens"]) {
             self.cache_creation = Some(value);
         }
+        // Gemini `usageMetadata` (output counts thoughts, as OpenAI's counts reasoning).
+        if let Some(value) = number(&["promptTokenCount"]) {
+            self.input = Some(value);
+        }
+        if let Some(value) = number(&["candidatesTokenCount"]) {
+            self.output = Some(value + number(&["thoughtsTokenCount"]).unwrap_or(0));
+        }
+        if let Some(value) = number(&["cachedContentTokenCount"]) {
+            self.cached = Some(value);
+        }
     }
 
     /// The final counts: Anthropic reports cache reads and writes beside `input_tokens`.
@@ -72,7 +82,7 @@ impl Tokens {
                 };
                 Tokens { input, ..self }
             }
-            Api::Responses | Api::Chat => self,
+            Api::Responses | Api::Chat | Api::Gemini => self,
         }
     }
 }
@@ -324,6 +334,36 @@ impl Tap {
                 }
                 Some(_) | None => EventKind::Content,
             },
+            Api::Gemini => {
+                let value = parse(data);
+                let Some(value) = value else {
+                    return EventKind::Content;
+                };
+                if value.get("error").is_some_and(|error| !error.is_null()) {
+                    self.terminal = true;
+                    return EventKind::Error(error_message(Some(&value), data));
+                }
+                if let Some(usage) = value.get("usageMetadata") {
+                    self.tokens.apply(usage);
+                }
+                let candidate = value.pointer("/candidates/0");
+                if candidate
+                    .and_then(|candidate| candidate.get("finishReason"))
+                    .is_some_and(|reason| !reason.is_null())
+                {
+                    self.terminal = true;
+                    return EventKind::Content;
+                }
+                let has_parts = candidate
+                    .and_then(|candidate| candidate.pointer("/content/parts"))
+                    .and_then(Value::as_array)
+                    .is_some_and(|parts| !parts.is_empty());
+                if has_parts || self.first_content.is_some() {
+                    EventKind::Content
+                } else {
+                    EventKind::Preamble
+                }
+            }
             Api::Chat => {
                 if data == b"[DONE]" {
                     // The end, not content: a stream of nothing but `[DONE]` can fail over.
@@ -446,7 +486,10 @@ fn error_message(value: Option<&Value>, data: &[u8]) -> String {
 /// The usage object of a JSON body (possibly only its tail).
 fn json_usage(body: &[u8], truncated: bool) -> Option<Value> {
     if !truncated {
-        if let Some(usage) = parse(body).and_then(|mut value| value.get_mut("usage").map(Value::take)) {
+        if let Some(usage) = parse(body).and_then(|mut value| {
+            let key = if value.get("usage").is_some() { "usage" } else { "usageMetadata" };
+            value.get_mut(key).map(Value::take)
+        }) {
             return Some(usage);
         }
     }

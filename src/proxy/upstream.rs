@@ -29,10 +29,12 @@ pub const CLIENT_CREDENTIAL_HEADERS: [&str; 9] = [
 ];
 
 /// The header carrying a provider key for `api`, marked sensitive: `x-api-key` for
-/// Messages, `Authorization: Bearer` for the OpenAI APIs.
+/// Messages, `x-goog-api-key` for Gemini (never `?key=` in the URL), `Authorization:
+/// Bearer` for the OpenAI APIs.
 pub fn credential_header(api: Api, key: &str) -> Option<(HeaderName, HeaderValue)> {
     let (name, value) = match api {
         Api::Messages => (HeaderName::from_static("x-api-key"), HeaderValue::from_str(key)),
+        Api::Gemini => (HeaderName::from_static("x-goog-api-key"), HeaderValue::from_str(key)),
         Api::Responses | Api::Chat => {
             (header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {key}")))
         }

@@ -308,7 +308,8 @@ async fn provider_test_probes_each_api() {
         vec![
             json!(["responses", false, 404, false]),
             json!(["chat", true, 200, true]),
-            json!(["messages", false, 404, false])
+            json!(["messages", false, 404, false]),
+            json!(["gemini", false, 404, false])
         ]
     );
     // Issue 11 #6: then as each client, through aigate: Chat passes through, Responses and

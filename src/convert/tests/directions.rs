@@ -25,6 +25,8 @@ pub(super) fn opencode_like_ctx(client: Api, upstream: Api) -> ConvContext {
             json!([{"type": "message", "role": "user", "content": "hi"}]),
             json!([{"type": "function", "name": "bash", "parameters": {"type": "object"}}]),
         ),
+        Api::Gemini => json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+                              "tools": [{"functionDeclarations": [{"name": "bash", "parametersJsonSchema": {"type": "object"}}]}]}),
     };
     context(client, upstream, &body)
 }

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines, clippy::format_collect)]
 
 mod directions;
+mod gemini;
 mod messages_streams;
 mod real;
 mod requests;
@@ -122,7 +123,7 @@ pub(super) fn normalize(value: Value) -> Value {
 }
 
 fn normalize_id(text: &str) -> String {
-    for prefix in ["resp_", "msg_", "rs_", "fc_", "chatcmpl-"] {
+    for prefix in ["resp_", "msg_", "rs_", "fc_", "chatcmpl-", "gem_"] {
         if let Some(rest) = text.strip_prefix(prefix) {
             if rest.len() == 24 && rest.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return format!("{prefix}*");
