@@ -23,10 +23,8 @@ use futures_util::StreamExt;
 
 use super::body::{Draft, TappedBody, Upstream, Watch};
 use super::error::{Attempt, short_error};
-use super::failover::{Failure, Link, parse_retry_after};
-use super::forward::{
-    Attempted, PEEK_LIMIT, describe_send_error, human, read_error_text, redact, short_text, should_fail_over,
-};
+use super::failover::Link;
+use super::forward::{Attempted, PEEK_LIMIT, Sent, failed, human, redact, send, short_text};
 use super::upstream::upstream_headers;
 use super::usage::{UsageRow, cost};
 use super::{Request, State};
@@ -68,14 +66,13 @@ pub async fn attempt(
     let key = link.pick_key();
     let key_value = key.as_ref().map(|key| key.value.as_str());
     let fail = |reason: String, status: Option<u16>, retry_after: Option<Duration>| {
-        link.failed(Failure { status, retry_after, key: key.as_ref().map(|key| key.index) });
-        Attempted::Failed(Attempt {
-            provider: link.name.clone(),
-            reason: format!("{reason} (converted to {})", upstream_api.title()),
+        failed(
+            link,
+            key.as_ref(),
+            format!("{reason} (converted to {})", upstream_api.title()),
             status,
-            sent: true,
-            retry_after: retry_after.map(|duration| duration.as_secs()),
-        })
+            retry_after,
+        )
     };
 
     let model_for_path = model_sent.as_deref().or(request.model.as_deref()).unwrap_or_default();
@@ -107,45 +104,19 @@ pub async fn attempt(
     let ctx = converted.ctx;
     let builder = link.client.post(&url).headers(headers).body(converted.body);
 
-    let headers_within = link.headers_within(request.stream);
-    let response = match tokio::time::timeout(headers_within, builder.send()).await {
-        Err(_) => return fail(format!("no response headers within {}", human(headers_within)), None, None),
-        Ok(Err(error)) => return fail(describe_send_error(&error), None, None),
-        Ok(Ok(response)) => response,
+    let Sent { response, status, ttfb_ms } = match send(link, request, builder, key.as_ref()).await {
+        Ok(sent) => sent,
+        Err((reason, status, retry_after)) => return fail(reason, status, retry_after),
     };
-    let ttfb_ms = request.started.elapsed().as_millis() as i64;
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(header::RETRY_AFTER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(parse_retry_after);
-    if should_fail_over(status) {
-        let text = read_error_text(response, key_value).await;
-        let mut reason = format!("HTTP {}", status.as_u16());
-        if let Some(seconds) = retry_after {
-            reason = format!("{reason}, retry after {}s", seconds.as_secs());
-        }
-        if !text.is_empty() {
-            reason = format!("{reason}: {text}");
-        }
-        return fail(reason, Some(status.as_u16()), retry_after);
-    }
-    let row = UsageRow {
-        ts_ms: request.ts_ms,
-        request_id: request.request_id.clone(),
-        session_id: request.session_id.clone(),
-        client: request.client.clone(),
-        api: Some(client_api.name().to_string()),
-        provider: Some(link.name.clone()),
-        model_requested: request.model.clone(),
-        model_sent: model_sent.clone(),
-        status: Some(status.as_u16()),
-        stream: client_stream,
-        ttfb_ms: Some(ttfb_ms),
-        attempts: attempts_so_far + 1,
-        ..UsageRow::default()
-    };
+    let row = request.usage_row(
+        client_api,
+        &link.name,
+        model_sent.clone(),
+        status.as_u16(),
+        client_stream,
+        ttfb_ms,
+        attempts_so_far + 1,
+    );
     let mut upstream: Upstream = Box::pin(response.bytes_stream());
 
     if !status.is_success() {

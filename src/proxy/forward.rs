@@ -26,7 +26,7 @@ use futures_util::StreamExt;
 
 use super::body::{Draft, TappedBody, Upstream, Watch};
 use super::error::{Attempt, short_error, strip_hop_by_hop};
-use super::failover::{Failure, Link, parse_retry_after};
+use super::failover::{Failure, Link, PickedKey, parse_retry_after};
 use super::tap::Tap;
 use super::upstream::{rewrite_model, upstream_headers, upstream_url};
 use super::usage::UsageRow;
@@ -100,47 +100,17 @@ async fn pass_through(state: &State, link: &Link, request: &Request, attempts_so
         api_for_credentials,
     );
     let fail = |reason: String, status: Option<u16>, retry_after: Option<Duration>| {
-        link.failed(Failure { status, retry_after, key: key.as_ref().map(|key| key.index) });
-        Attempted::Failed(Attempt {
-            provider: link.name.clone(),
-            reason,
-            status,
-            sent: true,
-            retry_after: retry_after.map(|duration| duration.as_secs()),
-        })
+        failed(link, key.as_ref(), reason, status, retry_after)
     };
 
     let mut builder = link.client.request(request.method.clone(), &url).headers(headers);
     if request.method != Method::GET {
         builder = builder.body(body);
     }
-    let headers_within = link.headers_within(request.stream);
-    let sent = tokio::time::timeout(headers_within, builder.send()).await;
-    let response = match sent {
-        Err(_) => {
-            return fail(format!("no response headers within {}", human(headers_within)), None, None);
-        }
-        Ok(Err(error)) => return fail(describe_send_error(&error), None, None),
-        Ok(Ok(response)) => response,
+    let Sent { response, status, ttfb_ms } = match send(link, request, builder, key.as_ref()).await {
+        Ok(sent) => sent,
+        Err((reason, status, retry_after)) => return fail(reason, status, retry_after),
     };
-    let ttfb_ms = request.started.elapsed().as_millis() as i64;
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(header::RETRY_AFTER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(parse_retry_after);
-    if should_fail_over(status) {
-        let text = read_error_text(response, key.as_ref().map(|key| key.value.as_str())).await;
-        let mut reason = format!("HTTP {}", status.as_u16());
-        if let Some(seconds) = retry_after {
-            reason = format!("{reason}, retry after {}s", seconds.as_secs());
-        }
-        if !text.is_empty() {
-            reason = format!("{reason}: {text}");
-        }
-        return fail(reason, Some(status.as_u16()), retry_after);
-    }
 
     let response_headers = response.headers().clone();
     let is_sse = response_headers
@@ -226,20 +196,16 @@ async fn pass_through(state: &State, link: &Link, request: &Request, attempts_so
         }
     }
     let row = UsageRow {
-        ts_ms: request.ts_ms,
-        request_id: request.request_id.clone(),
-        session_id: request.session_id.clone(),
-        client: request.client.clone(),
-        api: Some(api.name().to_string()),
-        provider: Some(link.name.clone()),
-        model_requested: request.model.clone(),
-        model_sent: model_sent.clone(),
-        status: Some(status.as_u16()),
-        stream: is_sse,
-        ttfb_ms: Some(ttfb_ms),
         error_class: (!status.is_success()).then(|| format!("http_{}", status.as_u16())),
-        attempts: attempts_so_far + 1,
-        ..UsageRow::default()
+        ..request.usage_row(
+            api,
+            &link.name,
+            model_sent.clone(),
+            status.as_u16(),
+            is_sse,
+            ttfb_ms,
+            attempts_so_far + 1,
+        )
     };
     let tapped = TappedBody {
         held,
@@ -263,6 +229,69 @@ async fn pass_through(state: &State, link: &Link, request: &Request, attempts_so
         .body(Body::from_stream(tapped))
         .unwrap_or_else(|_| Response::new(Body::from("aigate: bad upstream response head")));
     Attempted::Committed(response)
+}
+
+/// An answer's head, from [`send`].
+pub(super) struct Sent {
+    pub(super) response: reqwest::Response,
+    pub(super) status: StatusCode,
+    /// From the request's arrival to the answer's headers.
+    pub(super) ttfb_ms: i64,
+}
+
+/// Send one attempt's request and wait for its headers: the answer, or why the next link
+/// should be tried (reason, status, `Retry-After`): no headers in time, a connection
+/// error, or a status that moves on ([`should_fail_over`], its body's error text redacted).
+pub(super) async fn send(
+    link: &Link,
+    request: &Request,
+    builder: reqwest::RequestBuilder,
+    key: Option<&PickedKey>,
+) -> Result<Sent, (String, Option<u16>, Option<Duration>)> {
+    let headers_within = link.headers_within(request.stream);
+    let response = match tokio::time::timeout(headers_within, builder.send()).await {
+        Err(_) => return Err((format!("no response headers within {}", human(headers_within)), None, None)),
+        Ok(Err(error)) => return Err((describe_send_error(&error), None, None)),
+        Ok(Ok(response)) => response,
+    };
+    let ttfb_ms = request.started.elapsed().as_millis() as i64;
+    let status = response.status();
+    if should_fail_over(status) {
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(parse_retry_after);
+        let text = read_error_text(response, key.map(|key| key.value.as_str())).await;
+        let mut reason = format!("HTTP {}", status.as_u16());
+        if let Some(seconds) = retry_after {
+            reason = format!("{reason}, retry after {}s", seconds.as_secs());
+        }
+        if !text.is_empty() {
+            reason = format!("{reason}: {text}");
+        }
+        return Err((reason, Some(status.as_u16()), retry_after));
+    }
+    Ok(Sent { response, status, ttfb_ms })
+}
+
+/// A link that was sent the request and did not serve it: it cools down (the key too,
+/// for 401/403/429), and the reason goes into the final error.
+pub(super) fn failed(
+    link: &Link,
+    key: Option<&PickedKey>,
+    reason: String,
+    status: Option<u16>,
+    retry_after: Option<Duration>,
+) -> Attempted {
+    link.failed(Failure { status, retry_after, key: key.map(|key| key.index) });
+    Attempted::Failed(Attempt {
+        provider: link.name.clone(),
+        reason,
+        status,
+        sent: true,
+        retry_after: retry_after.map(|duration| duration.as_secs()),
+    })
 }
 
 /// 429, 5xx, 401 and 403 move on to the next link; other statuses are the answer.

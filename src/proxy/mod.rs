@@ -109,6 +109,38 @@ pub struct Request {
     pub client: Option<String>,
 }
 
+impl Request {
+    /// The usage row of this request as served by `provider` (tokens, timings and the error
+    /// class are filled in when the answer ends).
+    #[expect(clippy::too_many_arguments, reason = "one row's facts, each named at the call")]
+    pub fn usage_row(
+        &self,
+        api: Api,
+        provider: &str,
+        model_sent: Option<String>,
+        status: u16,
+        stream: bool,
+        ttfb_ms: i64,
+        attempts: u32,
+    ) -> usage::UsageRow {
+        usage::UsageRow {
+            ts_ms: self.ts_ms,
+            request_id: self.request_id.clone(),
+            session_id: self.session_id.clone(),
+            client: self.client.clone(),
+            api: Some(api.name().to_string()),
+            provider: Some(provider.to_string()),
+            model_requested: self.model.clone(),
+            model_sent,
+            status: Some(status),
+            stream,
+            ttfb_ms: Some(ttfb_ms),
+            attempts,
+            ..usage::UsageRow::default()
+        }
+    }
+}
+
 /// The official upstreams (overridable by `AIGATE_OFFICIAL_*_URL` for tests).
 #[derive(Debug, Clone)]
 pub struct OfficialUpstreams {
