@@ -100,21 +100,25 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
         return Err(Error::refused("No client found to switch")
             .hint("name one with `--client codex|claude|opencode|all`"));
     }
-    let known = crate::providers::load_providers(&paths.aigate_home)?;
-    for name in &args.providers {
-        if name != crate::providers::OFFICIAL && !known.iter().any(|provider| &provider.name == name) {
-            return Err(Error::refused(format!("Unknown provider `{name}`"))
-                .hint("list them with `aigate provider list`, or add one with `aigate provider add`"));
-        }
-    }
-    // The gateway's chain as `serve` will take it: refuse a named chain that cannot serve a
-    // chosen client; without `--provider` the registry may still grow, so only warn.
-    let chain = crate::providers::resolve_chain(
-        &paths.aigate_home,
-        crate::providers::ChainFor::ANY,
-        &args.providers,
-    )?;
-    for client in &chosen {
+    // The gateway's chain as `serve` will take it (an unknown name is refused here): refuse
+    // a named chain that cannot serve a chosen client; without `--provider` the registry may
+    // still grow, so only warn.
+    let names = if args.providers.is_empty() {
+        records::recorded_chain(&paths.aigate_home)?
+    } else {
+        args.providers.clone()
+    };
+    let chain =
+        match crate::providers::resolve_chain(&paths.aigate_home, crate::providers::ChainFor::ANY, &names) {
+            Ok(chain) => chain,
+            Err(error) if !args.providers.is_empty() => return Err(error),
+            // The chain recorded earlier names a provider removed since: `serve` will say so.
+            Err(error) => {
+                ctx.out.warn(&format!("the recorded gateway chain is stale: {}", error.message));
+                Vec::new()
+            }
+        };
+    for client in chosen.iter().filter(|_| !chain.is_empty()) {
         match crate::providers::check_chain(&chain, client.title(), client.api(), client.has_official_login())
         {
             Ok(uses) => crate::session::run::report_chain(&ctx.out, client.title(), &uses),
@@ -136,24 +140,6 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
             gateway::DEFAULT_ADDRESS.to_string()
         }
     };
-    if chosen.contains(&Client::OpenCode) {
-        let chain = if args.providers.is_empty() {
-            let recorded = records::recorded_chain(&paths.aigate_home)?;
-            if recorded.is_empty() {
-                known.iter().map(|provider| provider.name.clone()).collect()
-            } else {
-                recorded
-            }
-        } else {
-            args.providers.clone()
-        };
-        if chain.iter().all(|name| name == crate::providers::OFFICIAL) {
-            ctx.out.warn(
-                "OpenCode has no official login the gateway can pass through; its requests need a registered provider",
-            );
-            ctx.out.info("hint: `aigate provider add NAME --base-url URL --api chat --key-env VAR`, then `--provider NAME`");
-        }
-    }
     if chosen.contains(&Client::Claude) {
         let in_settings = fs_err::read(paths.claude_settings()).ok().is_some_and(|bytes| {
             crate::doc::Document::parse(&bytes, crate::clients::Format::Json, &paths.claude_settings())
