@@ -28,8 +28,20 @@ use std::path::{Path, PathBuf};
 use serde_json::Value as JsonValue;
 use toml_edit::DocumentMut;
 
-pub use crate::clients::Format;
 pub use text::Eol;
+
+/// The syntax a file is written in. Defined here so the document layer depends on
+/// nothing of aigate's domain (`crate::clients::Format` re-exports it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Toml,
+    /// Strict JSON: comments, trailing commas, raw control characters in strings and
+    /// any whitespace beyond space, tab, CR and LF are refused (Claude Code, Codex auth).
+    Json,
+    /// JSON with comments and trailing commas (OpenCode parses every config this way).
+    Jsonc,
+}
 
 /// A parsed client file that remembers its original bytes.
 #[derive(Debug)]
