@@ -73,21 +73,21 @@ enum Body {
 /// Why a file was refused or an edit could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DocError {
-    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    #[error("{}:{line}:{column}: {message}", path.display())]
     NotUtf8 { path: PathBuf, line: usize, column: usize, message: String },
-    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    #[error("{}:{line}:{column}: {message}", path.display())]
     NulByte { path: PathBuf, line: usize, column: usize, message: String },
-    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    #[error("{}:{line}:{column}: {message}", path.display())]
     Syntax { path: PathBuf, line: usize, column: usize, message: String },
-    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    #[error("{}:{line}:{column}: {message}", path.display())]
     DuplicateKey { path: PathBuf, line: usize, column: usize, message: String },
     /// The top-level JSON value is not an object.
-    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    #[error("{}:{line}:{column}: {message}", path.display())]
     WrongTopLevel { path: PathBuf, line: usize, column: usize, message: String },
     /// Comments or trailing commas in a file whose client reads strict JSON.
-    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    #[error("{}:{line}:{column}: {message}", path.display())]
     JsoncInStrictJson { path: PathBuf, line: usize, column: usize, message: String },
-    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    #[error("{}:{line}:{column}: {message}", path.display())]
     TooDeep { path: PathBuf, line: usize, column: usize, message: String },
     /// An edit the document's shape does not allow (a parent that is not a table, a null
     /// in TOML). Nothing was changed.
@@ -142,9 +142,11 @@ impl From<DocError> for crate::error::Error {
         let display_path = crate::output::display_path(error.path());
         let hint = "fix the file by hand, or put back an earlier version with `aigate restore`";
         match error.location() {
-            Some((line, column)) => crate::error::Error::refused(format!("Failed to parse `{display_path}`"))
-                .cause(format!("line {line}, column {column}: {}", error.message()))
-                .hint(hint),
+            Some((line, column)) => {
+                crate::error::Error::refused(format!("Failed to parse `{display_path}:{line}:{column}`"))
+                    .cause(format!("line {line}, column {column}: {}", error.message()))
+                    .hint(hint)
+            }
             None => crate::error::Error::refused(format!("Cannot edit `{display_path}`"))
                 .cause(error.message())
                 .hint(hint),
@@ -157,14 +159,17 @@ impl Document {
     pub fn parse(bytes: &[u8], format: Format, path: &Path) -> Result<Self, DocError> {
         let path = path.to_path_buf();
         let decoded = text::decode(bytes).map_err(|failure| {
-            let text::DecodeFailure { line, column, message, is_nul } = failure;
-            if is_nul {
-                DocError::NulByte { path: path.clone(), line, column, message }
-            } else {
-                DocError::NotUtf8 { path: path.clone(), line, column, message }
+            let text::DecodeFailure { line, column, message, kind } = failure;
+            let path = path.clone();
+            match kind {
+                text::DecodeFailureKind::Nul => DocError::NulByte { path, line, column, message },
+                text::DecodeFailureKind::NotUtf8 => DocError::NotUtf8 { path, line, column, message },
+                text::DecodeFailureKind::DoubleBom => DocError::Syntax { path, line, column, message },
             }
         })?;
-        let blank = decoded.text.trim().is_empty();
+        // Only the whitespace every format allows makes a file blank: TOML forbids a
+        // form feed or vertical tab anywhere, strict JSON a form feed.
+        let blank = decoded.text.bytes().all(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
         let body = match format {
             Format::Toml => {
                 let source = if blank { "" } else { decoded.text.as_str() };

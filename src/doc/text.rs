@@ -47,7 +47,15 @@ pub(crate) struct DecodeFailure {
     pub(crate) line: usize,
     pub(crate) column: usize,
     pub(crate) message: String,
-    pub(crate) is_nul: bool,
+    pub(crate) kind: DecodeFailureKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DecodeFailureKind {
+    NotUtf8,
+    Nul,
+    /// A second BOM right after the first: refused as a syntax error.
+    DoubleBom,
 }
 
 /// Strip the BOM, check UTF-8 and NUL, and normalise line endings.
@@ -56,6 +64,16 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeFailure> {
         Some(rest) => (true, rest),
         None => (false, bytes),
     };
+    if rest.starts_with(UTF8_BOM) {
+        // A second BOM is text (U+FEFF) no format allows there; dropping it would change
+        // the file.
+        return Err(DecodeFailure {
+            line: 1,
+            column: 1,
+            message: "the file starts with two byte order marks (U+FEFF)".to_string(),
+            kind: DecodeFailureKind::DoubleBom,
+        });
+    }
     let raw = match std::str::from_utf8(rest) {
         Ok(raw) => raw.to_string(),
         Err(error) => {
@@ -68,7 +86,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeFailure> {
                 line,
                 column,
                 message: format!("the file is not valid UTF-8 (byte 0x{bad_byte:02x})"),
-                is_nul: false,
+                kind: DecodeFailureKind::NotUtf8,
             });
         }
     };
@@ -78,7 +96,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeFailure> {
             line,
             column,
             message: "the file contains a NUL byte".to_string(),
-            is_nul: true,
+            kind: DecodeFailureKind::Nul,
         });
     }
     let crlf_lines = raw.matches("\r\n").count();
@@ -199,12 +217,12 @@ mod tests {
     #[test]
     fn not_utf8_reports_the_line_and_column_of_the_bad_byte() {
         let failure = decode(b"a = 1\nmodel = \"caf\xe9\"\n").unwrap_err();
-        assert_eq!((failure.line, failure.column, failure.is_nul), (2, 13, false));
+        assert_eq!((failure.line, failure.column, failure.kind), (2, 13, DecodeFailureKind::NotUtf8));
     }
 
     #[test]
     fn nul_byte_is_refused_with_its_position() {
         let failure = decode(b"{\"m\":\"so\0n\"}").unwrap_err();
-        assert_eq!((failure.line, failure.column, failure.is_nul), (1, 9, true));
+        assert_eq!((failure.line, failure.column, failure.kind), (1, 9, DecodeFailureKind::Nul));
     }
 }

@@ -50,6 +50,17 @@ pub(crate) struct SetOutcome {
 const RECURSION_LIMIT: u32 = 80;
 
 pub(crate) fn parse(text: &str) -> Result<DocumentMut, TomlFailure> {
+    // TOML allows no control character but tab anywhere (not in strings, not in
+    // comments); toml_parser reads a lone form feed as a key, so name it here.
+    if let Some(offset) = text.find(['\u{b}', '\u{c}']) {
+        let name =
+            if text.as_bytes()[offset] == 0x0c { "form feed (U+000C)" } else { "vertical tab (U+000B)" };
+        return Err(TomlFailure {
+            offset,
+            message: format!("a {name} is not allowed in TOML"),
+            kind: TomlFailureKind::Syntax,
+        });
+    }
     check_grammar(text)?;
     text.parse::<DocumentMut>().map_err(|error| {
         let span = error.span().unwrap_or(0..0);

@@ -264,7 +264,9 @@ fn doc_error_renders_as_a_refusal_with_location_and_hint() {
         Document::parse(b"a = 1\nb = \"open\n", Format::Toml, Path::new("/nowhere/config.toml")).unwrap_err();
     let rendered = crate::error::Error::from(error).render();
     assert!(
-        rendered.starts_with("error: Failed to parse `/nowhere/config.toml`\n  Caused by: line 2, column "),
+        rendered.starts_with(
+            "error: Failed to parse `/nowhere/config.toml:2:10`\n  Caused by: line 2, column 10: "
+        ),
         "{rendered}"
     );
     assert!(
@@ -343,4 +345,26 @@ fn input_that_makes_toml_edit_panic_is_refused_cleanly() {
     let error = Document::parse(b"a = =\na.b = 1\n", Format::Toml, Path::new("c.toml")).unwrap_err();
     assert!(matches!(error, DocError::Syntax { line: 1, column: 5, .. }), "{error:?}");
     assert_eq!(error.message(), "extra `=`, expected nothing");
+}
+
+#[test]
+fn form_feed_or_vertical_tab_alone_is_refused_not_blank() {
+    for (input, column) in [(&b"\x0c"[..], 1), (b"\x0b", 1), (b"\n\n  \x0c\n", 3)] {
+        let error = Document::parse(input, Format::Toml, Path::new("c.toml")).unwrap_err();
+        assert!(matches!(error, DocError::Syntax { .. }), "{input:?}: {error:?}");
+        assert!(error.message().contains("not allowed in TOML"), "{error:?}");
+        let line = if input.len() > 1 { 3 } else { 1 };
+        assert_eq!(error.location(), Some((line, column)), "{input:?}: {error:?}");
+    }
+}
+
+#[test]
+fn two_byte_order_marks_are_refused_for_every_format() {
+    for format in [Format::Toml, Format::Json, Format::Jsonc] {
+        let error =
+            Document::parse(b"\xEF\xBB\xBF\xEF\xBB\xBFa = 1\n", format, Path::new("/x/config")).unwrap_err();
+        assert!(matches!(error, DocError::Syntax { line: 1, column: 1, .. }), "{format:?}: {error:?}");
+        let rendered = crate::error::Error::from(error).render();
+        assert!(rendered.starts_with("error: Failed to parse `/x/config:1:1`\n"), "{rendered}");
+    }
 }
