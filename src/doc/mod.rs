@@ -20,6 +20,7 @@
 //! serialiser's business. Array elements are not addressable.
 
 mod json;
+mod json_scan;
 mod text;
 mod toml;
 
@@ -53,10 +54,11 @@ pub struct Document {
     /// an edited one is written fresh.
     blank: bool,
     body: Body,
-    /// The body as rendered right after parsing. The renderers are faithful except for
-    /// small things (toml_edit always ends the last key-value line with a newline), so
-    /// "unchanged" means "renders as it did after parsing", not "renders as the input".
-    baseline: String,
+    /// A TOML body as rendered before its first edit (`None` until then: reading never
+    /// renders). toml_edit is faithful except for small things (it always ends the last
+    /// key-value line with a newline), so "unchanged" means "renders as it did before the
+    /// first edit", not "renders as the input". JSON bodies are text and need none.
+    baseline: Option<String>,
     /// Parents that `set` created, so `remove` can take them away again once empty.
     created_parents: Vec<Vec<String>>,
 }
@@ -186,9 +188,9 @@ impl Document {
                 })?)
             }
             Format::Json | Format::Jsonc => {
-                let source = if blank { "{}\n" } else { decoded.text.as_str() };
+                let source = if blank { "{}\n".to_string() } else { decoded.text.clone() };
                 let strict = format == Format::Json;
-                let root = json::parse(source, strict).map_err(|failure| {
+                let body = json::JsonBody::parse(source, strict).map_err(|failure| {
                     let json::JsonFailure { kind, line, column, message } = failure;
                     let path = path.clone();
                     match kind {
@@ -205,11 +207,10 @@ impl Document {
                         json::JsonFailureKind::TooDeep => DocError::TooDeep { path, line, column, message },
                     }
                 })?;
-                Body::Json(json::JsonBody::new(root, strict))
+                Body::Json(body)
             }
         };
-        let baseline = render(&body);
-        Ok(Self { path, format, decoded, blank, body, baseline, created_parents: Vec::new() })
+        Ok(Self { path, format, decoded, blank, body, baseline: None, created_parents: Vec::new() })
     }
 
     /// An empty document, as if parsed from a 0-byte file.
@@ -219,14 +220,13 @@ impl Document {
             Format::Toml => Body::Toml(DocumentMut::new()),
             Format::Json | Format::Jsonc => Body::EmptyJson,
         };
-        let baseline = render(&body);
         Self {
             path: PathBuf::new(),
             format,
             decoded,
             blank: true,
             body,
-            baseline,
+            baseline: None,
             created_parents: Vec::new(),
         }
     }
@@ -248,26 +248,35 @@ impl Document {
     /// The bytes to write: the input itself when nothing changed, otherwise the input
     /// with only the edited lines replaced (BOM and line endings kept).
     pub fn to_bytes(&self) -> Vec<u8> {
-        if self.blank && self.to_value().as_object().is_some_and(serde_json::Map::is_empty) {
-            let mut original = Vec::new();
+        let unchanged = match (&self.body, &self.baseline) {
+            // Never edited: nothing to render.
+            (Body::Toml(_), None) | (Body::EmptyJson, _) => true,
+            (Body::Toml(_) | Body::Json(_), _) => {
+                self.blank && self.to_value().as_object().is_some_and(serde_json::Map::is_empty)
+            }
+        };
+        if unchanged {
+            let mut original = Vec::with_capacity(self.decoded.raw.len() + 3);
             if self.decoded.bom {
                 original.extend_from_slice(b"\xEF\xBB\xBF");
             }
             original.extend_from_slice(self.decoded.raw.as_bytes());
             return original;
         }
-        let mut rendered = render(&self.body);
-        if rendered == self.baseline {
-            return text::rebuild(&self.decoded, &self.decoded.text);
-        }
+        let rendered = render(&self.body);
         if self.blank {
             // Whitespace-only input: nothing worth keeping, write fresh content.
             let fresh = text::Decoded { text: String::new(), raw: String::new(), ..self.decoded.clone() };
             return text::rebuild(&fresh, &rendered);
         }
-        // A file without a final newline keeps that style when the renderer adds one.
-        if !self.decoded.text.ends_with('\n') && self.baseline.ends_with('\n') && rendered.ends_with('\n') {
-            rendered.pop();
+        if let (Body::Toml(_), Some(baseline)) = (&self.body, &self.baseline) {
+            if rendered == baseline.as_str() {
+                return text::rebuild(&self.decoded, &self.decoded.text);
+            }
+            // A file without a final newline keeps that style when the renderer adds one.
+            if !self.decoded.text.ends_with('\n') && baseline.ends_with('\n') && rendered.ends_with('\n') {
+                return text::rebuild(&self.decoded, &rendered[..rendered.len() - 1]);
+            }
         }
         text::rebuild(&self.decoded, &rendered)
     }
@@ -278,7 +287,7 @@ impl Document {
     pub fn get(&self, key_path: &[&str]) -> Option<JsonValue> {
         match &self.body {
             Body::Toml(document) => toml::get(document, key_path),
-            Body::Json(body) => json::get(&body.root, key_path),
+            Body::Json(body) => json::get(body, key_path),
             Body::EmptyJson => key_path.is_empty().then(|| JsonValue::Object(serde_json::Map::new())),
         }
     }
@@ -292,7 +301,7 @@ impl Document {
     pub fn keys(&self, key_path: &[&str]) -> Vec<String> {
         match &self.body {
             Body::Toml(document) => toml::keys(document, key_path),
-            Body::Json(body) => json::keys(&body.root, key_path),
+            Body::Json(body) => json::keys(body, key_path),
             Body::EmptyJson => Vec::new(),
         }
     }
@@ -301,6 +310,7 @@ impl Document {
     /// changed. Setting an object onto an existing table or object edits it key by key
     /// (keys missing from `value` are removed), so the formatting of what stays is kept.
     pub fn set(&mut self, key_path: &[&str], value: &JsonValue) -> Result<bool, DocError> {
+        self.remember_baseline();
         if let (Some(JsonValue::Object(existing)), JsonValue::Object(wanted)) = (self.get(key_path), value) {
             let mut changed = false;
             for key in existing.keys().filter(|key| !wanted.contains_key(*key)) {
@@ -315,11 +325,10 @@ impl Document {
         }
         if matches!(self.body, Body::EmptyJson) {
             let strict = self.format == Format::Json;
-            let root = json::parse("{}\n", strict).map_err(|failure| DocError::Conflict {
-                path: self.path.clone(),
-                message: failure.message,
+            let body = json::JsonBody::parse("{}\n".to_string(), strict).map_err(|failure| {
+                DocError::Conflict { path: self.path.clone(), message: failure.message }
             })?;
-            self.body = Body::Json(json::JsonBody::new(root, strict));
+            self.body = Body::Json(body);
         }
         let outcome = match &mut self.body {
             Body::Toml(document) => toml::set(document, key_path, value),
@@ -334,6 +343,7 @@ impl Document {
     /// Remove `key_path`, returning what was there. Parents created by [`Document::set`]
     /// that are left empty are removed too.
     pub fn remove(&mut self, key_path: &[&str]) -> Result<Option<JsonValue>, DocError> {
+        self.remember_baseline();
         let removed = match &mut self.body {
             Body::Toml(document) => toml::remove(document, key_path),
             Body::Json(body) => json::remove(body, key_path),
@@ -366,18 +376,25 @@ impl Document {
         Ok(removed)
     }
 
+    /// Render the baseline of a TOML body before its first edit (see `baseline`).
+    fn remember_baseline(&mut self) {
+        if let (Body::Toml(document), None) = (&self.body, &self.baseline) {
+            self.baseline = Some(document.to_string());
+        }
+    }
+
     /// The whole document as JSON.
     pub fn to_value(&self) -> JsonValue {
         self.get(&[]).unwrap_or_else(|| JsonValue::Object(serde_json::Map::new()))
     }
 }
 
-/// The body as LF text.
-fn render(body: &Body) -> String {
+/// The body as LF text (JSON bodies are kept as text, so nothing is rendered for them).
+fn render(body: &Body) -> std::borrow::Cow<'_, str> {
     match body {
-        Body::Toml(document) => document.to_string(),
-        Body::Json(body) => body.root.to_string(),
-        Body::EmptyJson => "{}\n".to_string(),
+        Body::Toml(document) => std::borrow::Cow::Owned(document.to_string()),
+        Body::Json(body) => std::borrow::Cow::Borrowed(body.text.as_str()),
+        Body::EmptyJson => std::borrow::Cow::Borrowed("{}\n"),
     }
 }
 

@@ -131,6 +131,51 @@ pub(crate) fn rebuild(decoded: &Decoded, new_text: &str) -> Vec<u8> {
         out.extend_from_slice(decoded.raw.as_bytes());
         return out;
     }
+    // Lines the old and new texts share at both ends are copied as they are without
+    // diffing them (an edit of a 20 MB file touches a few lines).
+    let (old_text, new_text_middle) = (decoded.text.as_bytes(), new_text.as_bytes());
+    let mut prefix = old_text.iter().zip(new_text_middle).take_while(|(a, b)| a == b).count();
+    prefix = old_text[..prefix].iter().rposition(|byte| *byte == b'\n').map_or(0, |index| index + 1);
+    let limit = old_text.len().min(new_text_middle.len()) - prefix;
+    let mut suffix = old_text
+        .iter()
+        .rev()
+        .zip(new_text_middle.iter().rev())
+        .take(limit)
+        .take_while(|(a, b)| a == b)
+        .count();
+    // Keep whole lines: the suffix starts right after a newline (or is empty).
+    while suffix > 0 && suffix < old_text.len() && old_text[old_text.len() - suffix - 1] != b'\n' {
+        suffix -= 1;
+    }
+    let prefix_lines = memchr::memchr_iter(b'\n', &old_text[..prefix]).count();
+    let suffix_newlines = memchr::memchr_iter(b'\n', &old_text[old_text.len() - suffix..]).count();
+    // The raw text has the same newlines (a CRLF is one), so count them off both ends.
+    let raw = decoded.raw.as_bytes();
+    let raw_prefix = match prefix_lines {
+        0 => 0,
+        lines => memchr::memchr_iter(b'\n', raw).nth(lines - 1).map_or(raw.len(), |index| index + 1),
+    };
+    let raw_suffix_start = if suffix == 0 {
+        raw.len()
+    } else {
+        memchr::memrchr_iter(b'\n', raw).nth(suffix_newlines).map_or(0, |index| index + 1)
+    };
+    out.extend_from_slice(&raw[..raw_prefix]);
+    let decoded_middle = Decoded {
+        bom: false,
+        raw: decoded.raw.get(raw_prefix..raw_suffix_start).unwrap_or_default().to_string(),
+        text: decoded.text.get(prefix..decoded.text.len() - suffix).unwrap_or_default().to_string(),
+        eol: decoded.eol,
+    };
+    let new_middle = new_text.get(prefix..new_text.len() - suffix).unwrap_or_default();
+    diff_lines(&decoded_middle, new_middle, &mut out);
+    out.extend_from_slice(&raw[raw_suffix_start..]);
+    out
+}
+
+/// The line diff of `decoded` (a run of whole lines) against `new_text`, into `out`.
+fn diff_lines(decoded: &Decoded, new_text: &str, out: &mut Vec<u8>) {
     // Split on LF only (similar's own line splitter also breaks at a lone CR, which would
     // misalign the normalised lines with the original ones).
     let original_lines: Vec<&str> = decoded.raw.split_inclusive('\n').collect();
@@ -166,7 +211,6 @@ pub(crate) fn rebuild(decoded: &Decoded, new_text: &str) -> Vec<u8> {
             }
         }
     }
-    out
 }
 
 #[cfg(test)]
