@@ -23,6 +23,7 @@ mod json;
 mod json_scan;
 mod text;
 mod toml;
+mod toml_splice;
 
 use std::path::{Path, PathBuf};
 
@@ -61,6 +62,20 @@ pub struct Document {
     baseline: Option<String>,
     /// Parents that `set` created, so `remove` can take them away again once empty.
     created_parents: Vec<Vec<String>>,
+    /// A TOML body's edited text, spliced into the original (see [`toml_splice`]).
+    toml_text: TomlText,
+}
+
+/// How an edited TOML file's bytes are produced.
+#[derive(Debug, Clone)]
+enum TomlText {
+    /// Not edited (or not TOML).
+    Untouched,
+    /// Every edit so far was spliced into the original text: this is the file.
+    Spliced { text: String, memory: toml_splice::SpliceMemory },
+    /// An edit the splicer does not handle (or a blank file): render the document and
+    /// keep the unchanged lines of the original ([`text::rebuild`]).
+    Rendered,
 }
 
 #[derive(Debug)]
@@ -210,7 +225,16 @@ impl Document {
                 Body::Json(body)
             }
         };
-        Ok(Self { path, format, decoded, blank, body, baseline: None, created_parents: Vec::new() })
+        Ok(Self {
+            path,
+            format,
+            decoded,
+            blank,
+            body,
+            baseline: None,
+            created_parents: Vec::new(),
+            toml_text: TomlText::Untouched,
+        })
     }
 
     /// An empty document, as if parsed from a 0-byte file.
@@ -228,6 +252,7 @@ impl Document {
             body,
             baseline: None,
             created_parents: Vec::new(),
+            toml_text: TomlText::Untouched,
         }
     }
 
@@ -248,6 +273,14 @@ impl Document {
     /// The bytes to write: the input itself when nothing changed, otherwise the input
     /// with only the edited lines replaced (BOM and line endings kept).
     pub fn to_bytes(&self) -> Vec<u8> {
+        if let TomlText::Spliced { text, .. } = &self.toml_text {
+            let mut out = Vec::with_capacity(text.len() + 3);
+            if self.decoded.bom {
+                out.extend_from_slice(b"\xEF\xBB\xBF");
+            }
+            out.extend_from_slice(text.as_bytes());
+            return out;
+        }
         let unchanged = match (&self.body, &self.baseline) {
             // Never edited: nothing to render.
             (Body::Toml(_), None) | (Body::EmptyJson, _) => true,
@@ -337,6 +370,10 @@ impl Document {
         }
         .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
         self.created_parents.extend(outcome.created_parents);
+        if outcome.changed {
+            let eol = self.decoded.eol;
+            self.splice_toml(|text, memory| toml_splice::set(text, key_path, value, eol, memory));
+        }
         Ok(outcome.changed)
     }
 
@@ -353,6 +390,7 @@ impl Document {
         if removed.is_none() {
             return Ok(None);
         }
+        self.splice_toml(|text, memory| toml_splice::remove(text, key_path, memory));
         self.created_parents.retain(|created| !created.starts_with(&owned(key_path)));
         for depth in (1..key_path.len()).rev() {
             let ancestor = &key_path[..depth];
@@ -371,9 +409,36 @@ impl Document {
                 Body::EmptyJson => Ok(None),
             }
             .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
+            self.splice_toml(|text, memory| toml_splice::remove(text, ancestor, memory));
             self.created_parents.retain(|created| *created != owned(ancestor));
         }
         Ok(removed)
+    }
+
+    /// Apply the edit just made to a TOML body to its spliced text as well, keeping the
+    /// splice only if it reads back as exactly the edited document.
+    fn splice_toml(&mut self, splice: impl FnOnce(&str, &mut toml_splice::SpliceMemory) -> Option<String>) {
+        let Body::Toml(document) = &self.body else {
+            return;
+        };
+        let (current, mut memory) = match &self.toml_text {
+            TomlText::Rendered => return,
+            TomlText::Untouched if self.blank => {
+                self.toml_text = TomlText::Rendered;
+                return;
+            }
+            TomlText::Untouched => (self.decoded.raw.as_str(), toml_splice::SpliceMemory::default()),
+            TomlText::Spliced { text, memory } => (text.as_str(), memory.clone()),
+        };
+        let spliced = splice(current, &mut memory).filter(|spliced| {
+            toml::parse(&spliced.replace("\r\n", "\n")).is_ok_and(|again| {
+                toml::table_to_json(again.as_table()) == toml::table_to_json(document.as_table())
+            })
+        });
+        self.toml_text = match spliced {
+            Some(text) => TomlText::Spliced { text, memory },
+            None => TomlText::Rendered,
+        };
     }
 
     /// Render the baseline of a TOML body before its first edit (see `baseline`).

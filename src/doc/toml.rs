@@ -403,7 +403,7 @@ fn new_dotted_item(value: &JsonValue) -> Result<Item, String> {
 
 /// A JSON value as a TOML value (objects become inline tables). TOML has no null and
 /// no integers beyond i64, so those are refused rather than coerced.
-fn json_to_value(value: &JsonValue) -> Result<Value, String> {
+pub(crate) fn json_to_value(value: &JsonValue) -> Result<Value, String> {
     Ok(match value {
         JsonValue::Null => return Err("TOML has no null value".to_string()),
         JsonValue::Bool(boolean) => Value::from(*boolean),
