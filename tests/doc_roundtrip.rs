@@ -435,3 +435,96 @@ fn toml_edits_only_insert_and_removing_them_gives_back_the_original() {
         assert_eq!(String::from_utf8(together.to_bytes()).unwrap(), *input, "{name}: all edits removed");
     }
 }
+
+/// A `.claude.json` of about `size` bytes: `projects` with `per_project` history entries
+/// each, then `servers` (the top-level `mcpServers` member, or nothing).
+fn large_claude_json(size: usize, per_project: usize, servers: &str) -> String {
+    let mut text = String::from("{\n  \"numStartups\": 4242,\n  \"projects\": {\n");
+    let mut index = 0;
+    while text.len() < size {
+        if index > 0 {
+            text.push_str(",\n");
+        }
+        text.push_str(&format!(
+            "    \"/home/alice/src/project-{index}\": {{\n      \"allowedTools\": [],\n      \"history\": [\n"
+        ));
+        let history: Vec<String> = (0..per_project)
+            .map(|entry| {
+                format!("        {{\"display\": \"/clear {entry} \\u00e9\", \"pastedContents\": {{}}}}")
+            })
+            .collect();
+        text.push_str(&history.join(",\n"));
+        text.push_str("\n      ],\n      \"mcpServers\": {},\n      \"lastCost\": 1.25\n    }");
+        index += 1;
+    }
+    text.push_str(&format!("\n  }},\n{servers}  \"isQualifiedForDataSharing\": false\n}}\n"));
+    text
+}
+
+/// Timings of the document layer on large files (the CLI's whole-command figures are in
+/// `bench/mcp_large.sh`). Run with
+/// `cargo test --release --test doc_roundtrip -- --ignored --nocapture document_layer_timings`.
+#[test]
+#[ignore = "a benchmark: run it in release mode"]
+fn document_layer_timings() {
+    use std::time::Instant;
+    let servers = "  \"mcpServers\": {\n    \"context7\": {\n      \"type\": \"stdio\",\n      \"command\": \"npx\"\n    }\n  },\n";
+    let huge_string = format!(
+        "{{\n  \"cachedBlob\": \"{}\",\n{servers}  \"z\": 1\n}}\n",
+        "x\\\" \\u00e9 ".repeat(20 * 1024 * 1024 / 12)
+    );
+    let shapes = [
+        ("populated", large_claude_json(20 << 20, 40, servers)),
+        ("empty", large_claude_json(20 << 20, 400, "  \"mcpServers\": {},\n")),
+        ("missing", large_claude_json(20 << 20, 400, "")),
+        ("huge", huge_string),
+    ];
+    let entry = json!({"type": "stdio", "command": "npx", "args": ["-y", "@bench/server"], "env": {}});
+    let best = |run: &mut dyn FnMut()| {
+        (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                run();
+                start.elapsed().as_secs_f64() * 1000.0
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    println!(
+        "{:<10} {:>6} {:>10} {:>10} {:>14} {:>12}",
+        "shape", "MB", "parse ms", "+get ms", "parse+set+out", "json_fast ms"
+    );
+    for (name, text) in &shapes {
+        let bytes = text.as_bytes();
+        let parse = best(&mut || {
+            Document::parse(bytes, Format::Json, Path::new("x")).unwrap();
+        });
+        let read = best(&mut || {
+            let document = Document::parse(bytes, Format::Json, Path::new("x")).unwrap();
+            document.get(&["mcpServers"]);
+            document.keys(&["mcpServers"]);
+        });
+        let mut edited = Vec::new();
+        let edit = best(&mut || {
+            let mut document = Document::parse(bytes, Format::Json, Path::new("x")).unwrap();
+            document.get(&["mcpServers", "bench"]);
+            document.set(&["mcpServers", "bench"], &entry).unwrap();
+            edited = document.to_bytes();
+        });
+        let container = vec!["mcpServers".to_string()];
+        let mut fast = None;
+        let fast_ms = best(&mut || {
+            fast = match aigate::skills_mcp::json_fast::try_add(bytes, &container, "bench", &entry) {
+                aigate::skills_mcp::json_fast::FastAdd::Added(new, _) => Some(new),
+                _ => None,
+            };
+        });
+        if let Some(fast) = &fast {
+            assert_eq!(String::from_utf8_lossy(fast), String::from_utf8_lossy(&edited), "{name}");
+        }
+        let fast_column = if fast.is_some() { format!("{fast_ms:.1}") } else { "declines".to_string() };
+        println!(
+            "{name:<10} {:>6.1} {parse:>10.1} {read:>10.1} {edit:>14.1} {fast_column:>12}",
+            bytes.len() as f64 / 1_048_576.0
+        );
+    }
+}

@@ -45,8 +45,9 @@ pub(crate) struct JsonFailure {
 /// the text (see [`Skeleton`]) and splices the result back.
 #[derive(Debug)]
 pub(crate) struct JsonBody {
-    /// The current LF-normalised text.
-    pub(crate) text: String,
+    /// The LF-normalised text once edited; until then the text is the caller's original
+    /// (passed to every function), so a large file is not held twice.
+    pub(crate) edited: Option<String>,
     /// Strict JSON (no comments or trailing commas): also used to re-parse spliced text.
     strict: bool,
     /// The range of the top-level object in `text`.
@@ -60,46 +61,51 @@ pub(crate) struct JsonBody {
 
 impl JsonBody {
     /// Validate `text` (LF-normalised). `strict` refuses comments and trailing commas.
-    pub(crate) fn parse(text: String, strict: bool) -> Result<Self, JsonFailure> {
-        let (root, top) = json_scan::validate(&text, strict).map_err(|failure| {
-            let (line, column) = super::text::line_column(&text, failure.offset);
+    pub(crate) fn parse(text: &str, strict: bool) -> Result<Self, JsonFailure> {
+        let (root, top) = json_scan::validate(text, strict).map_err(|failure| {
+            let (line, column) = super::text::line_column(text, failure.offset);
             JsonFailure { kind: failure.kind, line, column, message: failure.message }
         })?;
-        Ok(Self { text, strict, root, top, empty_objects: Vec::new() })
+        Ok(Self { edited: None, strict, root, top, empty_objects: Vec::new() })
+    }
+
+    /// The current text, given the original.
+    pub(crate) fn text<'text>(&'text self, original: &'text str) -> &'text str {
+        self.edited.as_deref().unwrap_or(original)
     }
 
     /// The range of the value at `key_path` (the root object for an empty path).
-    fn locate(&self, key_path: &[&str]) -> Option<Range<usize>> {
+    fn locate(&self, text: &str, key_path: &[&str]) -> Option<Range<usize>> {
         let Some((first, rest)) = key_path.split_first() else {
             return Some(self.root.clone());
         };
         let mut range = self.top.iter().find(|member| member.key == *first)?.value.clone();
         for key in rest {
-            if self.text.as_bytes().get(range.start) != Some(&b'{') {
+            if text.as_bytes().get(range.start) != Some(&b'{') {
                 return None;
             }
-            range = json_scan::members(&self.text, range.start)
-                .into_iter()
-                .find(|member| member.key == *key)?
-                .value;
+            range =
+                json_scan::members(text, range.start).into_iter().find(|member| member.key == *key)?.value;
         }
         Some(range)
     }
 }
 
 /// The value at `key_path` (the whole document for an empty path).
-pub(crate) fn get(body: &JsonBody, key_path: &[&str]) -> Option<JsonValue> {
-    body.locate(key_path).map(|range| json_scan::to_json(&body.text, range))
+pub(crate) fn get(body: &JsonBody, original: &str, key_path: &[&str]) -> Option<JsonValue> {
+    let text = body.text(original);
+    body.locate(text, key_path).map(|range| json_scan::to_json(text, range))
 }
 
-pub(crate) fn keys(body: &JsonBody, key_path: &[&str]) -> Vec<String> {
-    match body.locate(key_path) {
+pub(crate) fn keys(body: &JsonBody, original: &str, key_path: &[&str]) -> Vec<String> {
+    let text = body.text(original);
+    match body.locate(text, key_path) {
         Some(range) if key_path.is_empty() => {
             let _ = range;
             body.top.iter().map(|member| member.key.clone()).collect()
         }
-        Some(range) if body.text.as_bytes().get(range.start) == Some(&b'{') => {
-            json_scan::members(&body.text, range.start).into_iter().map(|member| member.key).collect()
+        Some(range) if text.as_bytes().get(range.start) == Some(&b'{') => {
+            json_scan::members(text, range.start).into_iter().map(|member| member.key).collect()
         }
         Some(_) | None => Vec::new(),
     }
@@ -107,28 +113,35 @@ pub(crate) fn keys(body: &JsonBody, key_path: &[&str]) -> Vec<String> {
 
 pub(crate) fn set(
     body: &mut JsonBody,
+    original: &str,
     key_path: &[&str],
     value: &JsonValue,
 ) -> Result<SetOutcome, EditConflict> {
     if key_path.is_empty() {
         return Err(EditConflict("the document itself cannot be replaced".to_string()));
     }
-    if get(body, key_path).as_ref() == Some(value) {
+    if get(body, original, key_path).as_ref() == Some(value) {
         return Ok(SetOutcome::default());
     }
     let strict = body.strict;
-    edit(body, key_path, |root, empty_objects| cst_set(root, empty_objects, key_path, value, strict))
+    edit(body, original, key_path, |root, empty_objects| {
+        cst_set(root, empty_objects, key_path, value, strict)
+    })
 }
 
-pub(crate) fn remove(body: &mut JsonBody, key_path: &[&str]) -> Result<Option<JsonValue>, EditConflict> {
+pub(crate) fn remove(
+    body: &mut JsonBody,
+    original: &str,
+    key_path: &[&str],
+) -> Result<Option<JsonValue>, EditConflict> {
     if key_path.is_empty() {
         return Err(EditConflict("the document itself cannot be removed".to_string()));
     }
-    let Some(removed) = get(body, key_path) else {
+    let Some(removed) = get(body, original, key_path) else {
         return Ok(None);
     };
     let strict = body.strict;
-    edit(body, key_path, |root, empty_objects| {
+    edit(body, original, key_path, |root, empty_objects| {
         cst_remove(root, empty_objects, key_path, strict);
         Ok(())
     })?;
@@ -180,7 +193,7 @@ impl Skeleton {
     /// touches a placeholder (then the edit must run on the whole text).
     fn splice_back(&self, source: &str, edited: &str) -> Option<(String, Range<usize>, usize)> {
         let (old, new) = (self.text.as_bytes(), edited.as_bytes());
-        let mut prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+        let mut prefix = super::text::common_prefix(old, new);
         while !(self.text.is_char_boundary(prefix) && edited.is_char_boundary(prefix)) {
             prefix -= 1;
         }
@@ -219,17 +232,19 @@ impl Skeleton {
 /// mapped back.
 fn edit<T>(
     body: &mut JsonBody,
+    original: &str,
     key_path: &[&str],
     apply: impl Fn(&mut CstRootNode, &mut Vec<(Vec<String>, String)>) -> Result<T, EditConflict>,
 ) -> Result<T, EditConflict> {
     let options = parse_options(body.strict);
-    let skeleton = Skeleton::new(&body.text, &body.root, &body.top, key_path);
+    let source = body.text(original);
+    let skeleton = Skeleton::new(source, &body.root, &body.top, key_path);
     let mut root = CstRootNode::parse(&skeleton.text, &options)
         .map_err(|error| EditConflict(format!("internal: the skeleton does not parse: {}", error.kind())))?;
     let mut empty_objects = body.empty_objects.clone();
     let outcome = apply(&mut root, &mut empty_objects)?;
-    if let Some((text, changed, inserted)) = skeleton.splice_back(&body.text, &root.to_string()) {
-        body.text = text;
+    if let Some((text, changed, inserted)) = skeleton.splice_back(source, &root.to_string()) {
+        body.edited = Some(text);
         body.empty_objects = empty_objects;
         let delta = inserted as isize - changed.len() as isize;
         let shift = |offset: usize| offset.saturating_add_signed(delta);
@@ -248,17 +263,20 @@ fn edit<T>(
                     member.value = shift(member.value.start)..shift(member.value.end);
                 }
             }
-            None => body.top = json_scan::members(&body.text, body.root.start),
+            None => {
+                body.top = json_scan::members(body.edited.as_deref().unwrap_or_default(), body.root.start);
+            }
         }
         return Ok(outcome);
     }
-    let mut root = CstRootNode::parse(&body.text, &options)
+    let mut root = CstRootNode::parse(body.text(original), &options)
         .map_err(|error| EditConflict(format!("internal: the text does not parse: {}", error.kind())))?;
     let outcome = apply(&mut root, &mut body.empty_objects)?;
-    body.text = root.to_string();
-    let start = json_scan::skip_whitespace(body.text.as_bytes(), 0);
-    body.root = start..json_scan::skip_value(body.text.as_bytes(), start);
-    body.top = json_scan::members(&body.text, start);
+    let text = root.to_string();
+    let start = json_scan::skip_whitespace(text.as_bytes(), 0);
+    body.root = start..json_scan::skip_value(text.as_bytes(), start);
+    body.top = json_scan::members(&text, start);
+    body.edited = Some(text);
     Ok(outcome)
 }
 

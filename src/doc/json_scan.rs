@@ -41,7 +41,11 @@ pub(crate) struct Member {
 /// Validate `text`; on success return the members of the top-level object and the
 /// object's own range.
 pub(crate) fn validate(text: &str, strict: bool) -> Result<(Range<usize>, Vec<Member>), ScanFailure> {
-    let mut validator = Validator { bytes: text.as_bytes(), strict, top: Vec::new() };
+    validate_boxed(text, strict).map_err(|failure| *failure)
+}
+
+fn validate_boxed(text: &str, strict: bool) -> Result<(Range<usize>, Vec<Member>), Failure> {
+    let mut validator = Validator { bytes: text.as_bytes(), strict, top: Vec::new(), keys: Vec::new() };
     let start = validator.whitespace(0)?;
     match validator.bytes.get(start) {
         Some(b'{') => {}
@@ -195,13 +199,14 @@ pub(crate) fn skip_value(bytes: &[u8], at: usize) -> usize {
 /// The offset just past the string starting at `at` (a `"`) in validated text.
 pub(crate) fn skip_string(bytes: &[u8], at: usize) -> usize {
     let mut index = at + 1;
-    loop {
-        match memchr::memchr2(b'"', b'\\', bytes.get(index..).unwrap_or_default()) {
-            Some(offset) if bytes[index + offset] == b'"' => return index + offset + 1,
-            Some(offset) => index += offset + 2,
-            None => return bytes.len(),
+    while let Some(byte) = bytes.get(index) {
+        match byte {
+            b'"' => return index + 1,
+            b'\\' => index += 2,
+            _ => index += 1,
         }
     }
+    bytes.len()
 }
 
 /// The decoded text of the string in `range` (quotes included) of validated text.
@@ -214,9 +219,27 @@ pub(crate) fn decode_string(text: &str, range: Range<usize>) -> String {
     }
 }
 
-fn failure(kind: JsonFailureKind, offset: usize, message: impl Into<String>) -> ScanFailure {
-    ScanFailure { kind, offset, message: message.into() }
+/// A refusal, boxed: the validator's functions return `Result<usize, Failure>`, which
+/// then fits in two registers (it is returned millions of times on a large file).
+type Failure = Box<ScanFailure>;
+
+#[expect(clippy::unnecessary_box_returns, reason = "a boxed error keeps every Result in registers")]
+fn failure(kind: JsonFailureKind, offset: usize, message: impl Into<String>) -> Failure {
+    Box::new(ScanFailure { kind, offset, message: message.into() })
 }
+
+/// The bytes that end a run of plain characters in a string.
+static STRING_STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
 
 /// Above this many keys an object's duplicate check uses a hash set.
 const LINEAR_KEYS: usize = 16;
@@ -225,10 +248,13 @@ struct Validator<'text> {
     bytes: &'text [u8],
     strict: bool,
     top: Vec<Member>,
+    /// The keys (string range, has escapes) of every object being read, innermost last:
+    /// one buffer for the whole file instead of one allocation per object.
+    keys: Vec<(usize, usize, bool)>,
 }
 
 impl<'text> Validator<'text> {
-    fn whitespace(&self, mut at: usize) -> Result<usize, ScanFailure> {
+    fn whitespace(&self, mut at: usize) -> Result<usize, Failure> {
         let bytes = self.bytes;
         loop {
             match bytes.get(at) {
@@ -264,7 +290,7 @@ impl<'text> Validator<'text> {
     }
 
     /// Validate the value at `at` (nested `depth` levels deep); return its end.
-    fn value(&mut self, at: usize, depth: usize) -> Result<usize, ScanFailure> {
+    fn value(&mut self, at: usize, depth: usize) -> Result<usize, Failure> {
         match self.bytes.get(at) {
             Some(b'{') => self.object(at, depth + 1),
             Some(b'[') => self.array(at, depth + 1),
@@ -278,7 +304,7 @@ impl<'text> Validator<'text> {
         }
     }
 
-    fn too_deep(at: usize, depth: usize) -> Result<(), ScanFailure> {
+    fn too_deep(at: usize, depth: usize) -> Result<(), Failure> {
         if depth > MAX_DEPTH {
             return Err(failure(
                 JsonFailureKind::TooDeep,
@@ -289,7 +315,7 @@ impl<'text> Validator<'text> {
         Ok(())
     }
 
-    fn trailing_comma(&self, comma: usize) -> Result<(), ScanFailure> {
+    fn trailing_comma(&self, comma: usize) -> Result<(), Failure> {
         if self.strict {
             return Err(failure(
                 JsonFailureKind::JsoncInStrict,
@@ -300,9 +326,15 @@ impl<'text> Validator<'text> {
         Ok(())
     }
 
-    fn object(&mut self, open: usize, depth: usize) -> Result<usize, ScanFailure> {
+    fn object(&mut self, open: usize, depth: usize) -> Result<usize, Failure> {
         Self::too_deep(open, depth)?;
-        let mut keys: Vec<Cow<'text, str>> = Vec::new();
+        let base = self.keys.len();
+        let result = self.members(open, depth, base);
+        self.keys.truncate(base);
+        result
+    }
+
+    fn members(&mut self, open: usize, depth: usize, base: usize) -> Result<usize, Failure> {
         let mut key_set: Option<HashSet<Cow<'text, str>>> = None;
         let mut at = self.whitespace(open + 1)?;
         if self.bytes.get(at) == Some(&b'}') {
@@ -318,18 +350,25 @@ impl<'text> Validator<'text> {
             }
             let key_start = at;
             let (key_end, escaped) = self.string(at)?;
-            let key = self.key_text(key_start..key_end, escaped);
             let duplicate = if let Some(set) = &mut key_set {
-                !set.insert(key.clone())
+                !set.insert(self.key_text(key_start..key_end, escaped))
             } else {
-                let duplicate = keys.contains(&key);
-                keys.push(key.clone());
-                if keys.len() > LINEAR_KEYS {
-                    key_set = Some(keys.drain(..).collect());
+                let duplicate = self.keys[base..].iter().any(|&(start, end, other_escaped)| {
+                    self.same_key((start, end, other_escaped), (key_start, key_end, escaped))
+                });
+                self.keys.push((key_start, key_end, escaped));
+                if self.keys.len() - base > LINEAR_KEYS {
+                    key_set = Some(
+                        self.keys[base..]
+                            .iter()
+                            .map(|&(start, end, escaped)| self.key_text(start..end, escaped))
+                            .collect(),
+                    );
                 }
                 duplicate
             };
             if duplicate {
+                let key = self.key_text(key_start..key_end, escaped);
                 return Err(failure(
                     JsonFailureKind::DuplicateKey,
                     key_start,
@@ -343,7 +382,8 @@ impl<'text> Validator<'text> {
             let value_start = self.whitespace(at + 1)?;
             let value_end = self.value(value_start, depth)?;
             if depth == 1 {
-                self.top.push(Member { key: key.into_owned(), key_start, value: value_start..value_end });
+                let key = self.key_text(key_start..key_end, escaped).into_owned();
+                self.top.push(Member { key, key_start, value: value_start..value_end });
             }
             at = self.whitespace(value_end)?;
             match self.bytes.get(at) {
@@ -364,7 +404,15 @@ impl<'text> Validator<'text> {
         }
     }
 
-    fn array(&mut self, open: usize, depth: usize) -> Result<usize, ScanFailure> {
+    /// Whether two keys (string range, has escapes) are the same name.
+    fn same_key(&self, first: (usize, usize, bool), second: (usize, usize, bool)) -> bool {
+        if !first.2 && !second.2 {
+            return self.bytes[first.0..first.1] == self.bytes[second.0..second.1];
+        }
+        self.key_text(first.0..first.1, first.2) == self.key_text(second.0..second.1, second.2)
+    }
+
+    fn array(&mut self, open: usize, depth: usize) -> Result<usize, Failure> {
         Self::too_deep(open, depth)?;
         let mut at = self.whitespace(open + 1)?;
         if self.bytes.get(at) == Some(&b']') {
@@ -402,11 +450,15 @@ impl<'text> Validator<'text> {
     }
 
     /// Validate the string at `at` (a `"`); return its end and whether it has escapes.
-    fn string(&self, at: usize) -> Result<(usize, bool), ScanFailure> {
+    fn string(&self, at: usize) -> Result<(usize, bool), Failure> {
         let bytes = self.bytes;
         let mut index = at + 1;
         let mut escaped = false;
         loop {
+            // Plain characters in bulk: only `"`, `\` and control characters stop.
+            while bytes.get(index).is_some_and(|byte| !STRING_STOP[usize::from(*byte)]) {
+                index += 1;
+            }
             match bytes.get(index) {
                 Some(b'"') => return Ok((index + 1, escaped)),
                 Some(b'\\') => {
@@ -433,7 +485,7 @@ impl<'text> Validator<'text> {
     }
 
     /// Validate the escape at `at` (a `\`); return the offset after it.
-    fn escape(&self, at: usize) -> Result<usize, ScanFailure> {
+    fn escape(&self, at: usize) -> Result<usize, Failure> {
         let bytes = self.bytes;
         match bytes.get(at + 1) {
             Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(at + 2),
@@ -458,7 +510,7 @@ impl<'text> Validator<'text> {
         }
     }
 
-    fn hex4(&self, at: usize) -> Result<u32, ScanFailure> {
+    fn hex4(&self, at: usize) -> Result<u32, Failure> {
         let digits = self.bytes.get(at + 2..at + 6).and_then(|digits| std::str::from_utf8(digits).ok());
         digits
             .filter(|digits| digits.bytes().all(|byte| byte.is_ascii_hexdigit()))
@@ -466,7 +518,7 @@ impl<'text> Validator<'text> {
             .ok_or_else(|| failure(JsonFailureKind::Syntax, at, "invalid `\\u` escape in a string"))
     }
 
-    fn number(&self, at: usize) -> Result<usize, ScanFailure> {
+    fn number(&self, at: usize) -> Result<usize, Failure> {
         let bytes = self.bytes;
         let digits = |mut index: usize| {
             let start = index;
@@ -498,7 +550,7 @@ impl<'text> Validator<'text> {
         Ok(index)
     }
 
-    fn literal(&self, at: usize, word: &[u8]) -> Result<usize, ScanFailure> {
+    fn literal(&self, at: usize, word: &[u8]) -> Result<usize, Failure> {
         let end = at + word.len();
         if self.bytes.get(at..end) == Some(word)
             && !self.bytes.get(end).is_some_and(|byte| byte.is_ascii_alphanumeric() || *byte == b'_')

@@ -313,3 +313,41 @@ fn an_edit_of_one_member_of_a_large_file_keeps_every_other_byte() {
         &input.replace("\"/p/7\": { \"history\": [{ \"display\": \"x // not a comment {\" }], \"mcpServers\": {} }", "\"/p/7\": { \"history\": [{ \"display\": \"x // not a comment {\" }], \"mcpServers\": {\n        \"x\": 1\n      } }"),
     );
 }
+
+/// Where the time of a parse goes on a 20 MB file (release mode:
+/// `cargo test --release --lib -- --ignored --nocapture parse_phases`).
+#[test]
+#[ignore = "a benchmark: run it in release mode"]
+fn parse_phases() {
+    let mut text = String::from("{\n  \"projects\": {\n");
+    let mut index = 0;
+    while text.len() < 20 << 20 {
+        text.push_str(&format!(
+            "    \"/p/{index}\": {{\n      \"history\": [\n        {{\"display\": \"/clear {index} \\u00e9\", \"pastedContents\": {{}}}}\n      ],\n      \"mcpServers\": {{}}\n    }},\n"
+        ));
+        index += 1;
+    }
+    text.push_str("    \"/last\": {}\n  },\n  \"mcpServers\": {}\n}\n");
+    let time = |name: &str, run: &mut dyn FnMut()| {
+        let best = (0..5)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                run();
+                start.elapsed().as_secs_f64() * 1000.0
+            })
+            .fold(f64::INFINITY, f64::min);
+        println!("{name:<12} {best:>8.1} ms");
+    };
+    time("decode", &mut || {
+        text::decode(text.as_bytes()).unwrap();
+    });
+    time("validate", &mut || {
+        json_scan::validate(&text, true).unwrap();
+    });
+    time("serde ignore", &mut || {
+        serde_json::from_str::<serde::de::IgnoredAny>(&text).unwrap();
+    });
+    time("skip root", &mut || {
+        json_scan::members(&text, 0);
+    });
+}

@@ -186,10 +186,10 @@ impl Document {
         })?;
         // Only the whitespace every format allows makes a file blank: TOML forbids a
         // form feed or vertical tab anywhere, strict JSON a form feed.
-        let blank = decoded.text.bytes().all(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
+        let blank = decoded.text().bytes().all(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
         let body = match format {
             Format::Toml => {
-                let source = if blank { "" } else { decoded.text.as_str() };
+                let source = if blank { "" } else { decoded.text() };
                 Body::Toml(toml::parse(source).map_err(|failure| {
                     let (line, column) = text::line_column(source, failure.offset);
                     let (message, path) = (failure.message, path.clone());
@@ -203,7 +203,7 @@ impl Document {
                 })?)
             }
             Format::Json | Format::Jsonc => {
-                let source = if blank { "{}\n".to_string() } else { decoded.text.clone() };
+                let source = if blank { BLANK_JSON } else { decoded.text() };
                 let strict = format == Format::Json;
                 let body = json::JsonBody::parse(source, strict).map_err(|failure| {
                     let json::JsonFailure { kind, line, column, message } = failure;
@@ -239,7 +239,7 @@ impl Document {
 
     /// An empty document, as if parsed from a 0-byte file.
     pub fn new_empty(format: Format) -> Self {
-        let decoded = text::Decoded { bom: false, raw: String::new(), text: String::new(), eol: Eol::Lf };
+        let decoded = text::Decoded { bom: false, raw: String::new(), text: None, eol: Eol::Lf };
         let body = match format {
             Format::Toml => Body::Toml(DocumentMut::new()),
             Format::Json | Format::Jsonc => Body::EmptyJson,
@@ -296,18 +296,23 @@ impl Document {
             original.extend_from_slice(self.decoded.raw.as_bytes());
             return original;
         }
-        let rendered = render(&self.body);
+        let rendered = render(&self.body, &self.decoded, self.blank);
         if self.blank {
             // Whitespace-only input: nothing worth keeping, write fresh content.
-            let fresh = text::Decoded { text: String::new(), raw: String::new(), ..self.decoded.clone() };
+            let fresh = text::Decoded {
+                text: None,
+                raw: String::new(),
+                bom: self.decoded.bom,
+                eol: self.decoded.eol,
+            };
             return text::rebuild(&fresh, &rendered);
         }
         if let (Body::Toml(_), Some(baseline)) = (&self.body, &self.baseline) {
             if rendered == baseline.as_str() {
-                return text::rebuild(&self.decoded, &self.decoded.text);
+                return text::rebuild(&self.decoded, self.decoded.text());
             }
             // A file without a final newline keeps that style when the renderer adds one.
-            if !self.decoded.text.ends_with('\n') && baseline.ends_with('\n') && rendered.ends_with('\n') {
+            if !self.decoded.text().ends_with('\n') && baseline.ends_with('\n') && rendered.ends_with('\n') {
                 return text::rebuild(&self.decoded, &rendered[..rendered.len() - 1]);
             }
         }
@@ -320,7 +325,7 @@ impl Document {
     pub fn get(&self, key_path: &[&str]) -> Option<JsonValue> {
         match &self.body {
             Body::Toml(document) => toml::get(document, key_path),
-            Body::Json(body) => json::get(body, key_path),
+            Body::Json(body) => json::get(body, json_original(&self.decoded, self.blank), key_path),
             Body::EmptyJson => key_path.is_empty().then(|| JsonValue::Object(serde_json::Map::new())),
         }
     }
@@ -334,7 +339,7 @@ impl Document {
     pub fn keys(&self, key_path: &[&str]) -> Vec<String> {
         match &self.body {
             Body::Toml(document) => toml::keys(document, key_path),
-            Body::Json(body) => json::keys(body, key_path),
+            Body::Json(body) => json::keys(body, json_original(&self.decoded, self.blank), key_path),
             Body::EmptyJson => Vec::new(),
         }
     }
@@ -358,14 +363,15 @@ impl Document {
         }
         if matches!(self.body, Body::EmptyJson) {
             let strict = self.format == Format::Json;
-            let body = json::JsonBody::parse("{}\n".to_string(), strict).map_err(|failure| {
-                DocError::Conflict { path: self.path.clone(), message: failure.message }
+            let body = json::JsonBody::parse(BLANK_JSON, strict).map_err(|failure| DocError::Conflict {
+                path: self.path.clone(),
+                message: failure.message,
             })?;
             self.body = Body::Json(body);
         }
         let outcome = match &mut self.body {
             Body::Toml(document) => toml::set(document, key_path, value),
-            Body::Json(body) => json::set(body, key_path, value),
+            Body::Json(body) => json::set(body, json_original(&self.decoded, self.blank), key_path, value),
             Body::EmptyJson => Ok(toml::SetOutcome::default()),
         }
         .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
@@ -383,7 +389,7 @@ impl Document {
         self.remember_baseline();
         let removed = match &mut self.body {
             Body::Toml(document) => toml::remove(document, key_path),
-            Body::Json(body) => json::remove(body, key_path),
+            Body::Json(body) => json::remove(body, json_original(&self.decoded, self.blank), key_path),
             Body::EmptyJson => Ok(None),
         }
         .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
@@ -405,7 +411,7 @@ impl Document {
             }
             match &mut self.body {
                 Body::Toml(document) => toml::remove(document, ancestor),
-                Body::Json(body) => json::remove(body, ancestor),
+                Body::Json(body) => json::remove(body, json_original(&self.decoded, self.blank), ancestor),
                 Body::EmptyJson => Ok(None),
             }
             .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
@@ -454,12 +460,24 @@ impl Document {
     }
 }
 
+/// What a blank JSON file reads as.
+const BLANK_JSON: &str = "{}\n";
+
+/// The text a JSON body was parsed from.
+fn json_original(decoded: &text::Decoded, blank: bool) -> &str {
+    if blank { BLANK_JSON } else { decoded.text() }
+}
+
 /// The body as LF text (JSON bodies are kept as text, so nothing is rendered for them).
-fn render(body: &Body) -> std::borrow::Cow<'_, str> {
+fn render<'body>(
+    body: &'body Body,
+    decoded: &'body text::Decoded,
+    blank: bool,
+) -> std::borrow::Cow<'body, str> {
     match body {
         Body::Toml(document) => std::borrow::Cow::Owned(document.to_string()),
-        Body::Json(body) => std::borrow::Cow::Borrowed(body.text.as_str()),
-        Body::EmptyJson => std::borrow::Cow::Borrowed("{}\n"),
+        Body::Json(body) => std::borrow::Cow::Borrowed(body.text(json_original(decoded, blank))),
+        Body::EmptyJson => std::borrow::Cow::Borrowed(BLANK_JSON),
     }
 }
 

@@ -35,10 +35,50 @@ pub(crate) struct Decoded {
     pub(crate) bom: bool,
     /// The text after the BOM, exactly as in the file (line endings untouched).
     pub(crate) raw: String,
-    /// `raw` with every CRLF turned into LF: the parsers' input.
-    pub(crate) text: String,
+    /// `raw` with every CRLF turned into LF, the parsers' input; `None` when that is
+    /// `raw` itself (no CR in the file), so a large file is held once.
+    pub(crate) text: Option<String>,
     /// The ending most lines use: CRLF when more lines end in CRLF than in LF.
     pub(crate) eol: Eol,
+}
+
+impl Decoded {
+    /// The LF-normalised text the parsers see.
+    pub(crate) fn text(&self) -> &str {
+        self.text.as_deref().unwrap_or(&self.raw)
+    }
+}
+
+/// The length of the common prefix of `a` and `b`, compared a block at a time.
+pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 256;
+    let length = a.len().min(b.len());
+    let mut at = 0;
+    while at + BLOCK <= length && a[at..at + BLOCK] == b[at..at + BLOCK] {
+        at += BLOCK;
+    }
+    at + a[at..length].iter().zip(&b[at..length]).take_while(|(x, y)| x == y).count()
+}
+
+/// The length of the common suffix of `a` and `b`, at most `limit`.
+pub(crate) fn common_suffix(a: &[u8], b: &[u8], limit: usize) -> usize {
+    const BLOCK: usize = 256;
+    let length = a.len().min(b.len()).min(limit);
+    let (a_end, b_end) = (a.len(), b.len());
+    let mut matched = 0;
+    while matched + BLOCK <= length
+        && a[a_end - matched - BLOCK..a_end - matched] == b[b_end - matched - BLOCK..b_end - matched]
+    {
+        matched += BLOCK;
+    }
+    matched
+        + a[..a_end - matched]
+            .iter()
+            .rev()
+            .zip(b[..b_end - matched].iter().rev())
+            .take(length - matched)
+            .take_while(|(x, y)| x == y)
+            .count()
 }
 
 /// Where decoding failed: 1-based line and column, and why.
@@ -90,7 +130,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeFailure> {
             });
         }
     };
-    if let Some(offset) = raw.find('\0') {
+    if let Some(offset) = memchr::memchr(0, raw.as_bytes()) {
         let (line, column) = line_column(&raw, offset);
         return Err(DecodeFailure {
             line,
@@ -99,10 +139,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeFailure> {
             kind: DecodeFailureKind::Nul,
         });
     }
-    let crlf_lines = raw.matches("\r\n").count();
-    let lf_lines = raw.matches('\n').count() - crlf_lines;
+    let crlf_lines = memchr::memmem::find_iter(raw.as_bytes(), b"\r\n").count();
+    let lf_lines = memchr::memchr_iter(b'\n', raw.as_bytes()).count() - crlf_lines;
     let eol = if crlf_lines > lf_lines { Eol::CrLf } else { Eol::Lf };
-    let text = raw.replace("\r\n", "\n");
+    let text = (crlf_lines > 0).then(|| raw.replace("\r\n", "\n"));
     Ok(Decoded { bom, raw, text, eol })
 }
 
@@ -127,23 +167,17 @@ pub(crate) fn rebuild(decoded: &Decoded, new_text: &str) -> Vec<u8> {
     if decoded.bom {
         out.extend_from_slice(UTF8_BOM);
     }
-    if new_text == decoded.text {
+    if new_text == decoded.text() {
         out.extend_from_slice(decoded.raw.as_bytes());
         return out;
     }
     // Lines the old and new texts share at both ends are copied as they are without
     // diffing them (an edit of a 20 MB file touches a few lines).
-    let (old_text, new_text_middle) = (decoded.text.as_bytes(), new_text.as_bytes());
-    let mut prefix = old_text.iter().zip(new_text_middle).take_while(|(a, b)| a == b).count();
-    prefix = old_text[..prefix].iter().rposition(|byte| *byte == b'\n').map_or(0, |index| index + 1);
+    let (old_text, new_text_middle) = (decoded.text().as_bytes(), new_text.as_bytes());
+    let mut prefix = common_prefix(old_text, new_text_middle);
+    prefix = memchr::memrchr(b'\n', &old_text[..prefix]).map_or(0, |index| index + 1);
     let limit = old_text.len().min(new_text_middle.len()) - prefix;
-    let mut suffix = old_text
-        .iter()
-        .rev()
-        .zip(new_text_middle.iter().rev())
-        .take(limit)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let mut suffix = common_suffix(old_text, new_text_middle, limit);
     // Keep whole lines: the suffix starts right after a newline (or is empty).
     while suffix > 0 && suffix < old_text.len() && old_text[old_text.len() - suffix - 1] != b'\n' {
         suffix -= 1;
@@ -165,7 +199,7 @@ pub(crate) fn rebuild(decoded: &Decoded, new_text: &str) -> Vec<u8> {
     let decoded_middle = Decoded {
         bom: false,
         raw: decoded.raw.get(raw_prefix..raw_suffix_start).unwrap_or_default().to_string(),
-        text: decoded.text.get(prefix..decoded.text.len() - suffix).unwrap_or_default().to_string(),
+        text: Some(decoded.text().get(prefix..decoded.text().len() - suffix).unwrap_or_default().to_string()),
         eol: decoded.eol,
     };
     let new_middle = new_text.get(prefix..new_text.len() - suffix).unwrap_or_default();
@@ -179,7 +213,7 @@ fn diff_lines(decoded: &Decoded, new_text: &str, out: &mut Vec<u8>) {
     // Split on LF only (similar's own line splitter also breaks at a lone CR, which would
     // misalign the normalised lines with the original ones).
     let original_lines: Vec<&str> = decoded.raw.split_inclusive('\n').collect();
-    let old_lines: Vec<&str> = decoded.text.split_inclusive('\n').collect();
+    let old_lines: Vec<&str> = decoded.text().split_inclusive('\n').collect();
     let new_lines: Vec<&str> = new_text.split_inclusive('\n').collect();
     for operation in capture_diff_slices(Algorithm::Myers, &old_lines, &new_lines) {
         let (tag, old_range, new_range) = operation.as_tag_tuple();
@@ -220,7 +254,7 @@ mod tests {
 
     fn rebuilt(input: &[u8], edit: impl Fn(&str) -> String) -> Vec<u8> {
         let decoded = decode(input).unwrap();
-        let new_text = edit(&decoded.text);
+        let new_text = edit(decoded.text());
         rebuild(&decoded, &new_text)
     }
 
