@@ -106,16 +106,8 @@ impl std::fmt::Display for Client {
     }
 }
 
-/// The syntax a client file is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Toml,
-    /// Strict JSON: comments and trailing commas are refused (Claude Code, Codex auth).
-    Json,
-    /// JSON with comments and trailing commas (OpenCode parses every config this way).
-    Jsonc,
-}
+/// The syntax a client file is written in (defined by the document layer).
+pub use crate::doc::Format;
 
 /// One file a client owns.
 #[derive(Debug, Clone, Serialize)]

@@ -12,16 +12,15 @@
 //!   becomes a JSON *string* holding its raw text, so nothing is silently rounded.
 //! - Nothing here reads or writes files.
 
-use jsonc_parser::ast;
+use std::ops::Range;
+
+use jsonc_parser::ParseOptions;
 use jsonc_parser::cst::{CstContainerNode, CstInputValue, CstNode, CstObject, CstRootNode};
-use jsonc_parser::errors::ParseErrorKind;
-use jsonc_parser::{CollectOptions, CommentCollectionStrategy, ParseOptions};
 use serde_json::Value as JsonValue;
 
 use super::toml::{EditConflict, SetOutcome};
 
-/// How deep objects and arrays may nest before a file is refused (serde_json's limit).
-pub(crate) const MAX_DEPTH: usize = 128;
+use super::json_scan::{self, Member};
 
 /// Why a JSON text was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,104 +40,253 @@ pub(crate) struct JsonFailure {
     pub(crate) message: String,
 }
 
-/// A parsed JSON/JSONC document and what edits need to remember about it.
+/// A validated JSON/JSONC text and an index of its top-level members. No tree is built:
+/// reads convert only the value asked for, and an edit runs the CST over a skeleton of
+/// the text (see [`Skeleton`]) and splices the result back.
 #[derive(Debug)]
 pub(crate) struct JsonBody {
-    pub(crate) root: CstRootNode,
+    /// The LF-normalised text once edited; until then the text is the caller's original
+    /// (passed to every function), so a large file is not held twice.
+    pub(crate) edited: Option<String>,
     /// Strict JSON (no comments or trailing commas): also used to re-parse spliced text.
     strict: bool,
+    /// The range of the top-level object in `text`.
+    root: Range<usize>,
+    /// The members of the top-level object, in file order.
+    top: Vec<Member>,
     /// The text inside each empty object (`{ }`, `{\n}`) that a property was added to,
     /// by key path, so it is written the same way once the object is empty again.
     empty_objects: Vec<(Vec<String>, String)>,
 }
 
 impl JsonBody {
-    pub(crate) fn new(root: CstRootNode, strict: bool) -> Self {
-        Self { root, strict, empty_objects: Vec::new() }
+    /// Validate `text` (LF-normalised). `strict` refuses comments and trailing commas.
+    pub(crate) fn parse(text: &str, strict: bool) -> Result<Self, JsonFailure> {
+        let (root, top) = json_scan::validate(text, strict).map_err(|failure| {
+            let (line, column) = super::text::line_column(text, failure.offset);
+            JsonFailure { kind: failure.kind, line, column, message: failure.message }
+        })?;
+        Ok(Self { edited: None, strict, root, top, empty_objects: Vec::new() })
     }
-}
 
-/// Parse `text` (LF-normalised). `strict` refuses comments and trailing commas.
-pub(crate) fn parse(text: &str, strict: bool) -> Result<CstRootNode, JsonFailure> {
-    let at = |kind, offset: usize, message: String| {
-        let (line, column) = super::text::line_column(text, offset);
-        JsonFailure { kind, line, column, message }
-    };
-    if let Some(offset) = first_offset_too_deep(text) {
-        return Err(at(
-            JsonFailureKind::TooDeep,
-            offset,
-            format!("objects and arrays nest deeper than {MAX_DEPTH} levels"),
-        ));
+    /// The current text, given the original.
+    pub(crate) fn text<'text>(&'text self, original: &'text str) -> &'text str {
+        self.edited.as_deref().unwrap_or(original)
     }
-    let options = parse_options(strict);
-    let syntax_error = |error: jsonc_parser::errors::ParseError| {
-        let kind = match error.kind() {
-            ParseErrorKind::CommentsNotAllowed | ParseErrorKind::TrailingCommasNotAllowed => {
-                JsonFailureKind::JsoncInStrict
+
+    /// The range of the value at `key_path` (the root object for an empty path).
+    fn locate(&self, text: &str, key_path: &[&str]) -> Option<Range<usize>> {
+        let Some((first, rest)) = key_path.split_first() else {
+            return Some(self.root.clone());
+        };
+        let mut range = self.top.iter().find(|member| member.key == *first)?.value.clone();
+        for key in rest {
+            if text.as_bytes().get(range.start) != Some(&b'{') {
+                return None;
             }
-            ParseErrorKind::NestingDepthExceeded => JsonFailureKind::TooDeep,
-            _ => JsonFailureKind::Syntax,
-        };
-        let message = match kind {
-            JsonFailureKind::JsoncInStrict => format!("{} (JSONC in a strict JSON file)", error.kind()),
-            JsonFailureKind::Syntax
-            | JsonFailureKind::DuplicateKey
-            | JsonFailureKind::WrongTopLevel
-            | JsonFailureKind::TooDeep => error.kind().to_string(),
-        };
-        JsonFailure { kind, line: error.line_display(), column: error.column_display(), message }
-    };
-    let collect = CollectOptions { comments: CommentCollectionStrategy::Off, tokens: false };
-    let parsed = jsonc_parser::parse_to_ast(text, &collect, &options).map_err(syntax_error)?;
-    match &parsed.value {
-        None | Some(ast::Value::Object(_)) => {}
-        Some(
-            other @ (ast::Value::Array(_)
-            | ast::Value::StringLit(_)
-            | ast::Value::NumberLit(_)
-            | ast::Value::BooleanLit(_)
-            | ast::Value::NullKeyword(_)),
-        ) => {
-            return Err(at(
-                JsonFailureKind::WrongTopLevel,
-                ast_start(other),
-                "the top-level value must be an object".to_string(),
-            ));
+            range =
+                json_scan::members(text, range.start).into_iter().find(|member| member.key == *key)?.value;
         }
+        Some(range)
     }
-    if let Some(value) = &parsed.value {
-        if let Some((offset, name)) = first_duplicate_key(value) {
-            return Err(at(JsonFailureKind::DuplicateKey, offset, format!("duplicate key `{name}`")));
-        }
-    }
-    CstRootNode::parse(text, &options).map_err(syntax_error)
 }
 
 /// The value at `key_path` (the whole document for an empty path).
-pub(crate) fn get(root: &CstRootNode, key_path: &[&str]) -> Option<JsonValue> {
-    let Some((last, parents)) = key_path.split_last() else {
-        return Some(root.value().map_or_else(|| JsonValue::Object(serde_json::Map::new()), |v| to_json(&v)));
-    };
-    let object = walk(root, parents)?;
-    Some(to_json(&object.get(last)?.value()?))
+pub(crate) fn get(body: &JsonBody, original: &str, key_path: &[&str]) -> Option<JsonValue> {
+    let text = body.text(original);
+    body.locate(text, key_path).map(|range| json_scan::to_json(text, range))
 }
 
-pub(crate) fn keys(root: &CstRootNode, key_path: &[&str]) -> Vec<String> {
-    walk(root, key_path)
-        .map(|object| {
-            object.properties().iter().filter_map(jsonc_parser::cst::CstObjectProp::decoded_name).collect()
-        })
-        .unwrap_or_default()
+pub(crate) fn keys(body: &JsonBody, original: &str, key_path: &[&str]) -> Vec<String> {
+    let text = body.text(original);
+    match body.locate(text, key_path) {
+        Some(range) if key_path.is_empty() => {
+            let _ = range;
+            body.top.iter().map(|member| member.key.clone()).collect()
+        }
+        Some(range) if text.as_bytes().get(range.start) == Some(&b'{') => {
+            json_scan::members(text, range.start).into_iter().map(|member| member.key).collect()
+        }
+        Some(_) | None => Vec::new(),
+    }
 }
 
 pub(crate) fn set(
     body: &mut JsonBody,
+    original: &str,
     key_path: &[&str],
     value: &JsonValue,
 ) -> Result<SetOutcome, EditConflict> {
-    let JsonBody { root, strict, empty_objects } = body;
-    let strict = *strict;
+    if key_path.is_empty() {
+        return Err(EditConflict("the document itself cannot be replaced".to_string()));
+    }
+    if get(body, original, key_path).as_ref() == Some(value) {
+        return Ok(SetOutcome::default());
+    }
+    let strict = body.strict;
+    edit(body, original, key_path, |root, empty_objects| {
+        cst_set(root, empty_objects, key_path, value, strict)
+    })
+}
+
+pub(crate) fn remove(
+    body: &mut JsonBody,
+    original: &str,
+    key_path: &[&str],
+) -> Result<Option<JsonValue>, EditConflict> {
+    if key_path.is_empty() {
+        return Err(EditConflict("the document itself cannot be removed".to_string()));
+    }
+    let Some(removed) = get(body, original, key_path) else {
+        return Ok(None);
+    };
+    let strict = body.strict;
+    edit(body, original, key_path, |root, empty_objects| {
+        cst_remove(root, empty_objects, key_path, strict);
+        Ok(())
+    })?;
+    Ok(Some(removed))
+}
+
+/// A copy of the text in which every value off `key_path` (and the value at its end) is
+/// replaced by a one-character placeholder, so a CST of it stays small whatever the
+/// file's size. The CST edits it as it would edit the whole text (it only looks at the
+/// objects on the path), and [`Skeleton::splice_back`] puts the change into the text.
+struct Skeleton {
+    text: String,
+    /// Each placeholder: its offset in `text` and the range it stands for in the source.
+    holes: Vec<(usize, Range<usize>)>,
+}
+
+const PLACEHOLDER: &str = "0";
+
+impl Skeleton {
+    fn new(source: &str, root: &Range<usize>, top: &[Member], key_path: &[&str]) -> Self {
+        let mut skeleton = Skeleton { text: String::with_capacity(4096), holes: Vec::new() };
+        skeleton.text.push_str(&source[..root.start]);
+        skeleton.object(source, root, top, key_path);
+        skeleton.text.push_str(&source[root.end..]);
+        skeleton
+    }
+
+    fn object(&mut self, source: &str, range: &Range<usize>, members: &[Member], key_path: &[&str]) {
+        let mut cursor = range.start;
+        for member in members {
+            self.text.push_str(&source[cursor..member.value.start]);
+            let on_path = key_path.len() > 1
+                && member.key == key_path[0]
+                && source.as_bytes().get(member.value.start) == Some(&b'{');
+            if on_path {
+                let inner = json_scan::members(source, member.value.start);
+                self.object(source, &member.value, &inner, &key_path[1..]);
+            } else {
+                self.holes.push((self.text.len(), member.value.clone()));
+                self.text.push_str(PLACEHOLDER);
+            }
+            cursor = member.value.end;
+        }
+        self.text.push_str(&source[cursor..range.end]);
+    }
+
+    /// `source` with the change from this skeleton to `edited` applied, and the changed
+    /// range of `source` with the length of its replacement; `None` when the change
+    /// touches a placeholder (then the edit must run on the whole text).
+    fn splice_back(&self, source: &str, edited: &str) -> Option<(String, Range<usize>, usize)> {
+        let (old, new) = (self.text.as_bytes(), edited.as_bytes());
+        let mut prefix = super::text::common_prefix(old, new);
+        while !(self.text.is_char_boundary(prefix) && edited.is_char_boundary(prefix)) {
+            prefix -= 1;
+        }
+        let limit = old.len().min(new.len()) - prefix;
+        let mut suffix =
+            old.iter().rev().zip(new.iter().rev()).take(limit).take_while(|(a, b)| a == b).count();
+        while !(self.text.is_char_boundary(old.len() - suffix) && edited.is_char_boundary(new.len() - suffix))
+        {
+            suffix -= 1;
+        }
+        let (old_end, new_end) = (old.len() - suffix, new.len() - suffix);
+        if self.holes.iter().any(|(at, _)| *at < old_end && at + PLACEHOLDER.len() > prefix) {
+            return None;
+        }
+        let to_source = |offset: usize| {
+            let mut shifted = offset;
+            for (at, range) in &self.holes {
+                if *at < offset {
+                    shifted = shifted + range.len() - PLACEHOLDER.len();
+                }
+            }
+            shifted
+        };
+        let (start, end) = (to_source(prefix), to_source(old_end));
+        let replacement = edited.get(prefix..new_end)?;
+        let mut text = String::with_capacity(source.len() + replacement.len());
+        text.push_str(source.get(..start)?);
+        text.push_str(replacement);
+        text.push_str(source.get(end..)?);
+        Some((text, start..end, replacement.len()))
+    }
+}
+
+/// Run `apply` on a CST of the skeleton for `key_path`, splice the result into the text
+/// and update the index; run it on a CST of the whole text when the splice cannot be
+/// mapped back.
+fn edit<T>(
+    body: &mut JsonBody,
+    original: &str,
+    key_path: &[&str],
+    apply: impl Fn(&mut CstRootNode, &mut Vec<(Vec<String>, String)>) -> Result<T, EditConflict>,
+) -> Result<T, EditConflict> {
+    let options = parse_options(body.strict);
+    let source = body.text(original);
+    let skeleton = Skeleton::new(source, &body.root, &body.top, key_path);
+    let mut root = CstRootNode::parse(&skeleton.text, &options)
+        .map_err(|error| EditConflict(format!("internal: the skeleton does not parse: {}", error.kind())))?;
+    let mut empty_objects = body.empty_objects.clone();
+    let outcome = apply(&mut root, &mut empty_objects)?;
+    if let Some((text, changed, inserted)) = skeleton.splice_back(source, &root.to_string()) {
+        body.edited = Some(text);
+        body.empty_objects = empty_objects;
+        let delta = inserted as isize - changed.len() as isize;
+        let shift = |offset: usize| offset.saturating_add_signed(delta);
+        body.root.end = shift(body.root.end);
+        // A change strictly inside one member's value only moves what follows; anything
+        // else (a member added or removed) re-reads the top level.
+        match body
+            .top
+            .iter()
+            .position(|member| member.value.start < changed.start && changed.end < member.value.end)
+        {
+            Some(index) => {
+                body.top[index].value.end = shift(body.top[index].value.end);
+                for member in &mut body.top[index + 1..] {
+                    member.key_start = shift(member.key_start);
+                    member.value = shift(member.value.start)..shift(member.value.end);
+                }
+            }
+            None => {
+                body.top = json_scan::members(body.edited.as_deref().unwrap_or_default(), body.root.start);
+            }
+        }
+        return Ok(outcome);
+    }
+    let mut root = CstRootNode::parse(body.text(original), &options)
+        .map_err(|error| EditConflict(format!("internal: the text does not parse: {}", error.kind())))?;
+    let outcome = apply(&mut root, &mut body.empty_objects)?;
+    let text = root.to_string();
+    let start = json_scan::skip_whitespace(text.as_bytes(), 0);
+    body.root = start..json_scan::skip_value(text.as_bytes(), start);
+    body.top = json_scan::members(&text, start);
+    body.edited = Some(text);
+    Ok(outcome)
+}
+
+fn cst_set(
+    root: &mut CstRootNode,
+    empty_objects: &mut Vec<(Vec<String>, String)>,
+    key_path: &[&str],
+    value: &JsonValue,
+    strict: bool,
+) -> Result<SetOutcome, EditConflict> {
     let Some((last, parents)) = key_path.split_last() else {
         return Err(EditConflict("the document itself cannot be replaced".to_string()));
     };
@@ -175,10 +323,8 @@ pub(crate) fn set(
     let object = existing_object(root, parents)?;
     match object.get(last) {
         Some(property) => {
+            // The old value may be a skeleton placeholder: the caller compared values.
             let old_value = property.value();
-            if old_value.as_ref().map(to_json).as_ref() == Some(value) {
-                return Ok(outcome);
-            }
             let one_line_parent = !object.children().iter().any(CstNode::is_newline);
             let spliced = match old_value {
                 Some(old_value) if one_line_parent => {
@@ -197,67 +343,25 @@ pub(crate) fn set(
     Ok(outcome)
 }
 
-pub(crate) fn remove(body: &mut JsonBody, key_path: &[&str]) -> Result<Option<JsonValue>, EditConflict> {
-    let JsonBody { root, strict, empty_objects } = body;
-    let strict = *strict;
+fn cst_remove(
+    root: &mut CstRootNode,
+    empty_objects: &mut Vec<(Vec<String>, String)>,
+    key_path: &[&str],
+    strict: bool,
+) {
     let Some((last, parents)) = key_path.split_last() else {
-        return Err(EditConflict("the document itself cannot be removed".to_string()));
+        return;
     };
     let Some(object) = walk(root, parents) else {
-        return Ok(None);
+        return;
     };
     let Some(property) = object.get(last) else {
-        return Ok(None);
+        return;
     };
     let edges = inner_edges(&object);
-    let removed = property.value().map(|value| to_json(&value));
     property.remove();
     keep_inner_blank_lines(root, parents, edges, strict);
     restore_empty_object(root, empty_objects, parents, strict);
-    Ok(removed)
-}
-
-/// A CST value as JSON (see the module doc for numbers).
-pub(crate) fn to_json(node: &CstNode) -> JsonValue {
-    if let Some(object) = node.as_object() {
-        return JsonValue::Object(
-            object
-                .properties()
-                .iter()
-                .filter_map(|property| Some((property.decoded_name()?, to_json(&property.value()?))))
-                .collect(),
-        );
-    }
-    if let Some(array) = node.as_array() {
-        return JsonValue::Array(array.elements().iter().map(to_json).collect());
-    }
-    if let Some(number) = node.as_number_lit() {
-        return number_to_json(&number.to_string());
-    }
-    if let Some(string) = node.as_string_lit() {
-        return JsonValue::String(string.decoded_value().unwrap_or_else(|_| string.raw_value()));
-    }
-    if let Some(boolean) = node.as_boolean_lit() {
-        return JsonValue::Bool(boolean.value());
-    }
-    JsonValue::Null
-}
-
-fn number_to_json(raw: &str) -> JsonValue {
-    let is_integer = !raw.contains(['.', 'e', 'E']);
-    if is_integer {
-        if let Ok(integer) = raw.parse::<i64>() {
-            return JsonValue::from(integer);
-        }
-        if let Ok(integer) = raw.parse::<u64>() {
-            return JsonValue::from(integer);
-        }
-        return JsonValue::String(raw.to_string());
-    }
-    match raw.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
-        Some(number) if number.as_f64().is_some_and(f64::is_finite) => JsonValue::Number(number),
-        Some(_) | None => JsonValue::String(raw.to_string()),
-    }
 }
 
 fn to_input(value: &JsonValue) -> CstInputValue {
@@ -513,79 +617,5 @@ fn parse_options(strict: bool) -> ParseOptions {
         allow_bare_decimal_point_numbers: false,
         allow_non_finite_numbers: false,
         allow_extended_string_escapes: false,
-    }
-}
-
-fn ast_start(value: &ast::Value<'_>) -> usize {
-    use jsonc_parser::common::Ranged;
-    value.start()
-}
-
-/// Offset of the first `{`/`[` that opens level `MAX_DEPTH + 1`, skipping strings and
-/// comments. Runs before any parser so hostile nesting cannot exhaust the stack.
-fn first_offset_too_deep(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut depth = 0_usize;
-    let mut index = 0;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'"' => {
-                index += 1;
-                while index < bytes.len() && bytes[index] != b'"' {
-                    index += if bytes[index] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'/' if bytes.get(index + 1) == Some(&b'/') => {
-                while index < bytes.len() && bytes[index] != b'\n' {
-                    index += 1;
-                }
-            }
-            b'/' if bytes.get(index + 1) == Some(&b'*') => {
-                index += 2;
-                while index < bytes.len() && !(bytes[index] == b'*' && bytes.get(index + 1) == Some(&b'/')) {
-                    index += 1;
-                }
-                index += 1;
-            }
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Some(index);
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        index += 1;
-    }
-    None
-}
-
-/// Offset of the name of the first property that repeats an earlier name in the same
-/// object, searching depth first in file order.
-fn first_duplicate_key(value: &ast::Value<'_>) -> Option<(usize, String)> {
-    match value {
-        ast::Value::Object(object) => {
-            let mut seen = std::collections::HashSet::new();
-            for property in &object.properties {
-                let name = property.name.clone().into_string();
-                if !seen.insert(name.clone()) {
-                    let start = match &property.name {
-                        ast::ObjectPropName::String(string) => string.range.start,
-                        ast::ObjectPropName::Word(word) => word.range.start,
-                    };
-                    return Some((start, name));
-                }
-                if let Some(found) = first_duplicate_key(&property.value) {
-                    return Some(found);
-                }
-            }
-            None
-        }
-        ast::Value::Array(array) => array.elements.iter().find_map(first_duplicate_key),
-        ast::Value::StringLit(_)
-        | ast::Value::NumberLit(_)
-        | ast::Value::BooleanLit(_)
-        | ast::Value::NullKeyword(_) => None,
     }
 }

@@ -188,7 +188,7 @@ fn deep_nesting_is_refused_without_overflowing_the_stack() {
     let deep = format!("{}1{}", "{\"a\":".repeat(100_000), "}".repeat(100_000));
     let error = refused(deep.as_bytes(), Format::Json);
     assert!(matches!(error, DocError::TooDeep { line: 1, column: 641, .. }), "{error:?}");
-    let fine = format!("{}1{}", "{\"a\":".repeat(json::MAX_DEPTH), "}".repeat(json::MAX_DEPTH));
+    let fine = format!("{}1{}", "{\"a\":".repeat(json_scan::MAX_DEPTH), "}".repeat(json_scan::MAX_DEPTH));
     parse(&fine, Format::Json);
 }
 
@@ -258,4 +258,96 @@ fn empty_objects_get_their_inside_back_once_empty_again() {
         json!("1"),
         "{\n  \"env\": {\n    \"A\": \"1\"\n  }\n}\n",
     );
+}
+
+#[test]
+fn strict_json_refuses_raw_control_characters_in_strings_and_a_form_feed_as_whitespace() {
+    type Case = (&'static [u8], (usize, usize));
+    let cases: Vec<Case> = vec![
+        (b"{\n  \"env\": {\"A\": \"a\tb\"}\n}\n", (2, 18)),
+        (b"{\n  \"a\": \"line\nbreak\"\n}\n", (2, 13)),
+        (b"{\"a\":\x0c1}", (1, 6)),
+        (b"\x0c{}", (1, 1)),
+        (b"\x0c", (1, 1)),
+    ];
+    for (input, location) in cases {
+        let error = refused(input, Format::Json);
+        assert!(matches!(error, DocError::Syntax { .. }), "{input:?}: {error:?}");
+        assert_eq!(error.location(), Some(location), "{input:?}: {error:?}");
+        let rendered = crate::error::Error::from(error).render();
+        let headline = format!("error: Failed to parse `bad.json:{}:{}`\n", location.0, location.1);
+        assert!(rendered.starts_with(&headline), "{rendered}");
+    }
+    // The raw characters are refused in JSONC strings too (OpenCode's parser does); a
+    // form feed between tokens is whitespace there.
+    assert!(matches!(refused(b"{\"a\": \"a\tb\"}", Format::Jsonc), DocError::Syntax { .. }));
+    assert_eq!(parse("{\"a\":\u{c}1}", Format::Jsonc).get(&["a"]), Some(json!(1)));
+    // Escaped, they are fine.
+    assert_eq!(parse("{\"a\": \"a\\tb\\n\"}", Format::Json).get(&["a"]), Some(json!("a\tb\n")));
+}
+
+#[test]
+fn an_edit_of_one_member_of_a_large_file_keeps_every_other_byte() {
+    let mut input = String::from("{\n  \"projects\": {\n");
+    for index in 0..2000 {
+        input.push_str(&format!(
+            "    \"/p/{index}\": {{ \"history\": [{{ \"display\": \"x // not a comment {{\" }}], \"mcpServers\": {{}} }},\n"
+        ));
+    }
+    input.push_str("    \"/last\": {}\n  },\n  \"mcpServers\": {}\n}\n");
+    assert_set_then_remove(
+        &input,
+        Format::Json,
+        &["mcpServers", "new"],
+        json!({"command": "npx", "args": ["-y"]}),
+        &input.replace(
+            "  \"mcpServers\": {}\n}\n",
+            "  \"mcpServers\": {\n    \"new\": {\n      \"command\": \"npx\",\n      \"args\": [\"-y\"]\n    }\n  }\n}\n",
+        ),
+    );
+    assert_set_then_remove(
+        &input,
+        Format::Json,
+        &["projects", "/p/7", "mcpServers", "x"],
+        json!(1),
+        &input.replace("\"/p/7\": { \"history\": [{ \"display\": \"x // not a comment {\" }], \"mcpServers\": {} }", "\"/p/7\": { \"history\": [{ \"display\": \"x // not a comment {\" }], \"mcpServers\": {\n        \"x\": 1\n      } }"),
+    );
+}
+
+/// Where the time of a parse goes on a 20 MB file (release mode:
+/// `cargo test --release --lib -- --ignored --nocapture parse_phases`).
+#[test]
+#[ignore = "a benchmark: run it in release mode"]
+fn parse_phases() {
+    let mut text = String::from("{\n  \"projects\": {\n");
+    let mut index = 0;
+    while text.len() < 20 << 20 {
+        text.push_str(&format!(
+            "    \"/p/{index}\": {{\n      \"history\": [\n        {{\"display\": \"/clear {index} \\u00e9\", \"pastedContents\": {{}}}}\n      ],\n      \"mcpServers\": {{}}\n    }},\n"
+        ));
+        index += 1;
+    }
+    text.push_str("    \"/last\": {}\n  },\n  \"mcpServers\": {}\n}\n");
+    let time = |name: &str, run: &mut dyn FnMut()| {
+        let best = (0..5)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                run();
+                start.elapsed().as_secs_f64() * 1000.0
+            })
+            .fold(f64::INFINITY, f64::min);
+        println!("{name:<12} {best:>8.1} ms");
+    };
+    time("decode", &mut || {
+        text::decode(text.as_bytes()).unwrap();
+    });
+    time("validate", &mut || {
+        json_scan::validate(&text, true).unwrap();
+    });
+    time("serde ignore", &mut || {
+        serde_json::from_str::<serde::de::IgnoredAny>(&text).unwrap();
+    });
+    time("skip root", &mut || {
+        json_scan::members(&text, 0);
+    });
 }

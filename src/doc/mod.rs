@@ -20,16 +20,30 @@
 //! serialiser's business. Array elements are not addressable.
 
 mod json;
+mod json_scan;
 mod text;
 mod toml;
+mod toml_splice;
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value as JsonValue;
 use toml_edit::DocumentMut;
 
-pub use crate::clients::Format;
 pub use text::Eol;
+
+/// The syntax a file is written in. Defined here so the document layer depends on
+/// nothing of aigate's domain (`crate::clients::Format` re-exports it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Toml,
+    /// Strict JSON: comments, trailing commas, raw control characters in strings and
+    /// any whitespace beyond space, tab, CR and LF are refused (Claude Code, Codex auth).
+    Json,
+    /// JSON with comments and trailing commas (OpenCode parses every config this way).
+    Jsonc,
+}
 
 /// A parsed client file that remembers its original bytes.
 #[derive(Debug)]
@@ -41,12 +55,27 @@ pub struct Document {
     /// an edited one is written fresh.
     blank: bool,
     body: Body,
-    /// The body as rendered right after parsing. The renderers are faithful except for
-    /// small things (toml_edit always ends the last key-value line with a newline), so
-    /// "unchanged" means "renders as it did after parsing", not "renders as the input".
-    baseline: String,
+    /// A TOML body as rendered before its first edit (`None` until then: reading never
+    /// renders). toml_edit is faithful except for small things (it always ends the last
+    /// key-value line with a newline), so "unchanged" means "renders as it did before the
+    /// first edit", not "renders as the input". JSON bodies are text and need none.
+    baseline: Option<String>,
     /// Parents that `set` created, so `remove` can take them away again once empty.
     created_parents: Vec<Vec<String>>,
+    /// A TOML body's edited text, spliced into the original (see [`toml_splice`]).
+    toml_text: TomlText,
+}
+
+/// How an edited TOML file's bytes are produced.
+#[derive(Debug, Clone)]
+enum TomlText {
+    /// Not edited (or not TOML).
+    Untouched,
+    /// Every edit so far was spliced into the original text: this is the file.
+    Spliced { text: String, memory: toml_splice::SpliceMemory },
+    /// An edit the splicer does not handle (or a blank file): render the document and
+    /// keep the unchanged lines of the original ([`text::rebuild`]).
+    Rendered,
 }
 
 #[derive(Debug)]
@@ -61,21 +90,21 @@ enum Body {
 /// Why a file was refused or an edit could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DocError {
-    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    #[error("{}:{line}:{column}: {message}", path.display())]
     NotUtf8 { path: PathBuf, line: usize, column: usize, message: String },
-    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    #[error("{}:{line}:{column}: {message}", path.display())]
     NulByte { path: PathBuf, line: usize, column: usize, message: String },
-    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    #[error("{}:{line}:{column}: {message}", path.display())]
     Syntax { path: PathBuf, line: usize, column: usize, message: String },
-    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    #[error("{}:{line}:{column}: {message}", path.display())]
     DuplicateKey { path: PathBuf, line: usize, column: usize, message: String },
     /// The top-level JSON value is not an object.
-    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    #[error("{}:{line}:{column}: {message}", path.display())]
     WrongTopLevel { path: PathBuf, line: usize, column: usize, message: String },
     /// Comments or trailing commas in a file whose client reads strict JSON.
-    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    #[error("{}:{line}:{column}: {message}", path.display())]
     JsoncInStrictJson { path: PathBuf, line: usize, column: usize, message: String },
-    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    #[error("{}:{line}:{column}: {message}", path.display())]
     TooDeep { path: PathBuf, line: usize, column: usize, message: String },
     /// An edit the document's shape does not allow (a parent that is not a table, a null
     /// in TOML). Nothing was changed.
@@ -147,17 +176,20 @@ impl Document {
     pub fn parse(bytes: &[u8], format: Format, path: &Path) -> Result<Self, DocError> {
         let path = path.to_path_buf();
         let decoded = text::decode(bytes).map_err(|failure| {
-            let text::DecodeFailure { line, column, message, is_nul } = failure;
-            if is_nul {
-                DocError::NulByte { path: path.clone(), line, column, message }
-            } else {
-                DocError::NotUtf8 { path: path.clone(), line, column, message }
+            let text::DecodeFailure { line, column, message, kind } = failure;
+            let path = path.clone();
+            match kind {
+                text::DecodeFailureKind::Nul => DocError::NulByte { path, line, column, message },
+                text::DecodeFailureKind::NotUtf8 => DocError::NotUtf8 { path, line, column, message },
+                text::DecodeFailureKind::DoubleBom => DocError::Syntax { path, line, column, message },
             }
         })?;
-        let blank = decoded.text.trim().is_empty();
+        // Only the whitespace every format allows makes a file blank: TOML forbids a
+        // form feed or vertical tab anywhere, strict JSON a form feed.
+        let blank = decoded.text().bytes().all(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
         let body = match format {
             Format::Toml => {
-                let source = if blank { "" } else { decoded.text.as_str() };
+                let source = if blank { "" } else { decoded.text() };
                 Body::Toml(toml::parse(source).map_err(|failure| {
                     let (line, column) = text::line_column(source, failure.offset);
                     let (message, path) = (failure.message, path.clone());
@@ -171,9 +203,9 @@ impl Document {
                 })?)
             }
             Format::Json | Format::Jsonc => {
-                let source = if blank { "{}\n" } else { decoded.text.as_str() };
+                let source = if blank { BLANK_JSON } else { decoded.text() };
                 let strict = format == Format::Json;
-                let root = json::parse(source, strict).map_err(|failure| {
+                let body = json::JsonBody::parse(source, strict).map_err(|failure| {
                     let json::JsonFailure { kind, line, column, message } = failure;
                     let path = path.clone();
                     match kind {
@@ -190,29 +222,37 @@ impl Document {
                         json::JsonFailureKind::TooDeep => DocError::TooDeep { path, line, column, message },
                     }
                 })?;
-                Body::Json(json::JsonBody::new(root, strict))
+                Body::Json(body)
             }
         };
-        let baseline = render(&body);
-        Ok(Self { path, format, decoded, blank, body, baseline, created_parents: Vec::new() })
+        Ok(Self {
+            path,
+            format,
+            decoded,
+            blank,
+            body,
+            baseline: None,
+            created_parents: Vec::new(),
+            toml_text: TomlText::Untouched,
+        })
     }
 
     /// An empty document, as if parsed from a 0-byte file.
     pub fn new_empty(format: Format) -> Self {
-        let decoded = text::Decoded { bom: false, raw: String::new(), text: String::new(), eol: Eol::Lf };
+        let decoded = text::Decoded { bom: false, raw: String::new(), text: None, eol: Eol::Lf };
         let body = match format {
             Format::Toml => Body::Toml(DocumentMut::new()),
             Format::Json | Format::Jsonc => Body::EmptyJson,
         };
-        let baseline = render(&body);
         Self {
             path: PathBuf::new(),
             format,
             decoded,
             blank: true,
             body,
-            baseline,
+            baseline: None,
             created_parents: Vec::new(),
+            toml_text: TomlText::Untouched,
         }
     }
 
@@ -233,26 +273,48 @@ impl Document {
     /// The bytes to write: the input itself when nothing changed, otherwise the input
     /// with only the edited lines replaced (BOM and line endings kept).
     pub fn to_bytes(&self) -> Vec<u8> {
-        if self.blank && self.to_value().as_object().is_some_and(serde_json::Map::is_empty) {
-            let mut original = Vec::new();
+        if let TomlText::Spliced { text, .. } = &self.toml_text {
+            let mut out = Vec::with_capacity(text.len() + 3);
+            if self.decoded.bom {
+                out.extend_from_slice(b"\xEF\xBB\xBF");
+            }
+            out.extend_from_slice(text.as_bytes());
+            return out;
+        }
+        let unchanged = match (&self.body, &self.baseline) {
+            // Never edited: nothing to render.
+            (Body::Toml(_), None) | (Body::EmptyJson, _) => true,
+            (Body::Toml(_) | Body::Json(_), _) => {
+                self.blank && self.to_value().as_object().is_some_and(serde_json::Map::is_empty)
+            }
+        };
+        if unchanged {
+            let mut original = Vec::with_capacity(self.decoded.raw.len() + 3);
             if self.decoded.bom {
                 original.extend_from_slice(b"\xEF\xBB\xBF");
             }
             original.extend_from_slice(self.decoded.raw.as_bytes());
             return original;
         }
-        let mut rendered = render(&self.body);
-        if rendered == self.baseline {
-            return text::rebuild(&self.decoded, &self.decoded.text);
-        }
+        let rendered = render(&self.body, &self.decoded, self.blank);
         if self.blank {
             // Whitespace-only input: nothing worth keeping, write fresh content.
-            let fresh = text::Decoded { text: String::new(), raw: String::new(), ..self.decoded.clone() };
+            let fresh = text::Decoded {
+                text: None,
+                raw: String::new(),
+                bom: self.decoded.bom,
+                eol: self.decoded.eol,
+            };
             return text::rebuild(&fresh, &rendered);
         }
-        // A file without a final newline keeps that style when the renderer adds one.
-        if !self.decoded.text.ends_with('\n') && self.baseline.ends_with('\n') && rendered.ends_with('\n') {
-            rendered.pop();
+        if let (Body::Toml(_), Some(baseline)) = (&self.body, &self.baseline) {
+            if rendered == baseline.as_str() {
+                return text::rebuild(&self.decoded, self.decoded.text());
+            }
+            // A file without a final newline keeps that style when the renderer adds one.
+            if !self.decoded.text().ends_with('\n') && baseline.ends_with('\n') && rendered.ends_with('\n') {
+                return text::rebuild(&self.decoded, &rendered[..rendered.len() - 1]);
+            }
         }
         text::rebuild(&self.decoded, &rendered)
     }
@@ -263,7 +325,7 @@ impl Document {
     pub fn get(&self, key_path: &[&str]) -> Option<JsonValue> {
         match &self.body {
             Body::Toml(document) => toml::get(document, key_path),
-            Body::Json(body) => json::get(&body.root, key_path),
+            Body::Json(body) => json::get(body, json_original(&self.decoded, self.blank), key_path),
             Body::EmptyJson => key_path.is_empty().then(|| JsonValue::Object(serde_json::Map::new())),
         }
     }
@@ -277,7 +339,7 @@ impl Document {
     pub fn keys(&self, key_path: &[&str]) -> Vec<String> {
         match &self.body {
             Body::Toml(document) => toml::keys(document, key_path),
-            Body::Json(body) => json::keys(&body.root, key_path),
+            Body::Json(body) => json::keys(body, json_original(&self.decoded, self.blank), key_path),
             Body::EmptyJson => Vec::new(),
         }
     }
@@ -286,6 +348,7 @@ impl Document {
     /// changed. Setting an object onto an existing table or object edits it key by key
     /// (keys missing from `value` are removed), so the formatting of what stays is kept.
     pub fn set(&mut self, key_path: &[&str], value: &JsonValue) -> Result<bool, DocError> {
+        self.remember_baseline();
         if let (Some(JsonValue::Object(existing)), JsonValue::Object(wanted)) = (self.get(key_path), value) {
             let mut changed = false;
             for key in existing.keys().filter(|key| !wanted.contains_key(*key)) {
@@ -300,34 +363,40 @@ impl Document {
         }
         if matches!(self.body, Body::EmptyJson) {
             let strict = self.format == Format::Json;
-            let root = json::parse("{}\n", strict).map_err(|failure| DocError::Conflict {
+            let body = json::JsonBody::parse(BLANK_JSON, strict).map_err(|failure| DocError::Conflict {
                 path: self.path.clone(),
                 message: failure.message,
             })?;
-            self.body = Body::Json(json::JsonBody::new(root, strict));
+            self.body = Body::Json(body);
         }
         let outcome = match &mut self.body {
             Body::Toml(document) => toml::set(document, key_path, value),
-            Body::Json(body) => json::set(body, key_path, value),
+            Body::Json(body) => json::set(body, json_original(&self.decoded, self.blank), key_path, value),
             Body::EmptyJson => Ok(toml::SetOutcome::default()),
         }
         .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
         self.created_parents.extend(outcome.created_parents);
+        if outcome.changed {
+            let eol = self.decoded.eol;
+            self.splice_toml(|text, memory| toml_splice::set(text, key_path, value, eol, memory));
+        }
         Ok(outcome.changed)
     }
 
     /// Remove `key_path`, returning what was there. Parents created by [`Document::set`]
     /// that are left empty are removed too.
     pub fn remove(&mut self, key_path: &[&str]) -> Result<Option<JsonValue>, DocError> {
+        self.remember_baseline();
         let removed = match &mut self.body {
             Body::Toml(document) => toml::remove(document, key_path),
-            Body::Json(body) => json::remove(body, key_path),
+            Body::Json(body) => json::remove(body, json_original(&self.decoded, self.blank), key_path),
             Body::EmptyJson => Ok(None),
         }
         .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
         if removed.is_none() {
             return Ok(None);
         }
+        self.splice_toml(|text, memory| toml_splice::remove(text, key_path, memory));
         self.created_parents.retain(|created| !created.starts_with(&owned(key_path)));
         for depth in (1..key_path.len()).rev() {
             let ancestor = &key_path[..depth];
@@ -342,13 +411,47 @@ impl Document {
             }
             match &mut self.body {
                 Body::Toml(document) => toml::remove(document, ancestor),
-                Body::Json(body) => json::remove(body, ancestor),
+                Body::Json(body) => json::remove(body, json_original(&self.decoded, self.blank), ancestor),
                 Body::EmptyJson => Ok(None),
             }
             .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
+            self.splice_toml(|text, memory| toml_splice::remove(text, ancestor, memory));
             self.created_parents.retain(|created| *created != owned(ancestor));
         }
         Ok(removed)
+    }
+
+    /// Apply the edit just made to a TOML body to its spliced text as well, keeping the
+    /// splice only if it reads back as exactly the edited document.
+    fn splice_toml(&mut self, splice: impl FnOnce(&str, &mut toml_splice::SpliceMemory) -> Option<String>) {
+        let Body::Toml(document) = &self.body else {
+            return;
+        };
+        let (current, mut memory) = match &self.toml_text {
+            TomlText::Rendered => return,
+            TomlText::Untouched if self.blank => {
+                self.toml_text = TomlText::Rendered;
+                return;
+            }
+            TomlText::Untouched => (self.decoded.raw.as_str(), toml_splice::SpliceMemory::default()),
+            TomlText::Spliced { text, memory } => (text.as_str(), memory.clone()),
+        };
+        let spliced = splice(current, &mut memory).filter(|spliced| {
+            toml::parse(&spliced.replace("\r\n", "\n")).is_ok_and(|again| {
+                toml::table_to_json(again.as_table()) == toml::table_to_json(document.as_table())
+            })
+        });
+        self.toml_text = match spliced {
+            Some(text) => TomlText::Spliced { text, memory },
+            None => TomlText::Rendered,
+        };
+    }
+
+    /// Render the baseline of a TOML body before its first edit (see `baseline`).
+    fn remember_baseline(&mut self) {
+        if let (Body::Toml(document), None) = (&self.body, &self.baseline) {
+            self.baseline = Some(document.to_string());
+        }
     }
 
     /// The whole document as JSON.
@@ -357,12 +460,24 @@ impl Document {
     }
 }
 
-/// The body as LF text.
-fn render(body: &Body) -> String {
+/// What a blank JSON file reads as.
+const BLANK_JSON: &str = "{}\n";
+
+/// The text a JSON body was parsed from.
+fn json_original(decoded: &text::Decoded, blank: bool) -> &str {
+    if blank { BLANK_JSON } else { decoded.text() }
+}
+
+/// The body as LF text (JSON bodies are kept as text, so nothing is rendered for them).
+fn render<'body>(
+    body: &'body Body,
+    decoded: &'body text::Decoded,
+    blank: bool,
+) -> std::borrow::Cow<'body, str> {
     match body {
-        Body::Toml(document) => document.to_string(),
-        Body::Json(body) => body.root.to_string(),
-        Body::EmptyJson => "{}\n".to_string(),
+        Body::Toml(document) => std::borrow::Cow::Owned(document.to_string()),
+        Body::Json(body) => std::borrow::Cow::Borrowed(body.text(json_original(decoded, blank))),
+        Body::EmptyJson => std::borrow::Cow::Borrowed(BLANK_JSON),
     }
 }
 

@@ -35,10 +35,50 @@ pub(crate) struct Decoded {
     pub(crate) bom: bool,
     /// The text after the BOM, exactly as in the file (line endings untouched).
     pub(crate) raw: String,
-    /// `raw` with every CRLF turned into LF: the parsers' input.
-    pub(crate) text: String,
+    /// `raw` with every CRLF turned into LF, the parsers' input; `None` when that is
+    /// `raw` itself (no CR in the file), so a large file is held once.
+    pub(crate) text: Option<String>,
     /// The ending most lines use: CRLF when more lines end in CRLF than in LF.
     pub(crate) eol: Eol,
+}
+
+impl Decoded {
+    /// The LF-normalised text the parsers see.
+    pub(crate) fn text(&self) -> &str {
+        self.text.as_deref().unwrap_or(&self.raw)
+    }
+}
+
+/// The length of the common prefix of `a` and `b`, compared a block at a time.
+pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 256;
+    let length = a.len().min(b.len());
+    let mut at = 0;
+    while at + BLOCK <= length && a[at..at + BLOCK] == b[at..at + BLOCK] {
+        at += BLOCK;
+    }
+    at + a[at..length].iter().zip(&b[at..length]).take_while(|(x, y)| x == y).count()
+}
+
+/// The length of the common suffix of `a` and `b`, at most `limit`.
+pub(crate) fn common_suffix(a: &[u8], b: &[u8], limit: usize) -> usize {
+    const BLOCK: usize = 256;
+    let length = a.len().min(b.len()).min(limit);
+    let (a_end, b_end) = (a.len(), b.len());
+    let mut matched = 0;
+    while matched + BLOCK <= length
+        && a[a_end - matched - BLOCK..a_end - matched] == b[b_end - matched - BLOCK..b_end - matched]
+    {
+        matched += BLOCK;
+    }
+    matched
+        + a[..a_end - matched]
+            .iter()
+            .rev()
+            .zip(b[..b_end - matched].iter().rev())
+            .take(length - matched)
+            .take_while(|(x, y)| x == y)
+            .count()
 }
 
 /// Where decoding failed: 1-based line and column, and why.
@@ -47,7 +87,15 @@ pub(crate) struct DecodeFailure {
     pub(crate) line: usize,
     pub(crate) column: usize,
     pub(crate) message: String,
-    pub(crate) is_nul: bool,
+    pub(crate) kind: DecodeFailureKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DecodeFailureKind {
+    NotUtf8,
+    Nul,
+    /// A second BOM right after the first: refused as a syntax error.
+    DoubleBom,
 }
 
 /// Strip the BOM, check UTF-8 and NUL, and normalise line endings.
@@ -56,6 +104,16 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeFailure> {
         Some(rest) => (true, rest),
         None => (false, bytes),
     };
+    if rest.starts_with(UTF8_BOM) {
+        // A second BOM is text (U+FEFF) no format allows there; dropping it would change
+        // the file.
+        return Err(DecodeFailure {
+            line: 1,
+            column: 1,
+            message: "the file starts with two byte order marks (U+FEFF)".to_string(),
+            kind: DecodeFailureKind::DoubleBom,
+        });
+    }
     let raw = match std::str::from_utf8(rest) {
         Ok(raw) => raw.to_string(),
         Err(error) => {
@@ -68,23 +126,23 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeFailure> {
                 line,
                 column,
                 message: format!("the file is not valid UTF-8 (byte 0x{bad_byte:02x})"),
-                is_nul: false,
+                kind: DecodeFailureKind::NotUtf8,
             });
         }
     };
-    if let Some(offset) = raw.find('\0') {
+    if let Some(offset) = memchr::memchr(0, raw.as_bytes()) {
         let (line, column) = line_column(&raw, offset);
         return Err(DecodeFailure {
             line,
             column,
             message: "the file contains a NUL byte".to_string(),
-            is_nul: true,
+            kind: DecodeFailureKind::Nul,
         });
     }
-    let crlf_lines = raw.matches("\r\n").count();
-    let lf_lines = raw.matches('\n').count() - crlf_lines;
+    let crlf_lines = memchr::memmem::find_iter(raw.as_bytes(), b"\r\n").count();
+    let lf_lines = memchr::memchr_iter(b'\n', raw.as_bytes()).count() - crlf_lines;
     let eol = if crlf_lines > lf_lines { Eol::CrLf } else { Eol::Lf };
-    let text = raw.replace("\r\n", "\n");
+    let text = (crlf_lines > 0).then(|| raw.replace("\r\n", "\n"));
     Ok(Decoded { bom, raw, text, eol })
 }
 
@@ -109,14 +167,53 @@ pub(crate) fn rebuild(decoded: &Decoded, new_text: &str) -> Vec<u8> {
     if decoded.bom {
         out.extend_from_slice(UTF8_BOM);
     }
-    if new_text == decoded.text {
+    if new_text == decoded.text() {
         out.extend_from_slice(decoded.raw.as_bytes());
         return out;
     }
+    // Lines the old and new texts share at both ends are copied as they are without
+    // diffing them (an edit of a 20 MB file touches a few lines).
+    let (old_text, new_text_middle) = (decoded.text().as_bytes(), new_text.as_bytes());
+    let mut prefix = common_prefix(old_text, new_text_middle);
+    prefix = memchr::memrchr(b'\n', &old_text[..prefix]).map_or(0, |index| index + 1);
+    let limit = old_text.len().min(new_text_middle.len()) - prefix;
+    let mut suffix = common_suffix(old_text, new_text_middle, limit);
+    // Keep whole lines: the suffix starts right after a newline (or is empty).
+    while suffix > 0 && suffix < old_text.len() && old_text[old_text.len() - suffix - 1] != b'\n' {
+        suffix -= 1;
+    }
+    let prefix_lines = memchr::memchr_iter(b'\n', &old_text[..prefix]).count();
+    let suffix_newlines = memchr::memchr_iter(b'\n', &old_text[old_text.len() - suffix..]).count();
+    // The raw text has the same newlines (a CRLF is one), so count them off both ends.
+    let raw = decoded.raw.as_bytes();
+    let raw_prefix = match prefix_lines {
+        0 => 0,
+        lines => memchr::memchr_iter(b'\n', raw).nth(lines - 1).map_or(raw.len(), |index| index + 1),
+    };
+    let raw_suffix_start = if suffix == 0 {
+        raw.len()
+    } else {
+        memchr::memrchr_iter(b'\n', raw).nth(suffix_newlines).map_or(0, |index| index + 1)
+    };
+    out.extend_from_slice(&raw[..raw_prefix]);
+    let decoded_middle = Decoded {
+        bom: false,
+        raw: decoded.raw.get(raw_prefix..raw_suffix_start).unwrap_or_default().to_string(),
+        text: Some(decoded.text().get(prefix..decoded.text().len() - suffix).unwrap_or_default().to_string()),
+        eol: decoded.eol,
+    };
+    let new_middle = new_text.get(prefix..new_text.len() - suffix).unwrap_or_default();
+    diff_lines(&decoded_middle, new_middle, &mut out);
+    out.extend_from_slice(&raw[raw_suffix_start..]);
+    out
+}
+
+/// The line diff of `decoded` (a run of whole lines) against `new_text`, into `out`.
+fn diff_lines(decoded: &Decoded, new_text: &str, out: &mut Vec<u8>) {
     // Split on LF only (similar's own line splitter also breaks at a lone CR, which would
     // misalign the normalised lines with the original ones).
     let original_lines: Vec<&str> = decoded.raw.split_inclusive('\n').collect();
-    let old_lines: Vec<&str> = decoded.text.split_inclusive('\n').collect();
+    let old_lines: Vec<&str> = decoded.text().split_inclusive('\n').collect();
     let new_lines: Vec<&str> = new_text.split_inclusive('\n').collect();
     for operation in capture_diff_slices(Algorithm::Myers, &old_lines, &new_lines) {
         let (tag, old_range, new_range) = operation.as_tag_tuple();
@@ -148,7 +245,6 @@ pub(crate) fn rebuild(decoded: &Decoded, new_text: &str) -> Vec<u8> {
             }
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -158,7 +254,7 @@ mod tests {
 
     fn rebuilt(input: &[u8], edit: impl Fn(&str) -> String) -> Vec<u8> {
         let decoded = decode(input).unwrap();
-        let new_text = edit(&decoded.text);
+        let new_text = edit(decoded.text());
         rebuild(&decoded, &new_text)
     }
 
@@ -199,12 +295,12 @@ mod tests {
     #[test]
     fn not_utf8_reports_the_line_and_column_of_the_bad_byte() {
         let failure = decode(b"a = 1\nmodel = \"caf\xe9\"\n").unwrap_err();
-        assert_eq!((failure.line, failure.column, failure.is_nul), (2, 13, false));
+        assert_eq!((failure.line, failure.column, failure.kind), (2, 13, DecodeFailureKind::NotUtf8));
     }
 
     #[test]
     fn nul_byte_is_refused_with_its_position() {
         let failure = decode(b"{\"m\":\"so\0n\"}").unwrap_err();
-        assert_eq!((failure.line, failure.column, failure.is_nul), (1, 9, true));
+        assert_eq!((failure.line, failure.column, failure.kind), (1, 9, DecodeFailureKind::Nul));
     }
 }

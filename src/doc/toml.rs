@@ -46,11 +46,18 @@ pub(crate) struct SetOutcome {
     pub(crate) created_parents: Vec<Vec<String>>,
 }
 
-/// toml_edit's own nesting limit (`toml_edit::parser::LIMIT`), used for the grammar check.
-const RECURSION_LIMIT: u32 = 80;
-
 pub(crate) fn parse(text: &str) -> Result<DocumentMut, TomlFailure> {
-    check_grammar(text)?;
+    // TOML allows no control character but tab anywhere (not in strings, not in
+    // comments); toml_parser reads a lone form feed as a key, so name it here.
+    if let Some(offset) = text.find(['\u{b}', '\u{c}']) {
+        let name =
+            if text.as_bytes()[offset] == 0x0c { "form feed (U+000C)" } else { "vertical tab (U+000B)" };
+        return Err(TomlFailure {
+            offset,
+            message: format!("a {name} is not allowed in TOML"),
+            kind: TomlFailureKind::Syntax,
+        });
+    }
     text.parse::<DocumentMut>().map_err(|error| {
         let span = error.span().unwrap_or(0..0);
         let mut message = error.message().trim().lines().last().unwrap_or_default().to_string();
@@ -68,40 +75,6 @@ pub(crate) fn parse(text: &str) -> Result<DocumentMut, TomlFailure> {
         }
         TomlFailure { offset: span.start, kind, message }
     })
-}
-
-/// Run toml_parser's grammar pass (the first half of what toml_edit does) and refuse on
-/// its first error. toml_edit 0.23 keeps building the document after a grammar error and
-/// can panic doing so (`a = =` then `a.b = 1` hits "all items have spans"; fixed in
-/// 0.25), and the release profile aborts on panic, so toml_edit only ever sees text
-/// whose grammar is valid.
-fn check_grammar(text: &str) -> Result<(), TomlFailure> {
-    use toml_parser::parser::{RecursionGuard, ValidateWhitespace};
-    let source = toml_parser::Source::new(text);
-    let tokens = source.lex().into_vec();
-    let mut events = ();
-    let mut whitespace = ValidateWhitespace::new(&mut events, source);
-    let mut receiver = RecursionGuard::new(&mut whitespace, RECURSION_LIMIT);
-    let mut first_error: Option<toml_parser::ParseError> = None;
-    toml_parser::parser::parse_document(&tokens, &mut receiver, &mut first_error);
-    let Some(error) = first_error else {
-        return Ok(());
-    };
-    let mut message = error.description().to_string();
-    if let Some(expected) = error.expected() {
-        let expected: Vec<String> = expected
-            .iter()
-            .map(|expected| match expected {
-                toml_parser::Expected::Literal(literal) => format!("`{literal}`"),
-                toml_parser::Expected::Description(description) => (*description).to_string(),
-                _ => "something else".to_string(),
-            })
-            .collect();
-        let expected = if expected.is_empty() { "nothing".to_string() } else { expected.join(", ") };
-        message = format!("{message}, expected {expected}");
-    }
-    let kind = if message.contains("recursion") { TomlFailureKind::TooDeep } else { TomlFailureKind::Syntax };
-    Err(TomlFailure { offset: error.unexpected().map_or(0, |span| span.start()), message, kind })
 }
 
 /// The item at `key_path` (the whole document for an empty path).
@@ -316,7 +289,7 @@ impl<'doc> Container<'doc> {
 fn inline_append(table: &mut InlineTable, key: &str, mut value: Value) {
     // `{ }` already has its space inside (the preamble); `{}` has none.
     let opening_space =
-        if table.is_empty() && table.preamble().as_str().is_some_and(|space| !space.is_empty()) {
+        if table.is_empty() && table.trailing().as_str().is_some_and(|space| !space.is_empty()) {
             ""
         } else {
             " "
@@ -392,7 +365,7 @@ fn new_dotted_item(value: &JsonValue) -> Result<Item, String> {
 
 /// A JSON value as a TOML value (objects become inline tables). TOML has no null and
 /// no integers beyond i64, so those are refused rather than coerced.
-fn json_to_value(value: &JsonValue) -> Result<Value, String> {
+pub(crate) fn json_to_value(value: &JsonValue) -> Result<Value, String> {
     Ok(match value {
         JsonValue::Null => return Err("TOML has no null value".to_string()),
         JsonValue::Bool(boolean) => Value::from(*boolean),

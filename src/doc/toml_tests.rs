@@ -20,6 +20,9 @@ fn assert_set_then_remove(input: &str, key_path: &[&str], value: JsonValue, expe
     let mut document = parse(input);
     assert!(document.set(key_path, &value).unwrap(), "set reported no change");
     assert_eq!(output(&document), expected);
+    if !input.trim().is_empty() {
+        assert!(matches!(document.toml_text, TomlText::Spliced { .. }), "the edit was not spliced");
+    }
     reparse(expected);
     assert_eq!(document.get(key_path), Some(value.clone()));
     assert_eq!(document.remove(key_path).unwrap(), Some(value));
@@ -264,8 +267,9 @@ fn doc_error_renders_as_a_refusal_with_location_and_hint() {
         Document::parse(b"a = 1\nb = \"open\n", Format::Toml, Path::new("/nowhere/config.toml")).unwrap_err();
     let rendered = crate::error::Error::from(error).render();
     assert!(
-        rendered
-            .starts_with("error: Failed to parse `/nowhere/config.toml:2:10`\n  Caused by: line 2, column "),
+        rendered.starts_with(
+            "error: Failed to parse `/nowhere/config.toml:2:10`\n  Caused by: line 2, column 10: "
+        ),
         "{rendered}"
     );
     assert!(
@@ -340,8 +344,120 @@ fn arrays_of_tables_are_not_addressable() {
 
 #[test]
 fn input_that_makes_toml_edit_panic_is_refused_cleanly() {
-    // toml_edit 0.23 panics ("all items have spans") on this after its grammar error.
+    // toml_edit 0.23 panicked ("all items have spans") on this after its grammar error;
+    // 0.25 refuses it, which is why src/doc no longer runs a toml_parser pass first.
     let error = Document::parse(b"a = =\na.b = 1\n", Format::Toml, Path::new("c.toml")).unwrap_err();
     assert!(matches!(error, DocError::Syntax { line: 1, column: 5, .. }), "{error:?}");
     assert_eq!(error.message(), "extra `=`, expected nothing");
+}
+
+#[test]
+fn form_feed_or_vertical_tab_alone_is_refused_not_blank() {
+    for (input, column) in [(&b"\x0c"[..], 1), (b"\x0b", 1), (b"\n\n  \x0c\n", 3)] {
+        let error = Document::parse(input, Format::Toml, Path::new("c.toml")).unwrap_err();
+        assert!(matches!(error, DocError::Syntax { .. }), "{input:?}: {error:?}");
+        assert!(error.message().contains("not allowed in TOML"), "{error:?}");
+        let line = if input.len() > 1 { 3 } else { 1 };
+        assert_eq!(error.location(), Some((line, column)), "{input:?}: {error:?}");
+    }
+}
+
+#[test]
+fn two_byte_order_marks_are_refused_for_every_format() {
+    for format in [Format::Toml, Format::Json, Format::Jsonc] {
+        let error =
+            Document::parse(b"\xEF\xBB\xBF\xEF\xBB\xBFa = 1\n", format, Path::new("/x/config")).unwrap_err();
+        assert!(matches!(error, DocError::Syntax { line: 1, column: 1, .. }), "{format:?}: {error:?}");
+        let rendered = crate::error::Error::from(error).render();
+        assert!(rendered.starts_with("error: Failed to parse `/x/config:1:1`\n"), "{rendered}");
+    }
+}
+
+/// Defect 1: lines aigate does not own were re-rendered by toml_edit on any edit.
+#[test]
+fn an_edit_keeps_dotted_keys_empty_keys_and_multi_line_inline_tables_as_written() {
+    let input = concat!(
+        "\"name\".'last' = \"x\"\n",
+        "fruit . flavor = \"banana\"\n",
+        "site.a = 1\n",
+        "other = 2\n",
+        "site.b = 3   # regrouped by toml_edit\n",
+        "point = {\n",
+        "  x = 1, # the x\n",
+        "  y = 2,\n",
+        "}\n",
+        "\n",
+        "[\"\".a]\n",
+        "k = 'v'\n",
+    );
+    let mut document = parse(input);
+    assert!(document.set(&["model_provider"], &json!("aigate")).unwrap());
+    assert!(
+        document
+            .set(
+                &["model_providers", "aigate"],
+                &json!({"name": "aigate", "base_url": "http://127.0.0.1:1/v1"})
+            )
+            .unwrap()
+    );
+    assert!(document.set(&["mcp_servers", "x"], &json!({"command": "npx", "args": ["-y"]})).unwrap());
+    let expected = concat!(
+        "\"name\".'last' = \"x\"\n",
+        "fruit . flavor = \"banana\"\n",
+        "site.a = 1\n",
+        "other = 2\n",
+        "site.b = 3   # regrouped by toml_edit\n",
+        "point = {\n",
+        "  x = 1, # the x\n",
+        "  y = 2,\n",
+        "}\n",
+        "model_provider = \"aigate\"\n",
+        "\n",
+        "[\"\".a]\n",
+        "k = 'v'\n",
+        "\n",
+        "[model_providers.aigate]\n",
+        "name = \"aigate\"\n",
+        "base_url = \"http://127.0.0.1:1/v1\"\n",
+        "\n",
+        "[mcp_servers.x]\n",
+        "command = \"npx\"\n",
+        "args = [\"-y\"]\n",
+    );
+    assert_eq!(output(&document), expected);
+    reparse(expected);
+    assert!(document.remove(&["mcp_servers", "x"]).unwrap().is_some());
+    assert!(document.remove(&["model_providers", "aigate"]).unwrap().is_some());
+    assert!(document.remove(&["model_provider"]).unwrap().is_some());
+    assert_eq!(output(&document), input);
+}
+
+#[test]
+fn an_edit_inside_a_dotted_or_inline_table_touches_only_that_entry() {
+    assert_set_then_remove(
+        "a . b = 1\nz = 0\na . c = 2 # c\n",
+        &["a", "d"],
+        json!(4),
+        "a . b = 1\nz = 0\na . c = 2 # c\na.d = 4\n",
+    );
+    assert_set_then_remove(
+        "mcp_servers = {\n  one = { command = \"a\" }, # first\n}\n",
+        &["mcp_servers", "two"],
+        json!({"command": "b"}),
+        "mcp_servers = {\n  one = { command = \"a\" }, two = { command = \"b\" }, # first\n}\n",
+    );
+    assert_set_then_remove("t = { }\n", &["t", "k"], json!(1), "t = { k = 1 }\n");
+    let mut document = parse("\"name\".'last' = 1\nx = { a = 1 }\n");
+    assert!(document.set(&["x", "a"], &json!(2)).unwrap());
+    assert_eq!(output(&document), "\"name\".'last' = 1\nx = { a = 2 }\n");
+}
+
+#[test]
+fn crlf_and_a_missing_final_newline_survive_spliced_tables() {
+    assert_set_then_remove(
+        "a = 1\r\n[t]\r\nb = 2",
+        &["mcp_servers", "x"],
+        json!({"command": "c"}),
+        "a = 1\r\n[t]\r\nb = 2\r\n\r\n[mcp_servers.x]\r\ncommand = \"c\"",
+    );
 }

@@ -310,3 +310,221 @@ fn symlink_fixtures_are_created_at_runtime() {
         assert!(error.to_string().contains(name), "{error}");
     }
 }
+
+/// TOML shapes in the spirit of the toml-test `valid` corpus, written by hand: every
+/// kind of key, value, table and whitespace a user's config.toml may hold.
+const TOML_SHAPES: &[&str] = &[
+    "",
+    "# only a comment",
+    "a = 1",
+    "a = 1\n",
+    "a=1\nb =2\nc= 3\n",
+    "\"name\".'last' = \"x\"\n",
+    "fruit . flavor = \"banana\"\nfruit.color = 'yellow'\n",
+    "site.a = 1\nother = 2\nsite.b = 3\n",
+    "[\"\".a]\nk = 1\n",
+    "\"\" = \"empty key\"\n'a' = 'x'\n",
+    "['a b'.\"c.d\"]\n'e f' = 1\n",
+    "point = {\n  x = 1, # the x\n  y = 2,\n}\n",
+    "inline = { a = 1, b = { c = [1, 2] } }\n",
+    "empty = {}\nspaced = { }\n",
+    "arr = [\n  1,\n  2, # two\n]\n",
+    "aot = 1\n[[products]]\nname = \"Hammer\"\n\n[[products]]\n\n[[products]]\nname = \"Nail\"\n",
+    "[[fruits]]\nname = \"apple\"\n[fruits.physical]\ncolor = \"red\"\n[[fruits.varieties]]\nname = \"red delicious\"\n",
+    "s1 = \"\"\"\nRoses are red\n  Violets are blue\"\"\"\ns2 = '''\nraw \\ text\n'''\n",
+    "t = 1979-05-27T07:32:00Z\nd = 1979-05-27\nlt = 07:32:00\nf = +inf\nn = nan\nh = 0xDEADBEEF\nu = 1_000\n",
+    "  indented = true\n\t\ttabbed = \"yes\"\n",
+    "[a]\n[a.b]\nc = 1\n[a.b.d]\n# trailing comment in a table\n",
+    "[x.y.z.w]\n[x]\n",
+    "a = 1 # comment\n\n\n# block\n# comment\n[t] # header comment\nb = 2\n\n# end",
+    "a = 1\r\n[t]\r\nb = 2\r\n",
+    "a = 1\r\nb = 2\n[t]\r\nc = 3",
+    "[mcp_servers.docs]\ncommand = \"npx\"\nenv.A = \"1\"\n[mcp_servers.docs.env2]\nB = \"2\"\n",
+    "mcp_servers = { docs = { command = \"npx\" } }\n",
+    "model_providers.deepseek.name = \"DeepSeek\"\n\n[model_providers.groq]\nname = \"Groq\"\n",
+    "model = \"o3\"\n[projects.\"/home/a b\"]\ntrust_level = \"trusted\"\n[projects.'C:\\Users\\x']\ntrust_level = \"untrusted\"\n",
+    "[tui]\nnotifications = true\n\n[model_providers.x]\nname = \"x\"\n\n[profiles.\"my profile\"]\nmodel = \"y\"\n",
+];
+
+/// The edits aigate makes to a Codex config.
+fn codex_edits() -> Vec<(Vec<&'static str>, Value)> {
+    vec![
+        (vec!["model_provider"], json!("aigate")),
+        (vec!["model_providers", "aigate"], json!({"name": "aigate", "base_url": "http://127.0.0.1:1/v1"})),
+        (vec!["mcp_servers", "x"], json!({"command": "npx", "args": ["-y", "@x/y"], "env": {"K": "V"}})),
+        (vec!["mcp_servers", "my.server"], json!({"url": "http://h/mcp"})),
+    ]
+}
+
+/// Whether `edited` is `original` with bytes inserted and none removed or changed, in at
+/// most `blocks` contiguous runs.
+fn only_insertions(original: &str, edited: &str, blocks: usize) -> bool {
+    let diff =
+        similar::TextDiff::configure().algorithm(similar::Algorithm::Myers).diff_chars(original, edited);
+    let mut inserted = 0;
+    for operation in diff.ops() {
+        match operation.tag() {
+            similar::DiffTag::Equal => {}
+            similar::DiffTag::Insert => inserted += 1,
+            similar::DiffTag::Delete | similar::DiffTag::Replace => return false,
+        }
+    }
+    inserted <= blocks
+}
+
+/// Defect 1, property style: over every shape (and every TOML fixture), each edit and all
+/// of them together only insert bytes (every original byte is still there, in order),
+/// the result parses with the value in place, and removing what was added gives back
+/// the exact original.
+#[test]
+fn toml_edits_only_insert_and_removing_them_gives_back_the_original() {
+    let mut inputs: Vec<(String, String)> = TOML_SHAPES
+        .iter()
+        .enumerate()
+        .map(|(index, shape)| (format!("shape {index}"), (*shape).to_string()))
+        .collect();
+    for (relative, format) in VALID {
+        if *format == Format::Toml {
+            let bytes = read(relative);
+            let text =
+                String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes)).into_owned();
+            inputs.push(((*relative).to_string(), text));
+        }
+    }
+    for (name, input) in &inputs {
+        let original = Document::parse(input.as_bytes(), Format::Toml, Path::new(name))
+            .unwrap_or_else(|error| panic!("{name}: {error}"));
+        let applicable: Vec<_> = codex_edits()
+            .into_iter()
+            .filter(|(key_path, _)| {
+                // An edit the shape refuses (a parent that is not a table) is fine to skip.
+                let mut probe = Document::parse(input.as_bytes(), Format::Toml, Path::new(name)).unwrap();
+                !original.contains(key_path) && probe.set(key_path, &json!(1)).is_ok()
+            })
+            .collect();
+        let mut together = Document::parse(input.as_bytes(), Format::Toml, Path::new(name)).unwrap();
+        for (key_path, value) in &applicable {
+            let context = format!("{name} {key_path:?}");
+            let mut document = Document::parse(input.as_bytes(), Format::Toml, Path::new(name)).unwrap();
+            assert!(document.set(key_path, value).unwrap(), "{context}");
+            let edited = String::from_utf8(document.to_bytes()).unwrap();
+            assert!(
+                only_insertions(input, &edited, 1),
+                "{context}: not a pure insertion\n{input}\n---\n{edited}"
+            );
+            assert_output_parses_with(
+                input.as_bytes(),
+                edited.as_bytes(),
+                Format::Toml,
+                key_path,
+                value,
+                &context,
+            );
+            document.remove(key_path).unwrap();
+            assert_eq!(String::from_utf8(document.to_bytes()).unwrap(), *input, "{context}: set then remove");
+            together.set(key_path, value).unwrap();
+        }
+        let edited = String::from_utf8(together.to_bytes()).unwrap();
+        assert!(
+            only_insertions(input, &edited, applicable.len()),
+            "{name}: all edits\n{input}\n---\n{edited}"
+        );
+        for (key_path, _) in applicable.iter().rev() {
+            together.remove(key_path).unwrap();
+        }
+        assert_eq!(String::from_utf8(together.to_bytes()).unwrap(), *input, "{name}: all edits removed");
+    }
+}
+
+/// A `.claude.json` of about `size` bytes: `projects` with `per_project` history entries
+/// each, then `servers` (the top-level `mcpServers` member, or nothing).
+fn large_claude_json(size: usize, per_project: usize, servers: &str) -> String {
+    let mut text = String::from("{\n  \"numStartups\": 4242,\n  \"projects\": {\n");
+    let mut index = 0;
+    while text.len() < size {
+        if index > 0 {
+            text.push_str(",\n");
+        }
+        text.push_str(&format!(
+            "    \"/home/alice/src/project-{index}\": {{\n      \"allowedTools\": [],\n      \"history\": [\n"
+        ));
+        let history: Vec<String> = (0..per_project)
+            .map(|entry| {
+                format!("        {{\"display\": \"/clear {entry} \\u00e9\", \"pastedContents\": {{}}}}")
+            })
+            .collect();
+        text.push_str(&history.join(",\n"));
+        text.push_str("\n      ],\n      \"mcpServers\": {},\n      \"lastCost\": 1.25\n    }");
+        index += 1;
+    }
+    text.push_str(&format!("\n  }},\n{servers}  \"isQualifiedForDataSharing\": false\n}}\n"));
+    text
+}
+
+/// Timings of the document layer on large files (the CLI's whole-command figures are in
+/// `bench/mcp_large.sh`). Run with
+/// `cargo test --release --test doc_roundtrip -- --ignored --nocapture document_layer_timings`.
+#[test]
+#[ignore = "a benchmark: run it in release mode"]
+fn document_layer_timings() {
+    use std::time::Instant;
+    let servers = "  \"mcpServers\": {\n    \"context7\": {\n      \"type\": \"stdio\",\n      \"command\": \"npx\"\n    }\n  },\n";
+    let huge_string = format!(
+        "{{\n  \"cachedBlob\": \"{}\",\n{servers}  \"z\": 1\n}}\n",
+        "x\\\" \\u00e9 ".repeat(20 * 1024 * 1024 / 12)
+    );
+    let shapes = [
+        ("populated", large_claude_json(20 << 20, 40, servers)),
+        ("empty", large_claude_json(20 << 20, 400, "  \"mcpServers\": {},\n")),
+        ("missing", large_claude_json(20 << 20, 400, "")),
+        ("huge", huge_string),
+    ];
+    let entry = json!({"type": "stdio", "command": "npx", "args": ["-y", "@bench/server"], "env": {}});
+    let best = |run: &mut dyn FnMut()| {
+        (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                run();
+                start.elapsed().as_secs_f64() * 1000.0
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    println!(
+        "{:<10} {:>6} {:>10} {:>10} {:>14} {:>12}",
+        "shape", "MB", "parse ms", "+get ms", "parse+set+out", "json_fast ms"
+    );
+    for (name, text) in &shapes {
+        let bytes = text.as_bytes();
+        let parse = best(&mut || {
+            Document::parse(bytes, Format::Json, Path::new("x")).unwrap();
+        });
+        let read = best(&mut || {
+            let document = Document::parse(bytes, Format::Json, Path::new("x")).unwrap();
+            document.get(&["mcpServers"]);
+            document.keys(&["mcpServers"]);
+        });
+        let mut edited = Vec::new();
+        let edit = best(&mut || {
+            let mut document = Document::parse(bytes, Format::Json, Path::new("x")).unwrap();
+            document.get(&["mcpServers", "bench"]);
+            document.set(&["mcpServers", "bench"], &entry).unwrap();
+            edited = document.to_bytes();
+        });
+        let container = vec!["mcpServers".to_string()];
+        let mut fast = None;
+        let fast_ms = best(&mut || {
+            fast = match aigate::skills_mcp::json_fast::try_add(bytes, &container, "bench", &entry) {
+                aigate::skills_mcp::json_fast::FastAdd::Added(new, _) => Some(new),
+                _ => None,
+            };
+        });
+        if let Some(fast) = &fast {
+            assert_eq!(String::from_utf8_lossy(fast), String::from_utf8_lossy(&edited), "{name}");
+        }
+        let fast_column = if fast.is_some() { format!("{fast_ms:.1}") } else { "declines".to_string() };
+        println!(
+            "{name:<10} {:>6.1} {parse:>10.1} {read:>10.1} {edit:>14.1} {fast_column:>12}",
+            bytes.len() as f64 / 1_048_576.0
+        );
+    }
+}

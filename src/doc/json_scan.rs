@@ -1,0 +1,563 @@
+//! One fast pass over JSON/JSONC text: validate it completely and index the top-level
+//! members, without building a tree. Later lookups walk the (already validated) text by
+//! skipping values, and only the values asked for are turned into `serde_json` values.
+//!
+//! Invariants:
+//! - [`validate`] accepts exactly what the clients accept: strict JSON (RFC 8259: no
+//!   comments, no trailing commas, whitespace only space, tab, CR and LF, no raw control
+//!   character in a string) or JSONC (`//` and `/* */` comments and trailing commas
+//!   too). Both refuse duplicate keys, nesting deeper than [`MAX_DEPTH`], lone surrogate
+//!   escapes and a top level that is not one object. Every refusal has a byte offset.
+//! - The helpers after [`validate`] assume text it accepted.
+//! - No recursion deeper than [`MAX_DEPTH`], no allocation per byte.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::ops::Range;
+
+use serde_json::Value as JsonValue;
+
+use super::json::JsonFailureKind;
+
+/// How deep objects and arrays may nest before a file is refused (serde_json's limit).
+pub(crate) const MAX_DEPTH: usize = 128;
+
+/// A refusal at a byte offset of the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ScanFailure {
+    pub(crate) kind: JsonFailureKind,
+    pub(crate) offset: usize,
+    pub(crate) message: String,
+}
+
+/// One member of an object: its decoded key and where its key and value are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Member {
+    pub(crate) key: String,
+    pub(crate) key_start: usize,
+    pub(crate) value: Range<usize>,
+}
+
+/// Validate `text`; on success return the members of the top-level object and the
+/// object's own range.
+pub(crate) fn validate(text: &str, strict: bool) -> Result<(Range<usize>, Vec<Member>), ScanFailure> {
+    validate_boxed(text, strict).map_err(|failure| *failure)
+}
+
+fn validate_boxed(text: &str, strict: bool) -> Result<(Range<usize>, Vec<Member>), Failure> {
+    let mut validator = Validator { bytes: text.as_bytes(), strict, top: Vec::new(), keys: Vec::new() };
+    let start = validator.whitespace(0)?;
+    match validator.bytes.get(start) {
+        Some(b'{') => {}
+        Some(_) => {
+            validator.value(start, 0)?;
+            return Err(failure(
+                JsonFailureKind::WrongTopLevel,
+                start,
+                "the top-level value must be an object",
+            ));
+        }
+        None => return Err(failure(JsonFailureKind::Syntax, start, "the file holds no JSON value")),
+    }
+    let end = validator.value(start, 0)?;
+    let after = validator.whitespace(end)?;
+    if after < validator.bytes.len() {
+        return Err(failure(JsonFailureKind::Syntax, after, "unexpected text after the top-level object"));
+    }
+    Ok((start..end, validator.top))
+}
+
+/// The members of the object that starts at `open` (a `{`) in validated text.
+pub(crate) fn members(text: &str, open: usize) -> Vec<Member> {
+    let bytes = text.as_bytes();
+    let mut members = Vec::new();
+    let mut at = skip_whitespace(bytes, open + 1);
+    while bytes.get(at) == Some(&b'"') {
+        let key_end = skip_string(bytes, at);
+        let key = decode_string(text, at..key_end);
+        let value_start = skip_whitespace(bytes, skip_whitespace(bytes, key_end) + 1);
+        let value_end = skip_value(bytes, value_start);
+        members.push(Member { key, key_start: at, value: value_start..value_end });
+        at = skip_whitespace(bytes, value_end);
+        if bytes.get(at) == Some(&b',') {
+            at = skip_whitespace(bytes, at + 1);
+        }
+    }
+    members
+}
+
+/// The value in `range` of validated text as JSON. Numbers that fit neither i64/u64 nor
+/// a finite f64 become strings holding their raw text.
+pub(crate) fn to_json(text: &str, range: Range<usize>) -> JsonValue {
+    let bytes = text.as_bytes();
+    let start = range.start;
+    match bytes.get(start) {
+        Some(b'{') => JsonValue::Object(
+            members(text, start)
+                .into_iter()
+                .map(|member| (member.key, to_json(text, member.value)))
+                .collect(),
+        ),
+        Some(b'[') => {
+            let mut elements = Vec::new();
+            let mut at = skip_whitespace(bytes, start + 1);
+            while !matches!(bytes.get(at), Some(b']') | None) {
+                let end = skip_value(bytes, at);
+                elements.push(to_json(text, at..end));
+                at = skip_whitespace(bytes, end);
+                if bytes.get(at) == Some(&b',') {
+                    at = skip_whitespace(bytes, at + 1);
+                }
+            }
+            JsonValue::Array(elements)
+        }
+        Some(b'"') => JsonValue::String(decode_string(text, range)),
+        Some(b't') => JsonValue::Bool(true),
+        Some(b'f') => JsonValue::Bool(false),
+        Some(b'n') | None => JsonValue::Null,
+        Some(_) => number_to_json(text.get(range).unwrap_or_default()),
+    }
+}
+
+/// A number's raw text as JSON (see [`to_json`]).
+pub(crate) fn number_to_json(raw: &str) -> JsonValue {
+    let is_integer = !raw.contains(['.', 'e', 'E']);
+    if is_integer {
+        if let Ok(integer) = raw.parse::<i64>() {
+            return JsonValue::from(integer);
+        }
+        if let Ok(integer) = raw.parse::<u64>() {
+            return JsonValue::from(integer);
+        }
+        return JsonValue::String(raw.to_string());
+    }
+    match raw.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+        Some(number) if number.as_f64().is_some_and(f64::is_finite) => JsonValue::Number(number),
+        Some(_) | None => JsonValue::String(raw.to_string()),
+    }
+}
+
+/// Skip whitespace and comments in validated text.
+pub(crate) fn skip_whitespace(bytes: &[u8], mut at: usize) -> usize {
+    loop {
+        match bytes.get(at) {
+            Some(b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) => at += 1,
+            Some(0xc2) if bytes.get(at + 1) == Some(&0xa0) => at += 2,
+            Some(b'/') if bytes.get(at + 1) == Some(&b'/') => {
+                at = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |offset| at + offset);
+            }
+            Some(b'/') if bytes.get(at + 1) == Some(&b'*') => {
+                at = memchr::memmem::find(&bytes[at + 2..], b"*/")
+                    .map_or(bytes.len(), |offset| at + 2 + offset + 2);
+            }
+            _ => return at,
+        }
+    }
+}
+
+/// The offset just past the value starting at `at` in validated text.
+pub(crate) fn skip_value(bytes: &[u8], at: usize) -> usize {
+    match bytes.get(at) {
+        Some(b'"') => skip_string(bytes, at),
+        Some(b'{' | b'[') => {
+            let mut depth = 0_usize;
+            let mut index = at;
+            while let Some(byte) = bytes.get(index) {
+                match byte {
+                    b'"' => {
+                        index = skip_string(bytes, index);
+                        continue;
+                    }
+                    b'/' if matches!(bytes.get(index + 1), Some(b'/' | b'*')) => {
+                        index = skip_whitespace(bytes, index);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return index + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                index += 1;
+            }
+            bytes.len()
+        }
+        Some(_) => {
+            let mut index = at;
+            while bytes.get(index).is_some_and(|byte| byte.is_ascii_alphanumeric() || b"+-.".contains(byte)) {
+                index += 1;
+            }
+            index
+        }
+        None => at,
+    }
+}
+
+/// The offset just past the string starting at `at` (a `"`) in validated text.
+pub(crate) fn skip_string(bytes: &[u8], at: usize) -> usize {
+    let mut index = at + 1;
+    while let Some(byte) = bytes.get(index) {
+        match byte {
+            b'"' => return index + 1,
+            b'\\' => index += 2,
+            _ => index += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// The decoded text of the string in `range` (quotes included) of validated text.
+pub(crate) fn decode_string(text: &str, range: Range<usize>) -> String {
+    let raw = text.get(range).unwrap_or_default();
+    if raw.contains('\\') {
+        serde_json::from_str::<String>(raw).unwrap_or_default()
+    } else {
+        raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default().to_string()
+    }
+}
+
+/// A refusal, boxed: the validator's functions return `Result<usize, Failure>`, which
+/// then fits in two registers (it is returned millions of times on a large file).
+type Failure = Box<ScanFailure>;
+
+#[expect(clippy::unnecessary_box_returns, reason = "a boxed error keeps every Result in registers")]
+fn failure(kind: JsonFailureKind, offset: usize, message: impl Into<String>) -> Failure {
+    Box::new(ScanFailure { kind, offset, message: message.into() })
+}
+
+/// The bytes that end a run of plain characters in a string.
+static STRING_STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// Above this many keys an object's duplicate check uses a hash set.
+const LINEAR_KEYS: usize = 16;
+
+struct Validator<'text> {
+    bytes: &'text [u8],
+    strict: bool,
+    top: Vec<Member>,
+    /// The keys (string range, has escapes) of every object being read, innermost last:
+    /// one buffer for the whole file instead of one allocation per object.
+    keys: Vec<(usize, usize, bool)>,
+}
+
+impl<'text> Validator<'text> {
+    fn whitespace(&self, mut at: usize) -> Result<usize, Failure> {
+        let bytes = self.bytes;
+        loop {
+            match bytes.get(at) {
+                Some(b' ' | b'\t' | b'\n' | b'\r') => at += 1,
+                Some(b'/') if matches!(bytes.get(at + 1), Some(b'/' | b'*')) => {
+                    if self.strict {
+                        return Err(failure(
+                            JsonFailureKind::JsoncInStrict,
+                            at,
+                            "comments are not allowed (JSONC in a strict JSON file)",
+                        ));
+                    }
+                    if bytes.get(at + 1) == Some(&b'*')
+                        && memchr::memmem::find(&bytes[at + 2..], b"*/").is_none()
+                    {
+                        return Err(failure(JsonFailureKind::Syntax, at, "unterminated comment"));
+                    }
+                    at = skip_whitespace(bytes, at);
+                }
+                Some(0x0b | 0x0c) if !self.strict => at += 1,
+                Some(0xc2) if !self.strict && bytes.get(at + 1) == Some(&0xa0) => at += 2,
+                Some(byte @ (0x0b | 0x0c)) => {
+                    let name = if *byte == 0x0c { "a form feed (U+000C)" } else { "a vertical tab (U+000B)" };
+                    return Err(failure(
+                        JsonFailureKind::Syntax,
+                        at,
+                        format!("{name} is not whitespace in strict JSON"),
+                    ));
+                }
+                _ => return Ok(at),
+            }
+        }
+    }
+
+    /// Validate the value at `at` (nested `depth` levels deep); return its end.
+    fn value(&mut self, at: usize, depth: usize) -> Result<usize, Failure> {
+        match self.bytes.get(at) {
+            Some(b'{') => self.object(at, depth + 1),
+            Some(b'[') => self.array(at, depth + 1),
+            Some(b'"') => self.string(at).map(|(end, _)| end),
+            Some(b'-' | b'0'..=b'9') => self.number(at),
+            Some(b't') => self.literal(at, b"true"),
+            Some(b'f') => self.literal(at, b"false"),
+            Some(b'n') => self.literal(at, b"null"),
+            Some(_) => Err(failure(JsonFailureKind::Syntax, at, "expected a value")),
+            None => Err(failure(JsonFailureKind::Syntax, at, "unexpected end of file, expected a value")),
+        }
+    }
+
+    fn too_deep(at: usize, depth: usize) -> Result<(), Failure> {
+        if depth > MAX_DEPTH {
+            return Err(failure(
+                JsonFailureKind::TooDeep,
+                at,
+                format!("objects and arrays nest deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn trailing_comma(&self, comma: usize) -> Result<(), Failure> {
+        if self.strict {
+            return Err(failure(
+                JsonFailureKind::JsoncInStrict,
+                comma,
+                "trailing commas are not allowed (JSONC in a strict JSON file)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn object(&mut self, open: usize, depth: usize) -> Result<usize, Failure> {
+        Self::too_deep(open, depth)?;
+        let base = self.keys.len();
+        let result = self.members(open, depth, base);
+        self.keys.truncate(base);
+        result
+    }
+
+    fn members(&mut self, open: usize, depth: usize, base: usize) -> Result<usize, Failure> {
+        let mut key_set: Option<HashSet<Cow<'text, str>>> = None;
+        let mut at = self.whitespace(open + 1)?;
+        if self.bytes.get(at) == Some(&b'}') {
+            return Ok(at + 1);
+        }
+        loop {
+            if self.bytes.get(at) != Some(&b'"') {
+                return Err(failure(
+                    JsonFailureKind::Syntax,
+                    at,
+                    "expected a property name in double quotes",
+                ));
+            }
+            let key_start = at;
+            let (key_end, escaped) = self.string(at)?;
+            let duplicate = if let Some(set) = &mut key_set {
+                !set.insert(self.key_text(key_start..key_end, escaped))
+            } else {
+                let duplicate = self.keys[base..].iter().any(|&(start, end, other_escaped)| {
+                    self.same_key((start, end, other_escaped), (key_start, key_end, escaped))
+                });
+                self.keys.push((key_start, key_end, escaped));
+                if self.keys.len() - base > LINEAR_KEYS {
+                    key_set = Some(
+                        self.keys[base..]
+                            .iter()
+                            .map(|&(start, end, escaped)| self.key_text(start..end, escaped))
+                            .collect(),
+                    );
+                }
+                duplicate
+            };
+            if duplicate {
+                let key = self.key_text(key_start..key_end, escaped);
+                return Err(failure(
+                    JsonFailureKind::DuplicateKey,
+                    key_start,
+                    format!("duplicate key `{key}`"),
+                ));
+            }
+            at = self.whitespace(key_end)?;
+            if self.bytes.get(at) != Some(&b':') {
+                return Err(failure(JsonFailureKind::Syntax, at, "expected `:` after the property name"));
+            }
+            let value_start = self.whitespace(at + 1)?;
+            let value_end = self.value(value_start, depth)?;
+            if depth == 1 {
+                let key = self.key_text(key_start..key_end, escaped).into_owned();
+                self.top.push(Member { key, key_start, value: value_start..value_end });
+            }
+            at = self.whitespace(value_end)?;
+            match self.bytes.get(at) {
+                Some(b',') => {
+                    let comma = at;
+                    at = self.whitespace(at + 1)?;
+                    if self.bytes.get(at) == Some(&b'}') {
+                        self.trailing_comma(comma)?;
+                        return Ok(at + 1);
+                    }
+                }
+                Some(b'}') => return Ok(at + 1),
+                Some(_) => return Err(failure(JsonFailureKind::Syntax, at, "expected `,` or `}`")),
+                None => {
+                    return Err(failure(JsonFailureKind::Syntax, at, "unexpected end of file, expected `}`"));
+                }
+            }
+        }
+    }
+
+    /// Whether two keys (string range, has escapes) are the same name.
+    fn same_key(&self, first: (usize, usize, bool), second: (usize, usize, bool)) -> bool {
+        if !first.2 && !second.2 {
+            return self.bytes[first.0..first.1] == self.bytes[second.0..second.1];
+        }
+        self.key_text(first.0..first.1, first.2) == self.key_text(second.0..second.1, second.2)
+    }
+
+    fn array(&mut self, open: usize, depth: usize) -> Result<usize, Failure> {
+        Self::too_deep(open, depth)?;
+        let mut at = self.whitespace(open + 1)?;
+        if self.bytes.get(at) == Some(&b']') {
+            return Ok(at + 1);
+        }
+        loop {
+            let end = self.value(at, depth)?;
+            at = self.whitespace(end)?;
+            match self.bytes.get(at) {
+                Some(b',') => {
+                    let comma = at;
+                    at = self.whitespace(at + 1)?;
+                    if self.bytes.get(at) == Some(&b']') {
+                        self.trailing_comma(comma)?;
+                        return Ok(at + 1);
+                    }
+                }
+                Some(b']') => return Ok(at + 1),
+                Some(_) => return Err(failure(JsonFailureKind::Syntax, at, "expected `,` or `]`")),
+                None => {
+                    return Err(failure(JsonFailureKind::Syntax, at, "unexpected end of file, expected `]`"));
+                }
+            }
+        }
+    }
+
+    fn key_text(&self, range: Range<usize>, escaped: bool) -> Cow<'text, str> {
+        let bytes: &'text [u8] = self.bytes;
+        let raw = std::str::from_utf8(&bytes[range]).unwrap_or_default();
+        if escaped {
+            Cow::Owned(serde_json::from_str::<String>(raw).unwrap_or_default())
+        } else {
+            Cow::Borrowed(raw.get(1..raw.len() - 1).unwrap_or_default())
+        }
+    }
+
+    /// Validate the string at `at` (a `"`); return its end and whether it has escapes.
+    fn string(&self, at: usize) -> Result<(usize, bool), Failure> {
+        let bytes = self.bytes;
+        let mut index = at + 1;
+        let mut escaped = false;
+        loop {
+            // Plain characters in bulk: only `"`, `\` and control characters stop.
+            while bytes.get(index).is_some_and(|byte| !STRING_STOP[usize::from(*byte)]) {
+                index += 1;
+            }
+            match bytes.get(index) {
+                Some(b'"') => return Ok((index + 1, escaped)),
+                Some(b'\\') => {
+                    escaped = true;
+                    index = self.escape(index)?;
+                }
+                Some(byte) if *byte < 0x20 => {
+                    let (shown, escape) = match byte {
+                        b'\t' => ("tab", "`\\t`"),
+                        b'\n' => ("line break", "`\\n`"),
+                        b'\r' => ("carriage return", "`\\r`"),
+                        _ => ("control character", "a `\\u` escape"),
+                    };
+                    return Err(failure(
+                        JsonFailureKind::Syntax,
+                        index,
+                        format!("a raw {shown} (U+{byte:04X}) inside a string; JSON needs {escape}"),
+                    ));
+                }
+                Some(_) => index += 1,
+                None => return Err(failure(JsonFailureKind::Syntax, at, "unterminated string")),
+            }
+        }
+    }
+
+    /// Validate the escape at `at` (a `\`); return the offset after it.
+    fn escape(&self, at: usize) -> Result<usize, Failure> {
+        let bytes = self.bytes;
+        match bytes.get(at + 1) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(at + 2),
+            Some(b'u') => {
+                let unit = self.hex4(at)?;
+                match unit {
+                    0xd800..=0xdbff => {
+                        if bytes.get(at + 6) == Some(&b'\\') && bytes.get(at + 7) == Some(&b'u') {
+                            if let Ok(0xdc00..=0xdfff) = self.hex4(at + 6) {
+                                return Ok(at + 12);
+                            }
+                        }
+                        Err(failure(JsonFailureKind::Syntax, at, "a lone surrogate in a `\\u` escape"))
+                    }
+                    0xdc00..=0xdfff => {
+                        Err(failure(JsonFailureKind::Syntax, at, "a lone surrogate in a `\\u` escape"))
+                    }
+                    _ => Ok(at + 6),
+                }
+            }
+            Some(_) | None => Err(failure(JsonFailureKind::Syntax, at, "invalid escape in a string")),
+        }
+    }
+
+    fn hex4(&self, at: usize) -> Result<u32, Failure> {
+        let digits = self.bytes.get(at + 2..at + 6).and_then(|digits| std::str::from_utf8(digits).ok());
+        digits
+            .filter(|digits| digits.bytes().all(|byte| byte.is_ascii_hexdigit()))
+            .and_then(|digits| u32::from_str_radix(digits, 16).ok())
+            .ok_or_else(|| failure(JsonFailureKind::Syntax, at, "invalid `\\u` escape in a string"))
+    }
+
+    fn number(&self, at: usize) -> Result<usize, Failure> {
+        let bytes = self.bytes;
+        let digits = |mut index: usize| {
+            let start = index;
+            while bytes.get(index).is_some_and(u8::is_ascii_digit) {
+                index += 1;
+            }
+            (index > start).then_some(index)
+        };
+        let bad = |index: usize| failure(JsonFailureKind::Syntax, index, "invalid number");
+        let mut index = if bytes.get(at) == Some(&b'-') { at + 1 } else { at };
+        if bytes.get(index) == Some(&b'0') {
+            index += 1;
+        } else {
+            index = digits(index).ok_or_else(|| bad(index))?;
+        }
+        if bytes.get(index) == Some(&b'.') {
+            index = digits(index + 1).ok_or_else(|| bad(index + 1))?;
+        }
+        if matches!(bytes.get(index), Some(b'e' | b'E')) {
+            index += 1;
+            if matches!(bytes.get(index), Some(b'+' | b'-')) {
+                index += 1;
+            }
+            index = digits(index).ok_or_else(|| bad(index))?;
+        }
+        if bytes.get(index).is_some_and(|byte| byte.is_ascii_alphanumeric() || *byte == b'.') {
+            return Err(bad(at));
+        }
+        Ok(index)
+    }
+
+    fn literal(&self, at: usize, word: &[u8]) -> Result<usize, Failure> {
+        let end = at + word.len();
+        if self.bytes.get(at..end) == Some(word)
+            && !self.bytes.get(end).is_some_and(|byte| byte.is_ascii_alphanumeric() || *byte == b'_')
+        {
+            Ok(end)
+        } else {
+            Err(failure(JsonFailureKind::Syntax, at, "expected a value"))
+        }
+    }
+}
