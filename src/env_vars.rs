@@ -12,6 +12,7 @@ pub const CLAUDE_CONFIG_DIR: &str = "CLAUDE_CONFIG_DIR";
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 /// An explicit OpenCode config file.
 pub const OPENCODE_CONFIG: &str = "OPENCODE_CONFIG";
+pub const GEMINI_CLI_HOME: &str = "GEMINI_CLI_HOME";
 /// Inline OpenCode config; `aigate run opencode` sets it for the agent.
 pub const OPENCODE_CONFIG_CONTENT: &str = "OPENCODE_CONFIG_CONTENT";
 /// Disable colour in output.
@@ -22,6 +23,7 @@ pub const AIGATE_CODEX_BIN: &str = "AIGATE_CODEX_BIN";
 pub const AIGATE_CLAUDE_BIN: &str = "AIGATE_CLAUDE_BIN";
 /// The OpenCode executable for `aigate run opencode` (else `opencode` on `PATH`).
 pub const AIGATE_OPENCODE_BIN: &str = "AIGATE_OPENCODE_BIN";
+pub const AIGATE_GEMINI_BIN: &str = "AIGATE_GEMINI_BIN";
 /// Set by `aigate run` in the agent's environment: the session proxy's base URL.
 pub const AIGATE_BASE_URL: &str = "AIGATE_BASE_URL";
 /// Set by `aigate run` in the agent's environment: the session token (never on argv).
@@ -44,6 +46,9 @@ pub const ANTHROPIC_AUTH_TOKEN: &str = "ANTHROPIC_AUTH_TOKEN";
 pub const ANTHROPIC_API_KEY: &str = "ANTHROPIC_API_KEY";
 pub const ANTHROPIC_CUSTOM_HEADERS: &str = "ANTHROPIC_CUSTOM_HEADERS";
 pub const ANTHROPIC_MODEL: &str = "ANTHROPIC_MODEL";
+pub const GOOGLE_GEMINI_BASE_URL: &str = "GOOGLE_GEMINI_BASE_URL";
+pub const GEMINI_API_KEY: &str = "GEMINI_API_KEY";
+pub const GEMINI_MODEL: &str = "GEMINI_MODEL";
 
 /// Read a variable, treating an empty value as unset (as Codex does for `CODEX_HOME`).
 pub fn var(name: &str) -> Option<String> {

@@ -22,6 +22,8 @@ pub struct Paths {
     pub opencode_dir: PathBuf,
     /// `OPENCODE_CONFIG` when set.
     pub opencode_config_override: Option<PathBuf>,
+    /// `$GEMINI_CLI_HOME`, else `$HOME`: Gemini CLI keeps `.gemini/` and `.agents/` here.
+    pub gemini_home: PathBuf,
 }
 
 impl Paths {
@@ -47,8 +49,24 @@ impl Paths {
             claude_json,
             opencode_dir: xdg.join("opencode"),
             opencode_config_override: var(env_vars::OPENCODE_CONFIG).map(PathBuf::from),
+            gemini_home: var(env_vars::GEMINI_CLI_HOME).map_or_else(|| home.clone(), PathBuf::from),
             home,
         })
+    }
+
+    /// Every location at its default under `home` (no variable read): for tests.
+    #[cfg(test)]
+    pub fn for_home(home: &Path) -> Self {
+        Self {
+            home: home.to_path_buf(),
+            aigate_home: home.join(".aigate"),
+            codex_home: home.join(".codex"),
+            claude_dir: home.join(".claude"),
+            claude_json: home.join(".claude.json"),
+            opencode_dir: home.join(".config").join("opencode"),
+            opencode_config_override: None,
+            gemini_home: home.to_path_buf(),
+        }
     }
 
     pub fn db_file(&self) -> PathBuf {
@@ -85,6 +103,16 @@ impl Paths {
             }
         }
         self.opencode_dir.join("opencode.json")
+    }
+
+    /// `~/.gemini` (under `$GEMINI_CLI_HOME` when set).
+    pub fn gemini_dir(&self) -> PathBuf {
+        self.gemini_home.join(".gemini")
+    }
+
+    /// Gemini CLI's user settings (JSON with comments, no trailing commas).
+    pub fn gemini_settings(&self) -> PathBuf {
+        self.gemini_dir().join("settings.json")
     }
 
     /// The shared skills store read by Codex and OpenCode.

@@ -107,6 +107,7 @@ pub enum ClientChoice {
     Claude,
     #[value(name = "opencode")]
     OpenCode,
+    Gemini,
     All,
 }
 
@@ -117,6 +118,7 @@ pub enum AgentChoice {
     Claude,
     #[value(name = "opencode")]
     OpenCode,
+    Gemini,
 }
 
 impl From<AgentChoice> for Client {
@@ -125,6 +127,7 @@ impl From<AgentChoice> for Client {
             AgentChoice::Codex => Client::Codex,
             AgentChoice::Claude => Client::Claude,
             AgentChoice::OpenCode => Client::OpenCode,
+            AgentChoice::Gemini => Client::Gemini,
         }
     }
 }
@@ -159,6 +162,7 @@ pub(crate) fn choose(choices: &[ClientChoice], default: impl FnOnce() -> Vec<Cli
             ClientChoice::Codex => vec![Client::Codex],
             ClientChoice::Claude => vec![Client::Claude],
             ClientChoice::OpenCode => vec![Client::OpenCode],
+            ClientChoice::Gemini => vec![Client::Gemini],
             ClientChoice::All => Client::ALL.to_vec(),
         })
         .collect();

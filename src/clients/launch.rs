@@ -2,8 +2,9 @@
 //! each client gets (product.md §7). Pure: the environment is read through `lookup`.
 //!
 //! Invariants:
-//! - **No file is written** for the agent: Codex gets `-c` overrides, Claude Code and
-//!   OpenCode get environment variables.
+//! - **No file is written** for the agent: Codex gets `-c` overrides, Claude Code,
+//!   OpenCode and Gemini CLI get environment variables (Gemini CLI, when its settings do not
+//!   already select the API-key login, also a private session home: `gemini_home`).
 //! - **The session token never goes on argv** (it would show in `ps`): it reaches the agent
 //!   only through its environment (`AIGATE_TOKEN`, `ANTHROPIC_AUTH_TOKEN`,
 //!   `ANTHROPIC_CUSTOM_HEADERS`), and OpenCode's config names it as `{env:AIGATE_TOKEN}`.
@@ -56,7 +57,7 @@ fn login_variables(client: Client) -> &'static [&'static str] {
     match client {
         Client::Codex => &["OPENAI_API_KEY", "CODEX_API_KEY"],
         Client::Claude => &[env_vars::ANTHROPIC_API_KEY, "CLAUDE_CODE_OAUTH_TOKEN"],
-        Client::OpenCode => &[],
+        Client::OpenCode | Client::Gemini => &[],
     }
 }
 
@@ -66,6 +67,7 @@ pub fn find_agent(client: Client, bin: Option<&Path>) -> Result<PathBuf> {
         Client::Codex => (env_vars::AIGATE_CODEX_BIN, "@openai/codex"),
         Client::Claude => (env_vars::AIGATE_CLAUDE_BIN, "@anthropic-ai/claude-code"),
         Client::OpenCode => (env_vars::AIGATE_OPENCODE_BIN, "opencode-ai"),
+        Client::Gemini => (env_vars::AIGATE_GEMINI_BIN, "@google/gemini-cli"),
     };
     let hint = format!("install it with `npm i -g {package}`, or pass `--bin PATH`");
     let explicit = bin
@@ -162,6 +164,21 @@ pub fn plan_agent(
             warnings.extend(warning);
             env.push((env_vars::OPENCODE_CONFIG_CONTENT.into(), content.into()));
         }
+        Client::Gemini => {
+            // The Gemini API path goes after the base (`/v1beta/models/...`); the key is the
+            // session token, sent as `x-goog-api-key`. The auth type comes from a settings
+            // layer (see `gemini_home`), whose home `run` adds as `GEMINI_CLI_HOME`.
+            env.push((env_vars::GOOGLE_GEMINI_BASE_URL.into(), session.base_url.into()));
+            env.push((env_vars::GEMINI_API_KEY.into(), session.token.into()));
+            if let Some(model) = session.model {
+                env.push((env_vars::GEMINI_MODEL.into(), model.into()));
+            }
+            for name in ["GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_GCA", "GOOGLE_VERTEX_BASE_URL"] {
+                if lookup(name).is_some_and(|value| !value.is_empty()) {
+                    warnings.push(format!("`{name}` is set; the session unsets it for Gemini CLI"));
+                }
+            }
+        }
     }
     args.extend(user_args.iter().cloned());
     let mut unset: Vec<String> = session
@@ -171,6 +188,12 @@ pub fn plan_agent(
         .filter(|name| !env.iter().any(|(set, _)| set == *name))
         .cloned()
         .collect();
+    if session.client == Client::Gemini {
+        // They would take Gemini CLI to Vertex AI or a Google login, around the proxy.
+        unset.extend(
+            ["GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_GCA", "GOOGLE_VERTEX_BASE_URL"].map(String::from),
+        );
+    }
     unset.sort();
     unset.dedup();
     Ok(AgentLaunch { args, env, unset, warnings })
@@ -270,17 +293,18 @@ pub fn opencode_model(model: Option<&str>, chain: &[ChainEntry]) -> Result<Strin
     if let Some(model) = model {
         return Ok(model.to_string());
     }
-    chain
-        .iter()
-        .find_map(|entry| match entry {
-            ChainEntry::Provider(provider) => provider.default_model.clone(),
-            ChainEntry::Official => None,
-        })
-        .ok_or_else(|| {
-            Error::refused("OpenCode needs a model, and the first provider has no default model").hint(
-                "pass `--model MODEL`, or set one with `aigate provider add NAME --default-model MODEL`",
-            )
-        })
+    default_model(chain).ok_or_else(|| {
+        Error::refused("OpenCode needs a model, and the first provider has no default model")
+            .hint("pass `--model MODEL`, or set one with `aigate provider add NAME --default-model MODEL`")
+    })
+}
+
+/// The first provider's default model.
+pub fn default_model(chain: &[ChainEntry]) -> Option<String> {
+    chain.iter().find_map(|entry| match entry {
+        ChainEntry::Provider(provider) => provider.default_model.clone(),
+        ChainEntry::Official => None,
+    })
 }
 
 /// Escape a string for a TOML basic string.

@@ -123,15 +123,7 @@ fn no_proxy_is_extended_once() {
 #[test]
 fn chatgpt_login_is_detected_from_auth_json() {
     let dir = tempfile::tempdir().unwrap();
-    let paths = Paths {
-        home: dir.path().to_path_buf(),
-        aigate_home: dir.path().join("aigate"),
-        codex_home: dir.path().to_path_buf(),
-        claude_dir: dir.path().join("claude"),
-        claude_json: dir.path().join("claude.json"),
-        opencode_dir: dir.path().join("opencode"),
-        opencode_config_override: None,
-    };
+    let paths = Paths { codex_home: dir.path().to_path_buf(), ..Paths::for_home(dir.path()) };
     assert!(!codex_chatgpt_login(&paths));
     for (text, expected) in [
         (r#"{"OPENAI_API_KEY":"sk-x"}"#, false),

@@ -1,4 +1,4 @@
-//! The three clients and the files each one owns (product.md §2, client-formats.md).
+//! The four clients and the files each one owns (product.md §2, client-formats.md).
 //!
 //! This module knows *where* files are and *what format* they are in; editing them goes
 //! through [`crate::doc`] (pure edits) and [`crate::write`] (the one write path).
@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::paths::Paths;
 
 pub mod gateway;
+pub mod gemini_home;
 pub mod launch;
 
 /// The provider id aigate uses in every client's config (never `openai` & co., which newer
@@ -23,16 +24,18 @@ pub enum Client {
     Codex,
     Claude,
     OpenCode,
+    Gemini,
 }
 
 impl Client {
-    pub const ALL: [Client; 3] = [Client::Codex, Client::Claude, Client::OpenCode];
+    pub const ALL: [Client; 4] = [Client::Codex, Client::Claude, Client::OpenCode, Client::Gemini];
 
     pub fn name(self) -> &'static str {
         match self {
             Client::Codex => "codex",
             Client::Claude => "claude",
             Client::OpenCode => "opencode",
+            Client::Gemini => "gemini",
         }
     }
 
@@ -41,6 +44,7 @@ impl Client {
             "codex" => Some(Client::Codex),
             "claude" => Some(Client::Claude),
             "opencode" => Some(Client::OpenCode),
+            "gemini" => Some(Client::Gemini),
             _ => None,
         }
     }
@@ -51,6 +55,7 @@ impl Client {
             Client::Codex => "Codex",
             Client::Claude => "Claude Code",
             Client::OpenCode => "OpenCode",
+            Client::Gemini => "Gemini CLI",
         }
     }
 
@@ -61,14 +66,17 @@ impl Client {
             Client::Codex => crate::providers::Api::Responses,
             Client::Claude => crate::providers::Api::Messages,
             Client::OpenCode => crate::providers::Api::Chat,
+            Client::Gemini => crate::providers::Api::Gemini,
         }
     }
 
     /// Whether the client has an official login aigate can pass through (`official`).
+    /// Gemini CLI's Google login talks to the Code Assist API, not the Gemini API a base URL
+    /// can redirect, so a session cannot carry it.
     pub fn has_official_login(self) -> bool {
         match self {
             Client::Codex | Client::Claude => true,
-            Client::OpenCode => false,
+            Client::OpenCode | Client::Gemini => false,
         }
     }
 
@@ -86,6 +94,9 @@ impl Client {
             Client::OpenCode => {
                 vec![ClientFile::new(self, "config", paths.opencode_config(), Format::Jsonc, true)]
             }
+            Client::Gemini => {
+                vec![ClientFile::new(self, "settings", paths.gemini_settings(), Format::Jsonc, true)]
+            }
         }
     }
 
@@ -95,6 +106,7 @@ impl Client {
             Client::Codex => paths.codex_home.exists(),
             Client::Claude => paths.claude_dir.exists(),
             Client::OpenCode => paths.opencode_dir.exists(),
+            Client::Gemini => paths.gemini_dir().exists(),
         };
         home_exists || self.files(paths).iter().any(|file| file.path.symlink_metadata().is_ok())
     }

@@ -20,8 +20,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::clients::Client;
+use crate::clients::gemini_home::{self, AuthPlan, Overlay};
 use crate::clients::launch::{
-    AgentLaunch, Session, codex_chatgpt_login, find_agent, opencode_model, plan_agent,
+    AgentLaunch, Session, codex_chatgpt_login, default_model, find_agent, opencode_model, plan_agent,
 };
 use crate::env_vars;
 use crate::error::{Error, Result};
@@ -66,6 +67,9 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
     let official = chain.iter().any(|entry| matches!(entry, ChainEntry::Official));
     let model = match options.client {
         Client::OpenCode => Some(opencode_model(options.model.as_deref(), &chain)?),
+        // Gemini CLI's own model names mean nothing to most providers: the first provider's
+        // default model unless one is given (Gemini CLI then skips its model router).
+        Client::Gemini => options.model.clone().or_else(|| default_model(&chain)),
         Client::Codex | Client::Claude => options.model.clone(),
     };
     let codex_chatgpt_login = options.client == Client::Codex && official && codex_chatgpt_login(paths);
@@ -87,6 +91,18 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
         .collect();
     let token = crate::random::hex(32)?;
     let session_id = session_id()?;
+    let overlay = match options.client {
+        Client::Gemini => {
+            let cwd = std::env::current_dir()?;
+            match gemini_home::plan_auth(paths, &cwd, &|name| std::env::var(name).ok())? {
+                AuthPlan::EnvOnly => None,
+                AuthPlan::Overlay { settings } => {
+                    Some(Overlay::create(paths, &paths.aigate_home.join("sessions"), &session_id, settings)?)
+                }
+            }
+        }
+        Client::Codex | Client::Claude | Client::OpenCode => None,
+    };
 
     let runtime = super::runtime(Some(2))?;
     let code = runtime.block_on(async {
@@ -114,7 +130,10 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
             key_variables: &key_variables,
             images,
         };
-        let launch = plan_agent(&session, &options.agent_args, &|name| std::env::var_os(name))?;
+        let mut launch = plan_agent(&session, &options.agent_args, &|name| std::env::var_os(name))?;
+        if let Some(overlay) = &overlay {
+            launch.env.push((env_vars::GEMINI_CLI_HOME.into(), overlay.home.clone().into()));
+        }
         for warning in &launch.warnings {
             out.warn(warning);
         }
@@ -125,6 +144,11 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
     });
     // The proxy has drained and stopped; do not wait for idle workers to be joined.
     runtime.shutdown_background();
+    if let Some(overlay) = overlay {
+        for note in overlay.finish() {
+            out.warn(&note);
+        }
+    }
     code
 }
 

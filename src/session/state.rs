@@ -144,15 +144,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn paths(dir: &Path) -> Paths {
-        Paths {
-            home: dir.to_path_buf(),
-            aigate_home: dir.join("state"),
-            codex_home: dir.join("codex"),
-            claude_dir: dir.join("claude"),
-            claude_json: dir.join("claude.json"),
-            opencode_dir: dir.join("opencode"),
-            opencode_config_override: None,
-        }
+        Paths { aigate_home: dir.join("state"), ..Paths::for_home(dir) }
     }
 
     #[test]

@@ -101,7 +101,11 @@ pub fn mcp_file(client: Client, scope: Scope, paths: &Paths, cwd: &Path) -> Resu
             let path = if jsonc.symlink_metadata().is_ok() { jsonc } else { cwd.join("opencode.json") };
             Ok(file(path, Format::Jsonc, &["mcp"]))
         }
-        (Client::Codex | Client::OpenCode, Scope::Local) => Err(format!(
+        (Client::Gemini, Scope::User) => Ok(file(paths.gemini_settings(), Format::Jsonc, &["mcpServers"])),
+        (Client::Gemini, Scope::Project) => {
+            Ok(file(cwd.join(".gemini").join("settings.json"), Format::Jsonc, &["mcpServers"]))
+        }
+        (Client::Codex | Client::OpenCode | Client::Gemini, Scope::Local) => Err(format!(
             "{client} has no local scope (only Claude Code does); use `--scope user` or `--scope project`"
         )),
     }
@@ -111,7 +115,7 @@ pub fn mcp_file(client: Client, scope: Scope, paths: &Paths, cwd: &Path) -> Resu
 pub fn scopes(client: Client) -> &'static [Scope] {
     match client {
         Client::Claude => &[Scope::User, Scope::Local, Scope::Project],
-        Client::Codex | Client::OpenCode => &[Scope::User, Scope::Project],
+        Client::Codex | Client::OpenCode | Client::Gemini => &[Scope::User, Scope::Project],
     }
 }
 
@@ -119,7 +123,7 @@ pub fn scopes(client: Client) -> &'static [Scope] {
 pub fn check_name(client: Client, name: &str) -> Result<(), String> {
     match client {
         Client::Codex => codex::check_name(name),
-        Client::Claude => claude::check_name(name),
+        Client::Claude | Client::Gemini => claude::check_name(name),
         Client::OpenCode => opencode::check_name(name),
     }
 }
@@ -128,7 +132,7 @@ pub fn check_name(client: Client, name: &str) -> Result<(), String> {
 pub fn to_entry(client: Client, server: &McpServer, existing: Option<&Value>) -> Result<Value, String> {
     match client {
         Client::Codex => codex::to_entry(server, existing),
-        Client::Claude => claude::to_entry(server, existing),
+        Client::Claude | Client::Gemini => claude::to_entry(server, existing),
         Client::OpenCode => opencode::to_entry(server, existing),
     }
 }
@@ -137,7 +141,7 @@ pub fn to_entry(client: Client, server: &McpServer, existing: Option<&Value>) ->
 pub fn from_entry(client: Client, name: &str, entry: &Value) -> Result<McpServer, String> {
     match client {
         Client::Codex => codex::from_entry(name, entry),
-        Client::Claude => claude::from_entry(name, entry),
+        Client::Claude | Client::Gemini => claude::from_entry(name, entry),
         Client::OpenCode => opencode::from_entry(name, entry),
     }
 }

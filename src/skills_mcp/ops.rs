@@ -392,7 +392,7 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
     for item in &found {
         let client = item.file.client;
         let enabled = match client {
-            Client::Claude => item.entry.is_some(),
+            Client::Claude | Client::Gemini => item.entry.is_some(),
             Client::Codex | Client::OpenCode => item
                 .entry
                 .as_ref()
@@ -409,7 +409,9 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
             continue;
         }
         let undo = match (client, enable) {
-            (Client::Claude, true) => item.parked.as_ref().and_then(|parked| parked.undo.clone()),
+            (Client::Claude | Client::Gemini, true) => {
+                item.parked.as_ref().and_then(|parked| parked.undo.clone())
+            }
             (Client::Codex | Client::OpenCode, true) => {
                 records::undo(&connection, &item.file, name, Op::Disable)?
             }
@@ -430,8 +432,8 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
                     let old = current.bytes;
                     let path = file.entry_path(name);
                     let expect = |value: &mut serde_json::Value| match (file.client, enable) {
-                        (Client::Claude, false) => edit::remove_at(value, &path),
-                        (Client::Claude, true) => {
+                        (Client::Claude | Client::Gemini, false) => edit::remove_at(value, &path),
+                        (Client::Claude | Client::Gemini, true) => {
                             if let Some(entry) = &parked_entry {
                                 edit::set_at(value, &path, entry.clone());
                             }
@@ -443,8 +445,8 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
                         }
                     };
                     let semantic = || match (file.client, enable) {
-                        (Client::Claude, false) => edit::remove(old, file, name),
-                        (Client::Claude, true) => {
+                        (Client::Claude | Client::Gemini, false) => edit::remove(old, file, name),
+                        (Client::Claude | Client::Gemini, true) => {
                             let entry = parked_entry
                                 .as_ref()
                                 .ok_or_else(|| Error::internal("the parked entry is gone"))?;
@@ -494,12 +496,12 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
             let Some((old, new, _)) = seen else { continue };
             let undo = patch::record(old.as_deref(), Some(&new));
             match (item.file.client, enable) {
-                (Client::Claude, false) => {
+                (Client::Claude | Client::Gemini, false) => {
                     if let Some(entry) = &item.entry {
                         records::park(&connection, &item.file, name, &Parked { entry: entry.clone(), undo })?;
                     }
                 }
-                (Client::Claude, true) => records::unpark(&connection, &item.file, name)?,
+                (Client::Claude | Client::Gemini, true) => records::unpark(&connection, &item.file, name)?,
                 (Client::Codex | Client::OpenCode, false) => {
                     if let Some(undo) = undo {
                         records::save_undo(&connection, &item.file, name, Op::Disable, &undo)?;

@@ -351,13 +351,17 @@ fn add_to_every_client_then_remove_is_byte_identical_and_one_transaction() {
     let before = [read(&home.codex_config()), read(&home.claude_json()), read(&home.opencode_config())];
     let report = home.json(&["mcp", "add", "fs", "--all", "--", "npx", "-y", "@mcp/fs"]);
     assert_eq!(report["version"], 1);
-    assert_eq!(report["files"].as_array().unwrap().len(), 3);
+    // `--all` is every client, found or not: Gemini CLI's settings are created.
+    assert_eq!(report["files"].as_array().unwrap().len(), 4);
     assert!(report["txn"].is_string());
+    let gemini = home.home().join(".gemini/settings.json");
+    assert!(gemini.exists());
     home.ok(&["mcp", "remove", "fs"]);
     assert_eq!(
         [read(&home.codex_config()), read(&home.claude_json()), read(&home.opencode_config())],
         before
     );
+    assert!(!gemini.exists(), "the file mcp add created is gone again");
     // `aigate restore` after an add puts back the state before it.
     home.ok(&["mcp", "add", "fs", "--", "npx", "-y", "@mcp/fs"]);
     home.ok(&["restore"]);

@@ -133,6 +133,7 @@ pub fn gateway_file(client: Client, paths: &crate::paths::Paths) -> PathBuf {
         Client::Codex => paths.codex_config(),
         Client::Claude => paths.claude_settings(),
         Client::OpenCode => paths.opencode_config(),
+        Client::Gemini => paths.gemini_settings(),
     }
 }
 
@@ -184,6 +185,15 @@ pub fn wanted(client: Client, document: &Document, target: &Target) -> Vec<(Vec<
             ));
             if let Some(model) = &target.model {
                 keys.push((key(&["model"]), JsonValue::String(format!("{PROVIDER_ID}/{model}"))));
+            }
+        }
+        Client::Gemini => {
+            keys.push((
+                key(&["security", "auth", "selectedType"]),
+                JsonValue::String("gemini-api-key".into()),
+            ));
+            if let Some(model) = &target.model {
+                keys.push((key(&["model", "name"]), JsonValue::String(model.clone())));
             }
         }
     }
@@ -303,7 +313,7 @@ pub fn gateway_format(client: Client) -> Format {
     match client {
         Client::Codex => Format::Toml,
         Client::Claude => Format::Json,
-        Client::OpenCode => Format::Jsonc,
+        Client::OpenCode | Client::Gemini => Format::Jsonc,
     }
 }
 
@@ -398,6 +408,10 @@ pub fn looks_like_gateway(client: Client, document: &Document, gateway_base_url:
             .and_then(JsonValue::as_str)
             .is_some_and(|url| url.trim_end_matches('/') == gateway_base_url),
         Client::OpenCode => document.contains(&["provider", PROVIDER_ID]),
+        Client::Gemini => {
+            document.get(&["security", "auth", "selectedType"])
+                == Some(JsonValue::String("gemini-api-key".into()))
+        }
     }
 }
 
