@@ -12,7 +12,10 @@ pub fn count_tokens_estimate(body: &[u8]) -> u64 {
         return 0;
     };
     let mut counter = Counter::default();
-    for key in ["system", "messages", "tools", "instructions", "input"] {
+    // Messages, Chat and Responses bodies; Gemini API ones (`contents`, or a
+    // `generateContentRequest` wrapping them in `:countTokens`).
+    let value = value.get("generateContentRequest").unwrap_or(&value);
+    for key in ["system", "messages", "tools", "instructions", "input", "contents", "systemInstruction"] {
         if let Some(part) = value.get(key) {
             counter.walk(part);
         }
@@ -34,7 +37,10 @@ impl Counter {
             Value::Array(items) => items.iter().for_each(|item| self.walk(item)),
             Value::Object(map) => {
                 let kind = map.get("type").and_then(Value::as_str);
-                if matches!(kind, Some("image" | "image_url" | "input_image")) {
+                if matches!(kind, Some("image" | "image_url" | "input_image"))
+                    || map.contains_key("inlineData")
+                    || map.contains_key("fileData")
+                {
                     self.images += 1;
                     return;
                 }

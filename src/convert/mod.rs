@@ -215,6 +215,11 @@ pub fn gemini_path(suffix: &str) -> Option<(&str, &str)> {
     (!model.is_empty() && !model.contains('/')).then_some((model, method))
 }
 
+/// `/models/{model}:{method}`, for a model with or without its `models/` prefix.
+pub fn gemini_method_path(model: &str, method: &str) -> String {
+    format!("/models/{}:{method}", model.strip_prefix("models/").unwrap_or(model))
+}
+
 /// [`convert_request`] for a client whose URL carries the model and the stream flag.
 pub fn convert_request_at(
     client_api: Api,
@@ -326,14 +331,8 @@ pub fn convert_request_at(
 pub fn upstream_path(api: Api, stream: bool, model: &str) -> String {
     match api {
         Api::Responses | Api::Chat | Api::Messages => api.path().to_string(),
-        Api::Gemini => {
-            let model = model.strip_prefix("models/").unwrap_or(model);
-            if stream {
-                format!("/models/{model}:streamGenerateContent?alt=sse")
-            } else {
-                format!("/models/{model}:generateContent")
-            }
-        }
+        Api::Gemini if stream => format!("{}?alt=sse", gemini_method_path(model, "streamGenerateContent")),
+        Api::Gemini => gemini_method_path(model, "generateContent"),
     }
 }
 

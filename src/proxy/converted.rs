@@ -50,8 +50,13 @@ pub async fn attempt(
     };
     let model_sent = provider.map_model(request.model.as_deref());
     let quirks = provider.quirks();
-    let converted = match convert::convert_request(
+    let path = (client_api == Api::Gemini).then(|| convert::PathInfo {
+        model: request.model.as_deref().unwrap_or_default(),
+        stream: request.stream,
+    });
+    let converted = match convert::convert_request_at(
         client_api,
+        path,
         upstream_api,
         &request.body,
         model_sent.as_deref(),
@@ -89,6 +94,8 @@ pub async fn attempt(
             let name = name.as_str();
             (upstream_api != Api::Messages && name.starts_with("anthropic-"))
                 || (upstream_api == Api::Messages && name == "openai-beta")
+                || (upstream_api != Api::Gemini
+                    && (name.starts_with("x-goog-") || name.starts_with("x-gemini-")))
         })
         .cloned()
         .collect();
@@ -225,14 +232,41 @@ pub async fn attempt(
     Attempted::Committed(with_provider(response, &link.name))
 }
 
-/// `POST /v1/messages/count_tokens` for a provider without a Messages endpoint: an
-/// estimate made here, and said so in `x-aigate-estimate`.
+/// `POST /v1/messages/count_tokens` (or the Gemini API's `:countTokens`) for a provider
+/// without that endpoint: an estimate made here, and said so in `x-aigate-estimate`.
 pub fn count_tokens_locally(request: &Request, link: &Link) -> Attempted {
     let estimate = convert::count_tokens_estimate(&request.body);
-    let body = serde_json::json!({ "input_tokens": estimate }).to_string().into_bytes();
+    let body = if request.route == super::Route::GeminiCountTokens {
+        serde_json::json!({ "totalTokens": estimate })
+    } else {
+        serde_json::json!({ "input_tokens": estimate })
+    };
+    let body = body.to_string().into_bytes();
     let mut response = json_response(200, body);
     response.headers_mut().insert("x-aigate-estimate", HeaderValue::from_static("local"));
     Attempted::Committed(with_provider(response, &link.name))
+}
+
+/// `GET /v1beta/models[/{model}]` for a provider without the Gemini API: the models this
+/// link would serve (its default and mapped ones), in the Gemini API's shape.
+pub fn gemini_models_locally(request: &Request, link: &Link, provider: &Provider) -> Attempted {
+    let entry = |name: &str| {
+        serde_json::json!({
+            "name": format!("models/{name}"),
+            "displayName": name,
+            "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
+        })
+    };
+    let body = if let Some(name) = request.suffix.strip_prefix("/models/") {
+        entry(name.strip_prefix("models/").unwrap_or(name))
+    } else {
+        let mut names: Vec<&str> = provider.default_model.iter().map(String::as_str).collect();
+        names.extend(provider.model_map.keys().map(String::as_str).filter(|name| *name != "*"));
+        names.sort_unstable();
+        names.dedup();
+        serde_json::json!({ "models": names.into_iter().map(entry).collect::<Vec<_>>() })
+    };
+    Attempted::Committed(with_provider(json_response(200, body.to_string().into_bytes()), &link.name))
 }
 
 fn skipped(link: &Link, reason: &str) -> Attempt {

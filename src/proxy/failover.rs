@@ -141,6 +141,12 @@ impl Chain {
                 sent: false,
                 retry_after: None,
             };
+            if matches!(link.entry, ChainEntry::Official) && api == Some(Api::Gemini) {
+                skipped.push(skip(
+                    "Gemini CLI's Google login cannot go through a proxy; add a provider".to_string(),
+                ));
+                continue;
+            }
             if let ChainEntry::Provider(provider) = &link.entry {
                 if let Some(api) = api {
                     // A link that speaks another API is served through the conversion

@@ -51,7 +51,7 @@ pub enum Attempted {
 pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_far: u32) -> Attempted {
     if let ChainEntry::Provider(provider) = &link.entry {
         match request.route {
-            Route::Responses | Route::Chat | Route::Messages => {
+            Route::Responses | Route::Chat | Route::Messages | Route::Gemini => {
                 let client_api = request.route.api().unwrap_or(Api::Chat);
                 if let Some(upstream_api) = crate::providers::chain::upstream_api(provider, client_api)
                     .filter(|api| *api != client_api)
@@ -70,7 +70,13 @@ pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_
             Route::CountTokens if !provider.speaks(Api::Messages) => {
                 return super::converted::count_tokens_locally(request, link);
             }
-            Route::CountTokens | Route::Models => {}
+            Route::GeminiCountTokens if !provider.speaks(Api::Gemini) => {
+                return super::converted::count_tokens_locally(request, link);
+            }
+            Route::GeminiModels if !provider.speaks(Api::Gemini) => {
+                return super::converted::gemini_models_locally(request, link, provider);
+            }
+            Route::CountTokens | Route::Models | Route::GeminiCountTokens | Route::GeminiModels => {}
         }
     }
     pass_through(state, link, request, attempts_so_far).await
@@ -79,12 +85,13 @@ pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_
 /// Try `link` once with the request as it is (only `model` mapped).
 async fn pass_through(state: &State, link: &Link, request: &Request, attempts_so_far: u32) -> Attempted {
     let key = link.pick_key();
-    let (url, api_for_credentials) = upstream_url(state, link, request);
     let model_sent = match &link.entry {
         ChainEntry::Official => request.model.clone(),
         ChainEntry::Provider(provider) => provider.map_model(request.model.as_deref()),
     };
-    let body = if model_sent == request.model {
+    let (url, api_for_credentials) = upstream_url(state, link, request, model_sent.as_deref());
+    // The Gemini API has the model in the path (mapped in the URL), not in the body.
+    let body = if model_sent == request.model || api_for_credentials == Api::Gemini {
         request.body.clone()
     } else {
         model_sent
@@ -216,7 +223,7 @@ async fn pass_through(state: &State, link: &Link, request: &Request, attempts_so
         last_chunk: Instant::now(),
         sleep: None,
         // The model list is bookkeeping, not usage.
-        draft: (request.route != Route::Models).then(|| Draft {
+        draft: (!matches!(request.route, Route::Models | Route::GeminiModels)).then(|| Draft {
             sink: state.usage.clone(),
             row,
             started: request.started,

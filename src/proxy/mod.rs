@@ -73,6 +73,13 @@ pub enum Route {
     CountTokens,
     /// `GET /v1/models` and `GET /v1/models/{id}`.
     Models,
+    /// Gemini API `POST /v1beta/models/{model}:generateContent` and
+    /// `:streamGenerateContent` (the model and the stream flag are in the path).
+    Gemini,
+    /// Gemini API `POST /v1beta/models/{model}:countTokens`.
+    GeminiCountTokens,
+    /// Gemini API `GET /v1beta/models` and `GET /v1beta/models/{model}`.
+    GeminiModels,
 }
 
 impl Route {
@@ -82,6 +89,7 @@ impl Route {
             Route::Responses => Some(Api::Responses),
             Route::Chat => Some(Api::Chat),
             Route::Messages | Route::CountTokens => Some(Api::Messages),
+            Route::Gemini | Route::GeminiCountTokens | Route::GeminiModels => Some(Api::Gemini),
             Route::Models => None,
         }
     }
@@ -92,8 +100,10 @@ impl Route {
 pub struct Request {
     pub route: Route,
     pub method: Method,
-    /// The path after `/v1`, e.g. `/messages/count_tokens`.
+    /// The path after `/v1`, e.g. `/messages/count_tokens` (Gemini API: after its version,
+    /// e.g. `/models/gemini-2.5-pro:streamGenerateContent`).
     pub suffix: String,
+    /// The query string, without a Gemini API `key` (the local token or a client's key).
     pub query: Option<String>,
     /// The client's headers minus hop-by-hop headers and the local token.
     pub headers: HeaderMap,

@@ -131,14 +131,6 @@ fn minimal_request(api: Api, model: &str) -> serde_json::Value {
     }
 }
 
-/// Whether the proxy serves clients of `api` (Gemini clients: not yet routed).
-fn client_route(api: Api) -> bool {
-    match api {
-        Api::Responses | Api::Chat | Api::Messages => true,
-        Api::Gemini => false,
-    }
-}
-
 /// Each client API through an in-process proxy (127.0.0.1, a fresh token) with only
 /// `provider` in its chain: pass-through where it speaks the API, converted elsewhere.
 pub async fn probe_as_clients(
@@ -159,10 +151,17 @@ pub async fn probe_as_clients(
         .map_err(|error| Error::internal("Failed to set up the HTTP client").cause(error))?;
     let timeout = provider.timeout.unwrap_or(Duration::from_secs(60));
     let mut results = Vec::new();
-    for api in Api::ALL.into_iter().filter(|api| client_route(*api)) {
+    for api in Api::ALL {
         let entry = super::ChainEntry::Provider(provider.clone());
         let how = crate::providers::chain::link_use(&entry, api, false).describe();
-        let url = format!("{}/v1{}", handle.base_url(), api.path());
+        let url = match api {
+            Api::Gemini => format!(
+                "{}/v1beta{}",
+                handle.base_url(),
+                crate::convert::upstream_path(Api::Gemini, false, model)
+            ),
+            Api::Responses | Api::Chat | Api::Messages => format!("{}/v1{}", handle.base_url(), api.path()),
+        };
         let request = http
             .post(&url)
             .bearer_auth(&token)

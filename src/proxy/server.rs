@@ -63,15 +63,24 @@ async fn handle_inner(
         }
         return Err((ProxyError::MethodNotAllowed, ErrorShape::OpenAi));
     }
-    let suffix = path.strip_prefix("/v1").filter(|rest| rest.starts_with('/')).unwrap_or(path).to_string();
-    let guessed_shape =
-        if suffix.starts_with("/messages") { ErrorShape::Anthropic } else { ErrorShape::OpenAi };
-    let route = match_route(&parts.method, &suffix).map_err(|error| (error, guessed_shape))?;
+    let (route, suffix) = if let Some(found) = gemini_route(&parts.method, path) {
+        found.map_err(|error| (error, ErrorShape::OpenAi))?
+    } else {
+        let suffix =
+            path.strip_prefix("/v1").filter(|rest| rest.starts_with('/')).unwrap_or(path).to_string();
+        let guessed_shape =
+            if suffix.starts_with("/messages") { ErrorShape::Anthropic } else { ErrorShape::OpenAi };
+        (match_route(&parts.method, &suffix).map_err(|error| (error, guessed_shape))?, suffix)
+    };
     let shape = ErrorShape::for_api(route.api());
     if parts.headers.get_all(HOP_HEADER).iter().any(|value| seen_before(state, value)) {
         return Err((ProxyError::Loop, shape));
     }
-    if !authorized(state, &parts.headers) {
+    let gemini = route.api() == Some(crate::providers::Api::Gemini);
+    let (query, query_key) = split_query_key(parts.uri.query(), gemini);
+    if !(authorized(state, &parts.headers)
+        | query_key.is_some_and(|key| token_matches(state, key.as_bytes())))
+    {
         return Err((ProxyError::Unauthorized, shape));
     }
     let declared = parts
@@ -86,7 +95,14 @@ async fn handle_inner(
         read_body(body, state.body_limit, &state.body_timeouts).await.map_err(|error| (error, shape))?;
     let mut headers = parts.headers;
     clean_headers(state, &mut headers);
-    let (model, has_images, stream) = inspect_body(&body);
+    let (mut model, has_images, mut stream) = inspect_body(&body);
+    if gemini {
+        // The Gemini API names the model and the stream in the path, not the body.
+        if let Some((path_model, method)) = crate::convert::gemini_path(&suffix) {
+            model = Some(path_model.to_string());
+            stream = method == "streamGenerateContent";
+        }
+    }
     let client = state.client.clone().or_else(|| client_from_user_agent(&headers).map(str::to_string));
     let session_id = state.session_id.clone().or_else(|| {
         ["session-id", "x-claude-code-session-id", "x-session-id"]
@@ -97,7 +113,7 @@ async fn handle_inner(
         route,
         method: parts.method,
         suffix,
-        query: parts.uri.query().map(str::to_string),
+        query,
         headers,
         body,
         model,
@@ -152,10 +168,73 @@ fn match_route(method: &Method, suffix: &str) -> Result<Route, ProxyError> {
         other => return Err(ProxyError::NotFound(other.to_string())),
     };
     let expected = match route {
-        Route::Models => Method::GET,
-        Route::Responses | Route::Chat | Route::Messages | Route::CountTokens => Method::POST,
+        Route::Models | Route::GeminiModels => Method::GET,
+        Route::Responses
+        | Route::Chat
+        | Route::Messages
+        | Route::CountTokens
+        | Route::Gemini
+        | Route::GeminiCountTokens => Method::POST,
     };
     if *method == expected { Ok(route) } else { Err(ProxyError::MethodNotAllowed) }
+}
+
+/// The Gemini API routes, with their version prefix (`/v1beta`, `/v1alpha`, or `/v1` for a
+/// `POST .../models/{model}:{method}`) taken off the suffix; `None` for any other path.
+fn gemini_route(method: &Method, path: &str) -> Option<Result<(Route, String), ProxyError>> {
+    const METHODS: [&str; 3] = ["generateContent", "streamGenerateContent", "countTokens"];
+    let (versioned, rest) = ["/v1beta", "/v1alpha", "/v1"].iter().find_map(|version| {
+        path.strip_prefix(version).filter(|rest| rest.starts_with('/')).map(|rest| (*version, rest))
+    })?;
+    let colon_method = crate::convert::gemini_path(rest).map(|(_, name)| name);
+    // `/v1` is the OpenAI and Anthropic prefix too: only a Gemini API method makes it Gemini.
+    if versioned == "/v1"
+        && !(*method == Method::POST && colon_method.is_some_and(|name| METHODS.contains(&name)))
+    {
+        return None;
+    }
+    let route = match colon_method {
+        Some("generateContent" | "streamGenerateContent") => Route::Gemini,
+        Some("countTokens") => Route::GeminiCountTokens,
+        Some(other) => return Some(Err(ProxyError::NotFound(format!("{versioned}{rest} ({other})")))),
+        None if rest == "/models" || (rest.starts_with("/models/") && !rest[8..].contains('/')) => {
+            Route::GeminiModels
+        }
+        None => return Some(Err(ProxyError::NotFound(format!("{versioned}{rest}")))),
+    };
+    let expected = if route == Route::GeminiModels { Method::GET } else { Method::POST };
+    if *method != expected {
+        return Some(Err(ProxyError::MethodNotAllowed));
+    }
+    Some(Ok((route, rest.to_string())))
+}
+
+/// The query without its `key` parameter (the Gemini API's other place for a key), and
+/// that key. Other routes keep their query as it is.
+fn split_query_key(query: Option<&str>, gemini: bool) -> (Option<String>, Option<String>) {
+    let Some(query) = query else { return (None, None) };
+    if !gemini {
+        return (Some(query.to_string()), None);
+    }
+    let mut key = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=').unwrap_or((pair, "")) {
+            ("key", value) => {
+                key = Some(percent_decode(value));
+                false
+            }
+            _ => !pair.is_empty(),
+        })
+        .collect();
+    ((!kept.is_empty()).then(|| kept.join("&")), key)
+}
+
+fn percent_decode(value: &str) -> String {
+    url::form_urlencoded::parse(format!("k={value}").as_bytes())
+        .next()
+        .map(|(_, decoded)| decoded.into_owned())
+        .unwrap_or_default()
 }
 
 /// Whether this instance already handled the request (its id is in the hop list), or the
@@ -186,7 +265,7 @@ fn authorized(state: &State, headers: &HeaderMap) -> bool {
     for value in headers.get_all("x-aigate-token") {
         ok |= token_matches(state, value.as_bytes().trim_ascii());
     }
-    for value in headers.get_all("x-api-key") {
+    for value in headers.get_all("x-api-key").iter().chain(headers.get_all("x-goog-api-key")) {
         ok |= token_matches(state, value.as_bytes().trim_ascii());
     }
     for value in headers.get_all(header::AUTHORIZATION) {
@@ -287,7 +366,7 @@ fn inspect_body(body: &[u8]) -> (Option<String>, bool, bool) {
     let peek = serde_json::from_slice::<Peek<'_>>(body).ok();
     let stream = peek.as_ref().and_then(|peek| peek.stream).unwrap_or(false);
     let model = peek.and_then(|peek| peek.model).map(Cow::into_owned);
-    let may_have_images = [&b"\"input_image\""[..], b"\"image_url\"", b"\"image\""]
+    let may_have_images = [&b"\"input_image\""[..], b"\"image_url\"", b"\"image\"", b"\"image/"]
         .iter()
         .any(|needle| memmem::find(body, needle).is_some());
     let has_images = may_have_images
@@ -307,7 +386,16 @@ fn has_image_part(value: &serde_json::Value) -> bool {
                 .get("type")
                 .and_then(serde_json::Value::as_str)
                 .is_some_and(|kind| matches!(kind, "input_image" | "image_url" | "image"));
-            typed_image || ["content", "output"].iter().any(|key| map.get(*key).is_some_and(has_image_part))
+            // Gemini API: `{"inlineData": {"mimeType": "image/png", ...}}` (or `fileData`).
+            let gemini_image = ["inlineData", "inline_data", "fileData", "file_data"].iter().any(|key| {
+                map.get(*key)
+                    .and_then(|data| data.get("mimeType").or_else(|| data.get("mime_type")))
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|mime| mime.starts_with("image/"))
+            });
+            typed_image
+                || gemini_image
+                || ["content", "output", "parts"].iter().any(|key| map.get(*key).is_some_and(has_image_part))
         }
         _ => false,
     }
@@ -321,6 +409,8 @@ fn client_from_user_agent(headers: &HeaderMap) -> Option<&'static str> {
         Some("claude")
     } else if agent.starts_with("opencode") {
         Some("opencode")
+    } else if agent.starts_with("GeminiCLI") {
+        Some("gemini")
     } else {
         None
     }
@@ -343,6 +433,53 @@ mod tests {
         assert_eq!(match_route(&Method::GET, "/models/gpt-5").unwrap(), Route::Models);
         assert!(matches!(match_route(&Method::GET, "/responses"), Err(ProxyError::MethodNotAllowed)));
         assert!(matches!(match_route(&Method::POST, "/admin"), Err(ProxyError::NotFound(_))));
+    }
+
+    #[test]
+    fn gemini_routes_keep_the_model_path_and_leave_other_v1_paths_alone() {
+        let route = |method: &Method, path: &str| gemini_route(method, path).map(Result::unwrap);
+        assert_eq!(
+            route(&Method::POST, "/v1beta/models/gemini-2.5-pro:streamGenerateContent"),
+            Some((Route::Gemini, "/models/gemini-2.5-pro:streamGenerateContent".to_string()))
+        );
+        assert_eq!(
+            route(&Method::POST, "/v1/models/gemini-2.5-pro:generateContent"),
+            Some((Route::Gemini, "/models/gemini-2.5-pro:generateContent".to_string()))
+        );
+        assert_eq!(
+            route(&Method::POST, "/v1beta/models/m:countTokens").map(|found| found.0),
+            Some(Route::GeminiCountTokens)
+        );
+        assert_eq!(route(&Method::GET, "/v1beta/models").map(|found| found.0), Some(Route::GeminiModels));
+        // OpenAI's model ids may hold colons: a GET under /v1 stays an OpenAI route.
+        assert_eq!(route(&Method::GET, "/v1/models/ft:gpt-4o:org:x"), None);
+        assert_eq!(route(&Method::POST, "/v1/chat/completions"), None);
+        assert!(matches!(
+            gemini_route(&Method::GET, "/v1beta/models/m:generateContent"),
+            Some(Err(ProxyError::MethodNotAllowed))
+        ));
+        assert!(matches!(
+            gemini_route(&Method::POST, "/v1beta/models/m:embedContent"),
+            Some(Err(ProxyError::NotFound(_)))
+        ));
+    }
+
+    #[test]
+    fn the_query_key_is_taken_out() {
+        assert_eq!(
+            split_query_key(Some("alt=sse&key=sk%2Bx"), true),
+            (Some("alt=sse".to_string()), Some("sk+x".to_string()))
+        );
+        assert_eq!(split_query_key(Some("key=t"), true), (None, Some("t".to_string())));
+        assert_eq!(split_query_key(Some("key=t"), false), (Some("key=t".to_string()), None));
+    }
+
+    #[test]
+    fn gemini_inline_images_are_images() {
+        let body = br#"{"contents":[{"role":"user","parts":[{"text":"what"},{"inlineData":{"mimeType":"image/png","data":"AA"}}]}]}"#;
+        assert!(inspect_body(body).1);
+        let pdf = br#"{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":"application/pdf","data":"AA"}}]}]}"#;
+        assert!(!inspect_body(pdf).1);
     }
 
     #[test]

@@ -44,8 +44,14 @@ pub fn credential_header(api: Api, key: &str) -> Option<(HeaderName, HeaderValue
     Some((name, value))
 }
 
-/// The upstream URL, and the API whose credential style applies.
-pub(super) fn upstream_url(state: &State, link: &Link, request: &Request) -> (String, Api) {
+/// The upstream URL, and the API whose credential style applies. `model` is the model to
+/// send, which the Gemini API has in the path.
+pub(super) fn upstream_url(
+    state: &State,
+    link: &Link,
+    request: &Request,
+    model: Option<&str>,
+) -> (String, Api) {
     let anthropic_client = request.headers.contains_key("anthropic-version");
     let (base, api) = match (&link.entry, request.route) {
         (ChainEntry::Official, Route::Messages | Route::CountTokens) => {
@@ -62,9 +68,11 @@ pub(super) fn upstream_url(state: &State, link: &Link, request: &Request) -> (St
             };
             (base.trim_end_matches('/').to_string(), Api::Responses)
         }
-        (ChainEntry::Official, Route::Chat) => {
-            (state.official.openai.trim_end_matches('/').to_string(), Api::Chat)
-        }
+        // Never planned (a Google login cannot be proxied); the OpenAI base is a placeholder.
+        (
+            ChainEntry::Official,
+            Route::Chat | Route::Gemini | Route::GeminiCountTokens | Route::GeminiModels,
+        ) => (state.official.openai.trim_end_matches('/').to_string(), Api::Chat),
         (ChainEntry::Provider(provider), route) => {
             let api = route.api().unwrap_or(if anthropic_client && provider.speaks(Api::Messages) {
                 Api::Messages
@@ -75,7 +83,12 @@ pub(super) fn upstream_url(state: &State, link: &Link, request: &Request) -> (St
         }
     };
     let mut url = base;
-    url.push_str(&request.suffix);
+    match crate::convert::gemini_path(&request.suffix) {
+        Some((requested, method)) if api == Api::Gemini && model.is_some_and(|model| model != requested) => {
+            url.push_str(&crate::convert::gemini_method_path(model.unwrap_or(requested), method));
+        }
+        _ => url.push_str(&request.suffix),
+    }
     if let Some(query) = &request.query {
         url.push('?');
         url.push_str(query);

@@ -312,8 +312,8 @@ async fn provider_test_probes_each_api() {
             json!(["gemini", false, 404, false])
         ]
     );
-    // Issue 11 #6: then as each client, through aigate: Chat passes through, Responses and
-    // Messages are converted to Chat.
+    // Issue 11 #6: then as each client, through aigate: Chat passes through, Responses,
+    // Messages and the Gemini API are converted to Chat.
     let as_clients: Vec<Value> = report["as_clients"]
         .as_array()
         .unwrap()
@@ -325,11 +325,12 @@ async fn provider_test_probes_each_api() {
         vec![
             json!(["responses", "converted via Chat Completions", 200, true]),
             json!(["chat", "pass-through", 200, true]),
-            json!(["messages", "converted via Chat Completions", 200, true])
+            json!(["messages", "converted via Chat Completions", 200, true]),
+            json!(["gemini", "converted via Chat Completions", 200, true])
         ]
     );
     let seen = seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 4, "one native probe and three through aigate: {seen:?}");
+    assert_eq!(seen.len(), 5, "one native probe and four through aigate: {seen:?}");
     assert!(seen.iter().all(|(_, auth)| auth == "Bearer sk-test"), "{seen:?}");
 }
 

@@ -1259,3 +1259,168 @@ async fn count_tokens_is_estimated_locally_without_a_messages_endpoint() {
     assert!(body["input_tokens"].as_u64().unwrap() > 0, "{body}");
     assert!(upstream.requests().is_empty(), "nothing went upstream");
 }
+
+// ---------- the Gemini API as a client ----------
+
+#[tokio::test]
+async fn a_gemini_client_passes_through_with_the_model_mapped_in_the_path_and_its_key_swapped() {
+    let upstream = Upstream::start().await;
+    let gemini_sse = |data: &Value| format!("data: {data}\r\n\r\n");
+    let first =
+        gemini_sse(&json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "MOCK"}]}}]}));
+    let last = gemini_sse(&json!({
+        "candidates": [{"content": {"role": "model", "parts": [{"text": "-OK"}]}, "finishReason": "STOP"}],
+        "usageMetadata": {"promptTokenCount": 9, "candidatesTokenCount": 3, "totalTokenCount": 12},
+    }));
+    let chunks: Vec<&'static str> = vec![first.leak(), last.leak()];
+    upstream.push(Script::Chunks { content_type: "text/event-stream", chunks: chunks.clone() });
+    upstream.push(Script::Chunks { content_type: "text/event-stream", chunks });
+    let mut gemini = provider("google", &upstream, &[Api::Gemini]);
+    gemini.model_map.insert("gemini-3.1-pro-preview".into(), "gemini-2.5-flash".into());
+    let proxy = start(vec![ChainEntry::Provider(gemini)]).await;
+    let body = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"temperature": 0}});
+    let path = "/v1beta/models/gemini-3.1-pro-preview:streamGenerateContent?alt=sse";
+    // The key as Gemini CLI sends it, in `x-goog-api-key` ...
+    let response = proxy
+        .http
+        .post(proxy.url(path))
+        .header("x-goog-api-key", TOKEN)
+        .header("user-agent", "GeminiCLI-tui/0.61.0/gemini-3.1-pro-preview (linux; x64; terminal)")
+        .json_body(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("\"finishReason\":\"STOP\""));
+    // ... and in the query, which never goes upstream.
+    let response =
+        proxy.http.post(proxy.url(&format!("{path}&key={TOKEN}"))).json_body(&body).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let unauthorized =
+        proxy.http.post(proxy.url(&format!("{path}&key=wrong"))).json_body(&body).send().await.unwrap();
+    assert_eq!(unauthorized.status(), 401);
+    for sent in upstream.requests() {
+        assert_eq!(sent.path_and_query, "/v1/models/gemini-2.5-flash:streamGenerateContent?alt=sse");
+        assert_eq!(sent.headers["x-goog-api-key"], KEY);
+        assert!(sent.headers.get("authorization").is_none());
+        no_token_anywhere(&sent);
+        assert_eq!(sent.body, body.to_string().as_bytes(), "the body passes through byte for byte");
+    }
+    let rows = proxy.rows().await;
+    let served: Vec<Value> = rows.iter().filter(|row| row["status"] == 200).cloned().collect();
+    assert_eq!(served.len(), 2);
+    for row in served {
+        assert_eq!(
+            [
+                &row["api"],
+                &row["model_requested"],
+                &row["model_sent"],
+                &row["input"],
+                &row["output"],
+                &row["stream"]
+            ],
+            [
+                &json!("gemini"),
+                &json!("gemini-3.1-pro-preview"),
+                &json!("gemini-2.5-flash"),
+                &json!(9),
+                &json!(3),
+                &json!(true)
+            ]
+        );
+        assert_eq!(row["error_class"], Value::Null);
+    }
+}
+
+#[tokio::test]
+async fn a_gemini_client_is_served_by_a_chat_only_provider_with_a_tool_call() {
+    let upstream = Upstream::start().await;
+    upstream.push(Script::Chunks {
+        content_type: "text/event-stream",
+        chunks: vec![
+            "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"run_shell_command\",\"arguments\":\"{\\\"command\\\":\"}}]}}]}\n\n",
+            "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\\"ls\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n",
+            "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":20,\"completion_tokens\":4}}\n\ndata: [DONE]\n\n",
+        ],
+    });
+    let mut chat = provider("chat", &upstream, &[Api::Chat]);
+    chat.model_map.insert("*".into(), "deepseek-chat".into());
+    let proxy = start(vec![ChainEntry::Provider(chat)]).await;
+    let body = json!({
+        "contents": [{"role": "user", "parts": [{"text": "list files"}, {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}}]}],
+        "systemInstruction": {"parts": [{"text": "be brief"}]},
+        "tools": [{"functionDeclarations": [{"name": "run_shell_command", "parametersJsonSchema": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}]}],
+    });
+    let response = proxy
+        .http
+        .post(proxy.url("/v1beta/models/gemini-3.1-pro-preview:streamGenerateContent?alt=sse"))
+        .header("x-goog-api-key", TOKEN)
+        .header("x-goog-api-client", "google-genai-sdk/1.30.0 gl-node/v20.20.2")
+        .header("x-gemini-api-privileged-user-id", "installation-id")
+        .json_body(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let events = sse_events(&response.text().await.unwrap());
+    let call = events
+        .iter()
+        .flat_map(|event| event["candidates"][0]["content"]["parts"].as_array().cloned().unwrap_or_default())
+        .find(|part| part.get("functionCall").is_some())
+        .expect("a functionCall part");
+    assert_eq!(call["functionCall"]["name"], "run_shell_command");
+    assert_eq!(call["functionCall"]["args"], json!({"command": "ls"}));
+    let last = events.last().unwrap();
+    assert!(last["candidates"][0]["finishReason"].is_string(), "{last}");
+    assert_eq!(last["usageMetadata"]["promptTokenCount"], 20);
+
+    let sent = &upstream.requests()[0];
+    assert_eq!(sent.path_and_query, "/v1/chat/completions");
+    assert_eq!(sent.headers["authorization"], format!("Bearer {KEY}"));
+    for name in ["x-goog-api-key", "x-goog-api-client", "x-gemini-api-privileged-user-id"] {
+        assert!(sent.headers.get(name).is_none(), "{name} is Gemini's own business");
+    }
+    no_token_anywhere(sent);
+    let sent: Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(sent["model"], "deepseek-chat");
+    assert_eq!(sent["stream"], true);
+    assert_eq!(sent["messages"][0], json!({"role": "system", "content": "be brief"}));
+    assert_eq!(sent["messages"][1]["content"][1]["type"], "image_url");
+    assert_eq!(sent["tools"][0]["function"]["name"], "run_shell_command");
+    let rows = proxy.rows().await;
+    assert_eq!(
+        [
+            &rows[0]["api"],
+            &rows[0]["model_requested"],
+            &rows[0]["model_sent"],
+            &rows[0]["input"],
+            &rows[0]["output"]
+        ],
+        [&json!("gemini"), &json!("gemini-3.1-pro-preview"), &json!("deepseek-chat"), &json!(20), &json!(4)]
+    );
+    assert_eq!(rows[0]["error_class"], Value::Null);
+}
+
+#[tokio::test]
+async fn gemini_count_tokens_and_models_are_answered_locally_without_the_gemini_api() {
+    let upstream = Upstream::start().await;
+    let mut chat = provider("chat", &upstream, &[Api::Chat]);
+    chat.default_model = Some("deepseek-chat".into());
+    let proxy = start(vec![ChainEntry::Provider(chat)]).await;
+    let body = json!({"contents": [{"role": "user", "parts": [{"text": "hello there, how are you"}]}]});
+    let response = proxy
+        .http
+        .post(proxy.url("/v1beta/models/m:countTokens"))
+        .header("x-goog-api-key", TOKEN)
+        .json_body(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-aigate-estimate"], "local");
+    assert!(json_of(response).await["totalTokens"].as_u64().unwrap() > 0);
+    let models =
+        proxy.http.get(proxy.url("/v1beta/models")).header("x-goog-api-key", TOKEN).send().await.unwrap();
+    assert_eq!(json_of(models).await["models"][0]["name"], "models/deepseek-chat");
+    assert!(upstream.requests().is_empty());
+}
