@@ -21,3 +21,36 @@ pub type Report<'a> = &'a dyn Fn(Progress<'_>);
 
 /// Report to nobody.
 pub fn none(_: Progress<'_>) {}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::cell::RefCell;
+
+    use super::Progress;
+
+    /// An owned [`Progress`], as a test records it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub(crate) enum Seen {
+        Expect(u64),
+        Begin(String),
+        Advance(u64),
+    }
+
+    /// Records every event, in order.
+    #[derive(Default)]
+    pub(crate) struct Recorder(RefCell<Vec<Seen>>);
+
+    impl Recorder {
+        pub(crate) fn report(&self, event: Progress<'_>) {
+            self.0.borrow_mut().push(match event {
+                Progress::Expect(units) => Seen::Expect(units),
+                Progress::Begin(label) => Seen::Begin(label.to_string()),
+                Progress::Advance(units) => Seen::Advance(units),
+            });
+        }
+
+        pub(crate) fn seen(&self) -> Vec<Seen> {
+            self.0.borrow().clone()
+        }
+    }
+}
