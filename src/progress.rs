@@ -52,5 +52,20 @@ pub(crate) mod testing {
         pub(crate) fn seen(&self) -> Vec<Seen> {
             self.0.borrow().clone()
         }
+
+        /// The totals: (units expected, labels begun, units advanced).
+        pub(crate) fn totals(&self) -> (u64, Vec<String>, u64) {
+            let mut expected = 0;
+            let mut begun = Vec::new();
+            let mut advanced = 0;
+            for event in self.0.borrow().iter() {
+                match event {
+                    Seen::Expect(units) => expected += units,
+                    Seen::Begin(label) => begun.push(label.clone()),
+                    Seen::Advance(units) => advanced += units,
+                }
+            }
+            (expected, begun, advanced)
+        }
     }
 }
