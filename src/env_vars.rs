@@ -17,6 +17,8 @@ pub const GEMINI_CLI_HOME: &str = "GEMINI_CLI_HOME";
 pub const OPENCODE_CONFIG_CONTENT: &str = "OPENCODE_CONFIG_CONTENT";
 /// Disable colour in output.
 pub const NO_COLOR: &str = "NO_COLOR";
+/// The terminal type; unset or `dumb` means no progress bars (they need cursor moves).
+pub const TERM: &str = "TERM";
 /// The Codex executable for `aigate run codex` (else `codex` on `PATH`; `--bin` wins).
 pub const AIGATE_CODEX_BIN: &str = "AIGATE_CODEX_BIN";
 /// The Claude Code executable for `aigate run claude` (else `claude` on `PATH`).

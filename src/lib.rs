@@ -17,6 +17,7 @@ pub mod error;
 pub mod fsx;
 pub mod output;
 pub mod paths;
+pub mod progress;
 pub mod providers;
 pub mod proxy;
 pub mod random;

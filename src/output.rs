@@ -1,11 +1,17 @@
 //! The only module that prints. stdout carries data (tables, JSON, diffs); stderr
 //! carries talk (summaries, notes, warnings, hints). `-q` silences talk, `-v` adds
 //! detail, `--json` turns data into one JSON document with `"version": 1`.
+//!
+//! Progress bars ([`Printer::progress`]) go to stderr, and only when stderr is a terminal
+//! that can move its cursor: piped or redirected output gets no byte of them.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Serialize;
+
+use crate::progress::Progress;
 
 /// How much talk goes to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,11 +98,96 @@ impl Printer {
         }
     }
 
+    /// A progress bar labelled `prefix` on stderr, counting `unit`; hidden (drawing
+    /// nothing) unless progress is wanted: not with `-q` or `--json`, and only on a
+    /// terminal (stderr a tty, `TERM` set and not `dumb`). Drop it before printing more.
+    pub fn progress(&self, prefix: &str, unit: Unit) -> Bar {
+        let dumb = crate::env_vars::var(crate::env_vars::TERM).is_none_or(|term| term == "dumb");
+        if self.verbosity == Verbosity::Quiet || self.json || dumb || !std::io::stderr().is_terminal() {
+            return Bar::hidden();
+        }
+        Bar::on_stderr(prefix, unit)
+    }
+
     /// An error, always shown.
     pub fn error(&self, error: &crate::error::Error) {
         let mut stderr = std::io::stderr().lock();
         let _ = stderr.write_all(error.render().as_bytes());
         let _ = stderr.flush();
+    }
+}
+
+/// What a progress bar counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Steps of work (probes).
+    Steps,
+    /// Bytes (of files extracted).
+    Bytes,
+}
+
+/// A progress bar on stderr fed with a core's [`Progress`] events, or nothing at all when
+/// progress is not shown. It is cleared when dropped, leaving no line behind, so whatever
+/// is printed next starts on a clean line.
+pub struct Bar(Option<indicatif::ProgressBar>);
+
+const STEPS_TEMPLATE: &str = "{spinner} {prefix} [{bar:20}] {pos}/{len} {elapsed} {wide_msg}";
+const BYTES_TEMPLATE: &str =
+    "{spinner} {prefix} [{bar:20}] {bytes}/{total_bytes} {binary_bytes_per_sec} {wide_msg}";
+
+impl Bar {
+    /// A bar that draws nothing.
+    pub fn hidden() -> Self {
+        Self(None)
+    }
+
+    /// A bar on stderr, once [`Printer::progress`] has decided to show one (indicatif itself
+    /// also draws nothing where stderr is not a terminal).
+    fn on_stderr(prefix: &str, unit: Unit) -> Self {
+        let template = match unit {
+            Unit::Steps => STEPS_TEMPLATE,
+            Unit::Bytes => BYTES_TEMPLATE,
+        };
+        // No colours in the templates: the bar reads the same with NO_COLOR.
+        let style = indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .tick_chars("|/-\\ ")
+            .progress_chars("=> ");
+        let bar = indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr())
+            .with_style(style)
+            .with_prefix(prefix.to_string());
+        Self(Some(bar))
+    }
+
+    /// Show one event of a core's progress.
+    pub fn report(&self, event: Progress<'_>) {
+        let Some(bar) = &self.0 else { return };
+        match event {
+            Progress::Expect(units) => {
+                let first = bar.length().is_none_or(|length| length == 0);
+                bar.inc_length(units);
+                // Drawn from the first count on (not as an empty `0/0`); the spinner then
+                // moves while one slow step (a probe waiting for its timeout) goes on.
+                if first && units > 0 {
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                }
+            }
+            Progress::Begin(label) => bar.set_message(label.to_string()),
+            Progress::Advance(units) => bar.inc(units),
+        }
+    }
+
+    /// Whether anything is drawn.
+    pub fn is_shown(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
     }
 }
 
@@ -139,6 +230,25 @@ pub fn mask_secret(secret: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_templates_parse() {
+        for template in [STEPS_TEMPLATE, BYTES_TEMPLATE] {
+            assert!(indicatif::ProgressStyle::with_template(template).is_ok(), "{template}");
+        }
+    }
+
+    #[test]
+    fn no_progress_with_json_or_quiet() {
+        // Under `cargo test` stderr may or may not be a terminal; these never draw.
+        assert!(!Printer::new(true, false, false, false).progress("p", Unit::Steps).is_shown());
+        assert!(!Printer::new(false, true, false, false).progress("p", Unit::Bytes).is_shown());
+        let hidden = Bar::hidden();
+        hidden.report(Progress::Expect(3));
+        hidden.report(Progress::Begin("x"));
+        hidden.report(Progress::Advance(1));
+        assert!(!hidden.is_shown());
+    }
 
     #[test]
     fn short_secrets_are_fully_masked() {

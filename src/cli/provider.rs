@@ -13,11 +13,12 @@ use serde::Serialize;
 use super::Ctx;
 use super::stats::table;
 use crate::error::{Error, Result};
+use crate::output::Unit;
 use crate::providers::spec::{
     ProviderSpec, ProviderView, build_provider, check_url, describe_keys, parse_api, parse_stdin_keys, view,
 };
 use crate::providers::{Api, KeySource, Provider, presets, store};
-use crate::proxy::probe::ProbeResult;
+use crate::proxy::probe::{self, ProbeResult};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ProviderCommand {
@@ -47,6 +48,9 @@ pub enum ProviderCommand {
         dry_run: bool,
     },
     /// Send one minimal request per wire API and report status and latency
+    ///
+    /// On a terminal a progress bar on stderr counts the probes; it is cleared before the
+    /// results are printed, and never drawn when stderr is piped, with `--json` or `-q`.
     #[command(after_long_help = "Examples:
   aigate provider test deepseek
   aigate provider test work --model gpt-5-mini --json")]
@@ -168,7 +172,7 @@ struct TestReport {
     /// The provider's own endpoints, one per API.
     results: Vec<ProbeResult>,
     /// Each client's API through aigate (pass-through or converted).
-    as_clients: Vec<crate::proxy::probe::ClientProbe>,
+    as_clients: Vec<probe::ClientProbe>,
 }
 
 pub(crate) fn run(ctx: &Ctx, command: ProviderCommand) -> Result<u8> {
@@ -385,9 +389,13 @@ fn test(ctx: &Ctx, name: &str, model: Option<String>) -> Result<u8> {
         .enable_all()
         .build()
         .map_err(|error| Error::internal("Failed to start the async runtime").cause(error))?;
-    let results = runtime.block_on(crate::proxy::probe::probe_all(&provider, &model))?;
-    let as_clients =
-        runtime.block_on(crate::proxy::probe::probe_as_clients(&provider, &model, &ctx.paths.aigate_home))?;
+    let probe::Probes { native: results, as_clients } = {
+        // One bar over every probe, cleared (dropped) before the tables are printed.
+        let bar = ctx.out.progress(&format!("testing `{name}`"), Unit::Steps);
+        runtime.block_on(probe::probe_provider(&provider, &model, &ctx.paths.aigate_home, &|event| {
+            bar.report(event);
+        }))?
+    };
     let failed: Vec<&str> =
         results.iter().filter(|result| result.claimed && !result.ok).map(|r| r.api.name()).collect();
     let failed_as_client: Vec<&str> =

@@ -14,12 +14,15 @@ use serde::Serialize;
 use super::Ctx;
 use crate::backup::{self, Capture};
 use crate::error::{Error, Result};
-use crate::output::display_path;
+use crate::output::{Unit, display_path};
 use crate::skills_mcp::skill_store::{self, SkillInfo};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SkillCommand {
     /// Add a skill from a directory or a .zip
+    ///
+    /// On a terminal a progress bar on stderr counts a zip's bytes as they are extracted;
+    /// it is cleared when done, and never drawn when stderr is piped, with `--json` or `-q`.
     #[command(after_long_help = "Examples:
   aigate skill add ./pdf-tools
   aigate skill add ~/Downloads/review-helper.zip --name review-helper")]
@@ -89,7 +92,14 @@ struct SkillReport {
 
 fn add(ctx: &Ctx, source: &Path, name: Option<&str>, force: bool, dry_run: bool) -> Result<u8> {
     let store = ctx.paths.agents_skills();
-    let staged = skill_store::stage(source, &store)?;
+    let staged = {
+        // Cleared (dropped) before anything else is printed.
+        let shown = source
+            .file_name()
+            .map_or_else(|| display_path(source), |name| name.to_string_lossy().into_owned());
+        let bar = ctx.out.progress(&format!("extracting `{shown}`"), Unit::Bytes);
+        skill_store::stage(source, &store, &|event| bar.report(event))?
+    };
     let name = name.map_or_else(|| staged.source_name.clone(), ToString::to_string);
     let problems = skill_store::check(&staged, &name);
     if !problems.is_empty() {

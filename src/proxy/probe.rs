@@ -6,6 +6,10 @@
 //! proxy whose chain is just this provider, so the conversion stage is exercised for every
 //! API the provider does not speak ([`probe_as_clients`]).
 //!
+//! [`probe_provider`] runs both and reports each probe as one step of its progress
+//! (`Expect` the count of every probe first, then `Begin` and `Advance(1)` per probe); it
+//! draws nothing itself.
+//!
 //! Invariants: the key goes only into the sensitive credential header; nothing of the
 //! answer but its status is kept.
 
@@ -14,6 +18,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::progress::{Progress, Report};
 use crate::providers::{Api, Provider};
 
 /// The result of probing one API.
@@ -29,8 +34,29 @@ pub struct ProbeResult {
     pub error: Option<String>,
 }
 
+/// Every probe of `provider`: its own endpoints, then each client API through aigate.
+#[derive(Debug)]
+pub struct Probes {
+    pub native: Vec<ProbeResult>,
+    pub as_clients: Vec<ClientProbe>,
+}
+
+/// `aigate provider test`: [`probe_all`], then [`probe_as_clients`], one progress step per
+/// probe (their count is known up front, so the bar never moves back).
+pub async fn probe_provider(
+    provider: &Provider,
+    model: &str,
+    aigate_home: &std::path::Path,
+    progress: Report<'_>,
+) -> Result<Probes> {
+    progress(Progress::Expect((2 * Api::ALL.len()) as u64));
+    let native = probe_all(provider, model, progress).await?;
+    let as_clients = probe_as_clients(provider, model, aigate_home, progress).await?;
+    Ok(Probes { native, as_clients })
+}
+
 /// One minimal request per API (claimed or not), one after another.
-pub async fn probe_all(provider: &Provider, model: &str) -> Result<Vec<ProbeResult>> {
+async fn probe_all(provider: &Provider, model: &str, progress: Report<'_>) -> Result<Vec<ProbeResult>> {
     let official = super::OfficialUpstreams::from_env(false);
     let chain = super::failover::Chain::new(&[super::ChainEntry::Provider(provider.clone())], &official)?;
     let Some(link) = chain.links.first() else {
@@ -40,6 +66,7 @@ pub async fn probe_all(provider: &Provider, model: &str) -> Result<Vec<ProbeResu
     let timeout = provider.timeout.unwrap_or(Duration::from_secs(30));
     let mut results = Vec::new();
     for api in Api::ALL {
+        progress(Progress::Begin(&format!("{} endpoint", api.name())));
         let url = format!("{}{}", provider.base_for(api), crate::convert::upstream_path(api, false, model));
         let body = match api {
             Api::Responses => serde_json::json!({"model": model, "input": "ping", "max_output_tokens": 16}),
@@ -98,6 +125,7 @@ pub async fn probe_all(provider: &Provider, model: &str) -> Result<Vec<ProbeResu
             latency_ms,
             error,
         });
+        progress(Progress::Advance(1));
     }
     Ok(results)
 }
@@ -133,10 +161,11 @@ fn minimal_request(api: Api, model: &str) -> serde_json::Value {
 
 /// Each client API through an in-process proxy (127.0.0.1, a fresh token) with only
 /// `provider` in its chain: pass-through where it speaks the API, converted elsewhere.
-pub async fn probe_as_clients(
+async fn probe_as_clients(
     provider: &Provider,
     model: &str,
     aigate_home: &std::path::Path,
+    progress: Report<'_>,
 ) -> Result<Vec<ClientProbe>> {
     let token = crate::random::hex(24)?;
     let config = super::ProxyConfig::new(
@@ -154,6 +183,7 @@ pub async fn probe_as_clients(
     for api in Api::ALL {
         let entry = super::ChainEntry::Provider(provider.clone());
         let how = crate::providers::chain::link_use(&entry, api, false).describe();
+        progress(Progress::Begin(&format!("{} client through aigate ({how})", api.name())));
         let url = match api {
             Api::Gemini => format!(
                 "{}/v1beta{}",
@@ -186,7 +216,47 @@ pub async fn probe_as_clients(
             }
         };
         results.push(ClientProbe { api, how, ok: error.is_none(), status, latency_ms, error });
+        progress(Progress::Advance(1));
     }
     handle.shutdown(Duration::from_secs(2)).await;
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::testing::{Recorder, Seen};
+
+    /// A provider on a loopback port nobody listens on: every probe fails at once.
+    fn unreachable_provider() -> Provider {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Provider::new("down", format!("http://127.0.0.1:{port}/v1"), vec![Api::Chat])
+    }
+
+    #[tokio::test]
+    async fn each_probe_is_one_step_of_the_progress_and_the_count_comes_first() {
+        let home = tempfile::tempdir().unwrap();
+        let recorder = Recorder::default();
+        let probes =
+            probe_provider(&unreachable_provider(), "m", home.path(), &|event| recorder.report(event))
+                .await
+                .unwrap();
+        assert_eq!(probes.native.len(), 4, "Responses, Chat, Messages and Gemini endpoints");
+        assert_eq!(probes.as_clients.len(), 4, "Responses, Chat, Messages and Gemini API clients");
+        let mut expected = vec![Seen::Expect(8)];
+        for label in [
+            "responses endpoint",
+            "chat endpoint",
+            "messages endpoint",
+            "gemini endpoint",
+            "responses client through aigate (converted via Chat Completions)",
+            "chat client through aigate (pass-through)",
+            "messages client through aigate (converted via Chat Completions)",
+            "gemini client through aigate (converted via Chat Completions)",
+        ] {
+            expected.push(Seen::Begin(label.to_string()));
+            expected.push(Seen::Advance(1));
+        }
+        assert_eq!(recorder.seen(), expected);
+    }
 }

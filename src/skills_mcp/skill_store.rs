@@ -11,8 +11,10 @@
 //! - Sources are staged in a hidden `.aigate-*` directory inside the store (clients skip
 //!   dot-directories) and renamed into place, so a half-copied skill is never visible.
 //! - The caller snapshots the skill directory and the Claude link before any change.
+//! - A zip's extraction reports its progress in bytes (`Expect` the entries' sizes, then
+//!   `Begin` each file or link and `Advance` as its bytes are written); it draws nothing.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -22,6 +24,7 @@ use super::skills::{self, Problem};
 use crate::error::{Error, Result};
 use crate::output::display_path;
 use crate::paths::Paths;
+use crate::progress::{Progress, Report};
 
 /// A skill copied into a hidden staging directory, ready to be renamed into place.
 pub struct Staged {
@@ -62,8 +65,9 @@ pub fn skill_paths(paths: &Paths, name: &str) -> (PathBuf, PathBuf) {
     (paths.agents_skills().join(name), paths.claude_skills().join(name))
 }
 
-/// Copy a skill directory or extract a `.zip` into a staging directory inside `store`.
-pub fn stage(source: &Path, store: &Path) -> Result<Staged> {
+/// Copy a skill directory or extract a `.zip` into a staging directory inside `store`,
+/// reporting a zip's extraction to `progress`.
+pub fn stage(source: &Path, store: &Path, progress: Report<'_>) -> Result<Staged> {
     let metadata = fs_err::metadata(source)
         .map_err(|error| Error::refused(format!("Cannot read `{}`", display_path(source))).cause(error))?;
     fs_err::create_dir_all(store)?;
@@ -81,7 +85,7 @@ pub fn stage(source: &Path, store: &Path) -> Result<Staged> {
     if !is_zip {
         return Err(Error::refused(format!("`{}` is neither a directory nor a .zip", display_path(source))));
     }
-    extract_zip(source, &staging)?;
+    extract_zip(source, &staging, progress)?;
     let stem = source.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
     if staging.join("SKILL.md").is_file() {
         return Ok(Staged { _temp: temp, root: staging, source_name: stem });
@@ -309,7 +313,7 @@ fn safe_entry_path(name: &str) -> std::result::Result<PathBuf, String> {
     Ok(out)
 }
 
-fn extract_zip(source: &Path, staging: &Path) -> Result<()> {
+fn extract_zip(source: &Path, staging: &Path, progress: Report<'_>) -> Result<()> {
     let bad_zip = |error: &dyn std::fmt::Display| {
         Error::refused(format!("`{}` is not a readable zip", display_path(source))).cause(error)
     };
@@ -317,6 +321,7 @@ fn extract_zip(source: &Path, staging: &Path) -> Result<()> {
     let mut archive = zip::ZipArchive::new(file).map_err(|error| bad_zip(&error))?;
     // Check every entry first: nothing is written if one would land outside.
     let mut plan = Vec::new();
+    let mut total: u64 = 0;
     for index in 0..archive.len() {
         let entry = archive.by_index(index).map_err(|error| bad_zip(&error))?;
         let refuse = |reason: String| {
@@ -331,9 +336,13 @@ fn extract_zip(source: &Path, staging: &Path) -> Result<()> {
         if entry.enclosed_name().is_none() {
             return Err(refuse(format!("`{}` is not a safe path", entry.name())));
         }
+        if !entry.is_dir() {
+            total = total.saturating_add(entry.size());
+        }
         plan.push((index, relative, entry.is_dir(), entry.is_symlink(), entry.unix_mode()));
     }
     fs_err::create_dir_all(staging)?;
+    progress(Progress::Expect(total));
     for (index, relative, is_dir, is_symlink, mode) in plan {
         let mut entry = archive.by_index(index).map_err(|error| bad_zip(&error))?;
         let destination = staging.join(&relative);
@@ -344,9 +353,11 @@ fn extract_zip(source: &Path, staging: &Path) -> Result<()> {
         if let Some(parent) = destination.parent() {
             fs_err::create_dir_all(parent)?;
         }
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes)?;
+        progress(Progress::Begin(&relative.display().to_string()));
         if is_symlink {
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes)?;
+            progress(Progress::Advance(bytes.len() as u64));
             let target = PathBuf::from(String::from_utf8_lossy(&bytes).into_owned());
             check_link(&relative, &target).map_err(|reason| {
                 Error::refused(format!(
@@ -358,7 +369,7 @@ fn extract_zip(source: &Path, staging: &Path) -> Result<()> {
             fs_err::os::unix::fs::symlink(&target, &destination)?;
             continue;
         }
-        fs_err::write(&destination, &bytes)?;
+        copy_reporting(&mut entry, &destination, progress)?;
         let mode = mode.map_or(0o644, |mode| mode & 0o7777);
         fs_err::set_permissions(
             &destination,
@@ -380,9 +391,77 @@ fn extract_zip(source: &Path, staging: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Stream `reader` into a new file at `destination` (a large entry is never held in
+/// memory whole), reporting each chunk written.
+fn copy_reporting(reader: &mut impl Read, destination: &Path, progress: Report<'_>) -> Result<()> {
+    let mut file = fs_err::File::create(destination)?;
+    let mut buffer = vec![0_u8; 64 * 1024];
+    loop {
+        let read = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error.into()),
+        };
+        file.write_all(&buffer[..read])?;
+        progress(Progress::Advance(read as u64));
+    }
+    file.flush()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::progress::testing::{Recorder, Seen};
+    use std::io::Write;
+
+    #[test]
+    fn a_zip_reports_its_bytes_and_each_file_as_it_is_extracted() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("big.zip");
+        let big: Vec<u8> = (0..3 * 1024 * 1024 + 17).map(|index: u32| (index % 251) as u8).collect();
+        let skill_md = b"---\nname: big\ndescription: Big.\n---\n";
+        {
+            let mut writer = zip::ZipWriter::new(fs_err::File::create(&archive).unwrap());
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated)
+                .unix_permissions(0o644);
+            writer.add_directory("big/", options).unwrap();
+            writer.start_file("big/SKILL.md", options).unwrap();
+            writer.write_all(skill_md).unwrap();
+            writer.start_file("big/data/blob.bin", options).unwrap();
+            writer.write_all(&big).unwrap();
+            writer.add_symlink("big/data/link", "blob.bin", options).unwrap();
+            writer.finish().unwrap();
+        }
+        let store = dir.path().join("store");
+        let recorder = Recorder::default();
+        let staged = stage(&archive, &store, &|event| recorder.report(event)).unwrap();
+        assert_eq!(fs_err::read(staged.root.join("data/blob.bin")).unwrap(), big);
+
+        let total = (skill_md.len() + big.len() + "blob.bin".len()) as u64;
+        let (expected, begun, advanced) = recorder.totals();
+        assert_eq!(expected, total, "the entries' sizes, directories not counted");
+        assert_eq!(advanced, total, "every byte written is reported");
+        assert_eq!(begun, vec!["big/SKILL.md", "big/data/blob.bin", "big/data/link"], "one per file or link");
+        let seen = recorder.seen();
+        assert_eq!(seen.first(), Some(&Seen::Expect(total)), "the total comes first");
+        let chunks = seen.iter().filter(|event| matches!(event, Seen::Advance(_))).count();
+        assert!(chunks > 40, "a 3 MiB entry is streamed in chunks, not read whole: {chunks}");
+    }
+
+    #[test]
+    fn a_directory_source_reports_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("plain");
+        fs_err::create_dir_all(&source).unwrap();
+        fs_err::write(source.join("SKILL.md"), "---\nname: plain\ndescription: x\n---\n").unwrap();
+        let recorder = Recorder::default();
+        stage(&source, &dir.path().join("store"), &|event| recorder.report(event)).unwrap();
+        assert_eq!(recorder.seen(), Vec::new());
+    }
 
     #[test]
     fn entries_and_links_that_leave_the_skill_are_refused() {

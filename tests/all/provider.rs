@@ -284,7 +284,8 @@ async fn provider_test_probes_each_api() {
         .route("/v1/responses", axum::routing::post(|| async { axum::http::StatusCode::NOT_FOUND }));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let context = TestContext::new();
+    // A terminal type is set, but stderr is a pipe: no progress bar may be drawn.
+    let context = TestContext::new().with_env("TERM", "xterm-256color");
     let base = format!("http://127.0.0.1:{port}/v1");
     let add = context
         .command()
@@ -332,6 +333,44 @@ async fn provider_test_probes_each_api() {
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 5, "one native probe and four through aigate: {seen:?}");
     assert!(seen.iter().all(|(_, auth)| auth == "Bearer sk-test"), "{seen:?}");
+
+    // Issue 13 item 5: piped, the tables are all there is: stdout holds exactly them and
+    // stderr holds nothing (no progress bar, no `\r`, no escape codes).
+    let mut command = context.command();
+    command.args(["provider", "test", "t", "--model", "m"]);
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stderr), "");
+    let stdout = text(&output.stdout);
+    assert!(!stdout.contains(['\r', '\u{1b}']), "{stdout:?}");
+    let words: Vec<String> = stdout
+        .lines()
+        .map(|line| {
+            line.split_whitespace()
+                .map(|word| match word.strip_suffix("ms") {
+                    Some(number) if number.parse::<u64>().is_ok() => "Nms",
+                    _ => word,
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert_eq!(
+        words,
+        vec![
+            "API CLAIMED STATUS LATENCY RESULT",
+            "responses no 404 Nms not served here",
+            "chat yes 200 Nms ok",
+            "messages no 404 Nms not served here",
+            "gemini no 404 Nms not served here",
+            "",
+            "AS A CLIENT OF HOW STATUS LATENCY RESULT",
+            "responses converted via Chat Completions 200 Nms ok",
+            "chat pass-through 200 Nms ok",
+            "messages converted via Chat Completions 200 Nms ok",
+            "gemini converted via Chat Completions 200 Nms ok",
+        ]
+    );
 }
 
 #[test]

@@ -156,6 +156,34 @@ fn add_from_a_zip_keeps_modes_and_refuses_entries_that_leave_the_skill() {
     assert_eq!(everything(&home), vec!["zipped-skill", "zipped-skill"]);
 }
 
+/// Issue 13 item 5: a large zip shows progress on a terminal only. Piped (as here, with a
+/// terminal type set), stderr holds the one summary line and nothing else.
+#[test]
+fn adding_a_large_zip_piped_prints_no_progress() {
+    let home = new_home().with_env("TERM", "xterm-256color");
+    let archive = home.root().join("large.zip");
+    let blob: String = (0..4 * 1024 * 1024).map(|index| char::from(b'a' + (index % 26) as u8)).collect();
+    zip(
+        &archive,
+        &[
+            ("large/SKILL.md", "---\nname: large\ndescription: Large.\n---\n", 0o644, false),
+            ("large/data/blob.txt", &blob, 0o644, false),
+        ],
+    );
+    let (stdout, stderr) = home.ok(&["skill", "add", archive.to_str().unwrap()]);
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        "Added skill `large` to `~/.agents/skills/large` (2 files) and linked it for Claude Code at `~/.claude/skills/large` (undo with `aigate restore`)\n"
+    );
+    assert_eq!(fs_err::read_to_string(in_store(&home, "large/data/blob.txt")).unwrap(), blob);
+    // A dry run's diff on stdout is unchanged too: no progress bytes before or inside it.
+    let (stdout, stderr) = home.ok(&["skill", "add", archive.to_str().unwrap(), "--force", "--dry-run"]);
+    assert!(stdout.starts_with("--- "), "{:?}", &stdout[..80.min(stdout.len())]);
+    assert!(!stdout.contains(['\r', '\u{1b}']) && !stderr.contains(['\r', '\u{1b}']), "{stderr:?}");
+    assert_eq!(stderr, "Would add skill `large` (2 files; dry run, nothing written)\n");
+}
+
 #[test]
 fn list_json_shows_where_each_skill_lives_who_sees_it_and_its_problems() {
     let home = new_home();
