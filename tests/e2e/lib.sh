@@ -37,6 +37,15 @@ e2e_clients() {
   done
 }
 
+# GEMINI_BIN: the directory of the pinned Gemini CLI (tests/e2e/install_gemini.sh, before any
+# isolation).
+e2e_gemini() {
+  GEMINI_BIN="${GEMINI_BIN:-$(bash "$E2E_DIR/install_gemini.sh")}" \
+    || { echo "FAIL: cannot install Gemini CLI"; exit 2; }
+  export GEMINI_BIN
+  [ -x "$GEMINI_BIN/gemini" ] || { echo "FAIL: $GEMINI_BIN/gemini missing"; exit 2; }
+}
+
 # As root (and unless RC_NO_NETNS is set), re-exec the calling script ($0) in a private network
 # namespace with only `lo` up; the re-executed script gets --in-netns as its first argument.
 # Sets NETNOTE.
