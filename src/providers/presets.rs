@@ -173,8 +173,10 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "gemini",
         base_url: "https://generativelanguage.googleapis.com/v1beta/openai",
-        apis: C,
-        api_base_urls: &[],
+        // Its OpenAI-compatible endpoint and the native Gemini API beside it (which Gemini
+        // CLI speaks, so its requests pass through).
+        apis: &[Api::Chat, Api::Gemini],
+        api_base_urls: &[(Api::Gemini, "https://generativelanguage.googleapis.com/v1beta")],
         default_model: Some("gemini-2.5-pro"),
         vision: Some(true),
         key_env: Some("GEMINI_API_KEY"),
@@ -247,5 +249,15 @@ mod tests {
         assert!(find("nope").is_none());
         assert_eq!(find("deepseek").map(|preset| preset.quirks), Some(Quirks::DEEPSEEK));
         assert_eq!(find("custom").map(|preset| preset.quirks), Some(Quirks::DEFAULT));
+    }
+
+    #[test]
+    fn the_gemini_preset_has_its_native_api_beside_the_openai_compatible_one() {
+        let gemini = find("gemini").unwrap();
+        assert_eq!(gemini.apis, &[Api::Chat, Api::Gemini]);
+        assert_eq!(
+            gemini.api_base_urls,
+            &[(Api::Gemini, "https://generativelanguage.googleapis.com/v1beta")]
+        );
     }
 }
