@@ -440,3 +440,62 @@ fn a_chain_that_cannot_work_is_refused_and_keys_stay_out_of_the_agent() {
     let seen = stdout(&output);
     assert_eq!(env_value(&seen, "MOCK_KEY"), None, "the key variable reached the agent: {seen}");
 }
+
+/// Issue 14: Gemini CLI gets the proxy, the token as its API key and the first provider's
+/// model from the environment. Its auth type can only come from a settings file: when the
+/// user's selects a Google login, the session gets its own Gemini home (settings: the
+/// user's plus the API-key login; everything else linked), what the agent writes there
+/// lands in the real `~/.gemini`, and the user's settings are never written. When they
+/// already select the API key, the environment is all.
+#[test]
+fn gemini_gets_its_environment_and_a_session_home_only_when_its_settings_need_one() {
+    let context = new_context();
+    context.add_provider("mock", 10, Some("mock-model"));
+    let gemini = context.home().join(".gemini");
+    fs_err::create_dir_all(&gemini).unwrap();
+    let settings = "{\n  // mine\n  \"security\": {\"auth\": {\"selectedType\": \"oauth-personal\"}}\n}\n";
+    fs_err::write(gemini.join("settings.json"), settings).unwrap();
+    let agent = context.write_script(
+        "gemini-stub",
+        r#"#!/bin/sh
+for v in GOOGLE_GEMINI_BASE_URL GEMINI_API_KEY GEMINI_MODEL GEMINI_CLI_HOME AIGATE_TOKEN MOCK_KEY GOOGLE_GENAI_USE_VERTEXAI; do
+  eval "val=\${$v-__unset__}"; echo "ENV $v=$val"
+done
+if [ -n "${GEMINI_CLI_HOME:-}" ]; then
+  echo "HEALTH: SETTINGS:$(tr -d '\n' < "$GEMINI_CLI_HOME/.gemini/settings.json")"
+  echo "state" > "$GEMINI_CLI_HOME/.gemini/installation_id"
+fi
+exit 0
+"#,
+    );
+    let agent = agent.display().to_string();
+    let output = context
+        .command()
+        .env("GOOGLE_GENAI_USE_VERTEXAI", "true")
+        .args(["run", "gemini", "--bin", &agent, "--", "-p", "hi"])
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}\n{}", stderr(&output));
+    let token = env_value(&text, "AIGATE_TOKEN").unwrap();
+    assert_eq!(env_value(&text, "GEMINI_API_KEY"), Some(token));
+    assert!(env_value(&text, "GOOGLE_GEMINI_BASE_URL").unwrap().starts_with("http://127.0.0.1:"));
+    assert_eq!(env_value(&text, "GEMINI_MODEL").as_deref(), Some("mock-model"));
+    assert_eq!(env_value(&text, "MOCK_KEY"), None, "the provider key stays out of the agent");
+    assert_eq!(env_value(&text, "GOOGLE_GENAI_USE_VERTEXAI"), None, "it would take Gemini around the proxy");
+    let session_home = env_value(&text, "GEMINI_CLI_HOME").expect("a session home");
+    assert!(session_home.starts_with(&context.aigate_home().display().to_string()), "{session_home}");
+    assert_eq!(
+        text.lines().find_map(|line| line.strip_prefix("HEALTH: SETTINGS:")),
+        Some(settings.replace("oauth-personal", "gemini-api-key").replace('\n', "").as_str())
+    );
+    assert_eq!(fs_err::read_to_string(gemini.join("settings.json")).unwrap(), settings);
+    assert_eq!(fs_err::read_to_string(gemini.join("installation_id")).unwrap(), "state\n");
+    assert!(!Path::new(&session_home).exists(), "the session home is removed");
+
+    fs_err::write(gemini.join("settings.json"), r#"{"security":{"auth":{"selectedType":"gemini-api-key"}}}"#)
+        .unwrap();
+    let output = context.run(&["run", "gemini", "--bin", &agent]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(env_value(&stdout(&output), "GEMINI_CLI_HOME"), None, "the environment is enough");
+}
