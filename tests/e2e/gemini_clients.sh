@@ -11,6 +11,7 @@
 #     provider (the last one passes through: the mock sees the provider key, never the token);
 #   - Codex and Claude Code each complete a tool round through a Gemini-API-only provider;
 #   - usage rows for Gemini name the provider and carry tokens;
+#   - `aigate skill add` shows in `gemini skills list` (the shared ~/.agents/skills);
 #   - `aigate mcp add --client gemini` shows in `gemini mcp list`, `mcp disable` as Blocked,
 #     `mcp remove` gives the file back byte for byte;
 #   - `use gateway --client gemini` + `aigate serve`: `gemini -p` answers through serve;
@@ -151,6 +152,16 @@ aig mcp enable gsrv --client gemini >/dev/null 2>&1
 aig mcp remove gsrv --client gemini >"$T/mcp-rm.out" 2>&1
 if cmp -s "$T/mcp.before" "$GD/settings.json"; then ok "mcp add/disable/enable/remove gave settings.json back byte for byte"
 else bad "settings.json differs after the MCP round"; diff "$T/mcp.before" "$GD/settings.json" | sed 's/^/    | /'; fi
+
+# ---- skills: the shared store (~/.agents/skills) is Gemini CLI's too -------------------------
+aig skill add "$REPO/tests/fixtures/skills/pdf-tools" >"$T/skill.out" 2>&1
+( cd "$W" && env -i "${BASE_ENV[@]}" timeout 60 "$GEM" skills list >"$T/gsk.out" 2>"$T/gsk.out.err" </dev/null )
+if grep -q 'pdf-tools' "$T/gsk.out" && grep -q "$H/.agents/skills/pdf-tools" "$T/gsk.out"; then
+  ok "aigate skill add: gemini skills list shows pdf-tools from ~/.agents/skills"
+else bad "gemini skills list after aigate skill add" "$T/gsk.out"; fi
+aig skill list --json >"$T/skill-list.json" 2>/dev/null
+if grep -qi 'gemini' "$T/skill-list.json"; then ok "aigate skill list says Gemini CLI reads the shared skills"
+else bad "aigate skill list does not mention Gemini CLI" "$T/skill-list.json"; fi
 
 # ---- use gateway + serve, then use official ----------------------------------------------------
 cat > "$GD/settings.json" <<'CFG'
