@@ -95,10 +95,11 @@ pub(crate) fn run(ctx: &Ctx, command: UseCommand) -> Result<u8> {
 
 fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
     let paths = &ctx.paths;
-    let chosen = super::choose(&super::with_all(&args.client, args.all), || clients::select(&[], paths));
+    let named = !args.client.is_empty() || args.all;
+    let mut chosen = super::choose(&super::with_all(&args.client, args.all), || clients::select(&[], paths));
     if chosen.is_empty() {
         return Err(Error::refused("No client found to switch")
-            .hint("name one with `--client codex|claude|opencode|all`"));
+            .hint("name one with `--client codex|claude|opencode|gemini|all`"));
     }
     // The gateway's chain as `serve` will take it (an unknown name is refused here): refuse
     // a named chain that cannot serve a chosen client; without `--provider` the registry may
@@ -118,16 +119,34 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
                 Vec::new()
             }
         };
+    let mut unserved = Vec::new();
     for client in chosen.iter().filter(|_| !chain.is_empty()) {
         match crate::providers::check_chain(&chain, client.title(), client.api(), client.has_official_login())
         {
             Ok(uses) => crate::session::run::report_chain(&ctx.out, client.title(), &uses),
             Err(error) if !args.providers.is_empty() => return Err(error),
+            // A client found on disk, not named, that the gateway cannot serve at all is left
+            // as it is (switching it would break a working setup, e.g. Gemini CLI's Google
+            // login behind an official-only chain).
+            Err(error) if !named => {
+                ctx.out.warn(&format!(
+                    "{}; {} is left as it is (name it with `--client {}` to switch it anyway)",
+                    error.message,
+                    client.title(),
+                    client.name()
+                ));
+                unserved.push(*client);
+            }
             Err(error) => ctx.out.warn(&format!(
                 "{}; add one with `aigate provider add` before starting `aigate serve`",
                 error.message
             )),
         }
+    }
+    chosen.retain(|client| !unserved.contains(client));
+    if chosen.is_empty() {
+        return Err(Error::refused("No client found that the gateway's chain can serve")
+            .hint("add a provider with `aigate provider add`, or name clients with `--client`"));
     }
     let address = match state::serve_status(paths) {
         ServeStatus::Running(info) => info.address,

@@ -173,7 +173,7 @@ pub fn check_chain(
         .collect();
     if !uses.iter().any(|(_, use_)| use_.usable()) {
         let mut error = Error::refused(format!(
-            "No provider in the chain can serve {client} ({} API)",
+            "No provider in the chain can serve {client} (it speaks {})",
             client_api.title()
         ));
         for (name, use_) in &uses {

@@ -315,3 +315,26 @@ fn a_closed_stderr_pipe_ends_quietly_with_the_right_exit_code() {
         fs_err::read(fixtures.join("codex/config.toml")).unwrap()
     );
 }
+
+/// A client found on disk but not named, which the gateway's chain cannot serve at all
+/// (Gemini CLI behind the default, official-only chain), is left as it is with a warning;
+/// named, it is switched (with the same warning as before).
+#[test]
+fn a_found_client_the_chain_cannot_serve_is_left_alone_unless_named() {
+    let home = TestContext::new();
+    seed(&home);
+    let settings = home.home().join(".gemini/settings.json");
+    fs_err::create_dir_all(settings.parent().unwrap()).unwrap();
+    let google_login = "{ \"security\": { \"auth\": { \"selectedType\": \"oauth-personal\" } } }\n";
+    fs_err::write(&settings, google_login).unwrap();
+    let output = home.run(&["use", "gateway"]);
+    ok(&output);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("Gemini CLI is left as it is (name it with `--client gemini`"), "{stderr}");
+    assert_eq!(fs_err::read_to_string(&settings).unwrap(), google_login);
+    assert!(fs_err::read_to_string(home.codex_config()).unwrap().contains("model_provider = \"aigate\""));
+    let output = home.run(&["use", "gateway", "--client", "gemini"]);
+    ok(&output);
+    assert!(text(&output.stderr).contains("No provider in the chain can serve Gemini CLI"));
+    assert!(fs_err::read_to_string(&settings).unwrap().contains("gemini-api-key"));
+}
