@@ -392,9 +392,13 @@ fn test(ctx: &Ctx, name: &str, model: Option<String>) -> Result<u8> {
     let probe::Probes { native: results, as_clients } = {
         // One bar over every probe, cleared (dropped) before the tables are printed.
         let bar = ctx.out.progress(&format!("testing `{name}`"), Unit::Steps);
-        runtime.block_on(probe::probe_provider(&provider, &model, &ctx.paths.aigate_home, &|event| {
-            bar.report(event);
-        }))?
+        let targets = [probe::Target { provider: &provider, model: &model }];
+        runtime
+            .block_on(probe::probe_providers(&targets, &ctx.paths.aigate_home, &|event| {
+                bar.report(event);
+            }))
+            .pop()
+            .ok_or_else(|| Error::internal(format!("`{name}` was not tested")))??
     };
     let failed: Vec<&str> =
         results.iter().filter(|result| result.claimed && !result.ok).map(|r| r.api.name()).collect();
