@@ -47,16 +47,36 @@ pub enum ProviderCommand {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Send one minimal request per wire API and report status and latency
+    /// Send one minimal request per wire API to providers and report status and latency
     ///
-    /// On a terminal a progress bar on stderr counts the probes; it is cleared before the
-    /// results are printed, and never drawn when stderr is piped, with `--json` or `-q`.
+    /// With no NAME, every provider, in the order of `aigate provider list`. Several are
+    /// tested one after another; each one's tables come under a heading line
+    /// `NAME (BASE URL)`, with a blank line between providers. A provider that cannot be
+    /// tested (no model to test with, say) gets its error and the others are still tested.
+    ///
+    /// `--json`: one provider prints its report, an object with `version`, `provider`,
+    /// `model`, `results` (its own endpoints) and `as_clients` (each API through aigate).
+    /// Several print `{"version":1,"providers":[…]}`: one such report each, without
+    /// `version`; one that could not be tested has `error`, empty `results` and
+    /// `as_clients`, and `model` null when it had none.
+    ///
+    /// Exit 2 when a provider did not answer on an API it claims, 1 when one could not be
+    /// tested for its settings; over several providers the highest of these. Unknown names
+    /// are refused (exit 1) before anything is sent.
+    ///
+    /// On a terminal one progress bar on stderr counts the probes of every provider; it is
+    /// cleared before the results are printed, and never drawn when stderr is piped, with
+    /// `--json` or `-q`.
     #[command(after_long_help = "Examples:
   aigate provider test deepseek
-  aigate provider test work --model gpt-5-mini --json")]
+  aigate provider test work --model gpt-5-mini --json
+  aigate provider test deepseek kimi
+  aigate provider test")]
     Test {
-        name: String,
-        /// Model to test with (default: the provider's default model)
+        /// Providers to test (none: every provider)
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// Model to test with (default: each provider's default model)
         #[arg(long)]
         model: Option<String>,
     },
@@ -166,13 +186,22 @@ struct RemoveReport {
 }
 
 #[derive(Debug, Serialize)]
-struct TestReport {
-    provider: String,
-    model: String,
+struct TestReport<'a> {
+    provider: &'a str,
+    /// Always set for a provider that was tested.
+    model: Option<&'a str>,
     /// The provider's own endpoints, one per API.
-    results: Vec<ProbeResult>,
+    results: &'a [ProbeResult],
     /// Each client's API through aigate (pass-through or converted).
-    as_clients: Vec<probe::ClientProbe>,
+    as_clients: &'a [probe::ClientProbe],
+    /// Why the provider could not be tested (only in a report of several providers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct TestReports<'a> {
+    providers: Vec<TestReport<'a>>,
 }
 
 pub(crate) fn run(ctx: &Ctx, command: ProviderCommand) -> Result<u8> {
@@ -181,7 +210,7 @@ pub(crate) fn run(ctx: &Ctx, command: ProviderCommand) -> Result<u8> {
         ProviderCommand::List => list(ctx),
         ProviderCommand::Show { name } => show(ctx, &name),
         ProviderCommand::Remove { name, dry_run } => remove(ctx, &name, dry_run),
-        ProviderCommand::Test { name, model } => test(ctx, &name, model),
+        ProviderCommand::Test { names, model } => test(ctx, &names, model.as_deref()),
     }
 }
 
@@ -376,74 +405,231 @@ fn remove(ctx: &Ctx, name: &str, dry_run: bool) -> Result<u8> {
     Ok(0)
 }
 
-fn test(ctx: &Ctx, name: &str, model: Option<String>) -> Result<u8> {
-    let provider = load_named(ctx, name)?;
-    let model = model
+/// The providers `provider test` names, in the order given (each once), or every provider
+/// in `provider list` order; every unknown name is refused before anything is sent.
+fn providers_to_test(ctx: &Ctx, names: &[String]) -> Result<Vec<Provider>> {
+    let all = store::load_all(&ctx.db()?)?;
+    if names.is_empty() {
+        if all.is_empty() {
+            return Err(Error::refused("No providers to test")
+                .hint("add one with `aigate provider add NAME --preset P --key-env VAR`"));
+        }
+        return Ok(all);
+    }
+    let mut chosen: Vec<Provider> = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
+    for name in names {
+        if chosen.iter().any(|provider| &provider.name == name) || unknown.contains(name) {
+            continue;
+        }
+        match all.iter().find(|provider| &provider.name == name) {
+            Some(provider) => chosen.push(provider.clone()),
+            None => unknown.push(name.clone()),
+        }
+    }
+    if !unknown.is_empty() {
+        let listed: Vec<String> = unknown.iter().map(|name| format!("`{name}`")).collect();
+        let message = if unknown.len() == 1 {
+            format!("No provider named {}", listed[0])
+        } else {
+            format!("No providers named {}", listed.join(", "))
+        };
+        return Err(Error::refused(message)
+            .hint("run `aigate provider list` to see the registered ones; nothing was tested"));
+    }
+    Ok(chosen)
+}
+
+/// The model to test `provider` with: `--model`, else its default model, else the target of
+/// one of its model mappings.
+fn model_to_test(provider: &Provider, model: Option<&str>) -> Result<String> {
+    let name = &provider.name;
+    model
+        .map(str::to_string)
         .or_else(|| provider.default_model.clone())
         .or_else(|| provider.model_map.values().next().cloned())
         .ok_or_else(|| {
             Error::refused(format!("`{name}` has no default model to test with"))
                 .hint(format!("run `aigate provider test {name} --model MODEL`"))
-        })?;
+        })
+}
+
+fn test(ctx: &Ctx, names: &[String], model: Option<&str>) -> Result<u8> {
+    let providers = providers_to_test(ctx, names)?;
+    match providers.as_slice() {
+        [provider] => test_one(ctx, provider, model),
+        several => test_several(ctx, several, model),
+    }
+}
+
+/// Every probe of `targets` under one progress bar labelled `prefix`, cleared (dropped)
+/// before anything else is printed.
+fn run_probes(ctx: &Ctx, targets: &[probe::Target<'_>], prefix: &str) -> Result<Vec<Result<probe::Probes>>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|error| Error::internal("Failed to start the async runtime").cause(error))?;
-    let probe::Probes { native: results, as_clients } = {
-        // One bar over every probe, cleared (dropped) before the tables are printed.
-        let bar = ctx.out.progress(&format!("testing `{name}`"), Unit::Steps);
-        runtime.block_on(probe::probe_provider(&provider, &model, &ctx.paths.aigate_home, &|event| {
-            bar.report(event);
-        }))?
-    };
-    let failed: Vec<&str> =
-        results.iter().filter(|result| result.claimed && !result.ok).map(|r| r.api.name()).collect();
-    let failed_as_client: Vec<&str> =
-        as_clients.iter().filter(|probe| !probe.ok).map(|probe| probe.api.name()).collect();
-    let extra: Vec<&str> =
-        results.iter().filter(|result| !result.claimed && result.ok).map(|r| r.api.name()).collect();
+    let bar = ctx.out.progress(prefix, Unit::Steps);
+    Ok(runtime.block_on(probe::probe_providers(targets, &ctx.paths.aigate_home, &|event| {
+        bar.report(event);
+    })))
+}
+
+/// One provider, as `provider test NAME` has always been: no model to test with is refused
+/// before anything is sent, and its report is the whole JSON document.
+fn test_one(ctx: &Ctx, provider: &Provider, model: Option<&str>) -> Result<u8> {
+    let model = model_to_test(provider, model)?;
+    let targets = [probe::Target { provider, model: &model }];
+    let probes = run_probes(ctx, &targets, &format!("testing `{}`", provider.name))?
+        .pop()
+        .ok_or_else(|| Error::internal(format!("`{}` was not tested", provider.name)))??;
     if ctx.json() {
-        ctx.out.json(&TestReport { provider: provider.name.clone(), model, results, as_clients })?;
+        ctx.out.json(&test_report(provider, Some(&model), Ok(&probes)))?;
     } else {
-        let header: Vec<String> =
-            ["API", "CLAIMED", "STATUS", "LATENCY", "RESULT"].map(str::to_string).to_vec();
-        let rows: Vec<Vec<String>> = results
-            .iter()
-            .map(|result| {
-                vec![
-                    result.api.name().to_string(),
-                    if result.claimed { "yes" } else { "no" }.to_string(),
-                    result.status.map_or_else(|| "-".to_string(), |status| status.to_string()),
-                    result.latency_ms.map_or_else(|| "-".to_string(), |ms| format!("{ms}ms")),
-                    if result.ok {
-                        "ok".to_string()
-                    } else {
-                        result.error.clone().unwrap_or_else(|| "failed".into())
-                    },
-                ]
-            })
-            .collect();
-        ctx.out.data(&table(&header, &rows));
-        let header: Vec<String> =
-            ["AS A CLIENT OF", "HOW", "STATUS", "LATENCY", "RESULT"].map(str::to_string).to_vec();
-        let rows: Vec<Vec<String>> = as_clients
-            .iter()
-            .map(|probe| {
-                vec![
-                    probe.api.name().to_string(),
-                    probe.how.clone(),
-                    probe.status.map_or_else(|| "-".to_string(), |status| status.to_string()),
-                    probe.latency_ms.map_or_else(|| "-".to_string(), |ms| format!("{ms}ms")),
-                    if probe.ok {
-                        "ok".to_string()
-                    } else {
-                        probe.error.clone().unwrap_or_else(|| "failed".into())
-                    },
-                ]
-            })
-            .collect();
-        ctx.out.data(&format!("\n{}", table(&header, &rows)));
+        print_tables(ctx, &probes);
     }
+    match talk_about(ctx, provider, &probes) {
+        Some(error) => Err(error),
+        None => Ok(0),
+    }
+}
+
+/// Several providers, one after another: a heading above each one's tables (or the JSON
+/// document of every report), each one's talk and error as if it were tested alone, then
+/// one error naming every provider that failed, exiting with the highest code of theirs.
+fn test_several(ctx: &Ctx, providers: &[Provider], model: Option<&str>) -> Result<u8> {
+    let models: Vec<Result<String>> =
+        providers.iter().map(|provider| model_to_test(provider, model)).collect();
+    let targets: Vec<probe::Target<'_>> = providers
+        .iter()
+        .zip(&models)
+        .filter_map(|(provider, model)| model.as_ref().ok().map(|model| probe::Target { provider, model }))
+        .collect();
+    let mut probed =
+        run_probes(ctx, &targets, &format!("testing {} providers", providers.len()))?.into_iter();
+    // Each provider's probes, or why it was not tested, in order.
+    let outcomes: Vec<(&Provider, Option<String>, Result<probe::Probes>)> = providers
+        .iter()
+        .zip(models)
+        .map(|(provider, model)| match model {
+            Ok(model) => {
+                let probes = probed
+                    .next()
+                    .unwrap_or_else(|| Err(Error::internal(format!("`{}` was not tested", provider.name))));
+                (provider, Some(model), probes)
+            }
+            Err(error) => (provider, None, Err(error)),
+        })
+        .collect();
+    if ctx.json() {
+        let providers = outcomes
+            .iter()
+            .map(|(provider, model, probes)| test_report(provider, model.as_deref(), probes.as_ref()))
+            .collect();
+        ctx.out.json(&TestReports { providers })?;
+    }
+    let mut failed: Vec<(&str, crate::error::Kind)> = Vec::new();
+    for (index, (provider, _, probes)) in outcomes.iter().enumerate() {
+        if !ctx.json() {
+            let blank = if index == 0 { "" } else { "\n" };
+            ctx.out.data(&format!("{blank}{} ({})", provider.name, provider.base_url));
+            match probes {
+                Ok(probes) => print_tables(ctx, probes),
+                Err(error) => ctx.out.data(&format!("not tested: {}", error.message)),
+            }
+        }
+        let talked;
+        let error = match probes {
+            Ok(probes) => {
+                talked = talk_about(ctx, provider, probes);
+                talked.as_ref()
+            }
+            Err(error) => Some(error),
+        };
+        if let Some(error) = error {
+            ctx.out.error(error);
+            failed.push((&provider.name, error.kind));
+        }
+    }
+    if failed.is_empty() {
+        return Ok(0);
+    }
+    let names: Vec<String> = failed.iter().map(|(name, _)| format!("`{name}`")).collect();
+    let message =
+        format!("{} of {} providers failed the test: {}", failed.len(), providers.len(), names.join(", "));
+    if failed.iter().any(|(_, kind)| *kind == crate::error::Kind::Internal) {
+        Err(Error::internal(message))
+    } else {
+        Err(Error::refused(message))
+    }
+}
+
+/// One provider's JSON report: its probes, or why it was not tested.
+fn test_report<'a>(
+    provider: &'a Provider,
+    model: Option<&'a str>,
+    probes: Result<&'a probe::Probes, &Error>,
+) -> TestReport<'a> {
+    let (results, as_clients, error): (&[ProbeResult], &[probe::ClientProbe], _) = match probes {
+        Ok(probes) => (&probes.native, &probes.as_clients, None),
+        Err(error) => (&[], &[], Some(error.to_string())),
+    };
+    TestReport { provider: &provider.name, model, results, as_clients, error }
+}
+
+/// The two tables of one provider's probes on stdout.
+fn print_tables(ctx: &Ctx, probes: &probe::Probes) {
+    let header: Vec<String> = ["API", "CLAIMED", "STATUS", "LATENCY", "RESULT"].map(str::to_string).to_vec();
+    let rows: Vec<Vec<String>> = probes
+        .native
+        .iter()
+        .map(|result| {
+            vec![
+                result.api.name().to_string(),
+                if result.claimed { "yes" } else { "no" }.to_string(),
+                result.status.map_or_else(|| "-".to_string(), |status| status.to_string()),
+                result.latency_ms.map_or_else(|| "-".to_string(), |ms| format!("{ms}ms")),
+                if result.ok {
+                    "ok".to_string()
+                } else {
+                    result.error.clone().unwrap_or_else(|| "failed".into())
+                },
+            ]
+        })
+        .collect();
+    ctx.out.data(&table(&header, &rows));
+    let header: Vec<String> =
+        ["AS A CLIENT OF", "HOW", "STATUS", "LATENCY", "RESULT"].map(str::to_string).to_vec();
+    let rows: Vec<Vec<String>> = probes
+        .as_clients
+        .iter()
+        .map(|probe| {
+            vec![
+                probe.api.name().to_string(),
+                probe.how.clone(),
+                probe.status.map_or_else(|| "-".to_string(), |status| status.to_string()),
+                probe.latency_ms.map_or_else(|| "-".to_string(), |ms| format!("{ms}ms")),
+                if probe.ok {
+                    "ok".to_string()
+                } else {
+                    probe.error.clone().unwrap_or_else(|| "failed".into())
+                },
+            ]
+        })
+        .collect();
+    ctx.out.data(&format!("\n{}", table(&header, &rows)));
+}
+
+/// The warning and hint about one provider's probes on stderr, and the error when it did
+/// not answer on an API it claims.
+fn talk_about(ctx: &Ctx, provider: &Provider, probes: &probe::Probes) -> Option<Error> {
+    let name = &provider.name;
+    let failed: Vec<&str> =
+        probes.native.iter().filter(|result| result.claimed && !result.ok).map(|r| r.api.name()).collect();
+    let failed_as_client: Vec<&str> =
+        probes.as_clients.iter().filter(|probe| !probe.ok).map(|probe| probe.api.name()).collect();
+    let extra: Vec<&str> =
+        probes.native.iter().filter(|result| !result.claimed && result.ok).map(|r| r.api.name()).collect();
     if !failed_as_client.is_empty() {
         ctx.out.warn(&format!("through aigate, `{name}` did not serve: {}", failed_as_client.join(", ")));
     }
@@ -461,10 +647,12 @@ fn test(ctx: &Ctx, name: &str, model: Option<String>) -> Result<u8> {
         ));
     }
     if failed.is_empty() {
-        return Ok(0);
+        return None;
     }
-    Err(Error::internal(format!("`{name}` did not answer on: {}", failed.join(", ")))
-        .hint(format!("check its key and base URL with `aigate provider show {name}`")))
+    Some(
+        Error::internal(format!("`{name}` did not answer on: {}", failed.join(", ")))
+            .hint(format!("check its key and base URL with `aigate provider show {name}`")),
+    )
 }
 
 /// `aigate proxy-bench-serve`: serve until SIGINT/SIGTERM.

@@ -6,9 +6,9 @@
 //! proxy whose chain is just this provider, so the conversion stage is exercised for every
 //! API the provider does not speak ([`probe_as_clients`]).
 //!
-//! [`probe_provider`] runs both and reports each probe as one step of its progress
-//! (`Expect` the count of every probe first, then `Begin` and `Advance(1)` per probe); it
-//! draws nothing itself.
+//! [`probe_providers`] runs both for each provider in turn and reports each probe as one
+//! step of its progress (`Expect` the count of every probe first, then `Begin` and
+//! `Advance(1)` per probe); it draws nothing itself.
 //!
 //! Invariants: the key goes only into the sensitive credential header; nothing of the
 //! answer but its status is kept.
@@ -41,15 +41,59 @@ pub struct Probes {
     pub as_clients: Vec<ClientProbe>,
 }
 
-/// `aigate provider test`: [`probe_all`], then [`probe_as_clients`], one progress step per
-/// probe (their count is known up front, so the bar never moves back).
-pub async fn probe_provider(
+/// How many probes [`probe_providers`] makes of one provider: each API's own endpoint, then
+/// each API as a client through aigate.
+pub const PROBES_PER_PROVIDER: u64 = 2 * Api::ALL.len() as u64;
+
+/// One provider to probe, and the model to probe it with.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub provider: &'a Provider,
+    pub model: &'a str,
+}
+
+/// `aigate provider test`: each target in turn, [`probe_all`] then [`probe_as_clients`],
+/// one progress step per probe. The count of every probe of every target comes first (one
+/// `Expect`, so the bar never moves back); with more than one target each label starts
+/// with the provider's name (`` `deepseek`: chat endpoint ``). A target whose probing
+/// fails does not stop the others: its error takes its place in the answer (one per
+/// target, in order), and the steps it did not take are advanced at once.
+pub async fn probe_providers(
+    targets: &[Target<'_>],
+    aigate_home: &std::path::Path,
+    progress: Report<'_>,
+) -> Vec<Result<Probes>> {
+    progress(Progress::Expect(PROBES_PER_PROVIDER * targets.len() as u64));
+    let several = targets.len() > 1;
+    let mut all = Vec::with_capacity(targets.len());
+    for target in targets {
+        let name = &target.provider.name;
+        let done = std::cell::Cell::new(0_u64);
+        let report = |event: Progress<'_>| match event {
+            Progress::Begin(label) if several => progress(Progress::Begin(&format!("`{name}`: {label}"))),
+            Progress::Advance(units) => {
+                done.set(done.get() + units);
+                progress(event);
+            }
+            other => progress(other),
+        };
+        let probes = probe_provider(target.provider, target.model, aigate_home, &report).await;
+        let left = PROBES_PER_PROVIDER.saturating_sub(done.get());
+        if left > 0 {
+            progress(Progress::Advance(left));
+        }
+        all.push(probes);
+    }
+    all
+}
+
+/// Every probe of one provider, counted by the caller.
+async fn probe_provider(
     provider: &Provider,
     model: &str,
     aigate_home: &std::path::Path,
     progress: Report<'_>,
 ) -> Result<Probes> {
-    progress(Progress::Expect((2 * Api::ALL.len()) as u64));
     let native = probe_all(provider, model, progress).await?;
     let as_clients = probe_as_clients(provider, model, aigate_home, progress).await?;
     Ok(Probes { native, as_clients })
@@ -226,37 +270,86 @@ async fn probe_as_clients(
 mod tests {
     use super::*;
     use crate::progress::testing::{Recorder, Seen};
+    use crate::providers::KeySource;
 
     /// A provider on a loopback port nobody listens on: every probe fails at once.
-    fn unreachable_provider() -> Provider {
+    fn unreachable_provider(name: &str) -> Provider {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        Provider::new("down", format!("http://127.0.0.1:{port}/v1"), vec![Api::Chat])
+        Provider::new(name, format!("http://127.0.0.1:{port}/v1"), vec![Api::Chat])
     }
+
+    const LABELS: [&str; 8] = [
+        "responses endpoint",
+        "chat endpoint",
+        "messages endpoint",
+        "gemini endpoint",
+        "responses client through aigate (converted via Chat Completions)",
+        "chat client through aigate (pass-through)",
+        "messages client through aigate (converted via Chat Completions)",
+        "gemini client through aigate (converted via Chat Completions)",
+    ];
 
     #[tokio::test]
     async fn each_probe_is_one_step_of_the_progress_and_the_count_comes_first() {
         let home = tempfile::tempdir().unwrap();
         let recorder = Recorder::default();
-        let probes =
-            probe_provider(&unreachable_provider(), "m", home.path(), &|event| recorder.report(event))
-                .await
-                .unwrap();
+        let provider = unreachable_provider("down");
+        let mut probes =
+            probe_providers(&[Target { provider: &provider, model: "m" }], home.path(), &|event| {
+                recorder.report(event);
+            })
+            .await;
+        assert_eq!(probes.len(), 1);
+        let probes = probes.remove(0).unwrap();
         assert_eq!(probes.native.len(), 4, "Responses, Chat, Messages and Gemini endpoints");
         assert_eq!(probes.as_clients.len(), 4, "Responses, Chat, Messages and Gemini API clients");
-        let mut expected = vec![Seen::Expect(8)];
-        for label in [
-            "responses endpoint",
-            "chat endpoint",
-            "messages endpoint",
-            "gemini endpoint",
-            "responses client through aigate (converted via Chat Completions)",
-            "chat client through aigate (pass-through)",
-            "messages client through aigate (converted via Chat Completions)",
-            "gemini client through aigate (converted via Chat Completions)",
-        ] {
+        let mut expected = vec![Seen::Expect(PROBES_PER_PROVIDER)];
+        for label in LABELS {
             expected.push(Seen::Begin(label.to_string()));
             expected.push(Seen::Advance(1));
         }
+        assert_eq!(recorder.seen(), expected, "one provider: the labels do not name it");
+    }
+
+    /// Issue 13 item 5: several providers, one after another under one count; each label
+    /// names its provider.
+    #[tokio::test]
+    async fn several_providers_are_counted_up_front_and_named_in_each_label() {
+        let home = tempfile::tempdir().unwrap();
+        let recorder = Recorder::default();
+        let (first, second) = (unreachable_provider("down"), unreachable_provider("gone"));
+        let targets = [Target { provider: &first, model: "m" }, Target { provider: &second, model: "other" }];
+        let probes = probe_providers(&targets, home.path(), &|event| recorder.report(event)).await;
+        assert_eq!(probes.len(), 2);
+        assert!(probes.iter().all(|probes| probes.as_ref().is_ok_and(|p| p.native.len() == 4)));
+        let mut expected = vec![Seen::Expect(2 * PROBES_PER_PROVIDER)];
+        for name in ["down", "gone"] {
+            for label in LABELS {
+                expected.push(Seen::Begin(format!("`{name}`: {label}")));
+                expected.push(Seen::Advance(1));
+            }
+        }
         assert_eq!(recorder.seen(), expected);
+    }
+
+    /// A provider that cannot be probed (its key is no header value) gives its error and
+    /// its steps; the next one is still probed.
+    #[tokio::test]
+    async fn a_provider_that_fails_does_not_stop_the_next() {
+        let home = tempfile::tempdir().unwrap();
+        let recorder = Recorder::default();
+        let mut broken = unreachable_provider("broken");
+        broken.keys = vec![KeySource::Stored("sk-bad\nkey".to_string())];
+        let fine = unreachable_provider("fine");
+        let targets = [Target { provider: &broken, model: "m" }, Target { provider: &fine, model: "m" }];
+        let probes = probe_providers(&targets, home.path(), &|event| recorder.report(event)).await;
+        let error = probes[0].as_ref().unwrap_err();
+        assert!(error.message.contains("The key of `broken` is not a valid header value"), "{error}");
+        assert_eq!(probes[1].as_ref().unwrap().as_clients.len(), 4);
+        let (expected, begun, advanced) = recorder.totals();
+        assert_eq!((expected, advanced), (16, 16), "the bar still ends full");
+        assert_eq!(begun[0], "`broken`: responses endpoint");
+        assert_eq!(begun[1], "`fine`: responses endpoint");
+        assert_eq!(begun.len(), 9);
     }
 }

@@ -409,3 +409,202 @@ fn add_and_remove_take_dry_run_and_write_nothing() {
     assert_eq!(list["providers"].as_array().unwrap().len(), 1, "still there");
     home.refused(&["provider", "remove", "nope", "--dry-run"]);
 }
+
+/// A Chat Completions upstream on a loopback port, served from its own thread for the rest
+/// of the test: every other route is a 404. Returns its `/v1` base URL and a count of the
+/// requests it got.
+fn chat_upstream() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (chat, other) = (requests.clone(), requests.clone());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let app = axum::Router::new()
+                .route(
+                    "/v1/chat/completions",
+                    axum::routing::post(move || {
+                        chat.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        async {
+                            axum::Json(json!({"id": "c", "object": "chat.completion", "choices": [{"index": 0,
+                                "message": {"role": "assistant", "content": "pong"}, "finish_reason": "stop"}],
+                                "usage": {"prompt_tokens": 1, "completion_tokens": 1}}))
+                        }
+                    }),
+                )
+                .fallback(move || {
+                    other.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    async { axum::http::StatusCode::NOT_FOUND }
+                });
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (format!("http://127.0.0.1:{port}/v1"), requests)
+}
+
+/// stdout as words per line, each latency as `Nms`.
+fn words(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .map(|line| {
+            line.split_whitespace()
+                .map(|word| match word.strip_suffix("ms") {
+                    Some(number) if number.parse::<u64>().is_ok() => "Nms",
+                    _ => word,
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// The tables of a Chat-only provider that answers, as [`words`] gives them.
+const CHAT_ONLY_TABLES: [&str; 11] = [
+    "API CLAIMED STATUS LATENCY RESULT",
+    "responses no 404 Nms not served here",
+    "chat yes 200 Nms ok",
+    "messages no 404 Nms not served here",
+    "gemini no 404 Nms not served here",
+    "",
+    "AS A CLIENT OF HOW STATUS LATENCY RESULT",
+    "responses converted via Chat Completions 200 Nms ok",
+    "chat pass-through 200 Nms ok",
+    "messages converted via Chat Completions 200 Nms ok",
+    "gemini converted via Chat Completions 200 Nms ok",
+];
+
+/// Issue 13 item 5: `provider test` over several providers, one after another.
+#[test]
+fn provider_test_takes_several_providers_or_all() {
+    let (base, requests) = chat_upstream();
+    // A terminal type is set, but stderr is a pipe: no progress bar may be drawn.
+    let context = TestContext::new().with_env("TERM", "xterm-256color");
+    for (name, priority) in [("beta", "10"), ("alpha", "20")] {
+        context.ok(&[
+            "provider",
+            "add",
+            name,
+            "--base-url",
+            &base,
+            "--api",
+            "chat",
+            "--default-model",
+            "m",
+            "--priority",
+            priority,
+        ]);
+    }
+
+    // Text, named: in the order given, a heading above each one's tables, a blank line
+    // between them; stderr holds nothing (no progress bar, no `\r`, no escape codes).
+    let output = context.run(&["provider", "test", "alpha", "beta", "alpha"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stderr), "");
+    let stdout = text(&output.stdout);
+    assert!(!stdout.contains(['\r', '\u{1b}']), "{stdout:?}");
+    let mut expected = vec![format!("alpha ({base})")];
+    expected.extend(CHAT_ONLY_TABLES.map(str::to_string));
+    expected.push(String::new());
+    expected.push(format!("beta ({base})"));
+    expected.extend(CHAT_ONLY_TABLES.map(str::to_string));
+    assert_eq!(words(&stdout), expected);
+    // Four native probes and four through aigate (all as Chat) each: alpha once, beta once.
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 2 * 8);
+
+    // JSON, no name: every provider in `provider list` order (priority), each report the
+    // object `provider test NAME --json` prints, without its `version`.
+    let all = context.json(&["provider", "test"]);
+    let single = context.json(&["provider", "test", "beta"]);
+    assert_eq!(all.as_object().unwrap().keys().collect::<Vec<_>>(), ["version", "providers"]);
+    assert_eq!(all["version"], 1);
+    let reports = all["providers"].as_array().unwrap();
+    let names: Vec<&Value> = reports.iter().map(|report| &report["provider"]).collect();
+    assert_eq!(names, [&json!("beta"), &json!("alpha")]);
+    let mut keys: Vec<&String> = single.as_object().unwrap().keys().filter(|key| *key != "version").collect();
+    keys.sort();
+    for report in reports {
+        let mut report_keys: Vec<&String> = report.as_object().unwrap().keys().collect();
+        report_keys.sort();
+        assert_eq!(report_keys, keys, "{report}");
+        assert_eq!(report["model"], "m");
+        let chat = &report["results"][1];
+        assert_eq!((&chat["api"], &chat["ok"]), (&json!("chat"), &json!(true)));
+        assert_eq!(report["as_clients"].as_array().unwrap().len(), 4);
+    }
+}
+
+/// Unknown names are refused, each one named, before any request is sent.
+#[test]
+fn provider_test_refuses_unknown_names_and_sends_nothing() {
+    let (base, requests) = chat_upstream();
+    let context = TestContext::new();
+    context.ok(&["provider", "add", "known", "--base-url", &base, "--api", "chat", "--default-model", "m"]);
+    let stderr = context.refused(&["provider", "test", "known", "nope", "zilch", "nope"]);
+    assert!(stderr.contains("No providers named `nope`, `zilch`"), "{stderr}");
+    assert!(stderr.contains("aigate provider list"), "{stderr}");
+    let stderr = context.refused(&["provider", "test", "nope", "known"]);
+    assert!(stderr.contains("No provider named `nope`\n"), "{stderr}");
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing probed");
+    let empty = TestContext::new();
+    let stderr = empty.refused(&["provider", "test"]);
+    assert!(stderr.contains("No providers to test"), "{stderr}");
+}
+
+/// One provider that cannot be tested or that fails does not stop the others; the exit
+/// code is the highest any of them would have had alone.
+#[test]
+fn provider_test_goes_on_past_a_provider_that_fails() {
+    let (base, _) = chat_upstream();
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = format!("http://127.0.0.1:{dead_port}/v1");
+    let context = TestContext::new();
+    context.ok(&["provider", "add", "good", "--base-url", &base, "--api", "chat", "--default-model", "m"]);
+    context.ok(&["provider", "add", "nomodel", "--base-url", &base, "--api", "chat"]);
+    context.ok(&["provider", "add", "dead", "--base-url", &dead, "--api", "chat", "--default-model", "m"]);
+
+    // Alone, a provider without a model is refused before anything is sent (as before).
+    let stderr = context.refused(&["provider", "test", "nomodel"]);
+    assert!(stderr.contains("`nomodel` has no default model to test with"), "{stderr}");
+
+    // With another: that one is still tested; exit 1 (the refusal's code).
+    let output = context.run(&["provider", "test", "nomodel", "good"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let stdout = words(&text(&output.stdout));
+    assert_eq!(
+        stdout[..3],
+        [
+            format!("nomodel ({base})"),
+            "not tested: `nomodel` has no default model to test with".to_string(),
+            String::new()
+        ]
+    );
+    assert_eq!(stdout[3], format!("good ({base})"));
+    assert_eq!(stdout[4..], CHAT_ONLY_TABLES.map(str::to_string));
+    assert!(stderr.contains("hint: run `aigate provider test nomodel --model MODEL`"), "{stderr}");
+    assert!(stderr.contains("error: 1 of 2 providers failed the test: `nomodel`"), "{stderr}");
+
+    // A claimed API that does not answer: exit 2, as alone.
+    let output = context.run(&["--json", "provider", "test", "dead", "nomodel", "good"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let reports = stdout_json(&output)["providers"].as_array().unwrap().clone();
+    assert_eq!(reports.len(), 3);
+    assert_eq!(reports[0]["provider"], "dead");
+    assert_eq!(
+        (&reports[0]["results"][1]["claimed"], &reports[0]["results"][1]["ok"]),
+        (&json!(true), &json!(false))
+    );
+    assert!(reports[0].get("error").is_none(), "{}", reports[0]);
+    assert_eq!(
+        reports[1],
+        json!({"provider": "nomodel", "model": null, "results": [], "as_clients": [],
+            "error": "`nomodel` has no default model to test with"})
+    );
+    assert_eq!(reports[2]["results"][1]["ok"], true);
+    assert!(stderr.contains("error: `dead` did not answer on: chat"), "{stderr}");
+    assert!(stderr.contains("error: 2 of 3 providers failed the test: `dead`, `nomodel`"), "{stderr}");
+}
