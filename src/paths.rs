@@ -49,7 +49,10 @@ impl Paths {
             claude_json,
             opencode_dir: xdg.join("opencode"),
             opencode_config_override: var(env_vars::OPENCODE_CONFIG).map(PathBuf::from),
-            gemini_home: var(env_vars::GEMINI_CLI_HOME).map_or_else(|| home.clone(), PathBuf::from),
+            // Absolute, so the links of a `run gemini` session home point at it.
+            gemini_home: var(env_vars::GEMINI_CLI_HOME)
+                .map(PathBuf::from)
+                .map_or_else(|| home.clone(), |path| std::path::absolute(&path).unwrap_or(path)),
             home,
         })
     }

@@ -209,10 +209,12 @@ pub struct PathInfo<'a> {
 
 /// The model and stream flag of a Gemini API path after its version prefix:
 /// `/models/gemini-2.5-pro:streamGenerateContent` → (`gemini-2.5-pro`, `streamGenerateContent`).
+/// The model may hold `/` (`openai/gpt-4o`: the SDK sends ids unencoded); the method is
+/// what follows the last `:` and holds none.
 pub fn gemini_path(suffix: &str) -> Option<(&str, &str)> {
     let rest = suffix.strip_prefix("/models/")?;
     let (model, method) = rest.rsplit_once(':')?;
-    (!model.is_empty() && !model.contains('/')).then_some((model, method))
+    (!model.is_empty() && !method.is_empty() && !method.contains('/')).then_some((model, method))
 }
 
 /// `/models/{model}:{method}`, for a model with or without its `models/` prefix.

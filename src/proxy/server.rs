@@ -77,7 +77,7 @@ async fn handle_inner(
         return Err((ProxyError::Loop, shape));
     }
     let gemini = route.api() == Some(crate::providers::Api::Gemini);
-    let (query, query_key) = split_query_key(parts.uri.query(), gemini);
+    let (query, query_key) = split_query_key(parts.uri.query(), gemini, &state.token);
     if !(authorized(state, &parts.headers)
         | query_key.is_some_and(|key| token_matches(state, key.as_bytes())))
     {
@@ -197,7 +197,7 @@ fn gemini_route(method: &Method, path: &str) -> Option<Result<(Route, String), P
         Some("generateContent" | "streamGenerateContent") => Route::Gemini,
         Some("countTokens") => Route::GeminiCountTokens,
         Some(other) => return Some(Err(ProxyError::NotFound(format!("{versioned}{rest} ({other})")))),
-        None if rest == "/models" || (rest.starts_with("/models/") && !rest[8..].contains('/')) => {
+        None if rest == "/models" || rest.len() > "/models/".len() && rest.starts_with("/models/") => {
             Route::GeminiModels
         }
         None => return Some(Err(ProxyError::NotFound(format!("{versioned}{rest}")))),
@@ -209,29 +209,29 @@ fn gemini_route(method: &Method, path: &str) -> Option<Result<(Route, String), P
     Some(Ok((route, rest.to_string())))
 }
 
-/// The query without its `key` parameter (the Gemini API's other place for a key), and
-/// that key. Other routes keep their query as it is.
-fn split_query_key(query: Option<&str>, gemini: bool) -> (Option<String>, Option<String>) {
+/// The query without its `key` parameter on a Gemini API route (its other place for a
+/// key), and that key; on every route, a pair whose name or value carries the local token
+/// is dropped too, so the token never goes upstream in a URL.
+fn split_query_key(query: Option<&str>, gemini: bool, token: &str) -> (Option<String>, Option<String>) {
     let Some(query) = query else { return (None, None) };
-    if !gemini {
-        return (Some(query.to_string()), None);
-    }
     let mut key = None;
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|pair| match pair.split_once('=').unwrap_or((pair, "")) {
-            ("key", value) => {
-                key = Some(percent_decode(value));
-                false
+        .filter(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let (name, value) = (percent_decode(name), percent_decode(value));
+            if gemini && name == "key" {
+                key = Some(value);
+                return false;
             }
-            _ => !pair.is_empty(),
+            !pair.is_empty() && !name.contains(token) && !value.contains(token)
         })
         .collect();
     ((!kept.is_empty()).then(|| kept.join("&")), key)
 }
 
-fn percent_decode(value: &str) -> String {
-    url::form_urlencoded::parse(format!("k={value}").as_bytes())
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("k={text}").as_bytes())
         .next()
         .map(|(_, decoded)| decoded.into_owned())
         .unwrap_or_default()
@@ -451,6 +451,15 @@ mod tests {
             Some(Route::GeminiCountTokens)
         );
         assert_eq!(route(&Method::GET, "/v1beta/models").map(|found| found.0), Some(Route::GeminiModels));
+        // Router and provider model ids with a slash, unencoded as the SDK sends them.
+        assert_eq!(
+            route(&Method::POST, "/v1alpha/models/openai/gpt-4o:streamGenerateContent"),
+            Some((Route::Gemini, "/models/openai/gpt-4o:streamGenerateContent".to_string()))
+        );
+        assert_eq!(
+            route(&Method::GET, "/v1beta/models/openai/gpt-4o").map(|found| found.0),
+            Some(Route::GeminiModels)
+        );
         // OpenAI's model ids may hold colons: a GET under /v1 stays an OpenAI route.
         assert_eq!(route(&Method::GET, "/v1/models/ft:gpt-4o:org:x"), None);
         assert_eq!(route(&Method::POST, "/v1/chat/completions"), None);
@@ -467,11 +476,16 @@ mod tests {
     #[test]
     fn the_query_key_is_taken_out() {
         assert_eq!(
-            split_query_key(Some("alt=sse&key=sk%2Bx"), true),
+            split_query_key(Some("alt=sse&key=sk%2Bx"), true, "tok"),
             (Some("alt=sse".to_string()), Some("sk+x".to_string()))
         );
-        assert_eq!(split_query_key(Some("key=t"), true), (None, Some("t".to_string())));
-        assert_eq!(split_query_key(Some("key=t"), false), (Some("key=t".to_string()), None));
+        assert_eq!(split_query_key(Some("key=t"), true, "tok"), (None, Some("t".to_string())));
+        assert_eq!(split_query_key(Some("key=t"), false, "tok"), (Some("key=t".to_string()), None));
+        // The local token never rides in a URL, whatever the route or the spelling.
+        assert_eq!(
+            split_query_key(Some("a=1&%6Bey=tok&x=pre-tok-post&tok=1"), false, "tok"),
+            (Some("a=1".to_string()), None)
+        );
     }
 
     #[test]

@@ -69,7 +69,19 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
         Client::OpenCode => Some(opencode_model(options.model.as_deref(), &chain)?),
         // Gemini CLI's own model names mean nothing to most providers: the first provider's
         // default model unless one is given (Gemini CLI then skips its model router).
-        Client::Gemini => options.model.clone().or_else(|| default_model(&chain)),
+        Client::Gemini => {
+            let model = options.model.clone().or_else(|| default_model(&chain));
+            let first_speaks_gemini = chain.iter().find_map(|entry| match entry {
+                ChainEntry::Provider(provider) => Some(provider.speaks(crate::providers::Api::Gemini)),
+                ChainEntry::Official => None,
+            });
+            if model.is_none() && first_speaks_gemini == Some(false) {
+                out.warn(
+                    "Gemini CLI will ask for its own model names (gemini-…), which a provider without the Gemini API may not know; pass `--model`, or give the provider a default model",
+                );
+            }
+            model
+        }
         Client::Codex | Client::Claude => options.model.clone(),
     };
     let codex_chatgpt_login = options.client == Client::Codex && official && codex_chatgpt_login(paths);
@@ -97,7 +109,11 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
             match gemini_home::plan_auth(paths, &cwd, &|name| std::env::var(name).ok())? {
                 AuthPlan::EnvOnly => None,
                 AuthPlan::Overlay { settings } => {
-                    Some(Overlay::create(paths, &paths.aigate_home.join("sessions"), &session_id, settings)?)
+                    let sessions = paths.aigate_home.join("sessions");
+                    for note in gemini_home::sweep(&sessions) {
+                        out.warn(&note);
+                    }
+                    Some(Overlay::create(paths, &sessions, &session_id, settings)?)
                 }
             }
         }
