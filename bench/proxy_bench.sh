@@ -10,7 +10,8 @@
 #   bash bench/proxy_bench.sh                      # --api responses
 #   API=messages bash bench/proxy_bench.sh --no-matrix
 #
-# Env: PERF_DIR (default ../shared/perf next to the repo), API (responses), PORT (18787),
+# Env: PERF_DIR (default ../shared/perf next to the repo), CARGO_TARGET_DIR (where the build
+# lands, default target/), API (responses), PORT (18787),
 # CONVERTED_PORT (18788), CONVERT_VIA (chat; messages when API=chat), MOCK_PORT (18080). Extra arguments go to bench.sh (see `bash $PERF_DIR/bench.sh --help`).
 # Needs nginx for the nginx peer (Debian: apt-get install -y nginx-light).
 set -euo pipefail
@@ -29,6 +30,7 @@ if [[ ! -f "$PERF_DIR/bench.sh" ]]; then
 fi
 
 (cd "$REPO" && cargo build --release -q --bin aigate)
+AIGATE="${CARGO_TARGET_DIR:-$REPO/target}/release/aigate"
 
 WORK="$(mktemp -d)"
 chmod 700 "$WORK"
@@ -47,7 +49,7 @@ trap cleanup EXIT
 # the benchmark do not land in the user's db); its token in $WORK/NAME.token.
 start() {
   local name=$1 port=$2; shift 2
-  AIGATE_HOME="$WORK/$name" HOME="$WORK" "$REPO/target/release/aigate" proxy-bench-serve \
+  AIGATE_HOME="$WORK/$name" HOME="$WORK" "$AIGATE" proxy-bench-serve \
     --port "$port" --upstream "http://127.0.0.1:$MOCK_PORT/v1" --token-file "$WORK/$name.token" "$@" \
     2>"$WORK/$name.log" &
   PIDS+=("$!")

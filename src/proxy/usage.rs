@@ -2,7 +2,8 @@
 //! built-in price table.
 //!
 //! Invariants: nothing here runs on the request path except a non-blocking channel send
-//! ([`UsageSink::record`]); the writer batches rows into one transaction per wake-up;
+//! ([`UsageSink::record`]), which wakes the writer at most once per batch window; the
+//! writer batches rows into one transaction per wake-up;
 //! [`UsageSink::flush`] returns once every row sent before it is in the db. A db that
 //! cannot be opened loses rows, never requests.
 
@@ -44,6 +45,9 @@ enum Message {
 #[derive(Clone, Debug)]
 pub struct UsageSink {
     sender: mpsc::Sender<Message>,
+    /// The writer thread, woken by [`UsageSink::flush`] (rows never wake it: it sleeps out
+    /// its batch window and then drains them).
+    writer: Option<std::thread::Thread>,
 }
 
 impl std::fmt::Debug for Message {
@@ -63,8 +67,8 @@ impl UsageSink {
             .name("aigate-usage".into())
             .spawn(move || writer(&aigate_home, &receiver));
         // Without a thread the receiver is gone and rows are dropped at send time.
-        drop(spawned);
-        Self { sender }
+        let writer = spawned.ok().map(|handle| handle.thread().clone());
+        Self { sender, writer }
     }
 
     /// Queue a row (never blocks).
@@ -76,6 +80,9 @@ impl UsageSink {
     pub async fn flush(&self) {
         let (done, wait) = tokio::sync::oneshot::channel();
         if self.sender.send(Message::Flush(done)).is_ok() {
+            if let Some(writer) = &self.writer {
+                writer.unpark();
+            }
             let _ = wait.await;
         }
     }
@@ -89,26 +96,31 @@ fn writer(aigate_home: &std::path::Path, receiver: &mpsc::Receiver<Message>) {
     // Retention: once per writer, before the first row, on this thread (off the request path).
     crate::stats::retention::prune_at_start(aigate_home);
     let mut connection = None;
+    // Blocks until the first row of a batch; then the thread sleeps out the window (a flush
+    // unparks it) and drains what came meanwhile. Waiting on the channel row by row instead
+    // (`recv_timeout`) would make every `record` wake this thread: a futex wake and a
+    // context switch per request on the hot path's cores.
     while let Ok(first) = receiver.recv() {
         let mut rows = Vec::new();
         let mut acks = Vec::new();
         let deadline = std::time::Instant::now() + BATCH_WINDOW;
         let mut next = Some(first);
-        while let Some(message) = next {
-            match message {
-                Message::Row(row) => rows.push(row),
-                Message::Flush(ack) => acks.push(ack),
+        loop {
+            while let Some(message) = next.take() {
+                match message {
+                    Message::Row(row) => rows.push(row),
+                    Message::Flush(ack) => acks.push(ack),
+                }
+                if rows.len() < BATCH_ROWS {
+                    next = receiver.try_recv().ok();
+                }
             }
-            // A flush ends the batch at once; otherwise wait a little for company, so a
-            // busy proxy writes one transaction per window instead of one per request.
-            next = if rows.len() >= BATCH_ROWS {
-                None
-            } else if acks.is_empty() {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                receiver.recv_timeout(left).ok()
-            } else {
-                receiver.try_recv().ok()
-            };
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if !acks.is_empty() || rows.len() >= BATCH_ROWS || left.is_zero() {
+                break;
+            }
+            std::thread::park_timeout(left);
+            next = receiver.try_recv().ok();
         }
         if !rows.is_empty() {
             if connection.is_none() {
@@ -276,5 +288,34 @@ mod tests {
         let connection = crate::db::open(dir.path()).unwrap();
         let count: i64 = connection.query_row("SELECT count(*) FROM usage", [], |row| row.get(0)).unwrap();
         assert_eq!(count, 1);
+    }
+
+    #[tokio::test]
+    async fn rows_that_arrive_while_the_writer_sleeps_are_all_written() {
+        // The writer sleeps out its batch window instead of waking per row; whatever came
+        // meanwhile, from any clone of the sink, is drained into the db before a flush
+        // returns.
+        let dir = tempfile::tempdir().unwrap();
+        let sink = UsageSink::start(dir.path().to_path_buf());
+        let senders: Vec<_> = (0..4)
+            .map(|thread| {
+                let sink = sink.clone();
+                std::thread::spawn(move || {
+                    for index in 0..700 {
+                        sink.record(UsageRow {
+                            request_id: format!("r{thread}-{index}"),
+                            ..UsageRow::default()
+                        });
+                    }
+                })
+            })
+            .collect();
+        for sender in senders {
+            sender.join().unwrap();
+        }
+        sink.flush().await;
+        let connection = crate::db::open(dir.path()).unwrap();
+        let count: i64 = connection.query_row("SELECT count(*) FROM usage", [], |row| row.get(0)).unwrap();
+        assert_eq!(count, 2800, "more rows than one batch holds, all written");
     }
 }

@@ -12,12 +12,25 @@ pub mod state;
 
 use crate::error::{Error, Result};
 
-/// The async runtime a proxy runs on. `worker_threads: None` takes one per core.
+/// The async runtime a proxy runs on. `worker_threads: None` takes half the cores (at
+/// least one); one worker means a current-thread runtime.
+///
+/// Why not one worker per core: the proxy's own work per request is small next to the
+/// kernel's TCP work, and tasks handed between workers cost a wake-up (an eventfd write, a
+/// futex, a context switch) each. On the 2-core bench machine (`bench/PROFILE.md`, "Proxy
+/// hot path") one thread served 1.2-1.7x the small requests per second of two workers,
+/// at less CPU per request; the other cores stay with the agents and the upstreams the
+/// proxy shares the machine with.
 pub fn runtime(worker_threads: Option<usize>) -> Result<tokio::runtime::Runtime> {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = worker_threads {
+    let threads = worker_threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1)));
+    let mut builder = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
         builder.worker_threads(threads);
-    }
+        builder
+    };
     builder
         .enable_all()
         .build()
