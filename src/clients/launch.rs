@@ -21,6 +21,12 @@ use crate::providers::ChainEntry;
 /// Loopback hosts added to `NO_PROXY`/`no_proxy` so a system proxy cannot hijack them.
 const LOOPBACK_NO_PROXY: [&str; 3] = ["127.0.0.1", "localhost", "::1"];
 
+/// Variables that would take Gemini CLI to Vertex AI or a Google login, around the proxy
+/// (when no settings layer selects a login; the session's always does, so they are
+/// cleared for the agent's tools' sake and said so).
+const GEMINI_DETOURS: [&str; 3] =
+    ["GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_GCA", "GOOGLE_VERTEX_BASE_URL"];
+
 /// How the agent is started: the program, its argv (after argv\[0\]) and the variables
 /// set in its environment on top of aigate's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,7 +179,7 @@ pub fn plan_agent(
             if let Some(model) = session.model {
                 env.push((env_vars::GEMINI_MODEL.into(), model.into()));
             }
-            for name in ["GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_GCA", "GOOGLE_VERTEX_BASE_URL"] {
+            for name in GEMINI_DETOURS {
                 if lookup(name).is_some_and(|value| !value.is_empty()) {
                     warnings.push(format!("`{name}` is set; the session unsets it for Gemini CLI"));
                 }
@@ -190,9 +196,7 @@ pub fn plan_agent(
         .collect();
     if session.client == Client::Gemini {
         // They would take Gemini CLI to Vertex AI or a Google login, around the proxy.
-        unset.extend(
-            ["GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_GCA", "GOOGLE_VERTEX_BASE_URL"].map(String::from),
-        );
+        unset.extend(GEMINI_DETOURS.map(String::from));
     }
     unset.sort();
     unset.dedup();

@@ -112,19 +112,8 @@ async fn probe_all(provider: &Provider, model: &str, progress: Report<'_>) -> Re
     for api in Api::ALL {
         progress(Progress::Begin(&format!("{} endpoint", api.name())));
         let url = format!("{}{}", provider.base_for(api), crate::convert::upstream_path(api, false, model));
-        let body = match api {
-            Api::Responses => serde_json::json!({"model": model, "input": "ping", "max_output_tokens": 16}),
-            Api::Chat => {
-                serde_json::json!({"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1})
-            }
-            Api::Messages => {
-                serde_json::json!({"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "ping"}]})
-            }
-            Api::Gemini => serde_json::json!({
-                "contents": [{"role": "user", "parts": [{"text": "ping"}]}],
-                "generationConfig": {"maxOutputTokens": 1}
-            }),
-        };
+        // Responses asks for at least 16 output tokens; the others take one.
+        let body = minimal_request(api, model, if api == Api::Responses { 16 } else { 1 });
         let mut request =
             link.client.post(&url).header("content-type", "application/json").body(body.to_string());
         if let Some(key) = &key {
@@ -186,19 +175,21 @@ pub struct ClientProbe {
     pub error: Option<String>,
 }
 
-/// The minimal request of `api` (non-streamed, one short user turn).
-fn minimal_request(api: Api, model: &str) -> serde_json::Value {
+/// The minimal request of `api` (non-streamed, one short user turn, at most `max_tokens`).
+fn minimal_request(api: Api, model: &str, max_tokens: u32) -> serde_json::Value {
     match api {
-        Api::Responses => serde_json::json!({"model": model, "input": "ping", "max_output_tokens": 16}),
-        Api::Chat => {
-            serde_json::json!({"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 16})
+        Api::Responses => {
+            serde_json::json!({"model": model, "input": "ping", "max_output_tokens": max_tokens})
         }
-        Api::Messages => {
-            serde_json::json!({"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": "ping"}]})
-        }
+        Api::Chat => serde_json::json!({
+            "model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": max_tokens
+        }),
+        Api::Messages => serde_json::json!({
+            "model": model, "max_tokens": max_tokens, "messages": [{"role": "user", "content": "ping"}]
+        }),
         Api::Gemini => serde_json::json!({
             "contents": [{"role": "user", "parts": [{"text": "ping"}]}],
-            "generationConfig": {"maxOutputTokens": 16},
+            "generationConfig": {"maxOutputTokens": max_tokens},
         }),
     }
 }
@@ -240,7 +231,7 @@ async fn probe_as_clients(
             .post(&url)
             .bearer_auth(&token)
             .header("content-type", "application/json")
-            .body(minimal_request(api, model).to_string());
+            .body(minimal_request(api, model, 16).to_string());
         let started = Instant::now();
         let outcome = tokio::time::timeout(timeout, request.send()).await;
         let latency_ms = Some(started.elapsed().as_millis() as u64);
