@@ -13,12 +13,13 @@ pub(crate) fn check_fuzz_input(data: &[u8]) {
     }
 }
 
-/// The format a selector byte picks: TOML, strict JSON, JSONC.
+/// The format a selector byte picks: TOML, strict JSON, JSONC, JSON with comments.
 fn format_from_selector(selector: u8) -> Format {
-    match selector % 3 {
+    match selector % 4 {
         0 => Format::Toml,
         1 => Format::Json,
-        _ => Format::Jsonc,
+        2 => Format::Jsonc,
+        _ => Format::JsonComments,
     }
 }
 

@@ -98,6 +98,7 @@ fn file_text(file: &FileStatus) -> String {
         crate::clients::Format::Toml => "toml",
         crate::clients::Format::Json => "json",
         crate::clients::Format::Jsonc => "jsonc",
+        crate::clients::Format::JsonComments => "json-comments",
     };
     parts.push(format!(
         "({format}{})",

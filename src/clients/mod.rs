@@ -95,7 +95,7 @@ impl Client {
                 vec![ClientFile::new(self, "config", paths.opencode_config(), Format::Jsonc, true)]
             }
             Client::Gemini => {
-                vec![ClientFile::new(self, "settings", paths.gemini_settings(), Format::Jsonc, true)]
+                vec![ClientFile::new(self, "settings", paths.gemini_settings(), Format::JsonComments, true)]
             }
         }
     }

@@ -43,6 +43,23 @@ pub enum Format {
     Json,
     /// JSON with comments and trailing commas (OpenCode parses every config this way).
     Jsonc,
+    /// JSON with `//` and `/* */` comments but no trailing commas, whitespace and strings
+    /// as strict JSON: what `JSON.parse` takes once the comments are stripped (Gemini CLI).
+    /// Edits never add a trailing comma.
+    #[serde(rename = "json-comments")]
+    JsonComments,
+}
+
+impl Format {
+    /// What a JSON format accepts beyond strict JSON (TOML: nothing, it is not JSON).
+    fn json_dialect(self) -> json::JsonDialect {
+        let (allow_comments, allow_trailing_commas) = match self {
+            Format::Toml | Format::Json => (false, false),
+            Format::Jsonc => (true, true),
+            Format::JsonComments => (true, false),
+        };
+        json::JsonDialect { allow_comments, allow_trailing_commas }
+    }
 }
 
 /// A parsed client file that remembers its original bytes.
@@ -101,7 +118,8 @@ pub enum DocError {
     /// The top-level JSON value is not an object.
     #[error("{}:{line}:{column}: {message}", path.display())]
     WrongTopLevel { path: PathBuf, line: usize, column: usize, message: String },
-    /// Comments or trailing commas in a file whose client reads strict JSON.
+    /// Comments or trailing commas in a file whose client reads strict JSON, or trailing
+    /// commas in JSON with comments.
     #[error("{}:{line}:{column}: {message}", path.display())]
     JsoncInStrictJson { path: PathBuf, line: usize, column: usize, message: String },
     #[error("{}:{line}:{column}: {message}", path.display())]
@@ -157,7 +175,15 @@ impl DocError {
 impl From<DocError> for crate::error::Error {
     fn from(error: DocError) -> Self {
         let display_path = crate::output::display_path(error.path());
-        let hint = "fix the file by hand (nothing was written to any client), or put back an earlier version with `aigate restore`";
+        let hint = match &error {
+            // The client itself refuses the file too: say what to delete.
+            DocError::JsoncInStrictJson { .. } => {
+                "the client that reads this file refuses it too: delete that comma or comment by hand (nothing was written to any client), or put back an earlier version with `aigate restore`"
+            }
+            _ => {
+                "fix the file by hand (nothing was written to any client), or put back an earlier version with `aigate restore`"
+            }
+        };
         match error.location() {
             Some((line, column)) => {
                 crate::error::Error::refused(format!("Failed to parse `{display_path}:{line}:{column}`"))
@@ -202,10 +228,9 @@ impl Document {
                     }
                 })?)
             }
-            Format::Json | Format::Jsonc => {
+            Format::Json | Format::Jsonc | Format::JsonComments => {
                 let source = if blank { BLANK_JSON } else { decoded.text() };
-                let strict = format == Format::Json;
-                let body = json::JsonBody::parse(source, strict).map_err(|failure| {
+                let body = json::JsonBody::parse(source, format.json_dialect()).map_err(|failure| {
                     let json::JsonFailure { kind, line, column, message } = failure;
                     let path = path.clone();
                     match kind {
@@ -242,7 +267,7 @@ impl Document {
         let decoded = text::Decoded { bom: false, raw: String::new(), text: None, eol: Eol::Lf };
         let body = match format {
             Format::Toml => Body::Toml(DocumentMut::new()),
-            Format::Json | Format::Jsonc => Body::EmptyJson,
+            Format::Json | Format::Jsonc | Format::JsonComments => Body::EmptyJson,
         };
         Self {
             path: PathBuf::new(),
@@ -362,10 +387,8 @@ impl Document {
             return Ok(changed);
         }
         if matches!(self.body, Body::EmptyJson) {
-            let strict = self.format == Format::Json;
-            let body = json::JsonBody::parse(BLANK_JSON, strict).map_err(|failure| DocError::Conflict {
-                path: self.path.clone(),
-                message: failure.message,
+            let body = json::JsonBody::parse(BLANK_JSON, self.format.json_dialect()).map_err(|failure| {
+                DocError::Conflict { path: self.path.clone(), message: failure.message }
             })?;
             self.body = Body::Json(body);
         }

@@ -101,9 +101,11 @@ pub fn mcp_file(client: Client, scope: Scope, paths: &Paths, cwd: &Path) -> Resu
             let path = if jsonc.symlink_metadata().is_ok() { jsonc } else { cwd.join("opencode.json") };
             Ok(file(path, Format::Jsonc, &["mcp"]))
         }
-        (Client::Gemini, Scope::User) => Ok(file(paths.gemini_settings(), Format::Jsonc, &["mcpServers"])),
+        (Client::Gemini, Scope::User) => {
+            Ok(file(paths.gemini_settings(), Format::JsonComments, &["mcpServers"]))
+        }
         (Client::Gemini, Scope::Project) => {
-            Ok(file(cwd.join(".gemini").join("settings.json"), Format::Jsonc, &["mcpServers"]))
+            Ok(file(cwd.join(".gemini").join("settings.json"), Format::JsonComments, &["mcpServers"]))
         }
         (Client::Codex | Client::OpenCode | Client::Gemini, Scope::Local) => Err(format!(
             "{client} has no local scope (only Claude Code does); use `--scope user` or `--scope project`"

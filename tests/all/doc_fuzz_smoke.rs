@@ -29,6 +29,8 @@ const FIXTURES: &[(&str, Format)] = &[
     ("opencode/opencode.json", Format::Jsonc),
     ("hostile/bom.opencode.jsonc", Format::Jsonc),
     ("hostile/jsonc-in-strict.settings.json", Format::Jsonc),
+    ("gemini/settings.commented.json", Format::JsonComments),
+    ("gemini/settings.json", Format::JsonComments),
 ];
 
 /// Characters that change the structure when inserted somewhere.

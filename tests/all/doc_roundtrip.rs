@@ -37,8 +37,9 @@ const VALID: &[(&str, Format)] = &[
     ("opencode/opencode.json", Format::Jsonc),
     ("opencode/opencode.no-schema.json", Format::Jsonc),
     ("opencode/auth.json", Format::Json),
-    ("gemini/settings.json", Format::Json),
-    ("gemini/settings.legacy-flat.json", Format::Json),
+    ("gemini/settings.json", Format::JsonComments),
+    ("gemini/settings.legacy-flat.json", Format::JsonComments),
+    ("gemini/settings.commented.json", Format::JsonComments),
     ("hostile/trap-root-key-after-table.toml", Format::Toml),
     // Comments and trailing commas are fine where the client reads JSONC.
     ("hostile/jsonc-in-strict.settings.json", Format::Jsonc),
@@ -74,6 +75,9 @@ const INVALID: &[(&str, Format, Refusal, (usize, usize))] = &[
     ("hostile/duplicate-key.toml", Format::Toml, Refusal::DuplicateKey, (2, 1)),
     ("hostile/duplicate-table.toml", Format::Toml, Refusal::DuplicateKey, (4, 14)),
     ("hostile/jsonc-in-strict.settings.json", Format::Json, Refusal::JsoncInStrictJson, (2, 3)),
+    // Gemini CLI takes the comment but not the trailing comma (its rc 52).
+    ("hostile/jsonc-in-strict.settings.json", Format::JsonComments, Refusal::JsoncInStrictJson, (4, 54)),
+    ("gemini/settings.trailing-comma.json", Format::JsonComments, Refusal::JsoncInStrictJson, (5, 60)),
     ("hostile/truncated.claude.json", Format::Json, Refusal::Syntax, (6, 26)),
     ("hostile/duplicate-keys.json", Format::Json, Refusal::DuplicateKey, (4, 3)),
     ("hostile/toplevel-array.json", Format::Json, Refusal::WrongTopLevel, (1, 1)),
@@ -135,7 +139,7 @@ fn assert_output_parses_with(
                 panic!("{context}: serde_json refuses the output: {error}\n{text}");
             }
         }
-        Format::Json | Format::Jsonc => {}
+        Format::Json | Format::Jsonc | Format::JsonComments => {}
     }
 }
 

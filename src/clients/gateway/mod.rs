@@ -313,7 +313,8 @@ pub fn gateway_format(client: Client) -> Format {
     match client {
         Client::Codex => Format::Toml,
         Client::Claude => Format::Json,
-        Client::OpenCode | Client::Gemini => Format::Jsonc,
+        Client::OpenCode => Format::Jsonc,
+        Client::Gemini => Format::JsonComments,
     }
 }
 
