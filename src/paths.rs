@@ -115,7 +115,14 @@ impl Paths {
         self.gemini_dir().join("settings.json")
     }
 
-    /// The shared skills store read by Codex and OpenCode.
+    /// Gemini CLI's own MCP on/off switches (`gemini mcp enable|disable`): read, never
+    /// written by aigate.
+    pub fn gemini_mcp_enablement(&self) -> PathBuf {
+        self.gemini_dir().join("mcp-server-enablement.json")
+    }
+
+    /// The shared skills store read by Codex, OpenCode and Gemini CLI (when
+    /// `GEMINI_CLI_HOME` does not move its home).
     pub fn agents_skills(&self) -> PathBuf {
         self.home.join(".agents").join("skills")
     }
