@@ -13,13 +13,14 @@ pub(crate) fn check_fuzz_input(data: &[u8]) {
     }
 }
 
-/// The format a selector byte picks: TOML, strict JSON, JSONC, JSON with comments.
+/// The format a selector byte picks: TOML, strict JSON, JSONC, JSON with comments, .env.
 fn format_from_selector(selector: u8) -> Format {
-    match selector % 4 {
+    match selector % 5 {
         0 => Format::Toml,
         1 => Format::Json,
         2 => Format::Jsonc,
-        _ => Format::JsonComments,
+        3 => Format::JsonComments,
+        _ => Format::Dotenv,
     }
 }
 

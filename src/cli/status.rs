@@ -99,6 +99,7 @@ fn file_text(file: &FileStatus) -> String {
         crate::clients::Format::Json => "json",
         crate::clients::Format::Jsonc => "jsonc",
         crate::clients::Format::JsonComments => "json-comments",
+        crate::clients::Format::Dotenv => "dotenv",
     };
     parts.push(format!(
         "({format}{})",

@@ -40,6 +40,8 @@ const VALID: &[(&str, Format)] = &[
     ("gemini/settings.json", Format::JsonComments),
     ("gemini/settings.legacy-flat.json", Format::JsonComments),
     ("gemini/settings.commented.json", Format::JsonComments),
+    ("gemini/env.crlf", Format::Dotenv),
+    ("gemini/env.lf", Format::Dotenv),
     ("hostile/trap-root-key-after-table.toml", Format::Toml),
     // Comments and trailing commas are fine where the client reads JSONC.
     ("hostile/jsonc-in-strict.settings.json", Format::Jsonc),
@@ -139,7 +141,7 @@ fn assert_output_parses_with(
                 panic!("{context}: serde_json refuses the output: {error}\n{text}");
             }
         }
-        Format::Json | Format::Jsonc | Format::JsonComments => {}
+        Format::Json | Format::Jsonc | Format::JsonComments | Format::Dotenv => {}
     }
 }
 
@@ -152,6 +154,13 @@ fn serde_json_accepts(bytes: &[u8]) -> bool {
 /// Key paths to probe in a document: a new root scalar, a new nested table, and a new
 /// entry under every existing table at the first two levels.
 fn probes(document: &Document) -> Vec<(Vec<String>, Value)> {
+    if document.format() == Format::Dotenv {
+        // One level of string values.
+        return vec![
+            (vec!["ZZ_PROBE".to_string()], json!("v")),
+            (vec!["zz.probe-2".to_string()], json!("a # b")),
+        ];
+    }
     let mut probes = vec![
         (vec!["zz_probe".to_string()], json!("v")),
         (
