@@ -115,6 +115,12 @@ impl Paths {
         self.gemini_dir().join("settings.json")
     }
 
+    /// Gemini CLI's `.env` (dotenv `KEY=value` lines): where `use gateway` puts its endpoint
+    /// and key, which it reads from nowhere else but the environment.
+    pub fn gemini_env(&self) -> PathBuf {
+        self.gemini_dir().join(".env")
+    }
+
     /// Gemini CLI's own MCP on/off switches (`gemini mcp enable|disable`): read, never
     /// written by aigate.
     pub fn gemini_mcp_enablement(&self) -> PathBuf {

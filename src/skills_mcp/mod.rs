@@ -108,7 +108,7 @@ pub fn mcp_file(client: Client, scope: Scope, paths: &Paths, cwd: &Path) -> Resu
         }
         // Gemini CLI reads project settings only from the cwd itself, and none in its home
         // (there `.gemini/settings.json` is the user file).
-        (Client::Gemini, Scope::Project) if cwd == paths.gemini_home => Err(format!(
+        (Client::Gemini, Scope::Project) if same_dir(cwd, &paths.gemini_home) => Err(format!(
             "{client} has no project scope in its home directory (`.gemini/settings.json` there is the user file); use `--scope user`"
         )),
         (Client::Gemini, Scope::Project) => {
@@ -117,6 +117,14 @@ pub fn mcp_file(client: Client, scope: Scope, paths: &Paths, cwd: &Path) -> Resu
         (Client::Codex | Client::OpenCode | Client::Gemini, Scope::Local) => Err(format!(
             "{client} has no local scope (only Claude Code does); use `--scope user` or `--scope project`"
         )),
+    }
+}
+
+/// Whether two paths are the same directory (through symlinks when both exist).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
 
