@@ -188,6 +188,12 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
         }
     }
     let mut notes = Vec::new();
+    if server.name.contains('_') && files.iter().any(|file| file.client == Client::Gemini) {
+        notes.push(format!(
+            "gemini: Gemini CLI's policy rules split tool names (`mcp_<server>_<tool>`) at the first `_`, so rules for `{}` may miss it; its docs advise `-` in server names",
+            server.name
+        ));
+    }
     for file in files.iter().filter(|file| file.client == Client::Gemini) {
         let bytes = crate::fsx::read_state(&file.path)?.bytes;
         // A file that does not parse is refused with its location by the edit below.

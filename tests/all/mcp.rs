@@ -460,8 +460,9 @@ fn gemini_disable_appends_to_an_existing_excluded_list_and_enable_takes_it_out()
     let (_, stderr) = home.ok(&["mcp", "enable", "experimental"]);
     assert!(read(&path).contains("\"excluded\": []"), "{}", read(&path));
     assert!(stderr.contains("still off for Gemini CLI"), "{stderr}");
-    let (_, stderr) = home.ok(&["mcp", "add", "new", "--client", "gemini", "--", "npx", "new"]);
+    let (_, stderr) = home.ok(&["mcp", "add", "new_one", "--client", "gemini", "--", "npx", "new"]);
     assert!(stderr.contains("not in `mcp.allowed`"), "{stderr}");
+    assert!(stderr.contains("at the first `_`"), "{stderr}");
 }
 
 #[test]
