@@ -13,12 +13,14 @@ pub(crate) fn check_fuzz_input(data: &[u8]) {
     }
 }
 
-/// The format a selector byte picks: TOML, strict JSON, JSONC.
+/// The format a selector byte picks: TOML, strict JSON, JSONC, JSON with comments, .env.
 fn format_from_selector(selector: u8) -> Format {
-    match selector % 3 {
+    match selector % 5 {
         0 => Format::Toml,
         1 => Format::Json,
-        _ => Format::Jsonc,
+        2 => Format::Jsonc,
+        3 => Format::JsonComments,
+        _ => Format::Dotenv,
     }
 }
 

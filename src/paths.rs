@@ -118,7 +118,20 @@ impl Paths {
         self.gemini_dir().join("settings.json")
     }
 
-    /// The shared skills store read by Codex and OpenCode.
+    /// Gemini CLI's `.env` (dotenv `KEY=value` lines): where `use gateway` puts its endpoint
+    /// and key, which it reads from nowhere else but the environment.
+    pub fn gemini_env(&self) -> PathBuf {
+        self.gemini_dir().join(".env")
+    }
+
+    /// Gemini CLI's own MCP on/off switches (`gemini mcp enable|disable`): read, never
+    /// written by aigate.
+    pub fn gemini_mcp_enablement(&self) -> PathBuf {
+        self.gemini_dir().join("mcp-server-enablement.json")
+    }
+
+    /// The shared skills store read by Codex, OpenCode and Gemini CLI (when
+    /// `GEMINI_CLI_HOME` does not move its home).
     pub fn agents_skills(&self) -> PathBuf {
         self.home.join(".agents").join("skills")
     }

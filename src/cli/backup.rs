@@ -80,7 +80,7 @@ fn create(ctx: &Ctx, requested: &[Client], label: Option<&str>, dry_run: bool) -
     let chosen = clients::select(requested, &ctx.paths);
     if chosen.is_empty() {
         return Err(Error::refused("No client files found to back up")
-            .hint("name a client with `--client codex|claude|opencode`"));
+            .hint("name a client with `--client codex|claude|opencode|gemini`"));
     }
     if dry_run {
         #[derive(Serialize)]

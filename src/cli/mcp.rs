@@ -38,7 +38,8 @@ pub enum McpCommand {
     #[command(after_long_help = "Examples:
   aigate mcp enable fs")]
     Enable(McpNameArgs),
-    /// Disable a server in the chosen clients (Claude Code: parked in aigate's records)
+    /// Disable a server in the chosen clients (Claude Code: parked in aigate's records;
+    /// Gemini CLI: its name in `mcp.excluded`)
     #[command(after_long_help = "Examples:
   aigate mcp disable fs --client claude")]
     Disable(McpNameArgs),
@@ -62,10 +63,11 @@ pub struct McpAddArgs {
     /// Add to these clients (repeat; default: every client whose files exist)
     #[arg(long, value_enum, conflicts_with = "all")]
     pub client: Vec<super::ClientChoice>,
-    /// Add to all three clients
+    /// Add to every client
     #[arg(long)]
     pub all: bool,
-    /// user: the client's user config; project: files in the current directory;
+    /// user: the client's user config; project: files in the current directory
+    /// (Gemini CLI: `.gemini/settings.json`);
     /// local: Claude Code's per-project entry in `.claude.json`
     #[arg(long, value_enum, default_value = "user")]
     pub scope: super::ScopeChoice,

@@ -1,7 +1,7 @@
 //! `aigate skill add|list|remove|enable|disable`: Skills in the shared store.
 //!
 //! Invariants:
-//! - The store is `~/.agents/skills/<name>/` (Codex and OpenCode read it); Claude Code gets
+//! - The store is `~/.agents/skills/<name>/` (Codex, OpenCode and Gemini CLI read it); Claude Code gets
 //!   `<claude dir>/skills/<name>`, a link to it (a copy where links are impossible).
 //! - Before any change the skill directory and the Claude link are snapshotted (client
 //!   `skills`), so `aigate restore` brings a removed or replaced skill back.

@@ -15,7 +15,7 @@ use crate::error::Result;
   aigate status
   aigate status --client codex --json")]
 pub struct StatusArgs {
-    /// Only these clients (default: all three)
+    /// Only these clients (default: all of them)
     #[arg(long, value_enum)]
     pub client: Vec<super::ClientChoice>,
     /// Every client (the same as `--client all`)
@@ -98,6 +98,8 @@ fn file_text(file: &FileStatus) -> String {
         crate::clients::Format::Toml => "toml",
         crate::clients::Format::Json => "json",
         crate::clients::Format::Jsonc => "jsonc",
+        crate::clients::Format::JsonComments => "json-comments",
+        crate::clients::Format::Dotenv => "dotenv",
     };
     parts.push(format!(
         "({format}{})",

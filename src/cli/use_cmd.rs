@@ -171,6 +171,21 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
             ctx.out.info("hint: unset it; in gateway mode Claude Code needs only `ANTHROPIC_AUTH_TOKEN`, which aigate writes");
         }
     }
+    if chosen.contains(&Client::Gemini) {
+        let base_url = format!("http://{address}");
+        let ours = |name: &str| match name {
+            crate::env_vars::GOOGLE_GEMINI_BASE_URL => Some(base_url.clone()),
+            // The token is compared, never printed.
+            crate::env_vars::GEMINI_API_KEY => state::read_serve_token(paths),
+            _ => None,
+        };
+        let cwd = std::env::current_dir().unwrap_or_else(|_| paths.home.clone());
+        for shadow in gateway::inspect::gemini_shadows(paths, &cwd, &|name| crate::env_vars::var(name), &ours)
+        {
+            ctx.out.warn(&format!("gemini: {}", shadow.what));
+            ctx.out.info(&format!("hint: {}", shadow.hint));
+        }
+    }
     let token = if args.dry_run {
         state::read_serve_token(paths).unwrap_or_else(|| "new-gateway-token-not-yet-created".to_string())
     } else {
@@ -182,8 +197,9 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
     };
 
     let mut changes = Vec::new();
-    for client in chosen.iter().copied() {
-        let path = gateway::gateway_file(client, paths);
+    for (client, path) in chosen.iter().flat_map(|client| {
+        gateway::gateway_files(*client, paths).into_iter().map(move |path| (*client, path))
+    }) {
         let target = Target {
             address: address.clone(),
             token: token.clone(),
@@ -194,8 +210,8 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
         let record_path = path.clone();
         changes.push(Change::with_result(
             client.name(),
-            path,
-            ModePolicy::Private,
+            path.clone(),
+            gateway::gateway_mode(client, &path),
             move |current: Current<'_>| {
                 let (new_bytes, record) = gateway::gateway_bytes(
                     client,

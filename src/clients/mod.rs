@@ -94,9 +94,10 @@ impl Client {
             Client::OpenCode => {
                 vec![ClientFile::new(self, "config", paths.opencode_config(), Format::Jsonc, true)]
             }
-            Client::Gemini => {
-                vec![ClientFile::new(self, "settings", paths.gemini_settings(), Format::Jsonc, true)]
-            }
+            Client::Gemini => vec![
+                ClientFile::new(self, "settings", paths.gemini_settings(), Format::JsonComments, true),
+                ClientFile::new(self, "env", paths.gemini_env(), Format::Dotenv, true),
+            ],
         }
     }
 

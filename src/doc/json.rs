@@ -1,5 +1,6 @@
 //! JSON and JSONC bodies: validation the CST does not do (duplicate keys, top-level
-//! type, nesting depth, JSONC in a strict file) and edits through the jsonc-parser CST.
+//! type, nesting depth, comments or trailing commas the file's dialect refuses) and edits
+//! through the jsonc-parser CST.
 //!
 //! Invariants:
 //! - Only the edited property's text changes: a replaced value keeps its key, its
@@ -32,6 +33,22 @@ pub(crate) enum JsonFailureKind {
     TooDeep,
 }
 
+/// What a JSON dialect accepts beyond RFC 8259: strict JSON takes neither, JSONC both, and
+/// JSON with comments (`JSON.parse` after comments are stripped) only comments. Only full
+/// JSONC also takes a vertical tab, form feed or no-break space as whitespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct JsonDialect {
+    pub(crate) allow_comments: bool,
+    pub(crate) allow_trailing_commas: bool,
+}
+
+impl JsonDialect {
+    /// Full JSONC: comments and trailing commas (and lenient whitespace).
+    pub(crate) fn is_jsonc(self) -> bool {
+        self.allow_comments && self.allow_trailing_commas
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct JsonFailure {
     pub(crate) kind: JsonFailureKind,
@@ -48,8 +65,9 @@ pub(crate) struct JsonBody {
     /// The LF-normalised text once edited; until then the text is the caller's original
     /// (passed to every function), so a large file is not held twice.
     pub(crate) edited: Option<String>,
-    /// Strict JSON (no comments or trailing commas): also used to re-parse spliced text.
-    strict: bool,
+    /// What the file's dialect accepts: also used to re-parse spliced text, so an edit
+    /// never leaves a comment or trailing comma the dialect refuses.
+    dialect: JsonDialect,
     /// The range of the top-level object in `text`.
     root: Range<usize>,
     /// The members of the top-level object, in file order.
@@ -60,13 +78,13 @@ pub(crate) struct JsonBody {
 }
 
 impl JsonBody {
-    /// Validate `text` (LF-normalised). `strict` refuses comments and trailing commas.
-    pub(crate) fn parse(text: &str, strict: bool) -> Result<Self, JsonFailure> {
-        let (root, top) = json_scan::validate(text, strict).map_err(|failure| {
+    /// Validate `text` (LF-normalised) in `dialect`.
+    pub(crate) fn parse(text: &str, dialect: JsonDialect) -> Result<Self, JsonFailure> {
+        let (root, top) = json_scan::validate(text, dialect).map_err(|failure| {
             let (line, column) = super::text::line_column(text, failure.offset);
             JsonFailure { kind: failure.kind, line, column, message: failure.message }
         })?;
-        Ok(Self { edited: None, strict, root, top, empty_objects: Vec::new() })
+        Ok(Self { edited: None, dialect, root, top, empty_objects: Vec::new() })
     }
 
     /// The current text, given the original.
@@ -123,9 +141,9 @@ pub(crate) fn set(
     if get(body, original, key_path).as_ref() == Some(value) {
         return Ok(SetOutcome::default());
     }
-    let strict = body.strict;
+    let dialect = body.dialect;
     edit(body, original, key_path, |root, empty_objects| {
-        cst_set(root, empty_objects, key_path, value, strict)
+        cst_set(root, empty_objects, key_path, value, dialect)
     })
 }
 
@@ -140,9 +158,9 @@ pub(crate) fn remove(
     let Some(removed) = get(body, original, key_path) else {
         return Ok(None);
     };
-    let strict = body.strict;
+    let dialect = body.dialect;
     edit(body, original, key_path, |root, empty_objects| {
-        cst_remove(root, empty_objects, key_path, strict);
+        cst_remove(root, empty_objects, key_path, dialect);
         Ok(())
     })?;
     Ok(Some(removed))
@@ -236,7 +254,7 @@ fn edit<T>(
     key_path: &[&str],
     apply: impl Fn(&mut CstRootNode, &mut Vec<(Vec<String>, String)>) -> Result<T, EditConflict>,
 ) -> Result<T, EditConflict> {
-    let options = parse_options(body.strict);
+    let options = parse_options(body.dialect);
     let source = body.text(original);
     let skeleton = Skeleton::new(source, &body.root, &body.top, key_path);
     let mut root = CstRootNode::parse(&skeleton.text, &options)
@@ -285,7 +303,7 @@ fn cst_set(
     empty_objects: &mut Vec<(Vec<String>, String)>,
     key_path: &[&str],
     value: &JsonValue,
-    strict: bool,
+    dialect: JsonDialect,
 ) -> Result<SetOutcome, EditConflict> {
     let Some((last, parents)) = key_path.split_last() else {
         return Err(EditConflict("the document itself cannot be replaced".to_string()));
@@ -314,7 +332,7 @@ fn cst_set(
                         .created_parents
                         .push(key_path[..=created].iter().map(ToString::to_string).collect());
                 }
-                append_property(root, empty_objects, &key_path[..depth], &parent, key, &nested, strict);
+                append_property(root, empty_objects, &key_path[..depth], &parent, key, &nested, dialect);
                 outcome.changed = true;
                 return Ok(outcome);
             }
@@ -328,7 +346,7 @@ fn cst_set(
             let one_line_parent = !object.children().iter().any(CstNode::is_newline);
             let spliced = match old_value {
                 Some(old_value) if one_line_parent => {
-                    replace_node_text(root, &old_value, &compact(value), strict)
+                    replace_node_text(root, &old_value, &compact(value), dialect)
                 }
                 Some(_) | None => None,
             };
@@ -337,7 +355,7 @@ fn cst_set(
                 None => property.set_value(to_input(value)),
             }
         }
-        None => append_property(root, empty_objects, parents, &object, last, value, strict),
+        None => append_property(root, empty_objects, parents, &object, last, value, dialect),
     }
     outcome.changed = true;
     Ok(outcome)
@@ -347,7 +365,7 @@ fn cst_remove(
     root: &mut CstRootNode,
     empty_objects: &mut Vec<(Vec<String>, String)>,
     key_path: &[&str],
-    strict: bool,
+    dialect: JsonDialect,
 ) {
     let Some((last, parents)) = key_path.split_last() else {
         return;
@@ -360,8 +378,8 @@ fn cst_remove(
     };
     let edges = inner_edges(&object);
     property.remove();
-    keep_inner_blank_lines(root, parents, edges, strict);
-    restore_empty_object(root, empty_objects, parents, strict);
+    keep_inner_blank_lines(root, parents, edges, dialect);
+    restore_empty_object(root, empty_objects, parents, dialect);
 }
 
 fn to_input(value: &JsonValue) -> CstInputValue {
@@ -389,7 +407,7 @@ fn append_property(
     object: &CstObject,
     name: &str,
     value: &JsonValue,
-    strict: bool,
+    dialect: JsonDialect,
 ) {
     if let Some(inner) = empty_inner_text(object) {
         let path: Vec<String> = object_path.iter().map(ToString::to_string).collect();
@@ -401,20 +419,20 @@ fn append_property(
             let property = format!("{}: {}", JsonValue::String(name.to_string()), compact(value));
             let object_node: CstNode = object.clone().into();
             if let Some(spliced) =
-                replace_node_text(root, &object_node, &format!("{{{inner}{property}{inner}}}"), strict)
+                replace_node_text(root, &object_node, &format!("{{{inner}{property}{inner}}}"), dialect)
             {
                 *root = spliced;
                 return;
             }
         }
     }
-    if let Some(spliced) = splice_into_one_line_object(root, object, name, value, strict) {
+    if let Some(spliced) = splice_into_one_line_object(root, object, name, value, dialect) {
         *root = spliced;
         return;
     }
     let edges = inner_edges(object);
     object.append(name, to_input(value));
-    keep_inner_blank_lines(root, object_path, edges, strict);
+    keep_inner_blank_lines(root, object_path, edges, dialect);
 }
 
 /// The whitespace just inside a non-empty object's braces: after `{` and before `}`.
@@ -437,7 +455,7 @@ fn keep_inner_blank_lines(
     root: &mut CstRootNode,
     object_path: &[&str],
     edges_before: Option<(String, String)>,
-    strict: bool,
+    dialect: JsonDialect,
 ) {
     let Some((lead_before, tail_before)) = edges_before else {
         return;
@@ -462,7 +480,7 @@ fn keep_inner_blank_lines(
         return;
     }
     text.replace_range(start..start + object_text.len(), &format!("{{{lead}{middle}{tail}}}"));
-    if let Ok(reparsed) = CstRootNode::parse(&text, &parse_options(strict)) {
+    if let Ok(reparsed) = CstRootNode::parse(&text, &parse_options(dialect)) {
         *root = reparsed;
     }
 }
@@ -474,7 +492,7 @@ fn splice_into_one_line_object(
     object: &CstObject,
     name: &str,
     value: &JsonValue,
-    strict: bool,
+    dialect: JsonDialect,
 ) -> Option<CstRootNode> {
     let children = object.children();
     if children.iter().any(|child| child.is_newline() || child.is_comment()) {
@@ -503,7 +521,7 @@ fn splice_into_one_line_object(
         return None;
     }
     text.insert_str(insert_at, &insertion);
-    CstRootNode::parse(&text, &parse_options(strict)).ok()
+    CstRootNode::parse(&text, &parse_options(dialect)).ok()
 }
 
 /// The document re-parsed with `node`'s text replaced by `replacement`.
@@ -511,7 +529,7 @@ fn replace_node_text(
     root: &CstRootNode,
     node: &CstNode,
     replacement: &str,
-    strict: bool,
+    dialect: JsonDialect,
 ) -> Option<CstRootNode> {
     let start = node_offset(node);
     let end = start + node.to_string().len();
@@ -520,7 +538,7 @@ fn replace_node_text(
         return None;
     }
     text.replace_range(start..end, replacement);
-    CstRootNode::parse(&text, &parse_options(strict)).ok()
+    CstRootNode::parse(&text, &parse_options(dialect)).ok()
 }
 
 /// The whitespace inside an object with no properties (`" "` for `{ }`); `None` when it
@@ -540,7 +558,7 @@ fn restore_empty_object(
     root: &mut CstRootNode,
     empty_objects: &mut Vec<(Vec<String>, String)>,
     object_path: &[&str],
-    strict: bool,
+    dialect: JsonDialect,
 ) {
     let path: Vec<String> = object_path.iter().map(ToString::to_string).collect();
     let Some(index) = empty_objects.iter().position(|(known, _)| *known == path) else {
@@ -554,7 +572,7 @@ fn restore_empty_object(
     }
     let (_, inner) = empty_objects.remove(index);
     let object_node: CstNode = object.into();
-    if let Some(restored) = replace_node_text(root, &object_node, &format!("{{{inner}}}"), strict) {
+    if let Some(restored) = replace_node_text(root, &object_node, &format!("{{{inner}}}"), dialect) {
         *root = restored;
     }
 }
@@ -605,10 +623,10 @@ fn walk(root: &CstRootNode, key_path: &[&str]) -> Option<CstObject> {
     Some(object)
 }
 
-fn parse_options(strict: bool) -> ParseOptions {
+fn parse_options(dialect: JsonDialect) -> ParseOptions {
     ParseOptions {
-        allow_comments: !strict,
-        allow_trailing_commas: !strict,
+        allow_comments: dialect.allow_comments,
+        allow_trailing_commas: dialect.allow_trailing_commas,
         allow_loose_object_property_names: false,
         allow_missing_commas: false,
         allow_single_quoted_strings: false,

@@ -5,9 +5,11 @@
 //! Invariants:
 //! - [`validate`] accepts exactly what the clients accept: strict JSON (RFC 8259: no
 //!   comments, no trailing commas, whitespace only space, tab, CR and LF, no raw control
-//!   character in a string) or JSONC (`//` and `/* */` comments and trailing commas
-//!   too). Both refuse duplicate keys, nesting deeper than [`MAX_DEPTH`], lone surrogate
-//!   escapes and a top level that is not one object. Every refusal has a byte offset.
+//!   character in a string), JSONC (`//` and `/* */` comments and trailing commas too),
+//!   or JSON with comments (comments, but no trailing commas and strict whitespace: what
+//!   `JSON.parse` takes once comments are stripped). All refuse duplicate keys, nesting
+//!   deeper than [`MAX_DEPTH`], lone surrogate escapes and a top level that is not one
+//!   object. Every refusal has a byte offset.
 //! - The helpers after [`validate`] assume text it accepted.
 //! - No recursion deeper than [`MAX_DEPTH`], no allocation per byte.
 
@@ -17,7 +19,7 @@ use std::ops::Range;
 
 use serde_json::Value as JsonValue;
 
-use super::json::JsonFailureKind;
+use super::json::{JsonDialect, JsonFailureKind};
 
 /// How deep objects and arrays may nest before a file is refused (serde_json's limit).
 pub(crate) const MAX_DEPTH: usize = 128;
@@ -40,12 +42,12 @@ pub(crate) struct Member {
 
 /// Validate `text`; on success return the members of the top-level object and the
 /// object's own range.
-pub(crate) fn validate(text: &str, strict: bool) -> Result<(Range<usize>, Vec<Member>), ScanFailure> {
-    validate_boxed(text, strict).map_err(|failure| *failure)
+pub(crate) fn validate(text: &str, dialect: JsonDialect) -> Result<(Range<usize>, Vec<Member>), ScanFailure> {
+    validate_boxed(text, dialect).map_err(|failure| *failure)
 }
 
-fn validate_boxed(text: &str, strict: bool) -> Result<(Range<usize>, Vec<Member>), Failure> {
-    let mut validator = Validator { bytes: text.as_bytes(), strict, top: Vec::new(), keys: Vec::new() };
+fn validate_boxed(text: &str, dialect: JsonDialect) -> Result<(Range<usize>, Vec<Member>), Failure> {
+    let mut validator = Validator { bytes: text.as_bytes(), dialect, top: Vec::new(), keys: Vec::new() };
     let start = validator.whitespace(0)?;
     match validator.bytes.get(start) {
         Some(b'{') => {}
@@ -246,7 +248,7 @@ const LINEAR_KEYS: usize = 16;
 
 struct Validator<'text> {
     bytes: &'text [u8],
-    strict: bool,
+    dialect: JsonDialect,
     top: Vec<Member>,
     /// The keys (string range, has escapes) of every object being read, innermost last:
     /// one buffer for the whole file instead of one allocation per object.
@@ -260,7 +262,7 @@ impl<'text> Validator<'text> {
             match bytes.get(at) {
                 Some(b' ' | b'\t' | b'\n' | b'\r') => at += 1,
                 Some(b'/') if matches!(bytes.get(at + 1), Some(b'/' | b'*')) => {
-                    if self.strict {
+                    if !self.dialect.allow_comments {
                         return Err(failure(
                             JsonFailureKind::JsoncInStrict,
                             at,
@@ -274,8 +276,8 @@ impl<'text> Validator<'text> {
                     }
                     at = skip_whitespace(bytes, at);
                 }
-                Some(0x0b | 0x0c) if !self.strict => at += 1,
-                Some(0xc2) if !self.strict && bytes.get(at + 1) == Some(&0xa0) => at += 2,
+                Some(0x0b | 0x0c) if self.dialect.is_jsonc() => at += 1,
+                Some(0xc2) if self.dialect.is_jsonc() && bytes.get(at + 1) == Some(&0xa0) => at += 2,
                 Some(byte @ (0x0b | 0x0c)) => {
                     let name = if *byte == 0x0c { "a form feed (U+000C)" } else { "a vertical tab (U+000B)" };
                     return Err(failure(
@@ -316,12 +318,13 @@ impl<'text> Validator<'text> {
     }
 
     fn trailing_comma(&self, comma: usize) -> Result<(), Failure> {
-        if self.strict {
-            return Err(failure(
-                JsonFailureKind::JsoncInStrict,
-                comma,
-                "trailing commas are not allowed (JSONC in a strict JSON file)",
-            ));
+        if !self.dialect.allow_trailing_commas {
+            let message = if self.dialect.allow_comments {
+                "trailing commas are not allowed (JSON with comments, but no trailing commas): remove this comma"
+            } else {
+                "trailing commas are not allowed (JSONC in a strict JSON file)"
+            };
+            return Err(failure(JsonFailureKind::JsoncInStrict, comma, message));
         }
         Ok(())
     }

@@ -342,7 +342,7 @@ fn parse_phases() {
         text::decode(text.as_bytes()).unwrap();
     });
     time("validate", &mut || {
-        json_scan::validate(&text, true).unwrap();
+        json_scan::validate(&text, Format::Json.json_dialect()).unwrap();
     });
     time("serde ignore", &mut || {
         serde_json::from_str::<serde::de::IgnoredAny>(&text).unwrap();
@@ -350,4 +350,54 @@ fn parse_phases() {
     time("skip root", &mut || {
         json_scan::members(&text, 0);
     });
+}
+
+#[test]
+fn json_with_comments_takes_comments_and_refuses_trailing_commas_and_lenient_whitespace() {
+    let input = "{\n  // the login\n  \"security\": { \"auth\": { \"selectedType\": \"oauth-personal\" } }, /* ui */\n  \"ui\": {}\n}\n";
+    let document = parse(input, Format::JsonComments);
+    assert_eq!(document.get(&["security", "auth", "selectedType"]), Some(json!("oauth-personal")));
+    type Case = (&'static [u8], &'static str, (usize, usize));
+    let cases: Vec<Case> = vec![
+        (b"{\n  \"a\": 1,\n}", "JsoncInStrictJson", (2, 9)),
+        (b"{\n  \"a\": [1, 2,],\n  \"b\": 2\n}", "JsoncInStrictJson", (2, 13)),
+        (b"{\"a\":\x0c1}", "Syntax", (1, 6)),
+        (b"{\"a\": 1}\n/* open", "Syntax", (2, 1)),
+    ];
+    for (input, kind, location) in cases {
+        let error = refused(input, Format::JsonComments);
+        assert!(format!("{error:?}").starts_with(kind), "{kind}: {error:?}");
+        assert_eq!(error.location(), Some(location), "{error:?}");
+    }
+    let error = refused(b"{\n  \"a\": 1,\n}", Format::JsonComments);
+    assert!(error.message().contains("remove this comma"), "{error:?}");
+    // JSONC (OpenCode) takes the same trailing comma.
+    parse("{\n  \"a\": 1,\n}", Format::Jsonc);
+}
+
+#[test]
+fn json_with_comments_edits_keep_comments_and_never_add_a_trailing_comma() {
+    assert_set_then_remove(
+        "{\n  // user settings\n  \"ui\": { \"theme\": \"GitHub\" } // the theme\n}\n",
+        Format::JsonComments,
+        &["security", "auth", "selectedType"],
+        json!("gemini-api-key"),
+        "{\n  // user settings\n  \"ui\": { \"theme\": \"GitHub\" }, // the theme\n  \"security\": {\n    \"auth\": {\n      \"selectedType\": \"gemini-api-key\"\n    }\n  }\n}\n",
+    );
+    assert_set_then_remove(
+        "{\n  \"mcp\": {\n    /* blocked */\n    \"excluded\": [\"a\"]\n  }\n}\n",
+        Format::JsonComments,
+        &["mcp", "allowed"],
+        json!(["b"]),
+        "{\n  \"mcp\": {\n    /* blocked */\n    \"excluded\": [\"a\"],\n    \"allowed\": [\"b\"]\n  }\n}\n",
+    );
+    let mut document = parse("{\n  \"mcp\": { \"excluded\": [\"a\"] }\n}\n", Format::JsonComments);
+    document.set(&["mcp", "excluded"], &json!(["a", "b"])).unwrap();
+    assert_eq!(output(&document), "{\n  \"mcp\": { \"excluded\": [\"a\", \"b\"] }\n}\n");
+    let mut empty = Document::new_empty(Format::JsonComments);
+    empty.set(&["mcpServers", "fs"], &json!({"command": "npx", "args": []})).unwrap();
+    assert_eq!(
+        output(&empty),
+        "{\n  \"mcpServers\": {\n    \"fs\": {\n      \"command\": \"npx\",\n      \"args\": []\n    }\n  }\n}\n"
+    );
 }

@@ -17,8 +17,10 @@
 //! - No I/O: `path` is only used in messages.
 //!
 //! Key paths are lists of raw keys (`["mcp_servers", "my.server"]`); quoting is the
-//! serialiser's business. Array elements are not addressable.
+//! serialiser's business. Array elements are not addressable. A `.env` file
+//! ([`Format::Dotenv`]) is one level of keys whose values are strings.
 
+mod dotenv;
 mod json;
 mod json_scan;
 mod text;
@@ -43,6 +45,26 @@ pub enum Format {
     Json,
     /// JSON with comments and trailing commas (OpenCode parses every config this way).
     Jsonc,
+    /// JSON with `//` and `/* */` comments but no trailing commas, whitespace and strings
+    /// as strict JSON: what `JSON.parse` takes once the comments are stripped (Gemini CLI).
+    /// Edits never add a trailing comma.
+    #[serde(rename = "json-comments")]
+    JsonComments,
+    /// `KEY=value` lines as the `dotenv` package reads them (Gemini CLI's `.env`): one
+    /// level of keys, string values.
+    Dotenv,
+}
+
+impl Format {
+    /// What a JSON format accepts beyond strict JSON (TOML: nothing, it is not JSON).
+    fn json_dialect(self) -> json::JsonDialect {
+        let (allow_comments, allow_trailing_commas) = match self {
+            Format::Toml | Format::Json | Format::Dotenv => (false, false),
+            Format::Jsonc => (true, true),
+            Format::JsonComments => (true, false),
+        };
+        json::JsonDialect { allow_comments, allow_trailing_commas }
+    }
 }
 
 /// A parsed client file that remembers its original bytes.
@@ -85,6 +107,7 @@ enum Body {
     /// A JSON document with no text yet ([`Document::new_empty`]); becomes `Json` on the
     /// first `set`.
     EmptyJson,
+    Dotenv(dotenv::EnvBody),
 }
 
 /// Why a file was refused or an edit could not be applied.
@@ -101,7 +124,8 @@ pub enum DocError {
     /// The top-level JSON value is not an object.
     #[error("{}:{line}:{column}: {message}", path.display())]
     WrongTopLevel { path: PathBuf, line: usize, column: usize, message: String },
-    /// Comments or trailing commas in a file whose client reads strict JSON.
+    /// Comments or trailing commas in a file whose client reads strict JSON, or trailing
+    /// commas in JSON with comments.
     #[error("{}:{line}:{column}: {message}", path.display())]
     JsoncInStrictJson { path: PathBuf, line: usize, column: usize, message: String },
     #[error("{}:{line}:{column}: {message}", path.display())]
@@ -157,7 +181,15 @@ impl DocError {
 impl From<DocError> for crate::error::Error {
     fn from(error: DocError) -> Self {
         let display_path = crate::output::display_path(error.path());
-        let hint = "fix the file by hand (nothing was written to any client), or put back an earlier version with `aigate restore`";
+        let hint = match &error {
+            // The client itself refuses the file too: say what to delete.
+            DocError::JsoncInStrictJson { .. } => {
+                "the client that reads this file refuses it too: delete that comma or comment by hand (nothing was written to any client), or put back an earlier version with `aigate restore`"
+            }
+            _ => {
+                "fix the file by hand (nothing was written to any client), or put back an earlier version with `aigate restore`"
+            }
+        };
         match error.location() {
             Some((line, column)) => {
                 crate::error::Error::refused(format!("Failed to parse `{display_path}:{line}:{column}`"))
@@ -186,7 +218,9 @@ impl Document {
         })?;
         // Only the whitespace every format allows makes a file blank: TOML forbids a
         // form feed or vertical tab anywhere, strict JSON a form feed.
-        let blank = decoded.text().bytes().all(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
+        // A `.env` file is text to the end: a blank one is edited like any other.
+        let blank = format != Format::Dotenv
+            && decoded.text().bytes().all(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
         let body = match format {
             Format::Toml => {
                 let source = if blank { "" } else { decoded.text() };
@@ -202,10 +236,9 @@ impl Document {
                     }
                 })?)
             }
-            Format::Json | Format::Jsonc => {
+            Format::Json | Format::Jsonc | Format::JsonComments => {
                 let source = if blank { BLANK_JSON } else { decoded.text() };
-                let strict = format == Format::Json;
-                let body = json::JsonBody::parse(source, strict).map_err(|failure| {
+                let body = json::JsonBody::parse(source, format.json_dialect()).map_err(|failure| {
                     let json::JsonFailure { kind, line, column, message } = failure;
                     let path = path.clone();
                     match kind {
@@ -224,6 +257,7 @@ impl Document {
                 })?;
                 Body::Json(body)
             }
+            Format::Dotenv => Body::Dotenv(dotenv::EnvBody::parse(decoded.text())),
         };
         Ok(Self {
             path,
@@ -242,13 +276,14 @@ impl Document {
         let decoded = text::Decoded { bom: false, raw: String::new(), text: None, eol: Eol::Lf };
         let body = match format {
             Format::Toml => Body::Toml(DocumentMut::new()),
-            Format::Json | Format::Jsonc => Body::EmptyJson,
+            Format::Json | Format::Jsonc | Format::JsonComments => Body::EmptyJson,
+            Format::Dotenv => Body::Dotenv(dotenv::EnvBody::parse("")),
         };
         Self {
             path: PathBuf::new(),
             format,
             decoded,
-            blank: true,
+            blank: format != Format::Dotenv,
             body,
             baseline: None,
             created_parents: Vec::new(),
@@ -287,6 +322,7 @@ impl Document {
             (Body::Toml(_) | Body::Json(_), _) => {
                 self.blank && self.to_value().as_object().is_some_and(serde_json::Map::is_empty)
             }
+            (Body::Dotenv(_), _) => false,
         };
         if unchanged {
             let mut original = Vec::with_capacity(self.decoded.raw.len() + 3);
@@ -327,6 +363,13 @@ impl Document {
             Body::Toml(document) => toml::get(document, key_path),
             Body::Json(body) => json::get(body, json_original(&self.decoded, self.blank), key_path),
             Body::EmptyJson => key_path.is_empty().then(|| JsonValue::Object(serde_json::Map::new())),
+            Body::Dotenv(body) => match key_path {
+                [] => Some(JsonValue::Object(
+                    body.entries().into_iter().map(|(key, value)| (key, JsonValue::String(value))).collect(),
+                )),
+                [key] => body.get(key).map(JsonValue::String),
+                _ => None,
+            },
         }
     }
 
@@ -340,7 +383,10 @@ impl Document {
         match &self.body {
             Body::Toml(document) => toml::keys(document, key_path),
             Body::Json(body) => json::keys(body, json_original(&self.decoded, self.blank), key_path),
-            Body::EmptyJson => Vec::new(),
+            Body::Dotenv(body) if key_path.is_empty() => {
+                body.entries().into_iter().map(|(key, _)| key).collect()
+            }
+            Body::EmptyJson | Body::Dotenv(_) => Vec::new(),
         }
     }
 
@@ -362,10 +408,8 @@ impl Document {
             return Ok(changed);
         }
         if matches!(self.body, Body::EmptyJson) {
-            let strict = self.format == Format::Json;
-            let body = json::JsonBody::parse(BLANK_JSON, strict).map_err(|failure| DocError::Conflict {
-                path: self.path.clone(),
-                message: failure.message,
+            let body = json::JsonBody::parse(BLANK_JSON, self.format.json_dialect()).map_err(|failure| {
+                DocError::Conflict { path: self.path.clone(), message: failure.message }
             })?;
             self.body = Body::Json(body);
         }
@@ -373,6 +417,7 @@ impl Document {
             Body::Toml(document) => toml::set(document, key_path, value),
             Body::Json(body) => json::set(body, json_original(&self.decoded, self.blank), key_path, value),
             Body::EmptyJson => Ok(toml::SetOutcome::default()),
+            Body::Dotenv(body) => dotenv_set(body, key_path, value),
         }
         .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
         self.created_parents.extend(outcome.created_parents);
@@ -391,6 +436,13 @@ impl Document {
             Body::Toml(document) => toml::remove(document, key_path),
             Body::Json(body) => json::remove(body, json_original(&self.decoded, self.blank), key_path),
             Body::EmptyJson => Ok(None),
+            Body::Dotenv(body) => match key_path {
+                [key] => body
+                    .remove(key)
+                    .map(|removed| removed.map(JsonValue::String))
+                    .map_err(|conflict| toml::EditConflict(conflict.0)),
+                _ => Ok(None),
+            },
         }
         .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
         if removed.is_none() {
@@ -412,7 +464,7 @@ impl Document {
             match &mut self.body {
                 Body::Toml(document) => toml::remove(document, ancestor),
                 Body::Json(body) => json::remove(body, json_original(&self.decoded, self.blank), ancestor),
-                Body::EmptyJson => Ok(None),
+                Body::EmptyJson | Body::Dotenv(_) => Ok(None),
             }
             .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
             self.splice_toml(|text, memory| toml_splice::remove(text, ancestor, memory));
@@ -478,7 +530,24 @@ fn render<'body>(
         Body::Toml(document) => std::borrow::Cow::Owned(document.to_string()),
         Body::Json(body) => std::borrow::Cow::Borrowed(body.text(json_original(decoded, blank))),
         Body::EmptyJson => std::borrow::Cow::Borrowed(BLANK_JSON),
+        Body::Dotenv(body) => std::borrow::Cow::Borrowed(body.text()),
     }
+}
+
+/// A `.env` set: one key, a string value.
+fn dotenv_set(
+    body: &mut dotenv::EnvBody,
+    key_path: &[&str],
+    value: &JsonValue,
+) -> Result<toml::SetOutcome, toml::EditConflict> {
+    let ([key], JsonValue::String(value)) = (key_path, value) else {
+        return Err(toml::EditConflict(format!(
+            "`{}`: a .env file holds one level of keys with string values",
+            key_path.join(".")
+        )));
+    };
+    let changed = body.set(key, value).map_err(|conflict| toml::EditConflict(conflict.0))?;
+    Ok(toml::SetOutcome { changed, created_parents: Vec::new() })
 }
 
 fn child<'path>(key_path: &[&'path str], key: &'path str) -> Vec<&'path str> {

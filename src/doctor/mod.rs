@@ -1,9 +1,13 @@
 //! The checks behind `aigate doctor`: everything that commonly breaks, each finding with
 //! a hint.
 //!
-//! Checks: every client file parses (with file:line:column); drift in aigate-owned keys;
-//! Codex reserved provider ids, `wire_api = "chat"` and `ollama-chat`; Claude Code with
-//! both `ANTHROPIC_API_KEY` and `ANTHROPIC_AUTH_TOKEN` (environment or settings `env`);
+//! Checks: every client file parses in its client's own dialect (with file:line:column);
+//! drift in aigate-owned keys; Codex reserved provider ids, `wire_api = "chat"` and
+//! `ollama-chat`; Claude Code with both `ANTHROPIC_API_KEY` and `ANTHROPIC_AUTH_TOKEN`
+//! (environment or settings `env`); Gemini CLI in gateway mode with `GEMINI_API_KEY` or
+//! `GOOGLE_GEMINI_BASE_URL` in the environment (they beat its `.env`), a closer `.env`
+//! that shadows `~/.gemini/.env`, or a system or project settings file selecting another
+//! login;
 //! `HTTP(S)_PROXY` without loopback in `NO_PROXY`; the gateway answering `/health` while a
 //! client is in gateway mode; each provider's key variable; modes of files holding
 //! secrets (token-holding client files, the db, `serve.token`: 0600; `AIGATE_HOME`: 0700);
@@ -54,13 +58,16 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
-const CHECKS: [&str; 14] = [
+const CHECKS: [&str; 17] = [
     "parse",
     "codex-profile",
     "drift",
     "codex-reserved-id",
     "codex-wire-api",
     "claude-two-credentials",
+    "gemini-environment",
+    "gemini-env-file",
+    "gemini-login",
     "http-proxy",
     "gateway",
     "provider-key",
@@ -78,6 +85,7 @@ pub fn diagnose(paths: &Paths) -> Result<Report> {
     client_files(&inspection, &mut findings);
     codex(&inspection, &mut findings);
     claude(&inspection, &mut findings);
+    gemini(paths, &inspection, &mut findings);
     http_proxy(&mut findings);
     gateway_reachable(&inspection, &mut findings);
     provider_keys(paths, &mut findings)?;
@@ -228,6 +236,39 @@ fn claude(inspection: &Inspection, findings: &mut Vec<Finding>) {
             what: "Claude Code has both `ANTHROPIC_API_KEY` and `ANTHROPIC_AUTH_TOKEN` set (environment or settings.json `env`)".into(),
             location: settings.map(|(path, _)| path),
             hint: "unset `ANTHROPIC_API_KEY`: it overrides the login and asks for approval; the gateway needs only `ANTHROPIC_AUTH_TOKEN`".into(),
+        });
+    }
+}
+
+/// Gemini CLI in gateway mode: what would keep it from the gateway when started from the
+/// current directory (see [`inspect::gemini_shadows`]).
+fn gemini(paths: &Paths, inspection: &Inspection, findings: &mut Vec<Finding>) {
+    let Some(status) = inspection.clients.iter().find(|status| status.client == Client::Gemini) else {
+        return;
+    };
+    if status.mode != Mode::Gateway || status.files.iter().any(|file| file.parses == Some(false)) {
+        return;
+    }
+    let env = status
+        .files
+        .iter()
+        .find(|file| file.full_path == paths.gemini_env())
+        .and_then(|file| file.document.clone());
+    let written = |name: &str| {
+        env.as_ref()
+            .and_then(|document| document.get(&[name]))
+            .and_then(|value| value.as_str().map(str::to_string))
+    };
+    let Ok(cwd) = std::env::current_dir() else {
+        return;
+    };
+    for shadow in inspect::gemini_shadows(paths, &cwd, &|name| var(name), &written) {
+        findings.push(Finding {
+            severity: Severity::Warning,
+            check: shadow.check,
+            what: format!("gemini: {}", shadow.what),
+            location: shadow.location,
+            hint: shadow.hint,
         });
     }
 }

@@ -6,7 +6,7 @@
 //! - Client files are the source of truth. aigate keeps no second MCP database that could
 //!   bring a deleted server back; its records hold only what it needs to undo its own
 //!   edits byte for byte (reverse patches) and the entries Claude Code servers parked by
-//!   `mcp disable`.
+//!   `mcp disable`. Gemini CLI servers are disabled in the file itself (`mcp.excluded`).
 //! - Edits here are pure (bytes in, bytes out); every write goes through [`crate::write`].
 //! - Keys a client rejects are never written; a server a client cannot take is refused
 //!   with the reason before anything is written.
@@ -14,6 +14,7 @@
 pub mod claude;
 pub mod codex;
 pub mod edit;
+pub mod gemini;
 pub mod json_fast;
 pub mod opencode;
 pub mod ops;
@@ -39,7 +40,8 @@ pub use skills::{Problem, validate_skill_dir};
 pub enum Scope {
     /// The client's user config.
     User,
-    /// Files in the current directory (`.codex/config.toml`, `.mcp.json`, `opencode.json`).
+    /// Files in the current directory (`.codex/config.toml`, `.mcp.json`, `opencode.json`,
+    /// `.gemini/settings.json`).
     Project,
     /// Claude Code only: `.claude.json` → `projects[<current dir>].mcpServers`.
     Local,
@@ -101,13 +103,28 @@ pub fn mcp_file(client: Client, scope: Scope, paths: &Paths, cwd: &Path) -> Resu
             let path = if jsonc.symlink_metadata().is_ok() { jsonc } else { cwd.join("opencode.json") };
             Ok(file(path, Format::Jsonc, &["mcp"]))
         }
-        (Client::Gemini, Scope::User) => Ok(file(paths.gemini_settings(), Format::Jsonc, &["mcpServers"])),
+        (Client::Gemini, Scope::User) => {
+            Ok(file(paths.gemini_settings(), Format::JsonComments, &["mcpServers"]))
+        }
+        // Gemini CLI reads project settings only from the cwd itself, and none in its home
+        // (there `.gemini/settings.json` is the user file).
+        (Client::Gemini, Scope::Project) if same_dir(cwd, &paths.gemini_home) => Err(format!(
+            "{client} has no project scope in its home directory (`.gemini/settings.json` there is the user file); use `--scope user`"
+        )),
         (Client::Gemini, Scope::Project) => {
-            Ok(file(cwd.join(".gemini").join("settings.json"), Format::Jsonc, &["mcpServers"]))
+            Ok(file(cwd.join(".gemini").join("settings.json"), Format::JsonComments, &["mcpServers"]))
         }
         (Client::Codex | Client::OpenCode | Client::Gemini, Scope::Local) => Err(format!(
             "{client} has no local scope (only Claude Code does); use `--scope user` or `--scope project`"
         )),
+    }
+}
+
+/// Whether two paths are the same directory (through symlinks when both exist).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
 
@@ -123,7 +140,8 @@ pub fn scopes(client: Client) -> &'static [Scope] {
 pub fn check_name(client: Client, name: &str) -> Result<(), String> {
     match client {
         Client::Codex => codex::check_name(name),
-        Client::Claude | Client::Gemini => claude::check_name(name),
+        Client::Claude => claude::check_name(name),
+        Client::Gemini => gemini::check_name(name),
         Client::OpenCode => opencode::check_name(name),
     }
 }
@@ -132,7 +150,8 @@ pub fn check_name(client: Client, name: &str) -> Result<(), String> {
 pub fn to_entry(client: Client, server: &McpServer, existing: Option<&Value>) -> Result<Value, String> {
     match client {
         Client::Codex => codex::to_entry(server, existing),
-        Client::Claude | Client::Gemini => claude::to_entry(server, existing),
+        Client::Claude => claude::to_entry(server, existing),
+        Client::Gemini => gemini::to_entry(server, existing),
         Client::OpenCode => opencode::to_entry(server, existing),
     }
 }
@@ -141,7 +160,8 @@ pub fn to_entry(client: Client, server: &McpServer, existing: Option<&Value>) ->
 pub fn from_entry(client: Client, name: &str, entry: &Value) -> Result<McpServer, String> {
     match client {
         Client::Codex => codex::from_entry(name, entry),
-        Client::Claude | Client::Gemini => claude::from_entry(name, entry),
+        Client::Claude => claude::from_entry(name, entry),
+        Client::Gemini => gemini::from_entry(name, entry),
         Client::OpenCode => opencode::from_entry(name, entry),
     }
 }

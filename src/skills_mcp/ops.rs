@@ -1,7 +1,7 @@
 //! The MCP operations behind `aigate mcp add|list|remove|enable|disable|sync`: plans for
-//! every client's own format, Claude Code's park-instead-of-disable, and the undo records
-//! that make `add`/`remove` and `disable`/`enable` byte-exact. They return values; the
-//! CLI prints them.
+//! every client's own format, Claude Code's park-instead-of-disable, Gemini CLI's
+//! `mcp.excluded`, and the undo records that make `add`/`remove` and `disable`/`enable`
+//! byte-exact. They return values; the CLI prints them.
 //!
 //! Invariants:
 //! - Every file change goes through one [`write::apply`] call per operation, so an
@@ -19,8 +19,9 @@ use serde::Serialize;
 
 use super::json_fast::{self, FastAdd};
 use super::records::{self, Op, Parked};
-use super::{McpFile, McpServer, Scope, ServerView, Transport, edit, patch};
+use super::{McpFile, McpServer, Scope, ServerView, Transport, edit, gemini, patch};
 use crate::clients::{self, Client, Format};
+use crate::doc::Document;
 use crate::error::{Error, Result};
 use crate::output::display_path;
 use crate::paths::Paths;
@@ -156,7 +157,7 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
     let chosen = if args.all { Client::ALL.to_vec() } else { clients::select(&args.client, ctx.paths) };
     if chosen.is_empty() {
         return Err(Error::refused("No client files found to add the server to")
-            .hint("name the clients with `--client codex|claude|opencode`, or use `--all`"));
+            .hint("name the clients with `--client codex|claude|opencode|gemini`, or use `--all`"));
     }
     let cwd = current_dir()?;
     let mut files = Vec::new();
@@ -184,6 +185,39 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
     for file in files.iter().filter(|file| file.client == Client::Claude) {
         if !args.force && records::parked(&connection, file, &server.name)?.is_some() {
             return Err(conflict(&server.name, file, " (disabled by aigate)"));
+        }
+    }
+    let mut notes = Vec::new();
+    if server.name.contains('_') && files.iter().any(|file| file.client == Client::Gemini) {
+        notes.push(format!(
+            "gemini: Gemini CLI's policy rules split tool names (`mcp_<server>_<tool>`) at the first `_`, so rules for `{}` may miss it; its docs advise `-` in server names",
+            server.name
+        ));
+    }
+    for file in files.iter().filter(|file| file.client == Client::Gemini) {
+        let bytes = crate::fsx::read_state(&file.path)?.bytes;
+        // A file that does not parse is refused with its location by the edit below.
+        if let Some(Ok(document)) = bytes.map(|bytes| edit::load(Some(&bytes), file)) {
+            let allowed = document.get(&["mcp", "allowed"]);
+            if allowed.as_ref().is_some_and(serde_json::Value::is_array)
+                && !gemini::lists(allowed.as_ref(), &server.name)
+            {
+                notes.push(format!(
+                    "{}: `{}` is not in `mcp.allowed` of `{}`, so Gemini CLI blocks it until you add it there",
+                    file.client,
+                    server.name,
+                    display_path(&file.path)
+                ));
+            }
+            if gemini_excluded(&document, &server.name) {
+                notes.push(format!(
+                    "{}: `{}` is listed in `mcp.excluded` of `{}`, so Gemini CLI blocks it; `aigate mcp enable {} --client gemini` lifts that",
+                    file.client,
+                    server.name,
+                    display_path(&file.path),
+                    server.name
+                ));
+            }
         }
     }
     // Each edit answers what it saw and made, for the undo record: (old bytes, new bytes,
@@ -261,7 +295,7 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
         action: "add",
         name: server.name.clone(),
         outcome,
-        notes: Vec::new(),
+        notes,
         done: "Added",
         nothing: "already there, nothing to change",
     })
@@ -286,6 +320,8 @@ struct Found {
     file: McpFile,
     entry: Option<serde_json::Value>,
     parked: Option<Parked>,
+    /// Gemini CLI: the name is in the file's `mcp.excluded` (disabled).
+    excluded: bool,
 }
 
 /// For each chosen client, the first scope (or the given one) where `name` is configured
@@ -301,14 +337,17 @@ fn find(ctx: &Env<'_>, args: &NameRequest, connection: &rusqlite::Connection) ->
         for scope in scopes {
             let Ok(file) = skills_mcp::mcp_file(client, scope, ctx.paths, &cwd) else { continue };
             let bytes = crate::fsx::read_state(&file.path)?.bytes;
-            let entry = match &bytes {
-                Some(bytes) => edit::entry(&edit::load(Some(bytes), &file)?, &file, &args.name),
+            let document = match &bytes {
+                Some(bytes) => Some(edit::load(Some(bytes), &file)?),
                 None => None,
             };
+            let entry = document.as_ref().and_then(|document| edit::entry(document, &file, &args.name));
+            let excluded = client == Client::Gemini
+                && document.as_ref().is_some_and(|document| gemini_excluded(document, &args.name));
             let parked =
                 if client == Client::Claude { records::parked(connection, &file, &args.name)? } else { None };
             if entry.is_some() || parked.is_some() {
-                found.push(Found { file, entry, parked });
+                found.push(Found { file, entry, parked, excluded });
                 break;
             }
         }
@@ -325,26 +364,49 @@ fn find(ctx: &Env<'_>, args: &NameRequest, connection: &rusqlite::Connection) ->
 pub fn remove(ctx: &Env<'_>, args: &NameRequest) -> Result<Changed> {
     let connection = ctx.db()?;
     let found = find(ctx, args, &connection)?;
-    let undos: Vec<Option<patch::Undo>> = found
+    // (the undo of `add`, and for a Gemini CLI server aigate disabled the undo of that:
+    // its name leaves `mcp.excluded` with it)
+    let undos: Vec<(Option<patch::Undo>, Option<patch::Undo>)> = found
         .iter()
-        .map(|item| records::undo(&connection, &item.file, &args.name, Op::Add))
+        .map(|item| {
+            let disable = if item.excluded {
+                records::undo(&connection, &item.file, &args.name, Op::Disable)?
+            } else {
+                None
+            };
+            Ok((records::undo(&connection, &item.file, &args.name, Op::Add)?, disable))
+        })
         .collect::<Result<_>>()?;
     let changes: Vec<Change<'_>> = found
         .iter()
         .zip(&undos)
         .filter(|(item, _)| item.entry.is_some())
-        .map(|(item, undo)| {
+        .map(|(item, (undo, disable_undo))| {
             let file = &item.file;
             let name = args.name.as_str();
             Change::new(file.client.name(), file.path.clone(), ModePolicy::Keep, move |old: Option<&[u8]>| {
                 let path = file.entry_path(name);
+                let mut current = old.map(<[u8]>::to_vec);
+                if let Some(disable_undo) = disable_undo {
+                    let created = &disable_undo.created_keys;
+                    let included = edit::prefer_reverse(
+                        Some(disable_undo),
+                        current.as_deref(),
+                        file,
+                        name,
+                        |value| gemini::include_value(value, name, created),
+                        || gemini::include(current.as_deref(), file, name, created),
+                    )?;
+                    current = included;
+                }
+                let current = current.as_deref();
                 edit::prefer_reverse(
                     undo.as_ref(),
-                    old,
+                    current,
                     file,
                     name,
                     |value| edit::remove_at(value, &path),
-                    || edit::remove(old, file, name),
+                    || edit::remove(current, file, name),
                 )
             })
         })
@@ -358,7 +420,15 @@ pub fn remove(ctx: &Env<'_>, args: &NameRequest) -> Result<Changed> {
     )?;
     drop(changes);
     let mut notes = Vec::new();
-    for item in &found {
+    for (item, (_, disable_undo)) in found.iter().zip(&undos) {
+        if item.excluded && disable_undo.is_none() {
+            notes.push(format!(
+                "{}: `{}` stays in `mcp.excluded` of `{}` (aigate did not put it there)",
+                item.file.client,
+                args.name,
+                display_path(&item.file.path)
+            ));
+        }
         if item.parked.is_some() {
             notes.push(format!("{}: dropped the disabled copy aigate kept", item.file.client));
             if !args.dry_run {
@@ -382,7 +452,8 @@ pub fn remove(ctx: &Env<'_>, args: &NameRequest) -> Result<Changed> {
 // --------------------------------------------------------------------- enable/disable
 
 /// `mcp enable|disable`: Codex and OpenCode flip `enabled`; Claude Code, which has no such
-/// field, has the entry parked in aigate's records while disabled.
+/// field, has the entry parked in aigate's records while disabled; Gemini CLI has the
+/// name in `mcp.excluded` of the same file.
 pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed> {
     let connection = ctx.db()?;
     let found = find(ctx, args, &connection)?;
@@ -392,7 +463,8 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
     for item in &found {
         let client = item.file.client;
         let enabled = match client {
-            Client::Claude | Client::Gemini => item.entry.is_some(),
+            Client::Claude => item.entry.is_some(),
+            Client::Gemini => !item.excluded,
             Client::Codex | Client::OpenCode => item
                 .entry
                 .as_ref()
@@ -409,10 +481,8 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
             continue;
         }
         let undo = match (client, enable) {
-            (Client::Claude | Client::Gemini, true) => {
-                item.parked.as_ref().and_then(|parked| parked.undo.clone())
-            }
-            (Client::Codex | Client::OpenCode, true) => {
+            (Client::Claude, true) => item.parked.as_ref().and_then(|parked| parked.undo.clone()),
+            (Client::Codex | Client::OpenCode | Client::Gemini, true) => {
                 records::undo(&connection, &item.file, name, Op::Disable)?
             }
             (_, false) => None,
@@ -431,13 +501,16 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
                 move |current: Current<'_>| {
                     let old = current.bytes;
                     let path = file.entry_path(name);
+                    let created = undo.as_ref().map_or(&[][..], |undo| undo.created_keys.as_slice());
                     let expect = |value: &mut serde_json::Value| match (file.client, enable) {
-                        (Client::Claude | Client::Gemini, false) => edit::remove_at(value, &path),
-                        (Client::Claude | Client::Gemini, true) => {
+                        (Client::Claude, false) => edit::remove_at(value, &path),
+                        (Client::Claude, true) => {
                             if let Some(entry) = &parked_entry {
                                 edit::set_at(value, &path, entry.clone());
                             }
                         }
+                        (Client::Gemini, false) => gemini::exclude_value(value, name),
+                        (Client::Gemini, true) => gemini::include_value(value, name, created),
                         (Client::Codex | Client::OpenCode, _) => {
                             let mut enabled_path = path.clone();
                             enabled_path.push("enabled".to_string());
@@ -445,8 +518,10 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
                         }
                     };
                     let semantic = || match (file.client, enable) {
-                        (Client::Claude | Client::Gemini, false) => edit::remove(old, file, name),
-                        (Client::Claude | Client::Gemini, true) => {
+                        (Client::Claude, false) => edit::remove(old, file, name),
+                        (Client::Gemini, false) => gemini::exclude(old, file, name),
+                        (Client::Gemini, true) => gemini::include(old, file, name, created),
+                        (Client::Claude, true) => {
                             let entry = parked_entry
                                 .as_ref()
                                 .ok_or_else(|| Error::internal("the parked entry is gone"))?;
@@ -494,24 +569,37 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
     if !args.dry_run {
         for ((item, _), seen) in chosen.iter().zip(seen) {
             let Some((old, new, _)) = seen else { continue };
-            let undo = patch::record(old.as_deref(), Some(&new));
+            let mut undo = patch::record(old.as_deref(), Some(&new));
             match (item.file.client, enable) {
-                (Client::Claude | Client::Gemini, false) => {
+                (Client::Claude, false) => {
                     if let Some(entry) = &item.entry {
                         records::park(&connection, &item.file, name, &Parked { entry: entry.clone(), undo })?;
                     }
                 }
-                (Client::Claude | Client::Gemini, true) => records::unpark(&connection, &item.file, name)?,
-                (Client::Codex | Client::OpenCode, false) => {
-                    if let Some(undo) = undo {
-                        records::save_undo(&connection, &item.file, name, Op::Disable, &undo)?;
+                (Client::Claude, true) => records::unpark(&connection, &item.file, name)?,
+                (Client::Codex | Client::OpenCode | Client::Gemini, false) => {
+                    if let Some(undo) = &mut undo {
+                        if item.file.client == Client::Gemini {
+                            // What disable created, so a semantic enable takes it away again.
+                            undo.created_keys = gemini::missing_for_exclude(
+                                &edit::load(old.as_deref(), &item.file)?.to_value(),
+                            );
+                        }
+                        records::save_undo(&connection, &item.file, name, Op::Disable, undo)?;
                     }
                 }
-                (Client::Codex | Client::OpenCode, true) => {
+                (Client::Codex | Client::OpenCode | Client::Gemini, true) => {
                     records::forget_undo(&connection, &item.file, name, Some(Op::Disable))?;
                 }
             }
         }
+    }
+    let gemini_enabled = enable && chosen.iter().any(|(item, _)| item.file.client == Client::Gemini);
+    if gemini_enabled && !args.dry_run && gemini_blocked(ctx, &current_dir()?)?.blocks(name) {
+        notes.push(format!(
+            "gemini: `{name}` is still off for Gemini CLI: left out of an `mcp.allowed` list, in `mcp.excluded` of its other settings file, or switched off in `{}` (Gemini CLI's own switch, which aigate does not write)",
+            display_path(&ctx.paths.gemini_mcp_enablement())
+        ));
     }
     let done = if enable { "Enabled" } else { "Disabled" };
     Ok(Changed { action: verb, name: name.to_string(), outcome, notes, done, nothing: "nothing to change" })
@@ -557,6 +645,8 @@ fn configured(
     warnings: &mut Vec<String>,
 ) -> Result<Vec<(String, ListEntry)>> {
     let mut out = Vec::new();
+    let gemini_blocked =
+        if client == Client::Gemini { gemini_blocked(ctx, cwd)? } else { gemini::Blocked::default() };
     for &scope in skills_mcp::scopes(client) {
         let Ok(file) = skills_mcp::mcp_file(client, scope, ctx.paths, cwd) else { continue };
         let bytes = crate::fsx::read_state(&file.path)?.bytes;
@@ -585,6 +675,7 @@ fn configured(
             };
             let enabled = match (&canonical, in_file) {
                 (_, false) => false,
+                (_, true) if client == Client::Gemini => !gemini_blocked.blocks(&name),
                 (Some(server), true) => server.enabled,
                 (None, true) => entry.get("enabled").and_then(serde_json::Value::as_bool).unwrap_or(true),
             };
@@ -667,9 +758,17 @@ pub fn sync(ctx: &Env<'_>, args: &SyncRequest) -> Result<Synced> {
     let source_document = edit::load(source_bytes.as_deref(), &source_file)?;
     let mut servers = Vec::new();
     let mut items = Vec::new();
+    let blocked =
+        if args.from == Client::Gemini { gemini_blocked(ctx, &cwd)? } else { gemini::Blocked::default() };
     for (name, entry) in edit::entries(&source_document, &source_file) {
         match skills_mcp::from_entry(args.from, &name, &entry) {
-            Ok(server) => servers.push(server),
+            Ok(mut server) => {
+                // Gemini CLI disables by name, outside the entry.
+                if args.from == Client::Gemini && blocked.blocks(&name) {
+                    server.enabled = false;
+                }
+                servers.push(server);
+            }
             Err(reason) => {
                 items.push(SyncItem { client: args.from, name, result: "skipped", reason: Some(reason) });
             }
@@ -684,7 +783,9 @@ pub fn sync(ctx: &Env<'_>, args: &SyncRequest) -> Result<Synced> {
     .filter(|client| *client != args.from)
     .collect();
     if targets.is_empty() {
-        return Err(Error::refused("No client to sync to").hint("name one with `--to codex|claude|opencode`"));
+        return Err(
+            Error::refused("No client to sync to").hint("name one with `--to codex|claude|opencode|gemini`")
+        );
     }
     let mut plans: Vec<(McpFile, Vec<McpServer>)> = Vec::new();
     for target in targets {
@@ -705,7 +806,8 @@ pub fn sync(ctx: &Env<'_>, args: &SyncRequest) -> Result<Synced> {
                 items.push(item("skipped", Some(reason)));
                 continue;
             }
-            if target == Client::Claude && !server.enabled {
+            // Neither has a disabled state in the entry: copy it once it is enabled.
+            if matches!(target, Client::Claude | Client::Gemini) && !server.enabled {
                 items
                     .push(item("skipped", Some(format!("disabled in {}; enable it there first", args.from))));
                 continue;
@@ -772,6 +874,26 @@ pub fn sync(ctx: &Env<'_>, args: &SyncRequest) -> Result<Synced> {
 }
 
 // --------------------------------------------------------------------------- helpers
+
+/// Whether `name` is in `mcp.excluded` of a Gemini CLI settings document.
+fn gemini_excluded(document: &Document, name: &str) -> bool {
+    gemini::lists(document.get(&gemini::EXCLUDED).as_ref(), name)
+}
+
+/// What keeps Gemini CLI from loading a server, from the settings of every scope and its
+/// own switch file. Files that do not parse count for nothing here (listing them warns
+/// elsewhere).
+fn gemini_blocked(ctx: &Env<'_>, cwd: &Path) -> Result<gemini::Blocked> {
+    let mut settings = Vec::new();
+    for &scope in skills_mcp::scopes(Client::Gemini) {
+        let Ok(file) = skills_mcp::mcp_file(Client::Gemini, scope, ctx.paths, cwd) else { continue };
+        let Some(bytes) = crate::fsx::read_state(&file.path)?.bytes else { continue };
+        if let Ok(document) = edit::load(Some(&bytes), &file) {
+            settings.push(document.to_value());
+        }
+    }
+    Ok(gemini::Blocked::new(&settings, gemini::enablement_disabled(&ctx.paths.gemini_mcp_enablement())))
+}
 
 fn current_dir() -> Result<PathBuf> {
     std::env::current_dir().map_err(|error| Error::internal("Cannot read the current directory").cause(error))

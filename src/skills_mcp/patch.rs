@@ -19,6 +19,10 @@ pub struct Undo {
     /// was written (the single hunk's `new`).
     pub created_file: bool,
     pub hunks: Vec<Hunk>,
+    /// Keys the edit created that the semantic undo removes again once they are empty
+    /// (Gemini CLI's `mcp.excluded` and `mcp`), for when the hunks no longer apply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_keys: Vec<Vec<String>>,
 }
 
 /// One changed region with up to [`CONTEXT`] lines of context on each side.
@@ -46,6 +50,7 @@ pub fn record(old: Option<&[u8]>, new: Option<&[u8]>) -> Option<Undo> {
                 new: new_text.to_string(),
                 after: Vec::new(),
             }],
+            created_keys: Vec::new(),
         });
     };
     let old_text = std::str::from_utf8(old).ok()?;
@@ -75,7 +80,7 @@ pub fn record(old: Option<&[u8]>, new: Option<&[u8]>) -> Option<Undo> {
             after: lines(old_lines, old_end - trailing..old_end),
         });
     }
-    Some(Undo { created_file: false, hunks })
+    Some(Undo { created_file: false, hunks, created_keys: Vec::new() })
 }
 
 /// The undo record of inserting `new[inserted]` into `old` (nothing else changed),
@@ -106,6 +111,7 @@ pub fn record_insert(old: &[u8], new: &[u8], inserted: std::ops::Range<usize>) -
             new: new_text.get(line_start..line_end + inserted.len())?.to_string(),
             after,
         }],
+        created_keys: Vec::new(),
     })
 }
 

@@ -1,4 +1,5 @@
-//! The Skills store on disk: `~/.agents/skills/<name>/` (read by Codex and OpenCode) plus
+//! The Skills store on disk: `~/.agents/skills/<name>/` (read by Codex, OpenCode and Gemini
+//! CLI, the last unless `GEMINI_CLI_HOME` moves its home elsewhere) plus
 //! `<claude dir>/skills/<name>`, a symlink to it (a copy where a link cannot be made), for
 //! Claude Code.
 //!
@@ -39,7 +40,7 @@ pub struct Staged {
 #[derive(Debug, Clone, Serialize)]
 pub struct Location {
     pub path: String,
-    /// `store`, `claude`, `codex`, `opencode`.
+    /// `store`, `claude`, `codex`, `opencode`, `gemini`.
     pub root: &'static str,
     /// `dir`, `link` (to where), `copy` (a Claude copy of the store's skill).
     pub kind: &'static str,
@@ -164,8 +165,12 @@ pub fn links_to(link: &Path, target: &Path) -> bool {
 /// Every skill the clients can find in the user-level roots, by name.
 pub fn list(paths: &Paths) -> Result<Vec<SkillInfo>> {
     let claude_seen_by_opencode = paths.claude_skills() == paths.home.join(".claude").join("skills");
-    let roots: Vec<(&'static str, PathBuf, Vec<&'static str>)> = vec![
-        ("store", paths.agents_skills(), vec!["codex", "opencode"]),
+    // Gemini CLI reads `~/.agents/skills` under its own home (`GEMINI_CLI_HOME`).
+    let gemini_reads_store = paths.gemini_home == paths.home;
+    let store_clients =
+        if gemini_reads_store { vec!["codex", "gemini", "opencode"] } else { vec!["codex", "opencode"] };
+    let mut roots: Vec<(&'static str, PathBuf, Vec<&'static str>)> = vec![
+        ("store", paths.agents_skills(), store_clients),
         (
             "claude",
             paths.claude_skills(),
@@ -174,7 +179,11 @@ pub fn list(paths: &Paths) -> Result<Vec<SkillInfo>> {
         ("codex", paths.codex_home.join("skills"), vec!["codex"]),
         ("opencode", paths.opencode_dir.join("skills"), vec!["opencode"]),
         ("opencode", paths.opencode_dir.join("skill"), vec!["opencode"]),
+        ("gemini", paths.gemini_dir().join("skills"), vec!["gemini"]),
     ];
+    if !gemini_reads_store {
+        roots.push(("gemini", paths.gemini_home.join(".agents").join("skills"), vec!["gemini"]));
+    }
     let mut by_name: std::collections::BTreeMap<String, SkillInfo> = std::collections::BTreeMap::new();
     for (root_name, root, clients) in roots {
         let Ok(entries) = fs_err::read_dir(&root) else { continue };

@@ -156,3 +156,35 @@ fn create_dry_run_writes_nothing_and_diff_speaks_json() {
     assert_eq!(changed.len(), 1);
     assert!(changed[0]["diff"].as_str().unwrap().contains("+model = \"b\""), "{diff:#}");
 }
+
+#[test]
+fn gemini_backup_and_restore_cover_settings_and_env() {
+    let home = TestContext::in_home().with_inherited_path();
+    let dir = home.home().join(".gemini");
+    fs_err::create_dir_all(&dir).unwrap();
+    let settings = b"{\n  // mine\n  \"ui\": { \"theme\": \"GitHub\" }\n}\n";
+    let env = b"# keys\r\nOTHER=1\r\n";
+    write(&dir.join("settings.json"), settings, 0o644);
+    write(&dir.join(".env"), env, 0o640);
+    let created = home.json(&["backup", "create", "--client", "gemini"]);
+    let mut files: Vec<String> = created["snapshots"][0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| file["path"].as_str().unwrap().to_string())
+        .collect();
+    files.sort();
+    let expected =
+        [dir.join(".env"), dir.join("settings.json")].map(|path| path.to_string_lossy().into_owned());
+    assert_eq!(files, expected, "{created:#}");
+
+    // `use gateway`, then `restore`: both files back, and Gemini CLI no longer in gateway mode.
+    home.command().args(["use", "gateway", "--client", "gemini"]).assert().success();
+    assert_ne!(fs_err::read(dir.join(".env")).unwrap(), env);
+    home.command().args(["restore", "--client", "gemini"]).assert().success();
+    assert_eq!(fs_err::read(dir.join("settings.json")).unwrap(), settings);
+    assert_eq!(fs_err::read(dir.join(".env")).unwrap(), env);
+    assert_eq!(mode(&dir.join(".env")), 0o640);
+    let status = home.json(&["status", "--client", "gemini"]);
+    assert_eq!(status["clients"][0]["mode"], "official", "{status:#}");
+}

@@ -29,6 +29,10 @@ const FIXTURES: &[(&str, Format)] = &[
     ("opencode/opencode.json", Format::Jsonc),
     ("hostile/bom.opencode.jsonc", Format::Jsonc),
     ("hostile/jsonc-in-strict.settings.json", Format::Jsonc),
+    ("gemini/settings.commented.json", Format::JsonComments),
+    ("gemini/settings.json", Format::JsonComments),
+    ("gemini/env.crlf", Format::Dotenv),
+    ("gemini/env.lf", Format::Dotenv),
 ];
 
 /// Characters that change the structure when inserted somewhere.

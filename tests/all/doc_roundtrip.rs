@@ -37,8 +37,11 @@ const VALID: &[(&str, Format)] = &[
     ("opencode/opencode.json", Format::Jsonc),
     ("opencode/opencode.no-schema.json", Format::Jsonc),
     ("opencode/auth.json", Format::Json),
-    ("gemini/settings.json", Format::Json),
-    ("gemini/settings.legacy-flat.json", Format::Json),
+    ("gemini/settings.json", Format::JsonComments),
+    ("gemini/settings.legacy-flat.json", Format::JsonComments),
+    ("gemini/settings.commented.json", Format::JsonComments),
+    ("gemini/env.crlf", Format::Dotenv),
+    ("gemini/env.lf", Format::Dotenv),
     ("hostile/trap-root-key-after-table.toml", Format::Toml),
     // Comments and trailing commas are fine where the client reads JSONC.
     ("hostile/jsonc-in-strict.settings.json", Format::Jsonc),
@@ -74,6 +77,9 @@ const INVALID: &[(&str, Format, Refusal, (usize, usize))] = &[
     ("hostile/duplicate-key.toml", Format::Toml, Refusal::DuplicateKey, (2, 1)),
     ("hostile/duplicate-table.toml", Format::Toml, Refusal::DuplicateKey, (4, 14)),
     ("hostile/jsonc-in-strict.settings.json", Format::Json, Refusal::JsoncInStrictJson, (2, 3)),
+    // Gemini CLI takes the comment but not the trailing comma (its rc 52).
+    ("hostile/jsonc-in-strict.settings.json", Format::JsonComments, Refusal::JsoncInStrictJson, (4, 54)),
+    ("gemini/settings.trailing-comma.json", Format::JsonComments, Refusal::JsoncInStrictJson, (5, 60)),
     ("hostile/truncated.claude.json", Format::Json, Refusal::Syntax, (6, 26)),
     ("hostile/duplicate-keys.json", Format::Json, Refusal::DuplicateKey, (4, 3)),
     ("hostile/toplevel-array.json", Format::Json, Refusal::WrongTopLevel, (1, 1)),
@@ -135,7 +141,7 @@ fn assert_output_parses_with(
                 panic!("{context}: serde_json refuses the output: {error}\n{text}");
             }
         }
-        Format::Json | Format::Jsonc => {}
+        Format::Json | Format::Jsonc | Format::JsonComments | Format::Dotenv => {}
     }
 }
 
@@ -148,6 +154,13 @@ fn serde_json_accepts(bytes: &[u8]) -> bool {
 /// Key paths to probe in a document: a new root scalar, a new nested table, and a new
 /// entry under every existing table at the first two levels.
 fn probes(document: &Document) -> Vec<(Vec<String>, Value)> {
+    if document.format() == Format::Dotenv {
+        // One level of string values.
+        return vec![
+            (vec!["ZZ_PROBE".to_string()], json!("v")),
+            (vec!["zz.probe-2".to_string()], json!("a # b")),
+        ];
+    }
     let mut probes = vec![
         (vec!["zz_probe".to_string()], json!("v")),
         (

@@ -161,3 +161,68 @@ fn a_codex_profile_that_shadows_the_gateway() {
     assert_eq!(code, 1);
     assert!(checks(&json).contains(&"codex-profile".to_string()), "{json}");
 }
+
+#[test]
+fn gemini_in_gateway_mode_with_shadowing_variables_env_files_and_logins() {
+    let home = TestContext::new().with_cwd("work/project");
+    let dir = home.path("home/.gemini");
+    fs_err::create_dir_all(&dir).unwrap();
+    fs_err::copy(fixture("gemini/settings.commented.json"), dir.join("settings.json")).unwrap();
+    assert!(aigate(&home, &["use", "gateway", "--client", "gemini"], &[]).status.success());
+    let gemini_checks = |json: &serde_json::Value| -> Vec<String> {
+        checks(json).into_iter().filter(|check| check.starts_with("gemini-")).collect()
+    };
+    let (_, json, _) = doctor(&home, &[]);
+    assert_eq!(gemini_checks(&json), Vec::<String>::new(), "{json}");
+    // The same value as the `.env` is harmless; another one beats the file.
+    let (_, json, _) = doctor(&home, &[("GOOGLE_GEMINI_BASE_URL", "http://127.0.0.1:8787")]);
+    assert_eq!(gemini_checks(&json), Vec::<String>::new(), "{json}");
+    let (code, json, _) = doctor(&home, &[("GEMINI_API_KEY", "AIza-secret-of-mine")]);
+    assert_eq!(code, 1);
+    assert_eq!(gemini_checks(&json), vec!["gemini-environment"], "{json}");
+    let finding = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|finding| finding["check"] == "gemini-environment")
+        .unwrap();
+    assert!(finding["hint"].as_str().unwrap().contains("shadows `~/.gemini/.env`"), "{finding}");
+    assert!(!json.to_string().contains("AIza-secret-of-mine"));
+
+    // A `.env` in a parent of the cwd is the one Gemini CLI reads.
+    fs_err::write(home.path("work/.env"), "OTHER=1\n").unwrap();
+    // A project settings file that selects another login outranks the user's.
+    fs_err::create_dir_all(home.cwd().join(".gemini")).unwrap();
+    fs_err::write(
+        home.cwd().join(".gemini/settings.json"),
+        "{ \"security\": { \"auth\": { \"selectedType\": \"oauth-personal\" } } }\n",
+    )
+    .unwrap();
+    let (_, json, _) = doctor(&home, &[]);
+    assert_eq!(gemini_checks(&json), vec!["gemini-env-file", "gemini-login"], "{json}");
+    let finding = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|finding| finding["check"] == "gemini-env-file")
+        .unwrap();
+    assert!(finding["location"].as_str().unwrap().ends_with("work/.env"), "{finding}");
+}
+
+#[test]
+fn gemini_settings_are_checked_in_its_own_dialect() {
+    let home = TestContext::new();
+    let dir = home.path("home/.gemini");
+    fs_err::create_dir_all(&dir).unwrap();
+    fs_err::copy(fixture("gemini/settings.commented.json"), dir.join("settings.json")).unwrap();
+    let (code, json, _) = doctor(&home, &[]);
+    assert_eq!((code, checks(&json)), (0, Vec::<String>::new()), "comments are fine: {json}");
+    fs_err::copy(fixture("gemini/settings.trailing-comma.json"), dir.join("settings.json")).unwrap();
+    let (code, json, _) = doctor(&home, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(json["findings"][0]["check"], "parse");
+    assert!(
+        json["findings"][0]["location"].as_str().unwrap().ends_with(".gemini/settings.json:5:60"),
+        "{json}"
+    );
+}

@@ -18,3 +18,4 @@ mod stats;
 mod status;
 mod use_cli;
 mod use_gateway_files;
+mod use_gemini;

@@ -343,6 +343,256 @@ fn opencode_file_without_schema_stays_without_one() {
     }
 }
 
+// ------------------------------------------------------------------------- Gemini CLI
+
+fn gemini_settings(home: &TestContext) -> PathBuf {
+    home.home().join(".gemini/settings.json")
+}
+
+/// `mcp list --json --client gemini`, by name: (enabled, transport).
+fn gemini_rows(home: &TestContext) -> Vec<(String, bool, String)> {
+    let json = home.json(&["mcp", "list", "--client", "gemini"]);
+    json["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let entry = &row["clients"][0];
+            (
+                row["name"].as_str().unwrap().to_string(),
+                entry["enabled"].as_bool().unwrap(),
+                entry["transport"].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn gemini_add_disable_enable_remove_on_a_commented_file_is_byte_identical() {
+    let home = new_home();
+    let path = gemini_settings(&home);
+    copy(&fixture("gemini/settings.commented.json"), &path);
+    let original = read(&path);
+    home.ok(&[
+        "mcp",
+        "add",
+        "fs",
+        "--client",
+        "gemini",
+        "--env",
+        "TOKEN=${GITHUB_PAT}",
+        "--env",
+        "OWNER=$USER",
+        "--",
+        "npx",
+        "-y",
+        "@mcp/fs",
+    ]);
+    home.ok(&[
+        "mcp",
+        "add",
+        "search",
+        "--client",
+        "gemini",
+        "--url",
+        "https://search.example/sse",
+        "--transport",
+        "sse",
+        "--header",
+        "Authorization: Bearer $SEARCH_TOKEN",
+    ]);
+    // References are written verbatim, never expanded (the client's own `mcp add` would).
+    let added = read(&path);
+    expect_file("gemini/settings.commented.json.add", &added);
+    assert!(added.contains("\"TOKEN\": \"${GITHUB_PAT}\"") && added.contains("Bearer $SEARCH_TOKEN"));
+    assert_eq!(
+        gemini_rows(&home),
+        vec![
+            ("docs".to_string(), true, "sse".to_string()),
+            ("fs".to_string(), true, "stdio".to_string()),
+            ("git".to_string(), true, "stdio".to_string()),
+            ("github".to_string(), true, "http".to_string()),
+            ("search".to_string(), true, "sse".to_string()),
+        ]
+    );
+    let listed = home.json(&["mcp", "list", "--client", "gemini"]);
+    let git = listed["servers"].as_array().unwrap().iter().find(|row| row["name"] == "git").unwrap();
+    assert_eq!(git["clients"][0]["cwd"], "./");
+
+    // Disable: the name goes to `mcp.excluded` (created), the entry stays.
+    home.ok(&["mcp", "disable", "fs"]);
+    expect_file("gemini/settings.commented.json.disable", &read(&path));
+    assert!(gemini_rows(&home).contains(&("fs".to_string(), false, "stdio".to_string())));
+    let (_, stderr) = home.ok(&["mcp", "disable", "fs"]);
+    assert!(stderr.contains("already disabled"), "{stderr}");
+    home.ok(&["mcp", "enable", "fs"]);
+    assert_eq!(read(&path), added, "enable gives back the bytes before disable");
+
+    // Removing a server aigate disabled takes its name out of `mcp.excluded` too.
+    home.ok(&["mcp", "disable", "fs"]);
+    home.ok(&["mcp", "remove", "fs"]);
+    home.ok(&["mcp", "remove", "search"]);
+    assert_eq!(read(&path), original);
+}
+
+#[test]
+fn gemini_disable_appends_to_an_existing_excluded_list_and_enable_takes_it_out() {
+    let home = new_home();
+    let path = gemini_settings(&home);
+    copy(&fixture("gemini/settings.json"), &path);
+    let original = read(&path);
+    // `experimental` is in the fixture's `mcp.excluded`.
+    assert_eq!(
+        gemini_rows(&home),
+        vec![
+            ("docs".to_string(), true, "http".to_string()),
+            ("experimental".to_string(), false, "stdio".to_string()),
+            ("git".to_string(), true, "stdio".to_string()),
+            ("github".to_string(), true, "http".to_string()),
+        ]
+    );
+    home.ok(&["mcp", "disable", "git"]);
+    expect_file("gemini/settings.json.disable", &read(&path));
+    home.ok(&["mcp", "enable", "git"]);
+    assert_eq!(read(&path), original);
+    // A server the user excluded by hand is enabled by taking its name out; `mcp.allowed`
+    // still leaves it out, which the command says.
+    let (_, stderr) = home.ok(&["mcp", "enable", "experimental"]);
+    assert!(read(&path).contains("\"excluded\": []"), "{}", read(&path));
+    assert!(stderr.contains("still off for Gemini CLI"), "{stderr}");
+    let (_, stderr) = home.ok(&["mcp", "add", "new_one", "--client", "gemini", "--", "npx", "new"]);
+    assert!(stderr.contains("not in `mcp.allowed`"), "{stderr}");
+    assert!(stderr.contains("at the first `_`"), "{stderr}");
+}
+
+#[test]
+fn gemini_enable_after_a_hand_edit_keeps_what_the_user_added() {
+    let home = new_home();
+    let path = gemini_settings(&home);
+    copy(&fixture("gemini/settings.commented.json"), &path);
+    let original = read(&path);
+    home.ok(&["mcp", "disable", "git"]);
+    // The user adds a name to the list aigate created: the reverse patch no longer applies.
+    let edited = read(&path).replace("\"excluded\": [\"git\"]", "\"excluded\": [\"git\", \"mine\"]");
+    fs_err::write(&path, &edited).unwrap();
+    home.ok(&["mcp", "enable", "git"]);
+    assert_eq!(read(&path), edited.replace("[\"git\", \"mine\"]", "[\"mine\"]"));
+
+    // Reformatted by hand: the list aigate created goes once empty, with its `mcp` parent.
+    copy(&fixture("gemini/settings.commented.json"), &path);
+    home.ok(&["mcp", "disable", "git"]);
+    let edited = read(&path).replace("\"excluded\": [\"git\"]", "\"excluded\": [ \"GIT\" ]");
+    fs_err::write(&path, &edited).unwrap();
+    home.ok(&["mcp", "enable", "git"]);
+    assert_eq!(read(&path), original);
+}
+
+#[test]
+fn gemini_own_switch_file_is_read_for_listing_and_never_written() {
+    let home = new_home();
+    copy(&fixture("gemini/settings.commented.json"), &gemini_settings(&home));
+    let switch = home.home().join(".gemini/mcp-server-enablement.json");
+    let switch_text = "{\n  \"github\": {\n    \"enabled\": false\n  }\n}";
+    fs_err::write(&switch, switch_text).unwrap();
+    let rows = gemini_rows(&home);
+    assert!(rows.contains(&("github".to_string(), false, "http".to_string())), "{rows:?}");
+    assert!(rows.contains(&("git".to_string(), true, "stdio".to_string())), "{rows:?}");
+    // `enable` works on `mcp.excluded` only and says the client's own switch still holds it.
+    home.ok(&["mcp", "disable", "github"]);
+    let (_, stderr) = home.ok(&["mcp", "enable", "github"]);
+    assert!(stderr.contains("mcp-server-enablement.json"), "{stderr}");
+    assert_eq!(read(&switch), switch_text);
+}
+
+#[test]
+fn gemini_trailing_comma_is_refused_with_its_location_and_nothing_is_written() {
+    let home = new_home();
+    let path = gemini_settings(&home);
+    copy(&fixture("gemini/settings.trailing-comma.json"), &path);
+    let before = read(&path);
+    let stderr = home.refused(&["mcp", "add", "fs", "--client", "gemini", "--", "npx", "fs"]);
+    let headline = stderr.lines().next().unwrap_or_default();
+    assert!(headline.contains(".gemini/settings.json:5:60"), "{stderr}");
+    assert!(stderr.contains("trailing comma"), "{stderr}");
+    assert!(stderr.contains("hint:"), "{stderr}");
+    for args in [
+        &["mcp", "disable", "git", "--client", "gemini"][..],
+        &["mcp", "remove", "git", "--client", "gemini"],
+    ] {
+        let stderr = home.refused(args);
+        assert!(stderr.contains("settings.json:5:60"), "{stderr}");
+    }
+    assert_eq!(read(&path), before);
+    assert!(
+        !home.db_path().exists()
+            || home.json(&["backup", "list"])["snapshots"].as_array().unwrap().is_empty()
+    );
+    // `mcp list` warns with the location and lists nothing from it.
+    let output = home.run(&["mcp", "list", "--client", "gemini"]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("settings.json:5:60"));
+}
+
+#[test]
+fn gemini_project_scope_is_the_cwd_gemini_settings() {
+    let home = new_home();
+    home.ok(&["mcp", "add", "fs", "--client", "gemini", "--scope", "project", "--", "npx", "fs"]);
+    let project = home.cwd().join(".gemini/settings.json");
+    expect_file("gemini/project.settings.json", &read(&project));
+    assert!(!gemini_settings(&home).exists());
+    home.ok(&["mcp", "remove", "fs", "--client", "gemini"]);
+    assert!(!project.exists());
+    // In its home directory Gemini CLI has no project settings.
+    let in_home = TestContext::in_home().with_inherited_path().with_cwd("home");
+    let stderr =
+        in_home.refused(&["mcp", "add", "fs", "--client", "gemini", "--scope", "project", "--", "npx", "fs"]);
+    assert!(stderr.contains("--scope user"), "{stderr}");
+}
+
+#[test]
+fn gemini_sync_both_ways() {
+    let home = with_fixtures(new_home());
+    let path = gemini_settings(&home);
+    copy(&fixture("gemini/settings.json"), &path);
+    let original = read(&path);
+    let report = home.json(&["mcp", "sync", "--from", "claude", "--to", "gemini"]);
+    let result = |report: &serde_json::Value, client: &str, name: &str| {
+        report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["client"] == client && item["name"] == name)
+            .map(|item| item["result"].as_str().unwrap().to_string())
+    };
+    assert_eq!(result(&report, "gemini", "context7").as_deref(), Some("added"));
+    assert_eq!(result(&report, "gemini", "old-sse").as_deref(), Some("added"));
+    expect_file("gemini/settings.json.sync-from-claude", &read(&path));
+    // The fixture's `mcp.allowed` leaves them out: Gemini CLI blocks them, and so says the list.
+    assert!(gemini_rows(&home).contains(&("context7".to_string(), false, "stdio".to_string())));
+    let again = home.json(&["mcp", "sync", "--from", "claude", "--to", "gemini"]);
+    assert!(again["items"].as_array().unwrap().iter().all(|item| item["result"] == "identical"), "{again}");
+
+    // From Gemini CLI: `cwd` has no place in Claude Code; a server in `mcp.excluded` is
+    // disabled, so Claude Code (no disabled state in the file) gets it only once enabled,
+    // OpenCode gets it with `enabled: false`.
+    copy(&fixture("gemini/settings.json"), &path);
+    let report = home.json(&["mcp", "sync", "--from", "gemini", "--to", "claude", "--to", "opencode"]);
+    assert_eq!(result(&report, "claude", "git").as_deref(), Some("skipped"));
+    assert_eq!(result(&report, "claude", "experimental").as_deref(), Some("skipped"));
+    assert_eq!(result(&report, "claude", "github").as_deref(), Some("added"));
+    assert_eq!(result(&report, "opencode", "experimental").as_deref(), Some("added"));
+    let claude = read(&home.claude_json());
+    assert!(
+        claude.contains("\"Authorization\": \"Bearer ${GITHUB_PAT}\""),
+        "`$VAR` arrives as Claude's `${{VAR}}`"
+    );
+    let opencode = read(&home.opencode_config());
+    assert!(
+        opencode.contains("\"command\": [\"node\", \"./tools/exp-mcp.js\"],\n      \"enabled\": false"),
+        "{opencode}"
+    );
+    assert_eq!(read(&path), original, "the source is only read");
+}
+
 // ------------------------------------------------------------------------ all clients
 
 #[test]

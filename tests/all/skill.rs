@@ -202,7 +202,8 @@ fn list_json_shows_where_each_skill_lives_who_sees_it_and_its_problems() {
     assert_eq!(names, vec!["Bad_Name", "pdf-tools", "review-helper"]);
     let pdf = &skills[1];
     assert_eq!(pdf["enabled"], true);
-    assert_eq!(pdf["clients"], serde_json::json!(["claude", "codex", "opencode"]));
+    // Gemini CLI reads `~/.agents/skills` too.
+    assert_eq!(pdf["clients"], serde_json::json!(["claude", "codex", "gemini", "opencode"]));
     assert_eq!(pdf["path"], "~/.agents/skills/pdf-tools");
     assert_eq!(pdf["locations"][1]["kind"], "link");
     assert_eq!(pdf["problems"], serde_json::json!([]));
@@ -210,6 +211,39 @@ fn list_json_shows_where_each_skill_lives_who_sees_it_and_its_problems() {
     assert_eq!(skills[2]["clients"], serde_json::json!([]));
     assert_eq!(skills[0]["problems"][0]["code"], "bad-name");
     assert_eq!(skills[0]["clients"], serde_json::json!(["codex"]));
+}
+
+#[test]
+fn gemini_reads_the_store_unless_its_home_moves_and_its_own_dir_is_listed() {
+    let home = new_home();
+    home.ok(&["skill", "add", &fixture("pdf-tools")]);
+    let own = home.home().join(".gemini/skills/review-helper");
+    fs_err::create_dir_all(&own).unwrap();
+    fs_err::copy(Path::new(SKILLS).join("review-helper/SKILL.md"), own.join("SKILL.md")).unwrap();
+    let list = home.json(&["skill", "list"]);
+    assert_eq!(list["skills"][0]["clients"], serde_json::json!(["claude", "codex", "gemini", "opencode"]));
+    assert_eq!(list["skills"][1]["clients"], serde_json::json!(["gemini"]));
+    assert_eq!(list["skills"][1]["locations"][0]["root"], "gemini");
+    let (text, _) = home.ok(&["skill", "list"]);
+    assert!(text.contains("claude,codex,gemini,opencode"), "{text}");
+
+    // With `GEMINI_CLI_HOME` elsewhere, Gemini CLI reads the `.agents/skills` there instead.
+    let moved = home.path("gemini-home");
+    let elsewhere = moved.join(".agents/skills/pdf-tools");
+    fs_err::create_dir_all(&elsewhere).unwrap();
+    fs_err::copy(Path::new(SKILLS).join("pdf-tools/SKILL.md"), elsewhere.join("SKILL.md")).unwrap();
+    let home = home.with_env("GEMINI_CLI_HOME", &moved);
+    let list = home.json(&["skill", "list"]);
+    let pdf = &list["skills"][0];
+    assert_eq!(pdf["clients"], serde_json::json!(["claude", "codex", "gemini", "opencode"]));
+    let roots: Vec<&str> = pdf["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|location| location["root"].as_str().unwrap())
+        .collect();
+    assert_eq!(roots, vec!["store", "claude", "gemini"]);
+    assert_eq!(list["skills"].as_array().unwrap().len(), 1, "the moved home has no `.gemini/skills`");
 }
 
 #[test]

@@ -34,11 +34,11 @@ fn files(home: &TestContext) -> Vec<(PathBuf, Option<Vec<u8>>, Option<u32>)> {
         .collect()
 }
 
-fn text(output: &[u8]) -> String {
+pub(crate) fn text(output: &[u8]) -> String {
     String::from_utf8_lossy(output).into_owned()
 }
 
-fn ok(output: &std::process::Output) {
+pub(crate) fn ok(output: &std::process::Output) {
     assert!(
         output.status.success(),
         "exit {:?}\nstdout: {}\nstderr: {}",
@@ -48,7 +48,7 @@ fn ok(output: &std::process::Output) {
     );
 }
 
-fn replace_in(path: &Path, from: &str, to: &str) {
+pub(crate) fn replace_in(path: &Path, from: &str, to: &str) {
     let content = fs_err::read_to_string(path).unwrap();
     assert!(content.contains(from), "{from} not in {}", path.display());
     fs_err::write(path, content.replacen(from, to, 1)).unwrap();

@@ -40,8 +40,13 @@ fn round_trip_with(
     key_level_exact: bool,
 ) {
     let original = input.map(|name| fs_err::read(fixtures().join(name)).unwrap());
-    let path = Path::new("/fixture/file");
-    let format = gateway::gateway_format(client);
+    // Gemini CLI's second file is its `.env`, told apart by its name.
+    let path = if expected.starts_with("gemini.env") {
+        Path::new("/fixture/.env")
+    } else {
+        Path::new("/fixture/file")
+    };
+    let format = gateway::gateway_format(client, path);
     let (switched, record) =
         gateway::gateway_bytes(client, path, original.as_deref(), Some(0o644), target, None).unwrap();
 
@@ -259,6 +264,68 @@ fn opencode_bom_one_line_object() {
 #[test]
 fn opencode_missing_file() {
     round_trip(Client::OpenCode, None, "opencode.missing.json", &target(Some("mock-model"), false));
+}
+
+#[test]
+fn gemini_commented_settings_get_the_api_key_login_and_the_model() {
+    round_trip(
+        Client::Gemini,
+        Some("gemini/settings.commented.json"),
+        "gemini.settings.commented.json",
+        &target(Some("gemini-2.5-flash"), false),
+    );
+}
+
+#[test]
+fn gemini_settings_that_already_select_the_api_key_keep_their_model_without_model() {
+    round_trip(Client::Gemini, Some("gemini/settings.json"), "gemini.settings.json", &target(None, false));
+    // With `--model`, the user's `model.name` is replaced and comes back on `use official`.
+    round_trip(
+        Client::Gemini,
+        Some("gemini/settings.json"),
+        "gemini.settings.model.json",
+        &target(Some("mock-model"), false),
+    );
+}
+
+#[test]
+fn gemini_missing_settings() {
+    round_trip(Client::Gemini, None, "gemini.settings.missing.json", &target(None, false));
+}
+
+#[test]
+fn gemini_env_with_comments_crlf_export_its_own_key_and_no_final_newline() {
+    round_trip(Client::Gemini, Some("gemini/env.crlf"), "gemini.env.crlf", &target(None, false));
+}
+
+#[test]
+fn gemini_env_with_other_keys() {
+    round_trip(Client::Gemini, Some("gemini/env.lf"), "gemini.env.lf", &target(Some("ignored-here"), false));
+}
+
+#[test]
+fn gemini_missing_env() {
+    round_trip(Client::Gemini, None, "gemini.env.missing", &target(None, false));
+}
+
+#[test]
+fn gemini_env_key_changed_by_hand_is_drift_and_masked() {
+    let path = Path::new("/fixture/.env");
+    let input = fs_err::read(fixtures().join("gemini/env.crlf")).unwrap();
+    let (switched, record) =
+        gateway::gateway_bytes(Client::Gemini, path, Some(&input), Some(0o600), &target(None, false), None)
+            .unwrap();
+    let edited = String::from_utf8(switched).unwrap().replace(TOKEN, "AIzaSy-typed-by-hand");
+    let document = Document::parse(edited.as_bytes(), Format::Dotenv, path).unwrap();
+    let drift = gateway::drift(&document, &record);
+    assert_eq!(drift.len(), 1);
+    assert_eq!(drift[0].key, "GEMINI_API_KEY");
+    assert!(!serde_json::to_string(&drift).unwrap().contains(TOKEN));
+    let (_, conflicts) = gateway::official_bytes(Some(edited.as_bytes()), &record, false).unwrap();
+    assert_eq!(conflicts.len(), 1);
+    // Forced: the user's own key from before `use gateway` is back, every other byte kept.
+    let (forced, _) = gateway::official_bytes(Some(edited.as_bytes()), &record, true).unwrap();
+    assert_eq!(forced.unwrap(), input);
 }
 
 #[test]

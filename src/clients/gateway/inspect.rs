@@ -5,7 +5,8 @@
 //!   recorded still holds the value aigate wrote, or (with no record, e.g. a copied
 //!   config or a lost database) the file selects aigate: Codex `model_provider = "aigate"`
 //!   or a `[model_providers.aigate]` table, OpenCode `provider.aigate`, Claude Code
-//!   `env.ANTHROPIC_BASE_URL` equal to the gateway's address.
+//!   `env.ANTHROPIC_BASE_URL` or Gemini CLI's `.env` `GOOGLE_GEMINI_BASE_URL` equal to the
+//!   gateway's address.
 //! - `official`: none of aigate's keys are in the file, and aigate has switched this
 //!   client before (a record whose keys were all changed by hand, or a snapshot taken by
 //!   `aigate use`).
@@ -119,7 +120,7 @@ pub struct Inspection {
     pub clients: Vec<ClientStatus>,
 }
 
-/// Look at the gateway and `clients` (empty: all three).
+/// Look at the gateway and `clients` (empty: all of them).
 pub fn inspect(paths: &Paths, clients: &[Client]) -> Result<Inspection> {
     let connection = records::open_existing(&paths.aigate_home)?;
     let gateway = gateway_status(paths, connection.as_ref())?;
@@ -136,7 +137,7 @@ pub fn inspect(paths: &Paths, clients: &[Client]) -> Result<Inspection> {
             .into_iter()
             .map(|file| file_status(file.role, &file.path, file.format, token.as_deref()))
             .collect();
-        let main_path = super::gateway_file(client, paths);
+        let gateway_paths = super::gateway_files(client, paths);
         let client_records: Vec<&FileRecord> =
             stored.iter().filter(|record| record.client == client).collect();
         let mut drift = Vec::new();
@@ -145,7 +146,12 @@ pub fn inspect(paths: &Paths, clients: &[Client]) -> Result<Inspection> {
         for record in &client_records {
             let status =
                 files.iter().find(|file| file.full_path == record.path).cloned().unwrap_or_else(|| {
-                    file_status("config", &record.path, super::gateway_format(client), token.as_deref())
+                    file_status(
+                        "config",
+                        &record.path,
+                        super::gateway_format(client, &record.path),
+                        token.as_deref(),
+                    )
                 });
             match &status.document {
                 Some(document) => {
@@ -155,14 +161,18 @@ pub fn inspect(paths: &Paths, clients: &[Client]) -> Result<Inspection> {
                 }
                 None if status.exists => unreadable = true,
                 None => {
-                    drift.extend(super::drift(&Document::new_empty(super::gateway_format(client)), record));
+                    let format = super::gateway_format(client, &record.path);
+                    drift.extend(super::drift(&Document::new_empty(format), record));
                 }
             }
         }
-        let main = files.iter().find(|file| file.full_path == main_path);
-        let signature = main.and_then(|file| file.document.as_ref()).is_some_and(|document| {
-            super::looks_like_gateway(client, document, &format!("http://{}", gateway.address))
-        });
+        let signature = files
+            .iter()
+            .filter(|file| gateway_paths.contains(&file.full_path))
+            .filter_map(|file| file.document.as_ref())
+            .any(|document| {
+                super::looks_like_gateway(client, document, &format!("http://{}", gateway.address))
+            });
         let client_snapshots = match &connection {
             Some(connection) => crate::backup::store::list(connection, &[client.name().to_string()])?,
             None => Vec::new(),
@@ -293,4 +303,120 @@ pub fn file_status(
         }
     }
     status
+}
+
+/// Something that keeps Gemini CLI from the gateway although its files are switched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeminiShadow {
+    /// `gemini-environment`, `gemini-env-file` or `gemini-login` (doctor's check ids).
+    pub check: &'static str,
+    pub what: String,
+    pub location: Option<String>,
+    pub hint: String,
+}
+
+/// The one-line reminder every Gemini CLI `.env` hint carries.
+pub const GEMINI_ENV_NOTE: &str = "Gemini CLI loads only the first `.env` it finds walking up from its working directory (`.gemini/.env` or `.env`), so one in a project or a parent of it shadows `~/.gemini/.env`; and in an untrusted folder it takes no `GOOGLE_GEMINI_BASE_URL` from any `.env`";
+
+/// What would keep Gemini CLI started in `cwd` from the gateway: a variable of the shell
+/// (`lookup`) that differs from what `.env` holds (`written`; the shell's own beats any
+/// `.env`), a closer `.env` file, a system or project settings layer that selects another
+/// login. Read-only.
+pub fn gemini_shadows(
+    paths: &Paths,
+    cwd: &std::path::Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    written: &dyn Fn(&str) -> Option<String>,
+) -> Vec<GeminiShadow> {
+    use crate::env_vars::{GEMINI_API_KEY, GOOGLE_GEMINI_BASE_URL};
+    let mut out = Vec::new();
+    for name in [GOOGLE_GEMINI_BASE_URL, GEMINI_API_KEY] {
+        let Some(value) = lookup(name) else { continue };
+        if written(name).as_deref() == Some(value.as_str()) {
+            continue;
+        }
+        let effect = if name == GEMINI_API_KEY {
+            "so it sends that key, not the gateway's token"
+        } else {
+            "so it does not talk to the gateway"
+        };
+        out.push(GeminiShadow {
+            check: "gemini-environment",
+            what: format!(
+                "`{name}` is set in this environment: Gemini CLI takes it over `~/.gemini/.env`, {effect}"
+            ),
+            location: None,
+            hint: format!("unset it (and take it out of your shell profile). {GEMINI_ENV_NOTE}"),
+        });
+    }
+    let ours = paths.gemini_env();
+    if let Some(first) = gemini_env_file(cwd, &paths.gemini_home).filter(|first| *first != ours) {
+        out.push(GeminiShadow {
+            check: "gemini-env-file",
+            what: format!(
+                "Gemini CLI started in `{}` reads `{}`, not `{}`",
+                display_path(cwd),
+                display_path(&first),
+                display_path(&ours)
+            ),
+            location: Some(display_path(&first)),
+            hint: format!(
+                "start Gemini CLI where that file is not found, or put `GOOGLE_GEMINI_BASE_URL` and `GEMINI_API_KEY` from `{}` in it yourself (keep the token out of version control); a plain `.env` (not `.gemini/.env`) is skipped with `\"advanced\": {{\"ignoreLocalEnv\": true}}` in Gemini CLI's settings. {GEMINI_ENV_NOTE}",
+                display_path(&ours)
+            ),
+        });
+    }
+    if let Err(error) = crate::clients::gemini_home::plan_auth(paths, cwd, lookup) {
+        out.push(GeminiShadow {
+            check: "gemini-login",
+            what: error.message,
+            location: None,
+            hint: error.hint.unwrap_or_default(),
+        });
+    }
+    out
+}
+
+/// The `.env` file Gemini CLI loads when started in `cwd` (in a trusted folder): the first
+/// `.gemini/.env` or `.env` walking up from `cwd`, else `~/.gemini/.env`, else `~/.env`,
+/// where `~` is `gemini_home` (its `findEnvFile`). Only that one file is read.
+pub fn gemini_env_file(cwd: &std::path::Path, gemini_home: &std::path::Path) -> Option<std::path::PathBuf> {
+    let mut dir = Some(cwd);
+    while let Some(current) = dir {
+        for candidate in [current.join(".gemini").join(".env"), current.join(".env")] {
+            if candidate.exists() {
+                return Some(candidate);
+            }
+        }
+        dir = current.parent();
+    }
+    [gemini_home.join(".gemini").join(".env"), gemini_home.join(".env")]
+        .into_iter()
+        .find(|path| path.exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gemini_env_file;
+
+    #[test]
+    fn the_first_env_file_up_from_the_cwd_wins_then_the_home_ones() {
+        let root = tempfile::tempdir().unwrap();
+        let home = root.path().join("home");
+        let project = home.join("src/project/sub");
+        fs_err::create_dir_all(&project).unwrap();
+        fs_err::create_dir_all(home.join(".gemini")).unwrap();
+        assert_eq!(gemini_env_file(&project, &home), None);
+        fs_err::write(home.join(".env"), "A=1\n").unwrap();
+        assert_eq!(gemini_env_file(&project, &home), Some(home.join(".env")));
+        fs_err::write(home.join(".gemini/.env"), "A=1\n").unwrap();
+        // In the home itself `.gemini/.env` comes first; elsewhere the home ones come last.
+        assert_eq!(gemini_env_file(&project, &home), Some(home.join(".gemini/.env")));
+        assert_eq!(gemini_env_file(&root.path().join("elsewhere"), &home), Some(home.join(".gemini/.env")));
+        fs_err::write(home.join("src/.env"), "A=1\n").unwrap();
+        assert_eq!(gemini_env_file(&project, &home), Some(home.join("src/.env")));
+        fs_err::create_dir_all(project.join(".gemini")).unwrap();
+        fs_err::write(project.join(".gemini/.env"), "A=1\n").unwrap();
+        assert_eq!(gemini_env_file(&project, &home), Some(project.join(".gemini/.env")));
+    }
 }

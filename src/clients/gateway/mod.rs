@@ -8,6 +8,11 @@
 //!   `env.ANTHROPIC_MODEL` only with `--model` (never `ANTHROPIC_API_KEY`).
 //! - OpenCode config: the whole `provider.aigate` object, `model` only with `--model`, and
 //!   `$schema` when the file lacks it (OpenCode otherwise rewrites the file itself).
+//! - Gemini CLI, two files (client-formats.md 4.3): it takes its endpoint and key only from
+//!   the environment or a `.env` file, and its login type only from settings. So
+//!   `settings.json` gets `security.auth.selectedType = "gemini-api-key"` (and `model.name`
+//!   only with `--model`), and `~/.gemini/.env` (0600: it holds the token)
+//!   `GOOGLE_GEMINI_BASE_URL` and `GEMINI_API_KEY`.
 //!
 //! Invariants:
 //! - Planning is pure: [`plan_gateway`], [`plan_official`] and [`drift`] take a parsed
@@ -44,6 +49,9 @@ pub const OPENCODE_SCHEMA: &str = "https://opencode.ai/config.json";
 
 /// The model entry OpenCode's `provider.aigate.models` gets when no `--model` is given.
 pub const OPENCODE_DEFAULT_MODEL: &str = "default";
+
+/// The Gemini CLI login type that reads `GEMINI_API_KEY` (and `GOOGLE_GEMINI_BASE_URL`).
+pub const GEMINI_API_KEY_LOGIN: &str = "gemini-api-key";
 
 /// Codex provider ids newer Codex refuses to let a user define.
 pub const CODEX_RESERVED_IDS: [&str; 4] = ["openai", "ollama", "lmstudio", "amazon-bedrock"];
@@ -127,17 +135,19 @@ pub struct OfficialPlan {
     pub remove_file: bool,
 }
 
-/// The file of `client` that `use gateway` edits.
-pub fn gateway_file(client: Client, paths: &crate::paths::Paths) -> PathBuf {
+/// The files of `client` that `use gateway` edits, in writing order: one per client, two
+/// for Gemini CLI (its settings, then its `.env`).
+pub fn gateway_files(client: Client, paths: &crate::paths::Paths) -> Vec<PathBuf> {
     match client {
-        Client::Codex => paths.codex_config(),
-        Client::Claude => paths.claude_settings(),
-        Client::OpenCode => paths.opencode_config(),
-        Client::Gemini => paths.gemini_settings(),
+        Client::Codex => vec![paths.codex_config()],
+        Client::Claude => vec![paths.claude_settings()],
+        Client::OpenCode => vec![paths.opencode_config()],
+        Client::Gemini => vec![paths.gemini_settings(), paths.gemini_env()],
     }
 }
 
-/// The keys and values gateway mode wants in `client`'s file, in writing order.
+/// The keys and values gateway mode wants in one of `client`'s files (which one, for
+/// Gemini CLI, its document's format says), in writing order.
 pub fn wanted(client: Client, document: &Document, target: &Target) -> Vec<(Vec<String>, JsonValue)> {
     let base_url = format!("http://{}", target.address);
     let mut keys: Vec<(Vec<String>, JsonValue)> = Vec::new();
@@ -187,10 +197,15 @@ pub fn wanted(client: Client, document: &Document, target: &Target) -> Vec<(Vec<
                 keys.push((key(&["model"]), JsonValue::String(format!("{PROVIDER_ID}/{model}"))));
             }
         }
+        Client::Gemini if document.format() == Format::Dotenv => {
+            // The Gemini API path (`/v1beta/models/...`) goes right after the base.
+            keys.push((key(&[crate::env_vars::GOOGLE_GEMINI_BASE_URL]), JsonValue::String(base_url)));
+            keys.push((key(&[crate::env_vars::GEMINI_API_KEY]), JsonValue::String(target.token.clone())));
+        }
         Client::Gemini => {
             keys.push((
                 key(&["security", "auth", "selectedType"]),
-                JsonValue::String("gemini-api-key".into()),
+                JsonValue::String(GEMINI_API_KEY_LOGIN.into()),
             ));
             if let Some(model) = &target.model {
                 keys.push((key(&["model", "name"]), JsonValue::String(model.clone())));
@@ -247,7 +262,7 @@ pub fn gateway_bytes(
     target: &Target,
     previous: Option<&FileRecord>,
 ) -> Result<(Vec<u8>, FileRecord), DocError> {
-    let format = gateway_format(client);
+    let format = gateway_format(client, path);
     let mut document = match current {
         Some(bytes) => Document::parse(bytes, format, path)?,
         None => Document::new_empty(format),
@@ -302,18 +317,29 @@ pub fn official_bytes(
             (None, true) => {}
         }
     }
-    let mut document = Document::parse(current, gateway_format(record.client), &record.path)?;
+    let mut document = Document::parse(current, gateway_format(record.client, &record.path), &record.path)?;
     let plan = plan_official(&mut document, record, force)?;
     let bytes = if plan.remove_file { None } else { Some(document.to_bytes()) };
     Ok((bytes, plan.conflicts))
 }
 
-/// The format of the file `use gateway` edits for `client`.
-pub fn gateway_format(client: Client) -> Format {
+/// The format of `path`, one of the files `use gateway` edits for `client`.
+pub fn gateway_format(client: Client, path: &Path) -> Format {
     match client {
         Client::Codex => Format::Toml,
         Client::Claude => Format::Json,
-        Client::OpenCode | Client::Gemini => Format::Jsonc,
+        Client::OpenCode => Format::Jsonc,
+        Client::Gemini if path.file_name().is_some_and(|name| name == ".env") => Format::Dotenv,
+        Client::Gemini => Format::JsonComments,
+    }
+}
+
+/// How `use gateway` writes `path`: 0600 when the file gets the token (all but Gemini
+/// CLI's settings, whose mode is left alone).
+pub fn gateway_mode(client: Client, path: &Path) -> crate::write::ModePolicy {
+    match (client, gateway_format(client, path)) {
+        (Client::Gemini, Format::JsonComments) => crate::write::ModePolicy::Keep,
+        _ => crate::write::ModePolicy::Private,
     }
 }
 
@@ -393,9 +419,11 @@ pub fn back_to_before(document: Option<&Document>, record: &FileRecord) -> bool 
     })
 }
 
-/// Whether `document` carries aigate's keys even without a record: Codex selects or
-/// defines provider `aigate`, OpenCode defines `provider.aigate`, Claude Code's
-/// `env.ANTHROPIC_BASE_URL` points at `gateway_base_url`.
+/// Whether `document` (one of the client's gateway files) carries aigate's keys even
+/// without a record: Codex selects or defines provider `aigate`, OpenCode defines
+/// `provider.aigate`, Claude Code's `env.ANTHROPIC_BASE_URL` or Gemini CLI's `.env`
+/// `GOOGLE_GEMINI_BASE_URL` points at `gateway_base_url` (Gemini CLI's settings say nothing:
+/// the API-key login is also the user's own).
 pub fn looks_like_gateway(client: Client, document: &Document, gateway_base_url: &str) -> bool {
     match client {
         Client::Codex => {
@@ -408,10 +436,12 @@ pub fn looks_like_gateway(client: Client, document: &Document, gateway_base_url:
             .and_then(JsonValue::as_str)
             .is_some_and(|url| url.trim_end_matches('/') == gateway_base_url),
         Client::OpenCode => document.contains(&["provider", PROVIDER_ID]),
-        Client::Gemini => {
-            document.get(&["security", "auth", "selectedType"])
-                == Some(JsonValue::String("gemini-api-key".into()))
-        }
+        Client::Gemini => document
+            .get(&[crate::env_vars::GOOGLE_GEMINI_BASE_URL])
+            .filter(|_| document.format() == Format::Dotenv)
+            .as_ref()
+            .and_then(JsonValue::as_str)
+            .is_some_and(|url| url.trim_end_matches('/') == gateway_base_url),
     }
 }
 
@@ -594,6 +624,49 @@ mod tests {
             assert!(!key.iter().any(|part| CODEX_RESERVED_IDS.contains(&part.as_str())), "{key:?}");
         }
         assert!(!CODEX_RESERVED_IDS.contains(&PROVIDER_ID));
+    }
+
+    #[test]
+    fn gemini_settings_get_the_login_and_model_and_its_env_the_endpoint_and_token() {
+        let target = Target {
+            address: DEFAULT_ADDRESS.into(),
+            token: "tok".into(),
+            model: Some("m".into()),
+            codex_login: false,
+        };
+        let settings = std::path::Path::new("/h/.gemini/settings.json");
+        let env = std::path::Path::new("/h/.gemini/.env");
+        assert_eq!(gateway_format(Client::Gemini, settings), Format::JsonComments);
+        assert_eq!(gateway_format(Client::Gemini, env), Format::Dotenv);
+        assert_eq!(gateway_mode(Client::Gemini, settings), crate::write::ModePolicy::Keep);
+        assert_eq!(gateway_mode(Client::Gemini, env), crate::write::ModePolicy::Private);
+        let shown = |format: Format| -> Vec<(String, JsonValue)> {
+            wanted(Client::Gemini, &Document::new_empty(format), &target)
+                .into_iter()
+                .map(|(key, value)| (display_key(&key), value))
+                .collect()
+        };
+        assert_eq!(
+            shown(Format::JsonComments),
+            vec![
+                ("security.auth.selectedType".to_string(), json!("gemini-api-key")),
+                ("model.name".to_string(), json!("m")),
+            ]
+        );
+        assert_eq!(
+            shown(Format::Dotenv),
+            vec![
+                ("GOOGLE_GEMINI_BASE_URL".to_string(), json!("http://127.0.0.1:8787")),
+                ("GEMINI_API_KEY".to_string(), json!("tok")),
+            ]
+        );
+        // The API-key login in settings alone is the user's own too: not a sign of aigate.
+        let mut own = Document::new_empty(Format::JsonComments);
+        own.set(&["security", "auth", "selectedType"], &json!("gemini-api-key")).unwrap();
+        assert!(!looks_like_gateway(Client::Gemini, &own, "http://127.0.0.1:8787"));
+        let mut ours = Document::new_empty(Format::Dotenv);
+        ours.set(&["GOOGLE_GEMINI_BASE_URL"], &json!("http://127.0.0.1:8787/")).unwrap();
+        assert!(looks_like_gateway(Client::Gemini, &ours, "http://127.0.0.1:8787"));
     }
 
     #[test]

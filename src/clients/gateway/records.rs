@@ -31,7 +31,7 @@ pub fn reconcile(connection: &mut Connection) -> Result<usize> {
     let records = load(connection, &[])?;
     let mut stale = Vec::new();
     for record in &records {
-        let format = super::gateway_format(record.client);
+        let format = super::gateway_format(record.client, &record.path);
         let document = match crate::fsx::read_state(&record.path)?.bytes {
             None => None,
             Some(bytes) => match crate::doc::Document::parse(&bytes, format, &record.path) {
