@@ -114,8 +114,8 @@ pub fn plan_auth(paths: &Paths, cwd: &Path, lookup: &dyn Fn(&str) -> Option<Stri
         )),
         _ => {
             let mut document = match &user_bytes {
-                Some(bytes) => Document::parse(bytes, Format::Jsonc, &user_path)?,
-                None => Document::new_empty(Format::Jsonc),
+                Some(bytes) => Document::parse(bytes, Format::JsonComments, &user_path)?,
+                None => Document::new_empty(Format::JsonComments),
             };
             document.set(&AUTH_KEY, &Value::String(API_KEY_AUTH.into()))?;
             Ok(AuthPlan::Overlay { settings: document.to_bytes() })
@@ -125,7 +125,7 @@ pub fn plan_auth(paths: &Paths, cwd: &Path, lookup: &dyn Fn(&str) -> Option<Stri
 
 fn layer(label: &'static str, path: &Path, bytes: Option<&[u8]>) -> Result<Layer> {
     let selected = match bytes {
-        Some(bytes) => Document::parse(bytes, Format::Jsonc, path)?
+        Some(bytes) => Document::parse(bytes, Format::JsonComments, path)?
             .get(&AUTH_KEY)
             .and_then(|value| value.as_str().map(str::to_string)),
         None => None,
