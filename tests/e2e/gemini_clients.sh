@@ -127,9 +127,7 @@ else bad "claude through a Gemini-API-only provider (rc=$rc; $r)" "$T/claude.out
 aig logs --json --limit 100 >"$T/logs.json" 2>"$T/logs.err"
 if python3 - "$T/logs.json" <<'PY'
 import json, sys
-text = open(sys.argv[1]).read().strip()
-rows = json.loads(text) if text.startswith("[") else [json.loads(l) for l in text.splitlines() if l.strip()]
-if isinstance(rows, dict): rows = rows.get("requests") or []
+rows = json.load(open(sys.argv[1]))["requests"]
 g = [r for r in rows if r.get("client") == "gemini" and r.get("api") == "gemini"]
 good = [r for r in g if r.get("provider") == "only-chat" and (r.get("input_tokens") or 0) > 0 and not r.get("error_class")]
 print(f"gemini rows: {len(g)}, through only-chat with tokens and no error: {len(good)}")
