@@ -155,3 +155,27 @@ fn the_chains_key_variables_are_dropped_from_the_agents_environment() {
     let launch = plan_agent(&claude, &[], &no_env).unwrap();
     assert_eq!(launch.unset, vec!["DEEPSEEK_API_KEY"]);
 }
+
+#[test]
+fn gemini_gets_the_proxy_the_token_as_its_key_and_no_detours() {
+    let keys = ["GEMINI_API_KEY".to_string(), "DEEPSEEK_API_KEY".to_string()];
+    let session = Session { key_variables: &keys, ..session(Client::Gemini, false, Some("deepseek-chat")) };
+    let lookup = |name: &str| (name == "GOOGLE_GENAI_USE_VERTEXAI").then(|| OsString::from("true"));
+    let launch = plan_agent(&session, &["-p".into(), "hi".into()], &lookup).unwrap();
+    assert_eq!(launch.args, vec![OsString::from("-p"), OsString::from("hi")], "nothing on argv");
+    assert_eq!(env_of(&launch, "GOOGLE_GEMINI_BASE_URL").as_deref(), Some("http://127.0.0.1:4242"));
+    // The provider's own `GEMINI_API_KEY` is replaced by the session token, not passed on.
+    assert_eq!(env_of(&launch, "GEMINI_API_KEY").as_deref(), Some("tok-secret"));
+    assert_eq!(env_of(&launch, "GEMINI_MODEL").as_deref(), Some("deepseek-chat"));
+    assert_eq!(
+        launch.unset,
+        vec![
+            "DEEPSEEK_API_KEY",
+            "GOOGLE_GENAI_USE_GCA",
+            "GOOGLE_GENAI_USE_VERTEXAI",
+            "GOOGLE_VERTEX_BASE_URL"
+        ]
+    );
+    assert_eq!(launch.warnings.len(), 1, "{:?}", launch.warnings);
+    assert!(launch.warnings[0].contains("GOOGLE_GENAI_USE_VERTEXAI"));
+}

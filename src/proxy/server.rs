@@ -3,10 +3,12 @@
 //! Invariants:
 //! - Every answer carries `X-Request-ID`.
 //! - Every request except `GET /health` must carry the local token (`Authorization:
-//!   Bearer`, `x-api-key` or `x-aigate-token`), compared in constant time. The token never
-//!   goes upstream: `x-aigate-token` is always removed, and `Authorization`/`x-api-key`
-//!   are removed when they carry it.
-//! - Only the allow-listed routes are served (with or without the `/v1` prefix).
+//!   Bearer`, `x-api-key`, `x-goog-api-key`, `x-aigate-token`, or on a Gemini API route
+//!   `?key=`), compared in constant time. The token never goes upstream: `x-aigate-token` is
+//!   always removed, every header value carrying it is removed, and so is every query pair
+//!   carrying it (and a Gemini API route's `key`).
+//! - Only the allow-listed routes are served (with or without the `/v1` prefix; the Gemini
+//!   API's under `/v1beta`, `/v1alpha` or `/v1`).
 //! - The request body is read (bounded by the body limit, else 413) because failover must
 //!   be able to send it again, and because the model may be mapped.
 
