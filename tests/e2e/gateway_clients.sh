@@ -109,8 +109,8 @@ if python3 - "$T/status.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 modes = {c["client"]: c["mode"] for c in s["clients"]}
-# Gemini CLI is not set up in this home: `use gateway` (no --client) leaves it official.
-assert modes == {"codex": "gateway", "claude": "gateway", "opencode": "gateway", "gemini": "official"}, modes
+# Gemini CLI is not set up in this home: `use gateway` (no --client) leaves it unmanaged.
+assert modes == {"codex": "gateway", "claude": "gateway", "opencode": "gateway", "gemini": "unmanaged"}, modes
 assert s["gateway"]["health"]["state"] == "ok", s["gateway"]
 assert all(not c["drift"] for c in s["clients"])
 PY
