@@ -24,7 +24,14 @@ fn seed(home: &TestContext) {
 
 /// Each client file: (path, bytes, mode), `None` where it does not exist.
 fn files(home: &TestContext) -> Vec<(PathBuf, Option<Vec<u8>>, Option<u32>)> {
-    [home.codex_config(), home.claude_settings(), home.opencode_config()]
+    states_of([home.codex_config(), home.claude_settings(), home.opencode_config()])
+}
+
+/// Each file: (path, bytes, mode), `None` where it does not exist.
+pub(crate) fn states_of(
+    paths: impl IntoIterator<Item = PathBuf>,
+) -> Vec<(PathBuf, Option<Vec<u8>>, Option<u32>)> {
+    paths
         .into_iter()
         .map(|path| {
             let bytes = fs_err::read(&path).ok();

@@ -8,20 +8,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::common::TestContext;
-use crate::use_cli::{ok, replace_in, text};
+use crate::use_cli::{ok, replace_in, states_of, text};
 use pretty_assertions::assert_eq;
 
 /// Gemini CLI's two gateway files: `settings.json` and `.env`.
 fn gemini_files(home: &TestContext) -> Vec<(PathBuf, Option<Vec<u8>>, Option<u32>)> {
     let dir = home.home().join(".gemini");
-    [dir.join("settings.json"), dir.join(".env")]
-        .into_iter()
-        .map(|path| {
-            let bytes = fs_err::read(&path).ok();
-            let mode = fs_err::metadata(&path).ok().map(|meta| meta.permissions().mode() & 0o777);
-            (path, bytes, mode)
-        })
-        .collect()
+    states_of([dir.join("settings.json"), dir.join(".env")])
 }
 
 /// The commented settings and the CRLF `.env` with a key of the user's own, mode 0644.
