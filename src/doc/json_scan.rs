@@ -13,6 +13,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
 use std::ops::Range;
 
 use serde_json::Value as JsonValue;
@@ -30,22 +31,62 @@ pub(crate) struct ScanFailure {
     pub(crate) message: String,
 }
 
-/// One member of an object: its decoded key and where its key and value are.
+/// One member of an object: where its key (a string, quotes included) and its value are
+/// in the text. The key is decoded only when asked for, so indexing a large object
+/// allocates nothing per member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Member {
-    pub(crate) key: String,
     pub(crate) key_start: usize,
+    pub(crate) key_end: usize,
+    /// The key has a backslash escape (so its text is not its name).
+    pub(crate) escaped: bool,
     pub(crate) value: Range<usize>,
 }
 
-/// Validate `text`; on success return the members of the top-level object and the
-/// object's own range.
-pub(crate) fn validate(text: &str, strict: bool) -> Result<(Range<usize>, Vec<Member>), ScanFailure> {
+impl Member {
+    /// The decoded key, from the text the member was read from.
+    pub(crate) fn key<'text>(&self, text: &'text str) -> Cow<'text, str> {
+        let raw = text.get(self.key_start..self.key_end).unwrap_or_default();
+        if self.escaped {
+            Cow::Owned(serde_json::from_str::<String>(raw).unwrap_or_default())
+        } else {
+            Cow::Borrowed(raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default())
+        }
+    }
+
+    /// Whether the key is `name`, without allocating for a key with no escape.
+    pub(crate) fn key_is(&self, text: &str, name: &str) -> bool {
+        if self.escaped {
+            return self.key(text) == name;
+        }
+        text.as_bytes().get(self.key_start + 1..self.key_end.saturating_sub(1)) == Some(name.as_bytes())
+    }
+}
+
+/// What [`validate`] found: the top-level object's range and members, and the members of
+/// each object that is the value of a top-level member (by the object's range, in file
+/// order), so lookups one level down do not skip through the whole file.
+#[derive(Debug)]
+pub(crate) struct Scanned {
+    pub(crate) root: Range<usize>,
+    pub(crate) top: Vec<Member>,
+    pub(crate) nested: Vec<(Range<usize>, Vec<Member>)>,
+}
+
+/// Validate `text` and index its first two levels.
+pub(crate) fn validate(text: &str, strict: bool) -> Result<Scanned, ScanFailure> {
     validate_boxed(text, strict).map_err(|failure| *failure)
 }
 
-fn validate_boxed(text: &str, strict: bool) -> Result<(Range<usize>, Vec<Member>), Failure> {
-    let mut validator = Validator { bytes: text.as_bytes(), strict, top: Vec::new(), keys: Vec::new() };
+fn validate_boxed(text: &str, strict: bool) -> Result<Scanned, Failure> {
+    let mut validator = Validator {
+        bytes: text.as_bytes(),
+        strict,
+        top: Vec::new(),
+        nested: Vec::new(),
+        second: Vec::new(),
+        keys: Vec::new(),
+    };
     let start = validator.whitespace(0)?;
     match validator.bytes.get(start) {
         Some(b'{') => {}
@@ -64,20 +105,87 @@ fn validate_boxed(text: &str, strict: bool) -> Result<(Range<usize>, Vec<Member>
     if after < validator.bytes.len() {
         return Err(failure(JsonFailureKind::Syntax, after, "unexpected text after the top-level object"));
     }
-    Ok((start..end, validator.top))
+    Ok(Scanned { root: start..end, top: validator.top, nested: validator.nested })
+}
+
+/// Bring the `members` of the object at `object` (a range of the text before the edit)
+/// in line with an edit that replaced `changed` (a range of the text before) by
+/// `inserted` bytes; `text` is the text after. Returns the object's range after the
+/// edit, or `None` when the edit reached its braces (then it must be read again).
+///
+/// Members wholly before the change keep their offsets, members wholly after it move;
+/// a change strictly inside one member's value only moves that value's end, and any
+/// other change (members added, removed, a key replaced) has just the members it
+/// touched read again from `text`.
+pub(crate) fn reindex(
+    members: &mut Vec<Member>,
+    object: &Range<usize>,
+    text: &str,
+    changed: &Range<usize>,
+    inserted: usize,
+) -> Option<Range<usize>> {
+    let delta = inserted as isize - changed.len() as isize;
+    let shift = |offset: usize| offset.saturating_add_signed(delta);
+    let shift_member = |member: &mut Member| {
+        member.key_start = shift(member.key_start);
+        member.key_end = shift(member.key_end);
+        member.value = shift(member.value.start)..shift(member.value.end);
+    };
+    if object.end <= changed.start {
+        return Some(object.clone());
+    }
+    if object.start >= changed.end {
+        members.iter_mut().for_each(shift_member);
+        return Some(shift(object.start)..shift(object.end));
+    }
+    if !(object.start < changed.start && changed.end < object.end) {
+        return None;
+    }
+    let moved = object.start..shift(object.end);
+    if let Some(index) =
+        members.iter().position(|member| member.value.start < changed.start && changed.end < member.value.end)
+    {
+        members[index].value.end = shift(members[index].value.end);
+        members[index + 1..].iter_mut().for_each(shift_member);
+        return Some(moved);
+    }
+    let first = members.iter().position(|member| member.value.end > changed.start).unwrap_or(members.len());
+    let after = members.iter().position(|member| member.key_start >= changed.end).unwrap_or(members.len());
+    let after = after.max(first);
+    let from = if first == 0 { object.start + 1 } else { members[first - 1].value.end };
+    let until = match members.get(after) {
+        Some(member) => shift(member.key_start),
+        None => moved.end - 1,
+    };
+    let read = members_between(text, from, until);
+    let mut tail = members.split_off(after);
+    tail.iter_mut().for_each(shift_member);
+    members.truncate(first);
+    members.extend(read);
+    members.extend(tail);
+    Some(moved)
 }
 
 /// The members of the object that starts at `open` (a `{`) in validated text.
 pub(crate) fn members(text: &str, open: usize) -> Vec<Member> {
+    members_between(text, open + 1, text.len())
+}
+
+/// The members of an object in validated text from `from` (just after `{`, or just after
+/// a member's value) up to `until` (a member's key, or the closing brace).
+fn members_between(text: &str, from: usize, until: usize) -> Vec<Member> {
     let bytes = text.as_bytes();
     let mut members = Vec::new();
-    let mut at = skip_whitespace(bytes, open + 1);
-    while bytes.get(at) == Some(&b'"') {
+    let mut at = skip_whitespace(bytes, from);
+    if bytes.get(at) == Some(&b',') {
+        at = skip_whitespace(bytes, at + 1);
+    }
+    while at < until && bytes.get(at) == Some(&b'"') {
         let key_end = skip_string(bytes, at);
-        let key = decode_string(text, at..key_end);
+        let escaped = memchr::memchr(b'\\', &bytes[at..key_end]).is_some();
         let value_start = skip_whitespace(bytes, skip_whitespace(bytes, key_end) + 1);
         let value_end = skip_value(bytes, value_start);
-        members.push(Member { key, key_start: at, value: value_start..value_end });
+        members.push(Member { key_start: at, key_end, escaped, value: value_start..value_end });
         at = skip_whitespace(bytes, value_end);
         if bytes.get(at) == Some(&b',') {
             at = skip_whitespace(bytes, at + 1);
@@ -95,7 +203,7 @@ pub(crate) fn to_json(text: &str, range: Range<usize>) -> JsonValue {
         Some(b'{') => JsonValue::Object(
             members(text, start)
                 .into_iter()
-                .map(|member| (member.key, to_json(text, member.value)))
+                .map(|member| (member.key(text).into_owned(), to_json(text, member.value)))
                 .collect(),
         ),
         Some(b'[') => {
@@ -241,6 +349,54 @@ static STRING_STOP: [bool; 256] = {
     table
 };
 
+/// Whether any of the eight bytes in `word` may end a run of plain string characters
+/// (`"`, `\`, or below 0x20); never false when one does.
+#[inline]
+fn may_stop(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte is zero (or below n, for n <= 0x80) where the subtraction borrows into a high
+    // bit the byte did not have.
+    let zero = |value: u64| value.wrapping_sub(ONES) & !value & HIGH;
+    let quote = zero(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    (quote | backslash | control) != 0
+}
+
+/// The hash of the duplicate-key check: FxHash's mix, much cheaper than SipHash on short
+/// keys. (A file's keys are its owner's own: there is no one to pick colliding keys.)
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let mut word = [0; 8];
+        word[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.add(u64::from_le_bytes(word));
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Above this many keys an object's duplicate check uses a hash set.
 const LINEAR_KEYS: usize = 16;
 
@@ -248,13 +404,26 @@ struct Validator<'text> {
     bytes: &'text [u8],
     strict: bool,
     top: Vec<Member>,
+    /// The index of the objects one level down (see [`Scanned`]).
+    nested: Vec<(Range<usize>, Vec<Member>)>,
+    /// The members of the object one level down being read.
+    second: Vec<Member>,
     /// The keys (string range, has escapes) of every object being read, innermost last:
     /// one buffer for the whole file instead of one allocation per object.
     keys: Vec<(usize, usize, bool)>,
 }
 
 impl<'text> Validator<'text> {
-    fn whitespace(&self, mut at: usize) -> Result<usize, Failure> {
+    #[inline]
+    fn whitespace(&self, at: usize) -> Result<usize, Failure> {
+        // Between tokens there is mostly nothing, or one space.
+        match self.bytes.get(at) {
+            Some(b' ' | b'\t' | b'\n' | b'\r' | b'/' | 0x0b | 0x0c | 0xc2) => self.whitespace_run(at),
+            Some(_) | None => Ok(at),
+        }
+    }
+
+    fn whitespace_run(&self, mut at: usize) -> Result<usize, Failure> {
         let bytes = self.bytes;
         loop {
             match bytes.get(at) {
@@ -331,11 +500,14 @@ impl<'text> Validator<'text> {
         let base = self.keys.len();
         let result = self.members(open, depth, base);
         self.keys.truncate(base);
+        if let (2, Ok(end)) = (depth, &result) {
+            self.nested.push((open..*end, std::mem::take(&mut self.second)));
+        }
         result
     }
 
     fn members(&mut self, open: usize, depth: usize, base: usize) -> Result<usize, Failure> {
-        let mut key_set: Option<HashSet<Cow<'text, str>>> = None;
+        let mut key_set: Option<HashSet<Cow<'text, str>, BuildHasherDefault<KeyHasher>>> = None;
         let mut at = self.whitespace(open + 1)?;
         if self.bytes.get(at) == Some(&b'}') {
             return Ok(at + 1);
@@ -381,9 +553,9 @@ impl<'text> Validator<'text> {
             }
             let value_start = self.whitespace(at + 1)?;
             let value_end = self.value(value_start, depth)?;
-            if depth == 1 {
-                let key = self.key_text(key_start..key_end, escaped).into_owned();
-                self.top.push(Member { key, key_start, value: value_start..value_end });
+            if depth <= 2 {
+                let member = Member { key_start, key_end, escaped, value: value_start..value_end };
+                if depth == 1 { self.top.push(member) } else { self.second.push(member) }
             }
             at = self.whitespace(value_end)?;
             match self.bytes.get(at) {
@@ -455,7 +627,17 @@ impl<'text> Validator<'text> {
         let mut index = at + 1;
         let mut escaped = false;
         loop {
-            // Plain characters in bulk: only `"`, `\` and control characters stop.
+            // Plain characters in bulk, eight at a time: only `"`, `\` and control
+            // characters stop.
+            while let Some(chunk) = bytes.get(index..index + 8) {
+                let word = u64::from_le_bytes([
+                    chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+                ]);
+                if may_stop(word) {
+                    break;
+                }
+                index += 8;
+            }
             while bytes.get(index).is_some_and(|byte| !STRING_STOP[usize::from(*byte)]) {
                 index += 1;
             }
@@ -511,11 +693,19 @@ impl<'text> Validator<'text> {
     }
 
     fn hex4(&self, at: usize) -> Result<u32, Failure> {
-        let digits = self.bytes.get(at + 2..at + 6).and_then(|digits| std::str::from_utf8(digits).ok());
-        digits
-            .filter(|digits| digits.bytes().all(|byte| byte.is_ascii_hexdigit()))
-            .and_then(|digits| u32::from_str_radix(digits, 16).ok())
-            .ok_or_else(|| failure(JsonFailureKind::Syntax, at, "invalid `\\u` escape in a string"))
+        let mut unit = 0;
+        for offset in 2..6 {
+            let digit = match self.bytes.get(at + offset) {
+                Some(byte @ b'0'..=b'9') => byte - b'0',
+                Some(byte @ b'a'..=b'f') => byte - b'a' + 10,
+                Some(byte @ b'A'..=b'F') => byte - b'A' + 10,
+                Some(_) | None => {
+                    return Err(failure(JsonFailureKind::Syntax, at, "invalid `\\u` escape in a string"));
+                }
+            };
+            unit = unit << 4 | u32::from(digit);
+        }
+        Ok(unit)
     }
 
     fn number(&self, at: usize) -> Result<usize, Failure> {
@@ -558,6 +748,23 @@ impl<'text> Validator<'text> {
             Ok(end)
         } else {
             Err(failure(JsonFailureKind::Syntax, at, "expected a value"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_word_test_finds_every_stop_byte_at_every_position_and_nothing_else() {
+        for byte in 0..=255_u8 {
+            for position in 0..8 {
+                let mut word = [b'a'; 8];
+                word[position] = byte;
+                let found = may_stop(u64::from_le_bytes(word));
+                assert_eq!(found, STRING_STOP[usize::from(byte)], "byte {byte:#04x} at {position}");
+            }
         }
     }
 }

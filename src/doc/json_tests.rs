@@ -5,7 +5,7 @@ use super::*;
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
-fn parse(input: &str, format: Format) -> Document {
+fn parse(input: &str, format: Format) -> Document<'_> {
     Document::parse(input.as_bytes(), format, Path::new("settings.json")).unwrap()
 }
 
@@ -314,6 +314,64 @@ fn an_edit_of_one_member_of_a_large_file_keeps_every_other_byte() {
     );
 }
 
+#[test]
+fn the_index_follows_every_kind_of_edit_and_placeholders_kept_by_an_edit_are_put_back() {
+    let input = "{\n  \"a\": 1,\n  \"projects\": {\n    \"/p\": { \"x\": [1, {\"y\": 2}], \"mcpServers\": {} },\n    \"/q\": {\n\n      \"mcpServers\": { \"s\": { \"command\": \"c\" } }\n\n    }\n  },\n  \"mcpServers\": {\n    \"one\": { \"command\": \"x\" },\n    \"two\": [1, 2]\n  },\n  \"z\": {}\n}\n";
+    let edits: Vec<(Vec<&str>, Option<JsonValue>)> = vec![
+        (vec!["mcpServers", "three"], Some(json!({"command": "npx", "args": ["-y"]}))),
+        (vec!["mcpServers", "one"], Some(json!({"command": "y", "env": {}}))),
+        (vec!["mcpServers", "two"], None),
+        (vec!["mcpServers", "one", "command"], Some(json!("z"))),
+        (vec!["projects", "/p", "mcpServers", "n"], Some(json!({"url": "u"}))),
+        (vec!["projects", "/q", "mcpServers", "s"], None),
+        (vec!["projects", "/r", "mcpServers", "m"], Some(json!(1))),
+        (vec!["projects", "/p"], None),
+        (vec!["a"], Some(json!({"b": [1]}))),
+        (vec!["a"], None),
+        (vec!["z", "k"], Some(json!(true))),
+        (vec!["new", "deep", "key"], Some(json!("v"))),
+        (vec!["mcpServers"], None),
+        (vec!["projects", "/q"], Some(json!(null))),
+    ];
+    let mut document = parse(input, Format::Json);
+    let mut expected = serde_json::from_str::<JsonValue>(input).unwrap();
+    let whole_text_edits = json::WHOLE_TEXT_EDITS.with(std::cell::Cell::get);
+    for (key_path, value) in &edits {
+        let path: Vec<String> = key_path.iter().map(ToString::to_string).collect();
+        if let Some(value) = value {
+            document.set(key_path, value).unwrap();
+            let (last, parents) = path.split_last().unwrap();
+            let mut object = &mut expected;
+            for key in parents {
+                object = object.as_object_mut().unwrap().entry(key.clone()).or_insert_with(|| json!({}));
+            }
+            object.as_object_mut().unwrap().insert(last.clone(), value.clone());
+        } else {
+            document.remove(key_path).unwrap();
+            let (last, parents) = path.split_last().unwrap();
+            let mut object = &mut expected;
+            for key in parents {
+                object = object.get_mut(key).unwrap();
+            }
+            object.as_object_mut().unwrap().remove(last);
+        }
+        document.assert_json_index();
+        let written = output(&document);
+        assert_eq!(serde_json::from_str::<JsonValue>(&written).unwrap(), expected, "after {key_path:?}");
+        assert_eq!(document.to_value(), expected, "read back after {key_path:?}");
+    }
+    assert_eq!(json::WHOLE_TEXT_EDITS.with(std::cell::Cell::get), whole_text_edits, "every edit was spliced");
+    // Removing a member next to others makes the CST write the object again, with the
+    // other members' placeholders in it: they come back as the text they stand for.
+    let mut document = parse(input, Format::Json);
+    document.remove(&["projects", "/q", "mcpServers", "s"]).unwrap();
+    document.assert_json_index();
+    assert_eq!(
+        output(&document),
+        input.replace("\"mcpServers\": { \"s\": { \"command\": \"c\" } }", "\"mcpServers\": {}")
+    );
+}
+
 /// Where the time of a parse goes on a 20 MB file (release mode:
 /// `cargo test --release --lib -- --ignored --nocapture parse_phases`).
 #[test]
@@ -349,5 +407,26 @@ fn parse_phases() {
     });
     time("skip root", &mut || {
         json_scan::members(&text, 0);
+    });
+    time("parse", &mut || {
+        Document::parse(text.as_bytes(), Format::Json, Path::new("x")).unwrap();
+    });
+    let entry = json!({"type": "stdio", "command": "npx", "args": ["-y", "@bench/server"], "env": {}});
+    time("parse+set+out", &mut || {
+        let mut document = Document::parse(text.as_bytes(), Format::Json, Path::new("x")).unwrap();
+        document.set(&["mcpServers", "bench"], &entry).unwrap();
+        document.into_bytes();
+    });
+    time("local add", &mut || {
+        let mut document = Document::parse(text.as_bytes(), Format::Json, Path::new("x")).unwrap();
+        document.set(&["projects", "/p/77", "mcpServers", "bench"], &entry).unwrap();
+        document.into_bytes();
+    });
+    let huge = format!(
+        "{{\n  \"blob\": \"{}\",\n  \"mcpServers\": {{}}\n}}\n",
+        "x\\u00e9\\\\\\\" ".repeat(20 << 20 >> 4)
+    );
+    time("huge strings", &mut || {
+        json_scan::validate(&huge, true).unwrap();
     });
 }

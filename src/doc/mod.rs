@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value as JsonValue;
 use toml_edit::DocumentMut;
 
-pub use text::Eol;
+pub use text::{Eol, common_prefix, common_suffix};
 
 /// The syntax a file is written in. Defined here so the document layer depends on
 /// nothing of aigate's domain (`crate::clients::Format` re-exports it).
@@ -45,12 +45,14 @@ pub enum Format {
     Jsonc,
 }
 
-/// A parsed client file that remembers its original bytes.
+/// A parsed client file that remembers its original bytes. It borrows them from the
+/// caller when parsed with [`Document::parse`] (a large file is not copied), and owns
+/// them when parsed with [`Document::parse_owned`].
 #[derive(Debug)]
-pub struct Document {
+pub struct Document<'src> {
     path: PathBuf,
     format: Format,
-    decoded: text::Decoded,
+    decoded: text::Decoded<'src>,
     /// The file was empty or whitespace only: an unedited document writes it back as is,
     /// an edited one is written fresh.
     blank: bool,
@@ -171,19 +173,42 @@ impl From<DocError> for crate::error::Error {
     }
 }
 
-impl Document {
-    /// Parse `bytes` as `format`. `path` is only used in error messages.
-    pub fn parse(bytes: &[u8], format: Format, path: &Path) -> Result<Self, DocError> {
-        let path = path.to_path_buf();
-        let decoded = text::decode(bytes).map_err(|failure| {
-            let text::DecodeFailure { line, column, message, kind } = failure;
-            let path = path.clone();
-            match kind {
-                text::DecodeFailureKind::Nul => DocError::NulByte { path, line, column, message },
-                text::DecodeFailureKind::NotUtf8 => DocError::NotUtf8 { path, line, column, message },
-                text::DecodeFailureKind::DoubleBom => DocError::Syntax { path, line, column, message },
-            }
-        })?;
+impl Document<'static> {
+    /// [`Document::parse`], taking ownership of `bytes` instead of borrowing them.
+    pub fn parse_owned(bytes: Vec<u8>, format: Format, path: &Path) -> Result<Self, DocError> {
+        let decoded = text::decode_owned(bytes).map_err(|failure| decode_error(failure, path))?;
+        Self::from_decoded(decoded, format, path.to_path_buf())
+    }
+
+    /// An empty document, as if parsed from a 0-byte file.
+    pub fn new_empty(format: Format) -> Self {
+        let decoded =
+            text::Decoded { bom: false, raw: std::borrow::Cow::Borrowed(""), text: None, eol: Eol::Lf };
+        let body = match format {
+            Format::Toml => Body::Toml(DocumentMut::new()),
+            Format::Json | Format::Jsonc => Body::EmptyJson,
+        };
+        Self {
+            path: PathBuf::new(),
+            format,
+            decoded,
+            blank: true,
+            body,
+            baseline: None,
+            created_parents: Vec::new(),
+            toml_text: TomlText::Untouched,
+        }
+    }
+}
+
+impl<'src> Document<'src> {
+    /// Parse `bytes` as `format`, borrowing them. `path` is only used in error messages.
+    pub fn parse(bytes: &'src [u8], format: Format, path: &Path) -> Result<Self, DocError> {
+        let decoded = text::decode(bytes).map_err(|failure| decode_error(failure, path))?;
+        Self::from_decoded(decoded, format, path.to_path_buf())
+    }
+
+    fn from_decoded(decoded: text::Decoded<'src>, format: Format, path: PathBuf) -> Result<Self, DocError> {
         // Only the whitespace every format allows makes a file blank: TOML forbids a
         // form feed or vertical tab anywhere, strict JSON a form feed.
         let blank = decoded.text().bytes().all(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
@@ -237,25 +262,6 @@ impl Document {
         })
     }
 
-    /// An empty document, as if parsed from a 0-byte file.
-    pub fn new_empty(format: Format) -> Self {
-        let decoded = text::Decoded { bom: false, raw: String::new(), text: None, eol: Eol::Lf };
-        let body = match format {
-            Format::Toml => Body::Toml(DocumentMut::new()),
-            Format::Json | Format::Jsonc => Body::EmptyJson,
-        };
-        Self {
-            path: PathBuf::new(),
-            format,
-            decoded,
-            blank: true,
-            body,
-            baseline: None,
-            created_parents: Vec::new(),
-            toml_text: TomlText::Untouched,
-        }
-    }
-
     pub fn format(&self) -> Format {
         self.format
     }
@@ -301,7 +307,7 @@ impl Document {
             // Whitespace-only input: nothing worth keeping, write fresh content.
             let fresh = text::Decoded {
                 text: None,
-                raw: String::new(),
+                raw: std::borrow::Cow::Borrowed(""),
                 bom: self.decoded.bom,
                 eol: self.decoded.eol,
             };
@@ -317,6 +323,19 @@ impl Document {
             }
         }
         text::rebuild(&self.decoded, &rendered)
+    }
+
+    /// [`Document::to_bytes`], consuming the document: an edited JSON file's text is
+    /// handed over as it is, without copying it (it can be 20 MB).
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self.body {
+            Body::Json(json::JsonBody { edited: Some(edited), .. })
+                if !self.blank && !self.decoded.bom && self.decoded.text.is_none() =>
+            {
+                edited.into_bytes()
+            }
+            body => Document { body, ..self }.to_bytes(),
+        }
     }
 
     /// The value at `key_path` as JSON (TOML datetimes as strings); the whole document
@@ -433,7 +452,7 @@ impl Document {
                 self.toml_text = TomlText::Rendered;
                 return;
             }
-            TomlText::Untouched => (self.decoded.raw.as_str(), toml_splice::SpliceMemory::default()),
+            TomlText::Untouched => (&*self.decoded.raw, toml_splice::SpliceMemory::default()),
             TomlText::Spliced { text, memory } => (text.as_str(), memory.clone()),
         };
         let spliced = splice(current, &mut memory).filter(|spliced| {
@@ -454,9 +473,27 @@ impl Document {
         }
     }
 
+    /// Panics unless a JSON body's index matches its text (see `JsonBody::assert_index`).
+    #[cfg(test)]
+    fn assert_json_index(&self) {
+        if let Body::Json(body) = &self.body {
+            body.assert_index(json_original(&self.decoded, self.blank));
+        }
+    }
+
     /// The whole document as JSON.
     pub fn to_value(&self) -> JsonValue {
         self.get(&[]).unwrap_or_else(|| JsonValue::Object(serde_json::Map::new()))
+    }
+}
+
+fn decode_error(failure: text::DecodeFailure, path: &Path) -> DocError {
+    let text::DecodeFailure { line, column, message, kind } = failure;
+    let path = path.to_path_buf();
+    match kind {
+        text::DecodeFailureKind::Nul => DocError::NulByte { path, line, column, message },
+        text::DecodeFailureKind::NotUtf8 => DocError::NotUtf8 { path, line, column, message },
+        text::DecodeFailureKind::DoubleBom => DocError::Syntax { path, line, column, message },
     }
 }
 
@@ -464,14 +501,14 @@ impl Document {
 const BLANK_JSON: &str = "{}\n";
 
 /// The text a JSON body was parsed from.
-fn json_original(decoded: &text::Decoded, blank: bool) -> &str {
+fn json_original<'text>(decoded: &'text text::Decoded<'_>, blank: bool) -> &'text str {
     if blank { BLANK_JSON } else { decoded.text() }
 }
 
 /// The body as LF text (JSON bodies are kept as text, so nothing is rendered for them).
 fn render<'body>(
     body: &'body Body,
-    decoded: &'body text::Decoded,
+    decoded: &'body text::Decoded<'_>,
     blank: bool,
 ) -> std::borrow::Cow<'body, str> {
     match body {

@@ -136,7 +136,7 @@ fn client_files(inspection: &Inspection, findings: &mut Vec<Finding>) {
 fn main_document(
     inspection: &Inspection,
     client: Client,
-) -> Option<(String, std::rc::Rc<crate::doc::Document>)> {
+) -> Option<(String, std::rc::Rc<crate::doc::Document<'static>>)> {
     let status = inspection.clients.iter().find(|status| status.client == client)?;
     let file = status.files.first()?;
     file.document.clone().map(|document| (file.path.clone(), document))

@@ -97,8 +97,8 @@ fn refusal_of(error: &DocError) -> Option<Refusal> {
     }
 }
 
-fn parse(relative: &str, format: Format) -> Document {
-    match Document::parse(&read(relative), format, Path::new(relative)) {
+fn parse(relative: &str, format: Format) -> Document<'static> {
+    match Document::parse_owned(read(relative), format, Path::new(relative)) {
         Ok(document) => document,
         Err(error) => panic!("{relative} should parse: {error}"),
     }
@@ -278,7 +278,7 @@ fn root_key_in_the_trap_file_stays_at_the_root() {
     assert_eq!(document.get(&["mcp_servers", "docs", "model_provider"]), Some(json!("aigate")));
     assert_eq!(document.get(&["model_provider"]), None);
     document.set(&["model_provider"], &json!("aigate")).unwrap();
-    let again = Document::parse(&document.to_bytes(), Format::Toml, Path::new("trap")).unwrap();
+    let again = Document::parse_owned(document.to_bytes(), Format::Toml, Path::new("trap")).unwrap();
     assert_eq!(again.get(&["model_provider"]), Some(json!("aigate")));
     assert_eq!(again.get(&["mcp_servers", "docs", "model_provider"]), Some(json!("aigate")));
 }

@@ -77,7 +77,7 @@ pub struct FileStatus {
     /// Whether aigate's gateway token is in this file.
     pub holds_gateway_token: bool,
     #[serde(skip)]
-    pub document: Option<std::rc::Rc<Document>>,
+    pub document: Option<std::rc::Rc<Document<'static>>>,
 }
 
 /// One client.
@@ -280,7 +280,7 @@ pub fn file_status(
     }
     status.holds_gateway_token =
         token.is_some_and(|token| !token.is_empty() && String::from_utf8_lossy(&bytes).contains(token));
-    match Document::parse(&bytes, format, path) {
+    match Document::parse_owned(bytes, format, path) {
         Ok(document) => {
             status.parses = Some(true);
             status.document = Some(std::rc::Rc::new(document));
