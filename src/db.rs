@@ -129,6 +129,10 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     ",
+    // 3: large blobs as files beside the db (`blobs/<sha256>`; `data` is empty then).
+    r"
+    ALTER TABLE blobs ADD COLUMN external INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// Open (creating if needed) the database and bring its schema up to date.

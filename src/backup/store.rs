@@ -3,8 +3,18 @@
 //! Invariants: a blob is stored once per sha256; the first snapshot of each client is
 //! pinned and never pruned; others rotate (newest [`KEEP_PER_CLIENT`] per client);
 //! blobs no snapshot refers to are deleted with the snapshot that last used them.
+//!
+//! A blob of [`EXTERNAL_BLOB_MIN`] bytes or more is a file beside the db,
+//! `blobs/<sha256>` (0600, in a 0700 directory), with a row marked `external`: SQLite
+//! writes a blob twice (its WAL, then the checkpoint into the db), a file is written once,
+//! and a 20 MB `.claude.json` is snapshotted on every edit. The file is fsynced and in
+//! place before the row that names it is committed, and it is removed (under the write
+//! lock) with the row. A blob is checked against its sha256 when it is read back.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -43,12 +53,16 @@ impl EntryKind {
     }
 }
 
-/// One path in a snapshot.
+/// Blobs this large are files beside the db instead of rows in it (see the module doc).
+pub const EXTERNAL_BLOB_MIN: usize = 256 * 1024;
+
+/// One path in a snapshot. Its bytes are borrowed while a snapshot is written (a large
+/// file is not copied for it) and owned when read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub struct Entry<'bytes> {
     pub path: String,
     pub kind: EntryKind,
-    pub bytes: Option<Vec<u8>>,
+    pub bytes: Option<Cow<'bytes, [u8]>>,
     pub mode: Option<u32>,
     pub link_target: Option<String>,
 }
@@ -92,9 +106,12 @@ pub fn insert(
     reason: &str,
     label: Option<&str>,
     command: &str,
-    entries: &[Entry],
+    entries: &[Entry<'_>],
 ) -> Result<i64> {
-    let transaction = connection.transaction()?;
+    let blobs = blob_dir(connection);
+    // The write lock from the start: a blob file goes into place under it, so a prune in
+    // another process cannot remove it before its row is committed.
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let has_any = has_snapshot(&transaction, client)?;
     transaction.execute(
         "INSERT INTO snapshots (txn, created_at, client, reason, label, command, pinned) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -102,20 +119,16 @@ pub fn insert(
     )?;
     let id = transaction.last_insert_rowid();
     for entry in entries {
-        let sha = entry.bytes.as_deref().map(|bytes| {
-            let sha = sha256_hex(bytes);
-            (sha, bytes)
-        });
-        if let Some((sha, bytes)) = &sha {
-            transaction
-                .execute("INSERT OR IGNORE INTO blobs (sha256, data) VALUES (?1, ?2)", params![sha, bytes])?;
-        }
+        let sha = match entry.bytes.as_deref() {
+            Some(bytes) => Some(put_blob(&transaction, &blobs, bytes)?),
+            None => None,
+        };
         transaction.execute(
             "INSERT OR REPLACE INTO snapshot_files (snapshot_id, path, kind, sha256, mode, link_target) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, entry.path, entry.kind.as_str(), sha.map(|(sha, _)| sha), entry.mode, entry.link_target],
+            params![id, entry.path, entry.kind.as_str(), sha, entry.mode, entry.link_target],
         )?;
     }
-    prune(&transaction, client)?;
+    prune(&transaction, client, &blobs)?;
     transaction.commit()?;
     Ok(id)
 }
@@ -131,26 +144,56 @@ pub fn has_snapshot(connection: &Connection, client: &str) -> Result<bool> {
 
 /// Replace one entry of an existing snapshot (used when a file changed under us between
 /// the snapshot and the write, and the write was redone on the fresh bytes).
-pub fn replace_entry(connection: &mut Connection, snapshot_id: i64, entry: &Entry) -> Result<()> {
-    let transaction = connection.transaction()?;
-    let sha = entry.bytes.as_deref().map(sha256_hex);
-    if let (Some(sha), Some(bytes)) = (&sha, &entry.bytes) {
-        transaction
-            .execute("INSERT OR IGNORE INTO blobs (sha256, data) VALUES (?1, ?2)", params![sha, bytes])?;
-    }
+pub fn replace_entry(connection: &mut Connection, snapshot_id: i64, entry: &Entry<'_>) -> Result<()> {
+    let blobs = blob_dir(connection);
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let sha = match entry.bytes.as_deref() {
+        Some(bytes) => Some(put_blob(&transaction, &blobs, bytes)?),
+        None => None,
+    };
     transaction.execute(
         "INSERT OR REPLACE INTO snapshot_files (snapshot_id, path, kind, sha256, mode, link_target) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![snapshot_id, entry.path, entry.kind.as_str(), sha, entry.mode, entry.link_target],
     )?;
-    transaction.execute(
-        "DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM snapshot_files WHERE sha256 IS NOT NULL)",
-        [],
-    )?;
+    delete_unused_blobs(&transaction, &blobs)?;
     transaction.commit()?;
     Ok(())
 }
 
-fn prune(transaction: &rusqlite::Transaction<'_>, client: &str) -> Result<()> {
+/// Store `bytes` (once per content) and return their sha256.
+fn put_blob(transaction: &rusqlite::Transaction<'_>, blobs: &Path, bytes: &[u8]) -> Result<String> {
+    let sha = sha256_hex(bytes);
+    if bytes.len() < EXTERNAL_BLOB_MIN {
+        transaction
+            .execute("INSERT OR IGNORE INTO blobs (sha256, data) VALUES (?1, ?2)", params![sha, bytes])?;
+        return Ok(sha);
+    }
+    let stored: Option<bool> = transaction
+        .query_row("SELECT external FROM blobs WHERE sha256 = ?1", params![sha], |row| row.get(0))
+        .optional()?;
+    let file = blobs.join(&sha);
+    match stored {
+        Some(false) => {}
+        Some(true) if file.exists() => {}
+        Some(true) | None => {
+            crate::paths::ensure_private_dir(blobs)?;
+            crate::fsx::write_atomic(&file, bytes, 0o600)?;
+            transaction.execute(
+                "INSERT OR IGNORE INTO blobs (sha256, data, external) VALUES (?1, X'', 1)",
+                params![sha],
+            )?;
+        }
+    }
+    Ok(sha)
+}
+
+/// Where external blobs live: `blobs/` beside the db file.
+fn blob_dir(connection: &Connection) -> PathBuf {
+    let db = Path::new(connection.path().unwrap_or_default());
+    db.parent().unwrap_or_else(|| Path::new(".")).join("blobs")
+}
+
+fn prune(transaction: &rusqlite::Transaction<'_>, client: &str, blobs: &Path) -> Result<()> {
     transaction.execute(
         "DELETE FROM snapshots WHERE client = ?1 AND pinned = 0 AND id NOT IN (
              SELECT id FROM snapshots WHERE client = ?1 AND pinned = 0 ORDER BY id DESC LIMIT ?2)",
@@ -158,11 +201,55 @@ fn prune(transaction: &rusqlite::Transaction<'_>, client: &str) -> Result<()> {
     )?;
     transaction
         .execute("DELETE FROM snapshot_files WHERE snapshot_id NOT IN (SELECT id FROM snapshots)", [])?;
-    transaction.execute(
-        "DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM snapshot_files WHERE sha256 IS NOT NULL)",
-        [],
-    )?;
+    delete_unused_blobs(transaction, blobs)
+}
+
+/// Delete the blobs no snapshot refers to, and the files of the external ones. The files
+/// go while the write lock is held, so no other process can be reusing them; should the
+/// commit then fail, only snapshots that were being pruned lose their bytes.
+fn delete_unused_blobs(transaction: &rusqlite::Transaction<'_>, blobs: &Path) -> Result<()> {
+    const UNUSED: &str = "sha256 NOT IN (SELECT sha256 FROM snapshot_files WHERE sha256 IS NOT NULL)";
+    let files: Vec<String> = {
+        let mut statement =
+            transaction.prepare(&format!("SELECT sha256 FROM blobs WHERE external = 1 AND {UNUSED}"))?;
+        statement.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?
+    };
+    for sha in files {
+        match fs_err::remove_file(blobs.join(&sha)) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    transaction.execute(&format!("DELETE FROM blobs WHERE {UNUSED}"), [])?;
     Ok(())
+}
+
+/// The external blob `sha`, checked against its hash.
+fn read_blob_file(blobs: &Path, sha: &str) -> Result<Vec<u8>> {
+    let path = blobs.join(sha);
+    let bytes = fs_err::read(&path).map_err(|error| {
+        crate::error::Error::internal(format!(
+            "A snapshot's bytes are missing: `{}`",
+            crate::output::display_path(&path)
+        ))
+        .cause(error)
+    })?;
+    if sha256_hex(&bytes) != sha {
+        return Err(crate::error::Error::internal(format!(
+            "A snapshot's bytes are damaged: `{}` does not match its sha256",
+            crate::output::display_path(&path)
+        )));
+    }
+    Ok(bytes)
+}
+
+/// The external blobs the db names whose files are gone (for `doctor`).
+pub fn missing_blob_files(connection: &Connection) -> Result<Vec<PathBuf>> {
+    let blobs = blob_dir(connection);
+    let mut statement = connection.prepare("SELECT sha256 FROM blobs WHERE external = 1")?;
+    let shas: Vec<String> = statement.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(shas.into_iter().map(|sha| blobs.join(sha)).filter(|path| !path.exists()).collect())
 }
 
 /// Snapshots, newest first, optionally only these clients.
@@ -216,21 +303,32 @@ pub fn by_txn(connection: &Connection, txn: &str) -> Result<Vec<SnapshotInfo>> {
 }
 
 /// The entries of a snapshot, with their bytes.
-pub fn entries(connection: &Connection, id: i64) -> Result<Vec<Entry>> {
+pub fn entries(connection: &Connection, id: i64) -> Result<Vec<Entry<'static>>> {
+    let blobs = blob_dir(connection);
     let mut statement = connection.prepare(
-        "SELECT f.path, f.kind, b.data, f.mode, f.link_target FROM snapshot_files f
+        "SELECT f.path, f.kind, b.data, f.mode, f.link_target, f.sha256, b.external FROM snapshot_files f
          LEFT JOIN blobs b ON b.sha256 = f.sha256 WHERE f.snapshot_id = ?1 ORDER BY f.path",
     )?;
     let rows = statement.query_map(params![id], |row| {
-        Ok(Entry {
+        let entry = Entry {
             path: row.get(0)?,
             kind: EntryKind::parse(&row.get::<_, String>(1)?),
-            bytes: row.get(2)?,
+            bytes: row.get::<_, Option<Vec<u8>>>(2)?.map(Cow::Owned),
             mode: row.get(3)?,
             link_target: row.get(4)?,
-        })
+        };
+        let external = row.get::<_, Option<bool>>(6)?.unwrap_or(false);
+        Ok((entry, external.then(|| row.get::<_, String>(5)).transpose()?))
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut entries = Vec::new();
+    for row in rows {
+        let (mut entry, external) = row?;
+        if let Some(sha) = external {
+            entry.bytes = Some(Cow::Owned(read_blob_file(&blobs, &sha)?));
+        }
+        entries.push(entry);
+    }
+    Ok(entries)
 }
 
 fn files(connection: &Connection, id: i64) -> Result<Vec<FileInfo>> {
