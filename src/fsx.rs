@@ -78,6 +78,37 @@ pub fn read_state(path: &Path) -> Result<FileState> {
     }
 }
 
+/// Whether `path` (through its symlinks) holds exactly `expected` (`None`: no file),
+/// compared as it is read, a block at a time, without a copy of the file.
+pub fn holds(path: &Path, expected: Option<&[u8]>) -> Result<bool> {
+    use std::io::Read;
+    let target = resolve_target(path)?;
+    let mut file = match fs_err::File::open(&target) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(expected.is_none()),
+        Err(error) => return Err(error.into()),
+    };
+    let Some(mut expected) = expected else { return Ok(false) };
+    if file.metadata()?.len() != expected.len() as u64 {
+        return Ok(false);
+    }
+    let mut block = vec![0; (256 * 1024).min(expected.len() + 1)];
+    loop {
+        let read = match file.read(&mut block) {
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error.into()),
+        };
+        if read == 0 {
+            return Ok(expected.is_empty());
+        }
+        match expected.split_at_checked(read) {
+            Some((head, rest)) if head == &block[..read] => expected = rest,
+            Some(_) | None => return Ok(false),
+        }
+    }
+}
+
 /// Write `bytes` to `target` (already resolved) atomically with the given mode.
 pub fn write_atomic(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     commit_temp(prepare_temp(target, bytes, mode)?, target)

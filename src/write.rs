@@ -183,10 +183,10 @@ pub fn apply<T>(
     clients.sort_unstable();
     clients.dedup();
     for client in clients {
-        let mut entries: Vec<Entry> = planned
+        let mut entries: Vec<Entry<'_>> = planned
             .iter()
             .filter(|item| item.change.client == client)
-            .map(|item| backup::file_entry(&item.change.path, item.state.clone()))
+            .map(|item| backup::file_entry_of(&item.change.path, &item.state))
             .collect();
         // The first snapshot of a client is its pinned original: take every file of it.
         if !store::has_snapshot(&connection, client)? {
@@ -244,7 +244,8 @@ fn write_one<T>(
 ) -> Result<Option<T>> {
     let mut redone = None;
     // What the target must still hold for the write to go ahead: the planned state, until
-    // a fresh read replaces it. (No copies: these can be 20 MB each.)
+    // a fresh read replaces it. (No copies: these can be 20 MB each, and the checks below
+    // compare the file with them as they read it.)
     let mut replaced_expectation: Option<Option<Vec<u8>>> = None;
     let target = &item.state.target;
     for _ in 0..MAX_ATTEMPTS {
@@ -254,16 +255,14 @@ fn write_one<T>(
             None => None,
         };
         let expected = replaced_expectation.as_ref().unwrap_or(&item.state.bytes);
-        let mut fresh = fsx::read_state(&item.change.path)?;
-        if &fresh.bytes == expected {
+        if fsx::holds(&item.change.path, expected.as_deref())? {
             match prepared {
                 Some(temp) => fsx::commit_temp(temp, target)?,
                 None => fsx::remove_file(target)?,
             }
             // Read back: another program may have replaced the file right after our
             // rename, losing our edit; then redo it on what is there now.
-            fresh = fsx::read_state(&item.change.path)?;
-            if fresh.bytes == new_bytes {
+            if fsx::holds(&item.change.path, new_bytes.as_deref())? {
                 return Ok(redone);
             }
         } else {
@@ -271,8 +270,9 @@ fn write_one<T>(
         }
         // Another process rewrote the file since we read it: make the snapshot hold what
         // we are about to replace, and redo the edit on its bytes.
+        let fresh = fsx::read_state(&item.change.path)?;
         if let Some(id) = snapshot_id {
-            store::replace_entry(connection, id, &backup::file_entry(&item.change.path, fresh.clone()))?;
+            store::replace_entry(connection, id, &backup::file_entry_of(&item.change.path, &fresh))?;
         }
         let Edited { bytes, result } =
             (item.change.edit)(Current { bytes: fresh.bytes.as_deref(), mode: fresh.mode })?;

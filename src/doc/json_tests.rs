@@ -372,6 +372,37 @@ fn the_index_follows_every_kind_of_edit_and_placeholders_kept_by_an_edit_are_put
     );
 }
 
+/// `mcp add` once had a splice fast path for huge `.claude.json` files
+/// (`skills_mcp/json_fast.rs`); the document layer is as fast now and took its place.
+/// These are the bytes the fast path wrote, so nothing changed for the files it took.
+#[test]
+fn a_new_server_is_written_as_the_retired_splice_fast_path_wrote_it() {
+    let entry = json!({"type": "stdio", "command": "npx", "args": ["-y", "@mcp/fs"],
+                       "env": {"A": "1", "B": "é \"q\""}, "headers": {}, "list": []});
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            "{\n  \"a\": 1,\n  \"mcpServers\": {\n    \"x\": {\n      \"type\": \"http\"\n    }\n  },\n  \"z\": [1, 2]\n}\n",
+            &["mcpServers", "new"],
+            "{\n  \"a\": 1,\n  \"mcpServers\": {\n    \"x\": {\n      \"type\": \"http\"\n    },\n    \"new\": {\n      \"type\": \"stdio\",\n      \"command\": \"npx\",\n      \"args\": [\"-y\", \"@mcp/fs\"],\n      \"env\": {\n        \"A\": \"1\",\n        \"B\": \"é \\\"q\\\"\"\n      },\n      \"headers\": {},\n      \"list\": []\n    }\n  },\n  \"z\": [1, 2]\n}\n",
+        ),
+        (
+            "{\n    \"mcpServers\": {\n        \"x\": {}\n    }\n}",
+            &["mcpServers", "new"],
+            "{\n    \"mcpServers\": {\n        \"x\": {},\n        \"new\": {\n            \"type\": \"stdio\",\n            \"command\": \"npx\",\n            \"args\": [\"-y\", \"@mcp/fs\"],\n            \"env\": {\n                \"A\": \"1\",\n                \"B\": \"é \\\"q\\\"\"\n            },\n            \"headers\": {},\n            \"list\": []\n        }\n    }\n}",
+        ),
+        (
+            "{\n  \"projects\": {\n    \"/p\": {\n      \"mcpServers\": {\n        \"x\": { \"command\": \"a\" }\n      }\n    }\n  }\n}\n",
+            &["projects", "/p", "mcpServers", "new"],
+            "{\n  \"projects\": {\n    \"/p\": {\n      \"mcpServers\": {\n        \"x\": { \"command\": \"a\" },\n        \"new\": {\n          \"type\": \"stdio\",\n          \"command\": \"npx\",\n          \"args\": [\"-y\", \"@mcp/fs\"],\n          \"env\": {\n            \"A\": \"1\",\n            \"B\": \"é \\\"q\\\"\"\n          },\n          \"headers\": {},\n          \"list\": []\n        }\n      }\n    }\n  }\n}\n",
+        ),
+    ];
+    for (input, key_path, expected) in cases {
+        let mut document = parse(input, Format::Json);
+        document.set(key_path, &entry).unwrap();
+        assert_eq!(String::from_utf8(document.into_bytes()).unwrap(), expected);
+    }
+}
+
 /// Where the time of a parse goes on a 20 MB file (release mode:
 /// `cargo test --release --lib -- --ignored --nocapture parse_phases`).
 #[test]

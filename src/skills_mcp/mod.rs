@@ -14,7 +14,6 @@
 pub mod claude;
 pub mod codex;
 pub mod edit;
-pub mod json_fast;
 pub mod opencode;
 pub mod ops;
 pub mod patch;

@@ -17,10 +17,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::json_fast::{self, FastAdd};
 use super::records::{self, Op, Parked};
 use super::{McpFile, McpServer, Scope, ServerView, Transport, edit, patch};
-use crate::clients::{self, Client, Format};
+use crate::clients::{self, Client};
 use crate::error::{Error, Result};
 use crate::output::display_path;
 use crate::paths::Paths;
@@ -39,10 +38,6 @@ impl Env<'_> {
         crate::db::open(&self.paths.aigate_home)
     }
 }
-
-/// What one edit saw and made, for the undo record: (old bytes, new bytes, the inserted
-/// range when the splice fast path made it).
-type Seen = (Option<Vec<u8>>, Vec<u8>, Option<std::ops::Range<usize>>);
 
 /// `mcp add`, as plain data.
 #[derive(Debug, Clone)]
@@ -186,9 +181,10 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
             return Err(conflict(&server.name, file, " (disabled by aigate)"));
         }
     }
-    // Each edit answers what it saw and made, for the undo record: (old bytes, new bytes,
-    // the inserted range when the splice fast path made it).
-    let changes: Vec<Change<'_, Option<Seen>>> = files
+    // Each edit answers with the undo record of what it made, from the bytes it saw:
+    // `Some` when the server was not there before (reversing a replacement would bring the
+    // old definition back), holding `None` when the record cannot be made (not UTF-8).
+    let changes: Vec<Change<'_, Option<Option<patch::Undo>>>> = files
         .iter()
         .map(|file| {
             let server = &server;
@@ -198,19 +194,6 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
                 ModePolicy::Keep,
                 move |current: Current<'_>| {
                     let old = current.bytes;
-                    // A huge `.claude.json` takes the splice fast path when it can.
-                    if let (Format::Json, Some(bytes)) = (file.format, old) {
-                        let entry =
-                            skills_mcp::to_entry(file.client, server, None).map_err(Error::refused)?;
-                        match json_fast::try_add(bytes, &file.container, &server.name, &entry) {
-                            FastAdd::Added(new, inserted) => {
-                                let seen = Some((Some(bytes.to_vec()), new.clone(), Some(inserted)));
-                                return Ok(Edited { bytes: Some(new), result: seen });
-                            }
-                            FastAdd::Exists if !args.force => return Err(conflict(&server.name, file, "")),
-                            FastAdd::Exists | FastAdd::Unsupported => {}
-                        }
-                    }
                     let mut document = edit::load(old, file)?;
                     let existing = edit::entry(&document, file, &server.name);
                     if existing.is_some() && !args.force {
@@ -219,9 +202,10 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
                     let entry = skills_mcp::to_entry(file.client, server, existing.as_ref())
                         .map_err(Error::refused)?;
                     edit::upsert_in(&mut document, file, &server.name, &entry)?;
-                    let new = document.to_bytes();
-                    let seen = existing.is_none().then(|| (old.map(<[u8]>::to_vec), new.clone(), None));
-                    Ok(Edited { bytes: Some(new), result: seen })
+                    let new = document.into_bytes();
+                    let added = (existing.is_none() && old != Some(new.as_slice()))
+                        .then(|| patch::record(old, Some(&new)));
+                    Ok(Edited { bytes: Some(new), result: added })
                 },
             )
         })
@@ -234,28 +218,21 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
         args.dry_run,
     )?;
     drop(changes);
-    let (outcome, seen) = outcome.split();
+    let (outcome, added) = outcome.split();
     if !args.dry_run {
-        for (file, seen) in files.iter().zip(seen) {
-            // Only a server that was not there before gets an undo record (reversing a
-            // replacement would bring the old definition back).
-            if let Some((old, new, inserted)) = seen {
-                if old.as_deref() == Some(new.as_slice()) {
-                    continue;
-                }
-                records::forget_undo(&connection, file, &server.name, None)?;
-                let undo = match (&old, inserted) {
-                    (Some(old), Some(inserted)) => patch::record_insert(old, &new, inserted),
-                    _ => patch::record(old.as_deref(), Some(&new)),
-                };
-                if let Some(undo) = undo {
-                    records::save_undo(&connection, file, &server.name, Op::Add, &undo)?;
-                }
-                if file.client == Client::Claude {
-                    records::unpark(&connection, file, &server.name)?;
-                }
+        // One transaction (one sync) for every record.
+        let transaction = connection.unchecked_transaction()?;
+        for (file, added) in files.iter().zip(added) {
+            let Some(undo) = added else { continue };
+            records::forget_undo(&transaction, file, &server.name, None)?;
+            if let Some(undo) = undo {
+                records::save_undo(&transaction, file, &server.name, Op::Add, &undo)?;
+            }
+            if file.client == Client::Claude {
+                records::unpark(&transaction, file, &server.name)?;
             }
         }
+        transaction.commit()?;
     }
     Ok(Changed {
         action: "add",
@@ -417,7 +394,8 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
         };
         chosen.push((item, undo));
     }
-    let changes: Vec<Change<'_, Option<Seen>>> = chosen
+    // Each edit answers with the undo record of the bytes it made (`None`: no bytes).
+    let changes: Vec<Change<'_, Option<Option<patch::Undo>>>> = chosen
         .iter()
         .map(|(item, undo)| {
             let file = &item.file;
@@ -453,8 +431,8 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
                         (Client::Codex | Client::OpenCode, _) => edit::set_enabled(old, file, name, enable),
                     };
                     let new = edit::prefer_reverse(undo.as_ref(), old, file, name, expect, semantic)?;
-                    let seen = new.as_ref().map(|new| (old.map(<[u8]>::to_vec), new.clone(), None));
-                    Ok(Edited { bytes: new, result: seen })
+                    let undo = new.as_ref().map(|new| patch::record(old, Some(new)));
+                    Ok(Edited { bytes: new, result: undo })
                 },
             )
         })
@@ -488,11 +466,10 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
         }
     };
     drop(changes);
-    let (outcome, seen) = outcome.split();
+    let (outcome, undos) = outcome.split();
     if !args.dry_run {
-        for ((item, _), seen) in chosen.iter().zip(seen) {
-            let Some((old, new, _)) = seen else { continue };
-            let undo = patch::record(old.as_deref(), Some(&new));
+        for ((item, _), undo) in chosen.iter().zip(undos) {
+            let Some(undo) = undo else { continue };
             match (item.file.client, enable) {
                 (Client::Claude, false) => {
                     if let Some(entry) = &item.entry {

@@ -52,6 +52,22 @@ pub fn record(old: Option<&[u8]>, new: Option<&[u8]>) -> Option<Undo> {
     if old_text == new_text {
         return None;
     }
+    // Only the lines around the change are diffed: the common start and end of a large
+    // file are skipped at memcmp speed. The window keeps more than CONTEXT equal lines on
+    // each side, so the hunks are the ones a diff of the whole texts gives.
+    let (old_bytes, new_bytes) = (old_text.as_bytes(), new_text.as_bytes());
+    let prefix = crate::doc::common_prefix(old_bytes, new_bytes);
+    let suffix =
+        crate::doc::common_suffix(old_bytes, new_bytes, old_bytes.len().min(new_bytes.len()) - prefix);
+    let start = lines_back(old_bytes, prefix, CONTEXT + 1);
+    let old_end = lines_forward(old_bytes, old_bytes.len() - suffix, CONTEXT + 1);
+    let new_end = new_bytes.len() - (old_bytes.len() - old_end);
+    let hunks = hunks(old_text.get(start..old_end)?, new_text.get(start..new_end)?);
+    Some(Undo { created_file: false, hunks })
+}
+
+/// The hunks of a line diff from `old_text` to `new_text`.
+fn hunks(old_text: &str, new_text: &str) -> Vec<Hunk> {
     let diff = TextDiff::configure().algorithm(similar::Algorithm::Myers).diff_lines(old_text, new_text);
     let old_lines = diff.old_slices();
     let new_lines = diff.new_slices();
@@ -75,38 +91,7 @@ pub fn record(old: Option<&[u8]>, new: Option<&[u8]>) -> Option<Undo> {
             after: lines(old_lines, old_end - trailing..old_end),
         });
     }
-    Some(Undo { created_file: false, hunks })
-}
-
-/// The undo record of inserting `new[inserted]` into `old` (nothing else changed),
-/// computed around the insertion only, without diffing the whole file.
-pub fn record_insert(old: &[u8], new: &[u8], inserted: std::ops::Range<usize>) -> Option<Undo> {
-    let old_text = std::str::from_utf8(old).ok()?;
-    let new_text = std::str::from_utf8(new).ok()?;
-    let at = inserted.start;
-    let line_start = old_text.get(..at)?.rfind('\n').map_or(0, |index| index + 1);
-    let line_end = old_text.get(at..)?.find('\n').map_or(old_text.len(), |index| at + index + 1);
-    let before_text = old_text.get(..line_start)?;
-    let before: Vec<String> = before_text
-        .split_inclusive('\n')
-        .rev()
-        .take(CONTEXT)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    let after: Vec<String> =
-        old_text.get(line_end..)?.split_inclusive('\n').take(CONTEXT).map(ToString::to_string).collect();
-    Some(Undo {
-        created_file: false,
-        hunks: vec![Hunk {
-            before,
-            old: old_text.get(line_start..line_end)?.to_string(),
-            new: new_text.get(line_start..line_end + inserted.len())?.to_string(),
-            after,
-        }],
-    })
+    hunks
 }
 
 /// `current` with the recorded edit undone: `Some(None)` means "remove the file",
@@ -143,6 +128,30 @@ pub fn reverse(undo: &Undo, current: Option<&[u8]>) -> Option<Option<Vec<u8>>> {
         }
     }
     Some(Some(text.into_bytes()))
+}
+
+/// The start of the line `count` lines before the one `at` is on (or 0).
+fn lines_back(bytes: &[u8], at: usize, count: usize) -> usize {
+    let mut start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |index| index + 1);
+    for _ in 0..count {
+        if start == 0 {
+            break;
+        }
+        start = memchr::memrchr(b'\n', &bytes[..start - 1]).map_or(0, |index| index + 1);
+    }
+    start
+}
+
+/// Just past the `count`-th line end from `at` (or the end).
+fn lines_forward(bytes: &[u8], at: usize, count: usize) -> usize {
+    let mut end = at;
+    for _ in 0..count {
+        match memchr::memchr(b'\n', &bytes[end..]) {
+            Some(index) => end += index + 1,
+            None => return bytes.len(),
+        }
+    }
+    end
 }
 
 /// (lines before, lines after) to try, most context first; never both zero. At equal
@@ -209,12 +218,22 @@ mod tests {
     }
 
     #[test]
-    fn an_insert_record_undoes_like_a_diff_record() {
-        let old = "{\n  \"a\": {\n    \"x\": 1\n  }\n}\n";
-        let insert = ",\n  \"b\": 2";
-        let at = old.find("}\n}").unwrap() + 1;
-        let new = format!("{}{insert}{}", &old[..at], &old[at..]);
-        let undo = record_insert(old.as_bytes(), new.as_bytes(), at..at + insert.len()).unwrap();
+    fn a_record_of_a_large_file_has_the_hunks_a_whole_diff_gives() {
+        let lines: Vec<String> = (0..5000).map(|index| format!("line {}\n", index % 7)).collect();
+        let old = lines.concat();
+        let mut edited = lines;
+        edited.insert(2500, "new a\n".to_string());
+        edited[2503] = "changed\n".to_string();
+        edited.insert(4998, "line 1\n".to_string());
+        let new = edited.concat();
+        let undo = record(Some(old.as_bytes()), Some(new.as_bytes())).unwrap();
+        assert_eq!(undo.hunks, hunks(&old, &new));
+        assert_eq!(undo.hunks.len(), 2);
+        assert_eq!(reverse(&undo, Some(new.as_bytes())), Some(Some(old.as_bytes().to_vec())));
+        // A change on the first and last lines.
+        let new = format!("first\n{}last", &old[..old.len() - 1]);
+        let undo = record(Some(old.as_bytes()), Some(new.as_bytes())).unwrap();
+        assert_eq!(undo.hunks, hunks(&old, &new));
         assert_eq!(reverse(&undo, Some(new.as_bytes())), Some(Some(old.as_bytes().to_vec())));
     }
 
