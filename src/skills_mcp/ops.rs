@@ -20,6 +20,7 @@ use serde::Serialize;
 use super::records::{self, Op, Parked};
 use super::{McpFile, McpServer, Scope, ServerView, Transport, edit, patch};
 use crate::clients::{self, Client};
+use crate::doc::Document;
 use crate::error::{Error, Result};
 use crate::output::display_path;
 use crate::paths::Paths;
@@ -532,20 +533,32 @@ fn configured(
     warnings: &mut Vec<String>,
 ) -> Result<Vec<(String, ListEntry)>> {
     let mut out = Vec::new();
+    // Scopes can share a file (Claude Code's user and local servers are both in a
+    // `.claude.json` that can be 20 MB): each file is read and parsed once.
+    let mut documents: Vec<(PathBuf, Option<Document<'static>>)> = Vec::new();
     for &scope in skills_mcp::scopes(client) {
         let Ok(file) = skills_mcp::mcp_file(client, scope, ctx.paths, cwd) else { continue };
-        let bytes = crate::fsx::read_state(&file.path)?.bytes;
-        let mut entries = match &bytes {
-            Some(bytes) => match edit::load(Some(bytes), &file) {
-                Ok(document) => edit::entries(&document, &file)
-                    .into_iter()
-                    .map(|(name, entry)| (name, entry, true))
-                    .collect(),
-                Err(error) => {
-                    warnings.push(error.render().lines().collect::<Vec<_>>().join(" "));
-                    Vec::new()
-                }
-            },
+        let index = if let Some(index) = documents.iter().position(|(path, _)| *path == file.path) {
+            index
+        } else {
+            let document = match crate::fsx::read_state(&file.path)?.bytes {
+                Some(bytes) => match Document::parse_owned(bytes, file.format, &file.path) {
+                    Ok(document) => Some(document),
+                    Err(error) => {
+                        let error = Error::from(error);
+                        warnings.push(error.render().lines().collect::<Vec<_>>().join(" "));
+                        None
+                    }
+                },
+                None => None,
+            };
+            documents.push((file.path.clone(), document));
+            documents.len() - 1
+        };
+        let mut entries: Vec<(String, serde_json::Value, bool)> = match &documents[index].1 {
+            Some(document) => {
+                edit::entries(document, &file).into_iter().map(|(name, entry)| (name, entry, true)).collect()
+            }
             None => Vec::new(),
         };
         if client == Client::Claude {

@@ -278,8 +278,8 @@ pub fn file_status(
         status.mode_bits = Some(bits);
         status.mode = Some(format!("{bits:04o}"));
     }
-    status.holds_gateway_token =
-        token.is_some_and(|token| !token.is_empty() && String::from_utf8_lossy(&bytes).contains(token));
+    status.holds_gateway_token = token
+        .is_some_and(|token| !token.is_empty() && memchr::memmem::find(&bytes, token.as_bytes()).is_some());
     match Document::parse_owned(bytes, format, path) {
         Ok(document) => {
             status.parses = Some(true);
