@@ -10,6 +10,7 @@
 //! files already written are put back from the snapshot (all or nothing).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -134,10 +135,10 @@ impl<T> Outcome<T> {
     }
 }
 
-struct Planned<'a, 'b, T> {
+struct Planned<'a, 'b, 's, T> {
     index: usize,
     change: &'b Change<'a, T>,
-    state: FileState,
+    state: &'s FileState,
     new_bytes: Option<Vec<u8>>,
 }
 
@@ -149,17 +150,58 @@ pub fn apply<T>(
     changes: &[Change<'_, T>],
     dry_run: bool,
 ) -> Result<Outcome<T>> {
+    let states: Vec<FileState> =
+        changes.iter().map(|change| fsx::read_state(&change.path)).collect::<Result<_>>()?;
+    // A large file's snapshot blob (a fsynced copy and its hash, the same whatever the
+    // edit makes) is written on other threads while the edits run; when nothing is to be
+    // written, it is called off. (Only into a home that is there already: a command that
+    // changes nothing creates nothing.)
+    let cancel = AtomicBool::new(false);
+    let blobs = store::blob_dir_in(&paths.aigate_home);
+    let background = !dry_run && paths.aigate_home.is_dir();
+    std::thread::scope(|scope| {
+        let staging: Vec<_> = states
+            .iter()
+            .filter_map(|state| state.bytes.as_deref())
+            .filter(|bytes| background && bytes.len() >= store::EXTERNAL_BLOB_MIN)
+            .filter_map(|bytes| {
+                let (blobs, cancel) = (&blobs, &cancel);
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, move || store::stage_blob(blobs, bytes, cancel))
+                    .ok()
+            })
+            .collect();
+        let outcome = apply_staged(paths, command, reason, changes, dry_run, &states, staging, &cancel);
+        cancel.store(true, Ordering::Relaxed);
+        outcome
+    })
+}
+
+/// A blob being staged on another thread.
+type Staging<'scope, 'bytes> =
+    std::thread::ScopedJoinHandle<'scope, Result<Option<store::StagedBlob<'bytes>>>>;
+
+#[expect(clippy::too_many_arguments, reason = "apply's arguments and what it prepared")]
+fn apply_staged<T>(
+    paths: &Paths,
+    command: &str,
+    reason: &str,
+    changes: &[Change<'_, T>],
+    dry_run: bool,
+    states: &[FileState],
+    staging: Vec<Staging<'_, '_>>,
+    cancel: &AtomicBool,
+) -> Result<Outcome<T>> {
     let mut planned = Vec::new();
     let mut files = Vec::new();
     let mut results = Vec::with_capacity(changes.len());
-    for (index, change) in changes.iter().enumerate() {
-        let state = fsx::read_state(&change.path)?;
+    for (index, (change, state)) in changes.iter().zip(states).enumerate() {
         let Edited { bytes: new_bytes, result } =
             (change.edit)(Current { bytes: state.bytes.as_deref(), mode: state.mode })?;
         results.push(result);
         let label = display_path(&change.path);
         let action =
-            action_for(state.bytes.as_deref(), new_bytes.as_deref(), mode_change(change.mode, &state));
+            action_for(state.bytes.as_deref(), new_bytes.as_deref(), mode_change(change.mode, state));
         // A whole-file diff costs real time on a 20 MB `.claude.json`: only `--dry-run`
         // shows it.
         let diff = if action == "unchanged" || !dry_run {
@@ -173,7 +215,23 @@ pub fn apply<T>(
         }
     }
     if dry_run || planned.is_empty() {
+        cancel.store(true, Ordering::Relaxed);
         return Ok(Outcome { txn: None, snapshot_ids: Vec::new(), files, dry_run, results });
+    }
+    // The new contents go into temp files beside their targets (nothing a client reads)
+    // while the snapshot blobs are still being written.
+    let mut prepared = Vec::with_capacity(planned.len());
+    for item in &planned {
+        let mode = final_mode(item.change.mode, item.state.mode);
+        prepared.push(match &item.new_bytes {
+            Some(bytes) => Some(fsx::prepare_temp(&item.state.target, bytes, mode)?),
+            None => None,
+        });
+    }
+    let mut staged = Vec::new();
+    for handle in staging {
+        let blob = handle.join().map_err(|_| Error::internal("writing a snapshot's bytes failed"))??;
+        staged.extend(blob);
     }
 
     let mut connection = crate::db::open(&paths.aigate_home)?;
@@ -186,7 +244,7 @@ pub fn apply<T>(
         let mut entries: Vec<Entry<'_>> = planned
             .iter()
             .filter(|item| item.change.client == client)
-            .map(|item| backup::file_entry_of(&item.change.path, &item.state))
+            .map(|item| backup::file_entry_of(&item.change.path, item.state))
             .collect();
         // The first snapshot of a client is its pinned original: take every file of it.
         if !store::has_snapshot(&connection, client)? {
@@ -197,16 +255,20 @@ pub fn apply<T>(
                 .collect();
             entries.extend(backup::capture(&extra)?);
         }
-        let id = store::insert(&mut connection, &txn, client, reason, None, command, &entries)?;
+        let (mine, others): (Vec<_>, Vec<_>) = staged.into_iter().partition(|blob| {
+            entries.iter().any(|entry| entry.bytes.as_deref().is_some_and(|bytes| blob.is_of(bytes)))
+        });
+        staged = others;
+        let id = store::insert_staged(&mut connection, &txn, client, reason, None, command, &entries, mine)?;
         snapshot_ids.push((client.to_string(), id));
     }
 
-    for index in 0..planned.len() {
+    for (index, temp) in prepared.into_iter().enumerate() {
         let item = &mut planned[index];
         let snapshot_id =
             snapshot_ids.iter().find(|(client, _)| *client == item.change.client).map(|(_, id)| *id);
         let new_bytes = item.new_bytes.take();
-        let written = write_one(item, new_bytes, &mut connection, snapshot_id);
+        let written = write_one(item, temp, new_bytes, &mut connection, snapshot_id);
         if let Ok(Some(result)) = written {
             results[planned[index].index] = result;
         } else if let Err(error) = written {
@@ -234,10 +296,12 @@ pub fn apply<T>(
     })
 }
 
-/// Write one planned file. `Some(result)` when the edit had to be redone on bytes another
-/// program wrote meanwhile: that answer replaces the first one.
+/// Write one planned file (its new bytes already in `temp`, when it is not removed).
+/// `Some(result)` when the edit had to be redone on bytes another program wrote
+/// meanwhile: that answer replaces the first one.
 fn write_one<T>(
-    item: &Planned<'_, '_, T>,
+    item: &Planned<'_, '_, '_, T>,
+    mut temp: Option<tempfile::NamedTempFile>,
     mut new_bytes: Option<Vec<u8>>,
     connection: &mut rusqlite::Connection,
     snapshot_id: Option<i64>,
@@ -249,10 +313,12 @@ fn write_one<T>(
     let mut replaced_expectation: Option<Option<Vec<u8>>> = None;
     let target = &item.state.target;
     for _ in 0..MAX_ATTEMPTS {
-        let mode = final_mode(item.change.mode, item.state.mode);
-        let prepared = match &new_bytes {
-            Some(bytes) => Some(fsx::prepare_temp(target, bytes, mode)?),
-            None => None,
+        let prepared = match (temp.take(), &new_bytes) {
+            (Some(temp), Some(_)) => Some(temp),
+            (_, Some(bytes)) => {
+                Some(fsx::prepare_temp(target, bytes, final_mode(item.change.mode, item.state.mode))?)
+            }
+            (_, None) => None,
         };
         let expected = replaced_expectation.as_ref().unwrap_or(&item.state.bytes);
         if fsx::holds(&item.change.path, expected.as_deref())? {
@@ -290,7 +356,7 @@ fn write_one<T>(
     .hint("stop the program that is rewriting it (is the agent running?), then try again"))
 }
 
-fn roll_back<T>(written: &[Planned<'_, '_, T>]) -> Result<()> {
+fn roll_back<T>(written: &[Planned<'_, '_, '_, T>]) -> Result<()> {
     for item in written.iter().rev() {
         match &item.state.bytes {
             Some(bytes) => fsx::write_atomic(&item.state.target, bytes, item.state.mode.unwrap_or(0o644))?,

@@ -12,7 +12,9 @@
 //! lock) with the row. A blob is checked against its sha256 when it is read back.
 
 use std::borrow::Cow;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
@@ -108,7 +110,24 @@ pub fn insert(
     command: &str,
     entries: &[Entry<'_>],
 ) -> Result<i64> {
+    insert_staged(connection, txn, client, reason, label, command, entries, Vec::new())
+}
+
+/// [`insert`], with the blobs of some entries already written ([`stage_blob`]); the
+/// others are staged first, before the write lock is taken.
+#[expect(clippy::too_many_arguments, reason = "insert's arguments and the staged blobs")]
+pub fn insert_staged(
+    connection: &mut Connection,
+    txn: &str,
+    client: &str,
+    reason: &str,
+    label: Option<&str>,
+    command: &str,
+    entries: &[Entry<'_>],
+    staged: Vec<StagedBlob<'_>>,
+) -> Result<i64> {
     let blobs = blob_dir(connection);
+    let mut staged = stage_missing(&blobs, entries, staged)?;
     // The write lock from the start: a blob file goes into place under it, so a prune in
     // another process cannot remove it before its row is committed.
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -120,7 +139,7 @@ pub fn insert(
     let id = transaction.last_insert_rowid();
     for entry in entries {
         let sha = match entry.bytes.as_deref() {
-            Some(bytes) => Some(put_blob(&transaction, &blobs, bytes)?),
+            Some(bytes) => Some(put_blob(&transaction, &blobs, bytes, &mut staged)?),
             None => None,
         };
         transaction.execute(
@@ -146,9 +165,10 @@ pub fn has_snapshot(connection: &Connection, client: &str) -> Result<bool> {
 /// the snapshot and the write, and the write was redone on the fresh bytes).
 pub fn replace_entry(connection: &mut Connection, snapshot_id: i64, entry: &Entry<'_>) -> Result<()> {
     let blobs = blob_dir(connection);
+    let mut staged = stage_missing(&blobs, std::slice::from_ref(entry), Vec::new())?;
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let sha = match entry.bytes.as_deref() {
-        Some(bytes) => Some(put_blob(&transaction, &blobs, bytes)?),
+        Some(bytes) => Some(put_blob(&transaction, &blobs, bytes, &mut staged)?),
         None => None,
     };
     transaction.execute(
@@ -160,24 +180,130 @@ pub fn replace_entry(connection: &mut Connection, snapshot_id: i64, entry: &Entr
     Ok(())
 }
 
-/// Store `bytes` (once per content) and return their sha256.
-fn put_blob(transaction: &rusqlite::Transaction<'_>, blobs: &Path, bytes: &[u8]) -> Result<String> {
-    let sha = sha256_hex(bytes);
+/// A large blob written ahead of its snapshot: hashed, and in a fsynced temp file in the
+/// blob directory, which [`insert_staged`] renames into place (or drops, when the store
+/// has that blob already). Dropping it removes the temp file.
+pub struct StagedBlob<'bytes> {
+    /// The very bytes it was made from (an entry is matched to it by identity).
+    bytes: &'bytes [u8],
+    sha: String,
+    temp: tempfile::NamedTempFile,
+}
+
+impl StagedBlob<'_> {
+    /// Whether it was staged from these very bytes.
+    pub fn is_of(&self, bytes: &[u8]) -> bool {
+        std::ptr::eq(self.bytes, bytes)
+    }
+}
+
+/// Where the external blobs of the db in `aigate_home` live.
+pub fn blob_dir_in(aigate_home: &Path) -> PathBuf {
+    aigate_home.join("blobs")
+}
+
+/// Stage `bytes` as an external blob in `blobs`: written to a fsynced temp file while a
+/// second thread hashes them. `None` when `cancel` was set meanwhile (nothing is left).
+pub fn stage_blob<'bytes>(
+    blobs: &Path,
+    bytes: &'bytes [u8],
+    cancel: &AtomicBool,
+) -> Result<Option<StagedBlob<'bytes>>> {
+    use std::io::Write;
+    const CHUNK: usize = 1 << 20;
+    crate::paths::ensure_private_dir(blobs)?;
+    std::thread::scope(|scope| {
+        let hash = || {
+            let mut hasher = Sha256::new();
+            for chunk in bytes.chunks(CHUNK) {
+                if cancel.load(Ordering::Relaxed) {
+                    return None;
+                }
+                hasher.update(chunk);
+            }
+            Some(hex::encode(hasher.finalize()))
+        };
+        // Hashing on this thread instead when no thread can be had.
+        let hasher = std::thread::Builder::new().spawn_scoped(scope, hash).ok();
+        let mut temp = tempfile::Builder::new()
+            .prefix(".blob-")
+            .suffix(".tmp")
+            .permissions(std::fs::Permissions::from_mode(0o600))
+            .tempfile_in(blobs)
+            .map_err(|error| {
+                crate::error::Error::internal(format!(
+                    "Failed to create a temp file in `{}`",
+                    crate::output::display_path(blobs)
+                ))
+                .cause(error)
+            })?;
+        for chunk in bytes.chunks(CHUNK) {
+            if cancel.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
+            temp.write_all(chunk)?;
+        }
+        if cancel.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        temp.as_file().sync_all()?;
+        let sha = match hasher {
+            Some(hasher) => hasher
+                .join()
+                .map_err(|_| crate::error::Error::internal("hashing a snapshot's bytes failed"))?,
+            None => hash(),
+        };
+        Ok(sha.map(|sha| StagedBlob { bytes, sha, temp }))
+    })
+}
+
+/// `staged`, and a staged blob for each large entry it has none for.
+fn stage_missing<'bytes>(
+    blobs: &Path,
+    entries: &'bytes [Entry<'_>],
+    mut staged: Vec<StagedBlob<'bytes>>,
+) -> Result<Vec<StagedBlob<'bytes>>> {
+    let never = AtomicBool::new(false);
+    for entry in entries {
+        let Some(bytes) = entry.bytes.as_deref().filter(|bytes| bytes.len() >= EXTERNAL_BLOB_MIN) else {
+            continue;
+        };
+        if !staged.iter().any(|blob| blob.is_of(bytes)) {
+            staged.extend(stage_blob(blobs, bytes, &never)?);
+        }
+    }
+    Ok(staged)
+}
+
+/// Store `bytes` (once per content) and return their sha256. A large blob must be among
+/// `staged`: it is put in place from there.
+fn put_blob(
+    transaction: &rusqlite::Transaction<'_>,
+    blobs: &Path,
+    bytes: &[u8],
+    staged: &mut Vec<StagedBlob<'_>>,
+) -> Result<String> {
     if bytes.len() < EXTERNAL_BLOB_MIN {
+        let sha = sha256_hex(bytes);
         transaction
             .execute("INSERT OR IGNORE INTO blobs (sha256, data) VALUES (?1, ?2)", params![sha, bytes])?;
         return Ok(sha);
     }
+    let index = staged
+        .iter()
+        .position(|blob| blob.is_of(bytes))
+        .ok_or_else(|| crate::error::Error::internal("a large snapshot blob was not staged"))?;
+    let StagedBlob { sha, temp, .. } = staged.swap_remove(index);
     let stored: Option<bool> = transaction
         .query_row("SELECT external FROM blobs WHERE sha256 = ?1", params![sha], |row| row.get(0))
         .optional()?;
     let file = blobs.join(&sha);
     match stored {
+        // Already stored: the staged copy goes (dropped).
         Some(false) => {}
         Some(true) if file.exists() => {}
         Some(true) | None => {
-            crate::paths::ensure_private_dir(blobs)?;
-            crate::fsx::write_atomic(&file, bytes, 0o600)?;
+            crate::fsx::commit_temp(temp, &file)?;
             transaction.execute(
                 "INSERT OR IGNORE INTO blobs (sha256, data, external) VALUES (?1, X'', 1)",
                 params![sha],
@@ -190,7 +316,7 @@ fn put_blob(transaction: &rusqlite::Transaction<'_>, blobs: &Path, bytes: &[u8])
 /// Where external blobs live: `blobs/` beside the db file.
 fn blob_dir(connection: &Connection) -> PathBuf {
     let db = Path::new(connection.path().unwrap_or_default());
-    db.parent().unwrap_or_else(|| Path::new(".")).join("blobs")
+    blob_dir_in(db.parent().unwrap_or_else(|| Path::new(".")))
 }
 
 fn prune(transaction: &rusqlite::Transaction<'_>, client: &str, blobs: &Path) -> Result<()> {
