@@ -66,7 +66,7 @@ pub fn resolve_target(path: &Path) -> Result<PathBuf> {
 /// Read a file's bytes and mode through its symlinks.
 pub fn read_state(path: &Path) -> Result<FileState> {
     let target = resolve_target(path)?;
-    match fs_err::read(&target) {
+    match read(&target) {
         Ok(bytes) => {
             let mode = fs_err::metadata(&target)?.permissions().mode() & 0o7777;
             Ok(FileState { target, bytes: Some(bytes), mode: Some(mode) })
@@ -78,35 +78,103 @@ pub fn read_state(path: &Path) -> Result<FileState> {
     }
 }
 
+/// Files this large are read by two threads, a half each: most of the time of reading a
+/// 20 MB `.claude.json` is the kernel filling fresh pages, which two cores do at once.
+const PARALLEL_READ_MIN: u64 = 4 << 20;
+
+/// `fs_err::read`, in two halves at once for a large file ([`PARALLEL_READ_MIN`]).
+pub fn read(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek};
+    use std::os::unix::fs::FileExt;
+    let mut file = fs_err::File::open(path)?;
+    let length = file.metadata()?.len();
+    if length < PARALLEL_READ_MIN || usize::try_from(length).is_err() {
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        return Ok(bytes);
+    }
+    let mut bytes = vec![0; length as usize];
+    let half = bytes.len() / 2;
+    let (first, second) = bytes.split_at_mut(half);
+    let whole = std::thread::scope(|scope| {
+        let handle = file.file();
+        let Ok(other) = std::thread::Builder::new()
+            .spawn_scoped(scope, move || handle.read_exact_at(second, half as u64))
+        else {
+            return false;
+        };
+        let mine = handle.read_exact_at(first, 0);
+        let theirs = other.join().unwrap_or_else(|_| Err(std::io::ErrorKind::Other.into()));
+        mine.is_ok() && theirs.is_ok()
+    });
+    if !whole {
+        // No second thread, a read failed, or the file shrank meanwhile: read it again as
+        // a whole (which also gives the error its path).
+        return fs_err::read(path);
+    }
+    // It grew meanwhile: the rest too.
+    file.seek(std::io::SeekFrom::Start(length))?;
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// Whether `path` (through its symlinks) holds exactly `expected` (`None`: no file),
-/// compared as it is read, a block at a time, without a copy of the file.
+/// compared as it is read, a block at a time, without a copy of the file (in two halves
+/// at once for a large one).
 pub fn holds(path: &Path, expected: Option<&[u8]>) -> Result<bool> {
-    use std::io::Read;
     let target = resolve_target(path)?;
-    let mut file = match fs_err::File::open(&target) {
+    let file = match fs_err::File::open(&target) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(expected.is_none()),
         Err(error) => return Err(error.into()),
     };
-    let Some(mut expected) = expected else { return Ok(false) };
-    if file.metadata()?.len() != expected.len() as u64 {
+    let Some(expected) = expected else { return Ok(false) };
+    let length = file.metadata()?.len();
+    if length != expected.len() as u64 {
         return Ok(false);
     }
-    let mut block = vec![0; (256 * 1024).min(expected.len() + 1)];
-    loop {
-        let read = match file.read(&mut block) {
-            Ok(read) => read,
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error.into()),
-        };
-        if read == 0 {
-            return Ok(expected.is_empty());
+    let handle = file.file();
+    let same = if length >= PARALLEL_READ_MIN {
+        let (first, second) = expected.split_at(expected.len() / 2);
+        std::thread::scope(|scope| {
+            let other = std::thread::Builder::new()
+                .spawn_scoped(scope, || same_at(handle, second, first.len() as u64))
+                .ok();
+            let mine = same_at(handle, first, 0);
+            let theirs = match other {
+                Some(other) => other.join().unwrap_or_else(|_| Err(std::io::ErrorKind::Other.into())),
+                None => same_at(handle, second, first.len() as u64),
+            };
+            Ok::<_, std::io::Error>(mine? && theirs?)
+        })
+    } else {
+        same_at(handle, expected, 0)
+    };
+    let same = same.map_err(|error| {
+        Error::internal(format!("Failed to read `{}`", display_path(&target))).cause(error)
+    })?;
+    // And nothing past the end (it may have grown since its length was read).
+    Ok(same && std::os::unix::fs::FileExt::read_at(handle, &mut [0], length).is_ok_and(|read| read == 0))
+}
+
+/// Whether `file` holds `expected` at `offset` (false when it ends before).
+fn same_at(file: &std::fs::File, expected: &[u8], offset: u64) -> std::io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let mut block = vec![0; (256 * 1024).min(expected.len())];
+    let mut done = 0;
+    while done < expected.len() {
+        let size = block.len().min(expected.len() - done);
+        match file.read_exact_at(&mut block[..size], offset + done as u64) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+            Err(error) => return Err(error),
         }
-        match expected.split_at_checked(read) {
-            Some((head, rest)) if head == &block[..read] => expected = rest,
-            Some(_) | None => return Ok(false),
+        if block[..size] != expected[done..done + size] {
+            return Ok(false);
         }
+        done += size;
     }
+    Ok(true)
 }
 
 /// Write `bytes` to `target` (already resolved) atomically with the given mode.
@@ -203,6 +271,25 @@ mod tests {
         assert!(dangling.message.contains("does not exist"), "{}", dangling.message);
         let looped = resolve_target(&dir.path().join("loop-a.json")).unwrap_err();
         assert_eq!(looped.exit_code(), 1);
+    }
+
+    #[test]
+    fn a_large_file_is_read_and_compared_in_halves_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("large.json");
+        let bytes: Vec<u8> = (0..(5 << 20) + 7).map(|index: usize| (index % 251) as u8).collect();
+        fs_err::write(&path, &bytes).unwrap();
+        assert_eq!(read_state(&path).unwrap().bytes.as_deref(), Some(bytes.as_slice()));
+        assert!(holds(&path, Some(&bytes)).unwrap());
+        let mut other = bytes.clone();
+        *other.last_mut().unwrap() ^= 1;
+        assert!(!holds(&path, Some(&other)).unwrap(), "a difference in the second half");
+        other = bytes.clone();
+        other[0] ^= 1;
+        assert!(!holds(&path, Some(&other)).unwrap(), "a difference in the first half");
+        assert!(!holds(&path, Some(&bytes[..bytes.len() - 1])).unwrap(), "longer than expected");
+        assert!(!holds(&path, None).unwrap());
+        assert!(holds(&dir.path().join("missing.json"), None).unwrap());
     }
 
     #[test]

@@ -78,15 +78,41 @@ pub(crate) fn validate(text: &str, strict: bool) -> Result<Scanned, ScanFailure>
     validate_boxed(text, strict).map_err(|failure| *failure)
 }
 
+/// Strict JSON texts this large are validated by two threads (see [`validate_split`]).
+const SPLIT_MIN: usize = 4 << 20;
+
 fn validate_boxed(text: &str, strict: bool) -> Result<Scanned, Failure> {
-    let mut validator = Validator {
-        bytes: text.as_bytes(),
-        strict,
-        top: Vec::new(),
-        nested: Vec::new(),
-        second: Vec::new(),
-        keys: Vec::new(),
-    };
+    if strict && text.len() >= SPLIT_MIN {
+        // A raw line feed is never inside a string in strict JSON (nor in a comment: it
+        // has none), so a token starts after it.
+        if let Some(newline) = memchr::memchr(b'\n', &text.as_bytes()[text.len() / 2..]) {
+            return validate_split(text, text.len() / 2 + newline + 1);
+        }
+    }
+    let mut validator = Validator::new(text.as_bytes(), strict, 2);
+    validate_from(&mut validator)
+}
+
+/// Validate `text` on two threads: this one reads it from the start as [`validate`]
+/// always does, while another validates every complete value it finds from `split` on
+/// (a value whose container it cannot know yet), so that this one, once there, skips
+/// those it accepted instead of reading them again. What this thread reads is exactly
+/// what a validation on one thread reads, less those values: the same refusals, at the
+/// same offsets (after a refusal the other thread stops, and this one reads the rest).
+fn validate_split(text: &str, split: usize) -> Result<Scanned, Failure> {
+    std::thread::scope(|scope| {
+        let other =
+            std::thread::Builder::new().spawn_scoped(scope, || complete_values(text.as_bytes(), split)).ok();
+        let mut validator = Validator::new(text.as_bytes(), true, 2);
+        if other.is_some() {
+            validator.split = split;
+            validator.pending = other;
+        }
+        validate_from(&mut validator)
+    })
+}
+
+fn validate_from(validator: &mut Validator<'_, '_>) -> Result<Scanned, Failure> {
     let start = validator.whitespace(0)?;
     match validator.bytes.get(start) {
         Some(b'{') => {}
@@ -105,7 +131,48 @@ fn validate_boxed(text: &str, strict: bool) -> Result<Scanned, Failure> {
     if after < validator.bytes.len() {
         return Err(failure(JsonFailureKind::Syntax, after, "unexpected text after the top-level object"));
     }
-    Ok(Scanned { root: start..end, top: validator.top, nested: validator.nested })
+    let (top, nested) = (std::mem::take(&mut validator.top), std::mem::take(&mut validator.nested));
+    Ok(Scanned { root: start..end, top, nested })
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many values validators on this thread skipped (validated by another).
+    static SKIPPED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A value of strict JSON text validated on its own (see [`validate_split`]).
+struct Validated {
+    start: usize,
+    end: usize,
+    /// How deep it nests (1 for `{}`, 0 for a scalar).
+    depth: usize,
+    /// An object's members.
+    members: Vec<Member>,
+}
+
+/// Every complete value at the outermost level of strict JSON text from `from` (which is
+/// between tokens), validated on its own, in order; up to the first that is refused, or a
+/// byte no value starts with. Strings that are keys are among them (harmless: a key is
+/// never looked up as a value).
+fn complete_values(bytes: &[u8], from: usize) -> Vec<Validated> {
+    let mut validator = Validator::new(bytes, true, 1);
+    let mut values = Vec::new();
+    let mut at = from;
+    loop {
+        let Ok(start) = validator.whitespace(at) else { return values };
+        match bytes.get(start) {
+            Some(b',' | b':' | b'}' | b']') => at = start + 1,
+            Some(_) => {
+                validator.max_depth = 0;
+                let Ok(end) = validator.value(start, 0) else { return values };
+                let members = std::mem::take(&mut validator.top);
+                values.push(Validated { start, end, depth: validator.max_depth, members });
+                at = end;
+            }
+            None => return values,
+        }
+    }
 }
 
 /// Bring the `members` of the object at `object` (a range of the text before the edit)
@@ -400,20 +467,74 @@ impl std::hash::Hasher for KeyHasher {
 /// Above this many keys an object's duplicate check uses a hash set.
 const LINEAR_KEYS: usize = 16;
 
-struct Validator<'text> {
+struct Validator<'text, 'scope> {
     bytes: &'text [u8],
     strict: bool,
+    /// The levels whose members are indexed: 2 (the top level and the one below), or 1.
+    index_depth: usize,
     top: Vec<Member>,
     /// The index of the objects one level down (see [`Scanned`]).
     nested: Vec<(Range<usize>, Vec<Member>)>,
     /// The members of the object one level down being read.
     second: Vec<Member>,
+    /// The deepest nesting reached since it was last reset.
+    max_depth: usize,
+    /// From this offset on, values another thread validated are skipped
+    /// ([`validate_split`]); `usize::MAX` when none.
+    split: usize,
+    /// That thread, until its values are needed.
+    pending: Option<std::thread::ScopedJoinHandle<'scope, Vec<Validated>>>,
+    /// Its values, and the first one not passed yet.
+    validated: Vec<Validated>,
+    next_validated: usize,
     /// The keys (string range, has escapes) of every object being read, innermost last:
     /// one buffer for the whole file instead of one allocation per object.
     keys: Vec<(usize, usize, bool)>,
 }
 
-impl<'text> Validator<'text> {
+impl<'text> Validator<'text, '_> {
+    fn new(bytes: &'text [u8], strict: bool, index_depth: usize) -> Self {
+        Validator {
+            bytes,
+            strict,
+            index_depth,
+            top: Vec::new(),
+            nested: Vec::new(),
+            second: Vec::new(),
+            max_depth: 0,
+            split: usize::MAX,
+            pending: None,
+            validated: Vec::new(),
+            next_validated: 0,
+            keys: Vec::new(),
+        }
+    }
+
+    /// The end of the value at `at`, when the other thread validated it and it fits at
+    /// `depth` (its index taken over as if this thread had read it).
+    fn validated_elsewhere(&mut self, at: usize, depth: usize) -> Option<usize> {
+        if let Some(pending) = self.pending.take() {
+            self.validated = pending.join().unwrap_or_default();
+        }
+        // Values are reached in file order.
+        while self.validated.get(self.next_validated).is_some_and(|value| value.start < at) {
+            self.next_validated += 1;
+        }
+        let value = self.validated.get_mut(self.next_validated).filter(|value| value.start == at)?;
+        if depth + value.depth > MAX_DEPTH {
+            return None;
+        }
+        self.next_validated += 1;
+        #[cfg(test)]
+        SKIPPED.with(|count| count.set(count.get() + 1));
+        let end = value.end;
+        if depth + 1 == 2 && self.index_depth >= 2 && self.bytes.get(at) == Some(&b'{') {
+            self.nested.push((at..end, std::mem::take(&mut value.members)));
+        }
+        self.max_depth = self.max_depth.max(depth + value.depth);
+        Some(end)
+    }
+
     #[inline]
     fn whitespace(&self, at: usize) -> Result<usize, Failure> {
         // Between tokens there is mostly nothing, or one space.
@@ -460,6 +581,11 @@ impl<'text> Validator<'text> {
 
     /// Validate the value at `at` (nested `depth` levels deep); return its end.
     fn value(&mut self, at: usize, depth: usize) -> Result<usize, Failure> {
+        if at >= self.split {
+            if let Some(end) = self.validated_elsewhere(at, depth) {
+                return Ok(end);
+            }
+        }
         match self.bytes.get(at) {
             Some(b'{') => self.object(at, depth + 1),
             Some(b'[') => self.array(at, depth + 1),
@@ -497,11 +623,14 @@ impl<'text> Validator<'text> {
 
     fn object(&mut self, open: usize, depth: usize) -> Result<usize, Failure> {
         Self::too_deep(open, depth)?;
+        self.max_depth = self.max_depth.max(depth);
         let base = self.keys.len();
         let result = self.members(open, depth, base);
         self.keys.truncate(base);
         if let (2, Ok(end)) = (depth, &result) {
-            self.nested.push((open..*end, std::mem::take(&mut self.second)));
+            if self.index_depth >= 2 {
+                self.nested.push((open..*end, std::mem::take(&mut self.second)));
+            }
         }
         result
     }
@@ -553,7 +682,7 @@ impl<'text> Validator<'text> {
             }
             let value_start = self.whitespace(at + 1)?;
             let value_end = self.value(value_start, depth)?;
-            if depth <= 2 {
+            if depth <= self.index_depth {
                 let member = Member { key_start, key_end, escaped, value: value_start..value_end };
                 if depth == 1 { self.top.push(member) } else { self.second.push(member) }
             }
@@ -586,6 +715,7 @@ impl<'text> Validator<'text> {
 
     fn array(&mut self, open: usize, depth: usize) -> Result<usize, Failure> {
         Self::too_deep(open, depth)?;
+        self.max_depth = self.max_depth.max(depth);
         let mut at = self.whitespace(open + 1)?;
         if self.bytes.get(at) == Some(&b']') {
             return Ok(at + 1);
@@ -755,6 +885,98 @@ impl<'text> Validator<'text> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`validate`] on one thread.
+    fn validate_alone(text: &str) -> Result<Scanned, ScanFailure> {
+        validate_from(&mut Validator::new(text.as_bytes(), true, 2)).map_err(|failure| *failure)
+    }
+
+    fn same(first: &Result<Scanned, ScanFailure>, second: &Result<Scanned, ScanFailure>) -> bool {
+        match (first, second) {
+            (Ok(first), Ok(second)) => {
+                first.root == second.root && first.top == second.top && first.nested == second.nested
+            }
+            (Err(first), Err(second)) => first == second,
+            (Ok(_), Err(_)) | (Err(_), Ok(_)) => false,
+        }
+    }
+
+    /// A strict JSON text over the split size: projects with histories, servers, and a
+    /// big array at the end.
+    fn large(projects: usize) -> String {
+        let mut text = String::from("{\n  \"numStartups\": 1,\n  \"projects\": {\n");
+        for index in 0..projects {
+            let history: Vec<String> = (0..40)
+                .map(|entry| {
+                    format!(
+                        "        {{\"display\": \"/clear {entry} \\u00e9\", \"n\": [1, 2.5e3, true, null]}}"
+                    )
+                })
+                .collect();
+            text.push_str(&format!(
+                "    \"/p/{index}\": {{\n      \"history\": [\n{}\n      ],\n      \"mcpServers\": {{}}\n    }}{}\n",
+                history.join(",\n"),
+                if index + 1 == projects { "" } else { "," }
+            ));
+        }
+        text.push_str("  },\n  \"mcpServers\": {\n    \"x\": {\"command\": \"c\"}\n  },\n  \"tail\": [[{\"deep\": [[[]]]}]]\n}\n");
+        text
+    }
+
+    #[test]
+    fn two_threads_find_what_one_finds_on_valid_and_broken_large_files() {
+        let text = large(2200);
+        assert!(text.len() >= SPLIT_MIN, "{}", text.len());
+        let skipped = || SKIPPED.with(std::cell::Cell::get);
+        let before = skipped();
+        let split = validate(&text, true);
+        assert!(split.is_ok());
+        assert!(skipped() - before > 1000, "the second half was skipped: {}", skipped() - before);
+        assert!(same(&split, &validate_alone(&text)));
+        let at = |needle: &str, from: usize| from + text[from..].find(needle).unwrap();
+        let middle = text.len() / 2;
+        let late = |needle: &str, with: &str| {
+            let mut copy = text.clone();
+            let found = at(needle, middle + 100_000);
+            copy.replace_range(found..found + needle.len(), with);
+            copy
+        };
+        let broken: Vec<String> = vec![
+            // Inside a value in the second half, and between values (a missing comma).
+            late("/clear 3 ", "/clear 3\u{1} "),
+            {
+                let mut copy = text.clone();
+                let comma = at("},\n    \"/p/", middle) + 1;
+                copy.replace_range(comma..=comma, " ");
+                copy
+            },
+            // A key of `projects` in the second half that is also in the first.
+            {
+                let mut copy = text.clone();
+                let key = at("\"/p/", middle);
+                let end = key + copy[key + 1..].find('"').unwrap() + 2;
+                copy.replace_range(key..end, "\"/p/3\"");
+                copy
+            },
+            late("1, 2.5e3", "1 2.5e3"),
+            late("\"n\": [", "\"n\" ["),
+            // Too deep in the second half, counting the levels above it.
+            late("\"mcpServers\": {}", &format!("\"mcpServers\": {}{}", "[".repeat(126), "]".repeat(126))),
+            text.replacen("[[[]]]", &format!("{}{}", "[".repeat(125), "]".repeat(125)), 1),
+            // In the first half, and at the very end.
+            text.replacen("/clear 1 ", "/clear 1\t", 1),
+            format!("{text}x"),
+        ];
+        for (index, broken) in broken.iter().enumerate() {
+            let one = validate_alone(broken);
+            assert!(one.is_err(), "case {index} is broken");
+            assert!(same(&validate(broken, true), &one), "case {index}: {:?}", one.err());
+        }
+        // The deep tail just fits.
+        let fits = text.replacen("[[[]]]", &format!("{}{}", "[".repeat(124), "]".repeat(124)), 1);
+        assert!(validate(&fits, true).is_ok());
+        assert!(same(&validate(&fits, true), &validate_alone(&fits)));
+    }
 
     #[test]
     fn the_word_test_finds_every_stop_byte_at_every_position_and_nothing_else() {

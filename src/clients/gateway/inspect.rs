@@ -262,7 +262,7 @@ pub fn file_status(
             }
         }
     }
-    let bytes = match fs_err::read(path) {
+    let bytes = match crate::fsx::read(path) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return status,
         Err(error) => {
