@@ -64,6 +64,17 @@ pub(crate) struct JsonBody {
     /// The text inside each empty object (`{ }`, `{\n}`) that a property was added to,
     /// by key path, so it is written the same way once the object is empty again.
     empty_objects: Vec<(Vec<String>, String)>,
+    /// The edits so far, as changes of the original text.
+    spans: Spans,
+}
+
+/// What the edits of a JSON body changed in its original text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Spans {
+    Unedited,
+    /// One splice: this range of the original was replaced by this many bytes.
+    One(Range<usize>, usize),
+    Several,
 }
 
 impl JsonBody {
@@ -74,7 +85,20 @@ impl JsonBody {
                 let (line, column) = super::text::line_column(text, failure.offset);
                 JsonFailure { kind: failure.kind, line, column, message: failure.message }
             })?;
-        Ok(Self { edited: None, strict, root, top, nested, empty_objects: Vec::new() })
+        Ok(Self {
+            edited: None,
+            strict,
+            root,
+            top,
+            nested,
+            empty_objects: Vec::new(),
+            spans: Spans::Unedited,
+        })
+    }
+
+    /// What the edits so far changed in the original text.
+    pub(crate) fn spans(&self) -> &Spans {
+        &self.spans
     }
 
     /// The current text, given the original.
@@ -114,6 +138,10 @@ impl JsonBody {
     /// Replace `changed` (a range of the current text) by `replacement`, and bring the
     /// index in line with it.
     fn splice(&mut self, original: &str, changed: Range<usize>, replacement: &str) {
+        self.spans = match self.spans {
+            Spans::Unedited => Spans::One(changed.clone(), replacement.len()),
+            Spans::One(..) | Spans::Several => Spans::Several,
+        };
         if let Some(text) = &mut self.edited {
             text.replace_range(changed.clone(), replacement);
         } else {
@@ -164,6 +192,7 @@ impl JsonBody {
 
     /// The whole text was replaced (an edit the skeleton could not take): index it again.
     fn replace_all(&mut self, text: String) {
+        self.spans = Spans::Several;
         let start = json_scan::skip_whitespace(text.as_bytes(), 0);
         self.root = start..json_scan::skip_value(text.as_bytes(), start);
         self.top = json_scan::members(&text, start);

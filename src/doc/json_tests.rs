@@ -399,8 +399,19 @@ fn a_new_server_is_written_as_the_retired_splice_fast_path_wrote_it() {
     for (input, key_path, expected) in cases {
         let mut document = parse(input, Format::Json);
         document.set(key_path, &entry).unwrap();
+        // The span says which bytes changed: the rest is the input's.
+        let (changed, inserted) = document.changed_span().unwrap();
+        assert_eq!(expected[..changed.start], input[..changed.start]);
+        assert_eq!(expected[changed.start + inserted..], input[changed.end..]);
         assert_eq!(String::from_utf8(document.into_bytes()).unwrap(), expected);
     }
+    // With a BOM the span counts its bytes; a second edit makes it unknown.
+    let mut document = parse("\u{feff}{\"a\": 1}", Format::Json);
+    document.set(&["b"], &json!(2)).unwrap();
+    assert_eq!(document.changed_span(), Some((10..10, 8)));
+    assert_eq!(output(&document), "\u{feff}{\"a\": 1, \"b\": 2}");
+    document.set(&["c"], &json!(3)).unwrap();
+    assert_eq!(document.changed_span(), None);
 }
 
 /// Where the time of a parse goes on a 20 MB file (release mode:

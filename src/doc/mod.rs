@@ -338,6 +338,20 @@ impl<'src> Document<'src> {
         }
     }
 
+    /// When the edits so far made the file's bytes by replacing one range of the input's
+    /// bytes, that range and the length of its replacement: the bytes before and after it
+    /// are the input's own. (`None` when unknown: several edits, TOML, CRLF, a blank file.)
+    /// An undo record can be made from it without comparing the whole files.
+    pub fn changed_span(&self) -> Option<(std::ops::Range<usize>, usize)> {
+        let Body::Json(body) = &self.body else { return None };
+        let json::Spans::One(range, inserted) = body.spans() else { return None };
+        if self.blank || self.decoded.text.is_some() {
+            return None;
+        }
+        let bom = if self.decoded.bom { 3 } else { 0 };
+        Some((range.start + bom..range.end + bom, *inserted))
+    }
+
     /// The value at `key_path` as JSON (TOML datetimes as strings); the whole document
     /// for an empty path. JSON numbers that fit neither i64/u64 nor a finite f64 are
     /// returned as strings holding their raw text.

@@ -203,9 +203,15 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
                     let entry = skills_mcp::to_entry(file.client, server, existing.as_ref())
                         .map_err(Error::refused)?;
                     edit::upsert_in(&mut document, file, &server.name, &entry)?;
+                    let span = document.changed_span();
                     let new = document.into_bytes();
-                    let added = (existing.is_none() && old != Some(new.as_slice()))
-                        .then(|| patch::record(old, Some(&new)));
+                    let added =
+                        (existing.is_none() && old != Some(new.as_slice())).then(|| match (old, span) {
+                            (Some(old), Some((changed, inserted))) => {
+                                patch::record_span(old, &new, changed, inserted)
+                            }
+                            _ => patch::record(old, Some(&new)),
+                        });
                     Ok(Edited { bytes: Some(new), result: added })
                 },
             )

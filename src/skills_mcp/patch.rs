@@ -34,35 +34,56 @@ pub struct Hunk {
 pub const CONTEXT: usize = 3;
 
 /// The undo record of an edit from `old` to `new` (`None`: the file did not exist / is
-/// removed). `None` when either side is not UTF-8 or nothing changed.
+/// removed). `None` when nothing changed or the changed lines are not UTF-8.
 pub fn record(old: Option<&[u8]>, new: Option<&[u8]>) -> Option<Undo> {
-    let new_text = std::str::from_utf8(new?).ok()?;
-    let Some(old) = old else {
+    let new_bytes = new?;
+    let Some(old_bytes) = old else {
         return Some(Undo {
             created_file: true,
             hunks: vec![Hunk {
                 before: Vec::new(),
                 old: String::new(),
-                new: new_text.to_string(),
+                new: std::str::from_utf8(new_bytes).ok()?.to_string(),
                 after: Vec::new(),
             }],
         });
     };
-    let old_text = std::str::from_utf8(old).ok()?;
-    if old_text == new_text {
+    if old_bytes == new_bytes {
         return None;
     }
-    // Only the lines around the change are diffed: the common start and end of a large
-    // file are skipped at memcmp speed. The window keeps more than CONTEXT equal lines on
-    // each side, so the hunks are the ones a diff of the whole texts gives.
-    let (old_bytes, new_bytes) = (old_text.as_bytes(), new_text.as_bytes());
+    // Only the lines around the change are read and diffed: the common start and end of
+    // a large file are skipped at memcmp speed.
     let prefix = crate::doc::common_prefix(old_bytes, new_bytes);
     let suffix =
         crate::doc::common_suffix(old_bytes, new_bytes, old_bytes.len().min(new_bytes.len()) - prefix);
+    record_between(old_bytes, new_bytes, prefix, suffix)
+}
+
+/// [`record`] of an edit known to have replaced `changed` of `old` by `inserted` bytes
+/// (the rest of `new` is `old`'s own): nothing is compared outside the change.
+pub fn record_span(old: &[u8], new: &[u8], changed: std::ops::Range<usize>, inserted: usize) -> Option<Undo> {
+    let fits = changed.start <= changed.end
+        && changed.end <= old.len()
+        && new.len() == old.len() - changed.len() + inserted;
+    if !fits {
+        return record(Some(old), Some(new));
+    }
+    if changed.is_empty() && inserted == 0 {
+        return None;
+    }
+    record_between(old, new, changed.start, old.len() - changed.end)
+}
+
+/// The record of an edit whose first `prefix` and last `suffix` bytes are the same in
+/// `old` and `new`. The window keeps more than CONTEXT equal lines on each side of the
+/// change, so the hunks are the ones a diff of the whole texts gives.
+fn record_between(old_bytes: &[u8], new_bytes: &[u8], prefix: usize, suffix: usize) -> Option<Undo> {
     let start = lines_back(old_bytes, prefix, CONTEXT + 1);
     let old_end = lines_forward(old_bytes, old_bytes.len() - suffix, CONTEXT + 1);
     let new_end = new_bytes.len() - (old_bytes.len() - old_end);
-    let hunks = hunks(old_text.get(start..old_end)?, new_text.get(start..new_end)?);
+    let old_text = std::str::from_utf8(old_bytes.get(start..old_end)?).ok()?;
+    let new_text = std::str::from_utf8(new_bytes.get(start..new_end)?).ok()?;
+    let hunks = hunks(old_text, new_text);
     Some(Undo { created_file: false, hunks })
 }
 
@@ -229,6 +250,11 @@ mod tests {
         let undo = record(Some(old.as_bytes()), Some(new.as_bytes())).unwrap();
         assert_eq!(undo.hunks, hunks(&old, &new));
         assert_eq!(undo.hunks.len(), 2);
+        // Told where the change is (here: less tightly than it is), the same record.
+        // (Lines are 7 bytes: from line 2000 to the last 3 bytes.)
+        let changed = 2000 * 7..old.len() - 3;
+        let inserted = new.len() - (old.len() - changed.len());
+        assert_eq!(record_span(old.as_bytes(), new.as_bytes(), changed, inserted), Some(undo.clone()));
         assert_eq!(reverse(&undo, Some(new.as_bytes())), Some(Some(old.as_bytes().to_vec())));
         // A change on the first and last lines.
         let new = format!("first\n{}last", &old[..old.len() - 1]);
