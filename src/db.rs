@@ -185,12 +185,16 @@ fn migrate(connection: &mut Connection) -> Result<()> {
         ))
         .hint("upgrade aigate"));
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let transaction = connection.transaction()?;
-        transaction.execute_batch(sql)?;
-        transaction.pragma_update(None, "user_version", index + 1)?;
-        transaction.commit()?;
+    if version == MIGRATIONS.len() {
+        return Ok(());
     }
+    // Every pending step in one transaction: all or nothing, and one sync for a new db.
+    let transaction = connection.transaction()?;
+    for sql in &MIGRATIONS[version..] {
+        transaction.execute_batch(sql)?;
+    }
+    transaction.pragma_update(None, "user_version", MIGRATIONS.len())?;
+    transaction.commit()?;
     Ok(())
 }
 
