@@ -118,10 +118,10 @@ pub fn read(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Whether `path` (through its symlinks) holds exactly `expected` (`None`: no file),
-/// compared as it is read, a block at a time, without a copy of the file (in two halves
-/// at once for a large one).
-pub fn holds(path: &Path, expected: Option<&[u8]>) -> Result<bool> {
+/// Whether `path` (through its symlinks) holds exactly `expected` (`None`: no file), the
+/// bytes given in pieces (a large file spliced, without a copy of it put together),
+/// compared as it is read, a block at a time (in two halves at once for a large one).
+pub fn holds(path: &Path, expected: Option<&[&[u8]]>) -> Result<bool> {
     let target = resolve_target(path)?;
     let file = match fs_err::File::open(&target) {
         Ok(file) => file,
@@ -129,21 +129,22 @@ pub fn holds(path: &Path, expected: Option<&[u8]>) -> Result<bool> {
         Err(error) => return Err(error.into()),
     };
     let Some(expected) = expected else { return Ok(false) };
+    let total: usize = expected.iter().map(|part| part.len()).sum();
     let length = file.metadata()?.len();
-    if length != expected.len() as u64 {
+    if length != total as u64 {
         return Ok(false);
     }
     let handle = file.file();
     let same = if length >= PARALLEL_READ_MIN {
-        let (first, second) = expected.split_at(expected.len() / 2);
+        let (first, second) = split_parts(expected, total / 2);
         std::thread::scope(|scope| {
             let other = std::thread::Builder::new()
-                .spawn_scoped(scope, || same_at(handle, second, first.len() as u64))
+                .spawn_scoped(scope, || same_at(handle, &second, (total / 2) as u64))
                 .ok();
-            let mine = same_at(handle, first, 0);
+            let mine = same_at(handle, &first, 0);
             let theirs = match other {
                 Some(other) => other.join().unwrap_or_else(|_| Err(std::io::ErrorKind::Other.into())),
-                None => same_at(handle, second, first.len() as u64),
+                None => same_at(handle, &second, (total / 2) as u64),
             };
             Ok::<_, std::io::Error>(mine? && theirs?)
         })
@@ -157,34 +158,58 @@ pub fn holds(path: &Path, expected: Option<&[u8]>) -> Result<bool> {
     Ok(same && std::os::unix::fs::FileExt::read_at(handle, &mut [0], length).is_ok_and(|read| read == 0))
 }
 
-/// Whether `file` holds `expected` at `offset` (false when it ends before).
-fn same_at(file: &std::fs::File, expected: &[u8], offset: u64) -> std::io::Result<bool> {
+/// `parts` cut in two at byte `at` of their concatenation.
+fn split_parts<'bytes>(parts: &[&'bytes [u8]], mut at: usize) -> (Vec<&'bytes [u8]>, Vec<&'bytes [u8]>) {
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    for part in parts {
+        if at >= part.len() {
+            first.push(*part);
+            at -= part.len();
+        } else {
+            let (head, tail) = part.split_at(at);
+            first.push(head);
+            second.push(tail);
+            at = 0;
+        }
+    }
+    (first, second)
+}
+
+/// Whether `file` holds the concatenation of `parts` at `offset` (false when it ends
+/// before).
+fn same_at(file: &std::fs::File, parts: &[&[u8]], offset: u64) -> std::io::Result<bool> {
     use std::os::unix::fs::FileExt;
-    let mut block = vec![0; (256 * 1024).min(expected.len())];
-    let mut done = 0;
-    while done < expected.len() {
-        let size = block.len().min(expected.len() - done);
-        match file.read_exact_at(&mut block[..size], offset + done as u64) {
-            Ok(()) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
-            Err(error) => return Err(error),
+    let total: usize = parts.iter().map(|part| part.len()).sum();
+    let mut block = vec![0; (256 * 1024).min(total)];
+    let mut at = offset;
+    for part in parts {
+        let mut done = 0;
+        while done < part.len() {
+            let size = block.len().min(part.len() - done);
+            match file.read_exact_at(&mut block[..size], at) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+                Err(error) => return Err(error),
+            }
+            if block[..size] != part[done..done + size] {
+                return Ok(false);
+            }
+            done += size;
+            at += size as u64;
         }
-        if block[..size] != expected[done..done + size] {
-            return Ok(false);
-        }
-        done += size;
     }
     Ok(true)
 }
 
 /// Write `bytes` to `target` (already resolved) atomically with the given mode.
 pub fn write_atomic(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    commit_temp(prepare_temp(target, bytes, mode)?, target)
+    commit_temp(prepare_temp(target, &[bytes], mode)?, target)
 }
 
-/// The first half of [`write_atomic`]: `bytes` in a fsynced temp file with `mode`, in the
-/// target's directory so the rename cannot cross devices. Dropping it removes it.
-pub fn prepare_temp(target: &Path, bytes: &[u8], mode: u32) -> Result<tempfile::NamedTempFile> {
+/// The first half of [`write_atomic`]: the bytes (in pieces, written one after the
+/// other) in a fsynced temp file with `mode`, in the target's directory so the rename
+/// cannot cross devices. Dropping it removes it.
+pub fn prepare_temp(target: &Path, parts: &[&[u8]], mode: u32) -> Result<tempfile::NamedTempFile> {
     let dir = parent_dir(target);
     if !dir.exists() {
         fs_err::create_dir_all(&dir)?;
@@ -198,7 +223,9 @@ pub fn prepare_temp(target: &Path, bytes: &[u8], mode: u32) -> Result<tempfile::
             Error::internal(format!("Failed to create a temp file in `{}`", display_path(&dir))).cause(error)
         })?;
     temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
-    temp.write_all(bytes)?;
+    for part in parts {
+        temp.write_all(part)?;
+    }
     temp.as_file().sync_all()?;
     Ok(temp)
 }
@@ -280,14 +307,16 @@ mod tests {
         let bytes: Vec<u8> = (0..(5 << 20) + 7).map(|index: usize| (index % 251) as u8).collect();
         fs_err::write(&path, &bytes).unwrap();
         assert_eq!(read_state(&path).unwrap().bytes.as_deref(), Some(bytes.as_slice()));
-        assert!(holds(&path, Some(&bytes)).unwrap());
+        assert!(holds(&path, Some(&[&bytes])).unwrap());
+        let (head, tail) = bytes.split_at(1000);
+        assert!(holds(&path, Some(&[head, &[], tail])).unwrap(), "in pieces");
         let mut other = bytes.clone();
         *other.last_mut().unwrap() ^= 1;
-        assert!(!holds(&path, Some(&other)).unwrap(), "a difference in the second half");
+        assert!(!holds(&path, Some(&[&other])).unwrap(), "a difference in the second half");
         other = bytes.clone();
         other[0] ^= 1;
-        assert!(!holds(&path, Some(&other)).unwrap(), "a difference in the first half");
-        assert!(!holds(&path, Some(&bytes[..bytes.len() - 1])).unwrap(), "longer than expected");
+        assert!(!holds(&path, Some(&[&other])).unwrap(), "a difference in the first half");
+        assert!(!holds(&path, Some(&[&bytes[..bytes.len() - 1]])).unwrap(), "longer than expected");
         assert!(!holds(&path, None).unwrap());
         assert!(holds(&dir.path().join("missing.json"), None).unwrap());
     }

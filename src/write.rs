@@ -21,6 +21,7 @@ use crate::output::display_path;
 use crate::paths::Paths;
 
 pub use crate::diff::unified_diff;
+pub use crate::doc::NewBytes;
 
 /// How many times an edit is redone when another process rewrites the file under us.
 const MAX_ATTEMPTS: usize = 4;
@@ -36,12 +37,13 @@ pub enum ModePolicy {
     Exactly(u32),
 }
 
-/// What a pure edit made of a file: its new bytes (`None` to remove the file) and the
-/// edit's own answer (what it found, what it changed), which the caller gets back in
+/// What a pure edit made of a file: its new bytes (`None` to remove the file; a splice
+/// of the bytes it was given, for a large file, so it is not copied) and the edit's own
+/// answer (what it found, what it changed), which the caller gets back in
 /// [`Outcome::results`] for the bytes that were actually written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edited<T> {
-    pub bytes: Option<Vec<u8>>,
+    pub bytes: Option<NewBytes>,
     pub result: T,
 }
 
@@ -76,7 +78,7 @@ impl<'a> Change<'a, ()> {
         edit: impl Fn(Option<&[u8]>) -> Result<Option<Vec<u8>>> + 'a,
     ) -> Self {
         Self::with_result(client, path, mode, move |current| {
-            Ok(Edited { bytes: edit(current.bytes)?, result: () })
+            Ok(Edited { bytes: edit(current.bytes)?.map(NewBytes::Whole), result: () })
         })
     }
 }
@@ -139,7 +141,7 @@ struct Planned<'a, 'b, 's, T> {
     index: usize,
     change: &'b Change<'a, T>,
     state: &'s FileState,
-    new_bytes: Option<Vec<u8>>,
+    new_bytes: Option<NewBytes>,
 }
 
 /// Apply `changes` as one operation. `reason` and `command` are recorded with the snapshot.
@@ -200,14 +202,15 @@ fn apply_staged<T>(
             (change.edit)(Current { bytes: state.bytes.as_deref(), mode: state.mode })?;
         results.push(result);
         let label = display_path(&change.path);
-        let action =
-            action_for(state.bytes.as_deref(), new_bytes.as_deref(), mode_change(change.mode, state));
+        let old = state.bytes.as_deref();
+        let action = action_for(old, new_bytes.as_ref(), mode_change(change.mode, state));
         // A whole-file diff costs real time on a 20 MB `.claude.json`: only `--dry-run`
         // shows it.
         let diff = if action == "unchanged" || !dry_run {
             String::new()
         } else {
-            unified_diff(&label, state.bytes.as_deref(), new_bytes.as_deref())
+            let new = new_bytes.as_ref().map(|new| new.parts(old).concat());
+            unified_diff(&label, old, new.as_deref())
         };
         files.push(FileOutcome { client: change.client.clone(), path: label, action, diff });
         if action != "unchanged" {
@@ -224,7 +227,9 @@ fn apply_staged<T>(
     for item in &planned {
         let mode = final_mode(item.change.mode, item.state.mode);
         prepared.push(match &item.new_bytes {
-            Some(bytes) => Some(fsx::prepare_temp(&item.state.target, bytes, mode)?),
+            Some(bytes) => {
+                Some(fsx::prepare_temp(&item.state.target, &bytes.parts(item.state.bytes.as_deref()), mode)?)
+            }
             None => None,
         });
     }
@@ -302,33 +307,36 @@ fn apply_staged<T>(
 fn write_one<T>(
     item: &Planned<'_, '_, '_, T>,
     mut temp: Option<tempfile::NamedTempFile>,
-    mut new_bytes: Option<Vec<u8>>,
+    mut new_bytes: Option<NewBytes>,
     connection: &mut rusqlite::Connection,
     snapshot_id: Option<i64>,
 ) -> Result<Option<T>> {
     let mut redone = None;
-    // What the target must still hold for the write to go ahead: the planned state, until
-    // a fresh read replaces it. (No copies: these can be 20 MB each, and the checks below
-    // compare the file with them as they read it.)
+    // What the target must still hold for the write to go ahead (and what the new bytes
+    // were made from): the planned state, until a fresh read replaces it. (No copies:
+    // these can be 20 MB each, and the checks below compare the file with them as they
+    // read it.)
     let mut replaced_expectation: Option<Option<Vec<u8>>> = None;
     let target = &item.state.target;
     for _ in 0..MAX_ATTEMPTS {
-        let prepared = match (temp.take(), &new_bytes) {
+        let expected = replaced_expectation.as_ref().unwrap_or(&item.state.bytes).as_deref();
+        let new_parts = new_bytes.as_ref().map(|bytes| bytes.parts(expected));
+        let prepared = match (temp.take(), &new_parts) {
             (Some(temp), Some(_)) => Some(temp),
-            (_, Some(bytes)) => {
-                Some(fsx::prepare_temp(target, bytes, final_mode(item.change.mode, item.state.mode))?)
+            (_, Some(parts)) => {
+                Some(fsx::prepare_temp(target, parts, final_mode(item.change.mode, item.state.mode))?)
             }
             (_, None) => None,
         };
-        let expected = replaced_expectation.as_ref().unwrap_or(&item.state.bytes);
-        if fsx::holds(&item.change.path, expected.as_deref())? {
+        let expected_parts = expected.map(|bytes| [bytes]);
+        if fsx::holds(&item.change.path, expected_parts.as_ref().map(|parts| &parts[..]))? {
             match prepared {
                 Some(temp) => fsx::commit_temp(temp, target)?,
                 None => fsx::remove_file(target)?,
             }
             // Read back: another program may have replaced the file right after our
             // rename, losing our edit; then redo it on what is there now.
-            if fsx::holds(&item.change.path, new_bytes.as_deref())? {
+            if fsx::holds(&item.change.path, new_parts.as_ref().map(|parts| &parts[..]))? {
                 return Ok(redone);
             }
         } else {
@@ -344,7 +352,12 @@ fn write_one<T>(
             (item.change.edit)(Current { bytes: fresh.bytes.as_deref(), mode: fresh.mode })?;
         new_bytes = bytes;
         redone = Some(result);
-        if new_bytes == fresh.bytes {
+        let unchanged = match (&new_bytes, fresh.bytes.as_deref()) {
+            (Some(new), Some(old)) => new.is(Some(old), old),
+            (None, None) => true,
+            (Some(_), None) | (None, Some(_)) => false,
+        };
+        if unchanged {
             return Ok(redone);
         }
         replaced_expectation = Some(fresh.bytes);
@@ -382,12 +395,12 @@ fn mode_change(policy: ModePolicy, state: &FileState) -> bool {
     }
 }
 
-fn action_for(old: Option<&[u8]>, new: Option<&[u8]>, mode_changes: bool) -> &'static str {
+fn action_for(old: Option<&[u8]>, new: Option<&NewBytes>, mode_changes: bool) -> &'static str {
     match (old, new) {
         (None, None) => "unchanged",
         (None, Some(_)) => "created",
         (Some(_), None) => "removed",
-        (Some(old), Some(new)) if old == new && !mode_changes => "unchanged",
+        (Some(old), Some(new)) if new.is(Some(old), old) && !mode_changes => "unchanged",
         (Some(_), Some(_)) => "modified",
     }
 }

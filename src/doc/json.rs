@@ -13,6 +13,7 @@
 //! - Nothing here reads or writes files.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::ops::Range;
 
 use jsonc_parser::ParseOptions;
@@ -47,34 +48,28 @@ pub(crate) struct JsonFailure {
 /// [`Skeleton`]) and splices the result back.
 #[derive(Debug)]
 pub(crate) struct JsonBody {
-    /// The LF-normalised text once edited; until then the text is the caller's original
-    /// (passed to every function), so a large file is not held twice. Later edits splice
-    /// into it in place.
-    pub(crate) edited: Option<String>,
+    /// The LF-normalised text once edited, built when it is first read; until then the
+    /// text is the caller's original (passed to every function) with `first` spliced in,
+    /// so a large file is not held twice, nor copied for an edit nothing reads back.
+    /// Later edits splice into it in place.
+    edited: OnceCell<String>,
+    /// The first edit, as the range of the original it replaced and its replacement.
+    first: Option<(Range<usize>, String)>,
+    /// How many splices the text has had (a whole new text counts as two).
+    splices: usize,
     /// Strict JSON (no comments or trailing commas): also used to re-parse spliced text.
     strict: bool,
     /// The range of the top-level object in `text`.
-    root: Range<usize>,
+    pub(crate) root: Range<usize>,
     /// The members of the top-level object, in file order.
-    top: Vec<Member>,
+    pub(crate) top: Vec<Member>,
     /// The members of objects that are values of top-level members, by the object's
     /// range, in file order. An object an edit changed in a way the index cannot follow
     /// is dropped from it and read from the text when needed.
-    nested: Vec<(Range<usize>, Vec<Member>)>,
+    pub(crate) nested: Vec<(Range<usize>, Vec<Member>)>,
     /// The text inside each empty object (`{ }`, `{\n}`) that a property was added to,
     /// by key path, so it is written the same way once the object is empty again.
     empty_objects: Vec<(Vec<String>, String)>,
-    /// The edits so far, as changes of the original text.
-    spans: Spans,
-}
-
-/// What the edits of a JSON body changed in its original text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Spans {
-    Unedited,
-    /// One splice: this range of the original was replaced by this many bytes.
-    One(Range<usize>, usize),
-    Several,
 }
 
 impl JsonBody {
@@ -86,24 +81,51 @@ impl JsonBody {
                 JsonFailure { kind: failure.kind, line, column, message: failure.message }
             })?;
         Ok(Self {
-            edited: None,
+            edited: OnceCell::new(),
+            first: None,
+            splices: 0,
             strict,
             root,
             top,
             nested,
             empty_objects: Vec::new(),
-            spans: Spans::Unedited,
         })
     }
 
-    /// What the edits so far changed in the original text.
-    pub(crate) fn spans(&self) -> &Spans {
-        &self.spans
+    /// The only edit so far, when there was exactly one: the range of the original it
+    /// replaced and its replacement.
+    pub(crate) fn only_splice(&self) -> Option<(&Range<usize>, &str)> {
+        match (&self.first, self.splices) {
+            (Some((range, replacement)), 1) => Some((range, replacement)),
+            _ => None,
+        }
     }
 
     /// The current text, given the original.
     pub(crate) fn text<'text>(&'text self, original: &'text str) -> &'text str {
-        self.edited.as_deref().unwrap_or(original)
+        if let Some(text) = self.edited.get() {
+            return text;
+        }
+        match &self.first {
+            Some((range, replacement)) => self.edited.get_or_init(|| {
+                // Room for a few more edits without moving the whole text again.
+                let mut text = String::with_capacity(original.len() + replacement.len() + 4096);
+                text.push_str(&original[..range.start]);
+                text.push_str(replacement);
+                text.push_str(&original[range.end..]);
+                text
+            }),
+            None => original,
+        }
+    }
+
+    /// The edited text (`None`: not edited), built if no read built it yet.
+    pub(crate) fn into_text(self, original: &str) -> Option<String> {
+        if self.splices == 0 {
+            return None;
+        }
+        self.text(original);
+        self.edited.into_inner()
     }
 
     /// The members of the object starting at `open` in `text` (the current text): from
@@ -136,36 +158,34 @@ impl JsonBody {
     }
 
     /// Replace `changed` (a range of the current text) by `replacement`, and bring the
-    /// index in line with it.
+    /// index in line with it. The first edit is only noted (see `edited`).
     fn splice(&mut self, original: &str, changed: Range<usize>, replacement: &str) {
-        self.spans = match self.spans {
-            Spans::Unedited => Spans::One(changed.clone(), replacement.len()),
-            Spans::One(..) | Spans::Several => Spans::Several,
-        };
-        if let Some(text) = &mut self.edited {
-            text.replace_range(changed.clone(), replacement);
+        self.splices += 1;
+        if self.splices == 1 {
+            self.first = Some((changed.clone(), replacement.to_string()));
         } else {
-            // Room for a few more edits without moving the whole text again.
-            let mut text = String::with_capacity(original.len() + replacement.len() + 4096);
-            text.push_str(&original[..changed.start]);
-            text.push_str(replacement);
-            text.push_str(&original[changed.end..]);
-            self.edited = Some(text);
+            self.text(original);
+            if let Some(text) = self.edited.get_mut() {
+                text.replace_range(changed.clone(), replacement);
+            }
         }
-        let text = self.edited.as_deref().unwrap_or_default();
         let inserted = replacement.len();
-        if let Some(root) = json_scan::reindex(&mut self.top, &self.root, text, &changed, inserted) {
+        let (edited, first) = (&self.edited, self.first.as_ref());
+        let read = |range: Range<usize>| current_text(edited, first, original, range);
+        if let Some(root) = json_scan::reindex(&mut self.top, &self.root, &read, &changed, inserted) {
             self.root = root;
         } else {
             // The change reached the root's braces: read the top level again.
+            let text = self.text(original);
             let start = json_scan::skip_whitespace(text.as_bytes(), 0);
-            self.root = start..json_scan::skip_value(text.as_bytes(), start);
-            self.top = json_scan::members(text, start);
+            let root = start..json_scan::skip_value(text.as_bytes(), start);
+            let top = json_scan::members(text, start);
+            (self.root, self.top) = (root, top);
             self.nested.clear();
             return;
         }
         self.nested.retain_mut(|(range, members)| {
-            match json_scan::reindex(members, range, text, &changed, inserted) {
+            match json_scan::reindex(members, range, &read, &changed, inserted) {
                 Some(moved) => {
                     *range = moved;
                     true
@@ -192,13 +212,45 @@ impl JsonBody {
 
     /// The whole text was replaced (an edit the skeleton could not take): index it again.
     fn replace_all(&mut self, text: String) {
-        self.spans = Spans::Several;
+        self.splices += 2;
         let start = json_scan::skip_whitespace(text.as_bytes(), 0);
         self.root = start..json_scan::skip_value(text.as_bytes(), start);
         self.top = json_scan::members(&text, start);
         self.nested.clear();
-        self.edited = Some(text);
+        self.edited = OnceCell::from(text);
     }
+}
+
+/// `range` of the current text, without building it when only `first` changed the
+/// original (the range is then put together from the pieces around the splice).
+fn current_text<'text>(
+    edited: &'text OnceCell<String>,
+    first: Option<&'text (Range<usize>, String)>,
+    original: &'text str,
+    range: Range<usize>,
+) -> Cow<'text, str> {
+    if let Some(text) = edited.get() {
+        return Cow::Borrowed(&text[range]);
+    }
+    let Some((changed, replacement)) = first else { return Cow::Borrowed(&original[range]) };
+    let (start, middle_end) = (changed.start, changed.start + replacement.len());
+    // Offsets of the current text past the replacement are the original's, moved.
+    let after = |offset: usize| offset - middle_end + changed.end;
+    if range.end <= start {
+        return Cow::Borrowed(&original[range]);
+    }
+    if range.start >= middle_end {
+        return Cow::Borrowed(&original[after(range.start)..after(range.end)]);
+    }
+    let mut text = String::new();
+    if range.start < start {
+        text.push_str(&original[range.start..start]);
+    }
+    text.push_str(&replacement[range.start.max(start) - start..range.end.min(middle_end) - start]);
+    if range.end > middle_end {
+        text.push_str(&original[changed.end..after(range.end)]);
+    }
+    Cow::Owned(text)
 }
 
 /// The value at `key_path` (the whole document for an empty path).

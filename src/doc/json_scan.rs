@@ -179,15 +179,17 @@ fn complete_values(bytes: &[u8], from: usize) -> Vec<Validated> {
 /// in line with an edit that replaced `changed` (a range of the text before) by
 /// `inserted` bytes; `text` is the text after. Returns the object's range after the
 /// edit, or `None` when the edit reached its braces (then it must be read again).
+/// `text` gives a range of the text after the edit (only the few bytes around the
+/// change are asked for).
 ///
 /// Members wholly before the change keep their offsets, members wholly after it move;
 /// a change strictly inside one member's value only moves that value's end, and any
 /// other change (members added, removed, a key replaced) has just the members it
 /// touched read again from `text`.
-pub(crate) fn reindex(
+pub(crate) fn reindex<'text>(
     members: &mut Vec<Member>,
     object: &Range<usize>,
-    text: &str,
+    text: &dyn Fn(Range<usize>) -> Cow<'text, str>,
     changed: &Range<usize>,
     inserted: usize,
 ) -> Option<Range<usize>> {
@@ -224,7 +226,13 @@ pub(crate) fn reindex(
         Some(member) => shift(member.key_start),
         None => moved.end - 1,
     };
-    let read = members_between(text, from, until);
+    let window = text(from..until);
+    let mut read = members_between(&window, 0, window.len());
+    for member in &mut read {
+        member.key_start += from;
+        member.key_end += from;
+        member.value = member.value.start + from..member.value.end + from;
+    }
     let mut tail = members.split_off(after);
     tail.iter_mut().for_each(shift_member);
     members.truncate(first);

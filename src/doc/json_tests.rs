@@ -361,6 +361,25 @@ fn the_index_follows_every_kind_of_edit_and_placeholders_kept_by_an_edit_are_put
         assert_eq!(document.to_value(), expected, "read back after {key_path:?}");
     }
     assert_eq!(json::WHOLE_TEXT_EDITS.with(std::cell::Cell::get), whole_text_edits, "every edit was spliced");
+    // Each as the first edit of a document: its index follows while the text is not
+    // built yet, and its new bytes, given as a splice when it was one, are the bytes.
+    for (key_path, value) in &edits {
+        let mut document = parse(input, Format::Json);
+        match value {
+            Some(value) => document.set(key_path, value).map(drop).unwrap(),
+            None => document.remove(key_path).map(drop).unwrap(),
+        }
+        let Body::Json(body) = &document.body else { panic!() };
+        let single = body.only_splice().is_some();
+        let index = (body.root.clone(), body.top.clone(), body.nested.clone());
+        let written = output(&document);
+        document.assert_json_index();
+        let Body::Json(body) = &document.body else { panic!() };
+        assert_eq!(index, (body.root.clone(), body.top.clone(), body.nested.clone()), "{key_path:?}");
+        let new = document.into_new_bytes();
+        assert_eq!(matches!(new, NewBytes::Spliced { .. }), single, "{key_path:?}");
+        assert_eq!(String::from_utf8(new.into_vec(Some(input.as_bytes()))).unwrap(), written, "{key_path:?}");
+    }
     // Removing a member next to others makes the CST write the object again, with the
     // other members' placeholders in it: they come back as the text they stand for.
     let mut document = parse(input, Format::Json);

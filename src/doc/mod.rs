@@ -32,6 +32,59 @@ use toml_edit::DocumentMut;
 
 pub use text::{Eol, common_prefix, common_suffix};
 
+/// A file's new bytes, given the bytes they were made from (the input).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewBytes {
+    Whole(Vec<u8>),
+    /// The input with `range` replaced by `with`.
+    Spliced {
+        range: std::ops::Range<usize>,
+        with: Vec<u8>,
+    },
+}
+
+impl NewBytes {
+    /// The bytes, in up to three pieces (`input`: what they were made from; absent for
+    /// a file that did not exist, which is never spliced).
+    pub fn parts<'bytes>(&'bytes self, input: Option<&'bytes [u8]>) -> [&'bytes [u8]; 3] {
+        match (self, input) {
+            (NewBytes::Whole(bytes), _) => [bytes, &[], &[]],
+            (NewBytes::Spliced { range, with }, Some(input)) => {
+                [&input[..range.start], with, &input[range.end..]]
+            }
+            (NewBytes::Spliced { with, .. }, None) => [with, &[], &[]],
+        }
+    }
+
+    /// Whether they are exactly `other`.
+    pub fn is(&self, input: Option<&[u8]>, other: &[u8]) -> bool {
+        let parts = self.parts(input);
+        if parts.iter().map(|part| part.len()).sum::<usize>() != other.len() {
+            return false;
+        }
+        let mut rest = other;
+        parts.iter().all(|part| {
+            let (head, tail) = rest.split_at(part.len());
+            rest = tail;
+            head == *part
+        })
+    }
+
+    /// The bytes as one buffer.
+    pub fn into_vec(self, input: Option<&[u8]>) -> Vec<u8> {
+        match self {
+            NewBytes::Whole(bytes) => bytes,
+            spliced @ NewBytes::Spliced { .. } => spliced.parts(input).concat(),
+        }
+    }
+}
+
+impl From<Vec<u8>> for NewBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        NewBytes::Whole(bytes)
+    }
+}
+
 /// The syntax a file is written in. Defined here so the document layer depends on
 /// nothing of aigate's domain (`crate::clients::Format` re-exports it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -328,13 +381,30 @@ impl<'src> Document<'src> {
     /// [`Document::to_bytes`], consuming the document: an edited JSON file's text is
     /// handed over as it is, without copying it (it can be 20 MB).
     pub fn into_bytes(self) -> Vec<u8> {
-        match self.body {
-            Body::Json(json::JsonBody { edited: Some(edited), .. })
-                if !self.blank && !self.decoded.bom && self.decoded.text.is_none() =>
-            {
-                edited.into_bytes()
+        if let (Body::Json(_), false, false, None) =
+            (&self.body, self.blank, self.decoded.bom, &self.decoded.text)
+        {
+            let Document { decoded, body, .. } = self;
+            let Body::Json(body) = body else { return Vec::new() };
+            return match body.into_text(&decoded.raw) {
+                Some(edited) => edited.into_bytes(),
+                None => decoded.raw.into_owned().into_bytes(),
+            };
+        }
+        self.to_bytes()
+    }
+
+    /// The bytes to write as [`NewBytes`]: an edit that replaced one range of the input's
+    /// bytes is handed over as that range and its replacement, so a large file is not
+    /// copied for it (the write path writes the pieces).
+    pub fn into_new_bytes(self) -> NewBytes {
+        match self.changed_span() {
+            Some((range, _)) => {
+                let Body::Json(body) = &self.body else { return NewBytes::Whole(self.into_bytes()) };
+                let with = body.only_splice().map(|(_, with)| with.as_bytes().to_vec()).unwrap_or_default();
+                NewBytes::Spliced { range, with }
             }
-            body => Document { body, ..self }.to_bytes(),
+            None => NewBytes::Whole(self.into_bytes()),
         }
     }
 
@@ -344,12 +414,12 @@ impl<'src> Document<'src> {
     /// An undo record can be made from it without comparing the whole files.
     pub fn changed_span(&self) -> Option<(std::ops::Range<usize>, usize)> {
         let Body::Json(body) = &self.body else { return None };
-        let json::Spans::One(range, inserted) = body.spans() else { return None };
+        let (range, replacement) = body.only_splice()?;
         if self.blank || self.decoded.text.is_some() {
             return None;
         }
         let bom = if self.decoded.bom { 3 } else { 0 };
-        Some((range.start + bom..range.end + bom, *inserted))
+        Some((range.start + bom..range.end + bom, replacement.len()))
     }
 
     /// The value at `key_path` as JSON (TOML datetimes as strings); the whole document

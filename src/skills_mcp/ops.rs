@@ -203,15 +203,10 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
                     let entry = skills_mcp::to_entry(file.client, server, existing.as_ref())
                         .map_err(Error::refused)?;
                     edit::upsert_in(&mut document, file, &server.name, &entry)?;
-                    let span = document.changed_span();
-                    let new = document.into_bytes();
-                    let added =
-                        (existing.is_none() && old != Some(new.as_slice())).then(|| match (old, span) {
-                            (Some(old), Some((changed, inserted))) => {
-                                patch::record_span(old, &new, changed, inserted)
-                            }
-                            _ => patch::record(old, Some(&new)),
-                        });
+                    // A splice of a large file stays one: it is not copied to be written.
+                    let new = document.into_new_bytes();
+                    let unchanged = old.is_some_and(|old| new.is(Some(old), old));
+                    let added = (existing.is_none() && !unchanged).then(|| patch::record_new(old, &new));
                     Ok(Edited { bytes: Some(new), result: added })
                 },
             )
@@ -439,7 +434,7 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
                     };
                     let new = edit::prefer_reverse(undo.as_ref(), old, file, name, expect, semantic)?;
                     let undo = new.as_ref().map(|new| patch::record(old, Some(new)));
-                    Ok(Edited { bytes: new, result: undo })
+                    Ok(Edited { bytes: new.map(write::NewBytes::from), result: undo })
                 },
             )
         })

@@ -12,6 +12,8 @@
 use serde::{Deserialize, Serialize};
 use similar::TextDiff;
 
+use crate::doc::NewBytes;
+
 /// What it takes to undo one edit of one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Undo {
@@ -59,19 +61,26 @@ pub fn record(old: Option<&[u8]>, new: Option<&[u8]>) -> Option<Undo> {
     record_between(old_bytes, new_bytes, prefix, suffix)
 }
 
-/// [`record`] of an edit known to have replaced `changed` of `old` by `inserted` bytes
-/// (the rest of `new` is `old`'s own): nothing is compared outside the change.
-pub fn record_span(old: &[u8], new: &[u8], changed: std::ops::Range<usize>, inserted: usize) -> Option<Undo> {
-    let fits = changed.start <= changed.end
-        && changed.end <= old.len()
-        && new.len() == old.len() - changed.len() + inserted;
-    if !fits {
-        return record(Some(old), Some(new));
+/// [`record`] of an edit given as [`NewBytes`]: a splice of `old` is recorded from the
+/// splice alone, without putting the new file together or comparing the two.
+pub fn record_new(old: Option<&[u8]>, new: &NewBytes) -> Option<Undo> {
+    match (old, new) {
+        (Some(old), NewBytes::Spliced { range, with })
+            if range.start <= range.end && range.end <= old.len() =>
+        {
+            if old[range.clone()] == with[..] {
+                return None;
+            }
+            let start = lines_back(old, range.start, CONTEXT + 1);
+            let end = lines_forward(old, range.end, CONTEXT + 1);
+            let old_text = std::str::from_utf8(&old[start..end]).ok()?;
+            let new_text = [&old[start..range.start], with, &old[range.end..end]].concat();
+            let hunks = hunks(old_text, std::str::from_utf8(&new_text).ok()?);
+            Some(Undo { created_file: false, hunks })
+        }
+        (_, NewBytes::Whole(bytes)) => record(old, Some(bytes)),
+        (_, spliced) => record(old, Some(&spliced.parts(old).concat())),
     }
-    if changed.is_empty() && inserted == 0 {
-        return None;
-    }
-    record_between(old, new, changed.start, old.len() - changed.end)
 }
 
 /// The record of an edit whose first `prefix` and last `suffix` bytes are the same in
@@ -250,11 +259,13 @@ mod tests {
         let undo = record(Some(old.as_bytes()), Some(new.as_bytes())).unwrap();
         assert_eq!(undo.hunks, hunks(&old, &new));
         assert_eq!(undo.hunks.len(), 2);
-        // Told where the change is (here: less tightly than it is), the same record.
-        // (Lines are 7 bytes: from line 2000 to the last 3 bytes.)
-        let changed = 2000 * 7..old.len() - 3;
-        let inserted = new.len() - (old.len() - changed.len());
-        assert_eq!(record_span(old.as_bytes(), new.as_bytes(), changed, inserted), Some(undo.clone()));
+        // Given as a splice (here: wider than the change), the same record. (Lines are
+        // 7 bytes: from line 2000 to the last 3 bytes.)
+        let range = 2000 * 7..old.len() - 3;
+        let with = new.as_bytes()[range.start..new.len() - 3].to_vec();
+        let spliced = NewBytes::Spliced { range, with };
+        assert!(spliced.is(Some(old.as_bytes()), new.as_bytes()));
+        assert_eq!(record_new(Some(old.as_bytes()), &spliced), Some(undo.clone()));
         assert_eq!(reverse(&undo, Some(new.as_bytes())), Some(Some(old.as_bytes().to_vec())));
         // A change on the first and last lines.
         let new = format!("first\n{}last", &old[..old.len() - 1]);
