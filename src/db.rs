@@ -129,6 +129,10 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     ",
+    // 3: large blobs as files beside the db (`blobs/<sha256>`; `data` is empty then).
+    r"
+    ALTER TABLE blobs ADD COLUMN external INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// Open (creating if needed) the database and bring its schema up to date.
@@ -181,12 +185,16 @@ fn migrate(connection: &mut Connection) -> Result<()> {
         ))
         .hint("upgrade aigate"));
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let transaction = connection.transaction()?;
-        transaction.execute_batch(sql)?;
-        transaction.pragma_update(None, "user_version", index + 1)?;
-        transaction.commit()?;
+    if version == MIGRATIONS.len() {
+        return Ok(());
     }
+    // Every pending step in one transaction: all or nothing, and one sync for a new db.
+    let transaction = connection.transaction()?;
+    for sql in &MIGRATIONS[version..] {
+        transaction.execute_batch(sql)?;
+    }
+    transaction.pragma_update(None, "user_version", MIGRATIONS.len())?;
+    transaction.commit()?;
     Ok(())
 }
 

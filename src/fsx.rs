@@ -66,7 +66,7 @@ pub fn resolve_target(path: &Path) -> Result<PathBuf> {
 /// Read a file's bytes and mode through its symlinks.
 pub fn read_state(path: &Path) -> Result<FileState> {
     let target = resolve_target(path)?;
-    match fs_err::read(&target) {
+    match read(&target) {
         Ok(bytes) => {
             let mode = fs_err::metadata(&target)?.permissions().mode() & 0o7777;
             Ok(FileState { target, bytes: Some(bytes), mode: Some(mode) })
@@ -78,14 +78,138 @@ pub fn read_state(path: &Path) -> Result<FileState> {
     }
 }
 
-/// Write `bytes` to `target` (already resolved) atomically with the given mode.
-pub fn write_atomic(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    commit_temp(prepare_temp(target, bytes, mode)?, target)
+/// Files this large are read by two threads, a half each: most of the time of reading a
+/// 20 MB `.claude.json` is the kernel filling fresh pages, which two cores do at once.
+const PARALLEL_READ_MIN: u64 = 4 << 20;
+
+/// `fs_err::read`, in two halves at once for a large file ([`PARALLEL_READ_MIN`]).
+pub fn read(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek};
+    use std::os::unix::fs::FileExt;
+    let mut file = fs_err::File::open(path)?;
+    let length = file.metadata()?.len();
+    if length < PARALLEL_READ_MIN || usize::try_from(length).is_err() {
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        return Ok(bytes);
+    }
+    let mut bytes = vec![0; length as usize];
+    let half = bytes.len() / 2;
+    let (first, second) = bytes.split_at_mut(half);
+    let whole = std::thread::scope(|scope| {
+        let handle = file.file();
+        let Ok(other) = std::thread::Builder::new()
+            .spawn_scoped(scope, move || handle.read_exact_at(second, half as u64))
+        else {
+            return false;
+        };
+        let mine = handle.read_exact_at(first, 0);
+        let theirs = other.join().unwrap_or_else(|_| Err(std::io::ErrorKind::Other.into()));
+        mine.is_ok() && theirs.is_ok()
+    });
+    if !whole {
+        // No second thread, a read failed, or the file shrank meanwhile: read it again as
+        // a whole (which also gives the error its path).
+        return fs_err::read(path);
+    }
+    // It grew meanwhile: the rest too.
+    file.seek(std::io::SeekFrom::Start(length))?;
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
-/// The first half of [`write_atomic`]: `bytes` in a fsynced temp file with `mode`, in the
-/// target's directory so the rename cannot cross devices. Dropping it removes it.
-pub fn prepare_temp(target: &Path, bytes: &[u8], mode: u32) -> Result<tempfile::NamedTempFile> {
+/// Whether `path` (through its symlinks) holds exactly `expected` (`None`: no file), the
+/// bytes given in pieces (a large file spliced, without a copy of it put together),
+/// compared as it is read, a block at a time (in two halves at once for a large one).
+pub fn holds(path: &Path, expected: Option<&[&[u8]]>) -> Result<bool> {
+    let target = resolve_target(path)?;
+    let file = match fs_err::File::open(&target) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(expected.is_none()),
+        Err(error) => return Err(error.into()),
+    };
+    let Some(expected) = expected else { return Ok(false) };
+    let total: usize = expected.iter().map(|part| part.len()).sum();
+    let length = file.metadata()?.len();
+    if length != total as u64 {
+        return Ok(false);
+    }
+    let handle = file.file();
+    let same = if length >= PARALLEL_READ_MIN {
+        let (first, second) = split_parts(expected, total / 2);
+        std::thread::scope(|scope| {
+            let other = std::thread::Builder::new()
+                .spawn_scoped(scope, || same_at(handle, &second, (total / 2) as u64))
+                .ok();
+            let mine = same_at(handle, &first, 0);
+            let theirs = match other {
+                Some(other) => other.join().unwrap_or_else(|_| Err(std::io::ErrorKind::Other.into())),
+                None => same_at(handle, &second, (total / 2) as u64),
+            };
+            Ok::<_, std::io::Error>(mine? && theirs?)
+        })
+    } else {
+        same_at(handle, expected, 0)
+    };
+    let same = same.map_err(|error| {
+        Error::internal(format!("Failed to read `{}`", display_path(&target))).cause(error)
+    })?;
+    // And nothing past the end (it may have grown since its length was read).
+    Ok(same && std::os::unix::fs::FileExt::read_at(handle, &mut [0], length).is_ok_and(|read| read == 0))
+}
+
+/// `parts` cut in two at byte `at` of their concatenation.
+fn split_parts<'bytes>(parts: &[&'bytes [u8]], mut at: usize) -> (Vec<&'bytes [u8]>, Vec<&'bytes [u8]>) {
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    for part in parts {
+        if at >= part.len() {
+            first.push(*part);
+            at -= part.len();
+        } else {
+            let (head, tail) = part.split_at(at);
+            first.push(head);
+            second.push(tail);
+            at = 0;
+        }
+    }
+    (first, second)
+}
+
+/// Whether `file` holds the concatenation of `parts` at `offset` (false when it ends
+/// before).
+fn same_at(file: &std::fs::File, parts: &[&[u8]], offset: u64) -> std::io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let total: usize = parts.iter().map(|part| part.len()).sum();
+    let mut block = vec![0; (256 * 1024).min(total)];
+    let mut at = offset;
+    for part in parts {
+        let mut done = 0;
+        while done < part.len() {
+            let size = block.len().min(part.len() - done);
+            match file.read_exact_at(&mut block[..size], at) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+                Err(error) => return Err(error),
+            }
+            if block[..size] != part[done..done + size] {
+                return Ok(false);
+            }
+            done += size;
+            at += size as u64;
+        }
+    }
+    Ok(true)
+}
+
+/// Write `bytes` to `target` (already resolved) atomically with the given mode.
+pub fn write_atomic(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    commit_temp(prepare_temp(target, &[bytes], mode)?, target)
+}
+
+/// The first half of [`write_atomic`]: the bytes (in pieces, written one after the
+/// other) in a fsynced temp file with `mode`, in the target's directory so the rename
+/// cannot cross devices. Dropping it removes it.
+pub fn prepare_temp(target: &Path, parts: &[&[u8]], mode: u32) -> Result<tempfile::NamedTempFile> {
     let dir = parent_dir(target);
     if !dir.exists() {
         fs_err::create_dir_all(&dir)?;
@@ -99,7 +223,9 @@ pub fn prepare_temp(target: &Path, bytes: &[u8], mode: u32) -> Result<tempfile::
             Error::internal(format!("Failed to create a temp file in `{}`", display_path(&dir))).cause(error)
         })?;
     temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
-    temp.write_all(bytes)?;
+    for part in parts {
+        temp.write_all(part)?;
+    }
     temp.as_file().sync_all()?;
     Ok(temp)
 }
@@ -172,6 +298,27 @@ mod tests {
         assert!(dangling.message.contains("does not exist"), "{}", dangling.message);
         let looped = resolve_target(&dir.path().join("loop-a.json")).unwrap_err();
         assert_eq!(looped.exit_code(), 1);
+    }
+
+    #[test]
+    fn a_large_file_is_read_and_compared_in_halves_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("large.json");
+        let bytes: Vec<u8> = (0..(5 << 20) + 7).map(|index: usize| (index % 251) as u8).collect();
+        fs_err::write(&path, &bytes).unwrap();
+        assert_eq!(read_state(&path).unwrap().bytes.as_deref(), Some(bytes.as_slice()));
+        assert!(holds(&path, Some(&[&bytes])).unwrap());
+        let (head, tail) = bytes.split_at(1000);
+        assert!(holds(&path, Some(&[head, &[], tail])).unwrap(), "in pieces");
+        let mut other = bytes.clone();
+        *other.last_mut().unwrap() ^= 1;
+        assert!(!holds(&path, Some(&[&other])).unwrap(), "a difference in the second half");
+        other = bytes.clone();
+        other[0] ^= 1;
+        assert!(!holds(&path, Some(&[&other])).unwrap(), "a difference in the first half");
+        assert!(!holds(&path, Some(&[&bytes[..bytes.len() - 1]])).unwrap(), "longer than expected");
+        assert!(!holds(&path, None).unwrap());
+        assert!(holds(&dir.path().join("missing.json"), None).unwrap());
     }
 
     #[test]

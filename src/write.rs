@@ -10,6 +10,7 @@
 //! files already written are put back from the snapshot (all or nothing).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -20,6 +21,7 @@ use crate::output::display_path;
 use crate::paths::Paths;
 
 pub use crate::diff::unified_diff;
+pub use crate::doc::NewBytes;
 
 /// How many times an edit is redone when another process rewrites the file under us.
 const MAX_ATTEMPTS: usize = 4;
@@ -35,12 +37,13 @@ pub enum ModePolicy {
     Exactly(u32),
 }
 
-/// What a pure edit made of a file: its new bytes (`None` to remove the file) and the
-/// edit's own answer (what it found, what it changed), which the caller gets back in
+/// What a pure edit made of a file: its new bytes (`None` to remove the file; a splice
+/// of the bytes it was given, for a large file, so it is not copied) and the edit's own
+/// answer (what it found, what it changed), which the caller gets back in
 /// [`Outcome::results`] for the bytes that were actually written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edited<T> {
-    pub bytes: Option<Vec<u8>>,
+    pub bytes: Option<NewBytes>,
     pub result: T,
 }
 
@@ -75,7 +78,7 @@ impl<'a> Change<'a, ()> {
         edit: impl Fn(Option<&[u8]>) -> Result<Option<Vec<u8>>> + 'a,
     ) -> Self {
         Self::with_result(client, path, mode, move |current| {
-            Ok(Edited { bytes: edit(current.bytes)?, result: () })
+            Ok(Edited { bytes: edit(current.bytes)?.map(NewBytes::Whole), result: () })
         })
     }
 }
@@ -134,11 +137,11 @@ impl<T> Outcome<T> {
     }
 }
 
-struct Planned<'a, 'b, T> {
+struct Planned<'a, 'b, 's, T> {
     index: usize,
     change: &'b Change<'a, T>,
-    state: FileState,
-    new_bytes: Option<Vec<u8>>,
+    state: &'s FileState,
+    new_bytes: Option<NewBytes>,
 }
 
 /// Apply `changes` as one operation. `reason` and `command` are recorded with the snapshot.
@@ -149,23 +152,65 @@ pub fn apply<T>(
     changes: &[Change<'_, T>],
     dry_run: bool,
 ) -> Result<Outcome<T>> {
+    let states: Vec<FileState> =
+        changes.iter().map(|change| fsx::read_state(&change.path)).collect::<Result<_>>()?;
+    // A large file's snapshot blob (a fsynced copy and its hash, the same whatever the
+    // edit makes) is written on other threads while the edits run; when nothing is to be
+    // written, it is called off. (Only into a home that is there already: a command that
+    // changes nothing creates nothing.)
+    let cancel = AtomicBool::new(false);
+    let blobs = store::blob_dir_in(&paths.aigate_home);
+    let background = !dry_run && paths.aigate_home.is_dir();
+    std::thread::scope(|scope| {
+        let staging: Vec<_> = states
+            .iter()
+            .filter_map(|state| state.bytes.as_deref())
+            .filter(|bytes| background && bytes.len() >= store::EXTERNAL_BLOB_MIN)
+            .filter_map(|bytes| {
+                let (blobs, cancel) = (&blobs, &cancel);
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, move || store::stage_blob(blobs, bytes, cancel))
+                    .ok()
+            })
+            .collect();
+        let outcome = apply_staged(paths, command, reason, changes, dry_run, &states, staging, &cancel);
+        cancel.store(true, Ordering::Relaxed);
+        outcome
+    })
+}
+
+/// A blob being staged on another thread.
+type Staging<'scope, 'bytes> =
+    std::thread::ScopedJoinHandle<'scope, Result<Option<store::StagedBlob<'bytes>>>>;
+
+#[expect(clippy::too_many_arguments, reason = "apply's arguments and what it prepared")]
+fn apply_staged<T>(
+    paths: &Paths,
+    command: &str,
+    reason: &str,
+    changes: &[Change<'_, T>],
+    dry_run: bool,
+    states: &[FileState],
+    staging: Vec<Staging<'_, '_>>,
+    cancel: &AtomicBool,
+) -> Result<Outcome<T>> {
     let mut planned = Vec::new();
     let mut files = Vec::new();
     let mut results = Vec::with_capacity(changes.len());
-    for (index, change) in changes.iter().enumerate() {
-        let state = fsx::read_state(&change.path)?;
+    for (index, (change, state)) in changes.iter().zip(states).enumerate() {
         let Edited { bytes: new_bytes, result } =
             (change.edit)(Current { bytes: state.bytes.as_deref(), mode: state.mode })?;
         results.push(result);
         let label = display_path(&change.path);
-        let action =
-            action_for(state.bytes.as_deref(), new_bytes.as_deref(), mode_change(change.mode, &state));
+        let old = state.bytes.as_deref();
+        let action = action_for(old, new_bytes.as_ref(), mode_change(change.mode, state));
         // A whole-file diff costs real time on a 20 MB `.claude.json`: only `--dry-run`
         // shows it.
         let diff = if action == "unchanged" || !dry_run {
             String::new()
         } else {
-            unified_diff(&label, state.bytes.as_deref(), new_bytes.as_deref())
+            let new = new_bytes.as_ref().map(|new| new.parts(old).concat());
+            unified_diff(&label, old, new.as_deref())
         };
         files.push(FileOutcome { client: change.client.clone(), path: label, action, diff });
         if action != "unchanged" {
@@ -173,7 +218,25 @@ pub fn apply<T>(
         }
     }
     if dry_run || planned.is_empty() {
+        cancel.store(true, Ordering::Relaxed);
         return Ok(Outcome { txn: None, snapshot_ids: Vec::new(), files, dry_run, results });
+    }
+    // The new contents go into temp files beside their targets (nothing a client reads)
+    // while the snapshot blobs are still being written.
+    let mut prepared = Vec::with_capacity(planned.len());
+    for item in &planned {
+        let mode = final_mode(item.change.mode, item.state.mode);
+        prepared.push(match &item.new_bytes {
+            Some(bytes) => {
+                Some(fsx::prepare_temp(&item.state.target, &bytes.parts(item.state.bytes.as_deref()), mode)?)
+            }
+            None => None,
+        });
+    }
+    let mut staged = Vec::new();
+    for handle in staging {
+        let blob = handle.join().map_err(|_| Error::internal("writing a snapshot's bytes failed"))??;
+        staged.extend(blob);
     }
 
     let mut connection = crate::db::open(&paths.aigate_home)?;
@@ -183,10 +246,10 @@ pub fn apply<T>(
     clients.sort_unstable();
     clients.dedup();
     for client in clients {
-        let mut entries: Vec<Entry> = planned
+        let mut entries: Vec<Entry<'_>> = planned
             .iter()
             .filter(|item| item.change.client == client)
-            .map(|item| backup::file_entry(&item.change.path, item.state.clone()))
+            .map(|item| backup::file_entry_of(&item.change.path, item.state))
             .collect();
         // The first snapshot of a client is its pinned original: take every file of it.
         if !store::has_snapshot(&connection, client)? {
@@ -197,16 +260,20 @@ pub fn apply<T>(
                 .collect();
             entries.extend(backup::capture(&extra)?);
         }
-        let id = store::insert(&mut connection, &txn, client, reason, None, command, &entries)?;
+        let (mine, others): (Vec<_>, Vec<_>) = staged.into_iter().partition(|blob| {
+            entries.iter().any(|entry| entry.bytes.as_deref().is_some_and(|bytes| blob.is_of(bytes)))
+        });
+        staged = others;
+        let id = store::insert_staged(&mut connection, &txn, client, reason, None, command, &entries, mine)?;
         snapshot_ids.push((client.to_string(), id));
     }
 
-    for index in 0..planned.len() {
+    for (index, temp) in prepared.into_iter().enumerate() {
         let item = &mut planned[index];
         let snapshot_id =
             snapshot_ids.iter().find(|(client, _)| *client == item.change.client).map(|(_, id)| *id);
         let new_bytes = item.new_bytes.take();
-        let written = write_one(item, new_bytes, &mut connection, snapshot_id);
+        let written = write_one(item, temp, new_bytes, &mut connection, snapshot_id);
         if let Ok(Some(result)) = written {
             results[planned[index].index] = result;
         } else if let Err(error) = written {
@@ -234,36 +301,42 @@ pub fn apply<T>(
     })
 }
 
-/// Write one planned file. `Some(result)` when the edit had to be redone on bytes another
-/// program wrote meanwhile: that answer replaces the first one.
+/// Write one planned file (its new bytes already in `temp`, when it is not removed).
+/// `Some(result)` when the edit had to be redone on bytes another program wrote
+/// meanwhile: that answer replaces the first one.
 fn write_one<T>(
-    item: &Planned<'_, '_, T>,
-    mut new_bytes: Option<Vec<u8>>,
+    item: &Planned<'_, '_, '_, T>,
+    mut temp: Option<tempfile::NamedTempFile>,
+    mut new_bytes: Option<NewBytes>,
     connection: &mut rusqlite::Connection,
     snapshot_id: Option<i64>,
 ) -> Result<Option<T>> {
     let mut redone = None;
-    // What the target must still hold for the write to go ahead: the planned state, until
-    // a fresh read replaces it. (No copies: these can be 20 MB each.)
+    // What the target must still hold for the write to go ahead (and what the new bytes
+    // were made from): the planned state, until a fresh read replaces it. (No copies:
+    // these can be 20 MB each, and the checks below compare the file with them as they
+    // read it.)
     let mut replaced_expectation: Option<Option<Vec<u8>>> = None;
     let target = &item.state.target;
     for _ in 0..MAX_ATTEMPTS {
-        let mode = final_mode(item.change.mode, item.state.mode);
-        let prepared = match &new_bytes {
-            Some(bytes) => Some(fsx::prepare_temp(target, bytes, mode)?),
-            None => None,
+        let expected = replaced_expectation.as_ref().unwrap_or(&item.state.bytes).as_deref();
+        let new_parts = new_bytes.as_ref().map(|bytes| bytes.parts(expected));
+        let prepared = match (temp.take(), &new_parts) {
+            (Some(temp), Some(_)) => Some(temp),
+            (_, Some(parts)) => {
+                Some(fsx::prepare_temp(target, parts, final_mode(item.change.mode, item.state.mode))?)
+            }
+            (_, None) => None,
         };
-        let expected = replaced_expectation.as_ref().unwrap_or(&item.state.bytes);
-        let mut fresh = fsx::read_state(&item.change.path)?;
-        if &fresh.bytes == expected {
+        let expected_parts = expected.map(|bytes| [bytes]);
+        if fsx::holds(&item.change.path, expected_parts.as_ref().map(|parts| &parts[..]))? {
             match prepared {
                 Some(temp) => fsx::commit_temp(temp, target)?,
                 None => fsx::remove_file(target)?,
             }
             // Read back: another program may have replaced the file right after our
             // rename, losing our edit; then redo it on what is there now.
-            fresh = fsx::read_state(&item.change.path)?;
-            if fresh.bytes == new_bytes {
+            if fsx::holds(&item.change.path, new_parts.as_ref().map(|parts| &parts[..]))? {
                 return Ok(redone);
             }
         } else {
@@ -271,14 +344,20 @@ fn write_one<T>(
         }
         // Another process rewrote the file since we read it: make the snapshot hold what
         // we are about to replace, and redo the edit on its bytes.
+        let fresh = fsx::read_state(&item.change.path)?;
         if let Some(id) = snapshot_id {
-            store::replace_entry(connection, id, &backup::file_entry(&item.change.path, fresh.clone()))?;
+            store::replace_entry(connection, id, &backup::file_entry_of(&item.change.path, &fresh))?;
         }
         let Edited { bytes, result } =
             (item.change.edit)(Current { bytes: fresh.bytes.as_deref(), mode: fresh.mode })?;
         new_bytes = bytes;
         redone = Some(result);
-        if new_bytes == fresh.bytes {
+        let unchanged = match (&new_bytes, fresh.bytes.as_deref()) {
+            (Some(new), Some(old)) => new.is(Some(old), old),
+            (None, None) => true,
+            (Some(_), None) | (None, Some(_)) => false,
+        };
+        if unchanged {
             return Ok(redone);
         }
         replaced_expectation = Some(fresh.bytes);
@@ -290,7 +369,7 @@ fn write_one<T>(
     .hint("stop the program that is rewriting it (is the agent running?), then try again"))
 }
 
-fn roll_back<T>(written: &[Planned<'_, '_, T>]) -> Result<()> {
+fn roll_back<T>(written: &[Planned<'_, '_, '_, T>]) -> Result<()> {
     for item in written.iter().rev() {
         match &item.state.bytes {
             Some(bytes) => fsx::write_atomic(&item.state.target, bytes, item.state.mode.unwrap_or(0o644))?,
@@ -316,12 +395,12 @@ fn mode_change(policy: ModePolicy, state: &FileState) -> bool {
     }
 }
 
-fn action_for(old: Option<&[u8]>, new: Option<&[u8]>, mode_changes: bool) -> &'static str {
+fn action_for(old: Option<&[u8]>, new: Option<&NewBytes>, mode_changes: bool) -> &'static str {
     match (old, new) {
         (None, None) => "unchanged",
         (None, Some(_)) => "created",
         (Some(_), None) => "removed",
-        (Some(old), Some(new)) if old == new && !mode_changes => "unchanged",
+        (Some(old), Some(new)) if new.is(Some(old), old) && !mode_changes => "unchanged",
         (Some(_), Some(_)) => "modified",
     }
 }

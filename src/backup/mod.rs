@@ -9,6 +9,7 @@
 pub mod restore;
 pub mod store;
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -39,7 +40,7 @@ pub struct RestoredPath {
 }
 
 /// Read the current state of each item into snapshot entries.
-pub fn capture(items: &[Capture]) -> Result<Vec<Entry>> {
+pub fn capture(items: &[Capture]) -> Result<Vec<Entry<'static>>> {
     let mut entries = Vec::new();
     for item in items {
         match item {
@@ -51,11 +52,22 @@ pub fn capture(items: &[Capture]) -> Result<Vec<Entry>> {
 }
 
 /// The snapshot entry of a client file whose state was just read.
-pub fn file_entry(path: &Path, state: fsx::FileState) -> Entry {
+pub fn file_entry(path: &Path, state: fsx::FileState) -> Entry<'static> {
     Entry {
         path: path_string(path),
         kind: if state.bytes.is_some() { EntryKind::File } else { EntryKind::Absent },
-        bytes: state.bytes,
+        bytes: state.bytes.map(Cow::Owned),
+        mode: state.mode,
+        link_target: None,
+    }
+}
+
+/// [`file_entry`] borrowing the bytes of `state` (a large file is not copied).
+pub fn file_entry_of<'state>(path: &Path, state: &'state fsx::FileState) -> Entry<'state> {
+    Entry {
+        path: path_string(path),
+        kind: if state.bytes.is_some() { EntryKind::File } else { EntryKind::Absent },
+        bytes: state.bytes.as_deref().map(Cow::Borrowed),
         mode: state.mode,
         link_target: None,
     }
@@ -82,7 +94,7 @@ pub fn new_txn() -> String {
 }
 
 /// Put back the state a snapshot holds. With `dry_run`, only report what would change.
-pub fn restore_entries(entries: &[Entry], dry_run: bool) -> Result<Vec<RestoredPath>> {
+pub fn restore_entries(entries: &[Entry<'_>], dry_run: bool) -> Result<Vec<RestoredPath>> {
     let mut changes = Vec::new();
     let paths = entry_paths(entries);
     // Under a tree root that is a directory, anything not in the snapshot is removed.
@@ -99,7 +111,7 @@ pub fn restore_entries(entries: &[Entry], dry_run: bool) -> Result<Vec<RestoredP
 
 /// What to capture before restoring `entries`, so the restore can be undone: the same
 /// client files and trees (a path that is a directory now is captured as a tree).
-pub fn capture_items_for(entries: &[Entry]) -> Vec<Capture> {
+pub fn capture_items_for(entries: &[Entry<'_>]) -> Vec<Capture> {
     let paths = entry_paths(entries);
     top_level(entries, &paths)
         .map(|entry| {
@@ -118,12 +130,15 @@ pub fn capture_items_for(entries: &[Entry]) -> Vec<Capture> {
         .collect()
 }
 
-fn entry_paths(entries: &[Entry]) -> BTreeSet<&str> {
+fn entry_paths<'a>(entries: &'a [Entry<'_>]) -> BTreeSet<&'a str> {
     entries.iter().map(|entry| entry.path.as_str()).collect()
 }
 
 /// Client files and tree roots: the entries whose parent is not itself an entry.
-fn top_level<'a>(entries: &'a [Entry], paths: &BTreeSet<&str>) -> impl Iterator<Item = &'a Entry> {
+fn top_level<'a, 'bytes>(
+    entries: &'a [Entry<'bytes>],
+    paths: &BTreeSet<&str>,
+) -> impl Iterator<Item = &'a Entry<'bytes>> {
     entries.iter().filter(|entry| {
         Path::new(&entry.path)
             .parent()
@@ -131,27 +146,27 @@ fn top_level<'a>(entries: &'a [Entry], paths: &BTreeSet<&str>) -> impl Iterator<
     })
 }
 
-fn restore_entry(entry: &Entry, dry_run: bool, changes: &mut Vec<RestoredPath>) -> Result<()> {
+fn restore_entry(entry: &Entry<'_>, dry_run: bool, changes: &mut Vec<RestoredPath>) -> Result<()> {
     let path = Path::new(&entry.path);
     let current = fs_err::symlink_metadata(path).ok();
     match entry.kind {
         EntryKind::File => {
-            let bytes = entry.bytes.clone().unwrap_or_default();
+            let bytes = entry.bytes.as_deref().unwrap_or_default();
             if current.as_ref().is_some_and(std::fs::Metadata::is_dir) && !dry_run {
                 fs_err::remove_dir_all(path)?;
             }
             let state = fsx::read_state(path)?;
             let mode = entry.mode.unwrap_or(0o644);
-            if state.bytes.as_deref() == Some(bytes.as_slice()) && state.mode == Some(mode) {
+            if state.bytes.as_deref() == Some(bytes) && state.mode == Some(mode) {
                 return Ok(());
             }
             let diff = crate::diff::unified_diff(
                 &crate::output::display_path(path),
                 state.bytes.as_deref(),
-                Some(&bytes),
+                Some(bytes),
             );
             if !dry_run {
-                fsx::write_atomic(&state.target, &bytes, mode)?;
+                fsx::write_atomic(&state.target, bytes, mode)?;
             }
             changes.push(RestoredPath { path: entry.path.clone(), action: "written", diff });
         }
@@ -253,7 +268,7 @@ fn remove_extras(
     Ok(())
 }
 
-fn capture_tree(path: &Path, entries: &mut Vec<Entry>) -> Result<()> {
+fn capture_tree(path: &Path, entries: &mut Vec<Entry<'static>>) -> Result<()> {
     let name = path_string(path);
     let Ok(metadata) = fs_err::symlink_metadata(path) else {
         entries.push(Entry {
@@ -289,7 +304,7 @@ fn capture_tree(path: &Path, entries: &mut Vec<Entry>) -> Result<()> {
         entries.push(Entry {
             path: name,
             kind: EntryKind::File,
-            bytes: Some(bytes),
+            bytes: Some(Cow::Owned(bytes)),
             mode,
             link_target: None,
         });

@@ -52,7 +52,7 @@ pub fn choose(
 
 /// A restore worked out before anything is written.
 pub struct Plan {
-    targets: Vec<(SnapshotInfo, Vec<super::Entry>)>,
+    targets: Vec<(SnapshotInfo, Vec<super::Entry<'static>>)>,
     /// What would change (with diffs), in snapshot order.
     pub would_change: Vec<RestoredPath>,
 }

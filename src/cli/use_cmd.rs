@@ -222,7 +222,7 @@ fn use_gateway(ctx: &Ctx, args: &UseGatewayArgs) -> Result<u8> {
                     earlier.as_ref(),
                 )
                 .map_err(|error| doc_error(&error))?;
-                Ok(Edited { bytes: Some(new_bytes), result: record })
+                Ok(Edited { bytes: Some(new_bytes.into()), result: record })
             },
         ));
     }

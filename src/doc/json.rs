@@ -13,6 +13,8 @@
 //!   becomes a JSON *string* holding its raw text, so nothing is silently rounded.
 //! - Nothing here reads or writes files.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::ops::Range;
 
 use jsonc_parser::ParseOptions;
@@ -43,6 +45,9 @@ pub(crate) struct JsonDialect {
 }
 
 impl JsonDialect {
+    /// RFC 8259 JSON: neither comments nor trailing commas.
+    pub(crate) const STRICT: Self = Self { allow_comments: false, allow_trailing_commas: false };
+
     /// Full JSONC: comments and trailing commas (and lenient whitespace).
     pub(crate) fn is_jsonc(self) -> bool {
         self.allow_comments && self.allow_trailing_commas
@@ -57,21 +62,32 @@ pub(crate) struct JsonFailure {
     pub(crate) message: String,
 }
 
-/// A validated JSON/JSONC text and an index of its top-level members. No tree is built:
-/// reads convert only the value asked for, and an edit runs the CST over a skeleton of
-/// the text (see [`Skeleton`]) and splices the result back.
+/// A validated JSON/JSONC text and an index of its top-level members and of the members
+/// of each top-level object (`projects`, `mcpServers`). No tree is built: reads convert
+/// only the value asked for, and an edit runs the CST over a skeleton of the text (see
+/// [`Skeleton`]) and splices the result back.
 #[derive(Debug)]
 pub(crate) struct JsonBody {
-    /// The LF-normalised text once edited; until then the text is the caller's original
-    /// (passed to every function), so a large file is not held twice.
-    pub(crate) edited: Option<String>,
+    /// The LF-normalised text once edited, built when it is first read; until then the
+    /// text is the caller's original (passed to every function) with `first` spliced in,
+    /// so a large file is not held twice, nor copied for an edit nothing reads back.
+    /// Later edits splice into it in place.
+    edited: OnceCell<String>,
+    /// The first edit, as the range of the original it replaced and its replacement.
+    first: Option<(Range<usize>, String)>,
+    /// How many splices the text has had (a whole new text counts as two).
+    splices: usize,
     /// What the file's dialect accepts: also used to re-parse spliced text, so an edit
     /// never leaves a comment or trailing comma the dialect refuses.
     dialect: JsonDialect,
     /// The range of the top-level object in `text`.
-    root: Range<usize>,
+    pub(crate) root: Range<usize>,
     /// The members of the top-level object, in file order.
-    top: Vec<Member>,
+    pub(crate) top: Vec<Member>,
+    /// The members of objects that are values of top-level members, by the object's
+    /// range, in file order. An object an edit changed in a way the index cannot follow
+    /// is dropped from it and read from the text when needed.
+    pub(crate) nested: Vec<(Range<usize>, Vec<Member>)>,
     /// The text inside each empty object (`{ }`, `{\n}`) that a property was added to,
     /// by key path, so it is written the same way once the object is empty again.
     empty_objects: Vec<(Vec<String>, String)>,
@@ -80,33 +96,182 @@ pub(crate) struct JsonBody {
 impl JsonBody {
     /// Validate `text` (LF-normalised) in `dialect`.
     pub(crate) fn parse(text: &str, dialect: JsonDialect) -> Result<Self, JsonFailure> {
-        let (root, top) = json_scan::validate(text, dialect).map_err(|failure| {
-            let (line, column) = super::text::line_column(text, failure.offset);
-            JsonFailure { kind: failure.kind, line, column, message: failure.message }
-        })?;
-        Ok(Self { edited: None, dialect, root, top, empty_objects: Vec::new() })
+        let json_scan::Scanned { root, top, nested } =
+            json_scan::validate(text, dialect).map_err(|failure| {
+                let (line, column) = super::text::line_column(text, failure.offset);
+                JsonFailure { kind: failure.kind, line, column, message: failure.message }
+            })?;
+        Ok(Self {
+            edited: OnceCell::new(),
+            first: None,
+            splices: 0,
+            dialect,
+            root,
+            top,
+            nested,
+            empty_objects: Vec::new(),
+        })
+    }
+
+    /// The only edit so far, when there was exactly one: the range of the original it
+    /// replaced and its replacement.
+    pub(crate) fn only_splice(&self) -> Option<(&Range<usize>, &str)> {
+        match (&self.first, self.splices) {
+            (Some((range, replacement)), 1) => Some((range, replacement)),
+            _ => None,
+        }
     }
 
     /// The current text, given the original.
     pub(crate) fn text<'text>(&'text self, original: &'text str) -> &'text str {
-        self.edited.as_deref().unwrap_or(original)
+        if let Some(text) = self.edited.get() {
+            return text;
+        }
+        match &self.first {
+            Some((range, replacement)) => self.edited.get_or_init(|| {
+                // Room for a few more edits without moving the whole text again.
+                let mut text = String::with_capacity(original.len() + replacement.len() + 4096);
+                text.push_str(&original[..range.start]);
+                text.push_str(replacement);
+                text.push_str(&original[range.end..]);
+                text
+            }),
+            None => original,
+        }
+    }
+
+    /// The edited text (`None`: not edited), built if no read built it yet.
+    pub(crate) fn into_text(self, original: &str) -> Option<String> {
+        if self.splices == 0 {
+            return None;
+        }
+        self.text(original);
+        self.edited.into_inner()
+    }
+
+    /// The members of the object starting at `open` in `text` (the current text): from
+    /// the index when it has them, else read from the text.
+    fn members_at<'body>(&'body self, text: &str, open: usize) -> Cow<'body, [Member]> {
+        if open == self.root.start {
+            return Cow::Borrowed(&self.top);
+        }
+        match self.nested.binary_search_by_key(&open, |(range, _)| range.start) {
+            Ok(index) => Cow::Borrowed(&self.nested[index].1),
+            Err(_) => Cow::Owned(json_scan::members(text, open)),
+        }
     }
 
     /// The range of the value at `key_path` (the root object for an empty path).
     fn locate(&self, text: &str, key_path: &[&str]) -> Option<Range<usize>> {
-        let Some((first, rest)) = key_path.split_first() else {
-            return Some(self.root.clone());
-        };
-        let mut range = self.top.iter().find(|member| member.key == *first)?.value.clone();
-        for key in rest {
+        let mut range = self.root.clone();
+        for key in key_path {
             if text.as_bytes().get(range.start) != Some(&b'{') {
                 return None;
             }
-            range =
-                json_scan::members(text, range.start).into_iter().find(|member| member.key == *key)?.value;
+            range = self
+                .members_at(text, range.start)
+                .iter()
+                .find(|member| member.key_is(text, key))?
+                .value
+                .clone();
         }
         Some(range)
     }
+
+    /// Replace `changed` (a range of the current text) by `replacement`, and bring the
+    /// index in line with it. The first edit is only noted (see `edited`).
+    fn splice(&mut self, original: &str, changed: Range<usize>, replacement: &str) {
+        self.splices += 1;
+        if self.splices == 1 {
+            self.first = Some((changed.clone(), replacement.to_string()));
+        } else {
+            self.text(original);
+            if let Some(text) = self.edited.get_mut() {
+                text.replace_range(changed.clone(), replacement);
+            }
+        }
+        let inserted = replacement.len();
+        let (edited, first) = (&self.edited, self.first.as_ref());
+        let read = |range: Range<usize>| current_text(edited, first, original, range);
+        if let Some(root) = json_scan::reindex(&mut self.top, &self.root, &read, &changed, inserted) {
+            self.root = root;
+        } else {
+            // The change reached the root's braces: read the top level again.
+            let text = self.text(original);
+            let start = json_scan::skip_whitespace(text.as_bytes(), 0);
+            let root = start..json_scan::skip_value(text.as_bytes(), start);
+            let top = json_scan::members(text, start);
+            (self.root, self.top) = (root, top);
+            self.nested.clear();
+            return;
+        }
+        self.nested.retain_mut(|(range, members)| {
+            match json_scan::reindex(members, range, &read, &changed, inserted) {
+                Some(moved) => {
+                    *range = moved;
+                    true
+                }
+                None => false,
+            }
+        });
+    }
+
+    /// Panics unless the index says what a fresh read of the current text says.
+    #[cfg(test)]
+    pub(crate) fn assert_index(&self, original: &str) {
+        let text = self.text(original);
+        let start = json_scan::skip_whitespace(text.as_bytes(), 0);
+        assert_eq!(self.root, start..json_scan::skip_value(text.as_bytes(), start), "root");
+        assert_eq!(self.top, json_scan::members(text, start), "top level");
+        for (range, members) in &self.nested {
+            assert_eq!(text.as_bytes()[range.start], b'{');
+            assert_eq!(json_scan::skip_value(text.as_bytes(), range.start), range.end);
+            assert!(self.top.iter().any(|member| member.value == *range), "{range:?} is a top-level value");
+            assert_eq!(*members, json_scan::members(text, range.start), "members of {range:?}");
+        }
+    }
+
+    /// The whole text was replaced (an edit the skeleton could not take): index it again.
+    fn replace_all(&mut self, text: String) {
+        self.splices += 2;
+        let start = json_scan::skip_whitespace(text.as_bytes(), 0);
+        self.root = start..json_scan::skip_value(text.as_bytes(), start);
+        self.top = json_scan::members(&text, start);
+        self.nested.clear();
+        self.edited = OnceCell::from(text);
+    }
+}
+
+/// `range` of the current text, without building it when only `first` changed the
+/// original (the range is then put together from the pieces around the splice).
+fn current_text<'text>(
+    edited: &'text OnceCell<String>,
+    first: Option<&'text (Range<usize>, String)>,
+    original: &'text str,
+    range: Range<usize>,
+) -> Cow<'text, str> {
+    if let Some(text) = edited.get() {
+        return Cow::Borrowed(&text[range]);
+    }
+    let Some((changed, replacement)) = first else { return Cow::Borrowed(&original[range]) };
+    let (start, middle_end) = (changed.start, changed.start + replacement.len());
+    // Offsets of the current text past the replacement are the original's, moved.
+    let after = |offset: usize| offset - middle_end + changed.end;
+    if range.end <= start {
+        return Cow::Borrowed(&original[range]);
+    }
+    if range.start >= middle_end {
+        return Cow::Borrowed(&original[after(range.start)..after(range.end)]);
+    }
+    let mut text = String::new();
+    if range.start < start {
+        text.push_str(&original[range.start..start]);
+    }
+    text.push_str(&replacement[range.start.max(start) - start..range.end.min(middle_end) - start]);
+    if range.end > middle_end {
+        text.push_str(&original[changed.end..after(range.end)]);
+    }
+    Cow::Owned(text)
 }
 
 /// The value at `key_path` (the whole document for an empty path).
@@ -118,12 +283,8 @@ pub(crate) fn get(body: &JsonBody, original: &str, key_path: &[&str]) -> Option<
 pub(crate) fn keys(body: &JsonBody, original: &str, key_path: &[&str]) -> Vec<String> {
     let text = body.text(original);
     match body.locate(text, key_path) {
-        Some(range) if key_path.is_empty() => {
-            let _ = range;
-            body.top.iter().map(|member| member.key.clone()).collect()
-        }
         Some(range) if text.as_bytes().get(range.start) == Some(&b'{') => {
-            json_scan::members(text, range.start).into_iter().map(|member| member.key).collect()
+            body.members_at(text, range.start).iter().map(|member| member.key(text).into_owned()).collect()
         }
         Some(_) | None => Vec::new(),
     }
@@ -167,82 +328,132 @@ pub(crate) fn remove(
 }
 
 /// A copy of the text in which every value off `key_path` (and the value at its end) is
-/// replaced by a one-character placeholder, so a CST of it stays small whatever the
-/// file's size. The CST edits it as it would edit the whole text (it only looks at the
-/// objects on the path), and [`Skeleton::splice_back`] puts the change into the text.
+/// replaced by a short placeholder, so a CST of it stays small whatever the file's size.
+/// The CST edits it as it would edit the whole text (it only looks at the objects on the
+/// path), and [`Skeleton::splice_back`] puts the change into the text: a placeholder the
+/// edit replaced goes with it, one it kept (an object written out again) is put back as
+/// the text it stands for.
 struct Skeleton {
     text: String,
     /// Each placeholder: its offset in `text` and the range it stands for in the source.
     holes: Vec<(usize, Range<usize>)>,
 }
 
-const PLACEHOLDER: &str = "0";
+/// Placeholders are `"\u0000aigate:N"` (N: the hole's index): valid JSON that is never a
+/// file's own text next to it (checked: [`Skeleton::splice_back`] gives up if it is).
+const PLACEHOLDER_PREFIX: &str = "\"\\u0000aigate:";
 
 impl Skeleton {
-    fn new(source: &str, root: &Range<usize>, top: &[Member], key_path: &[&str]) -> Self {
+    fn new(source: &str, body: &JsonBody, key_path: &[&str]) -> Self {
         let mut skeleton = Skeleton { text: String::with_capacity(4096), holes: Vec::new() };
-        skeleton.text.push_str(&source[..root.start]);
-        skeleton.object(source, root, top, key_path);
-        skeleton.text.push_str(&source[root.end..]);
+        skeleton.text.push_str(&source[..body.root.start]);
+        skeleton.object(source, body, &body.root, &body.top, key_path);
+        skeleton.text.push_str(&source[body.root.end..]);
         skeleton
     }
 
-    fn object(&mut self, source: &str, range: &Range<usize>, members: &[Member], key_path: &[&str]) {
+    fn object(
+        &mut self,
+        source: &str,
+        body: &JsonBody,
+        range: &Range<usize>,
+        members: &[Member],
+        key_path: &[&str],
+    ) {
         let mut cursor = range.start;
         for member in members {
             self.text.push_str(&source[cursor..member.value.start]);
             let on_path = key_path.len() > 1
-                && member.key == key_path[0]
+                && member.key_is(source, key_path[0])
                 && source.as_bytes().get(member.value.start) == Some(&b'{');
             if on_path {
-                let inner = json_scan::members(source, member.value.start);
-                self.object(source, &member.value, &inner, &key_path[1..]);
+                let inner = body.members_at(source, member.value.start);
+                self.object(source, body, &member.value, &inner, &key_path[1..]);
             } else {
                 self.holes.push((self.text.len(), member.value.clone()));
-                self.text.push_str(PLACEHOLDER);
+                self.text.push_str(&placeholder(self.holes.len() - 1));
             }
             cursor = member.value.end;
         }
         self.text.push_str(&source[cursor..range.end]);
     }
 
-    /// `source` with the change from this skeleton to `edited` applied, and the changed
-    /// range of `source` with the length of its replacement; `None` when the change
-    /// touches a placeholder (then the edit must run on the whole text).
-    fn splice_back(&self, source: &str, edited: &str) -> Option<(String, Range<usize>, usize)> {
+    /// The change from this skeleton to `edited`, as the range of `source` it replaces and
+    /// its replacement; `None` when it cannot be mapped back (then the edit must run on
+    /// the whole text).
+    fn splice_back(&self, source: &str, edited: &str) -> Option<(Range<usize>, String)> {
+        // Each placeholder must be the only text of its kind, in both texts.
+        let count = |text: &str| memchr::memmem::find_iter(text.as_bytes(), PLACEHOLDER_PREFIX).count();
+        if count(&self.text) != self.holes.len() || count(edited) > self.holes.len() {
+            return None;
+        }
         let (old, new) = (self.text.as_bytes(), edited.as_bytes());
-        let mut prefix = super::text::common_prefix(old, new);
-        while !(self.text.is_char_boundary(prefix) && edited.is_char_boundary(prefix)) {
-            prefix -= 1;
+        let mut start = super::text::common_prefix(old, new);
+        let limit = old.len().min(new.len()) - start;
+        let suffix = super::text::common_suffix(old, new, limit);
+        let (mut old_end, mut new_end) = (old.len() - suffix, new.len() - suffix);
+        // Widen the change to whole placeholders: the bytes it takes in are common to
+        // both sides.
+        for (at, _) in &self.holes {
+            let end = at + self.placeholder_len(*at);
+            if *at < start && start < end {
+                start = *at;
+            }
+            if *at < old_end && old_end < end {
+                new_end += end - old_end;
+                old_end = end;
+            }
         }
-        let limit = old.len().min(new.len()) - prefix;
-        let mut suffix =
-            old.iter().rev().zip(new.iter().rev()).take(limit).take_while(|(a, b)| a == b).count();
-        while !(self.text.is_char_boundary(old.len() - suffix) && edited.is_char_boundary(new.len() - suffix))
+        if !(self.text.is_char_boundary(start)
+            && edited.is_char_boundary(start)
+            && self.text.is_char_boundary(old_end)
+            && edited.is_char_boundary(new_end))
         {
-            suffix -= 1;
-        }
-        let (old_end, new_end) = (old.len() - suffix, new.len() - suffix);
-        if self.holes.iter().any(|(at, _)| *at < old_end && at + PLACEHOLDER.len() > prefix) {
             return None;
         }
         let to_source = |offset: usize| {
             let mut shifted = offset;
             for (at, range) in &self.holes {
                 if *at < offset {
-                    shifted = shifted + range.len() - PLACEHOLDER.len();
+                    shifted = shifted + range.len() - self.placeholder_len(*at);
                 }
             }
             shifted
         };
-        let (start, end) = (to_source(prefix), to_source(old_end));
-        let replacement = edited.get(prefix..new_end)?;
-        let mut text = String::with_capacity(source.len() + replacement.len());
-        text.push_str(source.get(..start)?);
-        text.push_str(replacement);
-        text.push_str(source.get(end..)?);
-        Some((text, start..end, replacement.len()))
+        let changed = to_source(start)..to_source(old_end);
+        if !(source.is_char_boundary(changed.start) && source.is_char_boundary(changed.end)) {
+            return None;
+        }
+        // Put back what the placeholders the edit kept stand for.
+        let mut replacement = edited.get(start..new_end)?;
+        let mut expanded = String::new();
+        while let Some(found) = memchr::memmem::find(replacement.as_bytes(), PLACEHOLDER_PREFIX.as_bytes()) {
+            let rest = &replacement[found + PLACEHOLDER_PREFIX.len()..];
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let (_, range) = self.holes.get(rest[..digits].parse::<usize>().ok()?)?;
+            expanded.push_str(&replacement[..found]);
+            expanded.push_str(source.get(range.clone())?);
+            // The digits and the closing quote.
+            replacement = rest.get(digits + 1..)?;
+        }
+        expanded.push_str(replacement);
+        Some((changed, expanded))
     }
+
+    fn placeholder_len(&self, at: usize) -> usize {
+        let rest = &self.text.as_bytes()[at + PLACEHOLDER_PREFIX.len()..];
+        PLACEHOLDER_PREFIX.len() + rest.iter().take_while(|byte| byte.is_ascii_digit()).count() + 1
+    }
+}
+
+fn placeholder(index: usize) -> String {
+    format!("{PLACEHOLDER_PREFIX}{index}\"")
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many edits on this thread fell back to a CST of the whole text.
+    pub(crate) static WHOLE_TEXT_EDITS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Run `apply` on a CST of the skeleton for `key_path`, splice the result into the text
@@ -255,46 +466,22 @@ fn edit<T>(
     apply: impl Fn(&mut CstRootNode, &mut Vec<(Vec<String>, String)>) -> Result<T, EditConflict>,
 ) -> Result<T, EditConflict> {
     let options = parse_options(body.dialect);
-    let source = body.text(original);
-    let skeleton = Skeleton::new(source, &body.root, &body.top, key_path);
+    let skeleton = Skeleton::new(body.text(original), body, key_path);
     let mut root = CstRootNode::parse(&skeleton.text, &options)
         .map_err(|error| EditConflict(format!("internal: the skeleton does not parse: {}", error.kind())))?;
     let mut empty_objects = body.empty_objects.clone();
     let outcome = apply(&mut root, &mut empty_objects)?;
-    if let Some((text, changed, inserted)) = skeleton.splice_back(source, &root.to_string()) {
-        body.edited = Some(text);
+    if let Some((changed, replacement)) = skeleton.splice_back(body.text(original), &root.to_string()) {
         body.empty_objects = empty_objects;
-        let delta = inserted as isize - changed.len() as isize;
-        let shift = |offset: usize| offset.saturating_add_signed(delta);
-        body.root.end = shift(body.root.end);
-        // A change strictly inside one member's value only moves what follows; anything
-        // else (a member added or removed) re-reads the top level.
-        match body
-            .top
-            .iter()
-            .position(|member| member.value.start < changed.start && changed.end < member.value.end)
-        {
-            Some(index) => {
-                body.top[index].value.end = shift(body.top[index].value.end);
-                for member in &mut body.top[index + 1..] {
-                    member.key_start = shift(member.key_start);
-                    member.value = shift(member.value.start)..shift(member.value.end);
-                }
-            }
-            None => {
-                body.top = json_scan::members(body.edited.as_deref().unwrap_or_default(), body.root.start);
-            }
-        }
+        body.splice(original, changed, &replacement);
         return Ok(outcome);
     }
+    #[cfg(test)]
+    WHOLE_TEXT_EDITS.with(|count| count.set(count.get() + 1));
     let mut root = CstRootNode::parse(body.text(original), &options)
         .map_err(|error| EditConflict(format!("internal: the text does not parse: {}", error.kind())))?;
     let outcome = apply(&mut root, &mut body.empty_objects)?;
-    let text = root.to_string();
-    let start = json_scan::skip_whitespace(text.as_bytes(), 0);
-    body.root = start..json_scan::skip_value(text.as_bytes(), start);
-    body.top = json_scan::members(&text, start);
-    body.edited = Some(text);
+    body.replace_all(root.to_string());
     Ok(outcome)
 }
 
@@ -635,5 +822,36 @@ fn parse_options(dialect: JsonDialect) -> ParseOptions {
         allow_bare_decimal_point_numbers: false,
         allow_non_finite_numbers: false,
         allow_extended_string_escapes: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn a_placeholder_inside_the_changed_text_is_put_back_as_what_it_stands_for() {
+        let source = "{\n  \"a\": [1, 2],\n  \"b\": {\"deep\": true}\n}\n";
+        let body = JsonBody::parse(source, JsonDialect::STRICT).unwrap();
+        let skeleton = Skeleton::new(source, &body, &["a"]);
+        let (a, b) = (placeholder(0), placeholder(1));
+        assert_eq!(skeleton.text, format!("{{\n  \"a\": {a},\n  \"b\": {b}\n}}\n"));
+        // An edit that writes the object again around a kept placeholder.
+        let edited = format!("{{\n  \"a\": 3,\n    \"b\": {b},\n  \"c\": 4\n}}\n");
+        let (changed, replacement) = skeleton.splice_back(source, &edited).unwrap();
+        let mut text = source.to_string();
+        text.replace_range(changed, &replacement);
+        assert_eq!(text, "{\n  \"a\": 3,\n    \"b\": {\"deep\": true},\n  \"c\": 4\n}\n");
+        // A replaced placeholder that shares its first byte with the new value: the change
+        // takes the whole placeholder, so the whole value it stands for is replaced.
+        let edited = skeleton.text.replace(&a, "\"x\"");
+        let (changed, replacement) = skeleton.splice_back(source, &edited).unwrap();
+        assert_eq!((changed, replacement.as_str()), (9..15, "\"x\""));
+        // The file's own text looking like a placeholder: no splice.
+        let tricky = "{\"\\u0000aigate:0\": 1, \"b\": {}}";
+        let body = JsonBody::parse(tricky, JsonDialect::STRICT).unwrap();
+        let skeleton = Skeleton::new(tricky, &body, &["b", "x"]);
+        assert_eq!(skeleton.splice_back(tricky, &skeleton.text.replace(": 1", ": 2")), None);
     }
 }

@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
 use std::ops::Range;
 
 use serde_json::Value as JsonValue;
@@ -32,22 +33,88 @@ pub(crate) struct ScanFailure {
     pub(crate) message: String,
 }
 
-/// One member of an object: its decoded key and where its key and value are.
+/// One member of an object: where its key (a string, quotes included) and its value are
+/// in the text. The key is decoded only when asked for, so indexing a large object
+/// allocates nothing per member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Member {
-    pub(crate) key: String,
     pub(crate) key_start: usize,
+    pub(crate) key_end: usize,
+    /// The key has a backslash escape (so its text is not its name).
+    pub(crate) escaped: bool,
     pub(crate) value: Range<usize>,
 }
 
-/// Validate `text`; on success return the members of the top-level object and the
-/// object's own range.
-pub(crate) fn validate(text: &str, dialect: JsonDialect) -> Result<(Range<usize>, Vec<Member>), ScanFailure> {
+impl Member {
+    /// The decoded key, from the text the member was read from.
+    pub(crate) fn key<'text>(&self, text: &'text str) -> Cow<'text, str> {
+        let raw = text.get(self.key_start..self.key_end).unwrap_or_default();
+        if self.escaped {
+            Cow::Owned(serde_json::from_str::<String>(raw).unwrap_or_default())
+        } else {
+            Cow::Borrowed(raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default())
+        }
+    }
+
+    /// Whether the key is `name`, without allocating for a key with no escape.
+    pub(crate) fn key_is(&self, text: &str, name: &str) -> bool {
+        if self.escaped {
+            return self.key(text) == name;
+        }
+        text.as_bytes().get(self.key_start + 1..self.key_end.saturating_sub(1)) == Some(name.as_bytes())
+    }
+}
+
+/// What [`validate`] found: the top-level object's range and members, and the members of
+/// each object that is the value of a top-level member (by the object's range, in file
+/// order), so lookups one level down do not skip through the whole file.
+#[derive(Debug)]
+pub(crate) struct Scanned {
+    pub(crate) root: Range<usize>,
+    pub(crate) top: Vec<Member>,
+    pub(crate) nested: Vec<(Range<usize>, Vec<Member>)>,
+}
+
+/// Validate `text` and index its first two levels.
+pub(crate) fn validate(text: &str, dialect: JsonDialect) -> Result<Scanned, ScanFailure> {
     validate_boxed(text, dialect).map_err(|failure| *failure)
 }
 
-fn validate_boxed(text: &str, dialect: JsonDialect) -> Result<(Range<usize>, Vec<Member>), Failure> {
-    let mut validator = Validator { bytes: text.as_bytes(), dialect, top: Vec::new(), keys: Vec::new() };
+/// Strict JSON texts this large are validated by two threads (see [`validate_split`]).
+const SPLIT_MIN: usize = 4 << 20;
+
+fn validate_boxed(text: &str, dialect: JsonDialect) -> Result<Scanned, Failure> {
+    if dialect == JsonDialect::STRICT && text.len() >= SPLIT_MIN {
+        // A raw line feed is never inside a string in strict JSON (nor in a comment: it
+        // has none), so a token starts after it.
+        if let Some(newline) = memchr::memchr(b'\n', &text.as_bytes()[text.len() / 2..]) {
+            return validate_split(text, text.len() / 2 + newline + 1);
+        }
+    }
+    let mut validator = Validator::new(text.as_bytes(), dialect, 2);
+    validate_from(&mut validator)
+}
+
+/// Validate `text` on two threads: this one reads it from the start as [`validate`]
+/// always does, while another validates every complete value it finds from `split` on
+/// (a value whose container it cannot know yet), so that this one, once there, skips
+/// those it accepted instead of reading them again. What this thread reads is exactly
+/// what a validation on one thread reads, less those values: the same refusals, at the
+/// same offsets (after a refusal the other thread stops, and this one reads the rest).
+fn validate_split(text: &str, split: usize) -> Result<Scanned, Failure> {
+    std::thread::scope(|scope| {
+        let other =
+            std::thread::Builder::new().spawn_scoped(scope, || complete_values(text.as_bytes(), split)).ok();
+        let mut validator = Validator::new(text.as_bytes(), JsonDialect::STRICT, 2);
+        if other.is_some() {
+            validator.split = split;
+            validator.pending = other;
+        }
+        validate_from(&mut validator)
+    })
+}
+
+fn validate_from(validator: &mut Validator<'_, '_>) -> Result<Scanned, Failure> {
     let start = validator.whitespace(0)?;
     match validator.bytes.get(start) {
         Some(b'{') => {}
@@ -66,20 +133,136 @@ fn validate_boxed(text: &str, dialect: JsonDialect) -> Result<(Range<usize>, Vec
     if after < validator.bytes.len() {
         return Err(failure(JsonFailureKind::Syntax, after, "unexpected text after the top-level object"));
     }
-    Ok((start..end, validator.top))
+    let (top, nested) = (std::mem::take(&mut validator.top), std::mem::take(&mut validator.nested));
+    Ok(Scanned { root: start..end, top, nested })
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many values validators on this thread skipped (validated by another).
+    static SKIPPED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A value of strict JSON text validated on its own (see [`validate_split`]).
+struct Validated {
+    start: usize,
+    end: usize,
+    /// How deep it nests (1 for `{}`, 0 for a scalar).
+    depth: usize,
+    /// An object's members.
+    members: Vec<Member>,
+}
+
+/// Every complete value at the outermost level of strict JSON text from `from` (which is
+/// between tokens), validated on its own, in order; up to the first that is refused, or a
+/// byte no value starts with. Strings that are keys are among them (harmless: a key is
+/// never looked up as a value).
+fn complete_values(bytes: &[u8], from: usize) -> Vec<Validated> {
+    let mut validator = Validator::new(bytes, JsonDialect::STRICT, 1);
+    let mut values = Vec::new();
+    let mut at = from;
+    loop {
+        let Ok(start) = validator.whitespace(at) else { return values };
+        match bytes.get(start) {
+            Some(b',' | b':' | b'}' | b']') => at = start + 1,
+            Some(_) => {
+                validator.max_depth = 0;
+                let Ok(end) = validator.value(start, 0) else { return values };
+                let members = std::mem::take(&mut validator.top);
+                values.push(Validated { start, end, depth: validator.max_depth, members });
+                at = end;
+            }
+            None => return values,
+        }
+    }
+}
+
+/// Bring the `members` of the object at `object` (a range of the text before the edit)
+/// in line with an edit that replaced `changed` (a range of the text before) by
+/// `inserted` bytes; `text` is the text after. Returns the object's range after the
+/// edit, or `None` when the edit reached its braces (then it must be read again).
+/// `text` gives a range of the text after the edit (only the few bytes around the
+/// change are asked for).
+///
+/// Members wholly before the change keep their offsets, members wholly after it move;
+/// a change strictly inside one member's value only moves that value's end, and any
+/// other change (members added, removed, a key replaced) has just the members it
+/// touched read again from `text`.
+pub(crate) fn reindex<'text>(
+    members: &mut Vec<Member>,
+    object: &Range<usize>,
+    text: &dyn Fn(Range<usize>) -> Cow<'text, str>,
+    changed: &Range<usize>,
+    inserted: usize,
+) -> Option<Range<usize>> {
+    let delta = inserted as isize - changed.len() as isize;
+    let shift = |offset: usize| offset.saturating_add_signed(delta);
+    let shift_member = |member: &mut Member| {
+        member.key_start = shift(member.key_start);
+        member.key_end = shift(member.key_end);
+        member.value = shift(member.value.start)..shift(member.value.end);
+    };
+    if object.end <= changed.start {
+        return Some(object.clone());
+    }
+    if object.start >= changed.end {
+        members.iter_mut().for_each(shift_member);
+        return Some(shift(object.start)..shift(object.end));
+    }
+    if !(object.start < changed.start && changed.end < object.end) {
+        return None;
+    }
+    let moved = object.start..shift(object.end);
+    if let Some(index) =
+        members.iter().position(|member| member.value.start < changed.start && changed.end < member.value.end)
+    {
+        members[index].value.end = shift(members[index].value.end);
+        members[index + 1..].iter_mut().for_each(shift_member);
+        return Some(moved);
+    }
+    let first = members.iter().position(|member| member.value.end > changed.start).unwrap_or(members.len());
+    let after = members.iter().position(|member| member.key_start >= changed.end).unwrap_or(members.len());
+    let after = after.max(first);
+    let from = if first == 0 { object.start + 1 } else { members[first - 1].value.end };
+    let until = match members.get(after) {
+        Some(member) => shift(member.key_start),
+        None => moved.end - 1,
+    };
+    let window = text(from..until);
+    let mut read = members_between(&window, 0, window.len());
+    for member in &mut read {
+        member.key_start += from;
+        member.key_end += from;
+        member.value = member.value.start + from..member.value.end + from;
+    }
+    let mut tail = members.split_off(after);
+    tail.iter_mut().for_each(shift_member);
+    members.truncate(first);
+    members.extend(read);
+    members.extend(tail);
+    Some(moved)
 }
 
 /// The members of the object that starts at `open` (a `{`) in validated text.
 pub(crate) fn members(text: &str, open: usize) -> Vec<Member> {
+    members_between(text, open + 1, text.len())
+}
+
+/// The members of an object in validated text from `from` (just after `{`, or just after
+/// a member's value) up to `until` (a member's key, or the closing brace).
+fn members_between(text: &str, from: usize, until: usize) -> Vec<Member> {
     let bytes = text.as_bytes();
     let mut members = Vec::new();
-    let mut at = skip_whitespace(bytes, open + 1);
-    while bytes.get(at) == Some(&b'"') {
+    let mut at = skip_whitespace(bytes, from);
+    if bytes.get(at) == Some(&b',') {
+        at = skip_whitespace(bytes, at + 1);
+    }
+    while at < until && bytes.get(at) == Some(&b'"') {
         let key_end = skip_string(bytes, at);
-        let key = decode_string(text, at..key_end);
+        let escaped = memchr::memchr(b'\\', &bytes[at..key_end]).is_some();
         let value_start = skip_whitespace(bytes, skip_whitespace(bytes, key_end) + 1);
         let value_end = skip_value(bytes, value_start);
-        members.push(Member { key, key_start: at, value: value_start..value_end });
+        members.push(Member { key_start: at, key_end, escaped, value: value_start..value_end });
         at = skip_whitespace(bytes, value_end);
         if bytes.get(at) == Some(&b',') {
             at = skip_whitespace(bytes, at + 1);
@@ -97,7 +280,7 @@ pub(crate) fn to_json(text: &str, range: Range<usize>) -> JsonValue {
         Some(b'{') => JsonValue::Object(
             members(text, start)
                 .into_iter()
-                .map(|member| (member.key, to_json(text, member.value)))
+                .map(|member| (member.key(text).into_owned(), to_json(text, member.value)))
                 .collect(),
         ),
         Some(b'[') => {
@@ -243,20 +426,135 @@ static STRING_STOP: [bool; 256] = {
     table
 };
 
+/// Whether any of the eight bytes in `word` may end a run of plain string characters
+/// (`"`, `\`, or below 0x20); never false when one does.
+#[inline]
+fn may_stop(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte is zero (or below n, for n <= 0x80) where the subtraction borrows into a high
+    // bit the byte did not have.
+    let zero = |value: u64| value.wrapping_sub(ONES) & !value & HIGH;
+    let quote = zero(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    (quote | backslash | control) != 0
+}
+
+/// The hash of the duplicate-key check: FxHash's mix, much cheaper than SipHash on short
+/// keys. (A file's keys are its owner's own: there is no one to pick colliding keys.)
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let mut word = [0; 8];
+        word[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.add(u64::from_le_bytes(word));
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Above this many keys an object's duplicate check uses a hash set.
 const LINEAR_KEYS: usize = 16;
 
-struct Validator<'text> {
+struct Validator<'text, 'scope> {
     bytes: &'text [u8],
     dialect: JsonDialect,
+    /// The levels whose members are indexed: 2 (the top level and the one below), or 1.
+    index_depth: usize,
     top: Vec<Member>,
+    /// The index of the objects one level down (see [`Scanned`]).
+    nested: Vec<(Range<usize>, Vec<Member>)>,
+    /// The members of the object one level down being read.
+    second: Vec<Member>,
+    /// The deepest nesting reached since it was last reset.
+    max_depth: usize,
+    /// From this offset on, values another thread validated are skipped
+    /// ([`validate_split`]); `usize::MAX` when none.
+    split: usize,
+    /// That thread, until its values are needed.
+    pending: Option<std::thread::ScopedJoinHandle<'scope, Vec<Validated>>>,
+    /// Its values, and the first one not passed yet.
+    validated: Vec<Validated>,
+    next_validated: usize,
     /// The keys (string range, has escapes) of every object being read, innermost last:
     /// one buffer for the whole file instead of one allocation per object.
     keys: Vec<(usize, usize, bool)>,
 }
 
-impl<'text> Validator<'text> {
-    fn whitespace(&self, mut at: usize) -> Result<usize, Failure> {
+impl<'text> Validator<'text, '_> {
+    fn new(bytes: &'text [u8], dialect: JsonDialect, index_depth: usize) -> Self {
+        Validator {
+            bytes,
+            dialect,
+            index_depth,
+            top: Vec::new(),
+            nested: Vec::new(),
+            second: Vec::new(),
+            max_depth: 0,
+            split: usize::MAX,
+            pending: None,
+            validated: Vec::new(),
+            next_validated: 0,
+            keys: Vec::new(),
+        }
+    }
+
+    /// The end of the value at `at`, when the other thread validated it and it fits at
+    /// `depth` (its index taken over as if this thread had read it).
+    fn validated_elsewhere(&mut self, at: usize, depth: usize) -> Option<usize> {
+        if let Some(pending) = self.pending.take() {
+            self.validated = pending.join().unwrap_or_default();
+        }
+        // Values are reached in file order.
+        while self.validated.get(self.next_validated).is_some_and(|value| value.start < at) {
+            self.next_validated += 1;
+        }
+        let value = self.validated.get_mut(self.next_validated).filter(|value| value.start == at)?;
+        if depth + value.depth > MAX_DEPTH {
+            return None;
+        }
+        self.next_validated += 1;
+        #[cfg(test)]
+        SKIPPED.with(|count| count.set(count.get() + 1));
+        let end = value.end;
+        if depth + 1 == 2 && self.index_depth >= 2 && self.bytes.get(at) == Some(&b'{') {
+            self.nested.push((at..end, std::mem::take(&mut value.members)));
+        }
+        self.max_depth = self.max_depth.max(depth + value.depth);
+        Some(end)
+    }
+
+    #[inline]
+    fn whitespace(&self, at: usize) -> Result<usize, Failure> {
+        // Between tokens there is mostly nothing, or one space.
+        match self.bytes.get(at) {
+            Some(b' ' | b'\t' | b'\n' | b'\r' | b'/' | 0x0b | 0x0c | 0xc2) => self.whitespace_run(at),
+            Some(_) | None => Ok(at),
+        }
+    }
+
+    fn whitespace_run(&self, mut at: usize) -> Result<usize, Failure> {
         let bytes = self.bytes;
         loop {
             match bytes.get(at) {
@@ -293,6 +591,11 @@ impl<'text> Validator<'text> {
 
     /// Validate the value at `at` (nested `depth` levels deep); return its end.
     fn value(&mut self, at: usize, depth: usize) -> Result<usize, Failure> {
+        if at >= self.split {
+            if let Some(end) = self.validated_elsewhere(at, depth) {
+                return Ok(end);
+            }
+        }
         match self.bytes.get(at) {
             Some(b'{') => self.object(at, depth + 1),
             Some(b'[') => self.array(at, depth + 1),
@@ -331,14 +634,20 @@ impl<'text> Validator<'text> {
 
     fn object(&mut self, open: usize, depth: usize) -> Result<usize, Failure> {
         Self::too_deep(open, depth)?;
+        self.max_depth = self.max_depth.max(depth);
         let base = self.keys.len();
         let result = self.members(open, depth, base);
         self.keys.truncate(base);
+        if let (2, Ok(end)) = (depth, &result) {
+            if self.index_depth >= 2 {
+                self.nested.push((open..*end, std::mem::take(&mut self.second)));
+            }
+        }
         result
     }
 
     fn members(&mut self, open: usize, depth: usize, base: usize) -> Result<usize, Failure> {
-        let mut key_set: Option<HashSet<Cow<'text, str>>> = None;
+        let mut key_set: Option<HashSet<Cow<'text, str>, BuildHasherDefault<KeyHasher>>> = None;
         let mut at = self.whitespace(open + 1)?;
         if self.bytes.get(at) == Some(&b'}') {
             return Ok(at + 1);
@@ -384,9 +693,9 @@ impl<'text> Validator<'text> {
             }
             let value_start = self.whitespace(at + 1)?;
             let value_end = self.value(value_start, depth)?;
-            if depth == 1 {
-                let key = self.key_text(key_start..key_end, escaped).into_owned();
-                self.top.push(Member { key, key_start, value: value_start..value_end });
+            if depth <= self.index_depth {
+                let member = Member { key_start, key_end, escaped, value: value_start..value_end };
+                if depth == 1 { self.top.push(member) } else { self.second.push(member) }
             }
             at = self.whitespace(value_end)?;
             match self.bytes.get(at) {
@@ -417,6 +726,7 @@ impl<'text> Validator<'text> {
 
     fn array(&mut self, open: usize, depth: usize) -> Result<usize, Failure> {
         Self::too_deep(open, depth)?;
+        self.max_depth = self.max_depth.max(depth);
         let mut at = self.whitespace(open + 1)?;
         if self.bytes.get(at) == Some(&b']') {
             return Ok(at + 1);
@@ -458,7 +768,17 @@ impl<'text> Validator<'text> {
         let mut index = at + 1;
         let mut escaped = false;
         loop {
-            // Plain characters in bulk: only `"`, `\` and control characters stop.
+            // Plain characters in bulk, eight at a time: only `"`, `\` and control
+            // characters stop.
+            while let Some(chunk) = bytes.get(index..index + 8) {
+                let word = u64::from_le_bytes([
+                    chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+                ]);
+                if may_stop(word) {
+                    break;
+                }
+                index += 8;
+            }
             while bytes.get(index).is_some_and(|byte| !STRING_STOP[usize::from(*byte)]) {
                 index += 1;
             }
@@ -514,11 +834,19 @@ impl<'text> Validator<'text> {
     }
 
     fn hex4(&self, at: usize) -> Result<u32, Failure> {
-        let digits = self.bytes.get(at + 2..at + 6).and_then(|digits| std::str::from_utf8(digits).ok());
-        digits
-            .filter(|digits| digits.bytes().all(|byte| byte.is_ascii_hexdigit()))
-            .and_then(|digits| u32::from_str_radix(digits, 16).ok())
-            .ok_or_else(|| failure(JsonFailureKind::Syntax, at, "invalid `\\u` escape in a string"))
+        let mut unit = 0;
+        for offset in 2..6 {
+            let digit = match self.bytes.get(at + offset) {
+                Some(byte @ b'0'..=b'9') => byte - b'0',
+                Some(byte @ b'a'..=b'f') => byte - b'a' + 10,
+                Some(byte @ b'A'..=b'F') => byte - b'A' + 10,
+                Some(_) | None => {
+                    return Err(failure(JsonFailureKind::Syntax, at, "invalid `\\u` escape in a string"));
+                }
+            };
+            unit = unit << 4 | u32::from(digit);
+        }
+        Ok(unit)
     }
 
     fn number(&self, at: usize) -> Result<usize, Failure> {
@@ -561,6 +889,116 @@ impl<'text> Validator<'text> {
             Ok(end)
         } else {
             Err(failure(JsonFailureKind::Syntax, at, "expected a value"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`validate`] on one thread.
+    fn validate_alone(text: &str) -> Result<Scanned, ScanFailure> {
+        validate_from(&mut Validator::new(text.as_bytes(), JsonDialect::STRICT, 2))
+            .map_err(|failure| *failure)
+    }
+
+    fn same(first: &Result<Scanned, ScanFailure>, second: &Result<Scanned, ScanFailure>) -> bool {
+        match (first, second) {
+            (Ok(first), Ok(second)) => {
+                first.root == second.root && first.top == second.top && first.nested == second.nested
+            }
+            (Err(first), Err(second)) => first == second,
+            (Ok(_), Err(_)) | (Err(_), Ok(_)) => false,
+        }
+    }
+
+    /// A strict JSON text over the split size: projects with histories, servers, and a
+    /// big array at the end.
+    fn large(projects: usize) -> String {
+        let mut text = String::from("{\n  \"numStartups\": 1,\n  \"projects\": {\n");
+        for index in 0..projects {
+            let history: Vec<String> = (0..40)
+                .map(|entry| {
+                    format!(
+                        "        {{\"display\": \"/clear {entry} \\u00e9\", \"n\": [1, 2.5e3, true, null]}}"
+                    )
+                })
+                .collect();
+            text.push_str(&format!(
+                "    \"/p/{index}\": {{\n      \"history\": [\n{}\n      ],\n      \"mcpServers\": {{}}\n    }}{}\n",
+                history.join(",\n"),
+                if index + 1 == projects { "" } else { "," }
+            ));
+        }
+        text.push_str("  },\n  \"mcpServers\": {\n    \"x\": {\"command\": \"c\"}\n  },\n  \"tail\": [[{\"deep\": [[[]]]}]]\n}\n");
+        text
+    }
+
+    #[test]
+    fn two_threads_find_what_one_finds_on_valid_and_broken_large_files() {
+        let text = large(2200);
+        assert!(text.len() >= SPLIT_MIN, "{}", text.len());
+        let skipped = || SKIPPED.with(std::cell::Cell::get);
+        let before = skipped();
+        let split = validate(&text, JsonDialect::STRICT);
+        assert!(split.is_ok());
+        assert!(skipped() - before > 1000, "the second half was skipped: {}", skipped() - before);
+        assert!(same(&split, &validate_alone(&text)));
+        let at = |needle: &str, from: usize| from + text[from..].find(needle).unwrap();
+        let middle = text.len() / 2;
+        let late = |needle: &str, with: &str| {
+            let mut copy = text.clone();
+            let found = at(needle, middle + 100_000);
+            copy.replace_range(found..found + needle.len(), with);
+            copy
+        };
+        let broken: Vec<String> = vec![
+            // Inside a value in the second half, and between values (a missing comma).
+            late("/clear 3 ", "/clear 3\u{1} "),
+            {
+                let mut copy = text.clone();
+                let comma = at("},\n    \"/p/", middle) + 1;
+                copy.replace_range(comma..=comma, " ");
+                copy
+            },
+            // A key of `projects` in the second half that is also in the first.
+            {
+                let mut copy = text.clone();
+                let key = at("\"/p/", middle);
+                let end = key + copy[key + 1..].find('"').unwrap() + 2;
+                copy.replace_range(key..end, "\"/p/3\"");
+                copy
+            },
+            late("1, 2.5e3", "1 2.5e3"),
+            late("\"n\": [", "\"n\" ["),
+            // Too deep in the second half, counting the levels above it.
+            late("\"mcpServers\": {}", &format!("\"mcpServers\": {}{}", "[".repeat(126), "]".repeat(126))),
+            text.replacen("[[[]]]", &format!("{}{}", "[".repeat(125), "]".repeat(125)), 1),
+            // In the first half, and at the very end.
+            text.replacen("/clear 1 ", "/clear 1\t", 1),
+            format!("{text}x"),
+        ];
+        for (index, broken) in broken.iter().enumerate() {
+            let one = validate_alone(broken);
+            assert!(one.is_err(), "case {index} is broken");
+            assert!(same(&validate(broken, JsonDialect::STRICT), &one), "case {index}: {:?}", one.err());
+        }
+        // The deep tail just fits.
+        let fits = text.replacen("[[[]]]", &format!("{}{}", "[".repeat(124), "]".repeat(124)), 1);
+        assert!(validate(&fits, JsonDialect::STRICT).is_ok());
+        assert!(same(&validate(&fits, JsonDialect::STRICT), &validate_alone(&fits)));
+    }
+
+    #[test]
+    fn the_word_test_finds_every_stop_byte_at_every_position_and_nothing_else() {
+        for byte in 0..=255_u8 {
+            for position in 0..8 {
+                let mut word = [b'a'; 8];
+                word[position] = byte;
+                let found = may_stop(u64::from_le_bytes(word));
+                assert_eq!(found, STRING_STOP[usize::from(byte)], "byte {byte:#04x} at {position}");
+            }
         }
     }
 }

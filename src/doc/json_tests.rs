@@ -5,7 +5,7 @@ use super::*;
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
-fn parse(input: &str, format: Format) -> Document {
+fn parse(input: &str, format: Format) -> Document<'_> {
     Document::parse(input.as_bytes(), format, Path::new("settings.json")).unwrap()
 }
 
@@ -314,6 +314,125 @@ fn an_edit_of_one_member_of_a_large_file_keeps_every_other_byte() {
     );
 }
 
+#[test]
+fn the_index_follows_every_kind_of_edit_and_placeholders_kept_by_an_edit_are_put_back() {
+    let input = "{\n  \"a\": 1,\n  \"projects\": {\n    \"/p\": { \"x\": [1, {\"y\": 2}], \"mcpServers\": {} },\n    \"/q\": {\n\n      \"mcpServers\": { \"s\": { \"command\": \"c\" } }\n\n    }\n  },\n  \"mcpServers\": {\n    \"one\": { \"command\": \"x\" },\n    \"two\": [1, 2]\n  },\n  \"z\": {}\n}\n";
+    let edits: Vec<(Vec<&str>, Option<JsonValue>)> = vec![
+        (vec!["mcpServers", "three"], Some(json!({"command": "npx", "args": ["-y"]}))),
+        (vec!["mcpServers", "one"], Some(json!({"command": "y", "env": {}}))),
+        (vec!["mcpServers", "two"], None),
+        (vec!["mcpServers", "one", "command"], Some(json!("z"))),
+        (vec!["projects", "/p", "mcpServers", "n"], Some(json!({"url": "u"}))),
+        (vec!["projects", "/q", "mcpServers", "s"], None),
+        (vec!["projects", "/r", "mcpServers", "m"], Some(json!(1))),
+        (vec!["projects", "/p"], None),
+        (vec!["a"], Some(json!({"b": [1]}))),
+        (vec!["a"], None),
+        (vec!["z", "k"], Some(json!(true))),
+        (vec!["new", "deep", "key"], Some(json!("v"))),
+        (vec!["mcpServers"], None),
+        (vec!["projects", "/q"], Some(json!(null))),
+    ];
+    let mut document = parse(input, Format::Json);
+    let mut expected = serde_json::from_str::<JsonValue>(input).unwrap();
+    let whole_text_edits = json::WHOLE_TEXT_EDITS.with(std::cell::Cell::get);
+    for (key_path, value) in &edits {
+        let path: Vec<String> = key_path.iter().map(ToString::to_string).collect();
+        if let Some(value) = value {
+            document.set(key_path, value).unwrap();
+            let (last, parents) = path.split_last().unwrap();
+            let mut object = &mut expected;
+            for key in parents {
+                object = object.as_object_mut().unwrap().entry(key.clone()).or_insert_with(|| json!({}));
+            }
+            object.as_object_mut().unwrap().insert(last.clone(), value.clone());
+        } else {
+            document.remove(key_path).unwrap();
+            let (last, parents) = path.split_last().unwrap();
+            let mut object = &mut expected;
+            for key in parents {
+                object = object.get_mut(key).unwrap();
+            }
+            object.as_object_mut().unwrap().remove(last);
+        }
+        document.assert_json_index();
+        let written = output(&document);
+        assert_eq!(serde_json::from_str::<JsonValue>(&written).unwrap(), expected, "after {key_path:?}");
+        assert_eq!(document.to_value(), expected, "read back after {key_path:?}");
+    }
+    assert_eq!(json::WHOLE_TEXT_EDITS.with(std::cell::Cell::get), whole_text_edits, "every edit was spliced");
+    // Each as the first edit of a document: its index follows while the text is not
+    // built yet, and its new bytes, given as a splice when it was one, are the bytes.
+    for (key_path, value) in &edits {
+        let mut document = parse(input, Format::Json);
+        match value {
+            Some(value) => document.set(key_path, value).map(drop).unwrap(),
+            None => document.remove(key_path).map(drop).unwrap(),
+        }
+        let Body::Json(body) = &document.body else { panic!() };
+        let single = body.only_splice().is_some();
+        let index = (body.root.clone(), body.top.clone(), body.nested.clone());
+        let written = output(&document);
+        document.assert_json_index();
+        let Body::Json(body) = &document.body else { panic!() };
+        assert_eq!(index, (body.root.clone(), body.top.clone(), body.nested.clone()), "{key_path:?}");
+        let new = document.into_new_bytes();
+        assert_eq!(matches!(new, NewBytes::Spliced { .. }), single, "{key_path:?}");
+        assert_eq!(String::from_utf8(new.into_vec(Some(input.as_bytes()))).unwrap(), written, "{key_path:?}");
+    }
+    // Removing a member next to others makes the CST write the object again, with the
+    // other members' placeholders in it: they come back as the text they stand for.
+    let mut document = parse(input, Format::Json);
+    document.remove(&["projects", "/q", "mcpServers", "s"]).unwrap();
+    document.assert_json_index();
+    assert_eq!(
+        output(&document),
+        input.replace("\"mcpServers\": { \"s\": { \"command\": \"c\" } }", "\"mcpServers\": {}")
+    );
+}
+
+/// `mcp add` once had a splice fast path for huge `.claude.json` files
+/// (`skills_mcp/json_fast.rs`); the document layer is as fast now and took its place.
+/// These are the bytes the fast path wrote, so nothing changed for the files it took.
+#[test]
+fn a_new_server_is_written_as_the_retired_splice_fast_path_wrote_it() {
+    let entry = json!({"type": "stdio", "command": "npx", "args": ["-y", "@mcp/fs"],
+                       "env": {"A": "1", "B": "é \"q\""}, "headers": {}, "list": []});
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            "{\n  \"a\": 1,\n  \"mcpServers\": {\n    \"x\": {\n      \"type\": \"http\"\n    }\n  },\n  \"z\": [1, 2]\n}\n",
+            &["mcpServers", "new"],
+            "{\n  \"a\": 1,\n  \"mcpServers\": {\n    \"x\": {\n      \"type\": \"http\"\n    },\n    \"new\": {\n      \"type\": \"stdio\",\n      \"command\": \"npx\",\n      \"args\": [\"-y\", \"@mcp/fs\"],\n      \"env\": {\n        \"A\": \"1\",\n        \"B\": \"é \\\"q\\\"\"\n      },\n      \"headers\": {},\n      \"list\": []\n    }\n  },\n  \"z\": [1, 2]\n}\n",
+        ),
+        (
+            "{\n    \"mcpServers\": {\n        \"x\": {}\n    }\n}",
+            &["mcpServers", "new"],
+            "{\n    \"mcpServers\": {\n        \"x\": {},\n        \"new\": {\n            \"type\": \"stdio\",\n            \"command\": \"npx\",\n            \"args\": [\"-y\", \"@mcp/fs\"],\n            \"env\": {\n                \"A\": \"1\",\n                \"B\": \"é \\\"q\\\"\"\n            },\n            \"headers\": {},\n            \"list\": []\n        }\n    }\n}",
+        ),
+        (
+            "{\n  \"projects\": {\n    \"/p\": {\n      \"mcpServers\": {\n        \"x\": { \"command\": \"a\" }\n      }\n    }\n  }\n}\n",
+            &["projects", "/p", "mcpServers", "new"],
+            "{\n  \"projects\": {\n    \"/p\": {\n      \"mcpServers\": {\n        \"x\": { \"command\": \"a\" },\n        \"new\": {\n          \"type\": \"stdio\",\n          \"command\": \"npx\",\n          \"args\": [\"-y\", \"@mcp/fs\"],\n          \"env\": {\n            \"A\": \"1\",\n            \"B\": \"é \\\"q\\\"\"\n          },\n          \"headers\": {},\n          \"list\": []\n        }\n      }\n    }\n  }\n}\n",
+        ),
+    ];
+    for (input, key_path, expected) in cases {
+        let mut document = parse(input, Format::Json);
+        document.set(key_path, &entry).unwrap();
+        // The span says which bytes changed: the rest is the input's.
+        let (changed, inserted) = document.changed_span().unwrap();
+        assert_eq!(expected[..changed.start], input[..changed.start]);
+        assert_eq!(expected[changed.start + inserted..], input[changed.end..]);
+        assert_eq!(String::from_utf8(document.into_bytes()).unwrap(), expected);
+    }
+    // With a BOM the span counts its bytes; a second edit makes it unknown.
+    let mut document = parse("\u{feff}{\"a\": 1}", Format::Json);
+    document.set(&["b"], &json!(2)).unwrap();
+    assert_eq!(document.changed_span(), Some((10..10, 8)));
+    assert_eq!(output(&document), "\u{feff}{\"a\": 1, \"b\": 2}");
+    document.set(&["c"], &json!(3)).unwrap();
+    assert_eq!(document.changed_span(), None);
+}
+
 /// Where the time of a parse goes on a 20 MB file (release mode:
 /// `cargo test --release --lib -- --ignored --nocapture parse_phases`).
 #[test]
@@ -349,6 +468,27 @@ fn parse_phases() {
     });
     time("skip root", &mut || {
         json_scan::members(&text, 0);
+    });
+    time("parse", &mut || {
+        Document::parse(text.as_bytes(), Format::Json, Path::new("x")).unwrap();
+    });
+    let entry = json!({"type": "stdio", "command": "npx", "args": ["-y", "@bench/server"], "env": {}});
+    time("parse+set+out", &mut || {
+        let mut document = Document::parse(text.as_bytes(), Format::Json, Path::new("x")).unwrap();
+        document.set(&["mcpServers", "bench"], &entry).unwrap();
+        document.into_bytes();
+    });
+    time("local add", &mut || {
+        let mut document = Document::parse(text.as_bytes(), Format::Json, Path::new("x")).unwrap();
+        document.set(&["projects", "/p/77", "mcpServers", "bench"], &entry).unwrap();
+        document.into_bytes();
+    });
+    let huge = format!(
+        "{{\n  \"blob\": \"{}\",\n  \"mcpServers\": {{}}\n}}\n",
+        "x\\u00e9\\\\\\\" ".repeat(20 << 20 >> 4)
+    );
+    time("huge strings", &mut || {
+        json_scan::validate(&huge, super::json::JsonDialect::STRICT).unwrap();
     });
 }
 

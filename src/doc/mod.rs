@@ -32,7 +32,60 @@ use std::path::{Path, PathBuf};
 use serde_json::Value as JsonValue;
 use toml_edit::DocumentMut;
 
-pub use text::Eol;
+pub use text::{Eol, common_prefix, common_suffix};
+
+/// A file's new bytes, given the bytes they were made from (the input).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewBytes {
+    Whole(Vec<u8>),
+    /// The input with `range` replaced by `with`.
+    Spliced {
+        range: std::ops::Range<usize>,
+        with: Vec<u8>,
+    },
+}
+
+impl NewBytes {
+    /// The bytes, in up to three pieces (`input`: what they were made from; absent for
+    /// a file that did not exist, which is never spliced).
+    pub fn parts<'bytes>(&'bytes self, input: Option<&'bytes [u8]>) -> [&'bytes [u8]; 3] {
+        match (self, input) {
+            (NewBytes::Whole(bytes), _) => [bytes, &[], &[]],
+            (NewBytes::Spliced { range, with }, Some(input)) => {
+                [&input[..range.start], with, &input[range.end..]]
+            }
+            (NewBytes::Spliced { with, .. }, None) => [with, &[], &[]],
+        }
+    }
+
+    /// Whether they are exactly `other`.
+    pub fn is(&self, input: Option<&[u8]>, other: &[u8]) -> bool {
+        let parts = self.parts(input);
+        if parts.iter().map(|part| part.len()).sum::<usize>() != other.len() {
+            return false;
+        }
+        let mut rest = other;
+        parts.iter().all(|part| {
+            let (head, tail) = rest.split_at(part.len());
+            rest = tail;
+            head == *part
+        })
+    }
+
+    /// The bytes as one buffer.
+    pub fn into_vec(self, input: Option<&[u8]>) -> Vec<u8> {
+        match self {
+            NewBytes::Whole(bytes) => bytes,
+            spliced @ NewBytes::Spliced { .. } => spliced.parts(input).concat(),
+        }
+    }
+}
+
+impl From<Vec<u8>> for NewBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        NewBytes::Whole(bytes)
+    }
+}
 
 /// The syntax a file is written in. Defined here so the document layer depends on
 /// nothing of aigate's domain (`crate::clients::Format` re-exports it).
@@ -67,12 +120,14 @@ impl Format {
     }
 }
 
-/// A parsed client file that remembers its original bytes.
+/// A parsed client file that remembers its original bytes. It borrows them from the
+/// caller when parsed with [`Document::parse`] (a large file is not copied), and owns
+/// them when parsed with [`Document::parse_owned`].
 #[derive(Debug)]
-pub struct Document {
+pub struct Document<'src> {
     path: PathBuf,
     format: Format,
-    decoded: text::Decoded,
+    decoded: text::Decoded<'src>,
     /// The file was empty or whitespace only: an unedited document writes it back as is,
     /// an edited one is written fresh.
     blank: bool,
@@ -203,19 +258,43 @@ impl From<DocError> for crate::error::Error {
     }
 }
 
-impl Document {
-    /// Parse `bytes` as `format`. `path` is only used in error messages.
-    pub fn parse(bytes: &[u8], format: Format, path: &Path) -> Result<Self, DocError> {
-        let path = path.to_path_buf();
-        let decoded = text::decode(bytes).map_err(|failure| {
-            let text::DecodeFailure { line, column, message, kind } = failure;
-            let path = path.clone();
-            match kind {
-                text::DecodeFailureKind::Nul => DocError::NulByte { path, line, column, message },
-                text::DecodeFailureKind::NotUtf8 => DocError::NotUtf8 { path, line, column, message },
-                text::DecodeFailureKind::DoubleBom => DocError::Syntax { path, line, column, message },
-            }
-        })?;
+impl Document<'static> {
+    /// [`Document::parse`], taking ownership of `bytes` instead of borrowing them.
+    pub fn parse_owned(bytes: Vec<u8>, format: Format, path: &Path) -> Result<Self, DocError> {
+        let decoded = text::decode_owned(bytes).map_err(|failure| decode_error(failure, path))?;
+        Self::from_decoded(decoded, format, path.to_path_buf())
+    }
+
+    /// An empty document, as if parsed from a 0-byte file.
+    pub fn new_empty(format: Format) -> Self {
+        let decoded =
+            text::Decoded { bom: false, raw: std::borrow::Cow::Borrowed(""), text: None, eol: Eol::Lf };
+        let body = match format {
+            Format::Toml => Body::Toml(DocumentMut::new()),
+            Format::Json | Format::Jsonc | Format::JsonComments => Body::EmptyJson,
+            Format::Dotenv => Body::Dotenv(dotenv::EnvBody::parse("")),
+        };
+        Self {
+            path: PathBuf::new(),
+            format,
+            decoded,
+            blank: format != Format::Dotenv,
+            body,
+            baseline: None,
+            created_parents: Vec::new(),
+            toml_text: TomlText::Untouched,
+        }
+    }
+}
+
+impl<'src> Document<'src> {
+    /// Parse `bytes` as `format`, borrowing them. `path` is only used in error messages.
+    pub fn parse(bytes: &'src [u8], format: Format, path: &Path) -> Result<Self, DocError> {
+        let decoded = text::decode(bytes).map_err(|failure| decode_error(failure, path))?;
+        Self::from_decoded(decoded, format, path.to_path_buf())
+    }
+
+    fn from_decoded(decoded: text::Decoded<'src>, format: Format, path: PathBuf) -> Result<Self, DocError> {
         // Only the whitespace every format allows makes a file blank: TOML forbids a
         // form feed or vertical tab anywhere, strict JSON a form feed.
         // A `.env` file is text to the end: a blank one is edited like any other.
@@ -271,26 +350,6 @@ impl Document {
         })
     }
 
-    /// An empty document, as if parsed from a 0-byte file.
-    pub fn new_empty(format: Format) -> Self {
-        let decoded = text::Decoded { bom: false, raw: String::new(), text: None, eol: Eol::Lf };
-        let body = match format {
-            Format::Toml => Body::Toml(DocumentMut::new()),
-            Format::Json | Format::Jsonc | Format::JsonComments => Body::EmptyJson,
-            Format::Dotenv => Body::Dotenv(dotenv::EnvBody::parse("")),
-        };
-        Self {
-            path: PathBuf::new(),
-            format,
-            decoded,
-            blank: format != Format::Dotenv,
-            body,
-            baseline: None,
-            created_parents: Vec::new(),
-            toml_text: TomlText::Untouched,
-        }
-    }
-
     pub fn format(&self) -> Format {
         self.format
     }
@@ -337,7 +396,7 @@ impl Document {
             // Whitespace-only input: nothing worth keeping, write fresh content.
             let fresh = text::Decoded {
                 text: None,
-                raw: String::new(),
+                raw: std::borrow::Cow::Borrowed(""),
                 bom: self.decoded.bom,
                 eol: self.decoded.eol,
             };
@@ -353,6 +412,50 @@ impl Document {
             }
         }
         text::rebuild(&self.decoded, &rendered)
+    }
+
+    /// [`Document::to_bytes`], consuming the document: an edited JSON file's text is
+    /// handed over as it is, without copying it (it can be 20 MB).
+    pub fn into_bytes(self) -> Vec<u8> {
+        if let (Body::Json(_), false, false, None) =
+            (&self.body, self.blank, self.decoded.bom, &self.decoded.text)
+        {
+            let Document { decoded, body, .. } = self;
+            let Body::Json(body) = body else { return Vec::new() };
+            return match body.into_text(&decoded.raw) {
+                Some(edited) => edited.into_bytes(),
+                None => decoded.raw.into_owned().into_bytes(),
+            };
+        }
+        self.to_bytes()
+    }
+
+    /// The bytes to write as [`NewBytes`]: an edit that replaced one range of the input's
+    /// bytes is handed over as that range and its replacement, so a large file is not
+    /// copied for it (the write path writes the pieces).
+    pub fn into_new_bytes(self) -> NewBytes {
+        match self.changed_span() {
+            Some((range, _)) => {
+                let Body::Json(body) = &self.body else { return NewBytes::Whole(self.into_bytes()) };
+                let with = body.only_splice().map(|(_, with)| with.as_bytes().to_vec()).unwrap_or_default();
+                NewBytes::Spliced { range, with }
+            }
+            None => NewBytes::Whole(self.into_bytes()),
+        }
+    }
+
+    /// When the edits so far made the file's bytes by replacing one range of the input's
+    /// bytes, that range and the length of its replacement: the bytes before and after it
+    /// are the input's own. (`None` when unknown: several edits, TOML, CRLF, a blank file.)
+    /// An undo record can be made from it without comparing the whole files.
+    pub fn changed_span(&self) -> Option<(std::ops::Range<usize>, usize)> {
+        let Body::Json(body) = &self.body else { return None };
+        let (range, replacement) = body.only_splice()?;
+        if self.blank || self.decoded.text.is_some() {
+            return None;
+        }
+        let bom = if self.decoded.bom { 3 } else { 0 };
+        Some((range.start + bom..range.end + bom, replacement.len()))
     }
 
     /// The value at `key_path` as JSON (TOML datetimes as strings); the whole document
@@ -485,7 +588,7 @@ impl Document {
                 self.toml_text = TomlText::Rendered;
                 return;
             }
-            TomlText::Untouched => (self.decoded.raw.as_str(), toml_splice::SpliceMemory::default()),
+            TomlText::Untouched => (&*self.decoded.raw, toml_splice::SpliceMemory::default()),
             TomlText::Spliced { text, memory } => (text.as_str(), memory.clone()),
         };
         let spliced = splice(current, &mut memory).filter(|spliced| {
@@ -506,9 +609,27 @@ impl Document {
         }
     }
 
+    /// Panics unless a JSON body's index matches its text (see `JsonBody::assert_index`).
+    #[cfg(test)]
+    fn assert_json_index(&self) {
+        if let Body::Json(body) = &self.body {
+            body.assert_index(json_original(&self.decoded, self.blank));
+        }
+    }
+
     /// The whole document as JSON.
     pub fn to_value(&self) -> JsonValue {
         self.get(&[]).unwrap_or_else(|| JsonValue::Object(serde_json::Map::new()))
+    }
+}
+
+fn decode_error(failure: text::DecodeFailure, path: &Path) -> DocError {
+    let text::DecodeFailure { line, column, message, kind } = failure;
+    let path = path.to_path_buf();
+    match kind {
+        text::DecodeFailureKind::Nul => DocError::NulByte { path, line, column, message },
+        text::DecodeFailureKind::NotUtf8 => DocError::NotUtf8 { path, line, column, message },
+        text::DecodeFailureKind::DoubleBom => DocError::Syntax { path, line, column, message },
     }
 }
 
@@ -516,14 +637,14 @@ impl Document {
 const BLANK_JSON: &str = "{}\n";
 
 /// The text a JSON body was parsed from.
-fn json_original(decoded: &text::Decoded, blank: bool) -> &str {
+fn json_original<'text>(decoded: &'text text::Decoded<'_>, blank: bool) -> &'text str {
     if blank { BLANK_JSON } else { decoded.text() }
 }
 
 /// The body as LF text (JSON bodies are kept as text, so nothing is rendered for them).
 fn render<'body>(
     body: &'body Body,
-    decoded: &'body text::Decoded,
+    decoded: &'body text::Decoded<'_>,
     blank: bool,
 ) -> std::borrow::Cow<'body, str> {
     match body {

@@ -8,6 +8,8 @@
 //!   a line edited in place keeps the ending of the line it replaces, and only lines
 //!   that are new take the file's dominant ending.
 
+use std::borrow::Cow;
+
 use similar::{Algorithm, DiffTag, capture_diff_slices};
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -30,19 +32,20 @@ impl Eol {
 
 /// A file's bytes split into what the parsers see and what must be put back.
 #[derive(Debug, Clone)]
-pub(crate) struct Decoded {
+pub(crate) struct Decoded<'src> {
     /// Whether the file started with a UTF-8 BOM (stripped from `text`).
     pub(crate) bom: bool,
-    /// The text after the BOM, exactly as in the file (line endings untouched).
-    pub(crate) raw: String,
+    /// The text after the BOM, exactly as in the file (line endings untouched): borrowed
+    /// from the caller's bytes when it can be, so a large file is not copied.
+    pub(crate) raw: Cow<'src, str>,
     /// `raw` with every CRLF turned into LF, the parsers' input; `None` when that is
-    /// `raw` itself (no CR in the file), so a large file is held once.
+    /// `raw` itself (no CRLF in the file), so a large file is held once.
     pub(crate) text: Option<String>,
     /// The ending most lines use: CRLF when more lines end in CRLF than in LF.
     pub(crate) eol: Eol,
 }
 
-impl Decoded {
+impl Decoded<'_> {
     /// The LF-normalised text the parsers see.
     pub(crate) fn text(&self) -> &str {
         self.text.as_deref().unwrap_or(&self.raw)
@@ -50,7 +53,7 @@ impl Decoded {
 }
 
 /// The length of the common prefix of `a` and `b`, compared a block at a time.
-pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+pub fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     const BLOCK: usize = 256;
     let length = a.len().min(b.len());
     let mut at = 0;
@@ -61,7 +64,7 @@ pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 }
 
 /// The length of the common suffix of `a` and `b`, at most `limit`.
-pub(crate) fn common_suffix(a: &[u8], b: &[u8], limit: usize) -> usize {
+pub fn common_suffix(a: &[u8], b: &[u8], limit: usize) -> usize {
     const BLOCK: usize = 256;
     let length = a.len().min(b.len()).min(limit);
     let (a_end, b_end) = (a.len(), b.len());
@@ -98,8 +101,30 @@ pub(crate) enum DecodeFailureKind {
     DoubleBom,
 }
 
-/// Strip the BOM, check UTF-8 and NUL, and normalise line endings.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeFailure> {
+/// Strip the BOM, check UTF-8 and NUL, and normalise line endings, borrowing `bytes`.
+pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded<'_>, DecodeFailure> {
+    let (bom, rest) = split_bom(bytes)?;
+    let raw = match std::str::from_utf8(rest) {
+        Ok(raw) => raw,
+        Err(error) => return Err(not_utf8(rest, &error)),
+    };
+    finish(bom, Cow::Borrowed(raw))
+}
+
+/// [`decode`], taking ownership of `bytes` (no copy, but for a BOM).
+pub(crate) fn decode_owned(mut bytes: Vec<u8>) -> Result<Decoded<'static>, DecodeFailure> {
+    let (bom, _) = split_bom(&bytes)?;
+    if bom {
+        bytes.drain(..UTF8_BOM.len());
+    }
+    let raw = match String::from_utf8(bytes) {
+        Ok(raw) => raw,
+        Err(error) => return Err(not_utf8(error.as_bytes(), &error.utf8_error())),
+    };
+    finish(bom, Cow::Owned(raw))
+}
+
+fn split_bom(bytes: &[u8]) -> Result<(bool, &[u8]), DecodeFailure> {
     let (bom, rest) = match bytes.strip_prefix(UTF8_BOM) {
         Some(rest) => (true, rest),
         None => (false, bytes),
@@ -114,22 +139,24 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeFailure> {
             kind: DecodeFailureKind::DoubleBom,
         });
     }
-    let raw = match std::str::from_utf8(rest) {
-        Ok(raw) => raw.to_string(),
-        Err(error) => {
-            let valid = &rest[..error.valid_up_to()];
-            // The valid prefix is UTF-8 by construction.
-            let prefix = String::from_utf8_lossy(valid);
-            let (line, column) = line_column(&prefix, prefix.len());
-            let bad_byte = rest.get(error.valid_up_to()).copied().unwrap_or_default();
-            return Err(DecodeFailure {
-                line,
-                column,
-                message: format!("the file is not valid UTF-8 (byte 0x{bad_byte:02x})"),
-                kind: DecodeFailureKind::NotUtf8,
-            });
-        }
-    };
+    Ok((bom, rest))
+}
+
+fn not_utf8(rest: &[u8], error: &std::str::Utf8Error) -> DecodeFailure {
+    let valid = &rest[..error.valid_up_to()];
+    // The valid prefix is UTF-8 by construction.
+    let prefix = String::from_utf8_lossy(valid);
+    let (line, column) = line_column(&prefix, prefix.len());
+    let bad_byte = rest.get(error.valid_up_to()).copied().unwrap_or_default();
+    DecodeFailure {
+        line,
+        column,
+        message: format!("the file is not valid UTF-8 (byte 0x{bad_byte:02x})"),
+        kind: DecodeFailureKind::NotUtf8,
+    }
+}
+
+fn finish(bom: bool, raw: Cow<'_, str>) -> Result<Decoded<'_>, DecodeFailure> {
     if let Some(offset) = memchr::memchr(0, raw.as_bytes()) {
         let (line, column) = line_column(&raw, offset);
         return Err(DecodeFailure {
@@ -139,10 +166,15 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeFailure> {
             kind: DecodeFailureKind::Nul,
         });
     }
-    let crlf_lines = memchr::memmem::find_iter(raw.as_bytes(), b"\r\n").count();
-    let lf_lines = memchr::memchr_iter(b'\n', raw.as_bytes()).count() - crlf_lines;
-    let eol = if crlf_lines > lf_lines { Eol::CrLf } else { Eol::Lf };
-    let text = (crlf_lines > 0).then(|| raw.replace("\r\n", "\n"));
+    // Most files have no CR at all: one fast search instead of counting every line.
+    let (eol, text) = if memchr::memchr(b'\r', raw.as_bytes()).is_none() {
+        (Eol::Lf, None)
+    } else {
+        let crlf_lines = memchr::memmem::find_iter(raw.as_bytes(), b"\r\n").count();
+        let lf_lines = memchr::memchr_iter(b'\n', raw.as_bytes()).count() - crlf_lines;
+        let eol = if crlf_lines > lf_lines { Eol::CrLf } else { Eol::Lf };
+        (eol, (crlf_lines > 0).then(|| raw.replace("\r\n", "\n")))
+    };
     Ok(Decoded { bom, raw, text, eol })
 }
 
@@ -162,13 +194,15 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// texts are diffed line by line; equal runs copy the original lines (each with its own
 /// ending), inserted and replaced lines use the dominant ending. The BOM is re-added if
 /// the file had one.
-pub(crate) fn rebuild(decoded: &Decoded, new_text: &str) -> Vec<u8> {
+pub(crate) fn rebuild(decoded: &Decoded<'_>, new_text: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(new_text.len() + 8);
     if decoded.bom {
         out.extend_from_slice(UTF8_BOM);
     }
-    if new_text == decoded.text() {
-        out.extend_from_slice(decoded.raw.as_bytes());
+    // Without a CRLF the original lines are the normalised ones, and every line the diff
+    // below would write ends in LF as in `new_text`: the result is `new_text` itself.
+    if decoded.text.is_none() || new_text == decoded.text() {
+        out.extend_from_slice(if decoded.text.is_none() { new_text } else { &decoded.raw }.as_bytes());
         return out;
     }
     // Lines the old and new texts share at both ends are copied as they are without
@@ -198,7 +232,7 @@ pub(crate) fn rebuild(decoded: &Decoded, new_text: &str) -> Vec<u8> {
     out.extend_from_slice(&raw[..raw_prefix]);
     let decoded_middle = Decoded {
         bom: false,
-        raw: decoded.raw.get(raw_prefix..raw_suffix_start).unwrap_or_default().to_string(),
+        raw: Cow::Borrowed(decoded.raw.get(raw_prefix..raw_suffix_start).unwrap_or_default()),
         text: Some(decoded.text().get(prefix..decoded.text().len() - suffix).unwrap_or_default().to_string()),
         eol: decoded.eol,
     };
@@ -209,7 +243,7 @@ pub(crate) fn rebuild(decoded: &Decoded, new_text: &str) -> Vec<u8> {
 }
 
 /// The line diff of `decoded` (a run of whole lines) against `new_text`, into `out`.
-fn diff_lines(decoded: &Decoded, new_text: &str, out: &mut Vec<u8>) {
+fn diff_lines(decoded: &Decoded<'_>, new_text: &str, out: &mut Vec<u8>) {
     // Split on LF only (similar's own line splitter also breaks at a lone CR, which would
     // misalign the normalised lines with the original ones).
     let original_lines: Vec<&str> = decoded.raw.split_inclusive('\n').collect();

@@ -5,7 +5,7 @@ use super::*;
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
-fn parse(input: &str) -> Document {
+fn parse(input: &str) -> Document<'_> {
     Document::parse(input.as_bytes(), Format::Toml, Path::new("config.toml")).unwrap()
 }
 

@@ -144,7 +144,7 @@ fn client_files(inspection: &Inspection, findings: &mut Vec<Finding>) {
 fn main_document(
     inspection: &Inspection,
     client: Client,
-) -> Option<(String, std::rc::Rc<crate::doc::Document>)> {
+) -> Option<(String, std::rc::Rc<crate::doc::Document<'static>>)> {
     let status = inspection.clients.iter().find(|status| status.client == client)?;
     let file = status.files.first()?;
     file.document.clone().map(|document| (file.path.clone(), document))
@@ -444,17 +444,27 @@ fn mode_of(path: &Path) -> Option<u32> {
 
 fn db_integrity(paths: &Paths, findings: &mut Vec<Finding>) {
     let path = paths.db_file();
-    let result: std::result::Result<String, String> = match crate::db::open_existing(&paths.aigate_home) {
-        Ok(Some(connection)) => connection
-            .query_row("PRAGMA integrity_check", [], |row| row.get::<_, String>(0))
-            .map_err(|error| error.to_string()),
+    let connection = match crate::db::open_existing(&paths.aigate_home) {
+        Ok(Some(connection)) => connection,
         Ok(None) => return,
-        Err(error) => Err(error.to_string()),
+        Err(error) => return findings.push(db_finding(&path, &error.to_string())),
     };
-    match result {
+    match connection.query_row("PRAGMA integrity_check", [], |row| row.get::<_, String>(0)) {
         Ok(answer) if answer == "ok" => {}
-        Ok(answer) => findings.push(db_finding(&path, &answer)),
-        Err(error) => findings.push(db_finding(&path, &error)),
+        Ok(answer) => return findings.push(db_finding(&path, &answer)),
+        Err(error) => return findings.push(db_finding(&path, &error.to_string())),
+    }
+    // Large snapshots are files beside the db (`backup::store`).
+    match crate::backup::store::missing_blob_files(&connection) {
+        Ok(missing) => findings.extend(missing.iter().map(|blob| Finding {
+            severity: Severity::Error,
+            check: "db-integrity",
+            what: "a snapshot's bytes are missing: the snapshots that use them cannot be restored".into(),
+            location: Some(display_path(blob)),
+            hint:
+                "`aigate backup list` shows the snapshots; take a new one with `aigate backup create`".into(),
+        })),
+        Err(error) => findings.push(db_finding(&path, &error.message)),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::doc::Document;
 use crate::error::{Error, Result};
 
 /// Parse a client file (`None`: it does not exist, an empty document).
-pub fn load(bytes: Option<&[u8]>, file: &McpFile) -> Result<Document> {
+pub fn load<'src>(bytes: Option<&'src [u8]>, file: &McpFile) -> Result<Document<'src>> {
     match bytes {
         Some(bytes) => Ok(Document::parse(bytes, file.format, &file.path)?),
         None => Ok(Document::new_empty(file.format)),

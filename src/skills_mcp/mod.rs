@@ -15,7 +15,6 @@ pub mod claude;
 pub mod codex;
 pub mod edit;
 pub mod gemini;
-pub mod json_fast;
 pub mod opencode;
 pub mod ops;
 pub mod patch;

@@ -17,10 +17,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::json_fast::{self, FastAdd};
 use super::records::{self, Op, Parked};
 use super::{McpFile, McpServer, Scope, ServerView, Transport, edit, gemini, patch};
-use crate::clients::{self, Client, Format};
+use crate::clients::{self, Client};
 use crate::doc::Document;
 use crate::error::{Error, Result};
 use crate::output::display_path;
@@ -40,10 +39,6 @@ impl Env<'_> {
         crate::db::open(&self.paths.aigate_home)
     }
 }
-
-/// What one edit saw and made, for the undo record: (old bytes, new bytes, the inserted
-/// range when the splice fast path made it).
-type Seen = (Option<Vec<u8>>, Vec<u8>, Option<std::ops::Range<usize>>);
 
 /// `mcp add`, as plain data.
 #[derive(Debug, Clone)]
@@ -197,7 +192,7 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
     for file in files.iter().filter(|file| file.client == Client::Gemini) {
         let bytes = crate::fsx::read_state(&file.path)?.bytes;
         // A file that does not parse is refused with its location by the edit below.
-        if let Some(Ok(document)) = bytes.map(|bytes| edit::load(Some(&bytes), file)) {
+        if let Some(Ok(document)) = bytes.as_deref().map(|bytes| edit::load(Some(bytes), file)) {
             let allowed = document.get(&["mcp", "allowed"]);
             if allowed.as_ref().is_some_and(serde_json::Value::is_array)
                 && !gemini::lists(allowed.as_ref(), &server.name)
@@ -220,9 +215,10 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
             }
         }
     }
-    // Each edit answers what it saw and made, for the undo record: (old bytes, new bytes,
-    // the inserted range when the splice fast path made it).
-    let changes: Vec<Change<'_, Option<Seen>>> = files
+    // Each edit answers with the undo record of what it made, from the bytes it saw:
+    // `Some` when the server was not there before (reversing a replacement would bring the
+    // old definition back), holding `None` when the record cannot be made (not UTF-8).
+    let changes: Vec<Change<'_, Option<Option<patch::Undo>>>> = files
         .iter()
         .map(|file| {
             let server = &server;
@@ -232,19 +228,6 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
                 ModePolicy::Keep,
                 move |current: Current<'_>| {
                     let old = current.bytes;
-                    // A huge `.claude.json` takes the splice fast path when it can.
-                    if let (Format::Json, Some(bytes)) = (file.format, old) {
-                        let entry =
-                            skills_mcp::to_entry(file.client, server, None).map_err(Error::refused)?;
-                        match json_fast::try_add(bytes, &file.container, &server.name, &entry) {
-                            FastAdd::Added(new, inserted) => {
-                                let seen = Some((Some(bytes.to_vec()), new.clone(), Some(inserted)));
-                                return Ok(Edited { bytes: Some(new), result: seen });
-                            }
-                            FastAdd::Exists if !args.force => return Err(conflict(&server.name, file, "")),
-                            FastAdd::Exists | FastAdd::Unsupported => {}
-                        }
-                    }
                     let mut document = edit::load(old, file)?;
                     let existing = edit::entry(&document, file, &server.name);
                     if existing.is_some() && !args.force {
@@ -253,9 +236,11 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
                     let entry = skills_mcp::to_entry(file.client, server, existing.as_ref())
                         .map_err(Error::refused)?;
                     edit::upsert_in(&mut document, file, &server.name, &entry)?;
-                    let new = document.to_bytes();
-                    let seen = existing.is_none().then(|| (old.map(<[u8]>::to_vec), new.clone(), None));
-                    Ok(Edited { bytes: Some(new), result: seen })
+                    // A splice of a large file stays one: it is not copied to be written.
+                    let new = document.into_new_bytes();
+                    let unchanged = old.is_some_and(|old| new.is(Some(old), old));
+                    let added = (existing.is_none() && !unchanged).then(|| patch::record_new(old, &new));
+                    Ok(Edited { bytes: Some(new), result: added })
                 },
             )
         })
@@ -268,28 +253,21 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
         args.dry_run,
     )?;
     drop(changes);
-    let (outcome, seen) = outcome.split();
+    let (outcome, added) = outcome.split();
     if !args.dry_run {
-        for (file, seen) in files.iter().zip(seen) {
-            // Only a server that was not there before gets an undo record (reversing a
-            // replacement would bring the old definition back).
-            if let Some((old, new, inserted)) = seen {
-                if old.as_deref() == Some(new.as_slice()) {
-                    continue;
-                }
-                records::forget_undo(&connection, file, &server.name, None)?;
-                let undo = match (&old, inserted) {
-                    (Some(old), Some(inserted)) => patch::record_insert(old, &new, inserted),
-                    _ => patch::record(old.as_deref(), Some(&new)),
-                };
-                if let Some(undo) = undo {
-                    records::save_undo(&connection, file, &server.name, Op::Add, &undo)?;
-                }
-                if file.client == Client::Claude {
-                    records::unpark(&connection, file, &server.name)?;
-                }
+        // One transaction (one sync) for every record.
+        let transaction = connection.unchecked_transaction()?;
+        for (file, added) in files.iter().zip(added) {
+            let Some(undo) = added else { continue };
+            records::forget_undo(&transaction, file, &server.name, None)?;
+            if let Some(undo) = undo {
+                records::save_undo(&transaction, file, &server.name, Op::Add, &undo)?;
+            }
+            if file.client == Client::Claude {
+                records::unpark(&transaction, file, &server.name)?;
             }
         }
+        transaction.commit()?;
     }
     Ok(Changed {
         action: "add",
@@ -489,7 +467,8 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
         };
         chosen.push((item, undo));
     }
-    let changes: Vec<Change<'_, Option<Seen>>> = chosen
+    // Each edit answers with the undo record of the bytes it made (`None`: no bytes).
+    let changes: Vec<Change<'_, Option<Option<patch::Undo>>>> = chosen
         .iter()
         .map(|(item, undo)| {
             let file = &item.file;
@@ -530,8 +509,12 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
                         (Client::Codex | Client::OpenCode, _) => edit::set_enabled(old, file, name, enable),
                     };
                     let new = edit::prefer_reverse(undo.as_ref(), old, file, name, expect, semantic)?;
-                    let seen = new.as_ref().map(|new| (old.map(<[u8]>::to_vec), new.clone(), None));
-                    Ok(Edited { bytes: new, result: seen })
+                    let mut undo = new.as_ref().map(|new| patch::record(old, Some(new)));
+                    if let (Client::Gemini, false, Some(Some(undo))) = (file.client, enable, &mut undo) {
+                        // What disable created, so a semantic enable takes it away again.
+                        undo.created_keys = gemini::missing_for_exclude(&edit::load(old, file)?.to_value());
+                    }
+                    Ok(Edited { bytes: new.map(write::NewBytes::from), result: undo })
                 },
             )
         })
@@ -565,11 +548,10 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
         }
     };
     drop(changes);
-    let (outcome, seen) = outcome.split();
+    let (outcome, undos) = outcome.split();
     if !args.dry_run {
-        for ((item, _), seen) in chosen.iter().zip(seen) {
-            let Some((old, new, _)) = seen else { continue };
-            let mut undo = patch::record(old.as_deref(), Some(&new));
+        for ((item, _), undo) in chosen.iter().zip(undos) {
+            let Some(undo) = undo else { continue };
             match (item.file.client, enable) {
                 (Client::Claude, false) => {
                     if let Some(entry) = &item.entry {
@@ -578,13 +560,7 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
                 }
                 (Client::Claude, true) => records::unpark(&connection, &item.file, name)?,
                 (Client::Codex | Client::OpenCode | Client::Gemini, false) => {
-                    if let Some(undo) = &mut undo {
-                        if item.file.client == Client::Gemini {
-                            // What disable created, so a semantic enable takes it away again.
-                            undo.created_keys = gemini::missing_for_exclude(
-                                &edit::load(old.as_deref(), &item.file)?.to_value(),
-                            );
-                        }
+                    if let Some(undo) = &undo {
                         records::save_undo(&connection, &item.file, name, Op::Disable, undo)?;
                     }
                 }
@@ -647,20 +623,32 @@ fn configured(
     let mut out = Vec::new();
     let gemini_blocked =
         if client == Client::Gemini { gemini_blocked(ctx, cwd)? } else { gemini::Blocked::default() };
+    // Scopes can share a file (Claude Code's user and local servers are both in a
+    // `.claude.json` that can be 20 MB): each file is read and parsed once.
+    let mut documents: Vec<(PathBuf, Option<Document<'static>>)> = Vec::new();
     for &scope in skills_mcp::scopes(client) {
         let Ok(file) = skills_mcp::mcp_file(client, scope, ctx.paths, cwd) else { continue };
-        let bytes = crate::fsx::read_state(&file.path)?.bytes;
-        let mut entries = match &bytes {
-            Some(bytes) => match edit::load(Some(bytes), &file) {
-                Ok(document) => edit::entries(&document, &file)
-                    .into_iter()
-                    .map(|(name, entry)| (name, entry, true))
-                    .collect(),
-                Err(error) => {
-                    warnings.push(error.render().lines().collect::<Vec<_>>().join(" "));
-                    Vec::new()
-                }
-            },
+        let index = if let Some(index) = documents.iter().position(|(path, _)| *path == file.path) {
+            index
+        } else {
+            let document = match crate::fsx::read_state(&file.path)?.bytes {
+                Some(bytes) => match Document::parse_owned(bytes, file.format, &file.path) {
+                    Ok(document) => Some(document),
+                    Err(error) => {
+                        let error = Error::from(error);
+                        warnings.push(error.render().lines().collect::<Vec<_>>().join(" "));
+                        None
+                    }
+                },
+                None => None,
+            };
+            documents.push((file.path.clone(), document));
+            documents.len() - 1
+        };
+        let mut entries: Vec<(String, serde_json::Value, bool)> = match &documents[index].1 {
+            Some(document) => {
+                edit::entries(document, &file).into_iter().map(|(name, entry)| (name, entry, true)).collect()
+            }
             None => Vec::new(),
         };
         if client == Client::Claude {

@@ -12,6 +12,8 @@
 use serde::{Deserialize, Serialize};
 use similar::TextDiff;
 
+use crate::doc::NewBytes;
+
 /// What it takes to undo one edit of one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Undo {
@@ -38,25 +40,69 @@ pub struct Hunk {
 pub const CONTEXT: usize = 3;
 
 /// The undo record of an edit from `old` to `new` (`None`: the file did not exist / is
-/// removed). `None` when either side is not UTF-8 or nothing changed.
+/// removed). `None` when nothing changed or the changed lines are not UTF-8.
 pub fn record(old: Option<&[u8]>, new: Option<&[u8]>) -> Option<Undo> {
-    let new_text = std::str::from_utf8(new?).ok()?;
-    let Some(old) = old else {
+    let new_bytes = new?;
+    let Some(old_bytes) = old else {
         return Some(Undo {
             created_file: true,
             hunks: vec![Hunk {
                 before: Vec::new(),
                 old: String::new(),
-                new: new_text.to_string(),
+                new: std::str::from_utf8(new_bytes).ok()?.to_string(),
                 after: Vec::new(),
             }],
             created_keys: Vec::new(),
         });
     };
-    let old_text = std::str::from_utf8(old).ok()?;
-    if old_text == new_text {
+    if old_bytes == new_bytes {
         return None;
     }
+    // Only the lines around the change are read and diffed: the common start and end of
+    // a large file are skipped at memcmp speed.
+    let prefix = crate::doc::common_prefix(old_bytes, new_bytes);
+    let suffix =
+        crate::doc::common_suffix(old_bytes, new_bytes, old_bytes.len().min(new_bytes.len()) - prefix);
+    record_between(old_bytes, new_bytes, prefix, suffix)
+}
+
+/// [`record`] of an edit given as [`NewBytes`]: a splice of `old` is recorded from the
+/// splice alone, without putting the new file together or comparing the two.
+pub fn record_new(old: Option<&[u8]>, new: &NewBytes) -> Option<Undo> {
+    match (old, new) {
+        (Some(old), NewBytes::Spliced { range, with })
+            if range.start <= range.end && range.end <= old.len() =>
+        {
+            if old[range.clone()] == with[..] {
+                return None;
+            }
+            let start = lines_back(old, range.start, CONTEXT + 1);
+            let end = lines_forward(old, range.end, CONTEXT + 1);
+            let old_text = std::str::from_utf8(&old[start..end]).ok()?;
+            let new_text = [&old[start..range.start], with, &old[range.end..end]].concat();
+            let hunks = hunks(old_text, std::str::from_utf8(&new_text).ok()?);
+            Some(Undo { created_file: false, hunks, created_keys: Vec::new() })
+        }
+        (_, NewBytes::Whole(bytes)) => record(old, Some(bytes)),
+        (_, spliced) => record(old, Some(&spliced.parts(old).concat())),
+    }
+}
+
+/// The record of an edit whose first `prefix` and last `suffix` bytes are the same in
+/// `old` and `new`. The window keeps more than CONTEXT equal lines on each side of the
+/// change, so the hunks are the ones a diff of the whole texts gives.
+fn record_between(old_bytes: &[u8], new_bytes: &[u8], prefix: usize, suffix: usize) -> Option<Undo> {
+    let start = lines_back(old_bytes, prefix, CONTEXT + 1);
+    let old_end = lines_forward(old_bytes, old_bytes.len() - suffix, CONTEXT + 1);
+    let new_end = new_bytes.len() - (old_bytes.len() - old_end);
+    let old_text = std::str::from_utf8(old_bytes.get(start..old_end)?).ok()?;
+    let new_text = std::str::from_utf8(new_bytes.get(start..new_end)?).ok()?;
+    let hunks = hunks(old_text, new_text);
+    Some(Undo { created_file: false, hunks, created_keys: Vec::new() })
+}
+
+/// The hunks of a line diff from `old_text` to `new_text`.
+fn hunks(old_text: &str, new_text: &str) -> Vec<Hunk> {
     let diff = TextDiff::configure().algorithm(similar::Algorithm::Myers).diff_lines(old_text, new_text);
     let old_lines = diff.old_slices();
     let new_lines = diff.new_slices();
@@ -80,39 +126,7 @@ pub fn record(old: Option<&[u8]>, new: Option<&[u8]>) -> Option<Undo> {
             after: lines(old_lines, old_end - trailing..old_end),
         });
     }
-    Some(Undo { created_file: false, hunks, created_keys: Vec::new() })
-}
-
-/// The undo record of inserting `new[inserted]` into `old` (nothing else changed),
-/// computed around the insertion only, without diffing the whole file.
-pub fn record_insert(old: &[u8], new: &[u8], inserted: std::ops::Range<usize>) -> Option<Undo> {
-    let old_text = std::str::from_utf8(old).ok()?;
-    let new_text = std::str::from_utf8(new).ok()?;
-    let at = inserted.start;
-    let line_start = old_text.get(..at)?.rfind('\n').map_or(0, |index| index + 1);
-    let line_end = old_text.get(at..)?.find('\n').map_or(old_text.len(), |index| at + index + 1);
-    let before_text = old_text.get(..line_start)?;
-    let before: Vec<String> = before_text
-        .split_inclusive('\n')
-        .rev()
-        .take(CONTEXT)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    let after: Vec<String> =
-        old_text.get(line_end..)?.split_inclusive('\n').take(CONTEXT).map(ToString::to_string).collect();
-    Some(Undo {
-        created_file: false,
-        hunks: vec![Hunk {
-            before,
-            old: old_text.get(line_start..line_end)?.to_string(),
-            new: new_text.get(line_start..line_end + inserted.len())?.to_string(),
-            after,
-        }],
-        created_keys: Vec::new(),
-    })
+    hunks
 }
 
 /// `current` with the recorded edit undone: `Some(None)` means "remove the file",
@@ -149,6 +163,30 @@ pub fn reverse(undo: &Undo, current: Option<&[u8]>) -> Option<Option<Vec<u8>>> {
         }
     }
     Some(Some(text.into_bytes()))
+}
+
+/// The start of the line `count` lines before the one `at` is on (or 0).
+fn lines_back(bytes: &[u8], at: usize, count: usize) -> usize {
+    let mut start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |index| index + 1);
+    for _ in 0..count {
+        if start == 0 {
+            break;
+        }
+        start = memchr::memrchr(b'\n', &bytes[..start - 1]).map_or(0, |index| index + 1);
+    }
+    start
+}
+
+/// Just past the `count`-th line end from `at` (or the end).
+fn lines_forward(bytes: &[u8], at: usize, count: usize) -> usize {
+    let mut end = at;
+    for _ in 0..count {
+        match memchr::memchr(b'\n', &bytes[end..]) {
+            Some(index) => end += index + 1,
+            None => return bytes.len(),
+        }
+    }
+    end
 }
 
 /// (lines before, lines after) to try, most context first; never both zero. At equal
@@ -215,12 +253,29 @@ mod tests {
     }
 
     #[test]
-    fn an_insert_record_undoes_like_a_diff_record() {
-        let old = "{\n  \"a\": {\n    \"x\": 1\n  }\n}\n";
-        let insert = ",\n  \"b\": 2";
-        let at = old.find("}\n}").unwrap() + 1;
-        let new = format!("{}{insert}{}", &old[..at], &old[at..]);
-        let undo = record_insert(old.as_bytes(), new.as_bytes(), at..at + insert.len()).unwrap();
+    fn a_record_of_a_large_file_has_the_hunks_a_whole_diff_gives() {
+        let lines: Vec<String> = (0..5000).map(|index| format!("line {}\n", index % 7)).collect();
+        let old = lines.concat();
+        let mut edited = lines;
+        edited.insert(2500, "new a\n".to_string());
+        edited[2503] = "changed\n".to_string();
+        edited.insert(4998, "line 1\n".to_string());
+        let new = edited.concat();
+        let undo = record(Some(old.as_bytes()), Some(new.as_bytes())).unwrap();
+        assert_eq!(undo.hunks, hunks(&old, &new));
+        assert_eq!(undo.hunks.len(), 2);
+        // Given as a splice (here: wider than the change), the same record. (Lines are
+        // 7 bytes: from line 2000 to the last 3 bytes.)
+        let range = 2000 * 7..old.len() - 3;
+        let with = new.as_bytes()[range.start..new.len() - 3].to_vec();
+        let spliced = NewBytes::Spliced { range, with };
+        assert!(spliced.is(Some(old.as_bytes()), new.as_bytes()));
+        assert_eq!(record_new(Some(old.as_bytes()), &spliced), Some(undo.clone()));
+        assert_eq!(reverse(&undo, Some(new.as_bytes())), Some(Some(old.as_bytes().to_vec())));
+        // A change on the first and last lines.
+        let new = format!("first\n{}last", &old[..old.len() - 1]);
+        let undo = record(Some(old.as_bytes()), Some(new.as_bytes())).unwrap();
+        assert_eq!(undo.hunks, hunks(&old, &new));
         assert_eq!(reverse(&undo, Some(new.as_bytes())), Some(Some(old.as_bytes().to_vec())));
     }
 

@@ -188,3 +188,63 @@ fn gemini_backup_and_restore_cover_settings_and_env() {
     let status = home.json(&["status", "--client", "gemini"]);
     assert_eq!(status["clients"][0]["mode"], "official", "{status:#}");
 }
+
+/// A large file's snapshot is a file beside the db (written once, not twice through
+/// SQLite's WAL), private, checked when read back, and gone with the last snapshot
+/// that used it.
+#[test]
+fn a_large_file_is_snapshotted_as_a_private_blob_file_and_restored_byte_for_byte() {
+    let home = TestContext::in_home().with_inherited_path();
+    let mut large = String::from("{\n  \"projects\": {\n");
+    for index in 0..20_000 {
+        large.push_str(&format!("    \"/p/{index}\": {{ \"history\": [] }},\n"));
+    }
+    large.push_str("    \"/last\": {}\n  }\n}\n");
+    write(&home.claude_json(), large.as_bytes(), 0o600);
+    let created = home.json(&["backup", "create", "--client", "claude"]);
+    let id = created["snapshots"][0]["id"].as_i64().unwrap();
+    let files = created["snapshots"][0]["files"].as_array().unwrap();
+    let sha = files.iter().find(|file| file["existed"] == true).unwrap()["sha256"].as_str().unwrap();
+    let blob = home.aigate_home().join("blobs").join(sha);
+    assert_eq!(fs_err::read(&blob).unwrap(), large.as_bytes());
+    assert_eq!(mode(&blob), 0o600);
+    assert_eq!(mode(&home.aigate_home().join("blobs")), 0o700);
+    let stored: (i64, i64) = home
+        .db()
+        .query_row("SELECT length(data), external FROM blobs WHERE sha256 = ?1", [sha], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(stored, (0, 1), "the bytes are not in the db");
+
+    write(&home.claude_json(), b"{}\n", 0o644);
+    home.command().args(["restore", &id.to_string()]).assert().success();
+    assert_eq!(fs_err::read(home.claude_json()).unwrap(), large.as_bytes());
+    assert_eq!(mode(&home.claude_json()), 0o600);
+
+    // A damaged blob is refused rather than written back.
+    write(&blob, b"{\"damaged\": true}\n", 0o600);
+    let output = home.run(&["restore", &id.to_string()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("does not match its sha256"));
+    assert_eq!(fs_err::read(home.claude_json()).unwrap(), large.as_bytes());
+}
+
+#[test]
+fn a_large_blob_file_goes_with_the_last_snapshot_that_used_it() {
+    let home = TestContext::in_home().with_inherited_path();
+    let large =
+        |round: usize| format!("{{\n  \"round\": {round},\n  \"pad\": \"{}\"\n}}\n", "x".repeat(300_000));
+    write(&home.claude_json(), large(0).as_bytes(), 0o644);
+    home.command().args(["backup", "create", "--client", "claude"]).assert().success();
+    for round in 1..=52 {
+        write(&home.claude_json(), large(round).as_bytes(), 0o644);
+        home.command().args(["backup", "create", "--client", "claude"]).assert().success();
+    }
+    // The pinned original and the newest 50: rounds 0 and 3..=52.
+    let blobs: Vec<_> = fs_err::read_dir(home.aigate_home().join("blobs")).unwrap().collect();
+    assert_eq!(blobs.len(), 51);
+    let named: i64 =
+        home.db().query_row("SELECT count(*) FROM blobs WHERE external = 1", [], |row| row.get(0)).unwrap();
+    assert_eq!(named, 51);
+}

@@ -226,3 +226,25 @@ fn gemini_settings_are_checked_in_its_own_dialect() {
         "{json}"
     );
 }
+
+/// Large snapshots are files beside the db: one that is gone is reported.
+#[test]
+fn a_missing_snapshot_blob_file_is_reported() {
+    let home = TestContext::new();
+    let large = format!("{{\"pad\": \"{}\"}}\n", "x".repeat(300_000));
+    fs_err::write(home.claude_json(), &large).unwrap();
+    home.command().args(["backup", "create", "--client", "claude"]).assert().success();
+    let (_, json, _) = doctor(&home, &[]);
+    assert!(!checks(&json).contains(&"db-integrity".to_string()), "{json}");
+    let blobs = home.aigate_home().join("blobs");
+    for blob in fs_err::read_dir(&blobs).unwrap() {
+        fs_err::remove_file(blob.unwrap().path()).unwrap();
+    }
+    let (code, json, _) = doctor(&home, &[]);
+    assert_eq!(code, 1);
+    let finding =
+        json["findings"].as_array().unwrap().iter().find(|finding| finding["check"] == "db-integrity");
+    let finding = finding.unwrap_or_else(|| panic!("{json}"));
+    assert!(finding["what"].as_str().unwrap().contains("missing"), "{finding}");
+    assert!(finding["location"].as_str().unwrap().contains("blobs/"), "{finding}");
+}

@@ -781,8 +781,31 @@ fn large_claude_json_keeps_every_other_byte() {
     let insert = "    },\n    \"fs\": {\n      \"type\": \"stdio\",\n      \"command\": \"npx\",\n      \"args\": [\"-y\", \"@mcp/fs\"],\n      \"env\": {}\n    }\n  },\n  \"isQualifiedForDataSharing\"";
     let expected = original.replacen("    }\n  },\n  \"isQualifiedForDataSharing\"", insert, 1);
     assert!(added == expected, "only the new entry was inserted");
+    // Its snapshot is a blob file holding the file as it was, and nothing else is left in
+    // the blob directory (the blob is staged while the edit runs).
+    let blobs = || -> Vec<PathBuf> {
+        let mut names: Vec<PathBuf> = fs_err::read_dir(home.aigate_home().join("blobs"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        names.sort();
+        names
+    };
+    let staged = blobs();
+    assert_eq!(staged.len(), 1, "{staged:?}");
+    assert!(fs_err::read(&staged[0]).unwrap() == original.as_bytes());
+    // The same server again changes nothing: no snapshot, and the blob staged meanwhile
+    // is gone again.
+    home.ok(&["mcp", "add", "fs", "--client", "claude", "--force", "--", "npx", "-y", "@mcp/fs"]);
+    assert_eq!(blobs(), staged);
+    assert_eq!(
+        home.json(&["backup", "list", "--client", "claude"])["snapshots"].as_array().unwrap().len(),
+        1
+    );
     home.ok(&["mcp", "remove", "fs", "--client", "claude"]);
     assert!(read(&home.claude_json()) == original, "remove gives back every byte");
+    home.ok(&["restore", "--client", "claude"]);
+    assert!(read(&home.claude_json()) == added, "restore puts back the state before the remove");
 }
 
 /// Issue 10 #17: `mcp add` names `file:line:column` in its headline, as `use` does.

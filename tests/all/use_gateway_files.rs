@@ -343,7 +343,7 @@ fn a_key_changed_by_hand_is_a_conflict_and_force_puts_the_old_value_back() {
         written_sha256: None,
         edits,
     };
-    let mut edited = Document::parse(&document.to_bytes(), Format::Json, path).unwrap();
+    let mut edited = Document::parse_owned(document.to_bytes(), Format::Json, path).unwrap();
     edited.set(&["env", "ANTHROPIC_BASE_URL"], &serde_json::json!("http://10.0.0.1:1")).unwrap();
     edited.set(&["theme"], &serde_json::json!("dark")).unwrap();
     let by_hand = edited.to_bytes();
@@ -377,7 +377,7 @@ fn conflicts_mask_the_token() {
         written_sha256: None,
         edits,
     };
-    let mut edited = Document::parse(&document.to_bytes(), Format::Toml, path).unwrap();
+    let mut edited = Document::parse_owned(document.to_bytes(), Format::Toml, path).unwrap();
     edited.set(&["model_providers", "aigate", "base_url"], &serde_json::json!("http://x/v1")).unwrap();
     let drift = gateway::drift(&edited, &record);
     assert_eq!(drift.len(), 1);

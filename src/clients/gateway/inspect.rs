@@ -78,7 +78,7 @@ pub struct FileStatus {
     /// Whether aigate's gateway token is in this file.
     pub holds_gateway_token: bool,
     #[serde(skip)]
-    pub document: Option<std::rc::Rc<Document>>,
+    pub document: Option<std::rc::Rc<Document<'static>>>,
 }
 
 /// One client.
@@ -272,7 +272,7 @@ pub fn file_status(
             }
         }
     }
-    let bytes = match fs_err::read(path) {
+    let bytes = match crate::fsx::read(path) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return status,
         Err(error) => {
@@ -288,9 +288,9 @@ pub fn file_status(
         status.mode_bits = Some(bits);
         status.mode = Some(format!("{bits:04o}"));
     }
-    status.holds_gateway_token =
-        token.is_some_and(|token| !token.is_empty() && String::from_utf8_lossy(&bytes).contains(token));
-    match Document::parse(&bytes, format, path) {
+    status.holds_gateway_token = token
+        .is_some_and(|token| !token.is_empty() && memchr::memmem::find(&bytes, token.as_bytes()).is_some());
+    match Document::parse_owned(bytes, format, path) {
         Ok(document) => {
             status.parses = Some(true);
             status.document = Some(std::rc::Rc::new(document));

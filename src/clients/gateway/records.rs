@@ -34,7 +34,7 @@ pub fn reconcile(connection: &mut Connection) -> Result<usize> {
         let format = super::gateway_format(record.client, &record.path);
         let document = match crate::fsx::read_state(&record.path)?.bytes {
             None => None,
-            Some(bytes) => match crate::doc::Document::parse(&bytes, format, &record.path) {
+            Some(bytes) => match crate::doc::Document::parse_owned(bytes, format, &record.path) {
                 Ok(document) => Some(document),
                 Err(_) => continue,
             },
