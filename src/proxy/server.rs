@@ -110,7 +110,7 @@ async fn handle_inner(
             .iter()
             .find_map(|name| headers.get(*name).and_then(|value| value.to_str().ok()).map(str::to_string))
     });
-    let request = Request {
+    let mut request = Request {
         route,
         method: parts.method,
         suffix,
@@ -129,9 +129,14 @@ async fn handle_inner(
 
     let (order, mut attempts) = state.chain.plan(route.api(), request.has_images);
     let mut sent = 0;
-    for index in order {
+    let last = order.len().saturating_sub(1);
+    for (position, index) in order.into_iter().enumerate() {
         let link = &state.chain.links[index];
-        match forward::attempt(state, link, &request, sent).await {
+        // The last link to try gets the client's headers moved in; the ones before get a
+        // copy, since the next link needs them again.
+        let headers =
+            if position == last { std::mem::take(&mut request.headers) } else { request.headers.clone() };
+        match forward::attempt(state, link, &request, headers, sent).await {
             Attempted::Committed(response) => return Ok(response),
             Attempted::Failed(attempt) => {
                 sent += 1;
