@@ -168,6 +168,9 @@ pub(super) fn api_slot(api: Api) -> usize {
 #[derive(Debug)]
 pub struct Chain {
     pub links: Vec<Link>,
+    /// Some link cannot read images (`vision = false`): only then does a request's body
+    /// need looking through for images.
+    pub any_blind: bool,
 }
 
 impl Chain {
@@ -236,7 +239,10 @@ impl Chain {
                 key_cursor: AtomicUsize::new(0),
             });
         }
-        Ok(Self { links })
+        let any_blind = entries
+            .iter()
+            .any(|entry| matches!(entry, ChainEntry::Provider(provider) if provider.vision == Some(false)));
+        Ok(Self { links, any_blind })
     }
 
     /// The links to try, in order, and the ones skipped with why.
@@ -528,6 +534,8 @@ mod tests {
             &official(),
         )
         .unwrap();
+        // Only a chain with a link that cannot read images looks through bodies for them.
+        assert!(chain.any_blind && !silent.any_blind);
         let (order, skipped) = silent.plan(Some(Api::Messages), false);
         assert!(order.is_empty());
         assert_eq!(skipped[0].reason, "speaks no wire API, so not the Messages API");

@@ -113,6 +113,8 @@ pub struct Request {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub model: Option<String>,
+    /// The body carries an image; only looked for when a link of the chain cannot read
+    /// images ([`failover::Chain::any_blind`]), else `false`.
     pub has_images: bool,
     /// The client asked for a stream (`"stream": true`).
     pub stream: bool,
