@@ -226,6 +226,9 @@ pub async fn attempt(
         outcome: None,
         remaining: None,
         done: false,
+        carry: super::body::Gather::default(),
+        rounds: 0,
+        round: None,
     };
     let mut response = Response::new(Body::from_stream(tapped));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -243,6 +243,9 @@ async fn pass_through(
         outcome: None,
         remaining: content_length,
         done: false,
+        carry: super::body::Gather::default(),
+        rounds: 0,
+        round: None,
     };
     let response = response_builder
         .body(Body::from_stream(tapped))
