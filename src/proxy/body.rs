@@ -9,8 +9,11 @@
 //! also when the upstream breaks or goes silent.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -36,7 +39,10 @@ pub(super) struct Draft {
 ///
 /// Chunks that are already available are sent together (up to [`COALESCE_LIMIT`]): an
 /// upstream that writes one SSE event per chunk would otherwise cost one `writev` per
-/// event. Nothing waits for more data, so this adds no latency.
+/// event. hyper's client hands a body over one chunk per run of its connection task, so
+/// while chunks keep coming the body waits one scheduler round (a deferred yield, at most
+/// [`MAX_ROUNDS`] per batch) for the next; nothing waits for the network, so a paced
+/// stream's event goes out after one round.
 pub(super) struct TappedBody {
     pub(super) held: VecDeque<Bytes>,
     pub(super) upstream: Option<Upstream>,
@@ -52,14 +58,68 @@ pub(super) struct TappedBody {
     pub(super) remaining: Option<u64>,
     /// Everything, terminal included, has been handed over.
     pub(super) done: bool,
+    /// Chunks gathered by earlier polls of this batch, not yet handed over.
+    pub(super) carry: Gather,
+    /// Scheduler rounds this batch has waited for more chunks ([`MAX_ROUNDS`]).
+    pub(super) rounds: u8,
+    /// Tells when the last round has passed (made once per body, on its first wait).
+    pub(super) round: Option<Arc<RoundWaker>>,
+}
+
+/// The waker of a deferred yield: set once the runtime ran the tasks that were ready.
+#[derive(Default)]
+pub(super) struct RoundWaker {
+    passed: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl RoundWaker {
+    /// A new round: `task` is woken when it has passed.
+    fn arm(&self, task: &Waker) {
+        self.passed.store(false, Ordering::Release);
+        if let Ok(mut slot) = self.task.lock() {
+            *slot = Some(task.clone());
+        }
+    }
+
+    /// Whether the round has passed; if not, `task` is the one to wake.
+    fn passed(&self, task: &Waker) -> bool {
+        if self.passed.load(Ordering::Acquire) {
+            return true;
+        }
+        if let Ok(mut slot) = self.task.lock() {
+            if !slot.as_ref().is_some_and(|known| known.will_wake(task)) {
+                *slot = Some(task.clone());
+            }
+        }
+        // It may have passed while the waker was swapped (it then woke the old one).
+        self.passed.load(Ordering::Acquire)
+    }
+}
+
+impl Wake for RoundWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.passed.store(true, Ordering::Release);
+        let task = self.task.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(task) = task {
+            task.wake();
+        }
+    }
 }
 
 /// Available chunks are merged up to this size.
 const COALESCE_LIMIT: usize = 64 << 10;
 
+/// A batch waits at most this many scheduler rounds for more chunks.
+const MAX_ROUNDS: u8 = 32;
+
 /// One chunk, or several copied into one buffer (only when there is more than one).
 #[derive(Default)]
-struct Gather {
+pub(super) struct Gather {
     first: Option<Bytes>,
     more: Option<bytes::BytesMut>,
 }
@@ -221,10 +281,17 @@ impl Stream for TappedBody {
             return this
                 .fail("upstream_stream_error", &format!("upstream stream failed: {}", short_error(&error)));
         }
-        let mut gathered = Gather::default();
+        if let Some(round) = this.round.as_ref().filter(|_| this.rounds > 0) {
+            if !round.passed(cx.waker()) {
+                return Poll::Pending;
+            }
+        }
+        let mut gathered = std::mem::take(&mut this.carry);
         while let Some(chunk) = this.held.pop_front() {
             gathered.push(chunk);
         }
+        let mut got = false;
+        let mut waiting = false;
         while gathered.len() < COALESCE_LIMIT {
             let Some(upstream) = this.upstream.as_mut() else {
                 break;
@@ -233,6 +300,7 @@ impl Stream for TappedBody {
                 Poll::Ready(Some(Ok(chunk))) => {
                     this.watch.pass(chunk, &mut gathered);
                     this.last_chunk = Instant::now();
+                    got = true;
                 }
                 Poll::Ready(Some(Err(error))) => {
                     if gathered.len() == 0 {
@@ -249,9 +317,31 @@ impl Stream for TappedBody {
                     }
                     break;
                 }
-                Poll::Pending => break,
+                Poll::Pending => {
+                    waiting = true;
+                    break;
+                }
             }
         }
+        // hyper's client hands the body over one chunk (one SSE event) per run of its
+        // connection task. While chunks keep coming, give that task a scheduler round to
+        // hand over the next one before writing: the events one upstream read brought go
+        // out in one write. A round with nothing new ends the batch, so a paced stream
+        // waits one round per event, never for the network.
+        if waiting && got && gathered.len() > 0 && this.rounds < MAX_ROUNDS {
+            this.rounds += 1;
+            this.carry = gathered;
+            let round = this.round.get_or_insert_with(|| Arc::new(RoundWaker::default()));
+            round.arm(cx.waker());
+            // `yield_now` defers its wake until the runtime has run the other ready tasks
+            // (the upstream connection's among them); hyper may poll this body again before
+            // that, which then waits for the round ([`RoundWaker::passed`]).
+            let waker = Waker::from(round.clone());
+            let yielding = std::pin::pin!(tokio::task::yield_now());
+            let _ = yielding.poll(&mut Context::from_waker(&waker));
+            return Poll::Pending;
+        }
+        this.rounds = 0;
         if let Some(bytes) = gathered.take() {
             if let Some(remaining) = this.remaining.as_mut() {
                 *remaining = remaining.saturating_sub(bytes.len() as u64);
@@ -290,5 +380,75 @@ impl Drop for TappedBody {
             self.outcome.get_or_insert("client_disconnected");
             self.finish();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    /// An upstream that hands over its chunks the way hyper's client does: one per run of
+    /// another task (here: `Pending` once, woken at once, between chunks), then optionally
+    /// goes silent.
+    struct Trickle {
+        chunks: VecDeque<&'static str>,
+        ready: bool,
+        silent_after: bool,
+    }
+
+    impl Stream for Trickle {
+        type Item = reqwest::Result<Bytes>;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            if self.chunks.is_empty() {
+                return if self.silent_after { Poll::Pending } else { Poll::Ready(None) };
+            }
+            if !self.ready {
+                self.ready = true;
+                // Another task hands the next chunk over a little later.
+                let waker = cx.waker().clone();
+                tokio::spawn(async move { waker.wake() });
+                return Poll::Pending;
+            }
+            self.ready = false;
+            Poll::Ready(self.chunks.pop_front().map(|chunk| Ok(Bytes::from_static(chunk.as_bytes()))))
+        }
+    }
+
+    fn body(chunks: &[&'static str], silent_after: bool) -> TappedBody {
+        TappedBody {
+            held: VecDeque::new(),
+            upstream: Some(Box::pin(Trickle {
+                chunks: chunks.iter().copied().collect(),
+                ready: true,
+                silent_after,
+            })),
+            failed: None,
+            watch: Watch::Tap(Tap::new(crate::providers::Api::Chat, true, Instant::now())),
+            idle: Duration::from_secs(30),
+            last_chunk: Instant::now(),
+            sleep: None,
+            draft: None,
+            outcome: None,
+            remaining: None,
+            done: false,
+            carry: Gather::default(),
+            rounds: 0,
+            round: None,
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn events_handed_over_one_per_round_go_out_together_and_in_order() {
+        let events = ["data: 1\n\n", "data: 2\n\n", "data: 3\n\n"];
+        let frames: Vec<Bytes> = body(&events, false).map(Result::unwrap).collect().await;
+        assert_eq!(frames, [Bytes::from_static(b"data: 1\n\ndata: 2\n\ndata: 3\n\n")]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_stream_that_goes_quiet_gets_its_last_event_out_without_waiting_for_more() {
+        let mut tapped = body(&["data: 1\n\n"], true);
+        let first = tokio::time::timeout(Duration::from_secs(1), tapped.next()).await;
+        assert_eq!(first.unwrap().unwrap().unwrap(), Bytes::from_static(b"data: 1\n\n"));
     }
 }

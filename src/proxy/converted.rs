@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::{HeaderValue, Response, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use bytes::Bytes;
 use futures_util::StreamExt;
 
@@ -42,6 +42,7 @@ pub async fn attempt(
     link: &Link,
     provider: &Provider,
     request: &Request,
+    headers: HeaderMap,
     upstream_api: Api,
     attempts_so_far: u32,
 ) -> Attempted {
@@ -69,7 +70,7 @@ pub async fn attempt(
         Err(error) => return Attempted::Committed(json_response(error.status, error.body)),
     };
     let key = link.pick_key();
-    let key_value = key.as_ref().map(|key| key.value.as_str());
+    let key_value = key.as_ref().map(|key| key.value);
     let fail = |reason: String, status: Option<u16>, retry_after: Option<Duration>| {
         failed(
             link,
@@ -81,12 +82,12 @@ pub async fn attempt(
     };
 
     let model_for_path = model_sent.as_deref().or(request.model.as_deref()).unwrap_or_default();
-    let url = format!(
-        "{}{}",
-        provider.base_for(upstream_api),
-        convert::upstream_path(upstream_api, converted.stream, model_for_path)
-    );
-    let mut headers = upstream_headers(state, link, request, key_value, upstream_api);
+    let path = convert::upstream_path(upstream_api, converted.stream, model_for_path);
+    // The Gemini stream's `?alt=sse` is a query, not part of the path.
+    let (path, query) =
+        path.split_once('?').map_or((path.as_str(), None), |(path, query)| (path, Some(query)));
+    let url = link.base(upstream_api).join(path, query);
+    let mut headers = upstream_headers(state, link, headers, key.as_ref(), upstream_api);
     // The client's own protocol headers mean nothing to an upstream of another API.
     let foreign: Vec<header::HeaderName> = headers
         .keys()
@@ -109,7 +110,7 @@ pub async fn attempt(
     );
     let client_stream = converted.ctx.client_stream();
     let ctx = converted.ctx;
-    let builder = link.client.post(&url).headers(headers).body(converted.body);
+    let builder = link.request(Method::POST, url).headers(headers).body(converted.body);
 
     let Sent { response, status, ttfb_ms } = match send(link, request, builder, key.as_ref()).await {
         Ok(sent) => sent,
@@ -146,7 +147,7 @@ pub async fn attempt(
                 .headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
         }
-        return Attempted::Committed(with_provider(response, &link.name));
+        return Attempted::Committed(with_provider(response, link));
     }
 
     let mut converter = StreamConverter::new(ctx, upstream_api, client_api, client_stream);
@@ -172,7 +173,7 @@ pub async fn attempt(
         state.usage.record(row);
         let mut response = json_response(200, out);
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        return Attempted::Committed(with_provider(response, &link.name));
+        return Attempted::Committed(with_provider(response, link));
     }
 
     // A stream: hold the converted events until the first content (or an error, or the
@@ -225,11 +226,14 @@ pub async fn attempt(
         outcome: None,
         remaining: None,
         done: false,
+        carry: super::body::Gather::default(),
+        rounds: 0,
+        round: None,
     };
     let mut response = Response::new(Body::from_stream(tapped));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Attempted::Committed(with_provider(response, &link.name))
+    Attempted::Committed(with_provider(response, link))
 }
 
 /// `POST /v1/messages/count_tokens` (or the Gemini API's `:countTokens`) for a provider
@@ -244,7 +248,7 @@ pub fn count_tokens_locally(request: &Request, link: &Link) -> Attempted {
     let body = body.to_string().into_bytes();
     let mut response = json_response(200, body);
     response.headers_mut().insert("x-aigate-estimate", HeaderValue::from_static("local"));
-    Attempted::Committed(with_provider(response, &link.name))
+    Attempted::Committed(with_provider(response, link))
 }
 
 /// `GET /v1beta/models[/{model}]` for a provider without the Gemini API: the models this
@@ -266,7 +270,7 @@ pub fn gemini_models_locally(request: &Request, link: &Link, provider: &Provider
         names.dedup();
         serde_json::json!({ "models": names.into_iter().map(entry).collect::<Vec<_>>() })
     };
-    Attempted::Committed(with_provider(json_response(200, body.to_string().into_bytes()), &link.name))
+    Attempted::Committed(with_provider(json_response(200, body.to_string().into_bytes()), link))
 }
 
 fn skipped(link: &Link, reason: &str) -> Attempt {
@@ -286,9 +290,9 @@ fn json_response(status: u16, body: Vec<u8>) -> Response<Body> {
     response
 }
 
-fn with_provider(mut response: Response<Body>, name: &str) -> Response<Body> {
-    if let Ok(value) = HeaderValue::from_str(name) {
-        response.headers_mut().insert("x-aigate-provider", value);
+fn with_provider(mut response: Response<Body>, link: &Link) -> Response<Body> {
+    if let Some(value) = &link.name_header {
+        response.headers_mut().insert("x-aigate-provider", value.clone());
     }
     response
 }

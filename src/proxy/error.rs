@@ -185,17 +185,17 @@ fn anthropic_type(status: StatusCode) -> &'static str {
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus
 /// `host` and `content-length`, which the outgoing side sets itself.
-const HOP_BY_HOP: [&str; 10] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
+const HOP_BY_HOP: [HeaderName; 10] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::HOST,
 ];
 
 /// Remove every hop-by-hop header from `headers`, in place.
@@ -203,6 +203,11 @@ const HOP_BY_HOP: [&str; 10] = [
 /// Runs on every request and response: nothing is allocated unless `Connection` names
 /// headers (`HeaderName::from_bytes` lower-cases them, as the fixed list is).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // One pass over the names first: an answer usually has none of them (and `Connection`,
+    // which names more, is one of them).
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     let listed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -210,7 +215,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
         .flat_map(|value| value.split(','))
         .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
         .collect();
-    for name in HOP_BY_HOP {
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
     for name in listed {

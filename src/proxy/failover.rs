@@ -17,6 +17,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use axum::http::{HeaderName, HeaderValue};
+
 use super::ChainEntry;
 use super::error::Attempt;
 use crate::error::{Error, Result};
@@ -45,8 +47,16 @@ pub struct Link {
     pub timeout: Option<Duration>,
     /// Every URL of this link is on the loopback interface.
     pub loopback: bool,
+    /// `name` as the value of the `x-aigate-provider` answer header (`None` when it is no
+    /// valid header value), built once.
+    pub name_header: Option<HeaderValue>,
     /// The provider's keys, resolved once: nothing changes a running process's environment.
     keys: Vec<Option<String>>,
+    /// Per key, its credential header for each API ([`Api::ALL`] order), built once and
+    /// marked sensitive ([`super::upstream::credential_header`]).
+    credentials: Vec<[Option<(HeaderName, HeaderValue)>; 4]>,
+    /// The base URL for each API ([`Api::ALL`] order), parsed once.
+    bases: [Base; 4],
     state: Mutex<LinkState>,
     key_cursor: AtomicUsize,
 }
@@ -68,15 +78,99 @@ pub struct Failure {
 
 /// A key picked for one attempt.
 #[derive(Debug)]
-pub struct PickedKey {
+pub struct PickedKey<'a> {
     pub index: usize,
-    pub value: String,
+    pub value: &'a str,
+}
+
+/// A link's base URL for one API: the configured text (trailing `/` trimmed) and, when it
+/// is a plain base (it parses, with no query or fragment), the parsed URL, so a request's
+/// URL is the base with its path extended instead of a whole new parse.
+#[derive(Debug)]
+pub(super) struct Base {
+    text: String,
+    parsed: Option<(reqwest::Url, usize)>,
+}
+
+/// The upstream URL of one attempt: parsed from the base, or text that reqwest parses
+/// (and reports) itself.
+#[derive(Debug, PartialEq)]
+pub(super) enum UpstreamUrl {
+    Parsed(reqwest::Url),
+    Text(String),
+}
+
+impl Base {
+    fn new(text: &str) -> Self {
+        let text = text.trim_end_matches('/').to_string();
+        let parsed = reqwest::Url::parse(&text)
+            .ok()
+            .filter(|url| url.query().is_none() && url.fragment().is_none() && !url.cannot_be_a_base())
+            .map(|url| {
+                // `http://host` parses to the path `/`, which the joined path replaces.
+                let kept = if url.path() == "/" { 0 } else { url.path().len() };
+                (url, kept)
+            });
+        let mut base = Self { text, parsed };
+        // A base whose path the parser rewrites (`/v1/.`, say) would join differently from
+        // its text: such a base is joined as text, as it always was.
+        if base.parsed.is_some() {
+            let probe = format!("{}/p/q?r=s", base.text);
+            let same = match (base.join("/p/q", Some("r=s")), reqwest::Url::parse(&probe)) {
+                (UpstreamUrl::Parsed(joined), Ok(expected)) => joined == expected,
+                _ => false,
+            };
+            if !same {
+                base.parsed = None;
+            }
+        }
+        base
+    }
+
+    /// The base followed by `path` (which starts with `/`) and `?query`: the same URL as
+    /// parsing the concatenated text.
+    pub(super) fn join(&self, path: &str, query: Option<&str>) -> UpstreamUrl {
+        if let Some((base, kept)) = &self.parsed {
+            let mut url = base.clone();
+            if *kept == 0 {
+                url.set_path(path);
+            } else {
+                let mut full = String::with_capacity(kept + path.len());
+                full.push_str(&base.path()[..*kept]);
+                full.push_str(path);
+                url.set_path(&full);
+            }
+            url.set_query(query);
+            return UpstreamUrl::Parsed(url);
+        }
+        let mut url = String::with_capacity(self.text.len() + path.len() + 1 + query.map_or(0, str::len));
+        url.push_str(&self.text);
+        url.push_str(path);
+        if let Some(query) = query {
+            url.push('?');
+            url.push_str(query);
+        }
+        UpstreamUrl::Text(url)
+    }
+}
+
+/// Where `api` sits in [`Api::ALL`].
+pub(super) fn api_slot(api: Api) -> usize {
+    match api {
+        Api::Responses => 0,
+        Api::Chat => 1,
+        Api::Messages => 2,
+        Api::Gemini => 3,
+    }
 }
 
 /// The ordered chain.
 #[derive(Debug)]
 pub struct Chain {
     pub links: Vec<Link>,
+    /// Some link cannot read images (`vision = false`): only then does a request's body
+    /// need looking through for images.
+    pub any_blind: bool,
 }
 
 impl Chain {
@@ -103,6 +197,24 @@ impl Chain {
                 ),
             };
             let loopback = urls.iter().all(|url| is_loopback_url(url));
+            let bases = Api::ALL.map(|api| match entry {
+                // The official upstream of each API (Chat and Gemini are never planned for
+                // it: the OpenAI base stands in).
+                ChainEntry::Official => match api {
+                    Api::Messages => Base::new(&format!("{}/v1", official.anthropic.trim_end_matches('/'))),
+                    Api::Responses if official.codex_chatgpt_login => Base::new(&official.chatgpt),
+                    Api::Responses | Api::Chat | Api::Gemini => Base::new(&official.openai),
+                },
+                ChainEntry::Provider(provider) => Base::new(provider.base_for(api)),
+            });
+            let credentials = keys
+                .iter()
+                .map(|key: &Option<String>| {
+                    Api::ALL.map(|api| {
+                        key.as_deref().and_then(|key| super::upstream::credential_header(api, key))
+                    })
+                })
+                .collect();
             let client = match proxy_url {
                 Some(proxy_url) => {
                     let proxy = reqwest::Proxy::all(&proxy_url).map_err(|error| {
@@ -115,16 +227,22 @@ impl Chain {
             };
             links.push(Link {
                 entry: entry.clone(),
+                name_header: HeaderValue::from_str(&name).ok(),
                 name,
                 client,
                 timeout,
                 loopback,
                 state: Mutex::new(LinkState { key_until: vec![None; keys.len()], ..LinkState::default() }),
                 keys,
+                credentials,
+                bases,
                 key_cursor: AtomicUsize::new(0),
             });
         }
-        Ok(Self { links })
+        let any_blind = entries
+            .iter()
+            .any(|entry| matches!(entry, ChainEntry::Provider(provider) if provider.vision == Some(false)));
+        Ok(Self { links, any_blind })
     }
 
     /// The links to try, in order, and the ones skipped with why.
@@ -200,6 +318,25 @@ impl Link {
         self.timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT)
     }
 
+    /// A request to `url` with this link's client.
+    pub(super) fn request(&self, method: axum::http::Method, url: UpstreamUrl) -> reqwest::RequestBuilder {
+        match url {
+            UpstreamUrl::Parsed(url) => self.client.request(method, url),
+            UpstreamUrl::Text(url) => self.client.request(method, url),
+        }
+    }
+
+    /// The base URL for `api`.
+    pub(super) fn base(&self, api: Api) -> &Base {
+        &self.bases[api_slot(api)]
+    }
+
+    /// The credential header of `key` for `api` (sensitive), built at start-up; `None`
+    /// when the key is no valid header value.
+    pub(super) fn credential(&self, key: &PickedKey<'_>, api: Api) -> Option<(HeaderName, HeaderValue)> {
+        self.credentials.get(key.index).and_then(|slots| slots[api_slot(api)].clone())
+    }
+
     fn cooling_for(&self, now: Instant) -> Option<Duration> {
         let state = self.state.lock().ok()?;
         state.until.and_then(|until| until.checked_duration_since(now)).filter(|left| !left.is_zero())
@@ -207,7 +344,7 @@ impl Link {
 
     /// The next key, round robin over keys that resolve and are not cooling (any key that
     /// resolves when all are cooling). `None` when the provider has no keys.
-    pub fn pick_key(&self) -> Option<PickedKey> {
+    pub fn pick_key(&self) -> Option<PickedKey<'_>> {
         let count = self.keys.len();
         if count == 0 {
             return None;
@@ -226,10 +363,10 @@ impl Link {
             let index = (start + offset) % count;
             if let Some(value) = &self.keys[index] {
                 if !cooling(index) {
-                    return Some(PickedKey { index, value: value.clone() });
+                    return Some(PickedKey { index, value });
                 }
                 if fallback.is_none() {
-                    fallback = Some(PickedKey { index, value: value.clone() });
+                    fallback = Some(PickedKey { index, value });
                 }
             }
         }
@@ -397,6 +534,8 @@ mod tests {
             &official(),
         )
         .unwrap();
+        // Only a chain with a link that cannot read images looks through bodies for them.
+        assert!(chain.any_blind && !silent.any_blind);
         let (order, skipped) = silent.plan(Some(Api::Messages), false);
         assert!(order.is_empty());
         assert_eq!(skipped[0].reason, "speaks no wire API, so not the Messages API");

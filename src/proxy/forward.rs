@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::{HeaderName, HeaderValue, Method, Response, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, Method, Response, StatusCode, header};
 use futures_util::StreamExt;
 
 use super::body::{Draft, TappedBody, Upstream, Watch};
@@ -48,7 +48,16 @@ pub enum Attempted {
 
 /// Try `link` once: through the conversion stage when it does not speak the request's
 /// API, else as a pass-through.
-pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_far: u32) -> Attempted {
+///
+/// `headers` are the client's headers (cleaned) for this attempt: the caller's last
+/// attempt moves them in, earlier ones get a copy (failover may need them again).
+pub async fn attempt(
+    state: &State,
+    link: &Link,
+    request: &Request,
+    headers: HeaderMap,
+    attempts_so_far: u32,
+) -> Attempted {
     if let ChainEntry::Provider(provider) = &link.entry {
         match request.route {
             Route::Responses | Route::Chat | Route::Messages | Route::Gemini => {
@@ -61,6 +70,7 @@ pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_
                         link,
                         provider,
                         request,
+                        headers,
                         upstream_api,
                         attempts_so_far,
                     )
@@ -79,17 +89,24 @@ pub async fn attempt(state: &State, link: &Link, request: &Request, attempts_so_
             Route::CountTokens | Route::Models | Route::GeminiCountTokens | Route::GeminiModels => {}
         }
     }
-    pass_through(state, link, request, attempts_so_far).await
+    pass_through(state, link, request, headers, attempts_so_far).await
 }
 
 /// Try `link` once with the request as it is (only `model` mapped).
-async fn pass_through(state: &State, link: &Link, request: &Request, attempts_so_far: u32) -> Attempted {
+async fn pass_through(
+    state: &State,
+    link: &Link,
+    request: &Request,
+    headers: HeaderMap,
+    attempts_so_far: u32,
+) -> Attempted {
     let key = link.pick_key();
     let model_sent = match &link.entry {
         ChainEntry::Official => request.model.clone(),
         ChainEntry::Provider(provider) => provider.map_model(request.model.as_deref()),
     };
-    let (url, api_for_credentials) = upstream_url(state, link, request, model_sent.as_deref());
+    let anthropic_client = headers.contains_key("anthropic-version");
+    let (url, api_for_credentials) = upstream_url(link, request, anthropic_client, model_sent.as_deref());
     // The Gemini API has the model in the path (mapped in the URL), not in the body.
     let body = if model_sent == request.model || api_for_credentials == Api::Gemini {
         request.body.clone()
@@ -99,27 +116,22 @@ async fn pass_through(state: &State, link: &Link, request: &Request, attempts_so
             .and_then(|model| rewrite_model(&request.body, model))
             .unwrap_or_else(|| request.body.clone())
     };
-    let headers = upstream_headers(
-        state,
-        link,
-        request,
-        key.as_ref().map(|key| key.value.as_str()),
-        api_for_credentials,
-    );
+    let headers = upstream_headers(state, link, headers, key.as_ref(), api_for_credentials);
     let fail = |reason: String, status: Option<u16>, retry_after: Option<Duration>| {
         failed(link, key.as_ref(), reason, status, retry_after)
     };
 
-    let mut builder = link.client.request(request.method.clone(), &url).headers(headers);
+    let mut builder = link.request(request.method.clone(), url).headers(headers);
     if request.method != Method::GET {
         builder = builder.body(body);
     }
-    let Sent { response, status, ttfb_ms } = match send(link, request, builder, key.as_ref()).await {
+    let Sent { mut response, status, ttfb_ms } = match send(link, request, builder, key.as_ref()).await {
         Ok(sent) => sent,
         Err((reason, status, retry_after)) => return fail(reason, status, retry_after),
     };
 
-    let response_headers = response.headers().clone();
+    // The head is taken, not copied: the body stream needs none of it.
+    let response_headers = std::mem::take(response.headers_mut());
     let is_sse = response_headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -158,7 +170,7 @@ async fn pass_through(state: &State, link: &Link, request: &Request, attempts_so
             }
         }
         if let Some(message) = tap.error.take() {
-            let message = short_text(&redact(&message, key.as_ref().map(|key| key.value.as_str())));
+            let message = short_text(&redact(&message, key.as_ref().map(|key| key.value)));
             return fail(format!("error event before any content: {message}"), Some(status.as_u16()), None);
         }
         if ended && tap.first_content.is_none() {
@@ -198,8 +210,8 @@ async fn pass_through(state: &State, link: &Link, request: &Request, attempts_so
     if let Some(headers) = response_builder.headers_mut() {
         *headers = response_headers;
         strip_hop_by_hop(headers);
-        if let Ok(value) = HeaderValue::from_str(&link.name) {
-            headers.insert(HeaderName::from_static("x-aigate-provider"), value);
+        if let Some(value) = &link.name_header {
+            headers.insert(HeaderName::from_static("x-aigate-provider"), value.clone());
         }
     }
     let row = UsageRow {
@@ -231,6 +243,9 @@ async fn pass_through(state: &State, link: &Link, request: &Request, attempts_so
         outcome: None,
         remaining: content_length,
         done: false,
+        carry: super::body::Gather::default(),
+        rounds: 0,
+        round: None,
     };
     let response = response_builder
         .body(Body::from_stream(tapped))
@@ -253,7 +268,7 @@ pub(super) async fn send(
     link: &Link,
     request: &Request,
     builder: reqwest::RequestBuilder,
-    key: Option<&PickedKey>,
+    key: Option<&PickedKey<'_>>,
 ) -> Result<Sent, (String, Option<u16>, Option<Duration>)> {
     let headers_within = link.headers_within(request.stream);
     let response = match tokio::time::timeout(headers_within, builder.send()).await {
@@ -269,7 +284,7 @@ pub(super) async fn send(
             .get(header::RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(parse_retry_after);
-        let text = read_error_text(response, key.map(|key| key.value.as_str())).await;
+        let text = read_error_text(response, key.map(|key| key.value)).await;
         let mut reason = format!("HTTP {}", status.as_u16());
         if let Some(seconds) = retry_after {
             reason = format!("{reason}, retry after {}s", seconds.as_secs());
@@ -286,7 +301,7 @@ pub(super) async fn send(
 /// for 401/403/429), and the reason goes into the final error.
 pub(super) fn failed(
     link: &Link,
-    key: Option<&PickedKey>,
+    key: Option<&PickedKey<'_>>,
     reason: String,
     status: Option<u16>,
     retry_after: Option<Duration>,

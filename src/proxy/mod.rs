@@ -54,6 +54,9 @@ pub struct State {
     pub session_id: Option<String>,
     /// A random id sent to loopback upstreams to recognise our own requests coming back.
     pub instance_id: String,
+    /// `instance_id` as the hop header's value, for a request that went through no other
+    /// aigate (built once).
+    pub hop: axum::http::HeaderValue,
     /// Converted Responses turns, for `previous_response_id` (bounded).
     pub responses: crate::convert::ResponseCache,
     /// Requests seen so far (the request id counter).
@@ -105,10 +108,13 @@ pub struct Request {
     pub suffix: String,
     /// The query string, without a Gemini API `key` (the local token or a client's key).
     pub query: Option<String>,
-    /// The client's headers minus hop-by-hop headers and the local token.
+    /// The client's headers minus hop-by-hop headers and the local token. An attempt gets
+    /// its own copy (the last one takes these): read the attempt's, not these.
     pub headers: HeaderMap,
     pub body: Bytes,
     pub model: Option<String>,
+    /// The body carries an image; only looked for when a link of the chain cannot read
+    /// images ([`failover::Chain::any_blind`]), else `false`.
     pub has_images: bool,
     /// The client asked for a stream (`"stream": true`).
     pub stream: bool,
@@ -273,6 +279,8 @@ pub async fn start(config: ProxyConfig) -> Result<ProxyHandle> {
         body_timeouts: config.body_timeouts,
         client: config.client,
         session_id: config.session_id,
+        hop: axum::http::HeaderValue::from_str(&instance_id)
+            .map_err(|_| Error::internal("the instance id is no header value"))?,
         instance_id,
         responses: crate::convert::ResponseCache::new(),
         requests: std::sync::atomic::AtomicU64::new(0),

@@ -106,7 +106,7 @@ async fn probe_all(provider: &Provider, model: &str, progress: Report<'_>) -> Re
     let Some(link) = chain.links.first() else {
         return Ok(Vec::new());
     };
-    let key = link.pick_key().map(|key| key.value);
+    let key = link.pick_key().map(|key| key.value.to_string());
     let timeout = provider.timeout.unwrap_or(Duration::from_secs(30));
     let mut results = Vec::new();
     for api in Api::ALL {

@@ -98,7 +98,7 @@ async fn handle_inner(
         .map_err(|error| (error, shape))?;
     let mut headers = parts.headers;
     clean_headers(state, &mut headers);
-    let (mut model, has_images, mut stream) = inspect_body(&body);
+    let (mut model, has_images, mut stream) = inspect_body(&body, state.chain.any_blind);
     if gemini {
         // The Gemini API names the model and the stream in the path, not the body.
         if let Some((path_model, method)) = crate::convert::gemini_path(&suffix) {
@@ -112,7 +112,7 @@ async fn handle_inner(
             .iter()
             .find_map(|name| headers.get(*name).and_then(|value| value.to_str().ok()).map(str::to_string))
     });
-    let request = Request {
+    let mut request = Request {
         route,
         method: parts.method,
         suffix,
@@ -131,9 +131,14 @@ async fn handle_inner(
 
     let (order, mut attempts) = state.chain.plan(route.api(), request.has_images);
     let mut sent = 0;
-    for index in order {
+    let last = order.len().saturating_sub(1);
+    for (position, index) in order.into_iter().enumerate() {
         let link = &state.chain.links[index];
-        match forward::attempt(state, link, &request, sent).await {
+        // The last link to try gets the client's headers moved in; the ones before get a
+        // copy, since the next link needs them again.
+        let headers =
+            if position == last { std::mem::take(&mut request.headers) } else { request.headers.clone() };
+        match forward::attempt(state, link, &request, headers, sent).await {
             Attempted::Committed(response) => return Ok(response),
             Attempted::Failed(attempt) => {
                 sent += 1;
@@ -265,7 +270,7 @@ fn bearer(value: &HeaderValue) -> Option<&[u8]> {
 fn authorized(state: &State, headers: &HeaderMap) -> bool {
     let mut ok = false;
     // Check every place (no early exit), so timing does not tell which header matched.
-    for value in headers.get_all("x-aigate-token") {
+    for value in headers.get_all(AIGATE_TOKEN) {
         ok |= token_matches(state, value.as_bytes().trim_ascii());
     }
     for value in headers.get_all("x-api-key").iter().chain(headers.get_all("x-goog-api-key")) {
@@ -334,26 +339,30 @@ async fn read_body(
     Ok(first.unwrap_or_else(|| collected.freeze()))
 }
 
+const AIGATE_TOKEN: axum::http::HeaderName = axum::http::HeaderName::from_static("x-aigate-token");
+
 /// Drop hop-by-hop headers, the body length (set again on the way out), and the local
 /// token wherever it is: every value of every header that carries it, alone, as a bearer
 /// token, or inside a longer value, is removed.
 fn clean_headers(state: &State, headers: &mut HeaderMap) {
+    clean_token_and_hops(&state.token, headers);
+}
+
+fn clean_token_and_hops(local_token: &str, headers: &mut HeaderMap) {
     strip_hop_by_hop(headers);
     headers.remove(header::CONTENT_LENGTH);
-    headers.remove("x-aigate-token");
-    let token = state.token.as_bytes();
-    let carrying: Vec<axum::http::HeaderName> = headers
-        .iter()
-        .filter(|(_, value)| memmem::find(value.as_bytes(), token).is_some())
-        .map(|(name, _)| name.clone())
-        .collect();
-    for name in carrying {
-        let kept: Vec<HeaderValue> = headers
-            .get_all(&name)
-            .iter()
-            .filter(|value| memmem::find(value.as_bytes(), token).is_none())
-            .cloned()
-            .collect();
+    headers.remove(AIGATE_TOKEN);
+    let token = memmem::Finder::new(local_token.as_bytes());
+    let carries = |value: &HeaderValue| token.find(value.as_bytes()).is_some();
+    // A client usually sends it in one header of one value (`Authorization`,
+    // `x-api-key`): that header goes whole, without a list of the values kept.
+    while let Some(name) = headers.iter().find(|(_, value)| carries(value)).map(|(name, _)| name.clone()) {
+        if headers.get_all(&name).iter().all(carries) {
+            headers.remove(&name);
+            continue;
+        }
+        let kept: Vec<HeaderValue> =
+            headers.get_all(&name).iter().filter(|value| !carries(value)).cloned().collect();
         headers.remove(&name);
         for value in kept {
             headers.append(name.clone(), value);
@@ -361,10 +370,12 @@ fn clean_headers(state: &State, headers: &mut HeaderMap) {
     }
 }
 
-/// The requested model, and whether the body carries an image. The image check is
-/// structural (a content part whose `type` is an image type), so a tool property named
-/// `image` is not an image; the tree is only built when an image type's name appears.
-fn inspect_body(body: &[u8]) -> (Option<String>, bool, bool) {
+/// The requested model, whether the body carries an image, and the stream flag. The image
+/// check is structural (a content part whose `type` is an image type), so a tool property
+/// named `image` is not an image; the tree is only built when an image type's name
+/// appears, and the body is only scanned for images when `images_matter` (some link of
+/// the chain cannot read them: the only use of the answer), else it is `false`.
+fn inspect_body(body: &[u8], images_matter: bool) -> (Option<String>, bool, bool) {
     #[derive(serde::Deserialize)]
     struct Peek<'a> {
         #[serde(borrow)]
@@ -374,9 +385,10 @@ fn inspect_body(body: &[u8]) -> (Option<String>, bool, bool) {
     let peek = serde_json::from_slice::<Peek<'_>>(body).ok();
     let stream = peek.as_ref().and_then(|peek| peek.stream).unwrap_or(false);
     let model = peek.and_then(|peek| peek.model).map(Cow::into_owned);
-    let may_have_images = [&b"\"input_image\""[..], b"\"image_url\"", b"\"image\"", b"\"image/"]
-        .iter()
-        .any(|needle| memmem::find(body, needle).is_some());
+    let may_have_images = images_matter
+        && [&b"\"input_image\""[..], b"\"image_url\"", b"\"image\"", b"\"image/"]
+            .iter()
+            .any(|needle| memmem::find(body, needle).is_some());
     let has_images = may_have_images
         && serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|value| {
             ["input", "messages", "contents"].iter().any(|key| value.get(key).is_some_and(has_image_part))
@@ -499,31 +511,68 @@ mod tests {
     #[test]
     fn gemini_inline_images_are_images() {
         let body = br#"{"contents":[{"role":"user","parts":[{"text":"what"},{"inlineData":{"mimeType":"image/png","data":"AA"}}]}]}"#;
-        assert!(inspect_body(body).1);
+        assert!(inspect_body(body, true).1);
         let pdf = br#"{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":"application/pdf","data":"AA"}}]}]}"#;
-        assert!(!inspect_body(pdf).1);
+        assert!(!inspect_body(pdf, true).1);
     }
 
     #[test]
     fn images_are_found_by_structure_not_by_name() {
         // A tool whose schema has a property named `image` carries no image.
         let tool = br#"{"model":"m","tools":[{"type":"function","function":{"name":"t","parameters":{"type":"object","properties":{"image":{"type":"string"},"image_url":{"type":"string"}}}}}],"messages":[{"role":"user","content":"describe \"image\""}]}"#;
-        assert_eq!(inspect_body(tool), (Some("m".into()), false, false));
+        assert_eq!(inspect_body(tool, true), (Some("m".into()), false, false));
         let chat = br#"{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AA"}}]}]}"#;
-        assert!(inspect_body(chat).1);
+        assert!(inspect_body(chat, true).1);
         let responses = br#"{"input":[{"type":"function_call_output","call_id":"c","output":[{"type":"input_image","image_url":"data:x"}]}]}"#;
-        assert!(inspect_body(responses).1);
+        assert!(inspect_body(responses, true).1);
         let tool_result = br#"{"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA"}}]}]}]}"#;
-        assert!(inspect_body(tool_result).1);
+        assert!(inspect_body(tool_result, true).1);
+    }
+
+    #[test]
+    fn clean_headers_drops_the_token_wherever_it_is_and_keeps_the_rest() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("x-aigate-token", "tok-123"),
+            ("authorization", "Bearer tok-123"),
+            ("x-other", "a"),
+            ("x-other", "pre tok-123 post"),
+            ("x-custom", "kept"),
+            ("connection", "x-hop-me"),
+            ("x-hop-me", "1"),
+            ("host", "127.0.0.1"),
+            ("content-length", "3"),
+        ] {
+            headers.append(name, HeaderValue::from_static(value));
+        }
+        let mut clean = headers.clone();
+        clean_token_and_hops("tok-123", &mut clean);
+        let mut left: Vec<(String, String)> = clean
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_string()))
+            .collect();
+        left.sort();
+        assert_eq!(left, [("x-custom".to_string(), "kept".to_string()), ("x-other".into(), "a".into())]);
+        // Nothing carrying it: only the hop-by-hop headers and the length go.
+        let mut plain = HeaderMap::new();
+        plain.insert("x-custom", HeaderValue::from_static("kept"));
+        plain.insert("host", HeaderValue::from_static("h"));
+        clean_token_and_hops("tok-123", &mut plain);
+        assert_eq!(plain.len(), 1);
+        assert_eq!(plain["x-custom"], "kept");
     }
 
     #[test]
     fn body_inspection() {
-        assert_eq!(inspect_body(br#"{"stream":true,"model":"m1"}"#), (Some("m1".into()), false, true));
+        assert_eq!(inspect_body(br#"{"stream":true,"model":"m1"}"#, true), (Some("m1".into()), false, true));
         assert_eq!(
-            inspect_body(br#"{"messages":[{"content":[{"type":"image","source":{}}]}]}"#),
+            inspect_body(br#"{"messages":[{"content":[{"type":"image","source":{}}]}]}"#, true),
             (None, true, false)
         );
-        assert_eq!(inspect_body(b"garbage"), (None, false, false));
+        assert_eq!(inspect_body(b"garbage", true), (None, false, false));
+        // With no link that cannot read images, the body is not looked through for them.
+        let image = br#"{"model":"m","messages":[{"content":[{"type":"image","source":{}}]}]}"#;
+        assert_eq!(inspect_body(image, false), (Some("m".into()), false, false));
+        assert!(inspect_body(image, true).1);
     }
 }

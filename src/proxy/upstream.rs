@@ -10,27 +10,31 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use bytes::Bytes;
 
-use super::failover::Link;
+use super::failover::{Link, PickedKey, UpstreamUrl};
 use super::{ChainEntry, HOP_HEADER, Request, Route, State};
 use crate::providers::Api;
 
 /// Headers that carry a client's credentials or account, removed before a request goes
 /// to a provider (which gets only its own key): OpenAI, Anthropic, Azure, Google, cookies.
-pub const CLIENT_CREDENTIAL_HEADERS: [&str; 9] = [
-    "authorization",
-    "x-api-key",
-    "api-key",
-    "x-goog-api-key",
-    "openai-organization",
-    "openai-project",
-    "chatgpt-account-id",
-    "cookie",
-    "proxy-authorization",
+pub const CLIENT_CREDENTIAL_HEADERS: [HeaderName; 9] = [
+    header::AUTHORIZATION,
+    HeaderName::from_static("x-api-key"),
+    HeaderName::from_static("api-key"),
+    HeaderName::from_static("x-goog-api-key"),
+    HeaderName::from_static("openai-organization"),
+    HeaderName::from_static("openai-project"),
+    HeaderName::from_static("chatgpt-account-id"),
+    header::COOKIE,
+    header::PROXY_AUTHORIZATION,
 ];
+
+pub(super) const ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
+const HOP: HeaderName = HeaderName::from_static(HOP_HEADER);
 
 /// The header carrying a provider key for `api`, marked sensitive: `x-api-key` for
 /// Messages, `x-goog-api-key` for Gemini (never `?key=` in the URL), `Authorization:
-/// Bearer` for the OpenAI APIs.
+/// Bearer` for the OpenAI APIs. Built once per key and API, when the chain is built
+/// ([`Link::credential`]).
 pub fn credential_header(api: Api, key: &str) -> Option<(HeaderName, HeaderValue)> {
     let (name, value) = match api {
         Api::Messages => (HeaderName::from_static("x-api-key"), HeaderValue::from_str(key)),
@@ -45,78 +49,82 @@ pub fn credential_header(api: Api, key: &str) -> Option<(HeaderName, HeaderValue
 }
 
 /// The upstream URL, and the API whose credential style applies. `model` is the model to
-/// send, which the Gemini API has in the path.
+/// send, which the Gemini API has in the path; `anthropic_client` is whether the client
+/// sent `anthropic-version` (which picks the API of the model list).
 pub(super) fn upstream_url(
-    state: &State,
     link: &Link,
     request: &Request,
+    anthropic_client: bool,
     model: Option<&str>,
-) -> (String, Api) {
-    let anthropic_client = request.headers.contains_key("anthropic-version");
-    let (base, api) = match (&link.entry, request.route) {
-        (ChainEntry::Official, Route::Messages | Route::CountTokens) => {
-            (format!("{}/v1", state.official.anthropic.trim_end_matches('/')), Api::Messages)
-        }
-        (ChainEntry::Official, Route::Models) if anthropic_client => {
-            (format!("{}/v1", state.official.anthropic.trim_end_matches('/')), Api::Messages)
-        }
-        (ChainEntry::Official, Route::Responses | Route::Models) => {
-            let base = if state.official.codex_chatgpt_login {
-                &state.official.chatgpt
-            } else {
-                &state.official.openai
-            };
-            (base.trim_end_matches('/').to_string(), Api::Responses)
-        }
+) -> (UpstreamUrl, Api) {
+    // The official link's base for each API is in its table ([`Link::base`]).
+    let api = match (&link.entry, request.route) {
+        (ChainEntry::Official, Route::Messages | Route::CountTokens) => Api::Messages,
+        (ChainEntry::Official, Route::Models) if anthropic_client => Api::Messages,
+        (ChainEntry::Official, Route::Responses | Route::Models) => Api::Responses,
         // Never planned (a Google login cannot be proxied); the OpenAI base is a placeholder.
         (
             ChainEntry::Official,
             Route::Chat | Route::Gemini | Route::GeminiCountTokens | Route::GeminiModels,
-        ) => (state.official.openai.trim_end_matches('/').to_string(), Api::Chat),
+        ) => Api::Chat,
         (ChainEntry::Provider(provider), route) => {
-            let api = route.api().unwrap_or(if anthropic_client && provider.speaks(Api::Messages) {
+            route.api().unwrap_or(if anthropic_client && provider.speaks(Api::Messages) {
                 Api::Messages
             } else {
                 provider.apis.first().copied().unwrap_or(Api::Chat)
-            });
-            (provider.base_for(api).to_string(), api)
+            })
         }
     };
-    let mut url = base;
-    match crate::convert::gemini_path(&request.suffix) {
+    let base = link.base(api);
+    let query = request.query.as_deref();
+    let url = match crate::convert::gemini_path(&request.suffix) {
         Some((requested, method)) if api == Api::Gemini && model.is_some_and(|model| model != requested) => {
-            url.push_str(&crate::convert::gemini_method_path(model.unwrap_or(requested), method));
+            base.join(&crate::convert::gemini_method_path(model.unwrap_or(requested), method), query)
         }
-        _ => url.push_str(&request.suffix),
-    }
-    if let Some(query) = &request.query {
-        url.push('?');
-        url.push_str(query);
-    }
+        _ => base.join(&request.suffix, query),
+    };
     (url, api)
 }
 
+/// The headers of one attempt: the client's (`headers`, already cleaned of hop-by-hop
+/// headers and the local token), minus its credentials when the link is a provider, plus
+/// the link's own key for `api`, identity encoding, and the hop list for a loopback link.
 pub(super) fn upstream_headers(
     state: &State,
     link: &Link,
-    request: &Request,
-    key: Option<&str>,
+    headers: HeaderMap,
+    key: Option<&PickedKey<'_>>,
     api: Api,
 ) -> HeaderMap {
-    let mut headers = request.headers.clone();
+    headers_for(link, headers, key, api, &state.instance_id, &state.hop)
+}
+
+/// [`upstream_headers`], with this instance's id and its prebuilt hop value.
+fn headers_for(
+    link: &Link,
+    mut headers: HeaderMap,
+    key: Option<&PickedKey<'_>>,
+    api: Api,
+    instance_id: &str,
+    hop: &HeaderValue,
+) -> HeaderMap {
     match &link.entry {
         ChainEntry::Official => {}
         ChainEntry::Provider(_) => {
             // The provider's key replaces whatever the client sent; the client's login, its
             // other credentials and its account ids are none of a third party's business.
-            for name in CLIENT_CREDENTIAL_HEADERS {
-                headers.remove(name);
+            // One pass finds out whether there is anything to remove (usually not: the
+            // local token, already gone, was the client's only credential).
+            if headers.keys().any(|name| CLIENT_CREDENTIAL_HEADERS.contains(name)) {
+                for name in &CLIENT_CREDENTIAL_HEADERS {
+                    headers.remove(name);
+                }
             }
-            if let Some((name, value)) = key.and_then(|key| credential_header(api, key)) {
+            if let Some((name, value)) = key.and_then(|key| link.credential(key, api)) {
                 headers.insert(name, value);
             }
-            if api == Api::Messages && !headers.contains_key("anthropic-version") {
-                headers.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
+            if api == Api::Messages && !headers.contains_key(ANTHROPIC_VERSION) {
+                headers.insert(ANTHROPIC_VERSION, HeaderValue::from_static("2023-06-01"));
             }
         }
     }
@@ -125,15 +133,15 @@ pub(super) fn upstream_headers(
     if link.loopback {
         // Append our id to the ids of the aigates this request already went through, so
         // that any of them recognises it coming back (A → B → A), not just the last one.
-        let hops = match headers.get(HOP_HEADER).and_then(|value| value.to_str().ok()) {
-            Some(earlier) => format!("{earlier},{}", state.instance_id),
-            None => state.instance_id.clone(),
+        let hops = match headers.get(HOP).and_then(|value| value.to_str().ok()) {
+            Some(earlier) => HeaderValue::from_str(&format!("{earlier},{instance_id}")).ok(),
+            None => Some(hop.clone()),
         };
-        if let Ok(value) = HeaderValue::from_str(&hops) {
-            headers.insert(HeaderName::from_static(HOP_HEADER), value);
+        if let Some(value) = hops {
+            headers.insert(HOP, value);
         }
     } else {
-        headers.remove(HOP_HEADER);
+        headers.remove(HOP);
     }
     headers
 }
@@ -212,6 +220,152 @@ mod tests {
         );
         assert_eq!(rewrite_model(br#"{"x":1}"#, "m").unwrap(), Bytes::from_static(br#"{"x":1,"model":"m"}"#));
         assert!(rewrite_model(b"not json", "m").is_none());
+    }
+
+    fn chain(entries: Vec<ChainEntry>) -> super::super::failover::Chain {
+        let official = super::super::OfficialUpstreams {
+            openai: "https://api.openai.example/v1".into(),
+            chatgpt: "https://chatgpt.example/backend-api/codex".into(),
+            anthropic: "https://api.anthropic.example/".into(),
+            codex_chatgpt_login: false,
+        };
+        super::super::failover::Chain::new(&entries, &official).unwrap()
+    }
+
+    fn client_headers() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("authorization", "Bearer client-login"),
+            ("x-api-key", "client-key"),
+            ("cookie", "session=1"),
+            ("openai-organization", "org-1"),
+            ("user-agent", "codex/1"),
+            ("x-custom", "kept"),
+        ] {
+            headers.append(name, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn each_attempt_carries_only_its_links_own_key_in_a_sensitive_header() {
+        use crate::providers::{KeySource, Provider};
+        let mut provider = Provider::new("p", "https://p.example/v1", vec![Api::Chat, Api::Messages]);
+        provider.keys = vec![KeySource::Stored("sk-first".into()), KeySource::Stored("sk-second".into())];
+        let chain = chain(vec![ChainEntry::Provider(provider)]);
+        let link = &chain.links[0];
+        let hop = HeaderValue::from_static("me");
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let key = link.pick_key().unwrap();
+            let headers = headers_for(link, client_headers(), Some(&key), Api::Chat, "me", &hop);
+            let values: Vec<_> = headers.get_all(header::AUTHORIZATION).iter().collect();
+            assert_eq!(values.len(), 1);
+            assert!(values[0].is_sensitive());
+            assert_eq!(values[0].to_str().unwrap(), format!("Bearer {}", key.value));
+            seen.push(key.value.to_string());
+            for gone in ["x-api-key", "cookie", "openai-organization"] {
+                assert!(!headers.contains_key(gone), "{gone}");
+            }
+            assert_eq!(headers["x-custom"], "kept");
+            assert_eq!(headers[header::ACCEPT_ENCODING], "identity");
+            assert!(!headers.contains_key(HOP_HEADER), "not a loopback link");
+        }
+        assert_eq!(seen, ["sk-first", "sk-second"], "round robin, each its own key");
+        // Messages: `x-api-key`, sensitive, and an `anthropic-version` when the client sent none.
+        let key = link.pick_key().unwrap();
+        let headers = headers_for(link, client_headers(), Some(&key), Api::Messages, "me", &hop);
+        assert!(!headers.contains_key(header::AUTHORIZATION));
+        assert_eq!(headers["x-api-key"], key.value);
+        assert!(headers["x-api-key"].is_sensitive());
+        assert_eq!(headers["anthropic-version"], "2023-06-01");
+        // No key: nothing of the client's goes up in its place.
+        let headers = headers_for(link, client_headers(), None, Api::Chat, "me", &hop);
+        assert!(!headers.contains_key(header::AUTHORIZATION) && !headers.contains_key("x-api-key"));
+    }
+
+    #[test]
+    fn the_official_link_keeps_the_clients_login_and_a_loopback_link_appends_the_hop() {
+        let official = chain(vec![ChainEntry::Official]);
+        let headers = headers_for(
+            &official.links[0],
+            client_headers(),
+            None,
+            Api::Responses,
+            "me",
+            &HeaderValue::from_static("me"),
+        );
+        assert_eq!(headers[header::AUTHORIZATION], "Bearer client-login");
+        assert_eq!(headers["cookie"], "session=1");
+
+        let provider = crate::providers::Provider::new("local", "http://127.0.0.1:9/v1", vec![Api::Chat]);
+        let chain = chain(vec![ChainEntry::Provider(provider)]);
+        let link = &chain.links[0];
+        let hop = HeaderValue::from_static("me");
+        let headers = headers_for(link, HeaderMap::new(), None, Api::Chat, "me", &hop);
+        assert_eq!(headers[HOP_HEADER], "me");
+        let mut earlier = HeaderMap::new();
+        earlier.insert(HOP_HEADER, HeaderValue::from_static("a,b"));
+        let headers = headers_for(link, earlier, None, Api::Chat, "me", &hop);
+        assert_eq!(headers.get_all(HOP_HEADER).iter().collect::<Vec<_>>(), ["a,b,me"]);
+    }
+
+    #[test]
+    fn the_url_is_the_base_and_the_path_as_if_parsed_whole() {
+        use crate::providers::Provider;
+        // The official table: Messages under `{anthropic}/v1`, the others under OpenAI.
+        let official = chain(vec![ChainEntry::Official]);
+        let link = &official.links[0];
+        assert_eq!(
+            link.base(Api::Messages).join("/messages", None),
+            UpstreamUrl::Parsed("https://api.anthropic.example/v1/messages".parse().unwrap())
+        );
+        assert_eq!(
+            link.base(Api::Responses).join("/responses", Some("a=1")),
+            UpstreamUrl::Parsed("https://api.openai.example/v1/responses?a=1".parse().unwrap())
+        );
+        let bases = [
+            "http://127.0.0.1:9/v1",
+            "http://127.0.0.1:9",
+            "https://h.example/v1/",
+            "https://h.example/openai/deployments/d%20x",
+            "http://h.example/a b/",
+            "http://[::1]:8080/v1beta",
+            "http://user:pw@h.example/v1",
+            "http://h.example/v1/.",
+            "http://h.example/v1/..",
+            "http://h.example/v1?api-version=1",
+            "http://h.example/v1#frag",
+            "not a url",
+        ];
+        let paths = ["/responses", "/models/openai/gpt-4o:streamGenerateContent", "/a b/%2F/../c", "/ü/x"];
+        let queries = [None, Some("alt=sse"), Some("a=%20b&c=d e")];
+        for base in bases {
+            let chain = chain(vec![ChainEntry::Provider(Provider::new("p", base, vec![Api::Chat]))]);
+            let base_of_link = chain.links[0].base(Api::Chat);
+            for path in paths {
+                for query in queries {
+                    let text = format!(
+                        "{}{path}{}",
+                        base.trim_end_matches('/'),
+                        query.map(|query| format!("?{query}")).unwrap_or_default()
+                    );
+                    match base_of_link.join(path, query) {
+                        UpstreamUrl::Parsed(url) => {
+                            assert_eq!(url, reqwest::Url::parse(&text).unwrap(), "{base} {path} {query:?}");
+                        }
+                        UpstreamUrl::Text(joined) => assert_eq!(joined, text),
+                    }
+                }
+            }
+        }
+        // A plain base is joined parsed; one with a query or one the parser rewrites, as text.
+        let parsed = |base: &str| {
+            let chain = chain(vec![ChainEntry::Provider(Provider::new("p", base, vec![Api::Chat]))]);
+            matches!(chain.links[0].base(Api::Chat).join("/x", None), UpstreamUrl::Parsed(_))
+        };
+        assert!(parsed("http://127.0.0.1:9/v1") && parsed("https://h.example"));
+        assert!(!parsed("http://h.example/v1?api-version=1") && !parsed("http://h.example/v1/."));
     }
 
     #[test]
