@@ -12,6 +12,8 @@ pub const CLAUDE_CONFIG_DIR: &str = "CLAUDE_CONFIG_DIR";
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 /// An explicit OpenCode config file.
 pub const OPENCODE_CONFIG: &str = "OPENCODE_CONFIG";
+/// Gemini CLI's home (it keeps `.gemini/` and `.agents/` there). Default `$HOME`;
+/// `aigate run gemini` may set it to a session home for the agent.
 pub const GEMINI_CLI_HOME: &str = "GEMINI_CLI_HOME";
 /// Inline OpenCode config; `aigate run opencode` sets it for the agent.
 pub const OPENCODE_CONFIG_CONTENT: &str = "OPENCODE_CONFIG_CONTENT";
@@ -25,6 +27,7 @@ pub const AIGATE_CODEX_BIN: &str = "AIGATE_CODEX_BIN";
 pub const AIGATE_CLAUDE_BIN: &str = "AIGATE_CLAUDE_BIN";
 /// The OpenCode executable for `aigate run opencode` (else `opencode` on `PATH`).
 pub const AIGATE_OPENCODE_BIN: &str = "AIGATE_OPENCODE_BIN";
+/// The Gemini CLI executable for `aigate run gemini` (else `gemini` on `PATH`).
 pub const AIGATE_GEMINI_BIN: &str = "AIGATE_GEMINI_BIN";
 /// Set by `aigate run` in the agent's environment: the session proxy's base URL.
 pub const AIGATE_BASE_URL: &str = "AIGATE_BASE_URL";
@@ -48,8 +51,11 @@ pub const ANTHROPIC_AUTH_TOKEN: &str = "ANTHROPIC_AUTH_TOKEN";
 pub const ANTHROPIC_API_KEY: &str = "ANTHROPIC_API_KEY";
 pub const ANTHROPIC_CUSTOM_HEADERS: &str = "ANTHROPIC_CUSTOM_HEADERS";
 pub const ANTHROPIC_MODEL: &str = "ANTHROPIC_MODEL";
+/// Set by `aigate run gemini` for the agent: the session proxy (Gemini CLI adds `/v1beta/...`).
 pub const GOOGLE_GEMINI_BASE_URL: &str = "GOOGLE_GEMINI_BASE_URL";
+/// Set by `aigate run gemini` for the agent: the session token (sent as `x-goog-api-key`).
 pub const GEMINI_API_KEY: &str = "GEMINI_API_KEY";
+/// Set by `aigate run gemini` for the agent when a model is known (no model router then).
 pub const GEMINI_MODEL: &str = "GEMINI_MODEL";
 
 /// Read a variable, treating an empty value as unset (as Codex does for `CODEX_HOME`).
