@@ -177,6 +177,8 @@ pub fn apply_then<T>(
     // splice (`NewBytes::Spliced`), so once it is known only the bytes from its start on
     // are written again (and synced) instead of the whole file after the edit.
     let cancel = AtomicBool::new(false);
+    // Each copy ahead is called off on its own, as soon as its edit is known to need none.
+    let unneeded: Vec<AtomicBool> = changes.iter().map(|_| AtomicBool::new(false)).collect();
     let blobs = store::blob_dir_in(&paths.aigate_home);
     let background = !dry_run && paths.aigate_home.is_dir();
     std::thread::scope(|scope| {
@@ -194,10 +196,11 @@ pub fn apply_then<T>(
         let ahead: Vec<Option<Ahead<'_>>> = changes
             .iter()
             .zip(&states)
-            .map(|(change, state)| {
+            .zip(&unneeded)
+            .map(|((change, state), cancel)| {
                 let bytes =
                     state.bytes.as_deref().filter(|bytes| background && bytes.len() >= WRITE_AHEAD_MIN)?;
-                let (target, mode, cancel) = (&state.target, final_mode(change.mode, state.mode), &cancel);
+                let (target, mode) = (&state.target, final_mode(change.mode, state.mode));
                 std::thread::Builder::new()
                     .spawn_scoped(scope, move || fsx::prepare_temp_ahead(target, bytes, mode, cancel))
                     .ok()
@@ -207,10 +210,13 @@ pub fn apply_then<T>(
         let db = background.then(|| {
             std::thread::Builder::new().spawn_scoped(scope, || crate::db::open(&paths.aigate_home)).ok()
         });
-        let prepared = Prepared { staging, ahead, db: db.flatten() };
+        let prepared = Prepared { staging, ahead, unneeded: &unneeded, db: db.flatten() };
         let outcome =
             apply_staged(paths, command, reason, changes, dry_run, &states, prepared, &cancel, after);
         cancel.store(true, Ordering::Relaxed);
+        for flag in &unneeded {
+            flag.store(true, Ordering::Relaxed);
+        }
         outcome
     })
 }
@@ -228,8 +234,9 @@ type Ahead<'scope> = std::thread::ScopedJoinHandle<'scope, Result<Option<tempfil
 /// What [`apply`] started on other threads before the edits ran.
 struct Prepared<'scope, 'bytes> {
     staging: Vec<Staging<'scope, 'bytes>>,
-    /// By change.
+    /// By change, and what calls each off.
     ahead: Vec<Option<Ahead<'scope>>>,
+    unneeded: &'scope [AtomicBool],
     db: Option<std::thread::ScopedJoinHandle<'scope, Result<rusqlite::Connection>>>,
 }
 
@@ -245,7 +252,7 @@ fn apply_staged<T>(
     cancel: &AtomicBool,
     after: impl FnOnce(&rusqlite::Connection, &[T]) -> Result<()>,
 ) -> Result<Outcome<T>> {
-    let Prepared { staging, mut ahead, db } = prepared_ahead;
+    let Prepared { staging, mut ahead, unneeded, db } = prepared_ahead;
     let mut planned = Vec::new();
     let mut files = Vec::new();
     let mut results = Vec::with_capacity(changes.len());
@@ -272,6 +279,14 @@ fn apply_staged<T>(
     if dry_run || planned.is_empty() {
         cancel.store(true, Ordering::Relaxed);
         return Ok(Outcome { txn: None, snapshot_ids: Vec::new(), files, dry_run, results });
+    }
+    for (index, flag) in unneeded.iter().enumerate() {
+        let spliced = planned
+            .iter()
+            .any(|item| item.index == index && matches!(item.new_bytes, Some(NewBytes::Spliced { .. })));
+        if !spliced {
+            flag.store(true, Ordering::Relaxed);
+        }
     }
     // The new contents go into temp files beside their targets (nothing a client reads)
     // while the snapshot blobs are still being written.
