@@ -1,28 +1,37 @@
 #!/usr/bin/env bash
-# Benchmark: `aigate mcp add` (and the read-only `mcp list` and `status`) on a large
-# `~/.claude.json`, against a durable copy of the same file (`dd ... conv=fsync`, i.e.
-# `cp` + fsync), for every shape that has been slow:
+# Benchmark: every command that reads or writes a large `~/.claude.json`, against a
+# durable copy of the same file (`dd ... conv=fsync`, i.e. `cp` + fsync), for every shape
+# that has been slow:
 #
-#   populated  many projects, a populated top-level `mcpServers`
-#   empty      many small `projects.*.history` entries, an empty top-level `mcpServers`
-#   missing    the same without a top-level `mcpServers`
+#   populated  many projects with history entries, a populated top-level `mcpServers`
+#   small      many small `projects.*.history` entries (the shape real files grow into),
+#              a populated top-level `mcpServers`
+#   empty      the same, with an empty top-level `mcpServers`
+#   missing    the same, without a top-level `mcpServers`
 #   huge       a few huge strings (cached blobs), a populated `mcpServers`
+#
+# Commands: `mcp add` (the write path: snapshot, atomic write, read-back), `use gateway
+# --client claude` (writes `settings.json`, but its first snapshot takes `.claude.json`
+# too), and the readers `mcp list --client claude`, `status` and `doctor`.
 #
 #   bash bench/mcp_large.sh                    # builds the release binary first
 #   SIZE_MB=20 RUNS=10 AIGATE=/path/to/aigate bash bench/mcp_large.sh
+#   SHAPES="small huge" bash bench/mcp_large.sh
 #
-# Each `mcp add` run starts from a fresh copy of the file in a throw-away home (so it
-# includes the first snapshot of the file into a new snapshot store, the atomic write
-# with fsync, and the read-back). Needs `hyperfine` (`apt-get install hyperfine`) and
-# python3. Prints one table of medians; the target is `add/copy` <= 3 for every shape.
+# `mcp add` and `use gateway` start from a fresh copy of the file in a throw-away home
+# (so they include the first snapshot of the file into a new snapshot store); the
+# readers run in the home `mcp add` leaves (a snapshot store with the file in it).
+# Needs `hyperfine` (`apt-get install hyperfine`) and python3. Prints one table of
+# medians with each command's time over the copy's; the target is <= 3 everywhere.
 # It reports, it does not gate: the exit status is 0 unless something failed to run.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUNS="${RUNS:-10}"
 SIZE_MB="${SIZE_MB:-20}"
+SHAPES="${SHAPES:-populated small empty missing huge}"
 command -v hyperfine > /dev/null || { echo "bench needs hyperfine: apt-get install hyperfine" >&2; exit 2; }
 if [ -z "${AIGATE:-}" ]; then
-  (cd "$REPO" && cargo build --release --quiet)
+  (cd "$REPO" && cargo build --release --locked --quiet)
   AIGATE="${CARGO_TARGET_DIR:-$REPO/target}/release/aigate"
 fi
 T="$(mktemp -d /tmp/aigate-bench.XXXXXX)"
@@ -51,6 +60,7 @@ head = '{\n  "numStartups": 4242,\n'
 tail = '  "isQualifiedForDataSharing": false\n}\n'
 shapes = {
     "populated": head + projects(40, big) + SERVERS + tail,
+    "small": head + projects(400, small) + SERVERS + tail,
     "empty": head + projects(400, small) + '  "mcpServers": {},\n' + tail,
     "missing": head + projects(400, small) + tail,
     "huge": head + "".join('  "cachedBlob%d": %s,\n' % (n, json.dumps("x\u00e9\\\" " * (size // 4 // 12)))
@@ -62,16 +72,20 @@ PY
 
 ENV="env -i PATH=$PATH HOME=$T/h/home CLAUDE_CONFIG_DIR=$T/h/home/.claude CODEX_HOME=$T/h/home/.codex"
 ENV="$ENV XDG_CONFIG_HOME=$T/h/home/.config AIGATE_HOME=$T/h/home/.aigate"
-printf '%-10s %8s %12s %12s %9s %12s %12s\n' shape MB "mcp add ms" "copy ms" add/copy "mcp list ms" "status ms"
-for shape in populated empty missing huge; do
+printf '%-10s %5s %8s  %-14s %-14s %-14s %-14s %-14s\n' shape MB "copy ms" "mcp add" "use gateway" \
+  "mcp list" "status" "doctor"
+for shape in $SHAPES; do
   FILE="$T/$shape.json"
   FRESH="rm -rf $T/h && mkdir -p $T/h/home/.claude $T/h/project && cp $FILE $T/h/home/.claude/.claude.json"
-  ADD="cd $T/h/project && $ENV $AIGATE -q mcp add bench --client claude -- npx -y @bench/server"
+  RUN="cd $T/h/project && $ENV $AIGATE -q"
+  ADD="$RUN mcp add bench --client claude -- npx -y @bench/server"
   hyperfine --style none --runs "$RUNS" --warmup 1 --export-json "$T/$shape.result.json" \
-    --prepare "$FRESH" -n add "$ADD" \
     --prepare "rm -f $T/copy.json" -n copy "dd if=$FILE of=$T/copy.json bs=4M conv=fsync status=none" \
-    --prepare "$FRESH" -n list "cd $T/h/project && $ENV $AIGATE -q mcp list --client claude" \
-    --prepare "$FRESH" -n status "cd $T/h/project && $ENV $AIGATE -q status" > /dev/null 2> "$T/hyperfine.log" \
+    --prepare "$FRESH" -n add "$ADD" \
+    --prepare "$FRESH" -n gateway "$RUN use gateway --client claude" \
+    --prepare "$FRESH && $ADD" -n list "$RUN mcp list --client claude" \
+    --prepare "$FRESH && $ADD" -n status "$RUN status" \
+    --prepare "$FRESH && $ADD" -n doctor "$RUN doctor; true" > /dev/null 2> "$T/hyperfine.log" \
     || { cat "$T/hyperfine.log" >&2; exit 1; }
   # The edit really happened, and kept every other byte.
   sh -c "$FRESH && $ADD"
@@ -88,7 +102,8 @@ for line in original.splitlines():
     assert found >= 0, "lost line %r" % line
     position = found + len(line.rstrip(","))
 median = {r["command"]: sorted(r["times"])[len(r["times"]) // 2] * 1000 for r in json.load(open(results))["results"]}
-print("%-10s %8.1f %12.1f %12.1f %9.2f %12.1f %12.1f" % (shape, len(original) / 1048576, median["add"], median["copy"],
-      median["add"] / median["copy"], median["list"], median["status"]))
+cell = lambda name: "%6.1f (%4.1fx)" % (median[name], median[name] / median["copy"])
+print("%-10s %5.1f %8.1f  %s %s %s %s %s" % (shape, len(original) / 1048576, median["copy"], cell("add"),
+      cell("gateway"), cell("list"), cell("status"), cell("doctor")))
 PY
 done

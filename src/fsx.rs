@@ -9,6 +9,7 @@
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 use crate::output::display_path;
@@ -210,12 +211,62 @@ pub fn write_atomic(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 /// other) in a fsynced temp file with `mode`, in the target's directory so the rename
 /// cannot cross devices. Dropping it removes it.
 pub fn prepare_temp(target: &Path, parts: &[&[u8]], mode: u32) -> Result<tempfile::NamedTempFile> {
+    let mut temp = create_temp(target, mode)?;
+    for part in parts {
+        temp.write_all(part)?;
+    }
+    temp.as_file().sync_all()?;
+    Ok(temp)
+}
+
+/// [`prepare_temp`] of a file's current `bytes`, ahead of an edit of them that is not
+/// known yet (see [`resplice_temp`]): `None`, and nothing left, when `cancel` is set
+/// meanwhile.
+pub fn prepare_temp_ahead(
+    target: &Path,
+    bytes: &[u8],
+    mode: u32,
+    cancel: &AtomicBool,
+) -> Result<Option<tempfile::NamedTempFile>> {
+    let mut temp = create_temp(target, mode)?;
+    for chunk in bytes.chunks(1 << 20) {
+        if cancel.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        temp.write_all(chunk)?;
+    }
+    if cancel.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+    temp.as_file().sync_all()?;
+    Ok(Some(temp))
+}
+
+/// A temp file from [`prepare_temp_ahead`] made into its first `keep` bytes followed by
+/// `tail`: only the tail is written (and synced) again.
+pub fn resplice_temp(
+    mut temp: tempfile::NamedTempFile,
+    keep: u64,
+    tail: &[&[u8]],
+) -> Result<tempfile::NamedTempFile> {
+    use std::io::Seek;
+    temp.as_file().set_len(keep)?;
+    temp.seek(std::io::SeekFrom::Start(keep))?;
+    for part in tail {
+        temp.write_all(part)?;
+    }
+    temp.as_file().sync_all()?;
+    Ok(temp)
+}
+
+/// An empty temp file with `mode` in `target`'s directory (created if missing).
+fn create_temp(target: &Path, mode: u32) -> Result<tempfile::NamedTempFile> {
     let dir = parent_dir(target);
     if !dir.exists() {
         fs_err::create_dir_all(&dir)?;
     }
     let name = target.file_name().map_or_else(|| "file".into(), |name| name.to_string_lossy().into_owned());
-    let mut temp = tempfile::Builder::new()
+    let temp = tempfile::Builder::new()
         .prefix(&format!(".{name}.aigate-"))
         .suffix(".tmp")
         .tempfile_in(&dir)
@@ -223,10 +274,6 @@ pub fn prepare_temp(target: &Path, parts: &[&[u8]], mode: u32) -> Result<tempfil
             Error::internal(format!("Failed to create a temp file in `{}`", display_path(&dir))).cause(error)
         })?;
     temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
-    for part in parts {
-        temp.write_all(part)?;
-    }
-    temp.as_file().sync_all()?;
     Ok(temp)
 }
 

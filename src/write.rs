@@ -152,13 +152,33 @@ pub fn apply<T>(
     changes: &[Change<'_, T>],
     dry_run: bool,
 ) -> Result<Outcome<T>> {
+    apply_then(paths, command, reason, changes, dry_run, |_, _| Ok(()))
+}
+
+/// [`apply`], then `after` with the db connection and the answers once every file is
+/// written (not when nothing was): the caller's own records go in the same connection,
+/// which SQLite syncs (checkpoints) once, when it closes, not once per connection.
+pub fn apply_then<T>(
+    paths: &Paths,
+    command: &str,
+    reason: &str,
+    changes: &[Change<'_, T>],
+    dry_run: bool,
+    after: impl FnOnce(&rusqlite::Connection, &[T]) -> Result<()>,
+) -> Result<Outcome<T>> {
     let states: Vec<FileState> =
         changes.iter().map(|change| fsx::read_state(&change.path)).collect::<Result<_>>()?;
     // A large file's snapshot blob (a fsynced copy and its hash, the same whatever the
     // edit makes) is written on other threads while the edits run; when nothing is to be
     // written, it is called off. (Only into a home that is there already: a command that
     // changes nothing creates nothing.)
+    //
+    // A very large file is also copied into its temp file meanwhile: an edit of it is a
+    // splice (`NewBytes::Spliced`), so once it is known only the bytes from its start on
+    // are written again (and synced) instead of the whole file after the edit.
     let cancel = AtomicBool::new(false);
+    // Each copy ahead is called off on its own, as soon as its edit is known to need none.
+    let unneeded: Vec<AtomicBool> = changes.iter().map(|_| AtomicBool::new(false)).collect();
     let blobs = store::blob_dir_in(&paths.aigate_home);
     let background = !dry_run && paths.aigate_home.is_dir();
     std::thread::scope(|scope| {
@@ -173,15 +193,52 @@ pub fn apply<T>(
                     .ok()
             })
             .collect();
-        let outcome = apply_staged(paths, command, reason, changes, dry_run, &states, staging, &cancel);
+        let ahead: Vec<Option<Ahead<'_>>> = changes
+            .iter()
+            .zip(&states)
+            .zip(&unneeded)
+            .map(|((change, state), cancel)| {
+                let bytes =
+                    state.bytes.as_deref().filter(|bytes| background && bytes.len() >= WRITE_AHEAD_MIN)?;
+                let (target, mode) = (&state.target, final_mode(change.mode, state.mode));
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, move || fsx::prepare_temp_ahead(target, bytes, mode, cancel))
+                    .ok()
+            })
+            .collect();
+        // The db is opened (created in a new home) meanwhile too.
+        let db = background.then(|| {
+            std::thread::Builder::new().spawn_scoped(scope, || crate::db::open(&paths.aigate_home)).ok()
+        });
+        let prepared = Prepared { staging, ahead, unneeded: &unneeded, db: db.flatten() };
+        let outcome =
+            apply_staged(paths, command, reason, changes, dry_run, &states, prepared, &cancel, after);
         cancel.store(true, Ordering::Relaxed);
+        for flag in &unneeded {
+            flag.store(true, Ordering::Relaxed);
+        }
         outcome
     })
 }
 
+/// Files this large are copied into their temp file while their edit runs.
+const WRITE_AHEAD_MIN: usize = 4 << 20;
+
 /// A blob being staged on another thread.
 type Staging<'scope, 'bytes> =
     std::thread::ScopedJoinHandle<'scope, Result<Option<store::StagedBlob<'bytes>>>>;
+
+/// A temp file being filled with a file's current bytes on another thread.
+type Ahead<'scope> = std::thread::ScopedJoinHandle<'scope, Result<Option<tempfile::NamedTempFile>>>;
+
+/// What [`apply`] started on other threads before the edits ran.
+struct Prepared<'scope, 'bytes> {
+    staging: Vec<Staging<'scope, 'bytes>>,
+    /// By change, and what calls each off.
+    ahead: Vec<Option<Ahead<'scope>>>,
+    unneeded: &'scope [AtomicBool],
+    db: Option<std::thread::ScopedJoinHandle<'scope, Result<rusqlite::Connection>>>,
+}
 
 #[expect(clippy::too_many_arguments, reason = "apply's arguments and what it prepared")]
 fn apply_staged<T>(
@@ -191,9 +248,11 @@ fn apply_staged<T>(
     changes: &[Change<'_, T>],
     dry_run: bool,
     states: &[FileState],
-    staging: Vec<Staging<'_, '_>>,
+    prepared_ahead: Prepared<'_, '_>,
     cancel: &AtomicBool,
+    after: impl FnOnce(&rusqlite::Connection, &[T]) -> Result<()>,
 ) -> Result<Outcome<T>> {
+    let Prepared { staging, mut ahead, unneeded, db } = prepared_ahead;
     let mut planned = Vec::new();
     let mut files = Vec::new();
     let mut results = Vec::with_capacity(changes.len());
@@ -221,16 +280,35 @@ fn apply_staged<T>(
         cancel.store(true, Ordering::Relaxed);
         return Ok(Outcome { txn: None, snapshot_ids: Vec::new(), files, dry_run, results });
     }
+    for (index, flag) in unneeded.iter().enumerate() {
+        let spliced = planned
+            .iter()
+            .any(|item| item.index == index && matches!(item.new_bytes, Some(NewBytes::Spliced { .. })));
+        if !spliced {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
     // The new contents go into temp files beside their targets (nothing a client reads)
     // while the snapshot blobs are still being written.
     let mut prepared = Vec::with_capacity(planned.len());
     for item in &planned {
         let mode = final_mode(item.change.mode, item.state.mode);
-        prepared.push(match &item.new_bytes {
-            Some(bytes) => {
-                Some(fsx::prepare_temp(&item.state.target, &bytes.parts(item.state.bytes.as_deref()), mode)?)
-            }
-            None => None,
+        let old = item.state.bytes.as_deref();
+        // A splice of a file copied ahead: only its tail is written again.
+        let written_ahead = match (&item.new_bytes, ahead.get_mut(item.index).and_then(Option::take), old) {
+            (Some(NewBytes::Spliced { range, with }), Some(handle), Some(old)) => match handle.join() {
+                Ok(Ok(Some(temp))) => {
+                    let tail = old.get(range.end..).unwrap_or_default();
+                    Some(fsx::resplice_temp(temp, range.start as u64, &[with, tail])?)
+                }
+                Ok(Ok(None) | Err(_)) | Err(_) => None,
+            },
+            _ => None,
+        };
+        prepared.push(match (&item.new_bytes, written_ahead) {
+            (Some(_), Some(temp)) => Some(temp),
+            (Some(bytes), None) => Some(fsx::prepare_temp(&item.state.target, &bytes.parts(old), mode)?),
+            (None, _) => None,
         });
     }
     let mut staged = Vec::new();
@@ -239,7 +317,10 @@ fn apply_staged<T>(
         staged.extend(blob);
     }
 
-    let mut connection = crate::db::open(&paths.aigate_home)?;
+    let mut connection = match db {
+        Some(db) => db.join().map_err(|_| Error::internal("opening the aigate database failed"))??,
+        None => crate::db::open(&paths.aigate_home)?,
+    };
     let txn = backup::new_txn();
     let mut snapshot_ids: Vec<(String, i64)> = Vec::new();
     let mut clients: Vec<&str> = planned.iter().map(|item| item.change.client.as_str()).collect();
@@ -292,6 +373,7 @@ fn apply_staged<T>(
             )));
         }
     }
+    after(&connection, &results)?;
     Ok(Outcome {
         txn: Some(txn),
         snapshot_ids: snapshot_ids.into_iter().map(|(_, id)| id).collect(),

@@ -558,7 +558,13 @@ impl<'text> Validator<'text, '_> {
         let bytes = self.bytes;
         loop {
             match bytes.get(at) {
-                Some(b' ' | b'\t' | b'\n' | b'\r') => at += 1,
+                Some(b' ' | b'\t' | b'\n' | b'\r') => {
+                    at += 1;
+                    // Indentation, eight spaces at a time.
+                    while bytes.get(at..at + 8) == Some(&b"        "[..]) {
+                        at += 8;
+                    }
+                }
                 Some(b'/') if matches!(bytes.get(at + 1), Some(b'/' | b'*')) => {
                     if !self.dialect.allow_comments {
                         return Err(failure(

@@ -261,7 +261,8 @@ impl From<DocError> for crate::error::Error {
 impl Document<'static> {
     /// [`Document::parse`], taking ownership of `bytes` instead of borrowing them.
     pub fn parse_owned(bytes: Vec<u8>, format: Format, path: &Path) -> Result<Self, DocError> {
-        let decoded = text::decode_owned(bytes).map_err(|failure| decode_error(failure, path))?;
+        let decoded = text::decode_owned(bytes, format != Format::Json)
+            .map_err(|failure| decode_error(failure, path))?;
         Self::from_decoded(decoded, format, path.to_path_buf())
     }
 
@@ -290,7 +291,10 @@ impl Document<'static> {
 impl<'src> Document<'src> {
     /// Parse `bytes` as `format`, borrowing them. `path` is only used in error messages.
     pub fn parse(bytes: &'src [u8], format: Format, path: &Path) -> Result<Self, DocError> {
-        let decoded = text::decode(bytes).map_err(|failure| decode_error(failure, path))?;
+        // Strict JSON refuses a NUL anywhere, so it is looked for only when the file is
+        // refused (it is the refusal then, as for the other formats).
+        let decoded =
+            text::decode(bytes, format != Format::Json).map_err(|failure| decode_error(failure, path))?;
         Self::from_decoded(decoded, format, path.to_path_buf())
     }
 
@@ -318,6 +322,9 @@ impl<'src> Document<'src> {
             Format::Json | Format::Jsonc | Format::JsonComments => {
                 let source = if blank { BLANK_JSON } else { decoded.text() };
                 let body = json::JsonBody::parse(source, format.json_dialect()).map_err(|failure| {
+                    if let Some(nul) = text::nul_failure(decoded.text()) {
+                        return decode_error(nul, &path);
+                    }
                     let json::JsonFailure { kind, line, column, message } = failure;
                     let path = path.clone();
                     match kind {

@@ -101,18 +101,20 @@ pub(crate) enum DecodeFailureKind {
     DoubleBom,
 }
 
-/// Strip the BOM, check UTF-8 and NUL, and normalise line endings, borrowing `bytes`.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded<'_>, DecodeFailure> {
+/// Strip the BOM, check UTF-8 and NUL (unless `nul` is false: for a parser that refuses
+/// a NUL anywhere itself, see [`nul_failure`]), and normalise line endings, borrowing
+/// `bytes`.
+pub(crate) fn decode(bytes: &[u8], nul: bool) -> Result<Decoded<'_>, DecodeFailure> {
     let (bom, rest) = split_bom(bytes)?;
     let raw = match std::str::from_utf8(rest) {
         Ok(raw) => raw,
         Err(error) => return Err(not_utf8(rest, &error)),
     };
-    finish(bom, Cow::Borrowed(raw))
+    finish(bom, Cow::Borrowed(raw), nul)
 }
 
 /// [`decode`], taking ownership of `bytes` (no copy, but for a BOM).
-pub(crate) fn decode_owned(mut bytes: Vec<u8>) -> Result<Decoded<'static>, DecodeFailure> {
+pub(crate) fn decode_owned(mut bytes: Vec<u8>, nul: bool) -> Result<Decoded<'static>, DecodeFailure> {
     let (bom, _) = split_bom(&bytes)?;
     if bom {
         bytes.drain(..UTF8_BOM.len());
@@ -121,7 +123,7 @@ pub(crate) fn decode_owned(mut bytes: Vec<u8>) -> Result<Decoded<'static>, Decod
         Ok(raw) => raw,
         Err(error) => return Err(not_utf8(error.as_bytes(), &error.utf8_error())),
     };
-    finish(bom, Cow::Owned(raw))
+    finish(bom, Cow::Owned(raw), nul)
 }
 
 fn split_bom(bytes: &[u8]) -> Result<(bool, &[u8]), DecodeFailure> {
@@ -156,15 +158,21 @@ fn not_utf8(rest: &[u8], error: &std::str::Utf8Error) -> DecodeFailure {
     }
 }
 
-fn finish(bom: bool, raw: Cow<'_, str>) -> Result<Decoded<'_>, DecodeFailure> {
-    if let Some(offset) = memchr::memchr(0, raw.as_bytes()) {
-        let (line, column) = line_column(&raw, offset);
-        return Err(DecodeFailure {
-            line,
-            column,
-            message: "the file contains a NUL byte".to_string(),
-            kind: DecodeFailureKind::Nul,
-        });
+/// The refusal of the first NUL byte of `text`, if it has one.
+pub(crate) fn nul_failure(text: &str) -> Option<DecodeFailure> {
+    let offset = memchr::memchr(0, text.as_bytes())?;
+    let (line, column) = line_column(text, offset);
+    Some(DecodeFailure {
+        line,
+        column,
+        message: "the file contains a NUL byte".to_string(),
+        kind: DecodeFailureKind::Nul,
+    })
+}
+
+fn finish(bom: bool, raw: Cow<'_, str>, nul: bool) -> Result<Decoded<'_>, DecodeFailure> {
+    if let Some(failure) = nul.then(|| nul_failure(&raw)).flatten() {
+        return Err(failure);
     }
     // Most files have no CR at all: one fast search instead of counting every line.
     let (eol, text) = if memchr::memchr(b'\r', raw.as_bytes()).is_none() {
@@ -287,7 +295,7 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     fn rebuilt(input: &[u8], edit: impl Fn(&str) -> String) -> Vec<u8> {
-        let decoded = decode(input).unwrap();
+        let decoded = decode(input, true).unwrap();
         let new_text = edit(decoded.text());
         rebuild(&decoded, &new_text)
     }
@@ -328,13 +336,13 @@ mod tests {
 
     #[test]
     fn not_utf8_reports_the_line_and_column_of_the_bad_byte() {
-        let failure = decode(b"a = 1\nmodel = \"caf\xe9\"\n").unwrap_err();
+        let failure = decode(b"a = 1\nmodel = \"caf\xe9\"\n", true).unwrap_err();
         assert_eq!((failure.line, failure.column, failure.kind), (2, 13, DecodeFailureKind::NotUtf8));
     }
 
     #[test]
     fn nul_byte_is_refused_with_its_position() {
-        let failure = decode(b"{\"m\":\"so\0n\"}").unwrap_err();
+        let failure = decode(b"{\"m\":\"so\0n\"}", true).unwrap_err();
         assert_eq!((failure.line, failure.column, failure.kind), (1, 9, DecodeFailureKind::Nul));
     }
 }

@@ -176,10 +176,16 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
         }
         return Err(error.hint("leave that client out with `--client`, or change the server"));
     }
-    let connection = ctx.db()?;
-    for file in files.iter().filter(|file| file.client == Client::Claude) {
-        if !args.force && records::parked(&connection, file, &server.name)?.is_some() {
-            return Err(conflict(&server.name, file, " (disabled by aigate)"));
+    // Parked entries are in the db, when there is one. The write creates it (in a new
+    // home, while the edit runs: the home is there for it); a dry run creates nothing.
+    if !args.dry_run {
+        crate::paths::ensure_private_dir(&ctx.paths.aigate_home)?;
+    }
+    if let (false, Some(connection)) = (args.force, crate::db::open_existing(&ctx.paths.aigate_home)?) {
+        for file in files.iter().filter(|file| file.client == Client::Claude) {
+            if records::parked(&connection, file, &server.name)?.is_some() {
+                return Err(conflict(&server.name, file, " (disabled by aigate)"));
+            }
         }
     }
     let mut notes = Vec::new();
@@ -245,30 +251,35 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
             )
         })
         .collect();
-    let outcome = write::apply(
-        ctx.paths,
-        ctx.command_line,
-        &format!("mcp add {}", server.name),
-        &changes,
-        args.dry_run,
-    )?;
-    drop(changes);
-    let (outcome, added) = outcome.split();
-    if !args.dry_run {
-        // One transaction (one sync) for every record.
+    // The records of what was added go in the write's own connection, once every file
+    // is written. One transaction for all, not synced on its own: an undo record lost to
+    // a crash only makes a later `remove` take the semantic edit.
+    let records_of = |connection: &rusqlite::Connection, added: &[Option<Option<patch::Undo>>]| {
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
         let transaction = connection.unchecked_transaction()?;
         for (file, added) in files.iter().zip(added) {
             let Some(undo) = added else { continue };
             records::forget_undo(&transaction, file, &server.name, None)?;
             if let Some(undo) = undo {
-                records::save_undo(&transaction, file, &server.name, Op::Add, &undo)?;
+                records::save_undo(&transaction, file, &server.name, Op::Add, undo)?;
             }
             if file.client == Client::Claude {
                 records::unpark(&transaction, file, &server.name)?;
             }
         }
         transaction.commit()?;
-    }
+        Ok(())
+    };
+    let outcome = write::apply_then(
+        ctx.paths,
+        ctx.command_line,
+        &format!("mcp add {}", server.name),
+        &changes,
+        args.dry_run,
+        records_of,
+    )?;
+    drop(changes);
+    let (outcome, _) = outcome.split();
     Ok(Changed {
         action: "add",
         name: server.name.clone(),

@@ -808,6 +808,30 @@ fn large_claude_json_keeps_every_other_byte() {
     assert!(read(&home.claude_json()) == added, "restore puts back the state before the remove");
 }
 
+/// An edit in the middle of a large file (a local-scope server of a project there):
+/// the file is copied into its temp file while the edit runs, then only the bytes from
+/// the edit on are written again. The result is the input with the entry inserted.
+#[test]
+fn large_claude_json_local_scope_in_the_middle_keeps_every_other_byte() {
+    let home = new_home();
+    let project = home.cwd().to_string_lossy().into_owned();
+    let large = large_claude_json();
+    let middle = large.find("    \"/home/alice/src/project-300\": {").unwrap();
+    let entry = format!("    {}: {{\n      \"mcpServers\": {{}}\n    }},\n", serde_json::json!(project));
+    let original = format!("{}{entry}{}", &large[..middle], &large[middle..]);
+    fs_err::write(home.claude_json(), &original).unwrap();
+    home.ok(&["mcp", "add", "fs", "--client", "claude", "--scope", "local", "--", "npx", "-y", "@mcp/fs"]);
+    let added = read(&home.claude_json());
+    let value: serde_json::Value = serde_json::from_str(&added).unwrap();
+    assert_eq!(value["projects"][&project]["mcpServers"]["fs"]["command"], "npx");
+    // One insertion, after the start of the entry: every other byte is the input's.
+    let prefix = added.bytes().zip(original.bytes()).take_while(|(a, b)| a == b).count();
+    let suffix = added.bytes().rev().zip(original.bytes().rev()).take_while(|(a, b)| a == b).count();
+    assert!(prefix > middle && prefix + suffix >= original.len(), "{prefix} {suffix}");
+    home.ok(&["mcp", "remove", "fs", "--client", "claude", "--scope", "local"]);
+    assert!(read(&home.claude_json()) == original, "remove gives back every byte");
+}
+
 /// Issue 10 #17: `mcp add` names `file:line:column` in its headline, as `use` does.
 #[test]
 fn a_broken_file_is_refused_with_its_location_in_the_headline() {
