@@ -141,6 +141,12 @@ thread_local! {
     static SKIPPED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
+/// [`validate`] on this thread alone (to time it against the split).
+#[cfg(test)]
+pub(crate) fn validate_alone(text: &str, strict: bool) -> Result<Scanned, ScanFailure> {
+    validate_from(&mut Validator::new(text.as_bytes(), strict, 2)).map_err(|failure| *failure)
+}
+
 /// A value of strict JSON text validated on its own (see [`validate_split`]).
 struct Validated {
     start: usize,
@@ -900,9 +906,8 @@ impl<'text> Validator<'text, '_> {
 mod tests {
     use super::*;
 
-    /// [`validate`] on one thread.
     fn validate_alone(text: &str) -> Result<Scanned, ScanFailure> {
-        validate_from(&mut Validator::new(text.as_bytes(), true, 2)).map_err(|failure| *failure)
+        super::validate_alone(text, true)
     }
 
     fn same(first: &Result<Scanned, ScanFailure>, second: &Result<Scanned, ScanFailure>) -> bool {
