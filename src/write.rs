@@ -8,6 +8,14 @@
 //! the edit on the fresh bytes, a few times at most, and re-snapshot them), rename it
 //! over the target, fsync the directory, and read it back. If a later file fails, the
 //! files already written are put back from the snapshot (all or nothing).
+//!
+//! A large file (a 20 MB `.claude.json`) is never copied whole in memory (an edit can be
+//! a splice of the bytes read, [`NewBytes`]), and its two durable writes are kept off the
+//! path from the read to the rename as far as the order above allows: while the edit
+//! runs, other threads stage its snapshot blob (written, synced and hashed) and copy its
+//! bytes into its temp file, so a splice only rewrites that file's tail; the db opens
+//! meanwhile; the check before the rename runs while the snapshot commits, and the
+//! directory sync after it while the file is read back (`bench/PROFILE.md`).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -170,8 +178,8 @@ pub fn apply_then<T>(
         changes.iter().map(|change| fsx::read_state(&change.path)).collect::<Result<_>>()?;
     // A large file's snapshot blob (a fsynced copy and its hash, the same whatever the
     // edit makes) is written on other threads while the edits run; when nothing is to be
-    // written, it is called off. (Only into a home that is there already: a command that
-    // changes nothing creates nothing.)
+    // written, it is called off. (Only in a home that is there already, whose db every
+    // caller opens anyway: a command that changes nothing creates no home for this.)
     //
     // A very large file is also copied into its temp file meanwhile: an edit of it is a
     // splice (`NewBytes::Spliced`), so once it is known only the bytes from its start on
