@@ -280,10 +280,17 @@ fn create_temp(target: &Path, mode: u32) -> Result<tempfile::NamedTempFile> {
 /// The second half of [`write_atomic`]: rename the temp file over `target` and fsync the
 /// directory.
 pub fn commit_temp(temp: tempfile::NamedTempFile, target: &Path) -> Result<()> {
+    persist_temp(temp, target)?;
+    sync_dir(&parent_dir(target))
+}
+
+/// [`commit_temp`] without the directory sync: the caller makes the rename durable with
+/// [`sync_dir`] of [`parent_dir`] (the same target) before it relies on it.
+pub fn persist_temp(temp: tempfile::NamedTempFile, target: &Path) -> Result<()> {
     temp.persist(target).map_err(|error| {
         Error::internal(format!("Failed to replace `{}`", display_path(target))).cause(error.error)
     })?;
-    sync_dir(&parent_dir(target))
+    Ok(())
 }
 
 /// Remove a file (resolved target) and fsync its directory; a missing file is fine.
@@ -302,7 +309,8 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn parent_dir(path: &Path) -> PathBuf {
+/// The directory a file is in (`.` for a bare name).
+pub fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),

@@ -8,6 +8,14 @@
 //! the edit on the fresh bytes, a few times at most, and re-snapshot them), rename it
 //! over the target, fsync the directory, and read it back. If a later file fails, the
 //! files already written are put back from the snapshot (all or nothing).
+//!
+//! A large file (a 20 MB `.claude.json`) is never copied whole in memory (an edit can be
+//! a splice of the bytes read, [`NewBytes`]), and its two durable writes are kept off the
+//! path from the read to the rename as far as the order above allows: while the edit
+//! runs, other threads stage its snapshot blob (written, synced and hashed) and copy its
+//! bytes into its temp file, so a splice only rewrites that file's tail; the db opens
+//! meanwhile; the check before the rename runs while the snapshot commits, and the
+//! directory sync after it while the file is read back (`bench/PROFILE.md`).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -170,8 +178,8 @@ pub fn apply_then<T>(
         changes.iter().map(|change| fsx::read_state(&change.path)).collect::<Result<_>>()?;
     // A large file's snapshot blob (a fsynced copy and its hash, the same whatever the
     // edit makes) is written on other threads while the edits run; when nothing is to be
-    // written, it is called off. (Only into a home that is there already: a command that
-    // changes nothing creates nothing.)
+    // written, it is called off. (Only in a home that is there already, whose db every
+    // caller opens anyway: a command that changes nothing creates no home for this.)
     //
     // A very large file is also copied into its temp file meanwhile: an edit of it is a
     // splice (`NewBytes::Spliced`), so once it is known only the bytes from its start on
@@ -182,6 +190,11 @@ pub fn apply_then<T>(
     let blobs = store::blob_dir_in(&paths.aigate_home);
     let background = !dry_run && paths.aigate_home.is_dir();
     std::thread::scope(|scope| {
+        // The db is opened (created in a new home) meanwhile too: first, so its few
+        // syncs are not queued behind the large files' ones.
+        let db = background.then(|| {
+            std::thread::Builder::new().spawn_scoped(scope, || crate::db::open(&paths.aigate_home)).ok()
+        });
         let staging: Vec<_> = states
             .iter()
             .filter_map(|state| state.bytes.as_deref())
@@ -206,11 +219,7 @@ pub fn apply_then<T>(
                     .ok()
             })
             .collect();
-        // The db is opened (created in a new home) meanwhile too.
-        let db = background.then(|| {
-            std::thread::Builder::new().spawn_scoped(scope, || crate::db::open(&paths.aigate_home)).ok()
-        });
-        let prepared = Prepared { staging, ahead, unneeded: &unneeded, db: db.flatten() };
+        let prepared = Prepared { staging, ahead, unneeded: &unneeded, db: db.flatten(), scope: Some(scope) };
         let outcome =
             apply_staged(paths, command, reason, changes, dry_run, &states, prepared, &cancel, after);
         cancel.store(true, Ordering::Relaxed);
@@ -231,6 +240,9 @@ type Staging<'scope, 'bytes> =
 /// A temp file being filled with a file's current bytes on another thread.
 type Ahead<'scope> = std::thread::ScopedJoinHandle<'scope, Result<Option<tempfile::NamedTempFile>>>;
 
+/// Whether a file still holds what it held (read on another thread).
+type Check<'scope> = std::thread::ScopedJoinHandle<'scope, Result<bool>>;
+
 /// What [`apply`] started on other threads before the edits ran.
 struct Prepared<'scope, 'bytes> {
     staging: Vec<Staging<'scope, 'bytes>>,
@@ -238,21 +250,24 @@ struct Prepared<'scope, 'bytes> {
     ahead: Vec<Option<Ahead<'scope>>>,
     unneeded: &'scope [AtomicBool],
     db: Option<std::thread::ScopedJoinHandle<'scope, Result<rusqlite::Connection>>>,
+    /// For the checks of the files before they are replaced, started while the snapshot
+    /// is taken.
+    scope: Option<&'scope std::thread::Scope<'scope, 'bytes>>,
 }
 
 #[expect(clippy::too_many_arguments, reason = "apply's arguments and what it prepared")]
-fn apply_staged<T>(
+fn apply_staged<'scope, 'env: 'scope, T>(
     paths: &Paths,
     command: &str,
     reason: &str,
-    changes: &[Change<'_, T>],
+    changes: &'env [Change<'_, T>],
     dry_run: bool,
-    states: &[FileState],
-    prepared_ahead: Prepared<'_, '_>,
+    states: &'env [FileState],
+    prepared_ahead: Prepared<'scope, 'env>,
     cancel: &AtomicBool,
     after: impl FnOnce(&rusqlite::Connection, &[T]) -> Result<()>,
 ) -> Result<Outcome<T>> {
-    let Prepared { staging, mut ahead, unneeded, db } = prepared_ahead;
+    let Prepared { staging, mut ahead, unneeded, db, scope } = prepared_ahead;
     let mut planned = Vec::new();
     let mut files = Vec::new();
     let mut results = Vec::with_capacity(changes.len());
@@ -311,6 +326,19 @@ fn apply_staged<T>(
             (None, _) => None,
         });
     }
+    // Each file is checked (it still holds what the edit was made from) while the
+    // snapshot is taken: the check and the rename are then a snapshot commit apart.
+    let mut checks: Vec<Option<Check<'_>>> = planned
+        .iter()
+        .map(|item| {
+            let (path, bytes) = (&item.change.path, item.state.bytes.as_deref());
+            let check = move || {
+                let parts = bytes.map(|bytes| [bytes]);
+                fsx::holds(path, parts.as_ref().map(|parts| &parts[..]))
+            };
+            std::thread::Builder::new().spawn_scoped(scope?, check).ok()
+        })
+        .collect();
     let mut staged = Vec::new();
     for handle in staging {
         let blob = handle.join().map_err(|_| Error::internal("writing a snapshot's bytes failed"))??;
@@ -354,7 +382,8 @@ fn apply_staged<T>(
         let snapshot_id =
             snapshot_ids.iter().find(|(client, _)| *client == item.change.client).map(|(_, id)| *id);
         let new_bytes = item.new_bytes.take();
-        let written = write_one(item, temp, new_bytes, &mut connection, snapshot_id);
+        let check = checks.get_mut(index).and_then(Option::take);
+        let written = write_one(item, check, temp, new_bytes, &mut connection, snapshot_id);
         if let Ok(Some(result)) = written {
             results[planned[index].index] = result;
         } else if let Err(error) = written {
@@ -388,6 +417,7 @@ fn apply_staged<T>(
 /// meanwhile: that answer replaces the first one.
 fn write_one<T>(
     item: &Planned<'_, '_, '_, T>,
+    mut first_check: Option<Check<'_>>,
     mut temp: Option<tempfile::NamedTempFile>,
     mut new_bytes: Option<NewBytes>,
     connection: &mut rusqlite::Connection,
@@ -411,14 +441,37 @@ fn write_one<T>(
             (_, None) => None,
         };
         let expected_parts = expected.map(|bytes| [bytes]);
-        if fsx::holds(&item.change.path, expected_parts.as_ref().map(|parts| &parts[..]))? {
-            match prepared {
-                Some(temp) => fsx::commit_temp(temp, target)?,
-                None => fsx::remove_file(target)?,
+        let unchanged = match first_check.take() {
+            Some(check) => {
+                check.join().map_err(|_| Error::internal("checking the file before the write failed"))??
             }
+            None => fsx::holds(&item.change.path, expected_parts.as_ref().map(|parts| &parts[..]))?,
+        };
+        if unchanged {
+            let read_back = || fsx::holds(&item.change.path, new_parts.as_ref().map(|parts| &parts[..]));
+            let written = if let Some(temp) = prepared {
+                // The rename is made durable (its directory synced) while the file is read
+                // back.
+                fsx::persist_temp(temp, target)?;
+                let dir = fsx::parent_dir(target);
+                std::thread::scope(|scope| {
+                    let sync = std::thread::Builder::new().spawn_scoped(scope, || fsx::sync_dir(&dir)).ok();
+                    let written = read_back();
+                    match sync {
+                        Some(sync) => {
+                            sync.join().map_err(|_| Error::internal("syncing a directory failed"))??;
+                        }
+                        None => fsx::sync_dir(&dir)?,
+                    }
+                    written
+                })?
+            } else {
+                fsx::remove_file(target)?;
+                read_back()?
+            };
             // Read back: another program may have replaced the file right after our
             // rename, losing our edit; then redo it on what is there now.
-            if fsx::holds(&item.change.path, new_parts.as_ref().map(|parts| &parts[..]))? {
+            if written {
                 return Ok(redone);
             }
         } else {

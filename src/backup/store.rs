@@ -348,7 +348,26 @@ fn delete_unused_blobs(transaction: &rusqlite::Transaction<'_>, blobs: &Path) ->
         }
     }
     transaction.execute(&format!("DELETE FROM blobs WHERE {UNUSED}"), [])?;
+    remove_stale_staged(blobs);
     Ok(())
+}
+
+/// Staged blobs a process never put in place (it died first) go once they are an hour
+/// old: a younger one may be another process's, about to be put in place.
+fn remove_stale_staged(blobs: &Path) {
+    const STALE: std::time::Duration = std::time::Duration::from_secs(3600);
+    let Ok(entries) = fs_err::read_dir(blobs) else { return };
+    for entry in entries.flatten() {
+        let staged = entry.file_name().to_string_lossy().starts_with(".blob-");
+        let stale = entry
+            .metadata()
+            .and_then(|metadata| metadata.modified())
+            .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age > STALE));
+        if staged && stale {
+            // Best effort: a leftover is only disk space.
+            let _ = fs_err::remove_file(entry.path());
+        }
+    }
 }
 
 /// The external blob `sha`, checked against its hash.

@@ -143,6 +143,12 @@ thread_local! {
     static SKIPPED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
+/// [`validate`] on this thread alone (to time it against the split).
+#[cfg(test)]
+pub(crate) fn validate_alone(text: &str, dialect: JsonDialect) -> Result<Scanned, ScanFailure> {
+    validate_from(&mut Validator::new(text.as_bytes(), dialect, 2)).map_err(|failure| *failure)
+}
+
 /// A value of strict JSON text validated on its own (see [`validate_split`]).
 struct Validated {
     start: usize,
@@ -903,10 +909,8 @@ impl<'text> Validator<'text, '_> {
 mod tests {
     use super::*;
 
-    /// [`validate`] on one thread.
     fn validate_alone(text: &str) -> Result<Scanned, ScanFailure> {
-        validate_from(&mut Validator::new(text.as_bytes(), JsonDialect::STRICT, 2))
-            .map_err(|failure| *failure)
+        super::validate_alone(text, JsonDialect::STRICT)
     }
 
     fn same(first: &Result<Scanned, ScanFailure>, second: &Result<Scanned, ScanFailure>) -> bool {

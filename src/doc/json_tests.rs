@@ -490,6 +490,29 @@ fn parse_phases() {
     time("huge strings", &mut || {
         json_scan::validate(&huge, super::json::JsonDialect::STRICT).unwrap();
     });
+    // bench/mcp_large.sh's `small` shape: many small history entries.
+    let mut small = String::from("{\n  \"numStartups\": 4242,\n  \"projects\": {\n");
+    let mut index = 0;
+    while small.len() < 20 << 20 {
+        let history: Vec<String> = (0..400)
+            .map(|n| format!("        {{\"display\": \"/clear {n}\", \"pastedContents\": {{}}}}"))
+            .collect();
+        small.push_str(&format!(
+            "    \"/home/alice/src/project-{index}\": {{\n      \"allowedTools\": [],\n      \"history\": [\n{}\n      ],\n      \"mcpServers\": {{}},\n      \"lastCost\": 1.25\n    }},\n",
+            history.join(",\n")
+        ));
+        index += 1;
+    }
+    small.push_str("    \"/last\": {}\n  },\n  \"mcpServers\": {}\n}\n");
+    time("small alone", &mut || {
+        json_scan::validate_alone(&small, super::json::JsonDialect::STRICT).unwrap();
+    });
+    time("small split", &mut || {
+        json_scan::validate(&small, super::json::JsonDialect::STRICT).unwrap();
+    });
+    time("small serde", &mut || {
+        serde_json::from_str::<serde::de::IgnoredAny>(&small).unwrap();
+    });
 }
 
 #[test]

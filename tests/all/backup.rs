@@ -237,10 +237,22 @@ fn a_large_blob_file_goes_with_the_last_snapshot_that_used_it() {
         |round: usize| format!("{{\n  \"round\": {round},\n  \"pad\": \"{}\"\n}}\n", "x".repeat(300_000));
     write(&home.claude_json(), large(0).as_bytes(), 0o644);
     home.command().args(["backup", "create", "--client", "claude"]).assert().success();
+    // A blob a process staged and never put in place (it died) goes once it is an hour
+    // old; a younger one may be another process's.
+    let staged = |name: &str, age: u64| {
+        let path = home.aigate_home().join("blobs").join(name);
+        write(&path, b"partial", 0o600);
+        let file = fs_err::File::options().write(true).open(&path).unwrap();
+        file.file().set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(age)).unwrap();
+        path
+    };
+    let (stale, fresh) = (staged(".blob-stale.tmp", 7200), staged(".blob-fresh.tmp", 60));
     for round in 1..=52 {
         write(&home.claude_json(), large(round).as_bytes(), 0o644);
         home.command().args(["backup", "create", "--client", "claude"]).assert().success();
     }
+    assert!(!stale.exists() && fresh.exists());
+    fs_err::remove_file(&fresh).unwrap();
     // The pinned original and the newest 50: rounds 0 and 3..=52.
     let blobs: Vec<_> = fs_err::read_dir(home.aigate_home().join("blobs")).unwrap().collect();
     assert_eq!(blobs.len(), 51);
