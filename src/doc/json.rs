@@ -23,6 +23,7 @@ use serde_json::Value as JsonValue;
 
 use super::toml::{EditConflict, SetOutcome};
 
+use super::json_read;
 use super::json_scan::{self, Member};
 
 /// Why a JSON text was refused.
@@ -157,7 +158,7 @@ impl JsonBody {
         }
         match self.nested.binary_search_by_key(&open, |(range, _)| range.start) {
             Ok(index) => Cow::Borrowed(&self.nested[index].1),
-            Err(_) => Cow::Owned(json_scan::members(text, open)),
+            Err(_) => Cow::Owned(json_read::members(text, open)),
         }
     }
 
@@ -193,20 +194,20 @@ impl JsonBody {
         let inserted = replacement.len();
         let (edited, first) = (&self.edited, self.first.as_ref());
         let read = |range: Range<usize>| current_text(edited, first, original, range);
-        if let Some(root) = json_scan::reindex(&mut self.top, &self.root, &read, &changed, inserted) {
+        if let Some(root) = json_read::reindex(&mut self.top, &self.root, &read, &changed, inserted) {
             self.root = root;
         } else {
             // The change reached the root's braces: read the top level again.
             let text = self.text(original);
-            let start = json_scan::skip_whitespace(text.as_bytes(), 0);
-            let root = start..json_scan::skip_value(text.as_bytes(), start);
-            let top = json_scan::members(text, start);
+            let start = json_read::skip_whitespace(text.as_bytes(), 0);
+            let root = start..json_read::skip_value(text.as_bytes(), start);
+            let top = json_read::members(text, start);
             (self.root, self.top) = (root, top);
             self.nested.clear();
             return;
         }
         self.nested.retain_mut(|(range, members)| {
-            match json_scan::reindex(members, range, &read, &changed, inserted) {
+            match json_read::reindex(members, range, &read, &changed, inserted) {
                 Some(moved) => {
                     *range = moved;
                     true
@@ -220,23 +221,23 @@ impl JsonBody {
     #[cfg(test)]
     pub(crate) fn assert_index(&self, original: &str) {
         let text = self.text(original);
-        let start = json_scan::skip_whitespace(text.as_bytes(), 0);
-        assert_eq!(self.root, start..json_scan::skip_value(text.as_bytes(), start), "root");
-        assert_eq!(self.top, json_scan::members(text, start), "top level");
+        let start = json_read::skip_whitespace(text.as_bytes(), 0);
+        assert_eq!(self.root, start..json_read::skip_value(text.as_bytes(), start), "root");
+        assert_eq!(self.top, json_read::members(text, start), "top level");
         for (range, members) in &self.nested {
             assert_eq!(text.as_bytes()[range.start], b'{');
-            assert_eq!(json_scan::skip_value(text.as_bytes(), range.start), range.end);
+            assert_eq!(json_read::skip_value(text.as_bytes(), range.start), range.end);
             assert!(self.top.iter().any(|member| member.value == *range), "{range:?} is a top-level value");
-            assert_eq!(*members, json_scan::members(text, range.start), "members of {range:?}");
+            assert_eq!(*members, json_read::members(text, range.start), "members of {range:?}");
         }
     }
 
     /// The whole text was replaced (an edit the skeleton could not take): index it again.
     fn replace_all(&mut self, text: String) {
         self.splices += 2;
-        let start = json_scan::skip_whitespace(text.as_bytes(), 0);
-        self.root = start..json_scan::skip_value(text.as_bytes(), start);
-        self.top = json_scan::members(&text, start);
+        let start = json_read::skip_whitespace(text.as_bytes(), 0);
+        self.root = start..json_read::skip_value(text.as_bytes(), start);
+        self.top = json_read::members(&text, start);
         self.nested.clear();
         self.edited = OnceCell::from(text);
     }
@@ -277,7 +278,7 @@ fn current_text<'text>(
 /// The value at `key_path` (the whole document for an empty path).
 pub(crate) fn get(body: &JsonBody, original: &str, key_path: &[&str]) -> Option<JsonValue> {
     let text = body.text(original);
-    body.locate(text, key_path).map(|range| json_scan::to_json(text, range))
+    body.locate(text, key_path).map(|range| json_read::to_json(text, range))
 }
 
 pub(crate) fn keys(body: &JsonBody, original: &str, key_path: &[&str]) -> Vec<String> {

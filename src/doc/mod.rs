@@ -22,6 +22,7 @@
 
 mod dotenv;
 mod json;
+mod json_read;
 mod json_scan;
 mod text;
 mod toml;
