@@ -229,17 +229,27 @@ pub fn prepare_temp_ahead(
     cancel: &AtomicBool,
 ) -> Result<Option<tempfile::NamedTempFile>> {
     let mut temp = create_temp(target, mode)?;
+    Ok(write_synced_unless_cancelled(&mut temp, bytes, cancel)?.then_some(temp))
+}
+
+/// Write `bytes` into `temp` a megabyte at a time and sync it; `false` (the file left
+/// partly written, for the caller to drop) as soon as `cancel` is set.
+pub fn write_synced_unless_cancelled(
+    temp: &mut tempfile::NamedTempFile,
+    bytes: &[u8],
+    cancel: &AtomicBool,
+) -> std::io::Result<bool> {
     for chunk in bytes.chunks(1 << 20) {
         if cancel.load(Ordering::Relaxed) {
-            return Ok(None);
+            return Ok(false);
         }
         temp.write_all(chunk)?;
     }
     if cancel.load(Ordering::Relaxed) {
-        return Ok(None);
+        return Ok(false);
     }
     temp.as_file().sync_all()?;
-    Ok(Some(temp))
+    Ok(true)
 }
 
 /// A temp file from [`prepare_temp_ahead`] made into its first `keep` bytes followed by

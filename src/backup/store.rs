@@ -209,7 +209,6 @@ pub fn stage_blob<'bytes>(
     bytes: &'bytes [u8],
     cancel: &AtomicBool,
 ) -> Result<Option<StagedBlob<'bytes>>> {
-    use std::io::Write;
     const CHUNK: usize = 1 << 20;
     crate::paths::ensure_private_dir(blobs)?;
     std::thread::scope(|scope| {
@@ -237,16 +236,9 @@ pub fn stage_blob<'bytes>(
                 ))
                 .cause(error)
             })?;
-        for chunk in bytes.chunks(CHUNK) {
-            if cancel.load(Ordering::Relaxed) {
-                return Ok(None);
-            }
-            temp.write_all(chunk)?;
-        }
-        if cancel.load(Ordering::Relaxed) {
+        if !crate::fsx::write_synced_unless_cancelled(&mut temp, bytes, cancel)? {
             return Ok(None);
         }
-        temp.as_file().sync_all()?;
         let sha = match hasher {
             Some(hasher) => hasher
                 .join()
