@@ -226,23 +226,19 @@ fn split_query_key(query: Option<&str>, gemini: bool, token: &str) -> (Option<St
     let kept: Vec<&str> = query
         .split('&')
         .filter(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let (name, value) = (percent_decode(name), percent_decode(value));
+            // One pair, decoded as a form would be (percent escapes, `+`); borrowed when
+            // there is nothing to decode.
+            let Some((name, value)) = url::form_urlencoded::parse(pair.as_bytes()).next() else {
+                return false;
+            };
             if gemini && name == "key" {
-                key = Some(value);
+                key = Some(value.into_owned());
                 return false;
             }
-            !pair.is_empty() && !name.contains(token) && !value.contains(token)
+            !name.contains(token) && !value.contains(token)
         })
         .collect();
     ((!kept.is_empty()).then(|| kept.join("&")), key)
-}
-
-fn percent_decode(text: &str) -> String {
-    url::form_urlencoded::parse(format!("k={text}").as_bytes())
-        .next()
-        .map(|(_, decoded)| decoded.into_owned())
-        .unwrap_or_default()
 }
 
 /// Whether this instance already handled the request (its id is in the hop list), or the
