@@ -9,7 +9,7 @@
 #     lands in the real ~/.gemini, and no session home is left behind;
 #   - `aigate run gemini` through a Messages-only, a Responses-only and a Gemini-API-only
 #     provider (the last one passes through: the mock sees the provider key, never the token);
-#   - Codex and Claude Code each complete a tool round through a Gemini-API-only provider;
+#   - Codex, Claude Code and OpenCode each complete a tool round through a Gemini-API-only provider;
 #   - usage rows for Gemini name the provider and carry tokens;
 #   - `aigate skill add` shows in `gemini skills list` (the shared ~/.agents/skills);
 #   - `aigate mcp add --client gemini` shows in `gemini mcp list`, `mcp disable` as Blocked,
@@ -105,7 +105,7 @@ else bad "gemini pass-through (rc=$rc)" "$T/g-gemini.out"; fi
 if cmp -s "$T/settings.before" "$GD/settings.json"; then ok "run gemini (API key selected) left settings.json byte-identical"
 else bad "run gemini changed settings.json (API key selected)"; fi
 
-# ---- Codex and Claude Code through a Gemini-API-only provider ----------------------------------
+# ---- Codex, Claude Code and OpenCode through a Gemini-API-only provider ----------------------------------
 printf 'model = "mock-model"\n\n[features]\nplugins = false\n\n[analytics]\nenabled = false\n' > "$CX/config.toml"
 printf '{ "env": { "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1" } }\n' > "$CL/settings.json"
 n0=$(lines)
@@ -122,6 +122,15 @@ rc=$?; r="$(e2e_tool_round "$n0" "$stream_path")"; rrc=$?
 if [ $rc = 0 ] && grep -q 'TOOL-RESULT:TOOL-RAN-42' "$T/claude.out" && [ $rrc = 0 ]; then
   ok "claude (Messages) through a Gemini-API-only provider printed TOOL-RESULT:TOOL-RAN-42 ($r)"
 else bad "claude through a Gemini-API-only provider (rc=$rc; $r)" "$T/claude.out"; fi
+
+n0=$(lines)
+printf '{\n  "$schema": "https://opencode.ai/config.json",\n  "autoupdate": false\n}\n' > "$XDG/opencode/opencode.json"
+( cd "$W" && env -i "${BASE_ENV[@]}" OPENCODE_DISABLE_MODELS_FETCH=1 OPENCODE_DISABLE_AUTOUPDATE=1 timeout 120 "$AIGATE" run opencode \
+    --bin "$BIN/opencode" --provider only-gemini --model mock-model -- run --auto "$PROMPT" >"$T/opencode.out" 2>"$T/opencode.out.err" </dev/null )
+rc=$?; r="$(e2e_tool_round "$n0" "$stream_path")"; rrc=$?
+if [ $rc = 0 ] && grep -q 'TOOL-RESULT:TOOL-RAN-42' "$T/opencode.out" && [ $rrc = 0 ]; then
+  ok "opencode (Chat) through a Gemini-API-only provider printed TOOL-RESULT:TOOL-RAN-42 ($r)"
+else bad "opencode through a Gemini-API-only provider (rc=$rc; $r)" "$T/opencode.out"; fi
 
 # ---- usage rows -------------------------------------------------------------------------------
 aig logs --json --limit 100 >"$T/logs.json" 2>"$T/logs.err"
