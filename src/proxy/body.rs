@@ -19,13 +19,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::Stream;
 
-use super::error::short_error;
 use super::tap::{Tap, Tokens};
 use super::usage::{UsageRow, UsageSink, cost};
 use crate::convert::StreamConverter;
 
-/// The upstream body as a stream of chunks.
-pub(super) type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+pub(super) use super::transport::Upstream;
+use super::transport::UpstreamError;
 
 /// What the usage row of a committed response needs at the end.
 pub(super) struct Draft {
@@ -47,7 +46,7 @@ pub(super) struct TappedBody {
     pub(super) held: VecDeque<Bytes>,
     pub(super) upstream: Option<Upstream>,
     /// An upstream error seen after some data; reported on the next poll.
-    pub(super) failed: Option<reqwest::Error>,
+    pub(super) failed: Option<UpstreamError>,
     pub(super) watch: Watch,
     pub(super) idle: Duration,
     pub(super) last_chunk: Instant,
@@ -278,8 +277,7 @@ impl Stream for TappedBody {
             return Poll::Ready(None);
         }
         if let Some(error) = this.failed.take() {
-            return this
-                .fail("upstream_stream_error", &format!("upstream stream failed: {}", short_error(&error)));
+            return this.fail("upstream_stream_error", &format!("upstream stream failed: {}", error.short()));
         }
         if let Some(round) = this.round.as_ref().filter(|_| this.rounds > 0) {
             if !round.passed(cx.waker()) {
@@ -304,7 +302,7 @@ impl Stream for TappedBody {
                 }
                 Poll::Ready(Some(Err(error))) => {
                     if gathered.len() == 0 {
-                        let message = format!("upstream stream failed: {}", short_error(&error));
+                        let message = format!("upstream stream failed: {}", error.short());
                         return this.fail("upstream_stream_error", &message);
                     }
                     this.failed = Some(error);
@@ -398,7 +396,7 @@ mod tests {
     }
 
     impl Stream for Trickle {
-        type Item = reqwest::Result<Bytes>;
+        type Item = Result<Bytes, UpstreamError>;
         fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
             if self.chunks.is_empty() {
                 return if self.silent_after { Poll::Pending } else { Poll::Ready(None) };

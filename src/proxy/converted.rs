@@ -22,7 +22,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::body::{Draft, TappedBody, Upstream, Watch};
-use super::error::{Attempt, short_error};
+use super::error::Attempt;
 use super::failover::Link;
 use super::forward::{Attempted, PEEK_LIMIT, Sent, failed, human, redact, send, short_text};
 use super::upstream::upstream_headers;
@@ -110,12 +110,12 @@ pub async fn attempt(
     );
     let client_stream = converted.ctx.client_stream();
     let ctx = converted.ctx;
-    let builder = link.request(Method::POST, url).headers(headers).body(converted.body);
-
-    let Sent { response, status, ttfb_ms } = match send(link, request, builder, key.as_ref()).await {
-        Ok(sent) => sent,
-        Err((reason, status, retry_after)) => return fail(reason, status, retry_after),
-    };
+    let body = Some(bytes::Bytes::from(converted.body));
+    let Sent { response, status, ttfb_ms } =
+        match send(link, request, Method::POST, url, headers, body, key.as_ref()).await {
+            Ok(sent) => sent,
+            Err((reason, status, retry_after)) => return fail(reason, status, retry_after),
+        };
     let row = request.usage_row(
         client_api,
         &link.name,
@@ -125,7 +125,7 @@ pub async fn attempt(
         ttfb_ms,
         attempts_so_far + 1,
     );
-    let mut upstream: Upstream = Box::pin(response.bytes_stream());
+    let mut upstream: Upstream = response.body;
 
     if !status.is_success() {
         // The upstream's answer to this request (400 and the like): the client gets it in
@@ -193,7 +193,7 @@ pub async fn attempt(
                 break;
             }
             Ok(Some(Err(error))) => {
-                return fail(format!("stream broke before any content: {}", short_error(&error)), None, None);
+                return fail(format!("stream broke before any content: {}", error.short()), None, None);
             }
             Ok(Some(Ok(chunk))) => {
                 held_bytes += chunk.len();

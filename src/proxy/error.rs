@@ -223,15 +223,6 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// The innermost cause, without the URL (which is ours anyway, but keeps messages short).
-pub(super) fn short_error(error: &reqwest::Error) -> String {
-    let mut source: &dyn std::error::Error = error;
-    while let Some(next) = source.source() {
-        source = next;
-    }
-    source.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,7 @@ use axum::http::{HeaderName, HeaderValue};
 
 use super::ChainEntry;
 use super::error::Attempt;
+use super::transport::{H1Client, Transport};
 use crate::error::{Error, Result};
 use crate::providers::{Api, KeySource};
 
@@ -42,7 +43,7 @@ const BACKOFF_CAP: Duration = Duration::from_secs(120);
 pub struct Link {
     pub entry: ChainEntry,
     pub name: String,
-    pub client: reqwest::Client,
+    pub(super) transport: super::transport::Transport,
     /// The provider's own `--timeout`, which replaces every default below.
     pub timeout: Option<Duration>,
     /// Every URL of this link is on the loopback interface.
@@ -176,8 +177,25 @@ pub struct Chain {
 impl Chain {
     /// Build the links and their HTTP clients.
     pub fn new(entries: &[ChainEntry], official: &super::OfficialUpstreams) -> Result<Self> {
-        let system = client_builder().build().map_err(client_error)?;
-        let direct = client_builder().no_proxy().build().map_err(client_error)?;
+        // reqwest clients are built only for the links that need one (building one costs
+        // start-up time), and shared between them.
+        let system_client = std::cell::OnceCell::new();
+        let direct_client = std::cell::OnceCell::new();
+        let system = || -> Result<reqwest::Client> {
+            if let Some(client) = system_client.get() {
+                return Ok(Clone::clone(client));
+            }
+            let client = client_builder().build().map_err(client_error)?;
+            Ok(system_client.get_or_init(|| client).clone())
+        };
+        let direct = || -> Result<reqwest::Client> {
+            if let Some(client) = direct_client.get() {
+                return Ok(Clone::clone(client));
+            }
+            let client = client_builder().no_proxy().build().map_err(client_error)?;
+            Ok(direct_client.get_or_init(|| client).clone())
+        };
+        let own = H1Client::new(CONNECT_TIMEOUT);
         let mut links = Vec::with_capacity(entries.len());
         for entry in entries {
             let (name, urls, proxy_url, timeout, keys) = match entry {
@@ -215,21 +233,26 @@ impl Chain {
                     })
                 })
                 .collect();
-            let client = match proxy_url {
+            // aigate's own client wherever reqwest would connect directly: no proxy of the
+            // provider's, and no proxy variable that applies (reqwest honours them).
+            let transport = match proxy_url {
                 Some(proxy_url) => {
                     let proxy = reqwest::Proxy::all(&proxy_url).map_err(|error| {
                         Error::refused(format!("Provider `{name}` has an unusable proxy URL")).cause(error)
                     })?;
-                    client_builder().proxy(proxy).build().map_err(client_error)?
+                    Transport::Reqwest(client_builder().proxy(proxy).build().map_err(client_error)?)
                 }
-                None if loopback => direct.clone(),
-                None => system.clone(),
+                None if !urls.iter().all(|url| H1Client::serves(url)) => {
+                    Transport::Reqwest(if loopback { direct()? } else { system()? })
+                }
+                None if loopback || !proxy_variables_set() => Transport::Direct(own.clone()),
+                None => Transport::Reqwest(system()?),
             };
             links.push(Link {
                 entry: entry.clone(),
                 name_header: HeaderValue::from_str(&name).ok(),
                 name,
-                client,
+                transport,
                 timeout,
                 loopback,
                 state: Mutex::new(LinkState { key_until: vec![None; keys.len()], ..LinkState::default() }),
@@ -318,12 +341,15 @@ impl Link {
         self.timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT)
     }
 
-    /// A request to `url` with this link's client.
-    pub(super) fn request(&self, method: axum::http::Method, url: UpstreamUrl) -> reqwest::RequestBuilder {
-        match url {
-            UpstreamUrl::Parsed(url) => self.client.request(method, url),
-            UpstreamUrl::Text(url) => self.client.request(method, url),
-        }
+    /// Send one request over this link's transport and wait for the answer's head.
+    pub(super) async fn send(
+        &self,
+        method: axum::http::Method,
+        url: UpstreamUrl,
+        headers: axum::http::HeaderMap,
+        body: Option<bytes::Bytes>,
+    ) -> std::result::Result<super::transport::UpstreamResponse, super::transport::UpstreamError> {
+        self.transport.send(method, url, headers, body).await
     }
 
     /// The base URL for `api`.
@@ -486,6 +512,14 @@ fn canonical(ip: std::net::IpAddr) -> std::net::IpAddr {
     }
 }
 
+/// Whether a proxy variable reqwest would honour is set (then links that are not on the
+/// loopback interface go through reqwest, which applies it and `NO_PROXY`).
+fn proxy_variables_set() -> bool {
+    ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
+}
+
 fn client_builder() -> reqwest::ClientBuilder {
     // No overall timeout: streams may run for many minutes. Connect and time-to-headers
     // are bounded instead (the latter per attempt, in forward.rs).
@@ -556,6 +590,22 @@ mod tests {
         assert_eq!(order, vec![1, 2], "all cooling: try them anyway");
         chain.links[1].succeeded();
         assert_eq!(chain.plan(Some(Api::Messages), true).0, vec![1]);
+    }
+
+    #[test]
+    fn links_that_reach_their_upstream_directly_use_the_own_client() {
+        let direct = Provider::new("direct", "http://127.0.0.1:9/v1", vec![Api::Chat]);
+        let mut proxied = Provider::new("proxied", "https://api.example/v1", vec![Api::Chat]);
+        proxied.proxy_url = Some("socks5://127.0.0.1:1080".into());
+        let userinfo = Provider::new("userinfo", "http://user:pw@127.0.0.1:9/v1", vec![Api::Chat]);
+        let chain = Chain::new(
+            &[ChainEntry::Provider(direct), ChainEntry::Provider(proxied), ChainEntry::Provider(userinfo)],
+            &official(),
+        )
+        .unwrap();
+        let kinds: Vec<bool> =
+            chain.links.iter().map(|link| matches!(link.transport, Transport::Direct(_))).collect();
+        assert_eq!(kinds, [true, false, false]);
     }
 
     #[test]

@@ -24,10 +24,11 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, Method, Response, StatusCode, header};
 use futures_util::StreamExt;
 
-use super::body::{Draft, TappedBody, Upstream, Watch};
-use super::error::{Attempt, short_error, strip_hop_by_hop};
-use super::failover::{Failure, Link, PickedKey, parse_retry_after};
+use super::body::{Draft, TappedBody, Watch};
+use super::error::{Attempt, strip_hop_by_hop};
+use super::failover::{Failure, Link, PickedKey, UpstreamUrl, parse_retry_after};
 use super::tap::Tap;
+use super::transport::{ErrorKind, UpstreamError, UpstreamResponse};
 use super::upstream::{rewrite_model, upstream_headers, upstream_url};
 use super::usage::UsageRow;
 use super::{ChainEntry, Request, Route, State};
@@ -121,24 +122,19 @@ async fn pass_through(
         failed(link, key.as_ref(), reason, status, retry_after)
     };
 
-    let mut builder = link.request(request.method.clone(), url).headers(headers);
-    if request.method != Method::GET {
-        builder = builder.body(body);
-    }
-    let Sent { mut response, status, ttfb_ms } = match send(link, request, builder, key.as_ref()).await {
+    let body = (request.method != Method::GET).then_some(body);
+    let sent = send(link, request, request.method.clone(), url, headers, body, key.as_ref()).await;
+    let Sent { response, status, ttfb_ms } = match sent {
         Ok(sent) => sent,
         Err((reason, status, retry_after)) => return fail(reason, status, retry_after),
     };
-
-    // The head is taken, not copied: the body stream needs none of it.
-    let response_headers = std::mem::take(response.headers_mut());
+    let UpstreamResponse { headers: response_headers, body: mut upstream, .. } = response;
     let is_sse = response_headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("text/event-stream"));
     let api = request.route.api().unwrap_or(api_for_credentials);
     let mut tap = Tap::new(api, is_sse, request.started);
-    let mut upstream: Upstream = Box::pin(response.bytes_stream());
     let mut held = VecDeque::new();
     let mut ended = false;
     if is_sse && status.is_success() {
@@ -156,11 +152,7 @@ async fn pass_through(
                     break;
                 }
                 Ok(Some(Err(error))) => {
-                    return fail(
-                        format!("stream broke before any content: {}", short_error(&error)),
-                        None,
-                        None,
-                    );
+                    return fail(format!("stream broke before any content: {}", error.short()), None, None);
                 }
                 Ok(Some(Ok(chunk))) => {
                     tap.feed(&chunk);
@@ -190,7 +182,7 @@ async fn pass_through(
             Err(_) => return fail(format!("no body within {}", human(link.idle_within())), None, None),
             Ok(None) => return fail("an empty answer".to_string(), Some(status.as_u16()), None),
             Ok(Some(Err(error))) => {
-                return fail(format!("the body broke before any byte: {}", short_error(&error)), None, None);
+                return fail(format!("the body broke before any byte: {}", error.short()), None, None);
             }
             Ok(Some(Ok(chunk))) => {
                 tap.feed(&chunk);
@@ -255,7 +247,7 @@ async fn pass_through(
 
 /// An answer's head, from [`send`].
 pub(super) struct Sent {
-    pub(super) response: reqwest::Response,
+    pub(super) response: UpstreamResponse,
     pub(super) status: StatusCode,
     /// From the request's arrival to the answer's headers.
     pub(super) ttfb_ms: i64,
@@ -264,23 +256,27 @@ pub(super) struct Sent {
 /// Send one attempt's request and wait for its headers: the answer, or why the next link
 /// should be tried (reason, status, `Retry-After`): no headers in time, a connection
 /// error, or a status that moves on ([`should_fail_over`], its body's error text redacted).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn send(
     link: &Link,
     request: &Request,
-    builder: reqwest::RequestBuilder,
+    method: Method,
+    url: UpstreamUrl,
+    headers: HeaderMap,
+    body: Option<bytes::Bytes>,
     key: Option<&PickedKey<'_>>,
 ) -> Result<Sent, (String, Option<u16>, Option<Duration>)> {
     let headers_within = link.headers_within(request.stream);
-    let response = match tokio::time::timeout(headers_within, builder.send()).await {
+    let response = match tokio::time::timeout(headers_within, link.send(method, url, headers, body)).await {
         Err(_) => return Err((format!("no response headers within {}", human(headers_within)), None, None)),
         Ok(Err(error)) => return Err((describe_send_error(&error), None, None)),
         Ok(Ok(response)) => response,
     };
     let ttfb_ms = request.started.elapsed().as_millis() as i64;
-    let status = response.status();
+    let status = response.status;
     if should_fail_over(status) {
         let retry_after = response
-            .headers()
+            .headers
             .get(header::RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(parse_retry_after);
@@ -321,8 +317,8 @@ pub(super) fn should_fail_over(status: StatusCode) -> bool {
     matches!(status.as_u16(), 401 | 403 | 429) || status.is_server_error()
 }
 
-pub(super) async fn read_error_text(response: reqwest::Response, key: Option<&str>) -> String {
-    let mut stream = response.bytes_stream();
+pub(super) async fn read_error_text(response: UpstreamResponse, key: Option<&str>) -> String {
+    let mut stream = response.body;
     let mut collected = Vec::new();
     let read = async {
         while let Some(Ok(chunk)) = stream.next().await {
@@ -384,13 +380,10 @@ pub(super) fn redact(text: &str, key: Option<&str>) -> String {
 /// A run of this many leading characters of a key counts as the key.
 const KEY_PREFIX_SHOWN: usize = 8;
 
-pub(super) fn describe_send_error(error: &reqwest::Error) -> String {
-    if error.is_connect() {
-        format!("connection failed: {}", short_error(error))
-    } else if error.is_timeout() {
-        "connect timed out".to_string()
-    } else {
-        format!("request failed: {}", short_error(error))
+pub(super) fn describe_send_error(error: &UpstreamError) -> String {
+    match error.kind {
+        ErrorKind::Connect => format!("connection failed: {}", error.short()),
+        ErrorKind::Other => format!("request failed: {}", error.short()),
     }
 }
 

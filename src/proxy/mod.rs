@@ -22,6 +22,7 @@ pub mod forward;
 pub mod probe;
 pub mod server;
 pub mod tap;
+pub mod transport;
 pub mod upstream;
 pub mod usage;
 
@@ -45,6 +46,8 @@ pub const HOP_HEADER: &str = "x-aigate-hop";
 #[derive(Debug)]
 pub struct State {
     pub token: String,
+    /// A searcher for `token` inside header values, built once.
+    pub token_finder: memchr::memmem::Finder<'static>,
     pub chain: failover::Chain,
     pub official: OfficialUpstreams,
     pub usage: usage::UsageSink,
@@ -271,6 +274,7 @@ pub async fn start(config: ProxyConfig) -> Result<ProxyHandle> {
     let usage = usage::UsageSink::start(config.aigate_home.clone());
     let instance_id = crate::random::hex(8)?;
     let state = std::sync::Arc::new(State {
+        token_finder: memchr::memmem::Finder::new(config.token.as_bytes()).into_owned(),
         token: config.token,
         chain,
         official: config.official,

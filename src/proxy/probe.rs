@@ -114,32 +114,41 @@ async fn probe_all(provider: &Provider, model: &str, progress: Report<'_>) -> Re
         let url = format!("{}{}", provider.base_for(api), crate::convert::upstream_path(api, false, model));
         // Responses asks for at least 16 output tokens; the others take one.
         let body = minimal_request(api, model, if api == Api::Responses { 16 } else { 1 });
-        let mut request =
-            link.client.post(&url).header("content-type", "application/json").body(body.to_string());
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        );
         if let Some(key) = &key {
             let (name, value) = super::upstream::credential_header(api, key).ok_or_else(|| {
                 Error::refused(format!("The key of `{}` is not a valid header value", provider.name))
             })?;
-            request = request.header(name, value);
+            headers.insert(name, value);
         }
         if api == Api::Messages {
-            request = request.header("anthropic-version", "2023-06-01");
+            headers.insert("anthropic-version", axum::http::HeaderValue::from_static("2023-06-01"));
         }
         let started = Instant::now();
-        let outcome = tokio::time::timeout(timeout, request.send()).await;
+        let sent = link.send(
+            axum::http::Method::POST,
+            super::failover::UpstreamUrl::Text(url.clone()),
+            headers,
+            Some(bytes::Bytes::from(body.to_string())),
+        );
+        let outcome = tokio::time::timeout(timeout, sent).await;
         let latency_ms = Some(started.elapsed().as_millis() as u64);
         let (status, error) = match outcome {
             Err(_) => (None, Some(format!("no answer within {}s", timeout.as_secs()))),
             Ok(Err(error)) => (
                 None,
-                Some(if error.is_connect() {
+                Some(if error.kind == super::transport::ErrorKind::Connect {
                     "connection failed".to_string()
                 } else {
                     "request failed".to_string()
                 }),
             ),
             Ok(Ok(response)) => {
-                let status = response.status();
+                let status = response.status;
                 let error = (!status.is_success()).then(|| match status.as_u16() {
                     401 | 403 => "key refused".to_string(),
                     404 => "not served here".to_string(),

@@ -341,14 +341,13 @@ const AIGATE_TOKEN: axum::http::HeaderName = axum::http::HeaderName::from_static
 /// token wherever it is: every value of every header that carries it, alone, as a bearer
 /// token, or inside a longer value, is removed.
 fn clean_headers(state: &State, headers: &mut HeaderMap) {
-    clean_token_and_hops(&state.token, headers);
+    clean_token_and_hops(&state.token_finder, headers);
 }
 
-fn clean_token_and_hops(local_token: &str, headers: &mut HeaderMap) {
+fn clean_token_and_hops(token: &memmem::Finder<'_>, headers: &mut HeaderMap) {
     strip_hop_by_hop(headers);
     headers.remove(header::CONTENT_LENGTH);
     headers.remove(AIGATE_TOKEN);
-    let token = memmem::Finder::new(local_token.as_bytes());
     let carries = |value: &HeaderValue| token.find(value.as_bytes()).is_some();
     // A client usually sends it in one header of one value (`Authorization`,
     // `x-api-key`): that header goes whole, without a list of the values kept.
@@ -542,7 +541,7 @@ mod tests {
             headers.append(name, HeaderValue::from_static(value));
         }
         let mut clean = headers.clone();
-        clean_token_and_hops("tok-123", &mut clean);
+        clean_token_and_hops(&memmem::Finder::new("tok-123"), &mut clean);
         let mut left: Vec<(String, String)> = clean
             .iter()
             .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_string()))
@@ -553,7 +552,7 @@ mod tests {
         let mut plain = HeaderMap::new();
         plain.insert("x-custom", HeaderValue::from_static("kept"));
         plain.insert("host", HeaderValue::from_static("h"));
-        clean_token_and_hops("tok-123", &mut plain);
+        clean_token_and_hops(&memmem::Finder::new("tok-123"), &mut plain);
         assert_eq!(plain.len(), 1);
         assert_eq!(plain["x-custom"], "kept");
     }

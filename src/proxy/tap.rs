@@ -186,8 +186,9 @@ impl Tap {
             }
             self.dispatch();
         } else {
-            self.terminal = json_complete(&self.json, self.json_truncated);
-            if let Some(usage) = json_usage(&self.json, self.json_truncated) {
+            let (complete, usage) = json_body(&self.json, self.json_truncated);
+            self.terminal = complete;
+            if let Some(usage) = usage {
                 self.tokens.apply(&usage);
             }
         }
@@ -447,14 +448,6 @@ fn chat_chunk_has_content(data: &[u8]) -> bool {
     })
 }
 
-/// Whether a non-streamed JSON body arrived whole (its kept tail ends the document).
-fn json_complete(body: &[u8], truncated: bool) -> bool {
-    if !truncated {
-        return serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
-    }
-    body.iter().rev().find(|byte| !byte.is_ascii_whitespace()).is_some_and(|last| matches!(last, b'}' | b']'))
-}
-
 fn parse(data: &[u8]) -> Option<Value> {
     serde_json::from_slice(data).ok()
 }
@@ -483,16 +476,35 @@ fn error_message(value: Option<&Value>, data: &[u8]) -> String {
     found.unwrap_or_else(|| String::from_utf8_lossy(data).into_owned())
 }
 
-/// The usage object of a JSON body (possibly only its tail).
-fn json_usage(body: &[u8], truncated: bool) -> Option<Value> {
-    if !truncated {
-        if let Some(usage) = parse(body).and_then(|mut value| {
-            let key = if value.get("usage").is_some() { "usage" } else { "usageMetadata" };
-            value.get_mut(key).map(Value::take)
-        }) {
-            return Some(usage);
-        }
+/// Whether a non-streamed JSON body arrived whole, and its usage object (`usage`, else
+/// Gemini's `usageMetadata`). A whole body is read in one pass that builds a tree of the
+/// usage object only; a body of which only the tail was kept ([`JSON_KEEP`]) is whole when
+/// it ends a document, and its usage is the last `"usage"` object in that tail.
+fn json_body(body: &[u8], truncated: bool) -> (bool, Option<Value>) {
+    #[derive(serde::Deserialize)]
+    struct Top {
+        usage: Option<Value>,
+        #[serde(rename = "usageMetadata")]
+        usage_metadata: Option<Value>,
     }
+    if !truncated {
+        if let Ok(top) = serde_json::from_slice::<Top>(body) {
+            return (true, top.usage.or(top.usage_metadata).or_else(|| tail_usage(body)));
+        }
+        // Not an object, or a key twice: the general reads.
+        let complete = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+        return (complete, tail_usage(body));
+    }
+    let complete = body
+        .iter()
+        .rev()
+        .find(|byte| !byte.is_ascii_whitespace())
+        .is_some_and(|last| matches!(last, b'}' | b']'));
+    (complete, tail_usage(body))
+}
+
+/// The last `"usage"` object in a body.
+fn tail_usage(body: &[u8]) -> Option<Value> {
     let at = memmem::rfind(body, b"\"usage\"")?;
     let rest = &body[at + b"\"usage\"".len()..];
     let colon = memchr::memchr(b':', rest)?;
@@ -568,7 +580,7 @@ mod tests {
         tap.feed(body);
         assert_eq!(tap.finish().input, Some(9));
         assert_eq!(
-            json_usage(br#"xx","usage":{"input_tokens":1,"output_tokens":2}}"#, true),
+            json_body(br#"xx","usage":{"input_tokens":1,"output_tokens":2}}"#, true).1,
             Some(serde_json::json!({"input_tokens":1,"output_tokens":2}))
         );
     }

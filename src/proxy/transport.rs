@@ -1,0 +1,711 @@
+//! How one attempt's request reaches its upstream: [`Transport`], either aigate's own
+//! HTTP/1.1 client ([`H1Client`]) or reqwest, and what either gives back
+//! ([`UpstreamResponse`], [`UpstreamError`]).
+//!
+//! The own client is used for every link that reaches its upstream directly (no proxy of
+//! its own, and no `*_PROXY` variable that reqwest would honour); reqwest serves the links
+//! that go through a proxy (HTTP CONNECT or SOCKS). The own client keeps idle keep-alive
+//! connections per origin, and a connection is driven by the task that uses it: the task
+//! that waits for the answer's head, then the one that polls its body (hyper's server
+//! task of the client's connection). A body's chunks are decoded in that task's poll, so
+//! every chunk one read brought is handed over in one go, with no task switch and no
+//! channel between two tasks per chunk (reqwest's pool runs each connection in a task of
+//! its own).
+//!
+//! Invariants:
+//! - A connection returns to the pool only after its answer's body was read to its end;
+//!   a body dropped before (the client went away) closes its connection.
+//! - A request is sent again on a fresh connection only when hyper gives it back unsent
+//!   (a pooled connection the upstream closed while idle): never after any byte of it
+//!   may have reached the upstream.
+//! - TLS is rustls with the webpki roots, as reqwest's `rustls-tls` (HTTP/1.1 by ALPN).
+
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use http_body_util::Full;
+use hyper::body::{Body as _, Incoming};
+use hyper::client::conn::http1::{Connection, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+use super::failover::UpstreamUrl;
+
+/// An upstream answer's body as a stream of chunks.
+pub(super) type Upstream = Pin<Box<dyn Stream<Item = Result<Bytes, UpstreamError>> + Send>>;
+
+/// An upstream's answer: its head, and its body still to be read.
+pub(super) struct UpstreamResponse {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Upstream,
+}
+
+/// Why a request got no answer, or a body broke.
+#[derive(Debug)]
+pub(super) struct UpstreamError {
+    pub(super) kind: ErrorKind,
+    /// The innermost cause, without the URL (ours anyway).
+    message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ErrorKind {
+    /// No connection could be made (refused, DNS, TLS, connect timeout).
+    Connect,
+    /// Anything after the connection was made.
+    Other,
+}
+
+impl UpstreamError {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+
+    fn innermost(kind: ErrorKind, error: &(dyn std::error::Error + 'static)) -> Self {
+        let mut source = error;
+        while let Some(next) = source.source() {
+            source = next;
+        }
+        Self::new(kind, source.to_string())
+    }
+
+    /// The cause, short.
+    pub(super) fn short(&self) -> &str {
+        &self.message
+    }
+}
+
+impl From<reqwest::Error> for UpstreamError {
+    fn from(error: reqwest::Error) -> Self {
+        let kind = if error.is_connect() { ErrorKind::Connect } else { ErrorKind::Other };
+        Self::innermost(kind, &error)
+    }
+}
+
+impl From<hyper::Error> for UpstreamError {
+    fn from(error: hyper::Error) -> Self {
+        Self::innermost(ErrorKind::Other, &error)
+    }
+}
+
+/// How a link's requests travel.
+#[derive(Debug)]
+pub(super) enum Transport {
+    /// Straight to the upstream, over aigate's own pooled HTTP/1.1 connections.
+    Direct(H1Client),
+    /// Through reqwest (a link with a proxy).
+    Reqwest(reqwest::Client),
+}
+
+impl Transport {
+    /// Send one request and wait for the answer's head. `body` is `None` for a GET.
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        url: UpstreamUrl,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        match self {
+            Transport::Direct(client) => {
+                let url = match url {
+                    UpstreamUrl::Parsed(url) => url,
+                    UpstreamUrl::Text(text) => reqwest::Url::parse(&text).map_err(|error| {
+                        UpstreamError::new(ErrorKind::Other, format!("bad upstream URL: {error}"))
+                    })?,
+                };
+                client.send(method, &url, headers, body).await
+            }
+            Transport::Reqwest(client) => {
+                let builder = match url {
+                    UpstreamUrl::Parsed(url) => client.request(method, url),
+                    UpstreamUrl::Text(url) => client.request(method, url),
+                };
+                let builder = builder.headers(headers);
+                let builder = match body {
+                    Some(body) => builder.body(body),
+                    None => builder,
+                };
+                let mut response = builder.send().await?;
+                Ok(UpstreamResponse {
+                    status: response.status(),
+                    headers: std::mem::take(response.headers_mut()),
+                    body: Box::pin(response.bytes_stream().map(|chunk| chunk.map_err(UpstreamError::from))),
+                })
+            }
+        }
+    }
+}
+
+/// Idle connections are closed after this long (reqwest's pool: the same).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// At most this many idle connections are kept per origin.
+const IDLE_PER_ORIGIN: usize = 256;
+
+/// aigate's HTTP/1.1 client: idle keep-alive connections per origin.
+#[derive(Debug, Clone)]
+pub(super) struct H1Client {
+    pool: Arc<Pool>,
+    connect_timeout: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Pool {
+    origins: Mutex<Vec<OriginSlot>>,
+}
+
+/// One origin's idle connections, oldest first, and its `Host` value.
+#[derive(Debug)]
+struct OriginSlot {
+    origin: Origin,
+    host: HeaderValue,
+    idle: Vec<Conn>,
+}
+
+/// Scheme, host and port of a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Origin {
+    tls: bool,
+    /// A domain name, or an IP address without brackets.
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    fn matches(&self, tls: bool, host: &str, port: u16) -> bool {
+        self.tls == tls && self.port == port && self.host == host
+    }
+}
+
+/// One keep-alive connection: the handle requests are sent on, and the connection itself,
+/// polled by whoever uses it.
+struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+    driver: Pin<Box<Connection<TokioIo<Io>, Full<Bytes>>>>,
+    /// The driver has finished: the connection is closed.
+    closed: bool,
+    idle_since: Instant,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Conn").field("closed", &self.closed).finish_non_exhaustive()
+    }
+}
+
+impl Conn {
+    /// Let the connection read and write what it can; whether it has closed.
+    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.closed && self.driver.as_mut().poll(cx).is_ready() {
+            self.closed = true;
+        }
+        self.closed
+    }
+}
+
+/// The split views of a URL the client needs.
+struct Target<'a> {
+    tls: bool,
+    host: &'a str,
+    port: u16,
+    /// `host[:port]` as written in the URL (the `Host` header).
+    authority: &'a str,
+    /// Path and query.
+    path_and_query: &'a str,
+}
+
+impl<'a> Target<'a> {
+    fn of(url: &'a reqwest::Url) -> Result<Self, UpstreamError> {
+        use url::Position;
+        let tls = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            other => {
+                return Err(UpstreamError::new(
+                    ErrorKind::Connect,
+                    format!("unsupported URL scheme `{other}`"),
+                ));
+            }
+        };
+        let host = match url.host() {
+            Some(url::Host::Domain(domain)) => domain,
+            Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => {
+                url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']')
+            }
+            None => return Err(UpstreamError::new(ErrorKind::Connect, "the URL has no host")),
+        };
+        let port = url.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
+        let path_and_query = &url[Position::BeforePath..Position::AfterQuery];
+        Ok(Self {
+            tls,
+            host,
+            port,
+            authority: &url[Position::BeforeHost..Position::AfterPort],
+            path_and_query: if path_and_query.is_empty() { "/" } else { path_and_query },
+        })
+    }
+}
+
+impl H1Client {
+    pub(super) fn new(connect_timeout: Duration) -> Self {
+        Self { pool: Arc::new(Pool::default()), connect_timeout }
+    }
+
+    /// Whether the URL can go through this client: `http` or `https`, no user name or
+    /// password in it (reqwest turns those into an `Authorization` header).
+    pub(super) fn serves(url: &str) -> bool {
+        reqwest::Url::parse(url).is_ok_and(|url| {
+            matches!(url.scheme(), "http" | "https") && url.username().is_empty() && url.password().is_none()
+        })
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: &reqwest::Url,
+        mut headers: HeaderMap,
+        body: Option<Bytes>,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        let target = Target::of(url)?;
+        let uri: hyper::Uri = target
+            .path_and_query
+            .parse()
+            .map_err(|error| UpstreamError::new(ErrorKind::Other, format!("bad upstream URL: {error}")))?;
+        let (mut conn, host) = self.checkout(&target);
+        let host = match host {
+            Some(host) => host,
+            None => HeaderValue::from_str(target.authority)
+                .map_err(|_| UpstreamError::new(ErrorKind::Connect, "the URL's host is no valid header"))?,
+        };
+        headers.insert(header::HOST, host);
+        if !headers.contains_key(header::ACCEPT) {
+            // What reqwest sends by default.
+            headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        }
+        let mut request = hyper::Request::new(Full::new(body.unwrap_or_default()));
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        loop {
+            let (mut current, reused) = match conn.take() {
+                Some(found) => (found, true),
+                None => (self.connect(&target).await?, false),
+            };
+            let answer = current.sender.try_send_request(request);
+            let mut answer = std::pin::pin!(answer);
+            let result = poll_fn(|cx| {
+                let closed = current.drive(cx);
+                match answer.as_mut().poll(cx) {
+                    Poll::Pending if closed => Poll::Ready(None),
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(result) => Poll::Ready(Some(result)),
+                }
+            })
+            .await;
+            match result {
+                Some(Ok(response)) => {
+                    let (parts, body) = response.into_parts();
+                    let body = DrivenBody {
+                        body,
+                        conn: Some(current),
+                        pool: self.pool.clone(),
+                        target: (target.tls, target.host.to_string(), target.port),
+                    };
+                    return Ok(UpstreamResponse {
+                        status: parts.status,
+                        headers: parts.headers,
+                        body: Box::pin(body),
+                    });
+                }
+                Some(Err(mut error)) => match error.take_message() {
+                    // Given back unsent: a pooled connection the upstream had closed.
+                    Some(unsent) if reused => {
+                        request = unsent;
+                        conn = self.checkout(&target).0;
+                    }
+                    _ => return Err(UpstreamError::from(error.into_error())),
+                },
+                None => {
+                    return Err(UpstreamError::new(
+                        ErrorKind::Other,
+                        "the connection closed before the answer",
+                    ));
+                }
+            }
+        }
+    }
+
+    /// An idle connection to the target's origin that is still open and ready, and the
+    /// origin's `Host` value when it is known.
+    fn checkout(&self, target: &Target<'_>) -> (Option<Conn>, Option<HeaderValue>) {
+        let Ok(mut origins) = self.pool.origins.lock() else {
+            return (None, None);
+        };
+        let Some(slot) =
+            origins.iter_mut().find(|slot| slot.origin.matches(target.tls, target.host, target.port))
+        else {
+            return (None, None);
+        };
+        let host = Some(slot.host.clone());
+        let now = Instant::now();
+        let expired =
+            slot.idle.iter().take_while(|conn| now.duration_since(conn.idle_since) >= IDLE_TIMEOUT).count();
+        slot.idle.drain(..expired);
+        while let Some(mut conn) = slot.idle.pop() {
+            // A poll lets the connection notice that the upstream closed it, and moves its
+            // wake-ups to this task.
+            let waker = futures_util::task::noop_waker();
+            let closed = conn.drive(&mut Context::from_waker(&waker));
+            if !closed && !conn.sender.is_closed() && conn.sender.is_ready() {
+                return (Some(conn), host);
+            }
+        }
+        (None, host)
+    }
+
+    async fn connect(&self, target: &Target<'_>) -> Result<Conn, UpstreamError> {
+        let within = self.connect_timeout;
+        let timed_out = || {
+            UpstreamError::new(ErrorKind::Connect, format!("connect timed out after {}s", within.as_secs()))
+        };
+        let deadline = tokio::time::Instant::now() + within;
+        let tcp = tokio::time::timeout_at(deadline, TcpStream::connect((target.host, target.port)))
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|error| UpstreamError::new(ErrorKind::Connect, error.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        let io = if target.tls {
+            let name = rustls::pki_types::ServerName::try_from(target.host.to_string()).map_err(|error| {
+                UpstreamError::new(ErrorKind::Connect, format!("bad TLS server name: {error}"))
+            })?;
+            let connector = tls_connector()?;
+            let stream = tokio::time::timeout_at(deadline, connector.connect(name, tcp))
+                .await
+                .map_err(|_| timed_out())?
+                .map_err(|error| UpstreamError::innermost(ErrorKind::Connect, &error))?;
+            Io::Tls(Box::new(stream))
+        } else {
+            Io::Plain(tcp)
+        };
+        let (sender, driver) = hyper::client::conn::http1::Builder::new()
+            .handshake(TokioIo::new(io))
+            .await
+            .map_err(|error| UpstreamError::innermost(ErrorKind::Connect, &error))?;
+        Ok(Conn { sender, driver: Box::pin(driver), closed: false, idle_since: Instant::now() })
+    }
+}
+
+impl Pool {
+    /// Keep a connection whose answer was read to its end.
+    fn put(&self, (tls, host, port): &(bool, String, u16), mut conn: Conn, cx: &mut Context<'_>) {
+        // Let it finish the answer and ask for the next request.
+        if conn.drive(cx) || conn.sender.is_closed() {
+            return;
+        }
+        conn.idle_since = Instant::now();
+        let Ok(mut origins) = self.origins.lock() else {
+            return;
+        };
+        if let Some(slot) = origins.iter_mut().find(|slot| slot.origin.matches(*tls, host, *port)) {
+            if slot.idle.len() < IDLE_PER_ORIGIN {
+                slot.idle.push(conn);
+            }
+            return;
+        }
+        let authority = if (*tls && *port == 443) || (!*tls && *port == 80) {
+            host.clone()
+        } else if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        if let Ok(value) = HeaderValue::from_str(&authority) {
+            origins.push(OriginSlot {
+                origin: Origin { tls: *tls, host: host.clone(), port: *port },
+                host: value,
+                idle: vec![conn],
+            });
+        }
+    }
+}
+
+/// An answer's body, read by polling its connection in the reader's own task; the
+/// connection goes back to the pool when the body has ended.
+struct DrivenBody {
+    body: Incoming,
+    conn: Option<Conn>,
+    pool: Arc<Pool>,
+    target: (bool, String, u16),
+}
+
+impl DrivenBody {
+    fn release(&mut self, cx: &mut Context<'_>) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.put(&self.target, conn, cx);
+        }
+    }
+}
+
+impl Stream for DrivenBody {
+    type Item = Result<Bytes, UpstreamError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(conn) = this.conn.as_mut() {
+                conn.drive(cx);
+            }
+            match Pin::new(&mut this.body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue; // trailers
+                    };
+                    if this.body.is_end_stream() {
+                        // A body of a declared length: its reader may stop polling now.
+                        this.release(cx);
+                    }
+                    if data.is_empty() {
+                        continue;
+                    }
+                    return Poll::Ready(Some(Ok(data)));
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    this.conn = None;
+                    return Poll::Ready(Some(Err(error.into())));
+                }
+                Poll::Ready(None) => {
+                    this.release(cx);
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// The TLS connector, built at the first `https` connection.
+fn tls_connector() -> Result<tokio_rustls::TlsConnector, UpstreamError> {
+    static CONNECTOR: OnceLock<Result<tokio_rustls::TlsConnector, String>> = OnceLock::new();
+    CONNECTOR
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|error| error.to_string())?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+        })
+        .clone()
+        .map_err(|error| UpstreamError::new(ErrorKind::Connect, format!("TLS set-up failed: {error}")))
+}
+
+/// A plain or a TLS connection.
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Io::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Io::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Io::Tls(stream) => Pin::new(stream.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Io::Plain(stream) => stream.is_write_vectored(),
+            Io::Tls(stream) => stream.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Io::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Io::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// What the test upstream does after answering.
+    #[derive(Clone, Copy)]
+    enum After {
+        /// Keep the connection open for the next request.
+        KeepAlive,
+        /// Close the connection right after the answer (no `Connection: close` header):
+        /// a keep-alive connection the upstream dropped while it sat idle.
+        Close,
+    }
+
+    /// An upstream on 127.0.0.1 that answers every request with `body` (chunked when
+    /// `chunks` > 1) and counts the connections it accepted.
+    async fn upstream(after: After, chunks: usize) -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut buf = vec![0u8; 65536];
+                    let mut seen = Vec::new();
+                    loop {
+                        let Ok(read) = stream.read(&mut buf).await else { return };
+                        if read == 0 {
+                            return;
+                        }
+                        seen.extend_from_slice(&buf[..read]);
+                        while let Some(end) = seen.windows(4).position(|window| window == b"\r\n\r\n") {
+                            seen.drain(..end + 4);
+                            let answer = if chunks > 1 {
+                                let mut text = String::from(
+                                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
+                                );
+                                for index in 0..chunks {
+                                    let event = format!("data: {index}\n\n");
+                                    text.push_str(&format!("{:x}\r\n{event}\r\n", event.len()));
+                                }
+                                text.push_str("0\r\n\r\n");
+                                text
+                            } else {
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}".to_string()
+                            };
+                            if stream.write_all(answer.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            if matches!(after, After::Close) {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    async fn get(client: &H1Client, url: &str) -> Vec<u8> {
+        let url = reqwest::Url::parse(&format!("{url}/chat/completions")).unwrap();
+        let response =
+            client.send(Method::POST, &url, HeaderMap::new(), Some(Bytes::from_static(b"{}"))).await.unwrap();
+        assert_eq!(response.status, StatusCode::OK);
+        let mut body = response.body;
+        let mut all = Vec::new();
+        while let Some(chunk) = body.next().await {
+            all.extend_from_slice(&chunk.unwrap());
+        }
+        all
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn connections_are_kept_alive_and_reused() {
+        for chunks in [1, 5] {
+            let (url, accepted) = upstream(After::KeepAlive, chunks).await;
+            let client = H1Client::new(Duration::from_secs(5));
+            for _ in 0..3 {
+                let body = get(&client, &url).await;
+                assert!(!body.is_empty());
+            }
+            assert_eq!(accepted.load(Ordering::SeqCst), 1, "chunks={chunks}");
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_connection_the_upstream_closed_while_idle_is_not_used_again() {
+        let (url, accepted) = upstream(After::Close, 1).await;
+        let client = H1Client::new(Duration::from_secs(5));
+        for _ in 0..3 {
+            assert_eq!(get(&client, &url).await, b"{}");
+            // Let the upstream's close arrive.
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_body_of_a_declared_length_frees_its_connection_at_its_last_byte() {
+        let (url, accepted) = upstream(After::KeepAlive, 1).await;
+        let client = H1Client::new(Duration::from_secs(5));
+        for _ in 0..3 {
+            let url = reqwest::Url::parse(&format!("{url}/x")).unwrap();
+            let mut response = client.send(Method::GET, &url, HeaderMap::new(), None).await.unwrap();
+            // The reader stops at the declared length and drops the body, as hyper's server does.
+            assert_eq!(&response.body.next().await.unwrap().unwrap()[..], b"{}");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_body_dropped_before_its_end_closes_its_connection() {
+        let (url, accepted) = upstream(After::KeepAlive, 50).await;
+        let client = H1Client::new(Duration::from_secs(5));
+        let url_parsed = reqwest::Url::parse(&format!("{url}/x")).unwrap();
+        let mut response = client.send(Method::GET, &url_parsed, HeaderMap::new(), None).await.unwrap();
+        let _first = response.body.next().await.unwrap().unwrap();
+        drop(response);
+        assert!(!get(&client, &url).await.is_empty());
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_refused_connection_is_a_connect_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = reqwest::Url::parse(&format!("http://{}/v1/x", listener.local_addr().unwrap())).unwrap();
+        drop(listener);
+        let client = H1Client::new(Duration::from_secs(5));
+        let error = client.send(Method::GET, &url, HeaderMap::new(), None).await.err().unwrap();
+        assert_eq!(error.kind, ErrorKind::Connect);
+    }
+}
