@@ -151,10 +151,12 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 const IDLE_PER_ORIGIN: usize = 256;
 
 /// aigate's HTTP/1.1 client: idle keep-alive connections per origin.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(super) struct H1Client {
     pool: Arc<Pool>,
     connect_timeout: Duration,
+    /// TLS with other roots than the webpki ones (tests).
+    tls: Option<tokio_rustls::TlsConnector>,
 }
 
 #[derive(Debug, Default)]
@@ -254,9 +256,18 @@ impl<'a> Target<'a> {
     }
 }
 
+impl std::fmt::Debug for H1Client {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("H1Client")
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl H1Client {
     pub(super) fn new(connect_timeout: Duration) -> Self {
-        Self { pool: Arc::new(Pool::default()), connect_timeout }
+        Self { pool: Arc::new(Pool::default()), connect_timeout, tls: None }
     }
 
     /// Whether the URL can go through this client: `http` or `https`, no user name or
@@ -386,7 +397,10 @@ impl H1Client {
             let name = rustls::pki_types::ServerName::try_from(target.host.to_string()).map_err(|error| {
                 UpstreamError::new(ErrorKind::Connect, format!("bad TLS server name: {error}"))
             })?;
-            let connector = tls_connector()?;
+            let connector = match &self.tls {
+                Some(connector) => connector.clone(),
+                None => tls_connector()?,
+            };
             let stream = tokio::time::timeout_at(deadline, connector.connect(name, tcp))
                 .await
                 .map_err(|_| timed_out())?
@@ -491,23 +505,27 @@ impl Stream for DrivenBody {
     }
 }
 
-/// The TLS connector, built at the first `https` connection.
+/// The TLS connector with the webpki roots, built at the first `https` connection.
 fn tls_connector() -> Result<tokio_rustls::TlsConnector, UpstreamError> {
     static CONNECTOR: OnceLock<Result<tokio_rustls::TlsConnector, String>> = OnceLock::new();
     CONNECTOR
         .get_or_init(|| {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-            let mut config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|error| error.to_string())?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            config.alpn_protocols = vec![b"http/1.1".to_vec()];
-            Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+            connector_with(rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
         })
         .clone()
         .map_err(|error| UpstreamError::new(ErrorKind::Connect, format!("TLS set-up failed: {error}")))
+}
+
+/// A TLS connector trusting `roots`, offering HTTP/1.1 by ALPN.
+fn connector_with(roots: rustls::RootCertStore) -> Result<tokio_rustls::TlsConnector, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| error.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
 /// A plain or a TLS connection.
@@ -589,16 +607,37 @@ mod tests {
     /// An upstream on 127.0.0.1 that answers every request with `body` (chunked when
     /// `chunks` > 1) and counts the connections it accepted.
     async fn upstream(after: After, chunks: usize) -> (String, Arc<AtomicUsize>) {
+        upstream_with(after, chunks, None).await
+    }
+
+    /// [`upstream`], over TLS as `localhost` when `tls` is given.
+    async fn upstream_with(
+        after: After,
+        chunks: usize,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> (String, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        let url = match tls {
+            Some(_) => format!("https://localhost:{port}/v1"),
+            None => format!("http://127.0.0.1:{port}/v1"),
+        };
         let accepted = Arc::new(AtomicUsize::new(0));
         let count = accepted.clone();
         tokio::spawn(async move {
             loop {
-                let (mut stream, _) = listener.accept().await.unwrap();
+                let (tcp, _) = listener.accept().await.unwrap();
                 count.fetch_add(1, Ordering::SeqCst);
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut stream: Pin<Box<dyn Io2>> = match tls {
+                        Some(acceptor) => match acceptor.accept(tcp).await {
+                            Ok(stream) => Box::pin(stream),
+                            Err(_) => return,
+                        },
+                        None => Box::pin(tcp),
+                    };
                     let mut buf = vec![0u8; 65536];
                     let mut seen = Vec::new();
                     loop {
@@ -634,6 +673,50 @@ mod tests {
             }
         });
         (url, accepted)
+    }
+
+    trait Io2: AsyncRead + AsyncWrite + Send {}
+    impl<T: AsyncRead + AsyncWrite + Send> Io2 for T {}
+
+    const CA: &[u8] = include_bytes!("../../tests/fixtures/tls/ca.pem");
+    const CERT: &[u8] = include_bytes!("../../tests/fixtures/tls/localhost.pem");
+    const KEY: &[u8] = include_bytes!("../../tests/fixtures/tls/localhost.key");
+
+    fn acceptor() -> tokio_rustls::TlsAcceptor {
+        use rustls::pki_types::pem::PemObject;
+        let certs = vec![rustls::pki_types::CertificateDer::from_pem_slice(CERT).unwrap()];
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(KEY).unwrap();
+        let config =
+            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .unwrap();
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn https_upstreams_are_verified_and_kept_alive() {
+        use rustls::pki_types::pem::PemObject;
+        let (url, accepted) = upstream_with(After::KeepAlive, 5, Some(acceptor())).await;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(rustls::pki_types::CertificateDer::from_pem_slice(CA).unwrap()).unwrap();
+        let trusting =
+            H1Client { tls: Some(connector_with(roots).unwrap()), ..H1Client::new(Duration::from_secs(5)) };
+        for _ in 0..3 {
+            assert!(String::from_utf8(get(&trusting, &url).await).unwrap().contains("data: 4"));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        // The webpki roots do not know the test CA.
+        let url = reqwest::Url::parse(&format!("{url}/x")).unwrap();
+        let error = H1Client::new(Duration::from_secs(5))
+            .send(Method::GET, &url, HeaderMap::new(), None)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(error.kind, ErrorKind::Connect);
+        assert!(error.short().contains("certificate"), "{}", error.short());
     }
 
     async fn get(client: &H1Client, url: &str) -> Vec<u8> {
