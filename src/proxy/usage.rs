@@ -45,9 +45,12 @@ enum Message {
 #[derive(Clone, Debug)]
 pub struct UsageSink {
     sender: mpsc::Sender<Message>,
-    /// The writer thread, woken by [`UsageSink::flush`] (rows never wake it: it sleeps out
-    /// its batch window and then drains them).
+    /// The writer thread, woken by [`UsageSink::flush`] and by the row that makes
+    /// [`WAKE_AT`] rows waiting (other rows never wake it: it sleeps out its batch window
+    /// and then drains them).
     writer: Option<std::thread::Thread>,
+    /// Rows sent and not yet taken by the writer.
+    waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for Message {
@@ -63,17 +66,25 @@ impl UsageSink {
     /// Start the writer thread for the db under `aigate_home`.
     pub fn start(aigate_home: PathBuf) -> Self {
         let (sender, receiver) = mpsc::channel::<Message>();
+        let waiting = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let taken = waiting.clone();
         let spawned = std::thread::Builder::new()
             .name("aigate-usage".into())
-            .spawn(move || writer(&aigate_home, &receiver));
+            .spawn(move || writer(&aigate_home, &receiver, &taken));
         // Without a thread the receiver is gone and rows are dropped at send time.
         let writer = spawned.ok().map(|handle| handle.thread().clone());
-        Self { sender, writer }
+        Self { sender, writer, waiting }
     }
 
     /// Queue a row (never blocks).
     pub fn record(&self, row: UsageRow) {
+        let waiting = self.waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let _ = self.sender.send(Message::Row(Box::new(row)));
+        if waiting == WAKE_AT {
+            if let Some(writer) = &self.writer {
+                writer.unpark();
+            }
+        }
     }
 
     /// Wait until every row queued before this call is written.
@@ -88,11 +99,19 @@ impl UsageSink {
     }
 }
 
-/// Rows are gathered for up to this long (or [`BATCH_ROWS`]) into one transaction.
+/// Rows are gathered for up to this long (or until [`WAKE_AT`] wait) into one transaction
+/// of at most [`BATCH_ROWS`].
 const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
 const BATCH_ROWS: usize = 1024;
+/// Under load the writer is woken once this many rows wait, so the rows held in memory
+/// stay few (a 100 ms window at 40k requests a second would hold 4,000: megabytes).
+const WAKE_AT: usize = 256;
 
-fn writer(aigate_home: &std::path::Path, receiver: &mpsc::Receiver<Message>) {
+fn writer(
+    aigate_home: &std::path::Path,
+    receiver: &mpsc::Receiver<Message>,
+    waiting: &std::sync::atomic::AtomicUsize,
+) {
     // Retention: once per writer, before the first row, on this thread (off the request path).
     crate::stats::retention::prune_at_start(aigate_home);
     let mut connection = None;
@@ -108,7 +127,10 @@ fn writer(aigate_home: &std::path::Path, receiver: &mpsc::Receiver<Message>) {
         loop {
             while let Some(message) = next.take() {
                 match message {
-                    Message::Row(row) => rows.push(row),
+                    Message::Row(row) => {
+                        waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                        rows.push(row);
+                    }
                     Message::Flush(ack) => acks.push(ack),
                 }
                 if rows.len() < BATCH_ROWS {
@@ -116,7 +138,7 @@ fn writer(aigate_home: &std::path::Path, receiver: &mpsc::Receiver<Message>) {
                 }
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if !acks.is_empty() || rows.len() >= BATCH_ROWS || left.is_zero() {
+            if !acks.is_empty() || rows.len() >= WAKE_AT || left.is_zero() {
                 break;
             }
             std::thread::park_timeout(left);
@@ -128,6 +150,9 @@ fn writer(aigate_home: &std::path::Path, receiver: &mpsc::Receiver<Message>) {
                     // Usage rows may lose the last instants on power loss; WAL keeps the
                     // db itself consistent. This saves an fsync per batch.
                     let _ = connection.pragma_update(None, "synchronous", "NORMAL");
+                    // The writer only appends: a small page cache (SQLite's default is
+                    // 2 MiB) keeps the proxy's memory down.
+                    let _ = connection.pragma_update(None, "cache_size", -128);
                 });
             }
             if let Some(connection) = connection.as_mut() {
