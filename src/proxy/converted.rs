@@ -110,9 +110,9 @@ pub async fn attempt(
     );
     let client_stream = converted.ctx.client_stream();
     let ctx = converted.ctx;
-    let body = Some(bytes::Bytes::from(converted.body));
+    let body = Some(super::transport::OutBody::Whole(Some(bytes::Bytes::from(converted.body))));
     let Sent { response, status, ttfb_ms } =
-        match send(link, request, Method::POST, url, headers, body, key.as_ref()).await {
+        match send(link, request, Method::POST, url, headers, body, key.as_ref(), None).await {
             Ok(sent) => sent,
             Err((reason, status, retry_after)) => return fail(reason, status, retry_after),
         };

@@ -268,6 +268,33 @@ impl Chain {
         Ok(Self { links, any_blind })
     }
 
+    /// The one link a request of `api` goes to when no other could take over from it, if
+    /// that link can take the body as it arrives: it speaks `api` itself (no conversion),
+    /// sends the model as asked (no `model_map`, no `default_model`; the Gemini API maps
+    /// it in the path), and its transport streams; and no link of the chain needs the body
+    /// looked through for images.
+    pub fn streams_to(&self, api: Option<Api>) -> Option<usize> {
+        let api = api?;
+        if self.any_blind {
+            return None;
+        }
+        let (order, _) = self.plan(Some(api), false);
+        let [index] = order[..] else {
+            return None;
+        };
+        let link = &self.links[index];
+        if !link.transport.streams() {
+            return None;
+        }
+        match &link.entry {
+            ChainEntry::Official => Some(index),
+            ChainEntry::Provider(provider) => (provider.speaks(api)
+                && (api == Api::Gemini
+                    || (provider.model_map.is_empty() && provider.default_model.is_none())))
+            .then_some(index),
+        }
+    }
+
     /// The links to try, in order, and the ones skipped with why.
     pub fn plan(&self, api: Option<Api>, has_images: bool) -> (Vec<usize>, Vec<Attempt>) {
         let now = Instant::now();
@@ -347,7 +374,7 @@ impl Link {
         method: axum::http::Method,
         url: UpstreamUrl,
         headers: axum::http::HeaderMap,
-        body: Option<bytes::Bytes>,
+        body: Option<super::transport::OutBody>,
     ) -> std::result::Result<super::transport::UpstreamResponse, super::transport::UpstreamError> {
         self.transport.send(method, url, headers, body).await
     }

@@ -18,6 +18,7 @@
 //!   closes the upstream connection.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -25,10 +26,11 @@ use axum::http::{HeaderMap, HeaderName, Method, Response, StatusCode, header};
 use futures_util::StreamExt;
 
 use super::body::{Draft, TappedBody, Watch};
-use super::error::{Attempt, strip_hop_by_hop};
+use super::error::{Attempt, ErrorShape, strip_hop_by_hop};
 use super::failover::{Failure, Link, PickedKey, UpstreamUrl, parse_retry_after};
+use super::streamed::{Scan, StreamedBody};
 use super::tap::Tap;
-use super::transport::{ErrorKind, UpstreamError, UpstreamResponse};
+use super::transport::{ErrorKind, OutBody, UpstreamError, UpstreamResponse};
 use super::upstream::{rewrite_model, upstream_headers, upstream_url};
 use super::usage::UsageRow;
 use super::{ChainEntry, Request, Route, State};
@@ -90,16 +92,32 @@ pub async fn attempt(
             Route::CountTokens | Route::Models | Route::GeminiCountTokens | Route::GeminiModels => {}
         }
     }
-    pass_through(state, link, request, headers, attempts_so_far).await
+    pass_through(state, link, request, headers, attempts_so_far, None).await
 }
 
-/// Try `link` once with the request as it is (only `model` mapped).
+/// Try the one link that can serve `request` with its body passed on as it arrives (see
+/// [`super::streamed`]; [`super::failover::Chain::streams_to`] picked the link: it speaks
+/// the request's API and sends the model as asked).
+pub async fn attempt_streamed(
+    state: &State,
+    link: &Link,
+    request: &Request,
+    headers: HeaderMap,
+    body: StreamedBody,
+) -> Attempted {
+    pass_through(state, link, request, headers, 0, Some(body)).await
+}
+
+/// Try `link` once with the request as it is (only `model` mapped); `streamed` is the
+/// body when it is passed on as it arrives (then `request.body` is empty, and the model
+/// and the stream flag are known once it has passed).
 async fn pass_through(
     state: &State,
     link: &Link,
     request: &Request,
     headers: HeaderMap,
     attempts_so_far: u32,
+    streamed: Option<StreamedBody>,
 ) -> Attempted {
     let key = link.pick_key();
     let model_sent = match &link.entry {
@@ -122,12 +140,30 @@ async fn pass_through(
         failed(link, key.as_ref(), reason, status, retry_after)
     };
 
-    let body = (request.method != Method::GET).then_some(body);
-    let sent = send(link, request, request.method.clone(), url, headers, body, key.as_ref()).await;
+    let watch = streamed.as_ref().map(|body| (body.ended(), body.scan()));
+    let body = match streamed {
+        Some(streamed) => Some(OutBody::Streamed(Box::new(streamed))),
+        None => (request.method != Method::GET).then_some(OutBody::Whole(Some(body))),
+    };
+    let sent =
+        send(link, request, request.method.clone(), url, headers, body, key.as_ref(), watch.clone()).await;
+    // What the scan of a streamed body found: the model as asked (and sent: such a link
+    // maps none).
+    let scanned = watch.as_ref().and_then(|(_, scan)| scan.lock().ok().and_then(|scan| scan.model.clone()));
     let Sent { response, status, ttfb_ms } = match sent {
         Ok(sent) => sent,
-        Err((reason, status, retry_after)) => return fail(reason, status, retry_after),
+        Err((reason, status, retry_after)) => {
+            // A body the client cut, or one over the limit or too slow, is the client's.
+            let refused = watch
+                .as_ref()
+                .and_then(|(_, scan)| scan.lock().ok().and_then(|mut scan| scan.refused.take()));
+            if let Some(error) = refused {
+                return Attempted::Committed(error.into_response(ErrorShape::for_api(request.route.api())));
+            }
+            return fail(reason, status, retry_after);
+        }
     };
+    let model_sent = model_sent.or_else(|| scanned.clone());
     let UpstreamResponse { headers: response_headers, body: mut upstream, .. } = response;
     let is_sse = response_headers
         .get(header::CONTENT_TYPE)
@@ -206,7 +242,7 @@ async fn pass_through(
             headers.insert(HeaderName::from_static("x-aigate-provider"), value.clone());
         }
     }
-    let row = UsageRow {
+    let mut row = UsageRow {
         error_class: (!status.is_success()).then(|| format!("http_{}", status.as_u16())),
         ..request.usage_row(
             api,
@@ -218,6 +254,9 @@ async fn pass_through(
             attempts_so_far + 1,
         )
     };
+    if row.model_requested.is_none() {
+        row.model_requested = scanned;
+    }
     let tapped = TappedBody {
         held,
         upstream: if ended { None } else { Some(upstream) },
@@ -263,11 +302,30 @@ pub(super) async fn send(
     method: Method,
     url: UpstreamUrl,
     headers: HeaderMap,
-    body: Option<bytes::Bytes>,
+    body: Option<OutBody>,
     key: Option<&PickedKey<'_>>,
+    streamed: Option<(Arc<tokio::sync::Notify>, Arc<Mutex<Scan>>)>,
 ) -> Result<Sent, (String, Option<u16>, Option<Duration>)> {
-    let headers_within = link.headers_within(request.stream);
-    let response = match tokio::time::timeout(headers_within, link.send(method, url, headers, body)).await {
+    let sending = link.send(method, url, headers, body);
+    let mut headers_within = link.headers_within(request.stream);
+    let answer = match streamed {
+        None => tokio::time::timeout(headers_within, sending).await,
+        Some((ended, scan)) => {
+            // The time to the answer's head counts from the body's end: until then only
+            // the body's own deadlines apply (its stream flag is known then).
+            tokio::pin!(sending);
+            tokio::select! {
+                biased;
+                answer = &mut sending => Ok(answer),
+                () = ended.notified() => {
+                    let stream = scan.lock().ok().and_then(|scan| scan.stream).unwrap_or(request.stream);
+                    headers_within = link.headers_within(stream);
+                    tokio::time::timeout(headers_within, sending).await
+                }
+            }
+        }
+    };
+    let response = match answer {
         Err(_) => return Err((format!("no response headers within {}", human(headers_within)), None, None)),
         Ok(Err(error)) => return Err((describe_send_error(&error), None, None)),
         Ok(Ok(response)) => response,

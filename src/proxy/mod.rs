@@ -21,6 +21,7 @@ pub mod failover;
 pub mod forward;
 pub mod probe;
 pub mod server;
+pub mod streamed;
 pub mod tap;
 pub mod transport;
 pub mod upstream;

@@ -133,7 +133,7 @@ async fn probe_all(provider: &Provider, model: &str, progress: Report<'_>) -> Re
             axum::http::Method::POST,
             super::failover::UpstreamUrl::Text(url.clone()),
             headers,
-            Some(bytes::Bytes::from(body.to_string())),
+            Some(super::transport::OutBody::Whole(Some(bytes::Bytes::from(body.to_string())))),
         );
         let outcome = tokio::time::timeout(timeout, sent).await;
         let latency_ms = Some(started.elapsed().as_millis() as u64);

@@ -24,6 +24,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::{ErrorShape, ProxyError, strip_hop_by_hop};
 use super::forward::{self, Attempted};
+use super::streamed::StreamedBody;
 use super::usage::UsageRow;
 use super::{HOP_HEADER, Request, Route, State};
 
@@ -93,9 +94,25 @@ async fn handle_inner(
     if declared.is_some_and(|length| length > state.body_limit as u64) {
         return Err((ProxyError::BodyTooLarge(state.body_limit), shape));
     }
-    let body = read_body(body, state.body_limit, declared, &state.body_timeouts)
-        .await
-        .map_err(|error| (error, shape))?;
+    // A large body that only one link can take is passed on as it arrives; any other is
+    // read whole first (failover may send it again, the model may be mapped).
+    let streamed_to = (parts.method == Method::POST
+        && matches!(route, Route::Responses | Route::Chat | Route::Messages | Route::Gemini)
+        && declared.is_none_or(|length| length >= STREAM_FROM))
+    .then(|| state.chain.streams_to(route.api()))
+    .flatten();
+    let (body, streamed) = match streamed_to {
+        Some(index) => (
+            bytes::Bytes::new(),
+            Some((index, StreamedBody::new(body, state.body_limit, declared, &state.body_timeouts))),
+        ),
+        None => (
+            read_body(body, state.body_limit, declared, &state.body_timeouts)
+                .await
+                .map_err(|error| (error, shape))?,
+            None,
+        ),
+    };
     let mut headers = parts.headers;
     clean_headers(state, &mut headers);
     let (mut model, has_images, mut stream) = inspect_body(&body, state.chain.any_blind);
@@ -129,6 +146,18 @@ async fn handle_inner(
         client,
     };
 
+    if let Some((index, body)) = streamed {
+        let link = &state.chain.links[index];
+        let headers = std::mem::take(&mut request.headers);
+        return match forward::attempt_streamed(state, link, &request, headers, body).await {
+            Attempted::Committed(response) => Ok(response),
+            Attempted::Failed(attempt) => {
+                let error = ProxyError::Exhausted(vec![attempt]);
+                record_exhausted(state, &request, &error, 1);
+                Err((error, shape))
+            }
+        };
+    }
     let (order, mut attempts) = state.chain.plan(route.api(), request.has_images);
     let mut sent = 0;
     let last = order.len().saturating_sub(1);
@@ -146,24 +175,36 @@ async fn handle_inner(
             }
         }
     }
-    let last = attempts.iter().rev().find(|attempt| attempt.sent).map(|attempt| attempt.provider.clone());
     let error = ProxyError::Exhausted(attempts);
+    record_exhausted(state, &request, &error, sent);
+    Err((error, shape))
+}
+
+/// The usage row of a request no link served.
+fn record_exhausted(state: &State, request: &Request, error: &ProxyError, sent: u32) {
+    let ProxyError::Exhausted(attempts) = error else {
+        return;
+    };
+    let last = attempts.iter().rev().find(|attempt| attempt.sent).map(|attempt| attempt.provider.clone());
     state.usage.record(UsageRow {
-        ts_ms,
+        ts_ms: request.ts_ms,
         request_id: request.request_id.clone(),
         session_id: request.session_id.clone(),
         client: request.client.clone(),
-        api: route.api().map(|api| api.name().to_string()),
+        api: request.route.api().map(|api| api.name().to_string()),
         provider: last,
         model_requested: request.model.clone(),
         status: Some(error.status().as_u16()),
-        duration_ms: Some(started.elapsed().as_millis() as i64),
+        duration_ms: Some(request.started.elapsed().as_millis() as i64),
         error_class: Some(error.class().to_string()),
         attempts: sent,
         ..UsageRow::default()
     });
-    Err((error, shape))
 }
+
+/// A body declared at least this long (or of no declared length) is passed on as it
+/// arrives when only one link can take it: a small one arrives in one read anyway.
+const STREAM_FROM: u64 = 256 << 10;
 
 fn match_route(method: &Method, suffix: &str) -> Result<Route, ProxyError> {
     let route = match suffix {

@@ -29,7 +29,6 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use http_body_util::Full;
 use hyper::body::{Body as _, Incoming};
 use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
@@ -37,6 +36,46 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::failover::UpstreamUrl;
+
+/// A request's body on its way upstream: whole, or the client's as it arrives.
+#[derive(Debug)]
+pub(super) enum OutBody {
+    Whole(Option<Bytes>),
+    Streamed(Box<super::streamed::StreamedBody>),
+}
+
+impl hyper::body::Body for OutBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        match self.get_mut() {
+            OutBody::Whole(bytes) => {
+                Poll::Ready(bytes.take().map(|bytes| Ok(hyper::body::Frame::data(bytes))))
+            }
+            OutBody::Streamed(body) => Pin::new(body.as_mut()).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            OutBody::Whole(bytes) => bytes.is_none(),
+            OutBody::Streamed(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            OutBody::Whole(bytes) => {
+                hyper::body::SizeHint::with_exact(bytes.as_ref().map_or(0, |bytes| bytes.len() as u64))
+            }
+            OutBody::Streamed(body) => body.size_hint(),
+        }
+    }
+}
 
 /// An upstream answer's body as a stream of chunks.
 pub(super) type Upstream = Pin<Box<dyn Stream<Item = Result<Bytes, UpstreamError>> + Send>>;
@@ -106,13 +145,19 @@ pub(super) enum Transport {
 }
 
 impl Transport {
-    /// Send one request and wait for the answer's head. `body` is `None` for a GET.
+    /// Whether a request body can be streamed over this transport.
+    pub(super) fn streams(&self) -> bool {
+        matches!(self, Transport::Direct(_))
+    }
+
+    /// Send one request and wait for the answer's head. `body` is `None` for a GET; a
+    /// streamed body goes only over [`Transport::Direct`] ([`Transport::streams`]).
     pub(super) async fn send(
         &self,
         method: Method,
         url: UpstreamUrl,
         headers: HeaderMap,
-        body: Option<Bytes>,
+        body: Option<OutBody>,
     ) -> Result<UpstreamResponse, UpstreamError> {
         match self {
             Transport::Direct(client) => {
@@ -131,8 +176,14 @@ impl Transport {
                 };
                 let builder = builder.headers(headers);
                 let builder = match body {
-                    Some(body) => builder.body(body),
-                    None => builder,
+                    Some(OutBody::Whole(Some(body))) => builder.body(body),
+                    Some(OutBody::Whole(None)) | None => builder,
+                    Some(OutBody::Streamed(_)) => {
+                        return Err(UpstreamError::new(
+                            ErrorKind::Other,
+                            "a streamed body needs the own client",
+                        ));
+                    }
                 };
                 let mut response = builder.send().await?;
                 Ok(UpstreamResponse {
@@ -190,8 +241,8 @@ impl Origin {
 /// One keep-alive connection: the handle requests are sent on, and the connection itself,
 /// polled by whoever uses it.
 struct Conn {
-    sender: SendRequest<Full<Bytes>>,
-    driver: Pin<Box<Connection<TokioIo<Io>, Full<Bytes>>>>,
+    sender: SendRequest<OutBody>,
+    driver: Pin<Box<Connection<TokioIo<Io>, OutBody>>>,
     /// The driver has finished: the connection is closed.
     closed: bool,
     idle_since: Instant,
@@ -283,7 +334,7 @@ impl H1Client {
         method: Method,
         url: &reqwest::Url,
         mut headers: HeaderMap,
-        body: Option<Bytes>,
+        body: Option<OutBody>,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let target = Target::of(url)?;
         let uri: hyper::Uri = target
@@ -301,7 +352,7 @@ impl H1Client {
             // What reqwest sends by default.
             headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
         }
-        let mut request = hyper::Request::new(Full::new(body.unwrap_or_default()));
+        let mut request = hyper::Request::new(body.unwrap_or(OutBody::Whole(None)));
         *request.method_mut() = method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
@@ -721,8 +772,10 @@ mod tests {
 
     async fn get(client: &H1Client, url: &str) -> Vec<u8> {
         let url = reqwest::Url::parse(&format!("{url}/chat/completions")).unwrap();
-        let response =
-            client.send(Method::POST, &url, HeaderMap::new(), Some(Bytes::from_static(b"{}"))).await.unwrap();
+        let response = client
+            .send(Method::POST, &url, HeaderMap::new(), Some(OutBody::Whole(Some(Bytes::from_static(b"{}")))))
+            .await
+            .unwrap();
         assert_eq!(response.status, StatusCode::OK);
         let mut body = response.body;
         let mut all = Vec::new();

@@ -1424,3 +1424,5 @@ async fn gemini_count_tokens_and_models_are_answered_locally_without_the_gemini_
     assert_eq!(json_of(models).await["models"][0]["name"], "models/deepseek-chat");
     assert!(upstream.requests().is_empty());
 }
+
+mod streamed;
