@@ -191,9 +191,24 @@ const MODEL_LIMIT: usize = 512;
 
 impl TopScan {
     pub fn feed(&mut self, chunk: &[u8]) {
-        for &byte in chunk {
-            self.byte(byte);
+        let mut at = 0;
+        while at < chunk.len() {
+            // Inside a string nothing is kept: skip to its next quote or backslash.
+            if self.in_string && !self.escaped && !self.collecting() {
+                match memchr::memchr2(b'"', b'\\', &chunk[at..]) {
+                    Some(offset) => at += offset,
+                    None => return,
+                }
+            }
+            self.byte(chunk[at]);
+            at += 1;
         }
+    }
+
+    /// Whether the string being read is kept: a top-level key, or the `model` value.
+    fn collecting(&self) -> bool {
+        self.depth == 1
+            && (self.expect == Expect::Key || (self.expect == Expect::Value && self.current == Field::Model))
     }
 
     fn byte(&mut self, byte: u8) {
