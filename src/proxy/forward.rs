@@ -140,7 +140,7 @@ async fn pass_through(
         failed(link, key.as_ref(), reason, status, retry_after)
     };
 
-    let watch = streamed.as_ref().map(|body| (body.ended(), body.scan()));
+    let watch = streamed.as_ref().map(|body| (body.ended(), body.scan(), body.deadline()));
     let body = match streamed {
         Some(streamed) => Some(OutBody::Streamed(Box::new(streamed))),
         None => (request.method != Method::GET).then_some(OutBody::Whole(Some(body))),
@@ -149,14 +149,15 @@ async fn pass_through(
         send(link, request, request.method.clone(), url, headers, body, key.as_ref(), watch.clone()).await;
     // What the scan of a streamed body found: the model as asked (and sent: such a link
     // maps none).
-    let scanned = watch.as_ref().and_then(|(_, scan)| scan.lock().ok().and_then(|scan| scan.model.clone()));
+    let scanned =
+        watch.as_ref().and_then(|(_, scan, _)| scan.lock().ok().and_then(|scan| scan.model.clone()));
     let Sent { response, status, ttfb_ms } = match sent {
         Ok(sent) => sent,
         Err((reason, status, retry_after)) => {
             // A body the client cut, or one over the limit or too slow, is the client's.
             let refused = watch
                 .as_ref()
-                .and_then(|(_, scan)| scan.lock().ok().and_then(|mut scan| scan.refused.take()));
+                .and_then(|(_, scan, _)| scan.lock().ok().and_then(|mut scan| scan.refused.take()));
             if let Some(error) = refused {
                 return Attempted::Committed(error.into_response(ErrorShape::for_api(request.route.api())));
             }
@@ -304,31 +305,35 @@ pub(super) async fn send(
     headers: HeaderMap,
     body: Option<OutBody>,
     key: Option<&PickedKey<'_>>,
-    streamed: Option<(Arc<tokio::sync::Notify>, Arc<Mutex<Scan>>)>,
+    streamed: Option<(Arc<tokio::sync::Notify>, Arc<Mutex<Scan>>, tokio::time::Instant)>,
 ) -> Result<Sent, (String, Option<u16>, Option<Duration>)> {
     let sending = link.send(method, url, headers, body);
     let mut headers_within = link.headers_within(request.stream);
+    // `None`: no answer's head in time.
     let answer = match streamed {
-        None => tokio::time::timeout(headers_within, sending).await,
-        Some((ended, scan)) => {
-            // The time to the answer's head counts from the body's end: until then only
-            // the body's own deadlines apply (its stream flag is known then).
+        None => tokio::time::timeout(headers_within, sending).await.ok(),
+        Some((ended, scan, body_deadline)) => {
+            // The time to the answer's head counts from the body's end (its stream flag is
+            // known then); until then the body's deadlines apply, and an upstream that
+            // stops reading it still gets no more than the body's whole time plus that.
             tokio::pin!(sending);
+            let bound = tokio::time::sleep_until(body_deadline + headers_within);
             tokio::select! {
                 biased;
-                answer = &mut sending => Ok(answer),
+                answer = &mut sending => Some(answer),
+                () = bound => None,
                 () = ended.notified() => {
                     let stream = scan.lock().ok().and_then(|scan| scan.stream).unwrap_or(request.stream);
                     headers_within = link.headers_within(stream);
-                    tokio::time::timeout(headers_within, sending).await
+                    tokio::time::timeout(headers_within, sending).await.ok()
                 }
             }
         }
     };
     let response = match answer {
-        Err(_) => return Err((format!("no response headers within {}", human(headers_within)), None, None)),
-        Ok(Err(error)) => return Err((describe_send_error(&error), None, None)),
-        Ok(Ok(response)) => response,
+        None => return Err((format!("no response headers within {}", human(headers_within)), None, None)),
+        Some(Err(error)) => return Err((describe_send_error(&error), None, None)),
+        Some(Ok(response)) => response,
     };
     let ttfb_ms = request.started.elapsed().as_millis() as i64;
     let status = response.status;

@@ -98,7 +98,7 @@ async fn handle_inner(
     // read whole first (failover may send it again, the model may be mapped).
     let streamed_to = (parts.method == Method::POST
         && matches!(route, Route::Responses | Route::Chat | Route::Messages | Route::Gemini)
-        && declared.is_none_or(|length| length >= STREAM_FROM))
+        && declared.is_some_and(|length| length >= STREAM_FROM))
     .then(|| state.chain.streams_to(route.api()))
     .flatten();
     let (body, streamed) = match streamed_to {
@@ -202,8 +202,9 @@ fn record_exhausted(state: &State, request: &Request, error: &ProxyError, sent: 
     });
 }
 
-/// A body declared at least this long (or of no declared length) is passed on as it
-/// arrives when only one link can take it: a small one arrives in one read anyway.
+/// A body declared at least this long is passed on as it arrives when only one link can
+/// take it: a small one arrives in one read anyway. A body of no declared length is read
+/// whole, so that the upstream gets a Content-Length (some refuse chunked requests).
 const STREAM_FROM: u64 = 256 << 10;
 
 fn match_route(method: &Method, suffix: &str) -> Result<Route, ProxyError> {

@@ -42,6 +42,8 @@ pub struct StreamedBody {
     idle: std::time::Duration,
     deadline: tokio::time::Instant,
     sleep: Pin<Box<tokio::time::Sleep>>,
+    /// The scan's results were handed over ([`StreamedBody::end`]).
+    ended_once: bool,
 }
 
 impl std::fmt::Debug for StreamedBody {
@@ -66,7 +68,13 @@ impl StreamedBody {
             idle: timeouts.idle,
             deadline,
             sleep: Box::pin(tokio::time::sleep_until((now + timeouts.idle).min(deadline))),
+            ended_once: false,
         }
+    }
+
+    /// When the body must have arrived whole.
+    pub fn deadline(&self) -> tokio::time::Instant {
+        self.deadline
     }
 
     /// The scan's results, readable while the body is on its way.
@@ -79,7 +87,13 @@ impl StreamedBody {
         self.ended.clone()
     }
 
+    /// Hand the scan's results over, once: at the body's end, when it was cut, or when
+    /// hyper stops polling it (its declared length went out, or the answer came first).
     fn end(&mut self, refused: Option<ProxyError>) {
+        if self.ended_once {
+            return;
+        }
+        self.ended_once = true;
         if let Ok(mut shared) = self.shared.lock() {
             shared.model = self.scan.model.take();
             shared.stream = self.scan.stream;
@@ -110,8 +124,13 @@ impl Body for StreamedBody {
                     return Poll::Ready(Some(Err(std::io::Error::other("the request body is too large"))));
                 }
                 this.scan.feed(data);
-                let next = (tokio::time::Instant::now() + this.idle).min(this.deadline);
-                this.sleep.as_mut().reset(next);
+                if this.incoming.is_end_stream() {
+                    // Its declared length is in: hyper polls no further.
+                    this.end(None);
+                } else {
+                    let next = (tokio::time::Instant::now() + this.idle).min(this.deadline);
+                    this.sleep.as_mut().reset(next);
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(error))) => {
@@ -143,6 +162,12 @@ impl Body for StreamedBody {
             Some(length) => SizeHint::with_exact(length),
             None => SizeHint::default(),
         }
+    }
+}
+
+impl Drop for StreamedBody {
+    fn drop(&mut self) {
+        self.end(None);
     }
 }
 

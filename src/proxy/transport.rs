@@ -213,6 +213,8 @@ pub(super) struct H1Client {
 #[derive(Debug, Default)]
 struct Pool {
     origins: Mutex<Vec<OriginSlot>>,
+    /// A task closes idle connections that expired or that the upstream closed.
+    reaper: std::sync::atomic::AtomicBool,
 }
 
 /// One origin's idle connections, oldest first, and its `Host` value.
@@ -262,6 +264,15 @@ impl Conn {
         }
         self.closed
     }
+}
+
+/// A target's origin, owned, for returning a connection to the pool.
+#[derive(Debug)]
+struct OwnedTarget {
+    tls: bool,
+    host: String,
+    port: u16,
+    authority: String,
 }
 
 /// The split views of a URL the client needs.
@@ -356,6 +367,9 @@ impl H1Client {
         *request.method_mut() = method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
+        // A request hyper gives back unsent goes again on another connection (at most
+        // twice: a fresh connection that closes at once is not tried forever).
+        let mut retries = 0;
         loop {
             let (mut current, reused) = match conn.take() {
                 Some(found) => (found, true),
@@ -363,7 +377,7 @@ impl H1Client {
             };
             let answer = current.sender.try_send_request(request);
             let mut answer = std::pin::pin!(answer);
-            let result = poll_fn(|cx| {
+            let outcome = poll_fn(|cx| {
                 let closed = current.drive(cx);
                 match answer.as_mut().poll(cx) {
                     Poll::Pending if closed => Poll::Ready(None),
@@ -372,14 +386,19 @@ impl H1Client {
                 }
             })
             .await;
-            match result {
+            let mut error = match outcome {
                 Some(Ok(response)) => {
                     let (parts, body) = response.into_parts();
                     let body = DrivenBody {
                         body,
                         conn: Some(current),
                         pool: self.pool.clone(),
-                        target: (target.tls, target.host.to_string(), target.port),
+                        target: OwnedTarget {
+                            tls: target.tls,
+                            host: target.host.to_string(),
+                            port: target.port,
+                            authority: target.authority.to_string(),
+                        },
                     };
                     return Ok(UpstreamResponse {
                         status: parts.status,
@@ -387,20 +406,29 @@ impl H1Client {
                         body: Box::pin(body),
                     });
                 }
-                Some(Err(mut error)) => match error.take_message() {
-                    // Given back unsent: a pooled connection the upstream had closed.
-                    Some(unsent) if reused => {
-                        request = unsent;
-                        conn = self.checkout(&target).0;
-                    }
-                    _ => return Err(UpstreamError::from(error.into_error())),
-                },
+                Some(Err(error)) => error,
                 None => {
-                    return Err(UpstreamError::new(
-                        ErrorKind::Other,
-                        "the connection closed before the answer",
-                    ));
+                    // The connection ended before it took the request: dropping it hands
+                    // the request back.
+                    drop(current);
+                    match answer.await {
+                        Ok(_) => {
+                            return Err(UpstreamError::new(
+                                ErrorKind::Other,
+                                "the connection closed before the answer",
+                            ));
+                        }
+                        Err(error) => error,
+                    }
                 }
+            };
+            match error.take_message() {
+                Some(unsent) if reused || retries < 2 => {
+                    retries += 1;
+                    request = unsent;
+                    conn = self.checkout(&target).0;
+                }
+                _ => return Err(UpstreamError::from(error.into_error())),
             }
         }
     }
@@ -408,29 +436,37 @@ impl H1Client {
     /// An idle connection to the target's origin that is still open and ready, and the
     /// origin's `Host` value when it is known.
     fn checkout(&self, target: &Target<'_>) -> (Option<Conn>, Option<HeaderValue>) {
-        let Ok(mut origins) = self.pool.origins.lock() else {
-            return (None, None);
-        };
-        let Some(slot) =
-            origins.iter_mut().find(|slot| slot.origin.matches(target.tls, target.host, target.port))
-        else {
-            return (None, None);
-        };
-        let host = Some(slot.host.clone());
-        let now = Instant::now();
-        let expired =
-            slot.idle.iter().take_while(|conn| now.duration_since(conn.idle_since) >= IDLE_TIMEOUT).count();
-        slot.idle.drain(..expired);
-        while let Some(mut conn) = slot.idle.pop() {
-            // A poll lets the connection notice that the upstream closed it, and moves its
-            // wake-ups to this task.
+        let mut host = None;
+        loop {
+            let candidate = {
+                let Ok(mut origins) = self.pool.origins.lock() else {
+                    return (None, host);
+                };
+                let Some(slot) =
+                    origins.iter_mut().find(|slot| slot.origin.matches(target.tls, target.host, target.port))
+                else {
+                    return (None, host);
+                };
+                host = Some(slot.host.clone());
+                let now = Instant::now();
+                let expired = slot
+                    .idle
+                    .iter()
+                    .take_while(|conn| now.duration_since(conn.idle_since) >= IDLE_TIMEOUT)
+                    .count();
+                slot.idle.drain(..expired);
+                slot.idle.pop()
+            };
+            let Some(mut conn) = candidate else {
+                return (None, host);
+            };
+            // A poll (outside the lock) lets the connection notice that the upstream closed it.
             let waker = futures_util::task::noop_waker();
             let closed = conn.drive(&mut Context::from_waker(&waker));
             if !closed && !conn.sender.is_closed() && conn.sender.is_ready() {
                 return (Some(conn), host);
             }
         }
-        (None, host)
     }
 
     async fn connect(&self, target: &Target<'_>) -> Result<Conn, UpstreamError> {
@@ -439,11 +475,20 @@ impl H1Client {
             UpstreamError::new(ErrorKind::Connect, format!("connect timed out after {}s", within.as_secs()))
         };
         let deadline = tokio::time::Instant::now() + within;
-        let tcp = tokio::time::timeout_at(deadline, TcpStream::connect((target.host, target.port)))
+        // hyper-util's connector, as reqwest's: DNS off the runtime, every address tried,
+        // IPv6 and IPv4 raced (happy eyeballs), TCP_NODELAY.
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.enforce_http(false);
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(within));
+        let address: hyper::Uri = format!("http://{}", target.authority)
+            .parse()
+            .map_err(|_| UpstreamError::new(ErrorKind::Connect, "the URL's host is no valid authority"))?;
+        let tcp = tokio::time::timeout_at(deadline, tower_service::Service::call(&mut connector, address))
             .await
             .map_err(|_| timed_out())?
-            .map_err(|error| UpstreamError::new(ErrorKind::Connect, error.to_string()))?;
-        let _ = tcp.set_nodelay(true);
+            .map_err(|error| UpstreamError::innermost(ErrorKind::Connect, &error))?
+            .into_inner();
         let io = if target.tls {
             let name = rustls::pki_types::ServerName::try_from(target.host.to_string()).map_err(|error| {
                 UpstreamError::new(ErrorKind::Connect, format!("bad TLS server name: {error}"))
@@ -469,38 +514,83 @@ impl H1Client {
 }
 
 impl Pool {
-    /// Keep a connection whose answer was read to its end.
-    fn put(&self, (tls, host, port): &(bool, String, u16), mut conn: Conn, cx: &mut Context<'_>) {
+    /// Keep a connection whose answer was read to its end, if it is ready for the next
+    /// request (a connection still sending its request body, after an early answer, is not).
+    fn put(self: &Arc<Self>, target: &OwnedTarget, mut conn: Conn, cx: &mut Context<'_>) {
         // Let it finish the answer and ask for the next request.
-        if conn.drive(cx) || conn.sender.is_closed() {
+        if conn.drive(cx) || conn.sender.is_closed() || !conn.sender.is_ready() {
             return;
         }
         conn.idle_since = Instant::now();
         let Ok(mut origins) = self.origins.lock() else {
             return;
         };
-        if let Some(slot) = origins.iter_mut().find(|slot| slot.origin.matches(*tls, host, *port)) {
+        if let Some(slot) =
+            origins.iter_mut().find(|slot| slot.origin.matches(target.tls, &target.host, target.port))
+        {
             if slot.idle.len() < IDLE_PER_ORIGIN {
                 slot.idle.push(conn);
             }
-            return;
-        }
-        let authority = if (*tls && *port == 443) || (!*tls && *port == 80) {
-            host.clone()
-        } else if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        };
-        if let Ok(value) = HeaderValue::from_str(&authority) {
+        } else if let Ok(host) = HeaderValue::from_str(&target.authority) {
             origins.push(OriginSlot {
-                origin: Origin { tls: *tls, host: host.clone(), port: *port },
-                host: value,
+                origin: Origin { tls: target.tls, host: target.host.clone(), port: target.port },
+                host,
                 idle: vec![conn],
             });
         }
+        drop(origins);
+        if !self.reaper.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tokio::spawn(reap(Arc::downgrade(self)));
+        }
     }
 }
+
+/// Every [`REAP_EVERY`], close the idle connections that expired or that the upstream
+/// closed, until the pool is gone.
+async fn reap(pool: std::sync::Weak<Pool>) {
+    loop {
+        tokio::time::sleep(REAP_EVERY).await;
+        let Some(pool) = pool.upgrade() else {
+            return;
+        };
+        let idle: Vec<(usize, Vec<Conn>)> = match pool.origins.lock() {
+            Ok(mut origins) => origins
+                .iter_mut()
+                .enumerate()
+                .map(|(at, slot)| (at, std::mem::take(&mut slot.idle)))
+                .collect(),
+            Err(_) => return,
+        };
+        let waker = futures_util::task::noop_waker();
+        let now = Instant::now();
+        let kept: Vec<(usize, Vec<Conn>)> = idle
+            .into_iter()
+            .map(|(at, conns)| {
+                let open = conns
+                    .into_iter()
+                    .filter_map(|mut conn| {
+                        let fresh = now.duration_since(conn.idle_since) < IDLE_TIMEOUT;
+                        (fresh && !conn.drive(&mut Context::from_waker(&waker)) && !conn.sender.is_closed())
+                            .then_some(conn)
+                    })
+                    .collect();
+                (at, open)
+            })
+            .collect();
+        if let Ok(mut origins) = pool.origins.lock() {
+            for (at, mut conns) in kept {
+                if let Some(slot) = origins.get_mut(at) {
+                    // Oldest first: the kept ones go before those returned meanwhile.
+                    conns.append(&mut slot.idle);
+                    slot.idle = conns;
+                }
+            }
+        }
+    }
+}
+
+/// How often idle connections are looked at.
+const REAP_EVERY: Duration = Duration::from_secs(30);
 
 /// An answer's body, read by polling its connection in the reader's own task; the
 /// connection goes back to the pool when the body has ended.
@@ -508,7 +598,7 @@ struct DrivenBody {
     body: Incoming,
     conn: Option<Conn>,
     pool: Arc<Pool>,
-    target: (bool, String, u16),
+    target: OwnedTarget,
 }
 
 impl DrivenBody {
@@ -833,6 +923,22 @@ mod tests {
         drop(response);
         assert!(!get(&client, &url).await.is_empty());
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_host_header_is_the_urls_authority_and_the_connection_goes_to_its_address() {
+        for (url, host, port, authority) in [
+            ("http://[::1]:8080/v1/x?a=1", "::1", 8080, "[::1]:8080"),
+            ("https://[2001:db8::1]/v1", "2001:db8::1", 443, "[2001:db8::1]"),
+            ("https://api.example:443/v1", "api.example", 443, "api.example"),
+            ("http://127.0.0.1:9/v1", "127.0.0.1", 9, "127.0.0.1:9"),
+        ] {
+            let parsed = reqwest::Url::parse(url).unwrap();
+            let target = Target::of(&parsed).unwrap();
+            assert_eq!((target.host, target.port, target.authority), (host, port, authority), "{url}");
+        }
+        let parsed = reqwest::Url::parse("http://[::1]:8080/v1/x?a=1").unwrap();
+        assert_eq!(Target::of(&parsed).unwrap().path_and_query, "/v1/x?a=1");
     }
 
     #[tokio::test(flavor = "current_thread")]

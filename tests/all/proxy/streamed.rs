@@ -1,5 +1,6 @@
 //! A large body that only one link can take is passed upstream as it arrives; the body
-//! limit and deadlines still hold; a chain that can fail over still reads it whole.
+//! deadlines and the time to the answer's head still hold; a chain that can fail over
+//! still reads it whole.
 
 use futures_util::StreamExt;
 
@@ -36,8 +37,12 @@ async fn watching_upstream() -> (String, Arc<tokio::sync::Notify>, Arc<Mutex<Vec
     (base, first_bytes, bodies)
 }
 
-/// A request whose body the test sends piece by piece (no Content-Length).
-fn piecewise(proxy: &Proxy, path: &str) -> (mpsc::Sender<Bytes>, tokio::task::JoinHandle<reqwest::Response>) {
+/// A request of a declared `length` whose body the test sends piece by piece.
+fn piecewise(
+    proxy: &Proxy,
+    path: &str,
+    length: usize,
+) -> (mpsc::Sender<Bytes>, tokio::task::JoinHandle<reqwest::Response>) {
     let (sender, receiver) = mpsc::channel::<Bytes>(4);
     let pieces = futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|piece| (Ok::<_, std::io::Error>(piece), receiver))
@@ -47,6 +52,7 @@ fn piecewise(proxy: &Proxy, path: &str) -> (mpsc::Sender<Bytes>, tokio::task::Jo
         .post(proxy.url(path))
         .bearer_auth(TOKEN)
         .header("content-type", "application/json")
+        .header("content-length", length.to_string())
         .body(reqwest::Body::wrap_stream(pieces))
         .send();
     (sender, tokio::spawn(async move { request.await.unwrap() }))
@@ -56,9 +62,9 @@ fn piecewise(proxy: &Proxy, path: &str) -> (mpsc::Sender<Bytes>, tokio::task::Jo
 async fn a_large_body_for_the_only_link_goes_upstream_as_it_arrives() {
     let (base, first_bytes, bodies) = watching_upstream().await;
     let proxy = start(vec![ChainEntry::Provider(Provider::new("up", base, vec![Api::Responses]))]).await;
-    let (sender, answer) = piecewise(&proxy, "/v1/responses");
     let head = format!(r#"{{"model":"gpt-5","input":"{}"#, "x".repeat(300 << 10));
     let tail = r#"","stream":false}"#;
+    let (sender, answer) = piecewise(&proxy, "/v1/responses", head.len() + tail.len());
     sender.send(Bytes::from(head.clone())).await.unwrap();
     // The upstream has the first bytes while the client still holds back the rest.
     tokio::time::timeout(NET, first_bytes.notified()).await.expect("the body is passed on as it arrives");
@@ -92,25 +98,31 @@ async fn a_chain_that_can_fail_over_reads_a_large_body_whole_and_sends_it_again(
 }
 
 #[tokio::test]
-async fn a_streamed_body_over_the_limit_gets_413() {
-    let (base, _first_bytes, _bodies) = watching_upstream().await;
-    let proxy =
-        start_with(vec![ChainEntry::Provider(Provider::new("up", base, vec![Api::Chat]))], |config| {
-            config.body_limit = 512 << 10;
-        })
-        .await;
-    let (sender, answer) = piecewise(&proxy, "/v1/chat/completions");
-    let feed = tokio::spawn(async move {
-        let _ = sender.send(Bytes::from_static(br#"{"model":"m","messages":[{"content":""#)).await;
-        for _ in 0..8 {
-            if sender.send(Bytes::from(vec![b'z'; 128 << 10])).await.is_err() {
-                break;
-            }
+async fn a_streamed_request_whose_upstream_never_answers_times_out() {
+    // An upstream that reads whatever comes and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut buf = vec![0u8; 1 << 16];
+                while stream.read(&mut buf).await.is_ok_and(|read| read > 0) {}
+            });
         }
     });
-    let response = tokio::time::timeout(NET, answer).await.expect("answered in time").unwrap();
-    assert_eq!(response.status(), 413);
-    feed.abort();
+    let mut silent = Provider::new("silent", base, vec![Api::Chat]);
+    silent.timeout = Some(Duration::from_millis(500));
+    let proxy = start(vec![ChainEntry::Provider(silent)]).await;
+    let body = json!({"model": "m", "messages": [{"role": "user", "content": "q".repeat(300 << 10)}]});
+    let response =
+        tokio::time::timeout(NET, proxy.post("/v1/chat/completions", &body)).await.expect("answered in time");
+    assert_eq!(response.status(), 502);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("no response headers within 500ms"), "{text}");
+    let rows = proxy.rows().await;
+    assert_eq!(rows[0]["status"], 502);
 }
 
 #[tokio::test]
@@ -124,7 +136,7 @@ async fn a_streamed_body_that_stalls_gets_408() {
             };
         })
         .await;
-    let (sender, answer) = piecewise(&proxy, "/v1/chat/completions");
+    let (sender, answer) = piecewise(&proxy, "/v1/chat/completions", 1 << 20);
     sender.send(Bytes::from_static(br#"{"model":"m","messages":["#)).await.unwrap();
     tokio::time::timeout(NET, first_bytes.notified()).await.expect("passed on");
     // The rest never comes (the sender stays open).
