@@ -96,16 +96,17 @@ async fn handle_inner(
     }
     // A large body that only one link can take is passed on as it arrives; any other is
     // read whole first (failover may send it again, the model may be mapped).
-    let streamed_to = (parts.method == Method::POST
-        && matches!(route, Route::Responses | Route::Chat | Route::Messages | Route::Gemini)
-        && declared.is_some_and(|length| length >= STREAM_FROM))
-    .then(|| state.chain.streams_to(route.api()))
-    .flatten();
+    let streamed_to = declared
+        .filter(|length| {
+            *length >= STREAM_FROM
+                && parts.method == Method::POST
+                && matches!(route, Route::Responses | Route::Chat | Route::Messages | Route::Gemini)
+        })
+        .and_then(|length| Some((state.chain.streams_to(route.api())?, length)));
     let (body, streamed) = match streamed_to {
-        Some(index) => (
-            bytes::Bytes::new(),
-            Some((index, StreamedBody::new(body, state.body_limit, declared, &state.body_timeouts))),
-        ),
+        Some((index, length)) => {
+            (bytes::Bytes::new(), Some((index, StreamedBody::new(body, length, &state.body_timeouts))))
+        }
         None => (
             read_body(body, state.body_limit, declared, &state.body_timeouts)
                 .await

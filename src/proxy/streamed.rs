@@ -1,13 +1,14 @@
 //! A request body passed upstream as it arrives, for a request that only one link can serve
-//! (no failover can need the body again): the body limit and the body deadlines are kept
-//! as the bytes pass, and a top-level scan of the JSON ([`TopScan`]) finds `model` and
-//! `stream` on the way.
+//! (no failover can need the body again): the body deadlines are kept as the bytes pass,
+//! and a top-level scan of the JSON ([`TopScan`]) finds `model` and `stream` on the way.
+//! Only a body of a declared length within the body limit is streamed (the limit was
+//! checked against it, and hyper delivers no more than it declares).
 //!
 //! Invariants:
 //! - The bytes go upstream unchanged, in order; nothing is gathered.
-//! - A body over the limit, or one that stalls, ends the upstream request with an error
-//!   and its reason is kept ([`Scan::refused`]): the client gets 413 or 408, as with a
-//!   buffered body.
+//! - A body that stalls, or one the client breaks off, ends the upstream request with an
+//!   error and its reason is kept ([`Scan::refused`]): the client gets 408 or 400, as with
+//!   a buffered body.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -24,9 +25,7 @@ use super::server::BodyTimeouts;
 pub struct Scan {
     pub model: Option<String>,
     pub stream: Option<bool>,
-    /// The body was read to its end.
-    pub ended: bool,
-    /// Why the body was cut (413, 408, or the client's own error).
+    /// Why the body was cut (408, or the client's own error).
     pub refused: Option<ProxyError>,
 }
 
@@ -36,9 +35,7 @@ pub struct StreamedBody {
     scan: TopScan,
     shared: Arc<Mutex<Scan>>,
     ended: Arc<tokio::sync::Notify>,
-    limit: usize,
-    seen: usize,
-    declared: Option<u64>,
+    declared: u64,
     idle: std::time::Duration,
     deadline: tokio::time::Instant,
     sleep: Pin<Box<tokio::time::Sleep>>,
@@ -48,13 +45,13 @@ pub struct StreamedBody {
 
 impl std::fmt::Debug for StreamedBody {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("StreamedBody").field("seen", &self.seen).finish_non_exhaustive()
+        formatter.debug_struct("StreamedBody").field("declared", &self.declared).finish_non_exhaustive()
     }
 }
 
 impl StreamedBody {
-    /// `declared` is the client's Content-Length, already checked against `limit`.
-    pub fn new(incoming: Incoming, limit: usize, declared: Option<u64>, timeouts: &BodyTimeouts) -> Self {
+    /// `declared` is the client's Content-Length, already checked against the body limit.
+    pub fn new(incoming: Incoming, declared: u64, timeouts: &BodyTimeouts) -> Self {
         let now = tokio::time::Instant::now();
         let deadline = now + timeouts.total;
         Self {
@@ -62,8 +59,6 @@ impl StreamedBody {
             scan: TopScan::default(),
             shared: Arc::new(Mutex::new(Scan::default())),
             ended: Arc::new(tokio::sync::Notify::new()),
-            limit,
-            seen: 0,
             declared,
             idle: timeouts.idle,
             deadline,
@@ -97,7 +92,6 @@ impl StreamedBody {
         if let Ok(mut shared) = self.shared.lock() {
             shared.model = self.scan.model.take();
             shared.stream = self.scan.stream;
-            shared.ended = refused.is_none();
             shared.refused = refused;
         }
         self.ended.notify_one();
@@ -118,11 +112,6 @@ impl Body for StreamedBody {
                 let Some(data) = frame.data_ref() else {
                     return Poll::Ready(Some(Ok(frame)));
                 };
-                this.seen += data.len();
-                if this.seen > this.limit {
-                    this.end(Some(ProxyError::BodyTooLarge(this.limit)));
-                    return Poll::Ready(Some(Err(std::io::Error::other("the request body is too large"))));
-                }
                 this.scan.feed(data);
                 if this.incoming.is_end_stream() {
                     // Its declared length is in: hyper polls no further.
@@ -158,10 +147,7 @@ impl Body for StreamedBody {
 
     fn size_hint(&self) -> SizeHint {
         // The declared length goes upstream as Content-Length; hyper checks it is kept.
-        match self.declared {
-            Some(length) => SizeHint::with_exact(length),
-            None => SizeHint::default(),
-        }
+        SizeHint::with_exact(self.declared)
     }
 }
 
