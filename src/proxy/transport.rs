@@ -217,26 +217,27 @@ struct Pool {
     reaper: std::sync::atomic::AtomicBool,
 }
 
-/// One origin's idle connections, oldest first, and its `Host` value.
+/// One origin's idle connections, oldest first. Slots are never removed, so an origin is
+/// made once and shared by every request to it.
 #[derive(Debug)]
 struct OriginSlot {
-    origin: Origin,
-    host: HeaderValue,
+    origin: Arc<Origin>,
     idle: Vec<Conn>,
 }
 
-/// Scheme, host and port of a URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Scheme, host and port of a URL, and its `Host` value (the URL's own authority).
+#[derive(Debug)]
 struct Origin {
     tls: bool,
     /// A domain name, or an IP address without brackets.
     host: String,
     port: u16,
+    host_header: HeaderValue,
 }
 
 impl Origin {
-    fn matches(&self, tls: bool, host: &str, port: u16) -> bool {
-        self.tls == tls && self.port == port && self.host == host
+    fn matches(&self, target: &Target<'_>) -> bool {
+        self.tls == target.tls && self.port == target.port && self.host == target.host
     }
 }
 
@@ -264,15 +265,6 @@ impl Conn {
         }
         self.closed
     }
-}
-
-/// A target's origin, owned, for returning a connection to the pool.
-#[derive(Debug)]
-struct OwnedTarget {
-    tls: bool,
-    host: String,
-    port: u16,
-    authority: String,
 }
 
 /// The split views of a URL the client needs.
@@ -352,13 +344,8 @@ impl H1Client {
             .path_and_query
             .parse()
             .map_err(|error| UpstreamError::new(ErrorKind::Other, format!("bad upstream URL: {error}")))?;
-        let (mut conn, host) = self.checkout(&target);
-        let host = match host {
-            Some(host) => host,
-            None => HeaderValue::from_str(target.authority)
-                .map_err(|_| UpstreamError::new(ErrorKind::Connect, "the URL's host is no valid header"))?,
-        };
-        headers.insert(header::HOST, host);
+        let (mut conn, origin) = self.checkout(&target)?;
+        headers.insert(header::HOST, origin.host_header.clone());
         if !headers.contains_key(header::ACCEPT) {
             // What reqwest sends by default.
             headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
@@ -389,17 +376,7 @@ impl H1Client {
             let mut error = match outcome {
                 Some(Ok(response)) => {
                     let (parts, body) = response.into_parts();
-                    let body = DrivenBody {
-                        body,
-                        conn: Some(current),
-                        pool: self.pool.clone(),
-                        target: OwnedTarget {
-                            tls: target.tls,
-                            host: target.host.to_string(),
-                            port: target.port,
-                            authority: target.authority.to_string(),
-                        },
-                    };
+                    let body = DrivenBody { body, conn: Some(current), pool: self.pool.clone(), origin };
                     return Ok(UpstreamResponse {
                         status: parts.status,
                         headers: parts.headers,
@@ -426,7 +403,7 @@ impl H1Client {
                 Some(unsent) if reused || retries < 2 => {
                     retries += 1;
                     request = unsent;
-                    conn = self.checkout(&target).0;
+                    conn = self.checkout(&target)?.0;
                 }
                 _ => return Err(UpstreamError::from(error.into_error())),
             }
@@ -434,20 +411,29 @@ impl H1Client {
     }
 
     /// An idle connection to the target's origin that is still open and ready, and the
-    /// origin's `Host` value when it is known.
-    fn checkout(&self, target: &Target<'_>) -> (Option<Conn>, Option<HeaderValue>) {
-        let mut host = None;
+    /// origin (made at the first request to it).
+    fn checkout(&self, target: &Target<'_>) -> Result<(Option<Conn>, Arc<Origin>), UpstreamError> {
         loop {
-            let candidate = {
-                let Ok(mut origins) = self.pool.origins.lock() else {
-                    return (None, host);
+            let (candidate, origin) = {
+                let mut origins =
+                    self.pool.origins.lock().map_err(|_| {
+                        UpstreamError::new(ErrorKind::Other, "the connection pool is unusable")
+                    })?;
+                if !origins.iter().any(|slot| slot.origin.matches(target)) {
+                    let host_header = HeaderValue::from_str(target.authority).map_err(|_| {
+                        UpstreamError::new(ErrorKind::Connect, "the URL's host is no valid header")
+                    })?;
+                    let origin = Origin {
+                        tls: target.tls,
+                        host: target.host.to_string(),
+                        port: target.port,
+                        host_header,
+                    };
+                    origins.push(OriginSlot { origin: Arc::new(origin), idle: Vec::new() });
+                }
+                let Some(slot) = origins.iter_mut().find(|slot| slot.origin.matches(target)) else {
+                    return Err(UpstreamError::new(ErrorKind::Other, "the connection pool lost an origin"));
                 };
-                let Some(slot) =
-                    origins.iter_mut().find(|slot| slot.origin.matches(target.tls, target.host, target.port))
-                else {
-                    return (None, host);
-                };
-                host = Some(slot.host.clone());
                 let now = Instant::now();
                 let expired = slot
                     .idle
@@ -455,16 +441,16 @@ impl H1Client {
                     .take_while(|conn| now.duration_since(conn.idle_since) >= IDLE_TIMEOUT)
                     .count();
                 slot.idle.drain(..expired);
-                slot.idle.pop()
+                (slot.idle.pop(), slot.origin.clone())
             };
             let Some(mut conn) = candidate else {
-                return (None, host);
+                return Ok((None, origin));
             };
             // A poll (outside the lock) lets the connection notice that the upstream closed it.
             let waker = futures_util::task::noop_waker();
             let closed = conn.drive(&mut Context::from_waker(&waker));
             if !closed && !conn.sender.is_closed() && conn.sender.is_ready() {
-                return (Some(conn), host);
+                return Ok((Some(conn), origin));
             }
         }
     }
@@ -516,7 +502,7 @@ impl H1Client {
 impl Pool {
     /// Keep a connection whose answer was read to its end, if it is ready for the next
     /// request (a connection still sending its request body, after an early answer, is not).
-    fn put(self: &Arc<Self>, target: &OwnedTarget, mut conn: Conn, cx: &mut Context<'_>) {
+    fn put(self: &Arc<Self>, origin: &Arc<Origin>, mut conn: Conn, cx: &mut Context<'_>) {
         // Let it finish the answer and ask for the next request.
         if conn.drive(cx) || conn.sender.is_closed() || !conn.sender.is_ready() {
             return;
@@ -525,18 +511,10 @@ impl Pool {
         let Ok(mut origins) = self.origins.lock() else {
             return;
         };
-        if let Some(slot) =
-            origins.iter_mut().find(|slot| slot.origin.matches(target.tls, &target.host, target.port))
-        {
+        if let Some(slot) = origins.iter_mut().find(|slot| Arc::ptr_eq(&slot.origin, origin)) {
             if slot.idle.len() < IDLE_PER_ORIGIN {
                 slot.idle.push(conn);
             }
-        } else if let Ok(host) = HeaderValue::from_str(&target.authority) {
-            origins.push(OriginSlot {
-                origin: Origin { tls: target.tls, host: target.host.clone(), port: target.port },
-                host,
-                idle: vec![conn],
-            });
         }
         drop(origins);
         if !self.reaper.swap(true, std::sync::atomic::Ordering::Relaxed) {
@@ -598,13 +576,13 @@ struct DrivenBody {
     body: Incoming,
     conn: Option<Conn>,
     pool: Arc<Pool>,
-    target: OwnedTarget,
+    origin: Arc<Origin>,
 }
 
 impl DrivenBody {
     fn release(&mut self, cx: &mut Context<'_>) {
         if let Some(conn) = self.conn.take() {
-            self.pool.put(&self.target, conn, cx);
+            self.pool.put(&self.origin, conn, cx);
         }
     }
 }
