@@ -178,22 +178,16 @@ impl Chain {
     /// Build the links and their HTTP clients.
     pub fn new(entries: &[ChainEntry], official: &super::OfficialUpstreams) -> Result<Self> {
         // reqwest clients are built only for the links that need one (building one costs
-        // start-up time), and shared between them.
-        let system_client = std::cell::OnceCell::new();
-        let direct_client = std::cell::OnceCell::new();
-        let system = || -> Result<reqwest::Client> {
-            if let Some(client) = system_client.get() {
-                return Ok(Clone::clone(client));
+        // start-up time), and shared between them: [system, no proxy].
+        let shared: [std::cell::OnceCell<reqwest::Client>; 2] = Default::default();
+        let reqwest_client = |no_proxy: bool| -> Result<reqwest::Client> {
+            let cell = &shared[usize::from(no_proxy)];
+            if let Some(client) = cell.get() {
+                return Ok(client.clone());
             }
-            let client = client_builder().build().map_err(client_error)?;
-            Ok(system_client.get_or_init(|| client).clone())
-        };
-        let direct = || -> Result<reqwest::Client> {
-            if let Some(client) = direct_client.get() {
-                return Ok(Clone::clone(client));
-            }
-            let client = client_builder().no_proxy().build().map_err(client_error)?;
-            Ok(direct_client.get_or_init(|| client).clone())
+            let builder = if no_proxy { client_builder().no_proxy() } else { client_builder() };
+            let client = builder.build().map_err(client_error)?;
+            Ok(cell.get_or_init(|| client).clone())
         };
         let own = H1Client::new(CONNECT_TIMEOUT);
         let mut links = Vec::with_capacity(entries.len());
@@ -243,10 +237,10 @@ impl Chain {
                     Transport::Reqwest(client_builder().proxy(proxy).build().map_err(client_error)?)
                 }
                 None if !urls.iter().all(|url| H1Client::serves(url)) => {
-                    Transport::Reqwest(if loopback { direct()? } else { system()? })
+                    Transport::Reqwest(reqwest_client(loopback)?)
                 }
                 None if loopback || !proxy_variables_set() => Transport::Direct(own.clone()),
-                None => Transport::Reqwest(system()?),
+                None => Transport::Reqwest(reqwest_client(false)?),
             };
             links.push(Link {
                 entry: entry.clone(),
