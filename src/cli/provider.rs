@@ -584,17 +584,10 @@ fn print_tables(ctx: &Ctx, probes: &probe::Probes) {
         .native
         .iter()
         .map(|result| {
-            vec![
-                result.api.name().to_string(),
-                if result.claimed { "yes" } else { "no" }.to_string(),
-                result.status.map_or_else(|| "-".to_string(), |status| status.to_string()),
-                result.latency_ms.map_or_else(|| "-".to_string(), |ms| format!("{ms}ms")),
-                if result.ok {
-                    "ok".to_string()
-                } else {
-                    result.error.clone().unwrap_or_else(|| "failed".into())
-                },
-            ]
+            let mut row =
+                vec![result.api.name().to_string(), if result.claimed { "yes" } else { "no" }.to_string()];
+            row.extend(outcome_cells(result.status, result.latency_ms, result.ok, result.error.as_deref()));
+            row
         })
         .collect();
     ctx.out.data(&table(&header, &rows));
@@ -604,20 +597,21 @@ fn print_tables(ctx: &Ctx, probes: &probe::Probes) {
         .as_clients
         .iter()
         .map(|probe| {
-            vec![
-                probe.api.name().to_string(),
-                probe.how.clone(),
-                probe.status.map_or_else(|| "-".to_string(), |status| status.to_string()),
-                probe.latency_ms.map_or_else(|| "-".to_string(), |ms| format!("{ms}ms")),
-                if probe.ok {
-                    "ok".to_string()
-                } else {
-                    probe.error.clone().unwrap_or_else(|| "failed".into())
-                },
-            ]
+            let mut row = vec![probe.api.name().to_string(), probe.how.clone()];
+            row.extend(outcome_cells(probe.status, probe.latency_ms, probe.ok, probe.error.as_deref()));
+            row
         })
         .collect();
     ctx.out.data(&format!("\n{}", table(&header, &rows)));
+}
+
+/// The STATUS, LATENCY and RESULT cells of one probe.
+fn outcome_cells(status: Option<u16>, latency_ms: Option<u64>, ok: bool, error: Option<&str>) -> [String; 3] {
+    [
+        status.map_or_else(|| "-".to_string(), |status| status.to_string()),
+        latency_ms.map_or_else(|| "-".to_string(), |ms| format!("{ms}ms")),
+        if ok { "ok".to_string() } else { error.unwrap_or("failed").to_string() },
+    ]
 }
 
 /// The warning and hint about one provider's probes on stderr, and the error when it did
