@@ -18,7 +18,6 @@
 //!   closes the upstream connection.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -28,7 +27,7 @@ use futures_util::StreamExt;
 use super::body::{Draft, TappedBody, Watch};
 use super::error::{Attempt, ErrorShape, strip_hop_by_hop};
 use super::failover::{Failure, Link, PickedKey, UpstreamUrl, parse_retry_after};
-use super::streamed::{Scan, StreamedBody};
+use super::streamed::{BodyWatch, StreamedBody};
 use super::tap::Tap;
 use super::transport::{ErrorKind, OutBody, UpstreamError, UpstreamResponse};
 use super::upstream::{rewrite_model, upstream_headers, upstream_url};
@@ -140,7 +139,7 @@ async fn pass_through(
         failed(link, key.as_ref(), reason, status, retry_after)
     };
 
-    let watch = streamed.as_ref().map(|body| (body.ended(), body.scan(), body.deadline()));
+    let watch = streamed.as_ref().map(StreamedBody::watch);
     let body = match streamed {
         Some(streamed) => Some(OutBody::Streamed(Box::new(streamed))),
         None => (request.method != Method::GET).then_some(OutBody::Whole(Some(body))),
@@ -149,16 +148,12 @@ async fn pass_through(
         send(link, request, request.method.clone(), url, headers, body, key.as_ref(), watch.clone()).await;
     // What the scan of a streamed body found: the model as asked (and sent: such a link
     // maps none).
-    let scanned =
-        watch.as_ref().and_then(|(_, scan, _)| scan.lock().ok().and_then(|scan| scan.model.clone()));
+    let scanned = watch.as_ref().and_then(BodyWatch::model);
     let Sent { response, status, ttfb_ms } = match sent {
         Ok(sent) => sent,
         Err((reason, status, retry_after)) => {
-            // A body the client cut, or one over the limit or too slow, is the client's.
-            let refused = watch
-                .as_ref()
-                .and_then(|(_, scan, _)| scan.lock().ok().and_then(|mut scan| scan.refused.take()));
-            if let Some(error) = refused {
+            // A body the client broke off, or one too slow, is the client's.
+            if let Some(error) = watch.as_ref().and_then(BodyWatch::take_refused) {
                 return Attempted::Committed(error.into_response(ErrorShape::for_api(request.route.api())));
             }
             return fail(reason, status, retry_after);
@@ -305,25 +300,25 @@ pub(super) async fn send(
     headers: HeaderMap,
     body: Option<OutBody>,
     key: Option<&PickedKey<'_>>,
-    streamed: Option<(Arc<tokio::sync::Notify>, Arc<Mutex<Scan>>, tokio::time::Instant)>,
+    streamed: Option<BodyWatch>,
 ) -> Result<Sent, (String, Option<u16>, Option<Duration>)> {
     let sending = link.send(method, url, headers, body);
     let mut headers_within = link.headers_within(request.stream);
     // `None`: no answer's head in time.
     let answer = match streamed {
         None => tokio::time::timeout(headers_within, sending).await.ok(),
-        Some((ended, scan, body_deadline)) => {
+        Some(watch) => {
             // The time to the answer's head counts from the body's end (its stream flag is
             // known then); until then the body's deadlines apply, and an upstream that
             // stops reading it still gets no more than the body's whole time plus that.
             tokio::pin!(sending);
-            let bound = tokio::time::sleep_until(body_deadline + headers_within);
+            let bound = tokio::time::sleep_until(watch.deadline + headers_within);
             tokio::select! {
                 biased;
                 answer = &mut sending => Some(answer),
                 () = bound => None,
-                () = ended.notified() => {
-                    let stream = scan.lock().ok().and_then(|scan| scan.stream).unwrap_or(request.stream);
+                () = watch.ended() => {
+                    let stream = watch.stream().unwrap_or(request.stream);
                     headers_within = link.headers_within(stream);
                     tokio::time::timeout(headers_within, sending).await.ok()
                 }

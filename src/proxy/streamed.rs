@@ -29,6 +29,37 @@ pub struct Scan {
     pub refused: Option<ProxyError>,
 }
 
+/// The attempt's side of a [`StreamedBody`]: when it ended, what its scan found, and when
+/// it must have arrived whole.
+#[derive(Debug, Clone)]
+pub struct BodyWatch {
+    ended: Arc<tokio::sync::Notify>,
+    scan: Arc<Mutex<Scan>>,
+    pub deadline: tokio::time::Instant,
+}
+
+impl BodyWatch {
+    /// Once the body has ended, was cut, or is no longer read.
+    pub async fn ended(&self) {
+        self.ended.notified().await;
+    }
+
+    /// The top-level `model`, once the body has ended.
+    pub fn model(&self) -> Option<String> {
+        self.scan.lock().ok().and_then(|scan| scan.model.clone())
+    }
+
+    /// The top-level `stream` flag, once the body has ended.
+    pub fn stream(&self) -> Option<bool> {
+        self.scan.lock().ok().and_then(|scan| scan.stream)
+    }
+
+    /// Why the body was cut, if it was (the client's error to answer).
+    pub fn take_refused(&self) -> Option<ProxyError> {
+        self.scan.lock().ok().and_then(|mut scan| scan.refused.take())
+    }
+}
+
 /// The client's body on its way upstream.
 pub struct StreamedBody {
     incoming: Incoming,
@@ -67,19 +98,9 @@ impl StreamedBody {
         }
     }
 
-    /// When the body must have arrived whole.
-    pub fn deadline(&self) -> tokio::time::Instant {
-        self.deadline
-    }
-
-    /// The scan's results, readable while the body is on its way.
-    pub fn scan(&self) -> Arc<Mutex<Scan>> {
-        self.shared.clone()
-    }
-
-    /// Notified once the body has ended or was cut.
-    pub fn ended(&self) -> Arc<tokio::sync::Notify> {
-        self.ended.clone()
+    /// What the attempt watches while the body is on its way.
+    pub fn watch(&self) -> BodyWatch {
+        BodyWatch { ended: self.ended.clone(), scan: self.shared.clone(), deadline: self.deadline }
     }
 
     /// Hand the scan's results over, once: at the body's end, when it was cut, or when
