@@ -44,13 +44,21 @@ enum Message {
 /// The sending side; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct UsageSink {
+    shared: std::sync::Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
     sender: mpsc::Sender<Message>,
-    /// The writer thread, woken by [`UsageSink::flush`] and by the row that makes
-    /// [`WAKE_AT`] rows waiting (other rows never wake it: it sleeps out its batch window
-    /// and then drains them).
-    writer: Option<std::thread::Thread>,
     /// Rows sent and not yet taken by the writer.
     waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// The writer thread, started by the first row (a session that proxies nothing starts
+    /// no thread), then woken by [`UsageSink::flush`] and by the row that makes
+    /// [`WAKE_AT`] rows waiting (other rows never wake it: it sleeps out its batch window
+    /// and then drains them). `None` inside when the thread could not be started.
+    writer: std::sync::OnceLock<Option<std::thread::Thread>>,
+    /// What the writer is started with, taken by the start.
+    start: std::sync::Mutex<Option<(PathBuf, mpsc::Receiver<Message>)>>,
 }
 
 impl std::fmt::Debug for Message {
@@ -63,37 +71,54 @@ impl std::fmt::Debug for Message {
 }
 
 impl UsageSink {
-    /// Start the writer thread for the db under `aigate_home`.
+    /// A sink for the db under `aigate_home`; its writer thread starts with the first row.
     pub fn start(aigate_home: PathBuf) -> Self {
         let (sender, receiver) = mpsc::channel::<Message>();
-        let waiting = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let taken = waiting.clone();
-        let spawned = std::thread::Builder::new()
-            .name("aigate-usage".into())
-            .spawn(move || writer(&aigate_home, &receiver, &taken));
-        // Without a thread the receiver is gone and rows are dropped at send time.
-        let writer = spawned.ok().map(|handle| handle.thread().clone());
-        Self { sender, writer, waiting }
+        let shared = Shared {
+            sender,
+            waiting: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            writer: std::sync::OnceLock::new(),
+            start: std::sync::Mutex::new(Some((aigate_home, receiver))),
+        };
+        Self { shared: std::sync::Arc::new(shared) }
+    }
+
+    /// The writer thread, started on the first call.
+    fn writer_thread(&self) -> Option<&std::thread::Thread> {
+        let shared = &*self.shared;
+        shared
+            .writer
+            .get_or_init(|| {
+                let (aigate_home, receiver) = shared.start.lock().ok()?.take()?;
+                let taken = shared.waiting.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("aigate-usage".into())
+                    .spawn(move || writer(&aigate_home, &receiver, &taken));
+                // Without a thread the receiver is gone and rows are dropped at send time.
+                spawned.ok().map(|handle| handle.thread().clone())
+            })
+            .as_ref()
     }
 
     /// Queue a row (never blocks).
     pub fn record(&self, row: UsageRow) {
-        let waiting = self.waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let _ = self.sender.send(Message::Row(Box::new(row)));
+        let writer = self.writer_thread();
+        let waiting = self.shared.waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let _ = self.shared.sender.send(Message::Row(Box::new(row)));
         if waiting == WAKE_AT {
-            if let Some(writer) = &self.writer {
+            if let Some(writer) = writer {
                 writer.unpark();
             }
         }
     }
 
-    /// Wait until every row queued before this call is written.
+    /// Wait until every row queued before this call is written (at once when none ever
+    /// was).
     pub async fn flush(&self) {
+        let Some(Some(writer)) = self.shared.writer.get() else { return };
         let (done, wait) = tokio::sync::oneshot::channel();
-        if self.sender.send(Message::Flush(done)).is_ok() {
-            if let Some(writer) = &self.writer {
-                writer.unpark();
-            }
+        if self.shared.sender.send(Message::Flush(done)).is_ok() {
+            writer.unpark();
             let _ = wait.await;
         }
     }
@@ -313,6 +338,15 @@ mod tests {
         let connection = crate::db::open(dir.path()).unwrap();
         let count: i64 = connection.query_row("SELECT count(*) FROM usage", [], |row| row.get(0)).unwrap();
         assert_eq!(count, 1);
+    }
+
+    #[tokio::test]
+    async fn a_sink_that_records_nothing_flushes_at_once_and_creates_no_db() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = UsageSink::start(dir.path().to_path_buf());
+        sink.flush().await;
+        assert!(sink.shared.writer.get().is_none(), "no writer thread was started");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[tokio::test]
