@@ -47,8 +47,9 @@ pub const HOP_HEADER: &str = "x-aigate-hop";
 #[derive(Debug)]
 pub struct State {
     pub token: String,
-    /// A searcher for `token` inside header values, built once.
-    pub token_finder: memchr::memmem::Finder<'static>,
+    /// A searcher for `token` inside header values, built by the first request (building
+    /// one probes the CPU's features, which start-up need not wait for).
+    token_finder: std::sync::OnceLock<memchr::memmem::Finder<'static>>,
     pub chain: failover::Chain,
     pub official: OfficialUpstreams,
     pub usage: usage::UsageSink,
@@ -65,6 +66,13 @@ pub struct State {
     pub responses: crate::convert::ResponseCache,
     /// Requests seen so far (the request id counter).
     pub requests: std::sync::atomic::AtomicU64,
+}
+
+impl State {
+    /// The searcher for the token inside header values.
+    pub fn token_finder(&self) -> &memchr::memmem::Finder<'static> {
+        self.token_finder.get_or_init(|| memchr::memmem::Finder::new(self.token.as_bytes()).into_owned())
+    }
 }
 
 /// The allow-listed routes.
@@ -275,7 +283,7 @@ pub async fn start(config: ProxyConfig) -> Result<ProxyHandle> {
     let usage = usage::UsageSink::start(config.aigate_home.clone());
     let instance_id = crate::random::hex(8)?;
     let state = std::sync::Arc::new(State {
-        token_finder: memchr::memmem::Finder::new(config.token.as_bytes()).into_owned(),
+        token_finder: std::sync::OnceLock::new(),
         token: config.token,
         chain,
         official: config.official,

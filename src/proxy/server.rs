@@ -384,7 +384,7 @@ const AIGATE_TOKEN: axum::http::HeaderName = axum::http::HeaderName::from_static
 /// token wherever it is: every value of every header that carries it, alone, as a bearer
 /// token, or inside a longer value, is removed.
 fn clean_headers(state: &State, headers: &mut HeaderMap) {
-    clean_token_and_hops(&state.token_finder, headers);
+    clean_token_and_hops(state.token_finder(), headers);
 }
 
 fn clean_token_and_hops(token: &memmem::Finder<'_>, headers: &mut HeaderMap) {

@@ -120,7 +120,8 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
         Client::Codex | Client::Claude | Client::OpenCode => None,
     };
 
-    let runtime = super::runtime(Some(2))?;
+    // One thread: a session proxy serves one agent, and start-up spawns no workers.
+    let runtime = super::runtime(Some(1))?;
     let code = runtime.block_on(async {
         let config = ProxyConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
