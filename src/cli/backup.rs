@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::output::display_path;
 
 #[derive(Debug, clap::Subcommand)]
+#[command(defer = true)]
 pub enum BackupCommand {
     /// Snapshot the current files of the chosen clients
     #[command(after_long_help = "Examples:

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::write::{self, Change, ModePolicy};
 
 #[derive(Debug, clap::Subcommand)]
+#[command(defer = true)]
 pub enum InternalCommand {
     /// Set `counter = i` in a TOML file for i in 1..=count, printing `done i` after each write
     WriteLoop {

@@ -11,6 +11,7 @@ use crate::skills_mcp::ops::{self, AddRequest, Changed, Env, Listing, NameReques
 use crate::write;
 
 #[derive(Debug, clap::Subcommand)]
+#[command(defer = true)]
 pub enum McpCommand {
     /// Add an MCP server to each chosen client in that client's own format
     #[command(after_long_help = "Examples:

@@ -58,7 +58,10 @@ pub struct GlobalArgs {
     pub no_color: bool,
 }
 
+// `defer`: a subcommand's arguments are built only when it is the one parsed, which keeps
+// `aigate run`'s start-up short (here and in every nested subcommand enum).
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Show each client's files, mode, drift, the gateway and snapshots
     Status(status::StatusArgs),

@@ -21,6 +21,7 @@ use crate::providers::{Api, KeySource, Provider, presets, store};
 use crate::proxy::probe::{self, ProbeResult};
 
 #[derive(Debug, clap::Subcommand)]
+#[command(defer = true)]
 pub enum ProviderCommand {
     /// Register an upstream provider
     #[command(after_long_help = "Examples:

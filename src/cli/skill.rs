@@ -18,6 +18,7 @@ use crate::output::{Unit, display_path};
 use crate::skills_mcp::skill_store::{self, SkillInfo};
 
 #[derive(Debug, clap::Subcommand)]
+#[command(defer = true)]
 pub enum SkillCommand {
     /// Add a skill from a directory or a .zip
     ///

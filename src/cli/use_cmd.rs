@@ -23,6 +23,7 @@ use crate::session::state::{self, ServeStatus};
 use crate::write::{self, Change, Current, Edited, ModePolicy, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
+#[command(defer = true)]
 pub enum UseCommand {
     /// Point the clients' own config at the persistent gateway (`aigate serve`)
     #[command(after_long_help = "Examples:
