@@ -346,7 +346,7 @@ mod tests {
         let sink = UsageSink::start(dir.path().to_path_buf());
         sink.flush().await;
         assert!(sink.shared.writer.get().is_none(), "no writer thread was started");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[tokio::test]
