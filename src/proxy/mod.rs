@@ -16,6 +16,7 @@
 
 pub mod body;
 pub mod converted;
+pub mod counts;
 pub mod error;
 pub mod failover;
 pub mod forward;

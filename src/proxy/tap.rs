@@ -12,6 +12,7 @@ use std::time::Instant;
 use memchr::memmem;
 use serde_json::Value;
 
+use super::counts::{Counts, Field, counts_at, counts_of, top_counts};
 use crate::providers::Api;
 
 /// A non-streamed JSON body is copied up to this size for its usage; beyond that only the
@@ -33,38 +34,32 @@ pub struct Tokens {
 
 impl Tokens {
     /// Apply one usage object (any API's field names); fields present replace earlier ones.
-    fn apply(&mut self, usage: &Value) {
-        let number = |path: &[&str]| {
-            let mut value = usage;
-            for key in path {
-                value = value.get(key)?;
-            }
-            value.as_i64()
-        };
-        if let Some(value) = number(&["input_tokens"]).or_else(|| number(&["prompt_tokens"])) {
+    fn apply(&mut self, usage: &Counts) {
+        if let Some(value) = usage.input_tokens.or(usage.prompt_tokens) {
             self.input = Some(value);
         }
-        if let Some(value) = number(&["output_tokens"]).or_else(|| number(&["completion_tokens"])) {
+        if let Some(value) = usage.output_tokens.or(usage.completion_tokens) {
             self.output = Some(value);
         }
-        if let Some(value) = number(&["input_tokens_details", "cached_tokens"])
-            .or_else(|| number(&["prompt_tokens_details", "cached_tokens"]))
-            .or_else(|| number(&["cache_read_input_tokens"]))
-            .or_else(|| number(&["prompt_cache_hit_tokens"]))
+        if let Some(value) = usage
+            .input_cached_tokens
+            .or(usage.prompt_cached_tokens)
+            .or(usage.cache_read_input_tokens)
+            .or(usage.prompt_cache_hit_tokens)
         {
             self.cached = Some(value);
         }
-        if let Some(value) = number(&["cache_creation_input_tokens"]) {
+        if let Some(value) = usage.cache_creation_input_tokens {
             self.cache_creation = Some(value);
         }
         // Gemini `usageMetadata` (output counts thoughts, as OpenAI's counts reasoning).
-        if let Some(value) = number(&["promptTokenCount"]) {
+        if let Some(value) = usage.prompt_token_count {
             self.input = Some(value);
         }
-        if let Some(value) = number(&["candidatesTokenCount"]) {
-            self.output = Some(value + number(&["thoughtsTokenCount"]).unwrap_or(0));
+        if let Some(value) = usage.candidates_token_count {
+            self.output = Some(value + usage.thoughts_token_count.unwrap_or(0));
         }
-        if let Some(value) = number(&["cachedContentTokenCount"]) {
+        if let Some(value) = usage.cached_content_token_count {
             self.cached = Some(value);
         }
     }
@@ -292,10 +287,8 @@ impl Tap {
                 Some("response.created" | "response.in_progress") => EventKind::Preamble,
                 Some("response.completed" | "response.incomplete") => {
                     self.terminal = true;
-                    if let Some(usage) =
-                        parse(data).as_ref().and_then(|value| value.pointer("/response/usage"))
-                    {
-                        self.tokens.apply(usage);
+                    if let Some(usage) = counts_at(data, &[Field::Response, Field::Usage]) {
+                        self.tokens.apply(&usage);
                     }
                     EventKind::Content
                 }
@@ -303,7 +296,7 @@ impl Tap {
                     self.terminal = true;
                     let value = parse(data);
                     if let Some(usage) = value.as_ref().and_then(|value| value.pointer("/response/usage")) {
-                        self.tokens.apply(usage);
+                        self.tokens.apply(&counts_of(usage));
                     }
                     EventKind::Error(error_message(value.as_ref(), data))
                 }
@@ -312,16 +305,14 @@ impl Tap {
             Api::Messages => match name.as_deref() {
                 Some("ping") => EventKind::Preamble,
                 Some("message_start") => {
-                    if let Some(usage) =
-                        parse(data).as_ref().and_then(|value| value.pointer("/message/usage"))
-                    {
-                        self.tokens.apply(usage);
+                    if let Some(usage) = counts_at(data, &[Field::Message, Field::Usage]) {
+                        self.tokens.apply(&usage);
                     }
                     EventKind::Preamble
                 }
                 Some("message_delta") => {
-                    if let Some(usage) = parse(data).as_ref().and_then(|value| value.get("usage")) {
-                        self.tokens.apply(usage);
+                    if let Some(usage) = counts_at(data, &[Field::Usage]) {
+                        self.tokens.apply(&usage);
                     }
                     EventKind::Content
                 }
@@ -345,7 +336,7 @@ impl Tap {
                     return EventKind::Error(error_message(Some(&value), data));
                 }
                 if let Some(usage) = value.get("usageMetadata") {
-                    self.tokens.apply(usage);
+                    self.tokens.apply(&counts_of(usage));
                 }
                 let candidate = value.pointer("/candidates/0");
                 if candidate
@@ -387,7 +378,7 @@ impl Tap {
                 let value = parse(data);
                 if let Some(usage) = value.as_ref().and_then(|value| value.get("usage")) {
                     if usage.is_object() {
-                        self.tokens.apply(usage);
+                        self.tokens.apply(&counts_of(usage));
                     }
                 }
                 let is_error = name.as_deref() == Some("error")
@@ -480,18 +471,12 @@ fn error_message(value: Option<&Value>, data: &[u8]) -> String {
 /// Gemini's `usageMetadata`). A whole body is read in one pass that builds a tree of the
 /// usage object only; a body of which only the tail was kept ([`JSON_KEEP`]) is whole when
 /// it ends a document, and its usage is the last `"usage"` object in that tail.
-fn json_body(body: &[u8], truncated: bool) -> (bool, Option<Value>) {
-    #[derive(serde::Deserialize)]
-    struct Top {
-        usage: Option<Value>,
-        #[serde(rename = "usageMetadata")]
-        usage_metadata: Option<Value>,
-    }
+fn json_body(body: &[u8], truncated: bool) -> (bool, Option<Counts>) {
     if !truncated {
-        if let Ok(top) = serde_json::from_slice::<Top>(body) {
-            return (true, top.usage.or(top.usage_metadata).or_else(|| tail_usage(body)));
+        if let Ok(top) = top_counts(body) {
+            return (true, top.or_else(|| tail_usage(body)));
         }
-        // Not an object, or a key twice: the general reads.
+        // Not an object: the general reads.
         let complete = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
         return (complete, tail_usage(body));
     }
@@ -504,12 +489,12 @@ fn json_body(body: &[u8], truncated: bool) -> (bool, Option<Value>) {
 }
 
 /// The last `"usage"` object in a body.
-fn tail_usage(body: &[u8]) -> Option<Value> {
+fn tail_usage(body: &[u8]) -> Option<Counts> {
     let at = memmem::rfind(body, b"\"usage\"")?;
     let rest = &body[at + b"\"usage\"".len()..];
     let colon = memchr::memchr(b':', rest)?;
     let mut values = serde_json::Deserializer::from_slice(&rest[colon + 1..]).into_iter::<Value>();
-    values.next()?.ok().filter(Value::is_object)
+    values.next()?.ok().filter(Value::is_object).map(|usage| counts_of(&usage))
 }
 
 #[cfg(test)]
@@ -581,7 +566,7 @@ mod tests {
         assert_eq!(tap.finish().input, Some(9));
         assert_eq!(
             json_body(br#"xx","usage":{"input_tokens":1,"output_tokens":2}}"#, true).1,
-            Some(serde_json::json!({"input_tokens":1,"output_tokens":2}))
+            Some(Counts { input_tokens: Some(1), output_tokens: Some(2), ..Counts::default() })
         );
     }
 }

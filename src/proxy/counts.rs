@@ -1,0 +1,433 @@
+//! Token counts read out of an answer's JSON while it is parsed, without building a tree
+//! of it: the usage object of any API ([`Counts`]), at a path inside an event
+//! ([`counts_at`]), or as a body's top-level `usage` / `usageMetadata` ([`top_counts`]).
+//!
+//! Invariants: what is read is what `serde_json::Value` lookups on the parsed document
+//! give (`pointer(path)`, then `get(name)` and `as_i64()` per count; the last of duplicate
+//! keys); a document that does not parse gives nothing. Nothing is allocated per key.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+/// Every count any API's usage object carries, by its own name.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub input_tokens: Option<i64>,
+    pub prompt_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    /// `input_tokens_details.cached_tokens` (Responses).
+    pub input_cached_tokens: Option<i64>,
+    /// `prompt_tokens_details.cached_tokens` (Chat).
+    pub prompt_cached_tokens: Option<i64>,
+    pub cache_read_input_tokens: Option<i64>,
+    pub prompt_cache_hit_tokens: Option<i64>,
+    pub cache_creation_input_tokens: Option<i64>,
+    /// Gemini's `usageMetadata` names.
+    pub prompt_token_count: Option<i64>,
+    pub candidates_token_count: Option<i64>,
+    pub thoughts_token_count: Option<i64>,
+    pub cached_content_token_count: Option<i64>,
+}
+
+/// The usage object at `path` (object keys) in a JSON document, as
+/// `parse(data)?.pointer(path)` would find it: `None` when the document does not parse,
+/// the path leads nowhere, or the value there is `null`.
+pub fn counts_at(data: &[u8], path: &[Field]) -> Option<Counts> {
+    let mut deserializer = serde_json::Deserializer::from_slice(data);
+    let counts = At(path).deserialize(&mut deserializer).ok()?;
+    deserializer.end().ok()?;
+    counts
+}
+
+/// A body's top-level `usage`, else its `usageMetadata`: `Err` when the body is not one
+/// JSON object, `Ok(None)` when it has neither (or both are `null`).
+pub fn top_counts(data: &[u8]) -> Result<Option<Counts>, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(data);
+    let counts = deserializer.deserialize_map(TopVisitor)?;
+    deserializer.end()?;
+    Ok(counts)
+}
+
+/// The counts of an already parsed usage value (nothing when it is no object).
+pub fn counts_of(value: &serde_json::Value) -> Counts {
+    Counts::deserialize(value).unwrap_or_default()
+}
+
+/// The keys read on the way to and inside a usage object, and every other key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    InputTokens,
+    PromptTokens,
+    OutputTokens,
+    CompletionTokens,
+    InputTokensDetails,
+    PromptTokensDetails,
+    CacheReadInputTokens,
+    PromptCacheHitTokens,
+    CacheCreationInputTokens,
+    PromptTokenCount,
+    CandidatesTokenCount,
+    ThoughtsTokenCount,
+    CachedContentTokenCount,
+    CachedTokens,
+    Usage,
+    UsageMetadata,
+    Response,
+    Message,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl Visitor<'_> for FieldVisitor {
+            type Value = Field;
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Field, E> {
+                Ok(match key {
+                    "input_tokens" => Field::InputTokens,
+                    "prompt_tokens" => Field::PromptTokens,
+                    "output_tokens" => Field::OutputTokens,
+                    "completion_tokens" => Field::CompletionTokens,
+                    "input_tokens_details" => Field::InputTokensDetails,
+                    "prompt_tokens_details" => Field::PromptTokensDetails,
+                    "cache_read_input_tokens" => Field::CacheReadInputTokens,
+                    "prompt_cache_hit_tokens" => Field::PromptCacheHitTokens,
+                    "cache_creation_input_tokens" => Field::CacheCreationInputTokens,
+                    "promptTokenCount" => Field::PromptTokenCount,
+                    "candidatesTokenCount" => Field::CandidatesTokenCount,
+                    "thoughtsTokenCount" => Field::ThoughtsTokenCount,
+                    "cachedContentTokenCount" => Field::CachedContentTokenCount,
+                    "cached_tokens" => Field::CachedTokens,
+                    "usage" => Field::Usage,
+                    "usageMetadata" => Field::UsageMetadata,
+                    "response" => Field::Response,
+                    "message" => Field::Message,
+                    _ => Field::Other,
+                })
+            }
+        }
+        deserializer.deserialize_str(FieldVisitor)
+    }
+}
+
+/// What a value that is not of the shape looked for reads as: it is skipped whole.
+macro_rules! skip_other_shapes {
+    ($value:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok($value)
+        }
+    };
+}
+
+/// One count: an integer that fits `i64` (as `Value::as_i64`), else nothing.
+struct Count(Option<i64>);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CountVisitor;
+        impl<'de> Visitor<'de> for CountVisitor {
+            type Value = Option<i64>;
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("any value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+                Ok(Some(value))
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+                Ok(i64::try_from(value).ok())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+        }
+        deserializer.deserialize_any(CountVisitor).map(Count)
+    }
+}
+
+/// `cached_tokens` inside a `*_tokens_details` object.
+struct Details(Option<i64>);
+
+impl<'de> Deserialize<'de> for Details {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DetailsVisitor;
+        impl<'de> Visitor<'de> for DetailsVisitor {
+            type Value = Option<i64>;
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("any value")
+            }
+            skip_other_shapes!(None);
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut cached = None;
+                while let Some(field) = map.next_key::<Field>()? {
+                    match field {
+                        Field::CachedTokens => cached = map.next_value::<Count>()?.0,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(cached)
+            }
+        }
+        deserializer.deserialize_any(DetailsVisitor).map(Details)
+    }
+}
+
+impl<'de> Deserialize<'de> for Counts {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CountsVisitor;
+        impl<'de> Visitor<'de> for CountsVisitor {
+            type Value = Counts;
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("any value")
+            }
+            skip_other_shapes!(Counts::default());
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Counts, A::Error> {
+                let mut counts = Counts::default();
+                while let Some(field) = map.next_key::<Field>()? {
+                    let slot = match field {
+                        Field::InputTokens => &mut counts.input_tokens,
+                        Field::PromptTokens => &mut counts.prompt_tokens,
+                        Field::OutputTokens => &mut counts.output_tokens,
+                        Field::CompletionTokens => &mut counts.completion_tokens,
+                        Field::CacheReadInputTokens => &mut counts.cache_read_input_tokens,
+                        Field::PromptCacheHitTokens => &mut counts.prompt_cache_hit_tokens,
+                        Field::CacheCreationInputTokens => &mut counts.cache_creation_input_tokens,
+                        Field::PromptTokenCount => &mut counts.prompt_token_count,
+                        Field::CandidatesTokenCount => &mut counts.candidates_token_count,
+                        Field::ThoughtsTokenCount => &mut counts.thoughts_token_count,
+                        Field::CachedContentTokenCount => &mut counts.cached_content_token_count,
+                        Field::InputTokensDetails => {
+                            counts.input_cached_tokens = map.next_value::<Details>()?.0;
+                            continue;
+                        }
+                        Field::PromptTokensDetails => {
+                            counts.prompt_cached_tokens = map.next_value::<Details>()?.0;
+                            continue;
+                        }
+                        Field::CachedTokens
+                        | Field::Usage
+                        | Field::UsageMetadata
+                        | Field::Response
+                        | Field::Message
+                        | Field::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    *slot = map.next_value::<Count>()?.0;
+                }
+                Ok(counts)
+            }
+        }
+        deserializer.deserialize_any(CountsVisitor)
+    }
+}
+
+/// The usage at a path of object keys; `null` there reads as nothing.
+struct At<'a>(&'a [Field]);
+
+impl<'de> DeserializeSeed<'de> for At<'_> {
+    type Value = Option<Counts>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        if self.0.is_empty() {
+            return Option::<Counts>::deserialize(deserializer);
+        }
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for At<'_> {
+    type Value = Option<Counts>;
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("any value")
+    }
+    skip_other_shapes!(None);
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let Some((name, rest)) = self.0.split_first() else {
+            return Err(de::Error::custom("an empty path"));
+        };
+        let mut found = None;
+        while let Some(key) = map.next_key::<Field>()? {
+            if key == *name {
+                found = map.next_value_seed(At(rest))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A body's top-level `usage` or `usageMetadata`.
+struct TopVisitor;
+
+impl<'de> Visitor<'de> for TopVisitor {
+    type Value = Option<Counts>;
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut usage = None;
+        let mut metadata = None;
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Usage => usage = map.next_value::<Option<Counts>>()?,
+                Field::UsageMetadata => metadata = map.next_value::<Option<Counts>>()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(usage.or(metadata))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// What the tree lookups give: the reference the streaming reads must equal.
+    fn from_tree(usage: &Value) -> Counts {
+        let number = |path: &[&str]| {
+            let mut value = usage;
+            for key in path {
+                value = value.get(key)?;
+            }
+            value.as_i64()
+        };
+        Counts {
+            input_tokens: number(&["input_tokens"]),
+            prompt_tokens: number(&["prompt_tokens"]),
+            output_tokens: number(&["output_tokens"]),
+            completion_tokens: number(&["completion_tokens"]),
+            input_cached_tokens: number(&["input_tokens_details", "cached_tokens"]),
+            prompt_cached_tokens: number(&["prompt_tokens_details", "cached_tokens"]),
+            cache_read_input_tokens: number(&["cache_read_input_tokens"]),
+            prompt_cache_hit_tokens: number(&["prompt_cache_hit_tokens"]),
+            cache_creation_input_tokens: number(&["cache_creation_input_tokens"]),
+            prompt_token_count: number(&["promptTokenCount"]),
+            candidates_token_count: number(&["candidatesTokenCount"]),
+            thoughts_token_count: number(&["thoughtsTokenCount"]),
+            cached_content_token_count: number(&["cachedContentTokenCount"]),
+        }
+    }
+
+    const USAGES: &[&str] = &[
+        r#"{"input_tokens":12,"output_tokens":5,"input_tokens_details":{"cached_tokens":4}}"#,
+        r#"{"prompt_tokens":7,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":2},"total_tokens":10}"#,
+        r#"{"input_tokens":3,"cache_read_input_tokens":100,"cache_creation_input_tokens":20,"output_tokens":9}"#,
+        r#"{"promptTokenCount":8,"candidatesTokenCount":4,"thoughtsTokenCount":6,"cachedContentTokenCount":1}"#,
+        r#"{"prompt_cache_hit_tokens":5,"prompt_tokens":9}"#,
+        // Duplicates (the last wins, also when it is no number), floats, negatives, a number
+        // past i64, strings, null, nested shapes where a number belongs.
+        r#"{"input_tokens":1,"input_tokens":2,"output_tokens":3,"output_tokens":null}"#,
+        r#"{"input_tokens":1.5,"output_tokens":-4,"prompt_tokens":18446744073709551615}"#,
+        r#"{"input_tokens":"12","output_tokens":true,"completion_tokens":[1],"prompt_tokens":{"a":1}}"#,
+        r#"{"input_tokens_details":null,"prompt_tokens_details":7}"#,
+        r#"{"input_tokens_details":{"cached_tokens":4},"input_tokens_details":{"other":1}}"#,
+        r#"{"input_tokens_details":[{"cached_tokens":4}],"prompt_tokens_details":{"cached_tokens":2.0}}"#,
+        // An escaped key is the same key.
+        r#"{"input\u005ftokens":11,"output_tokens":1e3}"#,
+        r#"{"nested":{"input_tokens":99},"list":[{"output_tokens":1}],"input_tokens":5}"#,
+        "{}",
+        "[]",
+        r#""usage""#,
+        "12",
+        "null",
+    ];
+
+    #[test]
+    fn counts_equal_the_tree_lookups() {
+        for usage in USAGES {
+            let value: Value = serde_json::from_str(usage).unwrap();
+            let expected = from_tree(&value);
+            assert_eq!(counts_of(&value), expected, "{usage}");
+            // The same object inside the events that carry it.
+            let completed =
+                format!(r#"{{"type":"response.completed","response":{{"id":"r","usage":{usage}}}}}"#);
+            let read = counts_at(completed.as_bytes(), &[Field::Response, Field::Usage]);
+            let tree: Value = serde_json::from_str(&completed).unwrap();
+            assert_eq!(read, tree.pointer("/response/usage").filter(|value| !value.is_null()).map(from_tree));
+            let delta = format!(r#"{{"type":"message_delta","usage":{usage},"delta":{{}}}}"#);
+            assert_eq!(counts_at(delta.as_bytes(), &[Field::Usage]), (*usage != "null").then_some(expected));
+        }
+    }
+
+    #[test]
+    fn a_path_that_leads_nowhere_or_a_document_that_does_not_parse_gives_nothing() {
+        let path = [Field::Message, Field::Usage];
+        for data in [
+            r#"{"message":{"id":"m"}}"#,
+            r#"{"message":null}"#,
+            r#"{"message":[{"usage":{"input_tokens":1}}]}"#,
+            r#"{"usage":{"input_tokens":1}}"#,
+            r#"{"message":{"usage":null}}"#,
+            r#"{"message":{"usage":{"input_tokens":1}}"#,
+            r#"{"message":{"usage":{"input_tokens":1}}} trailing"#,
+            "",
+        ] {
+            assert_eq!(counts_at(data.as_bytes(), &path), None, "{data}");
+        }
+        let last = r#"{"message":{"usage":{"input_tokens":1}},"message":{"usage":{"input_tokens":2}}}"#;
+        assert_eq!(counts_at(last.as_bytes(), &path).and_then(|counts| counts.input_tokens), Some(2));
+    }
+
+    #[test]
+    fn top_counts_take_usage_then_usage_metadata() {
+        let both = br#"{"usageMetadata":{"promptTokenCount":3},"usage":{"input_tokens":1}}"#;
+        assert_eq!(top_counts(both).unwrap().and_then(|counts| counts.input_tokens), Some(1));
+        let null_usage = br#"{"usage":null,"usageMetadata":{"promptTokenCount":3}}"#;
+        assert_eq!(top_counts(null_usage).unwrap().and_then(|counts| counts.prompt_token_count), Some(3));
+        // A usage that is no object still is the usage (and counts nothing).
+        let odd = br#"{"usage":5,"usageMetadata":{"promptTokenCount":3}}"#;
+        assert_eq!(top_counts(odd).unwrap(), Some(Counts::default()));
+        assert_eq!(top_counts(br#"{"id":"x"}"#).unwrap(), None);
+        assert!(top_counts(b"[1]").is_err());
+        assert!(top_counts(br#"{"usage":{"input_tokens":1}"#).is_err());
+    }
+}
