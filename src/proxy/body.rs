@@ -241,8 +241,8 @@ impl TappedBody {
         row.input_tokens = tokens.input;
         row.output_tokens = tokens.output;
         row.cached_tokens = tokens.cached;
-        let model = row.model_sent.clone().or_else(|| row.model_requested.clone());
-        row.cost_usd = model.and_then(|model| cost(&model, tokens.input, tokens.output, tokens.cached));
+        let model = row.model_sent.as_deref().or(row.model_requested.as_deref());
+        row.cost_usd = model.and_then(|model| cost(model, tokens.input, tokens.output, tokens.cached));
         // An error inside the answer or an answer without its end is not a success, even
         // with a 200 (cc-switch #7425, #3493).
         let ending = if row.error_class.is_none() { ending } else { None };

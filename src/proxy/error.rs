@@ -32,7 +32,7 @@ impl ErrorShape {
 /// Why one provider of the chain did not serve a request.
 #[derive(Debug, Clone)]
 pub struct Attempt {
-    pub provider: String,
+    pub provider: std::sync::Arc<str>,
     pub reason: String,
     /// The upstream's status when it answered.
     pub status: Option<u16>,

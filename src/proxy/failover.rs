@@ -42,7 +42,8 @@ const BACKOFF_CAP: Duration = Duration::from_secs(120);
 #[derive(Debug)]
 pub struct Link {
     pub entry: ChainEntry,
-    pub name: String,
+    /// Shared with every usage row of the link.
+    pub name: std::sync::Arc<str>,
     pub(super) transport: super::transport::Transport,
     /// The provider's own `--timeout`, which replaces every default below.
     pub timeout: Option<Duration>,
@@ -245,7 +246,7 @@ impl Chain {
             links.push(Link {
                 entry: entry.clone(),
                 name_header: HeaderValue::from_str(&name).ok(),
-                name,
+                name: name.into(),
                 transport,
                 timeout,
                 loopback,

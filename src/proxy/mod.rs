@@ -56,8 +56,8 @@ pub struct State {
     pub usage: usage::UsageSink,
     pub body_limit: usize,
     pub body_timeouts: server::BodyTimeouts,
-    pub client: Option<String>,
-    pub session_id: Option<String>,
+    pub client: Option<&'static str>,
+    pub session_id: Option<std::sync::Arc<str>>,
     /// A random id sent to loopback upstreams to recognise our own requests coming back.
     pub instance_id: String,
     /// `instance_id` as the hop header's value, for a request that went through no other
@@ -134,8 +134,8 @@ pub struct Request {
     pub started: Instant,
     pub ts_ms: i64,
     pub request_id: String,
-    pub session_id: Option<String>,
-    pub client: Option<String>,
+    pub session_id: Option<std::sync::Arc<str>>,
+    pub client: Option<&'static str>,
 }
 
 impl Request {
@@ -145,7 +145,7 @@ impl Request {
     pub fn usage_row(
         &self,
         api: Api,
-        provider: &str,
+        provider: &std::sync::Arc<str>,
         model_sent: Option<String>,
         status: u16,
         stream: bool,
@@ -156,9 +156,9 @@ impl Request {
             ts_ms: self.ts_ms,
             request_id: self.request_id.clone(),
             session_id: self.session_id.clone(),
-            client: self.client.clone(),
-            api: Some(api.name().to_string()),
-            provider: Some(provider.to_string()),
+            client: self.client,
+            api: Some(api.name()),
+            provider: Some(provider.clone()),
             model_requested: self.model.clone(),
             model_sent,
             status: Some(status),
@@ -209,7 +209,7 @@ pub struct ProxyConfig {
     /// Providers in failover order.
     pub chain: Vec<ChainEntry>,
     /// The agent this session serves (`run`), recorded in usage rows; `None` for `serve`.
-    pub client: Option<String>,
+    pub client: Option<&'static str>,
     /// Recorded in usage rows.
     pub session_id: Option<String>,
     /// `AIGATE_HOME`, where usage rows and cooldown state are written.
@@ -292,7 +292,7 @@ pub async fn start(config: ProxyConfig) -> Result<ProxyHandle> {
         body_limit: config.body_limit,
         body_timeouts: config.body_timeouts,
         client: config.client,
-        session_id: config.session_id,
+        session_id: config.session_id.map(Into::into),
         hop: axum::http::HeaderValue::from_str(&instance_id)
             .map_err(|_| Error::internal("the instance id is no header value"))?,
         instance_id,

@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, Method, Response, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Response, header};
+use bytes::Bytes;
 use http_body_util::BodyExt;
 use memchr::memmem;
 use subtle::ConstantTimeEq;
@@ -34,7 +35,7 @@ pub async fn handle(state: Arc<State>, request: hyper::Request<hyper::body::Inco
     // missing or unusable.
     let request_id = request
         .headers()
-        .get("x-request-id")
+        .get(X_REQUEST_ID)
         .and_then(|value| value.to_str().ok())
         .map(str::trim)
         .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|byte| byte.is_ascii_graphic()))
@@ -43,11 +44,14 @@ pub async fn handle(state: Arc<State>, request: hyper::Request<hyper::body::Inco
         Ok(response) => response,
         Err((error, shape)) => error.into_response(shape),
     };
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", value);
+    // The id's own bytes become the header value (no copy).
+    if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(request_id)) {
+        response.headers_mut().insert(X_REQUEST_ID, value);
     }
     response
 }
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 async fn handle_inner(
     state: &State,
@@ -124,11 +128,11 @@ async fn handle_inner(
             stream = method == "streamGenerateContent";
         }
     }
-    let client = state.client.clone().or_else(|| client_from_user_agent(&headers).map(str::to_string));
+    let client = state.client.or_else(|| client_from_user_agent(&headers));
     let session_id = state.session_id.clone().or_else(|| {
         ["session-id", "x-claude-code-session-id", "x-session-id"]
             .iter()
-            .find_map(|name| headers.get(*name).and_then(|value| value.to_str().ok()).map(str::to_string))
+            .find_map(|name| headers.get(*name).and_then(|value| value.to_str().ok()).map(Into::into))
     });
     let mut request = Request {
         route,
@@ -191,8 +195,8 @@ fn record_exhausted(state: &State, request: &Request, error: &ProxyError, sent: 
         ts_ms: request.ts_ms,
         request_id: request.request_id.clone(),
         session_id: request.session_id.clone(),
-        client: request.client.clone(),
-        api: request.route.api().map(|api| api.name().to_string()),
+        client: request.client,
+        api: request.route.api().map(crate::providers::Api::name),
         provider: last,
         model_requested: request.model.clone(),
         status: Some(error.status().as_u16()),
@@ -476,8 +480,12 @@ fn client_from_user_agent(headers: &HeaderMap) -> Option<&'static str> {
 
 /// `aig-<instance>-<counter>`: unique per proxy run without a syscall per request.
 fn new_request_id(state: &State) -> String {
+    use std::fmt::Write as _;
     let sequence = state.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("aig-{}-{sequence}", state.instance_id)
+    // Sized once: `aig-`, the instance id, `-` and at most 20 digits.
+    let mut id = String::with_capacity(state.instance_id.len() + 25);
+    let _ = write!(id, "aig-{}-{sequence}", state.instance_id);
+    id
 }
 
 #[cfg(test)]

@@ -17,10 +17,10 @@ use rusqlite::params;
 pub struct UsageRow {
     pub ts_ms: i64,
     pub request_id: String,
-    pub session_id: Option<String>,
-    pub client: Option<String>,
-    pub api: Option<String>,
-    pub provider: Option<String>,
+    pub session_id: Option<std::sync::Arc<str>>,
+    pub client: Option<&'static str>,
+    pub api: Option<&'static str>,
+    pub provider: Option<std::sync::Arc<str>>,
     pub model_requested: Option<String>,
     pub model_sent: Option<String>,
     pub status: Option<u16>,
@@ -36,8 +36,12 @@ pub struct UsageRow {
     pub attempts: u32,
 }
 
+#[expect(
+    clippy::large_enum_variant,
+    reason = "rows are the messages; a box per row would be an allocation per request"
+)]
 enum Message {
-    Row(Box<UsageRow>),
+    Row(UsageRow),
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -104,7 +108,7 @@ impl UsageSink {
     pub fn record(&self, row: UsageRow) {
         let writer = self.writer_thread();
         let waiting = self.shared.waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let _ = self.shared.sender.send(Message::Row(Box::new(row)));
+        let _ = self.shared.sender.send(Message::Row(row));
         if waiting == WAKE_AT {
             if let Some(writer) = writer {
                 writer.unpark();
@@ -191,7 +195,7 @@ fn writer(
     }
 }
 
-fn insert(connection: &mut rusqlite::Connection, rows: &[Box<UsageRow>]) -> rusqlite::Result<()> {
+fn insert(connection: &mut rusqlite::Connection, rows: &[UsageRow]) -> rusqlite::Result<()> {
     let transaction = connection.transaction()?;
     {
         let mut statement = transaction.prepare_cached(
@@ -287,10 +291,17 @@ const PRICES: &[(&str, Price)] = &[
 /// The price of `model`, if it is in the table.
 pub fn price_of(model: &str) -> Option<Price> {
     let base = model.rsplit('/').next().unwrap_or(model);
-    let normalised = base.to_ascii_lowercase().replace('.', "-");
+    // `base` lower-cased with `.` read as `-`, compared byte by byte (nothing is copied).
+    let normalised_starts_with = |prefix: &str| {
+        base.len() >= prefix.len()
+            && base.bytes().zip(prefix.bytes()).all(|(byte, want)| {
+                let byte = if byte == b'.' { b'-' } else { byte.to_ascii_lowercase() };
+                byte == want
+            })
+    };
     PRICES
         .iter()
-        .filter(|(prefix, _)| normalised.starts_with(prefix))
+        .filter(|(prefix, _)| normalised_starts_with(prefix))
         .max_by_key(|(prefix, _)| prefix.len())
         .map(|(_, price)| *price)
 }

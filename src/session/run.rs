@@ -127,7 +127,7 @@ pub fn run(out: &Printer, paths: &Paths, options: RunOptions) -> Result<u8> {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             token: token.clone(),
             chain,
-            client: Some(options.client.name().to_string()),
+            client: Some(options.client.name()),
             session_id: Some(session_id.clone()),
             aigate_home: paths.aigate_home.clone(),
             official: OfficialUpstreams::from_env(codex_chatgpt_login),

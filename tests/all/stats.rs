@@ -441,7 +441,7 @@ fn follow_sees_new_rows(json: bool) {
     sink.record(UsageRow {
         ts_ms: now(),
         request_id: "r-follow".into(),
-        client: Some("claude".into()),
+        client: Some("claude"),
         provider: Some("deepseek".into()),
         model_requested: Some("claude-sonnet-4-5".into()),
         model_sent: Some("deepseek-chat\u{1b}]0;pwned\u{7}".into()),
