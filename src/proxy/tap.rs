@@ -468,8 +468,8 @@ fn error_message(value: Option<&Value>, data: &[u8]) -> String {
 }
 
 /// Whether a non-streamed JSON body arrived whole, and its usage object (`usage`, else
-/// Gemini's `usageMetadata`). A whole body is read in one pass that builds a tree of the
-/// usage object only; a body of which only the tail was kept ([`JSON_KEEP`]) is whole when
+/// Gemini's `usageMetadata`). A whole body is read in one pass that keeps only the counts
+/// ([`top_counts`]); a body of which only the tail was kept ([`JSON_KEEP`]) is whole when
 /// it ends a document, and its usage is the last `"usage"` object in that tail.
 fn json_body(body: &[u8], truncated: bool) -> (bool, Option<Counts>) {
     if !truncated {
