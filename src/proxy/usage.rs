@@ -1,16 +1,14 @@
 //! Usage records: one row per proxied request, written by a background thread, plus the
 //! built-in price table.
 //!
-//! Invariants: nothing here runs on the request path except a non-blocking channel send
-//! ([`UsageSink::record`]), which wakes the writer at most once per batch window; the
-//! writer batches rows into one transaction per wake-up;
-//! [`UsageSink::flush`] returns once every row sent before it is in the db. A db that
-//! cannot be opened loses rows, never requests.
+//! Invariants: nothing here runs on the request path but a push onto a queue under a lock
+//! the writer holds only to swap the queue out ([`UsageSink::record`]), which wakes the
+//! writer at most twice per batch window; the writer batches rows into one transaction per
+//! wake-up; [`UsageSink::flush`] returns once every row queued before it is in the db. A
+//! db that cannot be opened loses rows, never requests.
 
 use std::path::PathBuf;
-use std::sync::mpsc;
-
-use rusqlite::params;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// One row of the `usage` table.
 #[derive(Debug, Clone, Default)]
@@ -36,40 +34,48 @@ pub struct UsageRow {
     pub attempts: u32,
 }
 
-#[expect(
-    clippy::large_enum_variant,
-    reason = "rows are the messages; a box per row would be an allocation per request"
-)]
-enum Message {
-    Row(UsageRow),
-    Flush(tokio::sync::oneshot::Sender<()>),
-}
-
 /// The sending side; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct UsageSink {
-    shared: std::sync::Arc<Shared>,
+    shared: Arc<Shared>,
 }
 
 #[derive(Debug)]
 struct Shared {
-    sender: mpsc::Sender<Message>,
-    /// Rows sent and not yet taken by the writer.
-    waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Shared with the writer, which ends once every sink is gone.
+    queue: Arc<Mutex<Queue>>,
     /// The writer thread, started by the first row (a session that proxies nothing starts
-    /// no thread), then woken by [`UsageSink::flush`] and by the row that makes
-    /// [`WAKE_AT`] rows waiting (other rows never wake it: it sleeps out its batch window
-    /// and then drains them). `None` inside when the thread could not be started.
+    /// no thread), then woken by the first row of a batch, by [`UsageSink::flush`] and by
+    /// the row that makes [`WAKE_AT`] rows waiting (other rows never wake it: it sleeps
+    /// out its batch window and then takes them all). `None` inside when the thread could
+    /// not be started.
     writer: std::sync::OnceLock<Option<std::thread::Thread>>,
-    /// What the writer is started with, taken by the start.
-    start: std::sync::Mutex<Option<(PathBuf, mpsc::Receiver<Message>)>>,
+    /// Where the writer writes, taken by its start.
+    start: Mutex<Option<PathBuf>>,
 }
 
-impl std::fmt::Debug for Message {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Message::Row(_) => f.write_str("Row"),
-            Message::Flush(_) => f.write_str("Flush"),
+/// What waits for the writer. Rows are pushed onto a `Vec` that the writer swaps for its
+/// own emptied one: no allocation per row (a channel allocates a block every few
+/// messages, and frees it on the other thread).
+#[derive(Debug, Default)]
+struct Queue {
+    rows: Vec<UsageRow>,
+    /// Flushes waiting for every row queued before them.
+    acks: Vec<tokio::sync::oneshot::Sender<()>>,
+    /// Every sink is gone: the writer writes what is left and ends.
+    closed: bool,
+}
+
+fn lock(queue: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
+    // A panic while the lock was held left the queue whole (pushes and swaps only).
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        lock(&self.queue).closed = true;
+        if let Some(Some(writer)) = self.writer.get() {
+            writer.unpark();
         }
     }
 }
@@ -77,14 +83,12 @@ impl std::fmt::Debug for Message {
 impl UsageSink {
     /// A sink for the db under `aigate_home`; its writer thread starts with the first row.
     pub fn start(aigate_home: PathBuf) -> Self {
-        let (sender, receiver) = mpsc::channel::<Message>();
         let shared = Shared {
-            sender,
-            waiting: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            queue: Arc::default(),
             writer: std::sync::OnceLock::new(),
-            start: std::sync::Mutex::new(Some((aigate_home, receiver))),
+            start: Mutex::new(Some(aigate_home)),
         };
-        Self { shared: std::sync::Arc::new(shared) }
+        Self { shared: Arc::new(shared) }
     }
 
     /// The writer thread, started on the first call.
@@ -93,26 +97,27 @@ impl UsageSink {
         shared
             .writer
             .get_or_init(|| {
-                let (aigate_home, receiver) = shared.start.lock().ok()?.take()?;
-                let taken = shared.waiting.clone();
+                let aigate_home = shared.start.lock().ok()?.take()?;
+                let queue = shared.queue.clone();
                 let spawned = std::thread::Builder::new()
                     .name("aigate-usage".into())
-                    .spawn(move || writer(&aigate_home, &receiver, &taken));
-                // Without a thread the receiver is gone and rows are dropped at send time.
+                    .spawn(move || writer(&aigate_home, &queue));
+                // Without a thread nobody takes the rows: `record` drops them.
                 spawned.ok().map(|handle| handle.thread().clone())
             })
             .as_ref()
     }
 
-    /// Queue a row (never blocks).
+    /// Queue a row (never waits for the writer's work).
     pub fn record(&self, row: UsageRow) {
-        let writer = self.writer_thread();
-        let waiting = self.shared.waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let _ = self.shared.sender.send(Message::Row(row));
-        if waiting == WAKE_AT {
-            if let Some(writer) = writer {
-                writer.unpark();
-            }
+        let Some(writer) = self.writer_thread() else { return };
+        let waiting = {
+            let mut queue = lock(&self.shared.queue);
+            queue.rows.push(row);
+            queue.rows.len()
+        };
+        if waiting == 1 || waiting == WAKE_AT {
+            writer.unpark();
         }
     }
 
@@ -121,57 +126,58 @@ impl UsageSink {
     pub async fn flush(&self) {
         let Some(Some(writer)) = self.shared.writer.get() else { return };
         let (done, wait) = tokio::sync::oneshot::channel();
-        if self.shared.sender.send(Message::Flush(done)).is_ok() {
-            writer.unpark();
-            let _ = wait.await;
-        }
+        lock(&self.shared.queue).acks.push(done);
+        writer.unpark();
+        let _ = wait.await;
     }
 }
 
-/// Rows are gathered for up to this long (or until [`WAKE_AT`] wait) into one transaction
-/// of at most [`BATCH_ROWS`].
+/// Rows are gathered for up to this long (or until [`WAKE_AT`] wait) and written in
+/// transactions of at most [`BATCH_ROWS`].
 const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
 const BATCH_ROWS: usize = 1024;
 /// Under load the writer is woken once this many rows wait, so the rows held in memory
 /// stay few (a 100 ms window at 40k requests a second would hold 4,000: megabytes).
 const WAKE_AT: usize = 256;
 
-fn writer(
-    aigate_home: &std::path::Path,
-    receiver: &mpsc::Receiver<Message>,
-    waiting: &std::sync::atomic::AtomicUsize,
-) {
+fn writer(aigate_home: &std::path::Path, queue: &Mutex<Queue>) {
     // Retention: once per writer, before the first row, on this thread (off the request path).
     crate::stats::retention::prune_at_start(aigate_home);
     let mut connection = None;
-    // Blocks until the first row of a batch; then the thread sleeps out the window (a flush
-    // unparks it) and drains what came meanwhile. Waiting on the channel row by row instead
-    // (`recv_timeout`) would make every `record` wake this thread: a futex wake and a
-    // context switch per request on the hot path's cores.
-    while let Ok(first) = receiver.recv() {
-        let mut rows = Vec::new();
-        let mut acks = Vec::new();
-        let deadline = std::time::Instant::now() + BATCH_WINDOW;
-        let mut next = Some(first);
+    // Swapped with the queue's, so both keep their capacity.
+    let mut rows = Vec::new();
+    let mut acks = Vec::new();
+    // Sleeps until the first row of a batch; then sleeps out the window (a flush or the
+    // WAKE_AT-th row unparks it) and takes what came meanwhile. Waking per row would be a
+    // futex wake and a context switch per request on the hot path's cores.
+    loop {
         loop {
-            while let Some(message) = next.take() {
-                match message {
-                    Message::Row(row) => {
-                        waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                        rows.push(row);
-                    }
-                    Message::Flush(ack) => acks.push(ack),
-                }
-                if rows.len() < BATCH_ROWS {
-                    next = receiver.try_recv().ok();
-                }
+            let waiting = lock(queue);
+            if !waiting.rows.is_empty() || !waiting.acks.is_empty() {
+                break;
             }
+            if waiting.closed {
+                return;
+            }
+            drop(waiting);
+            std::thread::park();
+        }
+        let deadline = std::time::Instant::now() + BATCH_WINDOW;
+        loop {
+            let ready = {
+                let waiting = lock(queue);
+                !waiting.acks.is_empty() || waiting.rows.len() >= WAKE_AT || waiting.closed
+            };
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if !acks.is_empty() || rows.len() >= WAKE_AT || left.is_zero() {
+            if ready || left.is_zero() {
                 break;
             }
             std::thread::park_timeout(left);
-            next = receiver.try_recv().ok();
+        }
+        {
+            let mut waiting = lock(queue);
+            std::mem::swap(&mut waiting.rows, &mut rows);
+            std::mem::swap(&mut waiting.acks, &mut acks);
         }
         if !rows.is_empty() {
             if connection.is_none() {
@@ -185,50 +191,90 @@ fn writer(
                 });
             }
             if let Some(connection) = connection.as_mut() {
-                // A failed batch is dropped: usage is best effort, the request already went.
-                let _ = insert(connection, &rows);
+                for batch in rows.chunks(BATCH_ROWS) {
+                    // A failed batch is dropped: usage is best effort, the request already went.
+                    let _ = insert(connection, batch);
+                }
             }
+            rows.clear();
+            // A burst's capacity is not kept for good.
+            rows.shrink_to(4 * WAKE_AT);
         }
-        for ack in acks {
+        for ack in acks.drain(..) {
             let _ = ack.send(());
         }
     }
 }
 
+/// Rows per `INSERT` statement: one statement of many rows costs SQLite far less than as
+/// many statements of one (each statement opens its cursors, seeks the table's end and
+/// halts).
+const ROWS_PER_STATEMENT: usize = 32;
+const COLUMNS: usize = 19;
+
+/// `INSERT INTO usage (...) VALUES (?, ...), ...` for `rows` rows.
+fn insert_sql(rows: usize) -> String {
+    let one = format!("({})", vec!["?"; COLUMNS].join(", "));
+    format!(
+        "INSERT INTO usage (ts, request_id, session_id, client, api, provider, model_requested, model_sent,
+             status, stream, ttfb_ms, ttft_ms, duration_ms, input_tokens, output_tokens, cached_tokens,
+             cost_usd, error_class, attempts)
+         VALUES {}",
+        vec![one; rows].join(", ")
+    )
+}
+
 fn insert(connection: &mut rusqlite::Connection, rows: &[UsageRow]) -> rusqlite::Result<()> {
+    static MANY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_sql(ROWS_PER_STATEMENT));
+    static ONE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_sql(1));
     let transaction = connection.transaction()?;
-    {
-        let mut statement = transaction.prepare_cached(
-            "INSERT INTO usage (ts, request_id, session_id, client, api, provider, model_requested, model_sent,
-                 status, stream, ttfb_ms, ttft_ms, duration_ms, input_tokens, output_tokens, cached_tokens,
-                 cost_usd, error_class, attempts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-        )?;
-        for row in rows {
-            statement.execute(params![
-                row.ts_ms,
-                row.request_id,
-                row.session_id,
-                row.client,
-                row.api,
-                row.provider,
-                row.model_requested,
-                row.model_sent,
-                row.status,
-                row.stream,
-                row.ttfb_ms,
-                row.ttft_ms,
-                row.duration_ms,
-                row.input_tokens,
-                row.output_tokens,
-                row.cached_tokens,
-                row.cost_usd,
-                row.error_class,
-                row.attempts,
-            ])?;
+    let mut chunks = rows.chunks_exact(ROWS_PER_STATEMENT);
+    for chunk in &mut chunks {
+        let mut statement = transaction.prepare_cached(&MANY)?;
+        for (at, row) in chunk.iter().enumerate() {
+            bind_row(&mut statement, at * COLUMNS, row)?;
         }
+        statement.raw_execute()?;
+    }
+    for row in chunks.remainder() {
+        let mut statement = transaction.prepare_cached(&ONE)?;
+        bind_row(&mut statement, 0, row)?;
+        statement.raw_execute()?;
     }
     transaction.commit()
+}
+
+/// Bind `row`'s columns after the first `before` parameters of `statement`.
+fn bind_row(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    before: usize,
+    row: &UsageRow,
+) -> rusqlite::Result<()> {
+    let values: [&dyn rusqlite::ToSql; COLUMNS] = [
+        &row.ts_ms,
+        &row.request_id,
+        &row.session_id,
+        &row.client,
+        &row.api,
+        &row.provider,
+        &row.model_requested,
+        &row.model_sent,
+        &row.status,
+        &row.stream,
+        &row.ttfb_ms,
+        &row.ttft_ms,
+        &row.duration_ms,
+        &row.input_tokens,
+        &row.output_tokens,
+        &row.cached_tokens,
+        &row.cost_usd,
+        &row.error_class,
+        &row.attempts,
+    ];
+    for (column, value) in values.into_iter().enumerate() {
+        statement.raw_bind_parameter(before + column + 1, value)?;
+    }
+    Ok(())
 }
 
 /// USD per million tokens: input, output, cached input.
@@ -349,6 +395,97 @@ mod tests {
         let connection = crate::db::open(dir.path()).unwrap();
         let count: i64 = connection.query_row("SELECT count(*) FROM usage", [], |row| row.get(0)).unwrap();
         assert_eq!(count, 1);
+    }
+
+    #[tokio::test]
+    async fn every_column_of_every_row_lands_in_its_place() {
+        // More rows than one statement takes, so that rows go both in statements of many
+        // rows and one by one.
+        let count = ROWS_PER_STATEMENT * 2 + 3;
+        let row = |index: usize| {
+            let n = i64::try_from(index).unwrap();
+            UsageRow {
+                ts_ms: 1_000 + n,
+                request_id: format!("r{index}"),
+                session_id: Some(format!("s{index}").into()),
+                client: Some("codex"),
+                api: Some("responses"),
+                provider: Some(format!("p{index}").into()),
+                model_requested: Some(format!("asked{index}")),
+                model_sent: (index % 2 == 0).then(|| format!("sent{index}")),
+                status: Some(200 + u16::try_from(index).unwrap()),
+                stream: index % 3 == 0,
+                ttfb_ms: Some(10 + n),
+                ttft_ms: None,
+                duration_ms: Some(30 + n),
+                input_tokens: Some(40 + n),
+                output_tokens: Some(50 + n),
+                cached_tokens: Some(60 + n),
+                cost_usd: Some(0.5 + f64::from(u32::try_from(index).unwrap())),
+                error_class: (index % 5 == 0).then(|| format!("e{index}")),
+                attempts: 1 + u32::try_from(index).unwrap(),
+            }
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let sink = UsageSink::start(dir.path().to_path_buf());
+        for index in 0..count {
+            sink.record(row(index));
+        }
+        sink.flush().await;
+        let connection = crate::db::open(dir.path()).unwrap();
+        let mut statement = connection
+            .prepare(
+                "SELECT ts, request_id, session_id, client, api, provider, model_requested, model_sent,
+                     status, stream, ttfb_ms, ttft_ms, duration_ms, input_tokens, output_tokens,
+                     cached_tokens, cost_usd, error_class, attempts
+                 FROM usage ORDER BY id",
+            )
+            .unwrap();
+        let written: Vec<String> = statement
+            .query_map([], |stored| {
+                let values: Vec<String> =
+                    (0..19).map(|column| format!("{:?}", stored.get_ref(column).unwrap())).collect();
+                Ok(values.join("|"))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let expected: Vec<String> = (0..count)
+            .map(|index| {
+                let r = row(index);
+                let text = |value: Option<&str>| match value {
+                    Some(value) => format!("Text({:?})", value.as_bytes()),
+                    None => "Null".to_string(),
+                };
+                let integer = |value: Option<i64>| match value {
+                    Some(value) => format!("Integer({value})"),
+                    None => "Null".to_string(),
+                };
+                [
+                    integer(Some(r.ts_ms)),
+                    text(Some(&r.request_id)),
+                    text(r.session_id.as_deref()),
+                    text(r.client),
+                    text(r.api),
+                    text(r.provider.as_deref()),
+                    text(r.model_requested.as_deref()),
+                    text(r.model_sent.as_deref()),
+                    integer(r.status.map(i64::from)),
+                    integer(Some(i64::from(r.stream))),
+                    integer(r.ttfb_ms),
+                    integer(r.ttft_ms),
+                    integer(r.duration_ms),
+                    integer(r.input_tokens),
+                    integer(r.output_tokens),
+                    integer(r.cached_tokens),
+                    format!("Real({:?})", r.cost_usd.unwrap()),
+                    text(r.error_class.as_deref()),
+                    integer(Some(i64::from(r.attempts))),
+                ]
+                .join("|")
+            })
+            .collect();
+        assert_eq!(written, expected);
     }
 
     #[tokio::test]
