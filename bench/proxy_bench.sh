@@ -5,7 +5,8 @@
 # every API: pass-through) and `aigate-converted` (the provider speaks only the other API of
 # CONVERT_VIA, so every request and stream goes through the conversion stage), and runs
 # bench.sh with both as external subjects, in the same run as direct and nginx. Results land
-# in /tmp/perf-run/results/ (table.md, results.json).
+# in /tmp/perf-run/results/ (table.md, results.json), and the figures issue 12 sets goals for,
+# each aigate figure against nginx's in the same run, in goals.md (printed at the end).
 #
 #   bash bench/proxy_bench.sh                      # --api responses
 #   API=messages bash bench/proxy_bench.sh --no-matrix
@@ -75,3 +76,59 @@ bash "$PERF_DIR/bench.sh" --peers direct,nginx \
   --subject "aigate=http://127.0.0.1:$PORT|token=$TOKEN|pid=${PIDS[0]}" \
   --subject "aigate-converted=http://127.0.0.1:$CONVERTED_PORT|apis=$API|token=$CONVERTED_TOKEN|pid=${PIDS[1]}" \
   --api "$API" --mock-port "$MOCK_PORT" "$@"
+
+# Issue 12's goals, each aigate figure against nginx's in this run (nginx being the anchor);
+# the converted rows are reported beside, not judged. Also written to goals.md.
+RESULTS="${RESULTS_DIR:-/tmp/perf-run/results}"
+python3 - "$RESULTS/results.json" <<'PY' | tee "$RESULTS/goals.md"
+import json, sys
+runs = {r["subject"]: r for r in json.load(open(sys.argv[1]))["results"]}
+nginx = runs.get("nginx")
+if not nginx:
+    sys.exit("proxy_bench: no nginx row, so no goal table (is nginx installed?)")
+def fmt(value):
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.3f}"
+def get(run, cell, key):
+    return (run.get(cell) or {}).get(key)
+# (figure, cell, key, goal, higher is better)
+rows = [
+    ("small request p50, c=1", "ns1", "ttlb_p50_ms", 1.2, False),
+    ("req/s at c=64", "ns64", "rps", 0.83, True),
+    ("CPU per request at c=64", "ns64", "cpu_us_per_req", 2.5, False),
+    ("unpaced streams/s at c=32", "stu32", "rps", 0.83, True),
+    ("stream first content token, c=1", "st1", "ttft_p50_ms", 1.2, False),
+    ("stream first content token, c=32", "st32", "ttft_p50_ms", 1.2, False),
+    ("10 MB request p50", "big", "ttlb_p50_ms", 1.2, False),
+]
+subjects = [name for name in ("aigate", "aigate-converted") if name in runs]
+print("| figure | goal | nginx | " + " | ".join(subjects) + " |")
+print("|---|---|---|" + "---|" * len(subjects))
+misses = 0
+for label, cell, key, goal, higher in rows:
+    base = get(nginx, cell, key)
+    cells = []
+    for name in subjects:
+        value = get(runs[name], cell, key)
+        if value is None or not base:
+            cells.append("-")
+            continue
+        ratio = value / base
+        met = ratio >= goal if higher else ratio <= goal
+        if name == "aigate" and not met:
+            misses += 1
+        cells.append(f"{fmt(value)} ({ratio:.3f}x){'' if met or name != 'aigate' else ' MISSED'}")
+    sign = ">=" if higher else "<="
+    print(f"| {label} | {sign} {goal}x | {fmt(base)} | " + " | ".join(cells) + " |")
+peaks = []
+for name in subjects:
+    peak = runs[name].get("rss_peak_kb")
+    mb = peak / 1024 if peak else None
+    met = mb is not None and mb <= 20
+    if name == "aigate" and not met:
+        misses += 1
+    peaks.append("-" if mb is None else f"{mb:.1f} MB{'' if met or name != 'aigate' else ' MISSED'}")
+nginx_peak = nginx.get("rss_peak_kb")
+print(f"| peak RSS | <= 20 MB | {nginx_peak / 1024:.1f} MB | " + " | ".join(peaks) + " |")
+print()
+print("aigate: every goal met" if misses == 0 else f"aigate: {misses} goal(s) missed")
+PY
