@@ -272,9 +272,14 @@ mod tests {
     use crate::progress::testing::{Recorder, Seen};
     use crate::providers::KeySource;
 
-    /// A provider on a loopback port nobody listens on: every probe fails at once.
+    /// A provider on a loopback port nobody listens on: every probe fails at once. The port
+    /// stays bound (never listening) to the end of the test process, so that no other
+    /// test's listener is given it meanwhile.
     fn unreachable_provider(name: &str) -> Provider {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+        let port = socket.local_addr().unwrap().port();
+        std::mem::forget(socket);
         Provider::new(name, format!("http://127.0.0.1:{port}/v1"), vec![Api::Chat])
     }
 

@@ -254,3 +254,15 @@ pub(crate) fn write(path: &Path, bytes: &[u8], mode: u32) {
 pub(crate) fn mode(path: &Path) -> u32 {
     fs_err::metadata(path).expect("metadata").permissions().mode() & 0o777
 }
+
+/// A loopback port that refuses connections for as long as this test process runs: bound
+/// but never listening. A port freed at once (bind a listener, note its port, drop it) may be
+/// handed to another test's listener meanwhile, and the "refused" link would then answer.
+pub(crate) fn refused_port() -> u16 {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket.bind(([127, 0, 0, 1], 0).into()).expect("bind a loopback port");
+    let port = socket.local_addr().expect("its address").port();
+    // Kept open to the end of the process, so the port is never given out again.
+    std::mem::forget(socket);
+    port
+}

@@ -558,7 +558,7 @@ fn provider_test_refuses_unknown_names_and_sends_nothing() {
 #[test]
 fn provider_test_goes_on_past_a_provider_that_fails() {
     let (base, _) = chat_upstream();
-    let dead_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead_port = crate::common::refused_port();
     let dead = format!("http://127.0.0.1:{dead_port}/v1");
     let context = TestContext::new();
     context.ok(&["provider", "add", "good", "--base-url", &base, "--api", "chat", "--default-model", "m"]);

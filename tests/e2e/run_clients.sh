@@ -26,8 +26,18 @@ e2e_setup aigate-e2e "$@"
 
 # ---- mock upstream ------------------------------------------------------------
 e2e_start_mock
-# A loopback port with nothing listening: the failing provider.
-DEAD_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
+# A loopback port with nothing listening: the failing provider. The port stays bound (without
+# listen, connections to it are refused) for the whole run, so that no listener of aigate's
+# can be given it: a port freed at once may come back as a session's own port, and aigate
+# then rightly refuses the chain as a loop.
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0))
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+time.sleep(3600)' "$T/dead-port" </dev/null >/dev/null 2>&1 &
+E2E_PIDS+=("$!")
+for _ in $(seq 100); do [ -s "$T/dead-port" ] && break; sleep 0.05; done
+DEAD_PORT="$(cat "$T/dead-port")"
 echo "mock upstream: $URL   dead provider port: $DEAD_PORT   network: $NETNOTE   tmp: $T"
 echo "aigate: $AIGATE ($("$AIGATE" --version 2>/dev/null))"
 

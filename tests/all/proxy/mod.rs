@@ -507,10 +507,7 @@ async fn fails_over(
 }
 
 fn refused_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}/v1")
+    format!("http://127.0.0.1:{}/v1", crate::common::refused_port())
 }
 
 #[tokio::test]
