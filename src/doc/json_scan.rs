@@ -78,6 +78,15 @@ pub(crate) fn validate(text: &str, dialect: JsonDialect) -> Result<Scanned, Scan
     validate_boxed(text, dialect).map_err(|failure| *failure)
 }
 
+/// Whether `text[range]` is exactly one value of `dialect`, as [`validate`] would accept
+/// it nested `depth` levels deep in a file (`0`: the top-level object): syntax, duplicate
+/// keys and nesting checked, nothing indexed.
+pub(crate) fn validate_value(text: &str, range: Range<usize>, dialect: JsonDialect, depth: usize) -> bool {
+    let Some(value) = text.as_bytes().get(range) else { return false };
+    let mut validator = Validator::new(value, dialect, 0);
+    validator.value(0, depth).is_ok_and(|end| end == value.len())
+}
+
 /// Strict JSON texts this large are validated by two threads (see [`validate_split`]).
 const SPLIT_MIN: usize = 4 << 20;
 

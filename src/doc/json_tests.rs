@@ -564,3 +564,136 @@ fn json_with_comments_edits_keep_comments_and_never_add_a_trailing_comma() {
         "{\n  \"mcpServers\": {\n    \"fs\": {\n      \"command\": \"npx\",\n      \"args\": []\n    }\n  }\n}\n"
     );
 }
+
+/// What [`json_skeletons`] says about two texts: `None` when it cannot place the change,
+/// else whether they mean the same.
+fn skeletons_say(format: Format, before: &str, after: &str) -> Option<bool> {
+    json_skeletons(format, before.as_bytes(), after.as_bytes()).map(|(before, after)| before == after)
+}
+
+#[test]
+fn skeletons_compare_only_the_object_around_the_change() {
+    let before = "{\n  \"projects\": {\"/a\": {\"history\": [1, 2]}},\n  \"mcpServers\": {\n    \"fs\": {\"command\": \"npx\"}\n  },\n  \"tail\": true\n}\n";
+    // The same meaning, other bytes: whitespace inside the change.
+    let spaced = before.replace("{\"command\": \"npx\"}", "{ \"command\":\"npx\" }");
+    assert_eq!(skeletons_say(Format::Json, before, &spaced), Some(true));
+    // A server more, or another command: not the same.
+    let added = before.replace("\"fs\": {", "\"web\": {},\n    \"fs\": {");
+    assert_eq!(skeletons_say(Format::Json, before, &added), Some(false));
+    assert_eq!(skeletons_say(Format::Json, before, &before.replace("npx", "npm")), Some(false));
+    let (skeleton, _) = json_skeletons(Format::Json, before.as_bytes(), added.as_bytes()).unwrap();
+    // Every key on the way down is there; what the change did not reach is null.
+    assert_eq!(skeleton, json!({"projects": null, "mcpServers": {"fs": {"command": "npx"}}, "tail": null}));
+    // A number that only grew a digit next to the change is read again.
+    let grown = "{\n  \"a\": {\"n\": 1, \"m\": 2}\n}\n";
+    assert_eq!(skeletons_say(Format::Json, grown, &grown.replace("1,", "12,")), Some(false));
+    assert_eq!(skeletons_say(Format::Json, grown, &grown.replace("1, ", "1 , ")), Some(true));
+}
+
+#[test]
+fn skeletons_refuse_what_they_cannot_place_or_what_is_not_valid() {
+    let before = "{\n  \"mcpServers\": {\"fs\": {\"command\": \"npx\"}}\n}\n";
+    // The top-level braces changed, or the text after is not one object there.
+    assert_eq!(skeletons_say(Format::Json, before, "[]\n"), None);
+    assert_eq!(skeletons_say(Format::Json, before, &before.replace("\"npx\"}", "\"npx\"")), None);
+    // A duplicate key, a comment in strict JSON, a trailing comma: refused as a parse would.
+    assert_eq!(
+        skeletons_say(Format::Json, before, &before.replace("\"fs\": {", "\"fs\": {}, \"fs\": {")),
+        None
+    );
+    assert_eq!(skeletons_say(Format::Json, before, &before.replace("\"npx\"", "\"npx\" // x\n")), None);
+    assert_eq!(skeletons_say(Format::Json, before, &before.replace("\"npx\"", "\"npx\",")), None);
+    // JSONC takes them.
+    assert_eq!(
+        skeletons_say(Format::Jsonc, before, &before.replace("\"npx\"", "\"npx\", // x\n")),
+        Some(true)
+    );
+    // TOML is not theirs.
+    assert_eq!(skeletons_say(Format::Toml, "a = 1\n", "a = 2\n"), None);
+}
+
+#[test]
+fn skeletons_agree_with_whole_values_on_every_splice() {
+    // A small deterministic generator: no dependency, the same cases on every run.
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |bound: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % bound as u64) as usize
+    };
+    let bases = [
+        "{\n  \"a\": 1,\n  \"mcpServers\": {\n    \"fs\": {\"command\": \"npx\", \"args\": [\"-y\", \"x\"]},\n    \"w\\u0065b\": {}\n  },\n  \"p\": {\"/x\": {\"mcpServers\": {}, \"h\": [{\"d\": \"a\\\"b\"}]}},\n  \"z\": null\n}\n",
+        "\u{feff}{\r\n  \"k\": {\"n\": -1.5e3, \"s\": \"é\", \"t\": [true, false]},\r\n  \"m\": {\"x\": {\"y\": {}}}\r\n}",
+    ];
+    let pieces = [
+        "",
+        " ",
+        ",",
+        ":",
+        "\"",
+        "{",
+        "}",
+        "[",
+        "]",
+        "1",
+        "0",
+        "null",
+        "\"q\"",
+        "\"fs\"",
+        "\"a\": 2,",
+        ", \"b\": 3",
+        "{}",
+        "[]",
+        "\\",
+        "\"x\": {\"y\": 1}",
+        "e5",
+        "-",
+        "// c\n",
+        "/* c */",
+    ];
+    let mut seen = [0_usize; 3];
+    for (base, format) in bases.iter().flat_map(|base| [(base, Format::Json), (base, Format::Jsonc)]) {
+        let whole = |text: &str| {
+            Document::parse(text.as_bytes(), format, Path::new("x")).ok().map(|document| document.to_value())
+        };
+        let base_value = whole(base).unwrap();
+        for _ in 0..4000 {
+            let at = next(base.len());
+            let cut = next(4).min(base.len() - at);
+            let (start, end) = (at, at + cut);
+            if !base.is_char_boundary(start) || !base.is_char_boundary(end) {
+                continue;
+            }
+            let after = format!("{}{}{}", &base[..start], pieces[next(pieces.len())], &base[end..]);
+            let said = skeletons_say(format, base, &after);
+            match (said, whole(&after)) {
+                (None, _) => seen[0] += 1,
+                (Some(same), Some(value)) => {
+                    assert_eq!(same, value == base_value, "{after:?}");
+                    seen[1 + usize::from(same)] += 1;
+                }
+                (Some(_), None) => panic!("took an invalid text: {after:?}"),
+            }
+        }
+    }
+    // The generator reaches every answer.
+    assert!(seen.iter().all(|count| *count > 50), "{seen:?}");
+}
+
+#[test]
+fn whole_new_bytes_become_the_splice_they_are() {
+    let input = b"abcXYZdef";
+    let spliced = NewBytes::Whole(b"abc12def".to_vec()).into_splice(Some(input));
+    assert_eq!(spliced, NewBytes::Spliced { range: 3..6, with: b"12".to_vec() });
+    // Whatever the change, the splice gives the same bytes back.
+    for new in
+        [&b"abcXYZdef"[..], b"abcXYZ!def", b"abdef", b"aaaa", b"", b"abcXYZdefabcXYZdef", b"xabcXYZdef"]
+    {
+        let spliced = NewBytes::Whole(new.to_vec()).into_splice(Some(input));
+        assert!(matches!(spliced, NewBytes::Spliced { .. }));
+        assert_eq!(spliced.into_vec(Some(input)), new, "{}", String::from_utf8_lossy(new));
+    }
+    // A file that was not there has nothing to splice into.
+    assert_eq!(NewBytes::Whole(b"new".to_vec()).into_splice(None), NewBytes::Whole(b"new".to_vec()));
+}

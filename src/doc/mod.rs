@@ -22,6 +22,7 @@
 
 mod dotenv;
 mod json;
+mod json_change;
 mod json_read;
 mod json_scan;
 mod text;
@@ -71,6 +72,23 @@ impl NewBytes {
             rest = tail;
             head == *part
         })
+    }
+
+    /// `Whole` bytes as the splice of `input` they are (what they share with `input` at
+    /// either end left out of `with`); anything else as it is.
+    #[must_use]
+    pub fn into_splice(self, input: Option<&[u8]>) -> Self {
+        match (self, input) {
+            (NewBytes::Whole(bytes), Some(input)) => {
+                let prefix = common_prefix(input, &bytes);
+                let suffix = common_suffix(input, &bytes, input.len().min(bytes.len()) - prefix);
+                NewBytes::Spliced {
+                    range: prefix..input.len() - suffix,
+                    with: bytes[prefix..bytes.len() - suffix].to_vec(),
+                }
+            }
+            (new_bytes, _) => new_bytes,
+        }
     }
 
     /// The bytes as one buffer.
@@ -629,6 +647,20 @@ impl<'src> Document<'src> {
     pub fn to_value(&self) -> JsonValue {
         self.get(&[]).unwrap_or_else(|| JsonValue::Object(serde_json::Map::new()))
     }
+}
+
+/// Two versions of a JSON-family file reduced for comparing what they mean: each one's
+/// value with what is the same in both (same bytes, read the same way) as `null`, every
+/// key kept on the way down to the change, so the two are equal exactly when the whole
+/// values are. `None` for TOML and `.env`, text that is not UTF-8, or a change this cannot
+/// place (then compare the whole values). `before` must be text this layer accepted or
+/// wrote; `after` is checked where it differs.
+pub fn json_skeletons(format: Format, before: &[u8], after: &[u8]) -> Option<(JsonValue, JsonValue)> {
+    if !matches!(format, Format::Json | Format::Jsonc | Format::JsonComments) {
+        return None;
+    }
+    let (before, after) = (std::str::from_utf8(before).ok()?, std::str::from_utf8(after).ok()?);
+    json_change::skeletons(before, after, format.json_dialect())
 }
 
 fn decode_error(failure: text::DecodeFailure, path: &Path) -> DocError {

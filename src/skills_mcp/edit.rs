@@ -76,55 +76,38 @@ pub fn set_enabled(bytes: Option<&[u8]>, file: &McpFile, name: &str, enabled: bo
     Ok(document.to_bytes())
 }
 
-/// The reverse patch's result when it means what the edit means, else the semantic edit.
-/// `expect` applies the edit to the current file's value; the reversed file must have
-/// exactly that value (ignoring what aigate may add around an entry). `Ok(None)`: remove
-/// the file.
+/// The reverse patch's result when it means what the semantic edit means, else the
+/// semantic edit's (`Ok(None)`: remove the file). The two are compared ignoring what
+/// aigate may add around an entry, and only where they differ
+/// ([`crate::doc::json_skeletons`]): on a 20 MB `.claude.json` that is the few hundred
+/// bytes of `mcpServers`, not two whole-file values.
 pub fn prefer_reverse(
     undo: Option<&Undo>,
     current: Option<&[u8]>,
     file: &McpFile,
     name: &str,
-    expect: impl Fn(&mut Value),
     semantic: impl FnOnce() -> Result<Vec<u8>>,
 ) -> Result<Option<Vec<u8>>> {
-    if let Some(reversed) = undo.and_then(|undo| patch::reverse(undo, current)) {
-        let wanted = value_of(current, file).map(|mut value| {
-            expect(&mut value);
-            normalise(&mut value, file, name);
-            value
-        });
-        let got = value_of(reversed.as_deref(), file).map(|mut value| {
-            normalise(&mut value, file, name);
-            value
-        });
-        if wanted.is_some() && wanted == got {
-            return Ok(reversed);
-        }
-    }
-    semantic().map(Some)
+    let Some(reversed) = undo.and_then(|undo| patch::reverse(undo, current)) else {
+        return semantic().map(Some);
+    };
+    let edited = semantic()?;
+    Ok(if same_meaning(&edited, reversed.as_deref(), file, name) { reversed } else { Some(edited) })
 }
 
-/// Remove the entry at `path` from a value (for [`prefer_reverse`] expectations).
-pub fn remove_at(value: &mut Value, path: &[String]) {
-    if let Some((last, parents)) = path.split_last() {
-        if let Some(Value::Object(parent)) = pointer_mut(value, parents) {
-            parent.remove(last);
-        }
+/// Whether `reversed` (`None`: no file) means what `edited` means, ignoring what aigate
+/// may add around an entry (a `$schema`, `enabled: true`, containers left empty).
+fn same_meaning(edited: &[u8], reversed: Option<&[u8]>, file: &McpFile, name: &str) -> bool {
+    if reversed == Some(edited) {
+        return true;
     }
-}
-
-/// Set the entry at `path`, creating parent objects.
-pub fn set_at(value: &mut Value, path: &[String], entry: Value) {
-    let Some((last, parents)) = path.split_last() else { return };
-    let mut current = value;
-    for key in parents {
-        let Some(object) = current.as_object_mut() else { return };
-        current = object.entry(key.clone()).or_insert_with(|| Value::Object(serde_json::Map::new()));
-    }
-    if let Some(object) = current.as_object_mut() {
-        object.insert(last.clone(), entry);
-    }
+    let values = reversed
+        .and_then(|reversed| crate::doc::json_skeletons(file.format, edited, reversed))
+        .or_else(|| Some((value_of(Some(edited), file)?, value_of(reversed, file)?)));
+    let Some((mut wanted, mut got)) = values else { return false };
+    normalise(&mut wanted, file, name);
+    normalise(&mut got, file, name);
+    wanted == got
 }
 
 /// The meaning of a version of the file (`None` bytes: no file, `{}`). Strict JSON is read
@@ -195,4 +178,67 @@ fn check_container(document: &Document, file: &McpFile) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use serde_json::json;
+
+    fn claude_json() -> McpFile {
+        McpFile {
+            client: crate::clients::Client::Claude,
+            scope: super::super::Scope::User,
+            path: std::path::PathBuf::from(".claude.json"),
+            format: Format::Json,
+            container: vec!["mcpServers".to_string()],
+        }
+    }
+
+    /// A `.claude.json` with `fs`, and the same once `web` was added by [`upsert`], with
+    /// the undo record of that add.
+    fn added() -> (String, Vec<u8>, Undo) {
+        let history: Vec<String> = (0..200).map(|n| format!("    {{\"display\": \"/clear {n}\"}}")).collect();
+        let before = format!(
+            "{{\n  \"history\": [\n{}\n  ],\n  \"mcpServers\": {{\n    \"fs\": {{\"command\": \"npx\"}}\n  }},\n  \"tail\": 1\n}}\n",
+            history.join(",\n")
+        );
+        let file = claude_json();
+        let after =
+            upsert(Some(before.as_bytes()), &file, "web", &json!({"type": "http", "url": "u"})).unwrap();
+        let undo = patch::record(Some(before.as_bytes()), Some(&after)).unwrap();
+        (before, after, undo)
+    }
+
+    #[test]
+    fn the_reverse_patch_is_taken_when_it_means_what_the_edit_means() {
+        let (before, after, undo) = added();
+        let file = claude_json();
+        let semantic = || remove(Some(&after), &file, "web");
+        let chosen = prefer_reverse(Some(&undo), Some(&after), &file, "web", semantic).unwrap();
+        assert_eq!(String::from_utf8(chosen.unwrap()).unwrap(), before);
+        // A user edit elsewhere since (the tail) is kept: the patch still applies there.
+        let edited = String::from_utf8(after.clone()).unwrap().replace("\"tail\": 1", "\"tail\": 2");
+        let semantic = || remove(Some(edited.as_bytes()), &file, "web");
+        let chosen = prefer_reverse(Some(&undo), Some(edited.as_bytes()), &file, "web", semantic).unwrap();
+        assert_eq!(String::from_utf8(chosen.unwrap()).unwrap(), before.replace("\"tail\": 1", "\"tail\": 2"));
+    }
+
+    #[test]
+    fn a_reverse_patch_that_means_something_else_gives_way_to_the_edit() {
+        let (_, after, mut undo) = added();
+        let file = claude_json();
+        // The undo would put back `fs` with another command (its one hunk holds the `fs`
+        // line, which the add gave a comma): not what removing `web` means.
+        for hunk in &mut undo.hunks {
+            hunk.old = hunk.old.replace("npx", "rm");
+        }
+        let edited = String::from_utf8(after).unwrap();
+        let semantic = || remove(Some(edited.as_bytes()), &file, "web");
+        let reversed = patch::reverse(&undo, Some(edited.as_bytes())).unwrap().unwrap();
+        assert_ne!(reversed, semantic().unwrap(), "the patch applies but differs");
+        let chosen = prefer_reverse(Some(&undo), Some(edited.as_bytes()), &file, "web", semantic).unwrap();
+        assert_eq!(chosen.unwrap(), remove(Some(edited.as_bytes()), &file, "web").unwrap());
+    }
 }

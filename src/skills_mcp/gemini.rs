@@ -142,8 +142,9 @@ pub fn lists(list: Option<&Value>, name: &str) -> bool {
 }
 
 /// What `mcp disable` makes of a file's value: `name` appended to `mcp.excluded`
-/// (created with its parent when missing). For [`super::edit::prefer_reverse`]'s check.
-pub fn exclude_value(value: &mut Value, name: &str) {
+/// (created with its parent when missing); what [`exclude`] does to the bytes.
+#[cfg(test)]
+fn exclude_value(value: &mut Value, name: &str) {
     let Some(root) = value.as_object_mut() else { return };
     let mcp = root.entry("mcp").or_insert_with(|| Value::Object(Map::new()));
     let Some(mcp) = mcp.as_object_mut() else { return };

@@ -374,29 +374,17 @@ pub fn remove(ctx: &Env<'_>, args: &NameRequest) -> Result<Changed> {
             let file = &item.file;
             let name = args.name.as_str();
             Change::new(file.client.name(), file.path.clone(), ModePolicy::Keep, move |old: Option<&[u8]>| {
-                let path = file.entry_path(name);
                 let mut current = old.map(<[u8]>::to_vec);
                 if let Some(disable_undo) = disable_undo {
                     let created = &disable_undo.created_keys;
-                    let included = edit::prefer_reverse(
-                        Some(disable_undo),
-                        current.as_deref(),
-                        file,
-                        name,
-                        |value| gemini::include_value(value, name, created),
-                        || gemini::include(current.as_deref(), file, name, created),
-                    )?;
+                    let included =
+                        edit::prefer_reverse(Some(disable_undo), current.as_deref(), file, name, || {
+                            gemini::include(current.as_deref(), file, name, created)
+                        })?;
                     current = included;
                 }
                 let current = current.as_deref();
-                edit::prefer_reverse(
-                    undo.as_ref(),
-                    current,
-                    file,
-                    name,
-                    |value| edit::remove_at(value, &path),
-                    || edit::remove(current, file, name),
-                )
+                edit::prefer_reverse(undo.as_ref(), current, file, name, || edit::remove(current, file, name))
             })
         })
         .collect();
@@ -490,23 +478,7 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
                 ModePolicy::Keep,
                 move |current: Current<'_>| {
                     let old = current.bytes;
-                    let path = file.entry_path(name);
                     let created = undo.as_ref().map_or(&[][..], |undo| undo.created_keys.as_slice());
-                    let expect = |value: &mut serde_json::Value| match (file.client, enable) {
-                        (Client::Claude, false) => edit::remove_at(value, &path),
-                        (Client::Claude, true) => {
-                            if let Some(entry) = &parked_entry {
-                                edit::set_at(value, &path, entry.clone());
-                            }
-                        }
-                        (Client::Gemini, false) => gemini::exclude_value(value, name),
-                        (Client::Gemini, true) => gemini::include_value(value, name, created),
-                        (Client::Codex | Client::OpenCode, _) => {
-                            let mut enabled_path = path.clone();
-                            enabled_path.push("enabled".to_string());
-                            edit::set_at(value, &enabled_path, serde_json::Value::Bool(enable));
-                        }
-                    };
                     let semantic = || match (file.client, enable) {
                         (Client::Claude, false) => edit::remove(old, file, name),
                         (Client::Gemini, false) => gemini::exclude(old, file, name),
@@ -519,7 +491,7 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
                         }
                         (Client::Codex | Client::OpenCode, _) => edit::set_enabled(old, file, name, enable),
                     };
-                    let new = edit::prefer_reverse(undo.as_ref(), old, file, name, expect, semantic)?;
+                    let new = edit::prefer_reverse(undo.as_ref(), old, file, name, semantic)?;
                     let mut undo = new.as_ref().map(|new| patch::record(old, Some(new)));
                     if let (Client::Gemini, false, Some(Some(undo))) = (file.client, enable, &mut undo) {
                         // What disable created, so a semantic enable takes it away again.
