@@ -277,6 +277,10 @@ fn apply_staged<'scope, 'env: 'scope, T>(
         results.push(result);
         let label = display_path(&change.path);
         let old = state.bytes.as_deref();
+        // A file copied ahead gets whole new bytes as the splice they are, so that only
+        // the tail from the first changed byte is written again.
+        let copied_ahead = ahead.get(index).is_some_and(Option::is_some);
+        let new_bytes = new_bytes.map(|new| if copied_ahead { new.into_splice(old) } else { new });
         let action = action_for(old, new_bytes.as_ref(), mode_change(change.mode, state));
         // A whole-file diff costs real time on a 20 MB `.claude.json`: only `--dry-run`
         // shows it.
