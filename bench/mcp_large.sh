@@ -10,7 +10,9 @@
 #   missing    the same, without a top-level `mcpServers`
 #   huge       a few huge strings (cached blobs), a populated `mcpServers`
 #
-# Commands: `mcp add` (the write path: snapshot, atomic write, read-back), `use gateway
+# Commands: `mcp add` (the write path: snapshot, atomic write, read-back), then on the
+# file it leaves `mcp disable`, `mcp enable` and `mcp remove` (the undo of the edit before,
+# checked against the semantic edit, and written the same way), `use gateway
 # --client claude` (writes `settings.json`, but its first snapshot takes `.claude.json`
 # too), and the readers `mcp list --client claude`, `status` and `doctor`.
 #
@@ -72,21 +74,30 @@ PY
 
 ENV="env -i PATH=$PATH HOME=$T/h/home CLAUDE_CONFIG_DIR=$T/h/home/.claude CODEX_HOME=$T/h/home/.codex"
 ENV="$ENV XDG_CONFIG_HOME=$T/h/home/.config AIGATE_HOME=$T/h/home/.aigate"
-printf '%-10s %5s %8s  %-14s %-14s %-14s %-14s %-14s\n' shape MB "copy ms" "mcp add" "use gateway" \
-  "mcp list" "status" "doctor"
+printf '%-10s %5s %8s  %-14s %-14s %-14s %-14s %-14s %-14s %-14s %-14s\n' shape MB "copy ms" "mcp add" \
+  "mcp disable" "mcp enable" "mcp remove" "use gateway" "mcp list" "status" "doctor"
 for shape in $SHAPES; do
   FILE="$T/$shape.json"
   FRESH="rm -rf $T/h && mkdir -p $T/h/home/.claude $T/h/project && cp $FILE $T/h/home/.claude/.claude.json"
   RUN="cd $T/h/project && $ENV $AIGATE -q"
   ADD="$RUN mcp add bench --client claude -- npx -y @bench/server"
+  DISABLE="$RUN mcp disable bench --client claude"
+  ENABLE="$RUN mcp enable bench --client claude"
+  REMOVE="$RUN mcp remove bench --client claude"
   hyperfine --style none --runs "$RUNS" --warmup 1 --export-json "$T/$shape.result.json" \
     --prepare "rm -f $T/copy.json" -n copy "dd if=$FILE of=$T/copy.json bs=4M conv=fsync status=none" \
     --prepare "$FRESH" -n add "$ADD" \
+    --prepare "$FRESH && $ADD" -n disable "$DISABLE" \
+    --prepare "$FRESH && $ADD && $DISABLE" -n enable "$ENABLE" \
+    --prepare "$FRESH && $ADD" -n remove "$REMOVE" \
     --prepare "$FRESH" -n gateway "$RUN use gateway --client claude" \
     --prepare "$FRESH && $ADD" -n list "$RUN mcp list --client claude" \
     --prepare "$FRESH && $ADD" -n status "$RUN status" \
     --prepare "$FRESH && $ADD" -n doctor "$RUN doctor; true" > /dev/null 2> "$T/hyperfine.log" \
     || { cat "$T/hyperfine.log" >&2; exit 1; }
+  # Disable, enable and remove after add give the file back byte for byte.
+  sh -c "$FRESH && $ADD && $DISABLE && $ENABLE && $REMOVE"
+  cmp -s "$FILE" "$T/h/home/.claude/.claude.json" || { echo "$shape: not byte-identical after the round trip" >&2; exit 1; }
   # The edit really happened, and kept every other byte.
   sh -c "$FRESH && $ADD"
   python3 - "$FILE" "$T/h/home/.claude/.claude.json" "$T/$shape.result.json" "$shape" <<'PY'
@@ -103,7 +114,7 @@ for line in original.splitlines():
     position = found + len(line.rstrip(","))
 median = {r["command"]: sorted(r["times"])[len(r["times"]) // 2] * 1000 for r in json.load(open(results))["results"]}
 cell = lambda name: "%6.1f (%4.1fx)" % (median[name], median[name] / median["copy"])
-print("%-10s %5.1f %8.1f  %s %s %s %s %s" % (shape, len(original) / 1048576, median["copy"], cell("add"),
-      cell("gateway"), cell("list"), cell("status"), cell("doctor")))
+print("%-10s %5.1f %8.1f  %s %s %s %s %s %s %s %s" % (shape, len(original) / 1048576, median["copy"], cell("add"),
+      cell("disable"), cell("enable"), cell("remove"), cell("gateway"), cell("list"), cell("status"), cell("doctor")))
 PY
 done
