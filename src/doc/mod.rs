@@ -581,13 +581,16 @@ impl<'src> Document<'src> {
         self.created_parents.retain(|created| !created.starts_with(&owned(key_path)));
         for depth in (1..key_path.len()).rev() {
             let ancestor = &key_path[..depth];
+            // (Whether it was created first: reading the ancestor back after an edit of a
+            // large JSON body renders its text.)
             let was_created = self.created_parents.iter().any(|created| *created == owned(ancestor));
-            let is_empty = self
-                .get(ancestor)
-                .as_ref()
-                .and_then(JsonValue::as_object)
-                .is_some_and(serde_json::Map::is_empty);
-            if !(was_created && is_empty) {
+            if !was_created
+                || !self
+                    .get(ancestor)
+                    .as_ref()
+                    .and_then(JsonValue::as_object)
+                    .is_some_and(serde_json::Map::is_empty)
+            {
                 break;
             }
             match &mut self.body {
