@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::McpFile;
 use super::patch::{self, Undo};
 use crate::clients::Format;
-use crate::doc::Document;
+use crate::doc::{Document, NewBytes};
 use crate::error::{Error, Result};
 
 /// Parse a client file (`None`: it does not exist, an empty document).
@@ -39,11 +39,12 @@ pub fn entry(document: &Document, file: &McpFile, name: &str) -> Option<Value> {
     document.get(&path)
 }
 
-/// Set the entry of `name` to `value` (creating or replacing it).
-pub fn upsert(bytes: Option<&[u8]>, file: &McpFile, name: &str, value: &Value) -> Result<Vec<u8>> {
+/// Set the entry of `name` to `value` (creating or replacing it). The new bytes are a
+/// splice of `bytes` where the document layer can give one (nothing else is rendered).
+pub fn upsert(bytes: Option<&[u8]>, file: &McpFile, name: &str, value: &Value) -> Result<NewBytes> {
     let mut document = load(bytes, file)?;
     upsert_in(&mut document, file, name, value)?;
-    Ok(document.to_bytes())
+    Ok(document.into_new_bytes())
 }
 
 /// [`upsert`] on a document already parsed (several servers, one parse).
@@ -56,24 +57,24 @@ pub fn upsert_in(document: &mut Document, file: &McpFile, name: &str, value: &Va
 }
 
 /// Remove the entry of `name` (the bytes are unchanged when it is not there).
-pub fn remove(bytes: Option<&[u8]>, file: &McpFile, name: &str) -> Result<Vec<u8>> {
+pub fn remove(bytes: Option<&[u8]>, file: &McpFile, name: &str) -> Result<NewBytes> {
     let mut document = load(bytes, file)?;
     let path = file.entry_path(name);
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
     if document.remove(&path)?.is_none() {
-        return Ok(bytes.map(<[u8]>::to_vec).unwrap_or_default());
+        return Ok(NewBytes::Whole(bytes.map(<[u8]>::to_vec).unwrap_or_default()));
     }
-    Ok(document.to_bytes())
+    Ok(document.into_new_bytes())
 }
 
 /// Codex `enabled = false` / OpenCode `enabled: false`, and back (`enabled = true`).
-pub fn set_enabled(bytes: Option<&[u8]>, file: &McpFile, name: &str, enabled: bool) -> Result<Vec<u8>> {
+pub fn set_enabled(bytes: Option<&[u8]>, file: &McpFile, name: &str, enabled: bool) -> Result<NewBytes> {
     let mut document = load(bytes, file)?;
     let mut path = file.entry_path(name);
     path.push("enabled".to_string());
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
     document.set(&path, &Value::Bool(enabled))?;
-    Ok(document.to_bytes())
+    Ok(document.into_new_bytes())
 }
 
 /// The reverse patch's result when it means what the semantic edit means, else the
@@ -86,24 +87,36 @@ pub fn prefer_reverse(
     current: Option<&[u8]>,
     file: &McpFile,
     name: &str,
-    semantic: impl FnOnce() -> Result<Vec<u8>>,
-) -> Result<Option<Vec<u8>>> {
+    semantic: impl FnOnce() -> Result<NewBytes>,
+) -> Result<Option<NewBytes>> {
     let Some(reversed) = undo.and_then(|undo| patch::reverse(undo, current)) else {
         return semantic().map(Some);
     };
     let edited = semantic()?;
-    Ok(if same_meaning(&edited, reversed.as_deref(), file, name) { reversed } else { Some(edited) })
+    Ok(if same_meaning(current, &edited, reversed.as_deref(), file, name) {
+        reversed.map(NewBytes::Whole)
+    } else {
+        Some(edited)
+    })
 }
 
-/// Whether `reversed` (`None`: no file) means what `edited` means, ignoring what aigate
-/// may add around an entry (a `$schema`, `enabled: true`, containers left empty).
-fn same_meaning(edited: &[u8], reversed: Option<&[u8]>, file: &McpFile, name: &str) -> bool {
-    if reversed == Some(edited) {
+/// Whether `reversed` (`None`: no file) means what `edited` (made from `current`) means,
+/// ignoring what aigate may add around an entry (a `$schema`, `enabled: true`,
+/// containers left empty).
+fn same_meaning(
+    current: Option<&[u8]>,
+    edited: &NewBytes,
+    reversed: Option<&[u8]>,
+    file: &McpFile,
+    name: &str,
+) -> bool {
+    if reversed.is_some_and(|reversed| edited.is(current, reversed)) {
         return true;
     }
+    let edited = edited.parts(current).concat();
     let values = reversed
-        .and_then(|reversed| crate::doc::json_skeletons(file.format, edited, reversed))
-        .or_else(|| Some((value_of(Some(edited), file)?, value_of(reversed, file)?)));
+        .and_then(|reversed| crate::doc::json_skeletons(file.format, &edited, reversed))
+        .or_else(|| Some((value_of(Some(&edited), file)?, value_of(reversed, file)?)));
     let Some((mut wanted, mut got)) = values else { return false };
     normalise(&mut wanted, file, name);
     normalise(&mut got, file, name);
@@ -205,8 +218,9 @@ mod tests {
             history.join(",\n")
         );
         let file = claude_json();
-        let after =
-            upsert(Some(before.as_bytes()), &file, "web", &json!({"type": "http", "url": "u"})).unwrap();
+        let after = upsert(Some(before.as_bytes()), &file, "web", &json!({"type": "http", "url": "u"}))
+            .unwrap()
+            .into_vec(Some(before.as_bytes()));
         let undo = patch::record(Some(before.as_bytes()), Some(&after)).unwrap();
         (before, after, undo)
     }
@@ -217,12 +231,13 @@ mod tests {
         let file = claude_json();
         let semantic = || remove(Some(&after), &file, "web");
         let chosen = prefer_reverse(Some(&undo), Some(&after), &file, "web", semantic).unwrap();
-        assert_eq!(String::from_utf8(chosen.unwrap()).unwrap(), before);
+        assert_eq!(String::from_utf8(chosen.unwrap().into_vec(Some(&after))).unwrap(), before);
         // A user edit elsewhere since (the tail) is kept: the patch still applies there.
         let edited = String::from_utf8(after.clone()).unwrap().replace("\"tail\": 1", "\"tail\": 2");
         let semantic = || remove(Some(edited.as_bytes()), &file, "web");
         let chosen = prefer_reverse(Some(&undo), Some(edited.as_bytes()), &file, "web", semantic).unwrap();
-        assert_eq!(String::from_utf8(chosen.unwrap()).unwrap(), before.replace("\"tail\": 1", "\"tail\": 2"));
+        let chosen = chosen.unwrap().into_vec(Some(edited.as_bytes()));
+        assert_eq!(String::from_utf8(chosen).unwrap(), before.replace("\"tail\": 1", "\"tail\": 2"));
     }
 
     #[test]
@@ -236,9 +251,13 @@ mod tests {
         }
         let edited = String::from_utf8(after).unwrap();
         let semantic = || remove(Some(edited.as_bytes()), &file, "web");
-        let reversed = patch::reverse(&undo, Some(edited.as_bytes())).unwrap().unwrap();
-        assert_ne!(reversed, semantic().unwrap(), "the patch applies but differs");
-        let chosen = prefer_reverse(Some(&undo), Some(edited.as_bytes()), &file, "web", semantic).unwrap();
-        assert_eq!(chosen.unwrap(), remove(Some(edited.as_bytes()), &file, "web").unwrap());
+        let current = Some(edited.as_bytes());
+        let reversed = patch::reverse(&undo, current).unwrap().unwrap();
+        assert_ne!(reversed, semantic().unwrap().into_vec(current), "the patch applies but differs");
+        let chosen = prefer_reverse(Some(&undo), current, &file, "web", semantic).unwrap();
+        assert_eq!(
+            chosen.unwrap().into_vec(current),
+            remove(current, &file, "web").unwrap().into_vec(current)
+        );
     }
 }

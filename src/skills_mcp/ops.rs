@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::records::{self, Op, Parked};
 use super::{McpFile, McpServer, Scope, ServerView, Transport, edit, gemini, patch};
 use crate::clients::{self, Client};
-use crate::doc::Document;
+use crate::doc::{Document, NewBytes};
 use crate::error::{Error, Result};
 use crate::output::display_path;
 use crate::paths::Paths;
@@ -373,19 +373,32 @@ pub fn remove(ctx: &Env<'_>, args: &NameRequest) -> Result<Changed> {
         .map(|(item, (undo, disable_undo))| {
             let file = &item.file;
             let name = args.name.as_str();
-            Change::new(file.client.name(), file.path.clone(), ModePolicy::Keep, move |old: Option<&[u8]>| {
-                let mut current = old.map(<[u8]>::to_vec);
-                if let Some(disable_undo) = disable_undo {
-                    let created = &disable_undo.created_keys;
-                    let included =
-                        edit::prefer_reverse(Some(disable_undo), current.as_deref(), file, name, || {
-                            gemini::include(current.as_deref(), file, name, created)
+            Change::with_result(
+                file.client.name(),
+                file.path.clone(),
+                ModePolicy::Keep,
+                move |now: Current<'_>| {
+                    let old = now.bytes;
+                    if let Some(disable_undo) = disable_undo {
+                        // (A Gemini CLI settings file: small, taken whole.)
+                        let created = &disable_undo.created_keys;
+                        let included = edit::prefer_reverse(Some(disable_undo), old, file, name, || {
+                            gemini::include(old, file, name, created).map(NewBytes::from)
                         })?;
-                    current = included;
-                }
-                let current = current.as_deref();
-                edit::prefer_reverse(undo.as_ref(), current, file, name, || edit::remove(current, file, name))
-            })
+                        let included = included.map(|included| included.into_vec(old));
+                        let current = included.as_deref();
+                        let removed = edit::prefer_reverse(undo.as_ref(), current, file, name, || {
+                            edit::remove(current, file, name)
+                        })?;
+                        let bytes = removed.map(|removed| NewBytes::Whole(removed.into_vec(current)));
+                        return Ok(Edited { bytes, result: () });
+                    }
+                    let bytes = edit::prefer_reverse(undo.as_ref(), old, file, name, || {
+                        edit::remove(old, file, name)
+                    })?;
+                    Ok(Edited { bytes, result: () })
+                },
+            )
         })
         .collect();
     let outcome = write::apply(
@@ -481,8 +494,10 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
                     let created = undo.as_ref().map_or(&[][..], |undo| undo.created_keys.as_slice());
                     let semantic = || match (file.client, enable) {
                         (Client::Claude, false) => edit::remove(old, file, name),
-                        (Client::Gemini, false) => gemini::exclude(old, file, name),
-                        (Client::Gemini, true) => gemini::include(old, file, name, created),
+                        (Client::Gemini, false) => gemini::exclude(old, file, name).map(NewBytes::from),
+                        (Client::Gemini, true) => {
+                            gemini::include(old, file, name, created).map(NewBytes::from)
+                        }
                         (Client::Claude, true) => {
                             let entry = parked_entry
                                 .as_ref()
@@ -492,12 +507,12 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
                         (Client::Codex | Client::OpenCode, _) => edit::set_enabled(old, file, name, enable),
                     };
                     let new = edit::prefer_reverse(undo.as_ref(), old, file, name, semantic)?;
-                    let mut undo = new.as_ref().map(|new| patch::record(old, Some(new)));
+                    let mut undo = new.as_ref().map(|new| patch::record_new(old, new));
                     if let (Client::Gemini, false, Some(Some(undo))) = (file.client, enable, &mut undo) {
                         // What disable created, so a semantic enable takes it away again.
                         undo.created_keys = gemini::missing_for_exclude(&edit::load(old, file)?.to_value());
                     }
-                    Ok(Edited { bytes: new.map(write::NewBytes::from), result: undo })
+                    Ok(Edited { bytes: new, result: undo })
                 },
             )
         })
