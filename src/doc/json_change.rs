@@ -2,7 +2,7 @@
 //! their meaning needs, however large the texts are.
 //!
 //! Invariants:
-//! - Each skeleton is its text's value with every subtree that is the same in both texts
+//! - Each skeleton is its text's value (as serde_json reads it) with every subtree that is the same in both texts
 //!   (the same bytes, read the same way) replaced by `null`. On the way from the top to
 //!   the deepest object holding every changed byte, every level keeps all its keys, so
 //!   two skeletons are equal exactly when the two values are, and an edit that looks at
@@ -17,7 +17,7 @@ use std::ops::Range;
 use serde_json::{Map, Value as JsonValue};
 
 use super::json::JsonDialect;
-use super::json_read::{members, skip_value, skip_whitespace, to_json};
+use super::json_read::{members, skip_value, skip_whitespace};
 use super::json_scan::{Member, validate_value};
 use super::text::{common_prefix, common_suffix};
 
@@ -29,6 +29,10 @@ pub(crate) fn skeletons(before: &str, after: &str, dialect: JsonDialect) -> Opti
     let suffix = common_suffix(a, b, a.len().min(b.len()) - prefix);
     // The changed bytes: `a[prefix..a_end]` became `b[prefix..b_end]`.
     let (a_end, b_end) = (a.len() - suffix, b.len() - suffix);
+    // A NUL is refused before validation (a comment could hold one).
+    if memchr::memchr(0, &b[prefix..b_end]).is_some() {
+        return None;
+    }
     let root = skip_whitespace(a, before.strip_prefix('\u{feff}').map_or(0, |_| 3));
     let mut object = root..skip_value(a, root);
     if a.get(root) != Some(&b'{') || !encloses(&object, prefix, a_end) {
@@ -115,18 +119,24 @@ fn split_members(
     if !before_tail.iter().map(moved).eq(after_tail.iter().cloned()) {
         return None;
     }
+    // The members the change reached are read as serde_json reads them (as the clients'
+    // `JSON.parse` does: a number too large for an integer is a float, never a string);
+    // one that only a JSONC reading takes (a comment inside) gives `None`.
     let read = |text: &str, list: &[Member], changed: Range<usize>| {
         let mut map = Map::new();
         for (index, member) in list.iter().enumerate() {
-            let value =
-                if changed.contains(&index) { to_json(text, member.value.clone()) } else { JsonValue::Null };
+            let value = if changed.contains(&index) {
+                serde_json::from_str(text.get(member.value.clone())?).ok()?
+            } else {
+                JsonValue::Null
+            };
             map.insert(member.key(text).into_owned(), value);
         }
-        map
+        Some(map)
     };
     Some((
-        read(before, before_members, before_ahead..before_members.len() - before_behind),
-        read(after, after_members, after_ahead..after_members.len() - after_behind),
+        read(before, before_members, before_ahead..before_members.len() - before_behind)?,
+        read(after, after_members, after_ahead..after_members.len() - after_behind)?,
     ))
 }
 

@@ -608,6 +608,28 @@ fn skeletons_refuse_what_they_cannot_place_or_what_is_not_valid() {
         skeletons_say(Format::Jsonc, before, &before.replace("\"npx\"", "\"npx\", // x\n")),
         Some(true)
     );
+    // A NUL in a comment, which the document layer refuses before it validates.
+    assert_eq!(skeletons_say(Format::Jsonc, before, &before.replace("\"npx\"", "\"npx\" /*\0*/")), None);
+    // Numbers are read as serde_json (and `JSON.parse`) read them: a number too large for
+    // an integer is no string, and -0 is not 0.
+    let large = "{\n  \"m\": {\"n\": 18446744073709551616}, \"t\": 1\n}\n";
+    assert_eq!(
+        skeletons_say(
+            Format::Json,
+            large,
+            &large.replace("18446744073709551616", "\"18446744073709551616\"")
+        ),
+        Some(false)
+    );
+    assert_eq!(skeletons_say(Format::Json, large, &large.replace("18446744073709551616", "-0")), Some(false));
+    assert_eq!(
+        skeletons_say(
+            Format::Json,
+            &large.replace("18446744073709551616", "0"),
+            &large.replace("18446744073709551616", "-0")
+        ),
+        Some(false)
+    );
     // TOML is not theirs.
     assert_eq!(skeletons_say(Format::Toml, "a = 1\n", "a = 2\n"), None);
 }
@@ -654,8 +676,14 @@ fn skeletons_agree_with_whole_values_on_every_splice() {
     ];
     let mut seen = [0_usize; 3];
     for (base, format) in bases.iter().flat_map(|base| [(base, Format::Json), (base, Format::Jsonc)]) {
+        // What the text means: nothing when the document layer refuses it, else as
+        // serde_json reads it (as the skeletons do), or as the document layer does (JSONC).
         let whole = |text: &str| {
-            Document::parse(text.as_bytes(), format, Path::new("x")).ok().map(|document| document.to_value())
+            let document = Document::parse(text.as_bytes(), format, Path::new("x")).ok()?;
+            Some(
+                serde_json::from_str(text.trim_start_matches('\u{feff}'))
+                    .unwrap_or_else(|_| document.to_value()),
+            )
         };
         let base_value = whole(base).unwrap();
         for _ in 0..4000 {

@@ -123,10 +123,12 @@ fn same_meaning(
     wanted == got
 }
 
-/// The meaning of a version of the file (`None` bytes: no file, `{}`). Strict JSON is read
-/// with serde_json, which is much faster than the document layer on a huge `.claude.json`.
+/// The meaning of a version of the file (`None` bytes: no file, `{}`; `None`: a file the
+/// document layer refuses, duplicate keys included). Strict JSON is read as serde_json
+/// reads it, as [`crate::doc::json_skeletons`] reads what changed.
 fn value_of(bytes: Option<&[u8]>, file: &McpFile) -> Option<Value> {
     let Some(bytes) = bytes else { return Some(Value::Object(serde_json::Map::new())) };
+    let document = load(Some(bytes), file).ok()?;
     if file.format == Format::Json {
         if let Ok(value) =
             serde_json::from_slice::<Value>(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
@@ -134,7 +136,7 @@ fn value_of(bytes: Option<&[u8]>, file: &McpFile) -> Option<Value> {
             return Some(value);
         }
     }
-    load(Some(bytes), file).ok().map(|document| document.to_value())
+    Some(document.to_value())
 }
 
 fn normalise(value: &mut Value, file: &McpFile, name: &str) {
