@@ -379,23 +379,27 @@ pub fn remove(ctx: &Env<'_>, args: &NameRequest) -> Result<Changed> {
                 ModePolicy::Keep,
                 move |now: Current<'_>| {
                     let old = now.bytes;
-                    if let Some(disable_undo) = disable_undo {
-                        // (A Gemini CLI settings file: small, taken whole.)
-                        let created = &disable_undo.created_keys;
-                        let included = edit::prefer_reverse(Some(disable_undo), old, file, name, || {
-                            gemini::include(old, file, name, created).map(NewBytes::from)
-                        })?;
-                        let included = included.map(|included| included.into_vec(old));
-                        let current = included.as_deref();
-                        let removed = edit::prefer_reverse(undo.as_ref(), current, file, name, || {
-                            edit::remove(current, file, name)
-                        })?;
-                        let bytes = removed.map(|removed| NewBytes::Whole(removed.into_vec(current)));
-                        return Ok(Edited { bytes, result: () });
-                    }
-                    let bytes = edit::prefer_reverse(undo.as_ref(), old, file, name, || {
-                        edit::remove(old, file, name)
+                    // Gemini CLI: the name leaves `mcp.excluded` first (a small settings
+                    // file, taken whole).
+                    let included = match disable_undo {
+                        Some(disable_undo) => Some(
+                            edit::prefer_reverse(Some(disable_undo), old, file, name, || {
+                                gemini::include(old, file, name, disable_undo.created_keys.as_slice())
+                                    .map(NewBytes::from)
+                            })?
+                            .map(|included| included.into_vec(old)),
+                        ),
+                        None => None,
+                    };
+                    let current = included.as_ref().map_or(old, Option::as_deref);
+                    let removed = edit::prefer_reverse(undo.as_ref(), current, file, name, || {
+                        edit::remove(current, file, name)
                     })?;
+                    // Bytes made from what the include gave are the file's new bytes whole.
+                    let bytes = match &included {
+                        Some(_) => removed.map(|removed| NewBytes::Whole(removed.into_vec(current))),
+                        None => removed,
+                    };
                     Ok(Edited { bytes, result: () })
                 },
             )
