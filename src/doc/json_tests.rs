@@ -725,3 +725,49 @@ fn whole_new_bytes_become_the_splice_they_are() {
     // A file that was not there has nothing to splice into.
     assert_eq!(NewBytes::Whole(b"new".to_vec()).into_splice(None), NewBytes::Whole(b"new".to_vec()));
 }
+
+#[test]
+fn new_bytes_are_compared_as_the_bytes_they_give() {
+    let input = b"abcXYZdef";
+    let all = |range: std::ops::Range<usize>, with: &[u8]| NewBytes::Spliced { range, with: with.to_vec() };
+    // Every way of making these files from `input`, as splices (narrow, wide, empty) and
+    // whole: each pair is equal exactly when the bytes are.
+    let versions = [
+        all(3..6, b"12"),
+        all(2..7, b"c12d"),
+        all(0..9, b"abc12def"),
+        NewBytes::Whole(b"abc12def".to_vec()),
+        all(3..6, b"13"),
+        all(3..3, b""),
+        NewBytes::unchanged(),
+        all(9..9, b""),
+        all(0..0, b"x"),
+        all(3..6, b"XYZ"),
+        NewBytes::Whole(b"abcXYZdef".to_vec()),
+        all(8..9, b"f!"),
+    ];
+    for a in &versions {
+        for b in &versions {
+            let same = a.parts(Some(input)).concat() == b.parts(Some(input)).concat();
+            assert_eq!(a.same_as(Some(input), b), same, "{a:?} {b:?}");
+        }
+    }
+    assert!(NewBytes::unchanged().is(Some(input), input));
+    assert!(NewBytes::Whole(b"new".to_vec()).same_as(None, &NewBytes::Whole(b"new".to_vec())));
+    assert!(!NewBytes::Whole(b"new".to_vec()).same_as(None, &NewBytes::Whole(b"neW".to_vec())));
+}
+
+#[test]
+fn a_document_knows_the_bytes_it_was_parsed_from() {
+    let path = std::path::Path::new("settings.json");
+    for bytes in [&b"{\"a\": 1}\n"[..], b"\xEF\xBB\xBF{\"a\": 1}\r\n"] {
+        let document = Document::parse_owned(bytes.to_vec(), Format::Json, path).unwrap();
+        assert!(document.is_parse_of(bytes));
+        let bom_toggled = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+            Some(rest) => rest.to_vec(),
+            None => [&b"\xEF\xBB\xBF"[..], bytes].concat(),
+        };
+        assert!(!document.is_parse_of(&bom_toggled));
+        assert!(!document.is_parse_of(&[bytes, b" "].concat()));
+    }
+}

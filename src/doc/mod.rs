@@ -74,6 +74,38 @@ impl NewBytes {
         })
     }
 
+    /// The input itself (an empty splice at its start).
+    pub fn unchanged() -> Self {
+        NewBytes::Spliced { range: 0..0, with: Vec::new() }
+    }
+
+    /// Whether `self` and `other`, both made from `input`, are the same bytes. Two
+    /// splices of a file are compared only over the span either of them replaced: the
+    /// bytes before and after it are the input's in both.
+    pub fn same_as(&self, input: Option<&[u8]>, other: &NewBytes) -> bool {
+        let total = |parts: &[&[u8]]| parts.iter().map(|part| part.len()).sum::<usize>();
+        let (mine, theirs) = (self.parts(input), other.parts(input));
+        if total(&mine) != total(&theirs) {
+            return false;
+        }
+        if let (
+            NewBytes::Spliced { range: a, with: with_a },
+            NewBytes::Spliced { range: b, with: with_b },
+            Some(input),
+        ) = (self, other, input)
+        {
+            let (low, high) = (a.start.min(b.start), a.end.max(b.end));
+            if a.start <= a.end && b.start <= b.end && high <= input.len() {
+                // Equal totals make the two windows the same length.
+                return same_pieces(
+                    &[&input[low..a.start], with_a, &input[a.end..high]],
+                    &[&input[low..b.start], with_b, &input[b.end..high]],
+                );
+            }
+        }
+        same_pieces(&mine, &theirs)
+    }
+
     /// `Whole` bytes as the splice of `input` they are (what they share with `input` at
     /// either end left out of `with`); anything else as it is.
     #[must_use]
@@ -97,6 +129,31 @@ impl NewBytes {
             NewBytes::Whole(bytes) => bytes,
             spliced @ NewBytes::Spliced { .. } => spliced.parts(input).concat(),
         }
+    }
+}
+
+/// Whether two sequences of pieces of the same total length hold the same bytes.
+fn same_pieces(left: &[&[u8]], right: &[&[u8]]) -> bool {
+    let (mut left, mut right) = (left.iter().copied(), right.iter().copied());
+    let (mut a, mut b): (&[u8], &[u8]) = (&[], &[]);
+    loop {
+        while a.is_empty() {
+            match left.next() {
+                Some(piece) => a = piece,
+                None => return right.all(<[u8]>::is_empty) && b.is_empty(),
+            }
+        }
+        while b.is_empty() {
+            match right.next() {
+                Some(piece) => b = piece,
+                None => return false,
+            }
+        }
+        let length = a.len().min(b.len());
+        if a[..length] != b[..length] {
+            return false;
+        }
+        (a, b) = (&a[length..], &b[length..]);
     }
 }
 
@@ -283,6 +340,13 @@ impl Document<'static> {
         let decoded = text::decode_owned(bytes, format != Format::Json)
             .map_err(|failure| decode_error(failure, path))?;
         Self::from_decoded(decoded, format, path.to_path_buf())
+    }
+
+    /// Whether this document was parsed from exactly `bytes` (so an edit of it is an
+    /// edit of them: its splices apply to them).
+    pub fn is_parse_of(&self, bytes: &[u8]) -> bool {
+        let body = if self.decoded.bom { bytes.strip_prefix(b"\xEF\xBB\xBF") } else { Some(bytes) };
+        body.is_some_and(|body| body == self.decoded.raw.as_bytes())
     }
 
     /// An empty document, as if parsed from a 0-byte file.

@@ -58,18 +58,27 @@ pub fn upsert_in(document: &mut Document, file: &McpFile, name: &str, value: &Va
 
 /// Remove the entry of `name` (the bytes are unchanged when it is not there).
 pub fn remove(bytes: Option<&[u8]>, file: &McpFile, name: &str) -> Result<NewBytes> {
-    let mut document = load(bytes, file)?;
+    remove_in(load(bytes, file)?, file, name)
+}
+
+/// [`remove`] on the document parsed from the bytes (parsed once for a lookup and the
+/// edit).
+pub fn remove_in(mut document: Document, file: &McpFile, name: &str) -> Result<NewBytes> {
     let path = file.entry_path(name);
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
     if document.remove(&path)?.is_none() {
-        return Ok(NewBytes::Whole(bytes.map(<[u8]>::to_vec).unwrap_or_default()));
+        return Ok(NewBytes::unchanged());
     }
     Ok(document.into_new_bytes())
 }
 
 /// Codex `enabled = false` / OpenCode `enabled: false`, and back (`enabled = true`).
 pub fn set_enabled(bytes: Option<&[u8]>, file: &McpFile, name: &str, enabled: bool) -> Result<NewBytes> {
-    let mut document = load(bytes, file)?;
+    set_enabled_in(load(bytes, file)?, file, name, enabled)
+}
+
+/// [`set_enabled`] on the document parsed from the bytes.
+pub fn set_enabled_in(mut document: Document, file: &McpFile, name: &str, enabled: bool) -> Result<NewBytes> {
     let mut path = file.entry_path(name);
     path.push("enabled".to_string());
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
@@ -93,11 +102,7 @@ pub fn prefer_reverse(
         return semantic().map(Some);
     };
     let edited = semantic()?;
-    Ok(if same_meaning(current, &edited, reversed.as_deref(), file, name) {
-        reversed.map(NewBytes::Whole)
-    } else {
-        Some(edited)
-    })
+    Ok(if same_meaning(current, &edited, reversed.as_ref(), file, name) { reversed } else { Some(edited) })
 }
 
 /// Whether `reversed` (`None`: no file) means what `edited` (made from `current`) means,
@@ -106,17 +111,19 @@ pub fn prefer_reverse(
 fn same_meaning(
     current: Option<&[u8]>,
     edited: &NewBytes,
-    reversed: Option<&[u8]>,
+    reversed: Option<&NewBytes>,
     file: &McpFile,
     name: &str,
 ) -> bool {
-    if reversed.is_some_and(|reversed| edited.is(current, reversed)) {
+    if reversed.is_some_and(|reversed| edited.same_as(current, reversed)) {
         return true;
     }
     let edited = edited.parts(current).concat();
+    let reversed = reversed.map(|reversed| reversed.parts(current).concat());
     let values = reversed
+        .as_deref()
         .and_then(|reversed| crate::doc::json_skeletons(file.format, &edited, reversed))
-        .or_else(|| Some((value_of(Some(&edited), file)?, value_of(reversed, file)?)));
+        .or_else(|| Some((value_of(Some(&edited), file)?, value_of(reversed.as_deref(), file)?)));
     let Some((mut wanted, mut got)) = values else { return false };
     normalise(&mut wanted, file, name);
     normalise(&mut got, file, name);
@@ -254,7 +261,7 @@ mod tests {
         let edited = String::from_utf8(after).unwrap();
         let semantic = || remove(Some(edited.as_bytes()), &file, "web");
         let current = Some(edited.as_bytes());
-        let reversed = patch::reverse(&undo, current).unwrap().unwrap();
+        let reversed = patch::reverse(&undo, current).unwrap().unwrap().into_vec(current);
         assert_ne!(reversed, semantic().unwrap().into_vec(current), "the patch applies but differs");
         let chosen = prefer_reverse(Some(&undo), current, &file, "web", semantic).unwrap();
         assert_eq!(

@@ -311,6 +311,21 @@ struct Found {
     parked: Option<Parked>,
     /// Gemini CLI: the name is in the file's `mcp.excluded` (disabled).
     excluded: bool,
+    /// The file as parsed to find the server, for the edit to take when the write reads
+    /// the same bytes (a 20 MB `.claude.json` is then parsed once per command).
+    parsed: std::cell::RefCell<Option<Document<'static>>>,
+}
+
+impl Found {
+    /// `bytes` (the file as the write read it) as a document: the one parsed to find the
+    /// server when they are still its bytes (once), else parsed again.
+    fn document<'b>(&self, bytes: Option<&'b [u8]>) -> Result<Document<'b>> {
+        let parsed = self.parsed.borrow_mut().take();
+        match parsed {
+            Some(document) if bytes.is_some_and(|bytes| document.is_parse_of(bytes)) => Ok(document),
+            _ => edit::load(bytes, &self.file),
+        }
+    }
 }
 
 /// For each chosen client, the first scope (or the given one) where `name` is configured
@@ -323,12 +338,16 @@ fn find(ctx: &Env<'_>, args: &NameRequest, connection: &rusqlite::Connection) ->
             Some(scope) => vec![scope],
             None => skills_mcp::scopes(client).to_vec(),
         };
+        // Claude Code's user and local scopes are the same file: read and parsed once.
+        let mut previous: Option<(PathBuf, Option<Document<'static>>)> = None;
         for scope in scopes {
             let Ok(file) = skills_mcp::mcp_file(client, scope, ctx.paths, &cwd) else { continue };
-            let bytes = crate::fsx::read_state(&file.path)?.bytes;
-            let document = match &bytes {
-                Some(bytes) => Some(edit::load(Some(bytes), &file)?),
-                None => None,
+            let document = match previous.take() {
+                Some((path, document)) if path == file.path => document,
+                _ => match crate::fsx::read_state(&file.path)?.bytes {
+                    Some(bytes) => Some(Document::parse_owned(bytes, file.format, &file.path)?),
+                    None => None,
+                },
             };
             let entry = document.as_ref().and_then(|document| edit::entry(document, &file, &args.name));
             let excluded = client == Client::Gemini
@@ -336,9 +355,10 @@ fn find(ctx: &Env<'_>, args: &NameRequest, connection: &rusqlite::Connection) ->
             let parked =
                 if client == Client::Claude { records::parked(connection, &file, &args.name)? } else { None };
             if entry.is_some() || parked.is_some() {
-                found.push(Found { file, entry, parked, excluded });
+                found.push(Found { file, entry, parked, excluded, parsed: document.into() });
                 break;
             }
+            previous = Some((file.path.clone(), document));
         }
     }
     if found.is_empty() {
@@ -393,7 +413,7 @@ pub fn remove(ctx: &Env<'_>, args: &NameRequest) -> Result<Changed> {
                     };
                     let current = included.as_ref().map_or(old, Option::as_deref);
                     let removed = edit::prefer_reverse(undo.as_ref(), current, file, name, || {
-                        edit::remove(current, file, name)
+                        edit::remove_in(item.document(current)?, file, name)
                     })?;
                     // Bytes made from what the include gave are the file's new bytes whole.
                     let bytes = match &included {
@@ -497,7 +517,7 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
                     let old = current.bytes;
                     let created = undo.as_ref().map_or(&[][..], |undo| undo.created_keys.as_slice());
                     let semantic = || match (file.client, enable) {
-                        (Client::Claude, false) => edit::remove(old, file, name),
+                        (Client::Claude, false) => edit::remove_in(item.document(old)?, file, name),
                         (Client::Gemini, false) => gemini::exclude(old, file, name).map(NewBytes::from),
                         (Client::Gemini, true) => {
                             gemini::include(old, file, name, created).map(NewBytes::from)
@@ -506,9 +526,13 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
                             let entry = parked_entry
                                 .as_ref()
                                 .ok_or_else(|| Error::internal("the parked entry is gone"))?;
-                            edit::upsert(old, file, name, entry)
+                            let mut document = item.document(old)?;
+                            edit::upsert_in(&mut document, file, name, entry)?;
+                            Ok(document.into_new_bytes())
                         }
-                        (Client::Codex | Client::OpenCode, _) => edit::set_enabled(old, file, name, enable),
+                        (Client::Codex | Client::OpenCode, _) => {
+                            edit::set_enabled_in(item.document(old)?, file, name, enable)
+                        }
                     };
                     let new = edit::prefer_reverse(undo.as_ref(), old, file, name, semantic)?;
                     let mut undo = new.as_ref().map(|new| patch::record_new(old, new));

@@ -133,36 +133,44 @@ fn hunks(old_text: &str, new_text: &str) -> Vec<Hunk> {
 /// `None` means the record no longer applies.
 ///
 /// Each hunk is tried with all its context first, then with less (an edit next to it may
-/// have changed a context line); the caller checks the result means what it should.
-pub fn reverse(undo: &Undo, current: Option<&[u8]>) -> Option<Option<Vec<u8>>> {
-    let current = std::str::from_utf8(current?).ok()?;
+/// have changed a context line); the caller checks the result means what it should. One
+/// hunk (one server added or disabled) gives a splice of `current`, so a large file is
+/// neither copied nor rebuilt for it. The hunks are matched as bytes: a file that is not
+/// UTF-8 is the semantic edit's to refuse.
+pub fn reverse(undo: &Undo, current: Option<&[u8]>) -> Option<Option<NewBytes>> {
+    let current = current?;
     if undo.created_file {
         let created = undo.hunks.first()?;
-        return (current == created.new).then_some(None);
+        return (current == created.new.as_bytes()).then_some(None);
     }
-    let mut text = current.to_string();
     // Later hunks first, so a match is searched in text the earlier hunks have not moved.
-    for hunk in undo.hunks.iter().rev() {
-        let mut applied = false;
-        let mut choices = context_choices(hunk.before.len(), hunk.after.len());
-        if !hunk.new.is_empty() {
-            choices.push((0, 0));
-        }
-        for (before, after) in choices {
-            let prefix = hunk.before[hunk.before.len() - before..].concat();
-            let suffix = hunk.after[..after].concat();
-            let needle = format!("{prefix}{}{suffix}", hunk.new);
-            if let Some(at) = unique_line_match(&text, &needle) {
-                text.replace_range(at..at + needle.len(), &format!("{prefix}{}{suffix}", hunk.old));
-                applied = true;
-                break;
-            }
-        }
-        if !applied {
-            return None;
-        }
+    let mut hunks = undo.hunks.iter().rev();
+    let Some(last) = hunks.next() else { return Some(Some(NewBytes::unchanged())) };
+    let (range, with) = undo_hunk(current, last)?;
+    let mut reversed = NewBytes::Spliced { range, with };
+    for hunk in hunks {
+        let mut text = reversed.into_vec(Some(current));
+        let (range, with) = undo_hunk(&text, hunk)?;
+        text.splice(range, with);
+        reversed = NewBytes::Whole(text);
     }
-    Some(Some(text.into_bytes()))
+    Some(Some(reversed))
+}
+
+/// Where `hunk`'s new text (with as much of its context as still matches) is in `text`,
+/// and what goes back there.
+fn undo_hunk(text: &[u8], hunk: &Hunk) -> Option<(std::ops::Range<usize>, Vec<u8>)> {
+    let mut choices = context_choices(hunk.before.len(), hunk.after.len());
+    if !hunk.new.is_empty() {
+        choices.push((0, 0));
+    }
+    choices.into_iter().find_map(|(before, after)| {
+        let prefix = hunk.before[hunk.before.len() - before..].concat();
+        let suffix = hunk.after[..after].concat();
+        let needle = format!("{prefix}{}{suffix}", hunk.new);
+        let at = unique_line_match(text, needle.as_bytes())?;
+        Some((at..at + needle.len(), format!("{prefix}{}{suffix}", hunk.old).into_bytes()))
+    })
 }
 
 /// The start of the line `count` lines before the one `at` is on (or 0).
@@ -205,16 +213,17 @@ fn context_choices(before: usize, after: usize) -> Vec<(usize, usize)> {
     choices
 }
 
-/// The offset of the only occurrence of `needle` that starts and ends on line boundaries.
-fn unique_line_match(haystack: &str, needle: &str) -> Option<usize> {
+/// The offset of the only occurrence of `needle` that starts and ends on line boundaries
+/// (occurrences counted without overlap, left to right).
+fn unique_line_match(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() {
         return None;
     }
     let mut found = None;
-    for (offset, _) in haystack.match_indices(needle) {
-        let starts_line = offset == 0 || haystack.as_bytes().get(offset - 1) == Some(&b'\n');
+    for offset in memchr::memmem::find_iter(haystack, needle) {
+        let starts_line = offset == 0 || haystack.get(offset - 1) == Some(&b'\n');
         let end = offset + needle.len();
-        let ends_line = end == haystack.len() || needle.ends_with('\n');
+        let ends_line = end == haystack.len() || needle.ends_with(b"\n");
         if starts_line && ends_line {
             if found.is_some() {
                 return None;
@@ -230,16 +239,22 @@ mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
 
+    /// [`reverse`] as whole bytes.
+    #[expect(clippy::option_option, reason = "as `reverse`: does not apply / no file / these bytes")]
+    fn undone(undo: &Undo, current: &[u8]) -> Option<Option<Vec<u8>>> {
+        reverse(undo, Some(current)).map(|reversed| reversed.map(|new| new.into_vec(Some(current))))
+    }
+
     #[test]
     fn reverse_undoes_an_edit_even_after_unrelated_edits_elsewhere() {
         let old = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n";
         let new = "a\nb\nc\nd\nNEW\ne\nf\ng\nh\ni\nj\n";
         let undo = record(Some(old.as_bytes()), Some(new.as_bytes())).unwrap();
         let edited_elsewhere = new.replace("a\n", "A\n").replace("j\n", "J\n");
-        let reversed = reverse(&undo, Some(edited_elsewhere.as_bytes())).unwrap().unwrap();
+        let reversed = undone(&undo, edited_elsewhere.as_bytes()).unwrap().unwrap();
         assert_eq!(String::from_utf8(reversed).unwrap(), old.replace("a\n", "A\n").replace("j\n", "J\n"));
         // Edited inside the hunk: no longer applies.
-        assert_eq!(reverse(&undo, Some(new.replace("NEW", "CHANGED").as_bytes())), None);
+        assert_eq!(undone(&undo, new.replace("NEW", "CHANGED").as_bytes()), None);
     }
 
     #[test]
@@ -248,7 +263,7 @@ mod tests {
         let without_a = "{\n  \"b\": 2,\n  \"c\": 3\n}\n";
         let without_ab = "{\n  \"c\": 3\n}\n";
         let undo_a = record(Some(old.as_bytes()), Some(without_a.as_bytes())).unwrap();
-        let reversed = reverse(&undo_a, Some(without_ab.as_bytes())).unwrap().unwrap();
+        let reversed = undone(&undo_a, without_ab.as_bytes()).unwrap().unwrap();
         assert_eq!(String::from_utf8(reversed).unwrap(), "{\n  \"a\": 1,\n  \"c\": 3\n}\n");
     }
 
@@ -271,18 +286,45 @@ mod tests {
         let spliced = NewBytes::Spliced { range, with };
         assert!(spliced.is(Some(old.as_bytes()), new.as_bytes()));
         assert_eq!(record_new(Some(old.as_bytes()), &spliced), Some(undo.clone()));
-        assert_eq!(reverse(&undo, Some(new.as_bytes())), Some(Some(old.as_bytes().to_vec())));
+        assert_eq!(undone(&undo, new.as_bytes()), Some(Some(old.as_bytes().to_vec())));
         // A change on the first and last lines.
         let new = format!("first\n{}last", &old[..old.len() - 1]);
         let undo = record(Some(old.as_bytes()), Some(new.as_bytes())).unwrap();
         assert_eq!(undo.hunks, hunks(&old, &new));
-        assert_eq!(reverse(&undo, Some(new.as_bytes())), Some(Some(old.as_bytes().to_vec())));
+        assert_eq!(undone(&undo, new.as_bytes()), Some(Some(old.as_bytes().to_vec())));
     }
 
     #[test]
     fn a_created_file_is_removed_only_while_unchanged() {
         let undo = record(None, Some(b"{}\n")).unwrap();
-        assert_eq!(reverse(&undo, Some(b"{}\n")), Some(None));
-        assert_eq!(reverse(&undo, Some(b"{ }\n")), None);
+        assert_eq!(undone(&undo, b"{}\n"), Some(None));
+        assert_eq!(undone(&undo, b"{ }\n"), None);
+    }
+
+    #[test]
+    fn one_hunk_is_undone_as_a_splice_of_the_file() {
+        let old = "{\n  \"a\": 1,\n  \"b\": 2\n}\n";
+        let new = "{\n  \"a\": 1,\n  \"web\": 3,\n  \"b\": 2\n}\n";
+        let undo = record(Some(old.as_bytes()), Some(new.as_bytes())).unwrap();
+        let Some(Some(NewBytes::Spliced { range, with })) = reverse(&undo, Some(new.as_bytes())) else {
+            panic!("not a splice")
+        };
+        let mut undone = new.as_bytes().to_vec();
+        undone.splice(range, with);
+        assert_eq!(String::from_utf8(undone).unwrap(), old);
+    }
+
+    #[test]
+    fn a_hunk_found_twice_on_line_boundaries_does_not_apply() {
+        let old = "x\ny\n";
+        let new = "x\nz\ny\n";
+        let undo = record(Some(old.as_bytes()), Some(new.as_bytes())).unwrap();
+        // The hunk's text (with all of its context) now occurs twice: no longer known where.
+        let twice = format!("{new}{new}");
+        assert_eq!(undone(&undo, twice.as_bytes()), None);
+        // Occurrences are counted left to right without overlap, as `str::match_indices`
+        // counts them: "a\na\n" is in "a\na\na\n" once.
+        assert_eq!(unique_line_match(b"a\na\na\n", b"a\na\n"), Some(0));
+        assert_eq!(unique_line_match(b"ba\na\n", b"a\n"), Some(3));
     }
 }
