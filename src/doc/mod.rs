@@ -621,6 +621,19 @@ impl<'src> Document<'src> {
         Ok(outcome.changed)
     }
 
+    /// Keys [`Document::set`] created in this document, outermost first.
+    pub fn created_parents(&self) -> &[Vec<String>] {
+        &self.created_parents
+    }
+
+    /// Count `key_path` as created by an edit (an earlier one, of the file these bytes
+    /// came from): [`Document::remove`] then takes it away once it is left empty.
+    pub fn note_created(&mut self, key_path: &[String]) {
+        if !self.created_parents.iter().any(|created| created == key_path) {
+            self.created_parents.push(key_path.to_vec());
+        }
+    }
+
     /// Remove `key_path`, returning what was there. Parents created by [`Document::set`]
     /// that are left empty are removed too.
     pub fn remove(&mut self, key_path: &[&str]) -> Result<Option<JsonValue>, DocError> {

@@ -58,12 +58,21 @@ pub fn upsert_in(document: &mut Document, file: &McpFile, name: &str, value: &Va
 
 /// Remove the entry of `name` (the bytes are unchanged when it is not there).
 pub fn remove(bytes: Option<&[u8]>, file: &McpFile, name: &str) -> Result<NewBytes> {
-    remove_in(load(bytes, file)?, file, name)
+    remove_in(load(bytes, file)?, file, name, &[])
 }
 
 /// [`remove`] on the document parsed from the bytes (parsed once for a lookup and the
-/// edit).
-pub fn remove_in(mut document: Document, file: &McpFile, name: &str) -> Result<NewBytes> {
+/// edit). `created`: the containers the server's `mcp add` created ([`Undo::created_keys`]),
+/// taken out again when it leaves them empty.
+pub fn remove_in(
+    mut document: Document,
+    file: &McpFile,
+    name: &str,
+    created: &[Vec<String>],
+) -> Result<NewBytes> {
+    for key_path in created {
+        document.note_created(key_path);
+    }
     let path = file.entry_path(name);
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
     if document.remove(&path)?.is_none() {
@@ -268,5 +277,35 @@ mod tests {
             chosen.unwrap().into_vec(current),
             remove(current, &file, "web").unwrap().into_vec(current)
         );
+    }
+
+    #[test]
+    fn a_semantic_remove_takes_out_the_container_the_add_created() {
+        let file = claude_json();
+        let before = "{\n  \"numStartups\": 3,\n  \"tail\": 1\n}\n";
+        let mut document = load(Some(before.as_bytes()), &file).unwrap();
+        upsert_in(&mut document, &file, "web", &json!({"type": "http", "url": "u"})).unwrap();
+        let created = document.created_parents().to_vec();
+        assert_eq!(created, [vec!["mcpServers".to_string()]]);
+        let after = document.into_new_bytes().into_vec(Some(before.as_bytes()));
+        // The user edits the entry, so no reverse patch applies: the semantic remove
+        // alone gives the file back as it was before the add.
+        let edited = String::from_utf8(after).unwrap().replace("\"url\": \"u\"", "\"url\": \"v\"");
+        let removed = remove_in(load(Some(edited.as_bytes()), &file).unwrap(), &file, "web", &created)
+            .unwrap()
+            .into_vec(Some(edited.as_bytes()));
+        assert_eq!(String::from_utf8(removed).unwrap(), before);
+        // Without the record, an empty `mcpServers` stays (it may have been the user's).
+        let kept = remove(Some(edited.as_bytes()), &file, "web").unwrap().into_vec(Some(edited.as_bytes()));
+        assert_eq!(
+            String::from_utf8(kept).unwrap(),
+            "{\n  \"numStartups\": 3,\n  \"tail\": 1,\n  \"mcpServers\": {}\n}\n"
+        );
+        // A container that holds another server is kept.
+        let two = edited.replace("\"web\": {", "\"fs\": {\"command\": \"npx\"},\n    \"web\": {");
+        let removed = remove_in(load(Some(two.as_bytes()), &file).unwrap(), &file, "web", &created)
+            .unwrap()
+            .into_vec(Some(two.as_bytes()));
+        assert!(String::from_utf8(removed).unwrap().contains("\"mcpServers\": {\n    \"fs\""));
     }
 }

@@ -242,10 +242,14 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
                     let entry = skills_mcp::to_entry(file.client, server, existing.as_ref())
                         .map_err(Error::refused)?;
                     edit::upsert_in(&mut document, file, &server.name, &entry)?;
+                    // The containers this add made, for a semantic remove to take out again.
+                    let created = document.created_parents().to_vec();
                     // A splice of a large file stays one: it is not copied to be written.
                     let new = document.into_new_bytes();
                     let unchanged = old.is_some_and(|old| new.is(Some(old), old));
-                    let added = (existing.is_none() && !unchanged).then(|| patch::record_new(old, &new));
+                    let added = (existing.is_none() && !unchanged).then(|| {
+                        patch::record_new(old, &new).map(|undo| patch::Undo { created_keys: created, ..undo })
+                    });
                     Ok(Edited { bytes: Some(new), result: added })
                 },
             )
@@ -412,8 +416,9 @@ pub fn remove(ctx: &Env<'_>, args: &NameRequest) -> Result<Changed> {
                         None => None,
                     };
                     let current = included.as_ref().map_or(old, Option::as_deref);
+                    let created = undo.as_ref().map_or(&[][..], |undo| undo.created_keys.as_slice());
                     let removed = edit::prefer_reverse(undo.as_ref(), current, file, name, || {
-                        edit::remove_in(item.document(current)?, file, name)
+                        edit::remove_in(item.document(current)?, file, name, created)
                     })?;
                     // Bytes made from what the include gave are the file's new bytes whole.
                     let bytes = match &included {
@@ -517,7 +522,7 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
                     let old = current.bytes;
                     let created = undo.as_ref().map_or(&[][..], |undo| undo.created_keys.as_slice());
                     let semantic = || match (file.client, enable) {
-                        (Client::Claude, false) => edit::remove_in(item.document(old)?, file, name),
+                        (Client::Claude, false) => edit::remove_in(item.document(old)?, file, name, &[]),
                         (Client::Gemini, false) => gemini::exclude(old, file, name).map(NewBytes::from),
                         (Client::Gemini, true) => {
                             gemini::include(old, file, name, created).map(NewBytes::from)

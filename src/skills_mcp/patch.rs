@@ -22,7 +22,10 @@ pub struct Undo {
     pub created_file: bool,
     pub hunks: Vec<Hunk>,
     /// Keys the edit created that the semantic undo removes again once they are empty
-    /// (Gemini CLI's `mcp.excluded` and `mcp`), for when the hunks no longer apply.
+    /// (for a disable, Gemini CLI's `mcp.excluded` and `mcp`; for an add, the containers
+    /// it made for the server, such as a top-level `mcpServers`). The hunks undo them
+    /// too; this is for when they no longer apply, and lets the semantic undo mean, byte
+    /// for byte, what the hunks give.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created_keys: Vec<Vec<String>>,
 }
