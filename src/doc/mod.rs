@@ -81,7 +81,8 @@ impl NewBytes {
 
     /// Whether `self` and `other`, both made from `input`, are the same bytes. Two
     /// splices of a file are compared only over the span either of them replaced: the
-    /// bytes before and after it are the input's in both.
+    /// bytes before and after it are the input's in both. (A splice's range must lie in
+    /// `input`, as for [`NewBytes::parts`].)
     pub fn same_as(&self, input: Option<&[u8]>, other: &NewBytes) -> bool {
         let total = |parts: &[&[u8]]| parts.iter().map(|part| part.len()).sum::<usize>();
         let (mine, theirs) = (self.parts(input), other.parts(input));

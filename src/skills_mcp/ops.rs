@@ -403,6 +403,10 @@ pub fn remove(ctx: &Env<'_>, args: &NameRequest) -> Result<Changed> {
                 ModePolicy::Keep,
                 move |now: Current<'_>| {
                     let old = now.bytes;
+                    // Gone since it was listed: nothing to remove from (nor to create).
+                    if old.is_none() {
+                        return Ok(Edited { bytes: None, result: () });
+                    }
                     // Gemini CLI: the name leaves `mcp.excluded` first (a small settings
                     // file, taken whole).
                     let included = match disable_undo {
@@ -508,10 +512,22 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
         };
         chosen.push((item, undo));
     }
+    // Claude Code: what the server's `mcp add` created around it (a top-level
+    // `mcpServers`) leaves with it when disabling empties it, as `mcp remove` would do.
+    let add_created: Vec<Vec<Vec<String>>> = chosen
+        .iter()
+        .map(|(item, _)| match (item.file.client, enable) {
+            (Client::Claude, false) => Ok(records::undo(&connection, &item.file, name, Op::Add)?
+                .map(|undo| undo.created_keys)
+                .unwrap_or_default()),
+            _ => Ok(Vec::new()),
+        })
+        .collect::<Result<_>>()?;
     // Each edit answers with the undo record of the bytes it made (`None`: no bytes).
     let changes: Vec<Change<'_, Option<Option<patch::Undo>>>> = chosen
         .iter()
-        .map(|(item, undo)| {
+        .zip(&add_created)
+        .map(|((item, undo), add_created)| {
             let file = &item.file;
             let parked_entry = item.parked.as_ref().map(|parked| parked.entry.clone());
             Change::with_result(
@@ -520,9 +536,20 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
                 ModePolicy::Keep,
                 move |current: Current<'_>| {
                     let old = current.bytes;
+                    // Gone since it was listed: nothing to take out or switch (nor to create).
+                    if old.is_none()
+                        && matches!(
+                            (file.client, enable),
+                            (Client::Claude, false) | (Client::Codex | Client::OpenCode, _)
+                        )
+                    {
+                        return Ok(Edited { bytes: None, result: None });
+                    }
                     let created = undo.as_ref().map_or(&[][..], |undo| undo.created_keys.as_slice());
                     let semantic = || match (file.client, enable) {
-                        (Client::Claude, false) => edit::remove_in(item.document(old)?, file, name, &[]),
+                        (Client::Claude, false) => {
+                            edit::remove_in(item.document(old)?, file, name, add_created)
+                        }
                         (Client::Gemini, false) => gemini::exclude(old, file, name).map(NewBytes::from),
                         (Client::Gemini, true) => {
                             gemini::include(old, file, name, created).map(NewBytes::from)
