@@ -853,20 +853,23 @@ fn a_broken_file_is_refused_with_its_location_in_the_headline() {
 #[test]
 fn claude_remove_takes_out_the_mcp_servers_its_add_created_even_after_an_edit_or_a_disable() {
     let home = new_home();
-    let original = "{\n  \"numStartups\": 2,\n  \"projects\": {}\n}\n";
-    fs_err::create_dir_all(home.claude_json().parent().unwrap()).unwrap();
-    fs_err::write(home.claude_json(), original).unwrap();
-
+    let add = || home.ok(&["mcp", "add", "demo", "--client", "claude", "--", "npx", "-y", "demo-server"]);
     // The user edits the entry aigate added: its reverse patch no longer applies, and the
-    // semantic remove (with what the add recorded) gives the file back as it was.
-    home.ok(&["mcp", "add", "demo", "--client", "claude", "--", "npx", "-y", "demo-server"]);
-    let edited = read(&home.claude_json()).replace("demo-server", "demo-server@2");
-    fs_err::write(home.claude_json(), &edited).unwrap();
-    home.ok(&["mcp", "remove", "demo"]);
-    assert_eq!(read(&home.claude_json()), original);
+    // semantic remove (with what the add recorded) gives `original` back.
+    let add_edit_remove = |original: &str| {
+        fs_err::write(home.claude_json(), original).unwrap();
+        add();
+        let edited = read(&home.claude_json()).replace("demo-server", "demo-server@2");
+        fs_err::write(home.claude_json(), &edited).unwrap();
+        home.ok(&["mcp", "remove", "demo"]);
+        assert_eq!(read(&home.claude_json()), original);
+    };
+    fs_err::create_dir_all(home.claude_json().parent().unwrap()).unwrap();
+    let original = "{\n  \"numStartups\": 2,\n  \"projects\": {}\n}\n";
+    add_edit_remove(original);
 
     // Disabled (parked) and then removed: no empty `mcpServers` is left behind.
-    home.ok(&["mcp", "add", "demo", "--client", "claude", "--", "npx", "-y", "demo-server"]);
+    add();
     home.ok(&["mcp", "disable", "demo"]);
     assert_eq!(read(&home.claude_json()), original);
     home.ok(&["mcp", "enable", "demo"]);
@@ -876,11 +879,5 @@ fn claude_remove_takes_out_the_mcp_servers_its_add_created_even_after_an_edit_or
     assert_eq!(read(&home.claude_json()), original);
 
     // An `mcpServers` the user had, empty, stays.
-    let with_empty = "{\n  \"numStartups\": 2,\n  \"mcpServers\": {}\n}\n";
-    fs_err::write(home.claude_json(), with_empty).unwrap();
-    home.ok(&["mcp", "add", "demo", "--client", "claude", "--", "npx", "-y", "demo-server"]);
-    let edited = read(&home.claude_json()).replace("demo-server", "demo-server@2");
-    fs_err::write(home.claude_json(), &edited).unwrap();
-    home.ok(&["mcp", "remove", "demo"]);
-    assert_eq!(read(&home.claude_json()), with_empty);
+    add_edit_remove("{\n  \"numStartups\": 2,\n  \"mcpServers\": {}\n}\n");
 }
