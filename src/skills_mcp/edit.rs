@@ -41,13 +41,16 @@ pub fn entry(document: &Document, file: &McpFile, name: &str) -> Option<Value> {
 
 /// Set the entry of `name` to `value` (creating or replacing it). The new bytes are a
 /// splice of `bytes` where the document layer can give one (nothing else is rendered).
+/// (The commands parse once and edit with [`upsert_in`].)
+#[cfg(test)]
 pub fn upsert(bytes: Option<&[u8]>, file: &McpFile, name: &str, value: &Value) -> Result<NewBytes> {
     let mut document = load(bytes, file)?;
     upsert_in(&mut document, file, name, value)?;
     Ok(document.into_new_bytes())
 }
 
-/// [`upsert`] on a document already parsed (several servers, one parse).
+/// Set the entry of `name` to `value` (creating or replacing it) in a document already
+/// parsed (several servers, one parse).
 pub fn upsert_in(document: &mut Document, file: &McpFile, name: &str, value: &Value) -> Result<()> {
     check_container(document, file)?;
     let path = file.entry_path(name);
@@ -56,13 +59,15 @@ pub fn upsert_in(document: &mut Document, file: &McpFile, name: &str, value: &Va
     Ok(())
 }
 
-/// Remove the entry of `name` (the bytes are unchanged when it is not there).
+/// Remove the entry of `name` (the bytes are unchanged when it is not there). (The
+/// commands parse once and edit with [`remove_in`].)
+#[cfg(test)]
 pub fn remove(bytes: Option<&[u8]>, file: &McpFile, name: &str) -> Result<NewBytes> {
     remove_in(load(bytes, file)?, file, name, &[])
 }
 
-/// [`remove`] on the document parsed from the bytes (parsed once for a lookup and the
-/// edit). `created`: the containers the server's `mcp add` created ([`Undo::created_keys`]),
+/// Remove the entry of `name` from the document parsed from the file's bytes (parsed
+/// once for a lookup and the edit). `created`: the containers the server's `mcp add` created ([`Undo::created_keys`]),
 /// taken out again when it leaves them empty.
 pub fn remove_in(
     mut document: Document,
@@ -101,12 +106,8 @@ fn holds_only(document: &Document, container: &[String], rest: &[String]) -> boo
     })
 }
 
-/// Codex `enabled = false` / OpenCode `enabled: false`, and back (`enabled = true`).
-pub fn set_enabled(bytes: Option<&[u8]>, file: &McpFile, name: &str, enabled: bool) -> Result<NewBytes> {
-    set_enabled_in(load(bytes, file)?, file, name, enabled)
-}
-
-/// [`set_enabled`] on the document parsed from the bytes.
+/// Codex `enabled = false` / OpenCode `enabled: false`, and back (`enabled = true`), on
+/// the document parsed from the file's bytes.
 pub fn set_enabled_in(mut document: Document, file: &McpFile, name: &str, enabled: bool) -> Result<NewBytes> {
     let mut path = file.entry_path(name);
     path.push("enabled".to_string());
