@@ -63,15 +63,7 @@ impl NewBytes {
     /// Whether they are exactly `other`.
     pub fn is(&self, input: Option<&[u8]>, other: &[u8]) -> bool {
         let parts = self.parts(input);
-        if parts.iter().map(|part| part.len()).sum::<usize>() != other.len() {
-            return false;
-        }
-        let mut rest = other;
-        parts.iter().all(|part| {
-            let (head, tail) = rest.split_at(part.len());
-            rest = tail;
-            head == *part
-        })
+        parts.iter().map(|part| part.len()).sum::<usize>() == other.len() && same_pieces(&parts, &[other])
     }
 
     /// The input itself (an empty splice at its start).

@@ -67,8 +67,8 @@ pub fn remove(bytes: Option<&[u8]>, file: &McpFile, name: &str) -> Result<NewByt
 }
 
 /// Remove the entry of `name` from the document parsed from the file's bytes (parsed
-/// once for a lookup and the edit). `created`: the containers the server's `mcp add` created ([`Undo::created_keys`]),
-/// taken out again when it leaves them empty.
+/// once for a lookup and the edit). `created`: the containers the server's `mcp add`
+/// created ([`Undo::created_keys`]), taken out again when it leaves them empty.
 pub fn remove_in(
     mut document: Document,
     file: &McpFile,
