@@ -228,31 +228,25 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
         .iter()
         .map(|file| {
             let server = &server;
-            Change::with_result(
-                file.client.name(),
-                file.path.clone(),
-                ModePolicy::Keep,
-                move |current: Current<'_>| {
-                    let old = current.bytes;
-                    let mut document = edit::load(old, file)?;
-                    let existing = edit::entry(&document, file, &server.name);
-                    if existing.is_some() && !args.force {
-                        return Err(conflict(&server.name, file, ""));
-                    }
-                    let entry = skills_mcp::to_entry(file.client, server, existing.as_ref())
-                        .map_err(Error::refused)?;
-                    edit::upsert_in(&mut document, file, &server.name, &entry)?;
-                    // The containers this add made, for a semantic remove to take out again.
-                    let created = document.created_parents().to_vec();
-                    // A splice of a large file stays one: it is not copied to be written.
-                    let new = document.into_new_bytes();
-                    let unchanged = old.is_some_and(|old| new.is(Some(old), old));
-                    let added = (existing.is_none() && !unchanged).then(|| {
-                        patch::record_new(old, &new).map(|undo| patch::Undo { created_keys: created, ..undo })
-                    });
-                    Ok(Edited { bytes: Some(new), result: added })
-                },
-            )
+            mcp_change(file, move |old: Option<&[u8]>| {
+                let mut document = edit::load(old, file)?;
+                let existing = edit::entry(&document, file, &server.name);
+                if existing.is_some() && !args.force {
+                    return Err(conflict(&server.name, file, ""));
+                }
+                let entry =
+                    skills_mcp::to_entry(file.client, server, existing.as_ref()).map_err(Error::refused)?;
+                edit::upsert_in(&mut document, file, &server.name, &entry)?;
+                // The containers this add made, for a semantic remove to take out again.
+                let created = document.created_parents().to_vec();
+                // A splice of a large file stays one: it is not copied to be written.
+                let new = document.into_new_bytes();
+                let unchanged = old.is_some_and(|old| new.is(Some(old), old));
+                let added = (existing.is_none() && !unchanged).then(|| {
+                    patch::record_new(old, &new).map(|undo| patch::Undo { created_keys: created, ..undo })
+                });
+                Ok(Edited { bytes: Some(new), result: added })
+            })
         })
         .collect();
     // The records of what was added go in the write's own connection, once every file
@@ -304,6 +298,19 @@ fn conflict(name: &str, file: &McpFile, detail: &str) -> Error {
         "replace it with `--force`, or remove it first: `aigate mcp remove {name} --client {}`",
         file.client
     ))
+}
+
+/// The write of one MCP file: its mode kept, `edit` given its bytes as the write read them.
+fn mcp_change<'a, T>(
+    file: &McpFile,
+    edit: impl Fn(Option<&[u8]>) -> Result<Edited<T>> + 'a,
+) -> Change<'a, T> {
+    Change::with_result(
+        file.client.name(),
+        file.path.clone(),
+        ModePolicy::Keep,
+        move |current: Current<'_>| edit(current.bytes),
+    )
 }
 
 // ---------------------------------------------------------------------------- remove
@@ -397,41 +404,35 @@ pub fn remove(ctx: &Env<'_>, args: &NameRequest) -> Result<Changed> {
         .map(|(item, (undo, disable_undo))| {
             let file = &item.file;
             let name = args.name.as_str();
-            Change::with_result(
-                file.client.name(),
-                file.path.clone(),
-                ModePolicy::Keep,
-                move |now: Current<'_>| {
-                    let old = now.bytes;
-                    // Gone since it was listed: nothing to remove from (nor to create).
-                    if old.is_none() {
-                        return Ok(Edited { bytes: None, result: () });
-                    }
-                    // Gemini CLI: the name leaves `mcp.excluded` first (a small settings
-                    // file, taken whole).
-                    let included = match disable_undo {
-                        Some(disable_undo) => Some(
-                            edit::prefer_reverse(Some(disable_undo), old, file, name, || {
-                                gemini::include(old, file, name, disable_undo.created_keys.as_slice())
-                                    .map(NewBytes::from)
-                            })?
-                            .map(|included| included.into_vec(old)),
-                        ),
-                        None => None,
-                    };
-                    let current = included.as_ref().map_or(old, Option::as_deref);
-                    let created = undo.as_ref().map_or(&[][..], |undo| undo.created_keys.as_slice());
-                    let removed = edit::prefer_reverse(undo.as_ref(), current, file, name, || {
-                        edit::remove_in(item.document(current)?, file, name, created)
-                    })?;
-                    // Bytes made from what the include gave are the file's new bytes whole.
-                    let bytes = match &included {
-                        Some(_) => removed.map(|removed| NewBytes::Whole(removed.into_vec(current))),
-                        None => removed,
-                    };
-                    Ok(Edited { bytes, result: () })
-                },
-            )
+            mcp_change(file, move |old: Option<&[u8]>| {
+                // Gone since it was listed: nothing to remove from (nor to create).
+                if old.is_none() {
+                    return Ok(Edited { bytes: None, result: () });
+                }
+                // Gemini CLI: the name leaves `mcp.excluded` first (a small settings
+                // file, taken whole).
+                let included = match disable_undo {
+                    Some(disable_undo) => Some(
+                        edit::prefer_reverse(Some(disable_undo), old, file, name, || {
+                            gemini::include(old, file, name, disable_undo.created_keys.as_slice())
+                                .map(NewBytes::from)
+                        })?
+                        .map(|included| included.into_vec(old)),
+                    ),
+                    None => None,
+                };
+                let current = included.as_ref().map_or(old, Option::as_deref);
+                let created = undo.as_ref().map_or(&[][..], |undo| undo.created_keys.as_slice());
+                let removed = edit::prefer_reverse(undo.as_ref(), current, file, name, || {
+                    edit::remove_in(item.document(current)?, file, name, created)
+                })?;
+                // Bytes made from what the include gave are the file's new bytes whole.
+                let bytes = match &included {
+                    Some(_) => removed.map(|removed| NewBytes::Whole(removed.into_vec(current))),
+                    None => removed,
+                };
+                Ok(Edited { bytes, result: () })
+            })
         })
         .collect();
     let outcome = write::apply(
@@ -530,51 +531,41 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
         .map(|((item, undo), add_created)| {
             let file = &item.file;
             let parked_entry = item.parked.as_ref().map(|parked| parked.entry.clone());
-            Change::with_result(
-                file.client.name(),
-                file.path.clone(),
-                ModePolicy::Keep,
-                move |current: Current<'_>| {
-                    let old = current.bytes;
-                    // Gone since it was listed: nothing to take out or switch (nor to create).
-                    if old.is_none()
-                        && matches!(
-                            (file.client, enable),
-                            (Client::Claude, false) | (Client::Codex | Client::OpenCode, _)
-                        )
-                    {
-                        return Ok(Edited { bytes: None, result: None });
+            mcp_change(file, move |old: Option<&[u8]>| {
+                // Gone since it was listed: nothing to take out or switch (nor to create).
+                if old.is_none()
+                    && matches!(
+                        (file.client, enable),
+                        (Client::Claude, false) | (Client::Codex | Client::OpenCode, _)
+                    )
+                {
+                    return Ok(Edited { bytes: None, result: None });
+                }
+                let created = undo.as_ref().map_or(&[][..], |undo| undo.created_keys.as_slice());
+                let semantic = || match (file.client, enable) {
+                    (Client::Claude, false) => edit::remove_in(item.document(old)?, file, name, add_created),
+                    (Client::Gemini, false) => gemini::exclude(old, file, name).map(NewBytes::from),
+                    (Client::Gemini, true) => gemini::include(old, file, name, created).map(NewBytes::from),
+                    (Client::Claude, true) => {
+                        let entry = parked_entry
+                            .as_ref()
+                            .ok_or_else(|| Error::internal("the parked entry is gone"))?;
+                        let mut document = item.document(old)?;
+                        edit::upsert_in(&mut document, file, name, entry)?;
+                        Ok(document.into_new_bytes())
                     }
-                    let created = undo.as_ref().map_or(&[][..], |undo| undo.created_keys.as_slice());
-                    let semantic = || match (file.client, enable) {
-                        (Client::Claude, false) => {
-                            edit::remove_in(item.document(old)?, file, name, add_created)
-                        }
-                        (Client::Gemini, false) => gemini::exclude(old, file, name).map(NewBytes::from),
-                        (Client::Gemini, true) => {
-                            gemini::include(old, file, name, created).map(NewBytes::from)
-                        }
-                        (Client::Claude, true) => {
-                            let entry = parked_entry
-                                .as_ref()
-                                .ok_or_else(|| Error::internal("the parked entry is gone"))?;
-                            let mut document = item.document(old)?;
-                            edit::upsert_in(&mut document, file, name, entry)?;
-                            Ok(document.into_new_bytes())
-                        }
-                        (Client::Codex | Client::OpenCode, _) => {
-                            edit::set_enabled_in(item.document(old)?, file, name, enable)
-                        }
-                    };
-                    let new = edit::prefer_reverse(undo.as_ref(), old, file, name, semantic)?;
-                    let mut undo = new.as_ref().map(|new| patch::record_new(old, new));
-                    if let (Client::Gemini, false, Some(Some(undo))) = (file.client, enable, &mut undo) {
-                        // What disable created, so a semantic enable takes it away again.
-                        undo.created_keys = gemini::missing_for_exclude(&edit::load(old, file)?.to_value());
+                    (Client::Codex | Client::OpenCode, _) => {
+                        edit::set_enabled_in(item.document(old)?, file, name, enable)
                     }
-                    Ok(Edited { bytes: new, result: undo })
-                },
-            )
+                };
+                let new = edit::prefer_reverse(undo.as_ref(), old, file, name, semantic)?;
+                let mut undo = new.as_ref().map(|new| patch::record_new(old, new));
+                if let (Client::Gemini, false, Some(Some(undo))) = (file.client, enable, &mut undo) {
+                    // What disable created, so a semantic enable takes it away again.
+                    undo.created_keys = gemini::missing_for_exclude(&edit::load(old, file)?.to_value());
+                }
+                Ok(Edited { bytes: new, result: undo })
+            })
         })
         .collect();
     // Claude Code: park the entry before it leaves the file, so a crash cannot lose it.
