@@ -628,14 +628,34 @@ impl<'src> Document<'src> {
     }
 
     /// Remove `key_path`, returning what was there. Parents created by [`Document::set`]
-    /// that are left empty are removed too.
+    /// (or noted by [`Document::note_created`]) that are left empty are removed too, in
+    /// the same edit: the outermost of them goes with all it holds (one splice of a large
+    /// file, not one per level).
     pub fn remove(&mut self, key_path: &[&str]) -> Result<Option<JsonValue>, DocError> {
+        // The parents left empty: from the innermost up, each created and holding only
+        // the way down.
+        let depth = (1..key_path.len())
+            .find(|&depth| {
+                (depth..key_path.len()).all(|level| {
+                    self.created_parents.iter().any(|created| *created == owned(&key_path[..level]))
+                        && self.keys(&key_path[..level]) == [key_path[level].to_string()]
+                })
+            })
+            .unwrap_or(key_path.len());
+        // What `key_path` held, when a parent goes with it.
+        let value = if depth < key_path.len() {
+            let Some(value) = self.get(key_path) else { return Ok(None) };
+            Some(value)
+        } else {
+            None
+        };
+        let target = &key_path[..depth];
         self.remember_baseline();
         let removed = match &mut self.body {
-            Body::Toml(document) => toml::remove(document, key_path),
-            Body::Json(body) => json::remove(body, json_original(&self.decoded, self.blank), key_path),
+            Body::Toml(document) => toml::remove(document, target),
+            Body::Json(body) => json::remove(body, json_original(&self.decoded, self.blank), target),
             Body::EmptyJson => Ok(None),
-            Body::Dotenv(body) => match key_path {
+            Body::Dotenv(body) => match target {
                 [key] => body
                     .remove(key)
                     .map(|removed| removed.map(JsonValue::String))
@@ -647,32 +667,9 @@ impl<'src> Document<'src> {
         if removed.is_none() {
             return Ok(None);
         }
-        self.splice_toml(|text, memory| toml_splice::remove(text, key_path, memory));
-        self.created_parents.retain(|created| !created.starts_with(&owned(key_path)));
-        for depth in (1..key_path.len()).rev() {
-            let ancestor = &key_path[..depth];
-            // (Whether it was created first: reading the ancestor back after an edit of a
-            // large JSON body renders its text.)
-            let was_created = self.created_parents.iter().any(|created| *created == owned(ancestor));
-            if !was_created
-                || !self
-                    .get(ancestor)
-                    .as_ref()
-                    .and_then(JsonValue::as_object)
-                    .is_some_and(serde_json::Map::is_empty)
-            {
-                break;
-            }
-            match &mut self.body {
-                Body::Toml(document) => toml::remove(document, ancestor),
-                Body::Json(body) => json::remove(body, json_original(&self.decoded, self.blank), ancestor),
-                Body::EmptyJson | Body::Dotenv(_) => Ok(None),
-            }
-            .map_err(|conflict| DocError::Conflict { path: self.path.clone(), message: conflict.0 })?;
-            self.splice_toml(|text, memory| toml_splice::remove(text, ancestor, memory));
-            self.created_parents.retain(|created| *created != owned(ancestor));
-        }
-        Ok(removed)
+        self.splice_toml(|text, memory| toml_splice::remove(text, target, memory));
+        self.created_parents.retain(|created| !created.starts_with(&owned(target)));
+        Ok(value.or(removed))
     }
 
     /// Apply the edit just made to a TOML body to its spliced text as well, keeping the

@@ -75,35 +75,15 @@ pub fn remove_in(
     name: &str,
     created: &[Vec<String>],
 ) -> Result<NewBytes> {
-    let entry = file.entry_path(name);
-    // The outermost created container that holds nothing but the way down to the entry
-    // goes in one edit (one splice of a large file, where the entry and then its emptied
-    // container would be two).
-    let target = created
-        .iter()
-        .filter(|container| container.len() < entry.len() && entry.starts_with(container))
-        .min_by_key(|container| container.len())
-        .filter(|container| holds_only(&document, container, &entry[container.len()..]))
-        .map_or(entry.as_slice(), Vec::as_slice);
-    let target: Vec<&str> = target.iter().map(String::as_str).collect();
     for key_path in created {
         document.note_created(key_path);
     }
-    if document.remove(&target)?.is_none() {
+    let path = file.entry_path(name);
+    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+    if document.remove(&path)?.is_none() {
         return Ok(NewBytes::unchanged());
     }
     Ok(document.into_new_bytes())
-}
-
-/// Whether the object at `container` holds only `rest[0]`, which holds only `rest[1]`,
-/// and so on down to the last key's parent.
-fn holds_only(document: &Document, container: &[String], rest: &[String]) -> bool {
-    let mut at: Vec<&str> = container.iter().map(String::as_str).collect();
-    rest.iter().all(|key| {
-        let only = document.keys(&at) == std::slice::from_ref(key);
-        at.push(key);
-        only
-    })
 }
 
 /// Codex `enabled = false` / OpenCode `enabled: false`, and back (`enabled = true`), on
