@@ -133,6 +133,16 @@ const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE blobs ADD COLUMN external INTEGER NOT NULL DEFAULT 0;
     ",
+    // 4: usage rows a busy proxy parked as one encoded batch (`usage_store`), moved into
+    // `usage` when the load drops or before a reader reads.
+    r"
+    CREATE TABLE usage_parked (
+        id     INTEGER PRIMARY KEY,
+        format INTEGER NOT NULL,
+        rows   INTEGER NOT NULL,
+        data   BLOB NOT NULL
+    );
+    ",
 ];
 
 /// Open (creating if needed) the database and bring its schema up to date.

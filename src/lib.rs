@@ -24,6 +24,7 @@ pub mod random;
 pub mod session;
 pub mod skills_mcp;
 pub mod stats;
+pub mod usage_store;
 pub mod write;
 
 use clap::Parser;

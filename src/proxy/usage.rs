@@ -10,29 +10,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// One row of the `usage` table.
-#[derive(Debug, Clone, Default)]
-pub struct UsageRow {
-    pub ts_ms: i64,
-    pub request_id: String,
-    pub session_id: Option<std::sync::Arc<str>>,
-    pub client: Option<&'static str>,
-    pub api: Option<&'static str>,
-    pub provider: Option<std::sync::Arc<str>>,
-    pub model_requested: Option<String>,
-    pub model_sent: Option<String>,
-    pub status: Option<u16>,
-    pub stream: bool,
-    pub ttfb_ms: Option<i64>,
-    pub ttft_ms: Option<i64>,
-    pub duration_ms: Option<i64>,
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub cached_tokens: Option<i64>,
-    pub cost_usd: Option<f64>,
-    pub error_class: Option<String>,
-    pub attempts: u32,
-}
+pub use crate::usage_store::UsageRow;
 
 /// The sending side; cheap to clone.
 #[derive(Clone, Debug)]
@@ -54,12 +32,15 @@ struct Shared {
     start: Mutex<Option<PathBuf>>,
 }
 
-/// What waits for the writer. Rows are pushed onto a `Vec` that the writer swaps for its
-/// own emptied one: no allocation per row (a channel allocates a block every few
-/// messages, and frees it on the other thread).
+/// What waits for the writer. Rows are encoded onto a buffer that the writer swaps for its
+/// own emptied one (`usage_store::encode`): no allocation per row, and the request thread
+/// frees each row's strings itself (a channel allocates a block every few messages, and
+/// a row moved to the writer would be freed there, across cores).
 #[derive(Debug, Default)]
 struct Queue {
-    rows: Vec<UsageRow>,
+    bytes: Vec<u8>,
+    /// Rows encoded in `bytes`.
+    rows: usize,
     /// Flushes waiting for every row queued before them.
     acks: Vec<tokio::sync::oneshot::Sender<()>>,
     /// Every sink is gone: the writer writes what is left and ends.
@@ -113,9 +94,11 @@ impl UsageSink {
         let Some(writer) = self.writer_thread() else { return };
         let waiting = {
             let mut queue = lock(&self.shared.queue);
-            queue.rows.push(row);
-            queue.rows.len()
+            crate::usage_store::encode(&row, &mut queue.bytes);
+            queue.rows += 1;
+            queue.rows
         };
+        drop(row);
         if waiting == 1 || waiting == WAKE_AT {
             writer.unpark();
         }
@@ -133,40 +116,66 @@ impl UsageSink {
 }
 
 /// Rows are gathered for up to this long (or until [`WAKE_AT`] wait) and written in
-/// transactions of at most [`BATCH_ROWS`].
+/// one transaction.
 const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
-const BATCH_ROWS: usize = 1024;
 /// Under load the writer is woken once this many rows wait, so the rows held in memory
 /// stay few (a 100 ms window at 40k requests a second would hold 4,000: megabytes).
 const WAKE_AT: usize = 256;
+/// A batch of this many rows or more means the proxy is busy (2,560 requests a second or
+/// more): it is parked as one encoded blob (`usage_store::park`) instead of inserted row by
+/// row, and settled into `usage` once the load drops.
+const PARK_AT: usize = WAKE_AT;
+/// Parked rows are settled once no row came for this long, or when a batch smaller than
+/// [`PARK_AT`] comes (the load dropped), ...
+const SETTLE_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+/// ... or once this many wait, so that a load that never drops does not grow the parked
+/// batches without bound (about 100 MB of them).
+const SETTLE_AT: u64 = 1 << 20;
 
 fn writer(aigate_home: &std::path::Path, queue: &Mutex<Queue>) {
     // Retention: once per writer, before the first row, on this thread (off the request path).
     crate::stats::retention::prune_at_start(aigate_home);
-    let mut connection = None;
+    let mut connection: Option<rusqlite::Connection> = None;
     // Swapped with the queue's, so both keep their capacity.
-    let mut rows = Vec::new();
+    let mut bytes = Vec::new();
     let mut acks = Vec::new();
+    // Rows parked (by this writer, or found at its start) and not yet settled.
+    let mut parked: u64 = 0;
     // Sleeps until the first row of a batch; then sleeps out the window (a flush or the
     // WAKE_AT-th row unparks it) and takes what came meanwhile. Waking per row would be a
     // futex wake and a context switch per request on the hot path's cores.
     loop {
         loop {
             let waiting = lock(queue);
-            if !waiting.rows.is_empty() || !waiting.acks.is_empty() {
+            if waiting.rows > 0 || !waiting.acks.is_empty() {
                 break;
             }
             if waiting.closed {
+                // Parked rows stay parked: the next writer or reader settles them.
                 return;
             }
             drop(waiting);
-            std::thread::park();
+            if parked == 0 {
+                std::thread::park();
+                continue;
+            }
+            let since = std::time::Instant::now();
+            std::thread::park_timeout(SETTLE_IDLE);
+            let idle = {
+                let waiting = lock(queue);
+                waiting.rows == 0 && waiting.acks.is_empty() && !waiting.closed
+            };
+            if idle && since.elapsed() >= SETTLE_IDLE {
+                if let Some(connection) = connection.as_ref() {
+                    parked = settle(connection, parked);
+                }
+            }
         }
         let deadline = std::time::Instant::now() + BATCH_WINDOW;
         loop {
             let ready = {
                 let waiting = lock(queue);
-                !waiting.acks.is_empty() || waiting.rows.len() >= WAKE_AT || waiting.closed
+                !waiting.acks.is_empty() || waiting.rows >= WAKE_AT || waiting.closed
             };
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if ready || left.is_zero() {
@@ -174,12 +183,13 @@ fn writer(aigate_home: &std::path::Path, queue: &Mutex<Queue>) {
             }
             std::thread::park_timeout(left);
         }
-        {
+        let rows = {
             let mut waiting = lock(queue);
-            std::mem::swap(&mut waiting.rows, &mut rows);
+            std::mem::swap(&mut waiting.bytes, &mut bytes);
             std::mem::swap(&mut waiting.acks, &mut acks);
-        }
-        if !rows.is_empty() {
+            std::mem::take(&mut waiting.rows)
+        };
+        if rows > 0 {
             if connection.is_none() {
                 connection = crate::db::open(aigate_home).ok().inspect(|connection| {
                     // Usage rows may lose the last instants on power loss; WAL keeps the
@@ -188,17 +198,25 @@ fn writer(aigate_home: &std::path::Path, queue: &Mutex<Queue>) {
                     // The writer only appends: a small page cache (SQLite's default is
                     // 2 MiB) keeps the proxy's memory down.
                     let _ = connection.pragma_update(None, "cache_size", -128);
+                    // Rows an earlier proxy parked and nobody settled.
+                    parked = crate::usage_store::parked(connection).unwrap_or(0);
                 });
             }
-            if let Some(connection) = connection.as_mut() {
-                for batch in rows.chunks(BATCH_ROWS) {
-                    // A failed batch is dropped: usage is best effort, the request already went.
-                    let _ = insert(connection, batch);
+            if let Some(connection) = connection.as_ref() {
+                // A failed batch is dropped: usage is best effort, the request already went.
+                if rows >= PARK_AT && parked < SETTLE_AT {
+                    if crate::usage_store::park(connection, rows, &bytes).is_ok() {
+                        parked += rows as u64;
+                    }
+                } else {
+                    // Settled first, so rows go into `usage` in the order they came.
+                    parked = settle(connection, parked);
+                    let _ = crate::usage_store::insert(connection, &bytes);
                 }
             }
-            rows.clear();
+            bytes.clear();
             // A burst's capacity is not kept for good.
-            rows.shrink_to(4 * WAKE_AT);
+            bytes.shrink_to(1 << 20);
         }
         for ack in acks.drain(..) {
             let _ = ack.send(());
@@ -206,78 +224,16 @@ fn writer(aigate_home: &std::path::Path, queue: &Mutex<Queue>) {
     }
 }
 
-/// Rows per `INSERT` statement: one statement of many rows costs SQLite far less than as
-/// many statements of one (each statement opens its cursors, seeks the table's end and
-/// halts).
-const ROWS_PER_STATEMENT: usize = 32;
-const COLUMNS: usize = 19;
-
-/// `INSERT OR FAIL INTO usage (...) VALUES (?, ...), ...` for `rows` rows. `OR FAIL`
-/// spares SQLite a statement journal (a savepoint and a copy of every page the statement
-/// touches, kept so that a failing row could undo the rows before it): a failed row fails
-/// the whole batch's transaction anyway. It took 6% off the writer's time per row.
-fn insert_sql(rows: usize) -> String {
-    let one = format!("({})", vec!["?"; COLUMNS].join(", "));
-    format!(
-        "INSERT OR FAIL INTO usage (ts, request_id, session_id, client, api, provider, model_requested, model_sent,
-             status, stream, ttfb_ms, ttft_ms, duration_ms, input_tokens, output_tokens, cached_tokens,
-             cost_usd, error_class, attempts)
-         VALUES {}",
-        vec![one; rows].join(", ")
-    )
-}
-
-fn insert(connection: &mut rusqlite::Connection, rows: &[UsageRow]) -> rusqlite::Result<()> {
-    static MANY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_sql(ROWS_PER_STATEMENT));
-    static ONE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_sql(1));
-    let transaction = connection.transaction()?;
-    let mut chunks = rows.chunks_exact(ROWS_PER_STATEMENT);
-    for chunk in &mut chunks {
-        let mut statement = transaction.prepare_cached(&MANY)?;
-        for (at, row) in chunk.iter().enumerate() {
-            bind_row(&mut statement, at * COLUMNS, row)?;
-        }
-        statement.raw_execute()?;
+/// Settle the parked rows, if any; returns how many are left parked (none, unless the
+/// settle failed: it is tried again later).
+fn settle(connection: &rusqlite::Connection, parked: u64) -> u64 {
+    if parked == 0 {
+        return 0;
     }
-    for row in chunks.remainder() {
-        let mut statement = transaction.prepare_cached(&ONE)?;
-        bind_row(&mut statement, 0, row)?;
-        statement.raw_execute()?;
+    match crate::usage_store::settle(connection) {
+        Ok(_) => 0,
+        Err(_) => parked,
     }
-    transaction.commit()
-}
-
-/// Bind `row`'s columns after the first `before` parameters of `statement`.
-fn bind_row(
-    statement: &mut rusqlite::CachedStatement<'_>,
-    before: usize,
-    row: &UsageRow,
-) -> rusqlite::Result<()> {
-    let values: [&dyn rusqlite::ToSql; COLUMNS] = [
-        &row.ts_ms,
-        &row.request_id,
-        &row.session_id,
-        &row.client,
-        &row.api,
-        &row.provider,
-        &row.model_requested,
-        &row.model_sent,
-        &row.status,
-        &row.stream,
-        &row.ttfb_ms,
-        &row.ttft_ms,
-        &row.duration_ms,
-        &row.input_tokens,
-        &row.output_tokens,
-        &row.cached_tokens,
-        &row.cost_usd,
-        &row.error_class,
-        &row.attempts,
-    ];
-    for (column, value) in values.into_iter().enumerate() {
-        statement.raw_bind_parameter(before + column + 1, value)?;
-    }
-    Ok(())
 }
 
 /// USD per million tokens: input, output, cached input.
@@ -401,94 +357,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_column_of_every_row_lands_in_its_place() {
-        // More rows than one statement takes, so that rows go both in statements of many
-        // rows and one by one.
-        let count = ROWS_PER_STATEMENT * 2 + 3;
-        let row = |index: usize| {
-            let n = i64::try_from(index).unwrap();
-            UsageRow {
-                ts_ms: 1_000 + n,
-                request_id: format!("r{index}"),
-                session_id: Some(format!("s{index}").into()),
-                client: Some("codex"),
-                api: Some("responses"),
-                provider: Some(format!("p{index}").into()),
-                model_requested: Some(format!("asked{index}")),
-                model_sent: (index % 2 == 0).then(|| format!("sent{index}")),
-                status: Some(200 + u16::try_from(index).unwrap()),
-                stream: index % 3 == 0,
-                ttfb_ms: Some(10 + n),
-                ttft_ms: None,
-                duration_ms: Some(30 + n),
-                input_tokens: Some(40 + n),
-                output_tokens: Some(50 + n),
-                cached_tokens: Some(60 + n),
-                cost_usd: Some(0.5 + f64::from(u32::try_from(index).unwrap())),
-                error_class: (index % 5 == 0).then(|| format!("e{index}")),
-                attempts: 1 + u32::try_from(index).unwrap(),
-            }
-        };
+    async fn a_burst_is_written_whole_and_in_order_and_the_next_quiet_batch_settles_it() {
+        // 300 rows queued at once: the writer takes them as one batch and parks it, or in
+        // two and inserts the second; either way a reader sees them all, in order, and a
+        // batch of one row after them leaves nothing parked.
         let dir = tempfile::tempdir().unwrap();
         let sink = UsageSink::start(dir.path().to_path_buf());
-        for index in 0..count {
+        let row =
+            |index: i64| UsageRow { ts_ms: index, request_id: format!("r{index}"), ..UsageRow::default() };
+        for index in 0..300 {
             sink.record(row(index));
         }
         sink.flush().await;
+        sink.record(row(300));
+        sink.flush().await;
         let connection = crate::db::open(dir.path()).unwrap();
-        let mut statement = connection
-            .prepare(
-                "SELECT ts, request_id, session_id, client, api, provider, model_requested, model_sent,
-                     status, stream, ttfb_ms, ttft_ms, duration_ms, input_tokens, output_tokens,
-                     cached_tokens, cost_usd, error_class, attempts
-                 FROM usage ORDER BY id",
-            )
-            .unwrap();
-        let written: Vec<String> = statement
-            .query_map([], |stored| {
-                let values: Vec<String> =
-                    (0..19).map(|column| format!("{:?}", stored.get_ref(column).unwrap())).collect();
-                Ok(values.join("|"))
-            })
+        assert_eq!(crate::usage_store::parked(&connection).unwrap(), 0, "the quiet batch settled the burst");
+        let mut statement = connection.prepare("SELECT ts, request_id FROM usage ORDER BY id").unwrap();
+        let stored: Vec<(i64, String)> = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        let expected: Vec<String> = (0..count)
-            .map(|index| {
-                let r = row(index);
-                let text = |value: Option<&str>| match value {
-                    Some(value) => format!("Text({:?})", value.as_bytes()),
-                    None => "Null".to_string(),
-                };
-                let integer = |value: Option<i64>| match value {
-                    Some(value) => format!("Integer({value})"),
-                    None => "Null".to_string(),
-                };
-                [
-                    integer(Some(r.ts_ms)),
-                    text(Some(&r.request_id)),
-                    text(r.session_id.as_deref()),
-                    text(r.client),
-                    text(r.api),
-                    text(r.provider.as_deref()),
-                    text(r.model_requested.as_deref()),
-                    text(r.model_sent.as_deref()),
-                    integer(r.status.map(i64::from)),
-                    integer(Some(i64::from(r.stream))),
-                    integer(r.ttfb_ms),
-                    integer(r.ttft_ms),
-                    integer(r.duration_ms),
-                    integer(r.input_tokens),
-                    integer(r.output_tokens),
-                    integer(r.cached_tokens),
-                    format!("Real({:?})", r.cost_usd.unwrap()),
-                    text(r.error_class.as_deref()),
-                    integer(Some(i64::from(r.attempts))),
-                ]
-                .join("|")
-            })
-            .collect();
-        assert_eq!(written, expected);
+        let expected: Vec<(i64, String)> = (0..=300).map(|index| (index, format!("r{index}"))).collect();
+        assert_eq!(stored, expected);
     }
 
     #[tokio::test]
@@ -525,6 +417,8 @@ mod tests {
         }
         sink.flush().await;
         let connection = crate::db::open(dir.path()).unwrap();
+        // A batch of 256 rows or more is parked: a reader settles it first.
+        crate::usage_store::settle(&connection).unwrap();
         let count: i64 = connection.query_row("SELECT count(*) FROM usage", [], |row| row.get(0)).unwrap();
         assert_eq!(count, 2800, "more rows than one batch holds, all written");
     }

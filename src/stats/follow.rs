@@ -5,7 +5,8 @@
 //! seen and it (the primary key range, so an idle poll is one index lookup). SQLite gives
 //! row ids in commit order (one writer at a time, the id taken under the write lock), so
 //! no row is skipped or shown twice. The connection is read-only; WAL lets it read while
-//! the writers write. SIGINT and SIGTERM end the loop cleanly (exit 0).
+//! the writers write. Rows a busy proxy parked (`usage_store`) are settled into the table
+//! first, through a second connection, at the start and at each poll that finds some. SIGINT and SIGTERM end the loop cleanly (exit 0).
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,6 +35,10 @@ pub fn follow(
         use tokio::signal::unix::{SignalKind, signal};
         let mut interrupt = signal(SignalKind::interrupt())?;
         let mut terminate = signal(SignalKind::terminate())?;
+        // Rows a busy proxy parked are settled into `usage` before they are looked for
+        // (`usage_store`), through a connection that may write.
+        let settler = crate::db::open(aigate_home)?;
+        crate::usage_store::settle(&settler)?;
         let connection = crate::db::open_read_only(aigate_home)?;
         let mut last = query::last_id(&connection)?;
         ready();
@@ -44,6 +49,9 @@ pub fn follow(
                 _ = interrupt.recv() => return Ok(()),
                 _ = terminate.recv() => return Ok(()),
                 _ = ticker.tick() => {
+                    if crate::usage_store::parked(&connection)? > 0 {
+                        crate::usage_store::settle(&settler)?;
+                    }
                     let top = query::last_id(&connection)?;
                     if top <= last {
                         continue;

@@ -87,8 +87,10 @@ pub struct LogEntry {
     pub attempts: Option<i64>,
 }
 
-/// Aggregate every row `filter` keeps (days cut at local midnight).
+/// Aggregate every row `filter` keeps (days cut at local midnight), parked rows settled
+/// first.
 pub fn summarize(connection: &rusqlite::Connection, filter: &Filter) -> Result<aggregate::Summary> {
+    crate::usage_store::settle(connection)?;
     let mut aggregator = aggregate::Aggregator::new(jiff::tz::TimeZone::system());
     query::for_each(connection, filter, |record| aggregator.add(record))?;
     Ok(aggregator.finish())

@@ -69,8 +69,9 @@ pub fn for_each(connection: &Connection, filter: &Filter, mut each: impl FnMut(&
     Ok(())
 }
 
-/// The newest `limit` rows that `filter` keeps, newest first.
+/// The newest `limit` rows that `filter` keeps, newest first (parked rows settled first).
 pub fn newest(connection: &Connection, filter: &Filter, limit: u32) -> Result<Vec<LogEntry>> {
+    crate::usage_store::settle(connection)?;
     let (clause, mut values) = where_clause(filter);
     values.push(rusqlite::types::Value::Integer(i64::from(limit)));
     let sql = format!(

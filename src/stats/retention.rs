@@ -140,6 +140,8 @@ pub fn status_line(aigate_home: &Path) -> Option<String> {
     let (count, oldest): (i64, Option<i64>) = connection
         .query_row("SELECT count(*), min(ts) FROM usage", [], |row| Ok((row.get(0)?, row.get(1)?)))
         .ok()?;
+    // Status writes nothing: rows a busy proxy parked are counted, not settled.
+    let count = u64::try_from(count).unwrap_or(0) + crate::usage_store::parked(&connection).unwrap_or(0);
     let since = oldest
         .map(|ts| format!(" since {}", super::local_time(ts).get(..10).unwrap_or("")))
         .unwrap_or_default();

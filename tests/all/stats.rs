@@ -524,3 +524,72 @@ fn logs_escape_control_characters_and_cannot_be_forged() {
     assert!(!stdout.lines().any(|line| line.starts_with("2026-01-01")), "a forged row: {stdout}");
     assert!(stdout.contains("\\u{1b}"), "{stdout}");
 }
+
+/// Rows a busy proxy parked as one batch (`usage_store`), as its writer does under load.
+fn park_rows(context: &TestContext, ids: std::ops::Range<usize>) {
+    let mut bytes = Vec::new();
+    for index in ids.clone() {
+        let row = UsageRow {
+            ts_ms: now() - 60_000 + i64::try_from(index).unwrap(),
+            request_id: format!("r-parked-{index}"),
+            client: Some("codex"),
+            api: Some("responses"),
+            provider: Some("deepseek".into()),
+            model_requested: Some("gpt-5".into()),
+            status: Some(200),
+            input_tokens: Some(10),
+            output_tokens: Some(2),
+            attempts: 1,
+            ..UsageRow::default()
+        };
+        aigate::usage_store::encode(&row, &mut bytes);
+    }
+    aigate::usage_store::park(&context.db(), ids.len(), &bytes).unwrap();
+}
+
+/// Under load the proxy parks its rows and settles them later: every reader sees them
+/// meanwhile. `status` counts them without writing; `logs`, `stats` and `logs --follow`
+/// settle them into the table first.
+#[test]
+fn rows_a_busy_proxy_parked_are_seen_by_status_logs_stats_and_follow() {
+    let context = TestContext::new();
+    park_rows(&context, 0..300);
+
+    let (status, _) = context.ok(&["status"]);
+    assert!(status.contains("usage     300 requests recorded"), "{status}");
+    assert_eq!(aigate::usage_store::parked(&context.db()).unwrap(), 300, "status settles nothing");
+
+    let (logs, _) = context.ok(&["--json", "logs", "--limit", "1000"]);
+    let logs: serde_json::Value = serde_json::from_str(&logs).unwrap();
+    let ids: Vec<&str> =
+        logs["requests"].as_array().unwrap().iter().map(|row| row["request_id"].as_str().unwrap()).collect();
+    let want: Vec<String> = (0..300).rev().map(|index| format!("r-parked-{index}")).collect();
+    assert_eq!(ids, want, "all parked rows, newest first");
+    assert_eq!(aigate::usage_store::parked(&context.db()).unwrap(), 0);
+
+    park_rows(&context, 300..350);
+    let (stats, _) = context.ok(&["--json", "stats"]);
+    let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(stats["total"]["requests"], 350, "{stats}");
+
+    let mut child = context
+        .process()
+        .args(["--json", "logs", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = lines(child.stdout.take().unwrap());
+    let stderr = lines(child.stderr.take().unwrap());
+    let ready = stderr.recv_timeout(Duration::from_secs(20)).expect("follow says it is ready");
+    assert!(ready.contains("Following new requests"), "{ready}");
+    park_rows(&context, 350..352);
+    for index in 350..352 {
+        let line = stdout.recv_timeout(Duration::from_secs(20)).expect("the parked row is printed");
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["request_id"], format!("r-parked-{index}"));
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT)
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
