@@ -353,8 +353,14 @@ const SETTLE_ROWS: i64 = 16_384;
 /// up to [`SETTLE_ROWS`] rows. Returns how many rows were moved. A damaged batch is
 /// dropped (its rows cannot be read back); one of a newer format is left where it is.
 pub fn settle(connection: &Connection) -> Result<u64> {
+    settle_up_to(connection, u64::MAX)
+}
+
+/// [`settle`], stopping once `limit` rows or more were moved (whole batches, the oldest
+/// first): a busy writer settles a step at a time between its own batches.
+pub fn settle_up_to(connection: &Connection, limit: u64) -> Result<u64> {
     let mut moved = 0;
-    loop {
+    while moved < limit {
         // Immediate: the transaction writes, and a reader's settle may race the writer's.
         let transaction =
             rusqlite::Transaction::new_unchecked(connection, rusqlite::TransactionBehavior::Immediate)?;
@@ -364,7 +370,8 @@ pub fn settle(connection: &Connection) -> Result<u64> {
                 .prepare_cached("SELECT id, rows FROM usage_parked WHERE format = ?1 ORDER BY id")?;
             let mut batches = statement.query([FORMAT])?;
             let mut total = 0;
-            while total < SETTLE_ROWS
+            let most = i64::try_from(limit - moved).unwrap_or(i64::MAX).min(SETTLE_ROWS);
+            while total < most
                 && let Some(batch) = batches.next()?
             {
                 picked.push(batch.get::<_, i64>(0)?);
@@ -387,6 +394,7 @@ pub fn settle(connection: &Connection) -> Result<u64> {
         }
         transaction.commit()?;
     }
+    Ok(moved)
 }
 
 #[cfg(test)]
@@ -530,6 +538,25 @@ mod tests {
         let order: Vec<i64> =
             statement.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect();
         assert_eq!(order, (0..i64::try_from(4 * batch).unwrap()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_step_settles_whole_batches_oldest_first_until_it_has_enough() {
+        let dir = tempfile::tempdir().unwrap();
+        let connection = crate::db::open(dir.path()).unwrap();
+        for start in [0, 3_000, 6_000] {
+            let (rows, bytes) = encoded(
+                (start..start + 3_000)
+                    .map(|index| UsageRow { ts_ms: i64::from(index), ..UsageRow::default() }),
+            );
+            park(&connection, rows, &bytes).unwrap();
+        }
+        assert_eq!(settle_up_to(&connection, 4_096).unwrap(), 6_000, "two whole batches");
+        assert_eq!(parked(&connection).unwrap(), 3_000);
+        let newest: i64 = connection.query_row("SELECT max(ts) FROM usage", [], |row| row.get(0)).unwrap();
+        assert_eq!(newest, 5_999, "the oldest batches went first");
+        assert_eq!(settle_up_to(&connection, 1).unwrap(), 3_000);
+        assert_eq!(settle_up_to(&connection, 1).unwrap(), 0);
     }
 
     #[test]

@@ -125,11 +125,14 @@ const WAKE_AT: usize = 256;
 /// more): it is parked as one encoded blob (`usage_store::park`) instead of inserted row by
 /// row, and settled into `usage` once the load drops.
 const PARK_AT: usize = WAKE_AT;
-/// Parked rows are settled once no row came for this long, or when a batch smaller than
-/// [`PARK_AT`] comes (the load dropped), ...
+/// Parked rows are all settled once no row came for this long; ...
 const SETTLE_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
-/// ... or once this many wait, so that a load that never drops does not grow the parked
-/// batches without bound (about 100 MB of them).
+/// ... a batch smaller than [`PARK_AT`] (the load dropped, not ended) settles about this
+/// many first (a few milliseconds of work, so that the requests of a quieter phase do not
+/// share the cores with all of a burst's rows at once); ...
+const SETTLE_STEP: u64 = 4_096;
+/// ... and a batch is inserted instead of parked once this many wait, so that a load that
+/// never drops does not grow the parked batches without bound (about 100 MB of them).
 const SETTLE_AT: u64 = 1 << 20;
 
 fn writer(aigate_home: &std::path::Path, queue: &Mutex<Queue>) {
@@ -167,7 +170,7 @@ fn writer(aigate_home: &std::path::Path, queue: &Mutex<Queue>) {
             };
             if idle && since.elapsed() >= SETTLE_IDLE {
                 if let Some(connection) = connection.as_ref() {
-                    parked = settle(connection, parked);
+                    parked = settle(connection, parked, u64::MAX);
                 }
             }
         }
@@ -209,8 +212,9 @@ fn writer(aigate_home: &std::path::Path, queue: &Mutex<Queue>) {
                         parked += rows as u64;
                     }
                 } else {
-                    // Settled first, so rows go into `usage` in the order they came.
-                    parked = settle(connection, parked);
+                    // The oldest parked rows first. (So a row's id need not follow its
+                    // time: readers order by `ts`.)
+                    parked = settle(connection, parked, if rows >= PARK_AT { u64::MAX } else { SETTLE_STEP });
                     let _ = crate::usage_store::insert(connection, &bytes);
                 }
             }
@@ -224,14 +228,16 @@ fn writer(aigate_home: &std::path::Path, queue: &Mutex<Queue>) {
     }
 }
 
-/// Settle the parked rows, if any; returns how many are left parked (none, unless the
-/// settle failed: it is tried again later).
-fn settle(connection: &rusqlite::Connection, parked: u64) -> u64 {
+/// Settle `limit` of the `parked` rows or more, if any; returns how many are left
+/// parked (as far as this writer knows: a reader may have settled some meanwhile, and a
+/// failed settle is tried again later).
+fn settle(connection: &rusqlite::Connection, parked: u64, limit: u64) -> u64 {
     if parked == 0 {
         return 0;
     }
-    match crate::usage_store::settle(connection) {
-        Ok(_) => 0,
+    match crate::usage_store::settle_up_to(connection, limit) {
+        Ok(moved) if moved < limit => 0,
+        Ok(moved) => parked.saturating_sub(moved),
         Err(_) => parked,
     }
 }
