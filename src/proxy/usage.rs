@@ -4,8 +4,10 @@
 //! Invariants: nothing here runs on the request path but a push onto a queue under a lock
 //! the writer holds only to swap the queue out ([`UsageSink::record`]), which wakes the
 //! writer at most twice per batch window; the writer batches rows into one transaction per
-//! wake-up; [`UsageSink::flush`] returns once every row queued before it is in the db. A
-//! db that cannot be opened loses rows, never requests.
+//! wake-up (inserted, or parked as one blob when the proxy is busy: `usage_store`), and
+//! settles parked rows in steps of a few milliseconds between them; [`UsageSink::flush`]
+//! returns once every row queued before it is in the db (in `usage` or parked). A db that
+//! cannot be opened loses rows, never requests.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -125,14 +127,16 @@ const WAKE_AT: usize = 256;
 /// more): it is parked as one encoded blob (`usage_store::park`) instead of inserted row by
 /// row, and settled into `usage` once the load drops.
 const PARK_AT: usize = WAKE_AT;
-/// Parked rows are all settled once no row came for this long; ...
+/// Parked rows are settled, a step at a time while no row comes, once no row came for
+/// this long; ...
 const SETTLE_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 /// ... a batch smaller than [`PARK_AT`] (the load dropped, not ended) settles about this
 /// many first (a few milliseconds of work, so that the requests of a quieter phase do not
 /// share the cores with all of a burst's rows at once); ...
 const SETTLE_STEP: u64 = 4_096;
-/// ... and a batch is inserted instead of parked once this many wait, so that a load that
-/// never drops does not grow the parked batches without bound (about 100 MB of them).
+/// ... and once this many wait, a batch is inserted (after a step of settling) instead of
+/// parked, so that a load that never drops does not grow the parked batches without bound
+/// (about 100 MB of them).
 const SETTLE_AT: u64 = 1 << 20;
 
 fn writer(aigate_home: &std::path::Path, queue: &Mutex<Queue>) {
@@ -164,13 +168,19 @@ fn writer(aigate_home: &std::path::Path, queue: &Mutex<Queue>) {
             }
             let since = std::time::Instant::now();
             std::thread::park_timeout(SETTLE_IDLE);
-            let idle = {
-                let waiting = lock(queue);
-                waiting.rows == 0 && waiting.acks.is_empty() && !waiting.closed
-            };
-            if idle && since.elapsed() >= SETTLE_IDLE {
+            if queue_is_empty(queue) && since.elapsed() >= SETTLE_IDLE {
                 if let Some(connection) = connection.as_ref() {
-                    parked = settle(connection, parked, u64::MAX);
+                    // A step at a time, so a row, a flush or the end is not kept waiting
+                    // behind a long backlog.
+                    while parked > 0 && queue_is_empty(queue) {
+                        let before = parked;
+                        parked = settle(connection, parked, SETTLE_STEP);
+                        if parked >= before {
+                            // No progress (a failing db, or another proxy parking as
+                            // fast): the next idle second tries again.
+                            break;
+                        }
+                    }
                 }
             }
         }
@@ -214,7 +224,7 @@ fn writer(aigate_home: &std::path::Path, queue: &Mutex<Queue>) {
                 } else {
                     // The oldest parked rows first. (So a row's id need not follow its
                     // time: readers order by `ts`.)
-                    parked = settle(connection, parked, if rows >= PARK_AT { u64::MAX } else { SETTLE_STEP });
+                    parked = settle(connection, parked, SETTLE_STEP);
                     let _ = crate::usage_store::insert(connection, &bytes);
                 }
             }
@@ -229,17 +239,24 @@ fn writer(aigate_home: &std::path::Path, queue: &Mutex<Queue>) {
 }
 
 /// Settle `limit` of the `parked` rows or more, if any; returns how many are left
-/// parked (as far as this writer knows: a reader may have settled some meanwhile, and a
-/// failed settle is tried again later).
+/// parked. The oldest batches go first, whichever proxy parked them, so after a step the
+/// count is read again. A failed settle leaves them (0 when even the count fails: the
+/// next writer or reader settles them).
 fn settle(connection: &rusqlite::Connection, parked: u64, limit: u64) -> u64 {
     if parked == 0 {
         return 0;
     }
     match crate::usage_store::settle_up_to(connection, limit) {
         Ok(moved) if moved < limit => 0,
-        Ok(moved) => parked.saturating_sub(moved),
+        Ok(_) => crate::usage_store::parked(connection).unwrap_or(0),
         Err(_) => parked,
     }
+}
+
+/// No row, flush or end waits for the writer.
+fn queue_is_empty(queue: &Mutex<Queue>) -> bool {
+    let waiting = lock(queue);
+    waiting.rows == 0 && waiting.acks.is_empty() && !waiting.closed
 }
 
 /// USD per million tokens: input, output, cached input.
@@ -387,6 +404,30 @@ mod tests {
             .collect();
         let expected: Vec<(i64, String)> = (0..=300).map(|index| (index, format!("r{index}"))).collect();
         assert_eq!(stored, expected);
+    }
+
+    #[test]
+    fn a_busy_batch_is_parked_whole_and_left_parked_at_the_end() {
+        // 300 rows waiting when the writer looks, and the sinks gone: one batch, parked as
+        // one blob, and not settled on the way out (the next writer or reader does that).
+        let dir = tempfile::tempdir().unwrap();
+        let mut waiting = Queue { closed: true, ..Queue::default() };
+        for index in 0..300 {
+            crate::usage_store::encode(
+                &UsageRow { ts_ms: index, request_id: format!("r{index}"), ..UsageRow::default() },
+                &mut waiting.bytes,
+            );
+            waiting.rows += 1;
+        }
+        writer(dir.path(), &Mutex::new(waiting));
+        let connection = crate::db::open(dir.path()).unwrap();
+        assert_eq!(crate::usage_store::parked(&connection).unwrap(), 300);
+        let batches: i64 =
+            connection.query_row("SELECT count(*) FROM usage_parked", [], |row| row.get(0)).unwrap();
+        assert_eq!(batches, 1);
+        let inserted: i64 = connection.query_row("SELECT count(*) FROM usage", [], |row| row.get(0)).unwrap();
+        assert_eq!(inserted, 0);
+        assert_eq!(crate::usage_store::settle(&connection).unwrap(), 300);
     }
 
     #[tokio::test]

@@ -6,7 +6,9 @@
 //! row ids in commit order (one writer at a time, the id taken under the write lock), so
 //! no row is skipped or shown twice. The connection is read-only; WAL lets it read while
 //! the writers write. Rows a busy proxy parked (`usage_store`) are settled into the table
-//! first, through a second connection, at the start and at each poll that finds some. SIGINT and SIGTERM end the loop cleanly (exit 0).
+//! first, through a second connection, at the start and at each poll that finds some: a
+//! row parked before the start then shows as new, once. SIGINT and SIGTERM end the loop
+//! cleanly (exit 0).
 
 use std::path::Path;
 use std::time::Duration;
@@ -38,7 +40,8 @@ pub fn follow(
         // Rows a busy proxy parked are settled into `usage` before they are looked for
         // (`usage_store`), through a connection that may write.
         let settler = crate::db::open(aigate_home)?;
-        crate::usage_store::settle(&settler)?;
+        // Best effort, here and at each poll: rows a busy db keeps parked show a poll later.
+        let _ = crate::usage_store::settle(&settler);
         let connection = crate::db::open_read_only(aigate_home)?;
         let mut last = query::last_id(&connection)?;
         ready();
@@ -50,7 +53,7 @@ pub fn follow(
                 _ = terminate.recv() => return Ok(()),
                 _ = ticker.tick() => {
                     if crate::usage_store::parked(&connection)? > 0 {
-                        crate::usage_store::settle(&settler)?;
+                        let _ = crate::usage_store::settle(&settler);
                     }
                     let top = query::last_id(&connection)?;
                     if top <= last {

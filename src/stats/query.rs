@@ -2,7 +2,8 @@
 //! aggregates (rows are borrowed, never collected: a million rows stay cheap), the newest
 //! rows for `aigate logs`, and the rows after an id for `logs --follow`.
 //!
-//! Read-only: nothing here writes.
+//! Read-only but for one thing: [`newest`] first settles the rows a busy proxy parked
+//! (`usage_store::settle`), as `stats::summarize` does before [`for_each`].
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row};
@@ -71,7 +72,8 @@ pub fn for_each(connection: &Connection, filter: &Filter, mut each: impl FnMut(&
 
 /// The newest `limit` rows that `filter` keeps, newest first (parked rows settled first).
 pub fn newest(connection: &Connection, filter: &Filter, limit: u32) -> Result<Vec<LogEntry>> {
-    crate::usage_store::settle(connection)?;
+    // Best effort: a db busy with another settle is read as it is.
+    let _ = crate::usage_store::settle(connection);
     let (clause, mut values) = where_clause(filter);
     values.push(rusqlite::types::Value::Integer(i64::from(limit)));
     let sql = format!(

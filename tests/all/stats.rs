@@ -556,7 +556,12 @@ fn rows_a_busy_proxy_parked_are_seen_by_status_logs_stats_and_follow() {
     park_rows(&context, 0..300);
 
     let (status, _) = context.ok(&["status"]);
-    assert!(status.contains("usage     300 requests recorded"), "{status}");
+    let line = status.lines().find(|line| line.starts_with("usage ")).unwrap_or_default();
+    assert_eq!(
+        line,
+        "usage     300 requests recorded; kept 180 days (default; set with `aigate stats --retention-days N`)",
+        "parked rows are counted; their first time is not known without reading them: {status}"
+    );
     assert_eq!(aigate::usage_store::parked(&context.db()).unwrap(), 300, "status settles nothing");
 
     let (logs, _) = context.ok(&["--json", "logs", "--limit", "1000"]);
