@@ -374,6 +374,12 @@ pub fn settle(connection: &Connection) -> Result<u64> {
     settle_up_to(connection, u64::MAX)
 }
 
+/// [`settle`] before a read of `usage`: best effort, since a db busy with another settle
+/// (or failing) is read as it is, and rows still parked show at a later read.
+pub fn settle_for_reading(connection: &Connection) {
+    let _ = settle(connection);
+}
+
 /// [`settle`], stopping once `limit` rows or more were moved (whole batches, the oldest
 /// first): a busy writer settles a step at a time between its own batches.
 pub fn settle_up_to(connection: &Connection, limit: u64) -> Result<u64> {

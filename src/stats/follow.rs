@@ -40,8 +40,7 @@ pub fn follow(
         // Rows a busy proxy parked are settled into `usage` before they are looked for
         // (`usage_store`), through a connection that may write.
         let settler = crate::db::open(aigate_home)?;
-        // Best effort, here and at each poll: rows a busy db keeps parked show a poll later.
-        let _ = crate::usage_store::settle(&settler);
+        crate::usage_store::settle_for_reading(&settler);
         let connection = crate::db::open_read_only(aigate_home)?;
         let mut last = query::last_id(&connection)?;
         ready();
@@ -53,7 +52,7 @@ pub fn follow(
                 _ = terminate.recv() => return Ok(()),
                 _ = ticker.tick() => {
                     if crate::usage_store::parked(&connection)? > 0 {
-                        let _ = crate::usage_store::settle(&settler);
+                        crate::usage_store::settle_for_reading(&settler);
                     }
                     let top = query::last_id(&connection)?;
                     if top <= last {

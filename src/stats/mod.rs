@@ -90,8 +90,7 @@ pub struct LogEntry {
 /// Aggregate every row `filter` keeps (days cut at local midnight), parked rows settled
 /// first.
 pub fn summarize(connection: &rusqlite::Connection, filter: &Filter) -> Result<aggregate::Summary> {
-    // Best effort: a db busy with another settle is read as it is.
-    let _ = crate::usage_store::settle(connection);
+    crate::usage_store::settle_for_reading(connection);
     let mut aggregator = aggregate::Aggregator::new(jiff::tz::TimeZone::system());
     query::for_each(connection, filter, |record| aggregator.add(record))?;
     Ok(aggregator.finish())

@@ -72,8 +72,7 @@ pub fn for_each(connection: &Connection, filter: &Filter, mut each: impl FnMut(&
 
 /// The newest `limit` rows that `filter` keeps, newest first (parked rows settled first).
 pub fn newest(connection: &Connection, filter: &Filter, limit: u32) -> Result<Vec<LogEntry>> {
-    // Best effort: a db busy with another settle is read as it is.
-    let _ = crate::usage_store::settle(connection);
+    crate::usage_store::settle_for_reading(connection);
     let (clause, mut values) = where_clause(filter);
     values.push(rusqlite::types::Value::Integer(i64::from(limit)));
     let sql = format!(

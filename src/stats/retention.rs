@@ -87,8 +87,8 @@ pub fn set_retention(connection: &Connection, days: u32) -> Result<Retention> {
 
 /// Prune (or with `dry_run` count) the rows past `retention` at `now_ms`.
 pub fn prune(connection: &Connection, retention: Retention, now_ms: i64, dry_run: bool) -> Result<Pruned> {
-    // Parked rows are rows too (best effort: a busy db is pruned as it is).
-    let _ = crate::usage_store::settle(connection);
+    // Parked rows are rows too.
+    crate::usage_store::settle_for_reading(connection);
     let cutoff_ms = retention.cutoff_ms(now_ms);
     let rows = match cutoff_ms {
         None => 0,
