@@ -92,7 +92,23 @@ pub struct PickedKey<'a> {
 pub(super) struct Base {
     text: String,
     parsed: Option<(reqwest::Url, usize)>,
+    /// The first few distinct paths and queries joined onto the parsed base, with their
+    /// URLs: an agent asks for the same few routes over and over, and `Url::set_path`
+    /// parses the path again each time (a tenth of the proxy's own work per request).
+    joined: Mutex<Vec<Joined>>,
 }
+
+#[derive(Debug)]
+struct Joined {
+    path: String,
+    query: Option<String>,
+    url: reqwest::Url,
+}
+
+/// At most this many joined URLs are kept per base, each of a path and query of at most
+/// [`JOINED_TEXT`] bytes: later ones are joined every time.
+const JOINED: usize = 8;
+const JOINED_TEXT: usize = 512;
 
 /// The upstream URL of one attempt: parsed from the base, or text that reqwest parses
 /// (and reports) itself.
@@ -113,13 +129,15 @@ impl Base {
                 let kept = if url.path() == "/" { 0 } else { url.path().len() };
                 (url, kept)
             });
-        let mut base = Self { text, parsed };
+        let mut base = Self { text, parsed, joined: Mutex::default() };
         // A base whose path the parser rewrites (`/v1/.`, say) would join differently from
         // its text: such a base is joined as text, as it always was.
         if base.parsed.is_some() {
             let probe = format!("{}/p/q?r=s", base.text);
-            let same = match (base.join("/p/q", Some("r=s")), reqwest::Url::parse(&probe)) {
-                (UpstreamUrl::Parsed(joined), Ok(expected)) => joined == expected,
+            let same = match (&base.parsed, reqwest::Url::parse(&probe)) {
+                (Some((parsed, kept)), Ok(expected)) => {
+                    extend(parsed, *kept, "/p/q", Some("r=s")) == expected
+                }
                 _ => false,
             };
             if !same {
@@ -133,16 +151,27 @@ impl Base {
     /// parsing the concatenated text.
     pub(super) fn join(&self, path: &str, query: Option<&str>) -> UpstreamUrl {
         if let Some((base, kept)) = &self.parsed {
-            let mut url = base.clone();
-            if *kept == 0 {
-                url.set_path(path);
-            } else {
-                let mut full = String::with_capacity(kept + path.len());
-                full.push_str(&base.path()[..*kept]);
-                full.push_str(path);
-                url.set_path(&full);
+            let same = |joined: &&Joined| joined.path == path && joined.query.as_deref() == query;
+            if let Some(joined) = self
+                .joined
+                .lock()
+                .ok()
+                .and_then(|cache| cache.iter().find(same).map(|joined| joined.url.clone()))
+            {
+                return UpstreamUrl::Parsed(joined);
             }
-            url.set_query(query);
+            let url = extend(base, *kept, path, query);
+            if path.len() + query.map_or(0, str::len) <= JOINED_TEXT {
+                if let Ok(mut cache) = self.joined.lock() {
+                    if cache.len() < JOINED && !cache.iter().any(|joined| same(&joined)) {
+                        cache.push(Joined {
+                            path: path.to_string(),
+                            query: query.map(str::to_string),
+                            url: url.clone(),
+                        });
+                    }
+                }
+            }
             return UpstreamUrl::Parsed(url);
         }
         let mut url = String::with_capacity(self.text.len() + path.len() + 1 + query.map_or(0, str::len));
@@ -154,6 +183,21 @@ impl Base {
         }
         UpstreamUrl::Text(url)
     }
+}
+
+/// `base` (whose path is `kept` bytes long, 0 for `/`) followed by `path` and `?query`.
+fn extend(base: &reqwest::Url, kept: usize, path: &str, query: Option<&str>) -> reqwest::Url {
+    let mut url = base.clone();
+    if kept == 0 {
+        url.set_path(path);
+    } else {
+        let mut full = String::with_capacity(kept + path.len());
+        full.push_str(&base.path()[..kept]);
+        full.push_str(path);
+        url.set_path(&full);
+    }
+    url.set_query(query);
+    url
 }
 
 /// Where `api` sits in [`Api::ALL`].

@@ -123,7 +123,7 @@ async fn pass_through(
         ChainEntry::Official => request.model.clone(),
         ChainEntry::Provider(provider) => provider.map_model(request.model.as_deref()),
     };
-    let anthropic_client = headers.contains_key("anthropic-version");
+    let anthropic_client = headers.contains_key(super::upstream::ANTHROPIC_VERSION);
     let (url, api_for_credentials) = upstream_url(link, request, anthropic_client, model_sent.as_deref());
     // The Gemini API has the model in the path (mapped in the URL), not in the body.
     let body = if model_sent == request.model || api_for_credentials == Api::Gemini {

@@ -130,9 +130,9 @@ async fn handle_inner(
     }
     let client = state.client.or_else(|| client_from_user_agent(&headers));
     let session_id = state.session_id.clone().or_else(|| {
-        ["session-id", "x-claude-code-session-id", "x-session-id"]
+        SESSION_HEADERS
             .iter()
-            .find_map(|name| headers.get(*name).and_then(|value| value.to_str().ok()).map(Into::into))
+            .find_map(|name| headers.get(name).and_then(|value| value.to_str().ok()).map(Into::into))
     });
     let mut request = Request {
         route,
@@ -316,7 +316,7 @@ fn authorized(state: &State, headers: &HeaderMap) -> bool {
     for value in headers.get_all(AIGATE_TOKEN) {
         ok |= token_matches(state, value.as_bytes().trim_ascii());
     }
-    for value in headers.get_all("x-api-key").iter().chain(headers.get_all("x-goog-api-key")) {
+    for value in headers.get_all(X_API_KEY).iter().chain(headers.get_all(X_GOOG_API_KEY)) {
         ok |= token_matches(state, value.as_bytes().trim_ascii());
     }
     for value in headers.get_all(header::AUTHORIZATION) {
@@ -383,6 +383,16 @@ async fn read_body(
 }
 
 const AIGATE_TOKEN: axum::http::HeaderName = axum::http::HeaderName::from_static("x-aigate-token");
+// Header names the hot path looks up, made once (a name given as text is parsed and
+// hashed again at each lookup).
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+const X_GOOG_API_KEY: HeaderName = HeaderName::from_static("x-goog-api-key");
+/// Where a client without a session of ours names its own session.
+const SESSION_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("session-id"),
+    HeaderName::from_static("x-claude-code-session-id"),
+    HeaderName::from_static("x-session-id"),
+];
 
 /// Drop hop-by-hop headers, the body length (set again on the way out), and the local
 /// token wherever it is: every value of every header that carries it, alone, as a bearer
