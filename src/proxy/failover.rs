@@ -94,7 +94,7 @@ pub(super) struct Base {
     parsed: Option<(reqwest::Url, usize)>,
     /// The first few distinct paths and queries joined onto the parsed base, with their
     /// URLs: an agent asks for the same few routes over and over, and `Url::set_path`
-    /// parses the path again each time (a tenth of the proxy's own work per request).
+    /// parses the path again each time (1.75k of the ~67k instructions of a small request).
     joined: Mutex<Vec<Joined>>,
 }
 
