@@ -151,26 +151,21 @@ impl Base {
     /// parsing the concatenated text.
     pub(super) fn join(&self, path: &str, query: Option<&str>) -> UpstreamUrl {
         if let Some((base, kept)) = &self.parsed {
-            let same = |joined: &&Joined| joined.path == path && joined.query.as_deref() == query;
-            if let Some(joined) = self
-                .joined
-                .lock()
-                .ok()
-                .and_then(|cache| cache.iter().find(same).map(|joined| joined.url.clone()))
+            let Ok(mut cache) = self.joined.lock() else {
+                return UpstreamUrl::Parsed(extend(base, *kept, path, query));
+            };
+            if let Some(joined) =
+                cache.iter().find(|joined| joined.path == path && joined.query.as_deref() == query)
             {
-                return UpstreamUrl::Parsed(joined);
+                return UpstreamUrl::Parsed(joined.url.clone());
             }
             let url = extend(base, *kept, path, query);
-            if path.len() + query.map_or(0, str::len) <= JOINED_TEXT {
-                if let Ok(mut cache) = self.joined.lock() {
-                    if cache.len() < JOINED && !cache.iter().any(|joined| same(&joined)) {
-                        cache.push(Joined {
-                            path: path.to_string(),
-                            query: query.map(str::to_string),
-                            url: url.clone(),
-                        });
-                    }
-                }
+            if cache.len() < JOINED && path.len() + query.map_or(0, str::len) <= JOINED_TEXT {
+                cache.push(Joined {
+                    path: path.to_string(),
+                    query: query.map(str::to_string),
+                    url: url.clone(),
+                });
             }
             return UpstreamUrl::Parsed(url);
         }
