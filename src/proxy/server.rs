@@ -26,6 +26,7 @@ use subtle::ConstantTimeEq;
 use super::error::{ErrorShape, ProxyError, strip_hop_by_hop};
 use super::forward::{self, Attempted};
 use super::streamed::StreamedBody;
+use super::upstream;
 use super::usage::UsageRow;
 use super::{HOP_HEADER, Request, Route, State};
 
@@ -316,7 +317,8 @@ fn authorized(state: &State, headers: &HeaderMap) -> bool {
     for value in headers.get_all(AIGATE_TOKEN) {
         ok |= token_matches(state, value.as_bytes().trim_ascii());
     }
-    for value in headers.get_all(X_API_KEY).iter().chain(headers.get_all(X_GOOG_API_KEY)) {
+    for value in headers.get_all(upstream::X_API_KEY).iter().chain(headers.get_all(upstream::X_GOOG_API_KEY))
+    {
         ok |= token_matches(state, value.as_bytes().trim_ascii());
     }
     for value in headers.get_all(header::AUTHORIZATION) {
@@ -383,11 +385,8 @@ async fn read_body(
 }
 
 const AIGATE_TOKEN: axum::http::HeaderName = axum::http::HeaderName::from_static("x-aigate-token");
-// Header names the hot path looks up, made once (a name given as text is parsed and
-// hashed again at each lookup).
-const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
-const X_GOOG_API_KEY: HeaderName = HeaderName::from_static("x-goog-api-key");
-/// Where a client without a session of ours names its own session.
+/// Where a client without a session of ours names its own session (names made once: one
+/// given as text is parsed and hashed again at each lookup).
 const SESSION_HEADERS: [HeaderName; 3] = [
     HeaderName::from_static("session-id"),
     HeaderName::from_static("x-claude-code-session-id"),

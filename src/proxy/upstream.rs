@@ -18,9 +18,9 @@ use crate::providers::Api;
 /// to a provider (which gets only its own key): OpenAI, Anthropic, Azure, Google, cookies.
 pub const CLIENT_CREDENTIAL_HEADERS: [HeaderName; 9] = [
     header::AUTHORIZATION,
-    HeaderName::from_static("x-api-key"),
+    X_API_KEY,
     HeaderName::from_static("api-key"),
-    HeaderName::from_static("x-goog-api-key"),
+    X_GOOG_API_KEY,
     HeaderName::from_static("openai-organization"),
     HeaderName::from_static("openai-project"),
     HeaderName::from_static("chatgpt-account-id"),
@@ -28,6 +28,9 @@ pub const CLIENT_CREDENTIAL_HEADERS: [HeaderName; 9] = [
     header::PROXY_AUTHORIZATION,
 ];
 
+/// Anthropic's key header, and Google's.
+pub(super) const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+pub(super) const X_GOOG_API_KEY: HeaderName = HeaderName::from_static("x-goog-api-key");
 pub(super) const ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
 const HOP: HeaderName = HeaderName::from_static(HOP_HEADER);
 
@@ -37,8 +40,8 @@ const HOP: HeaderName = HeaderName::from_static(HOP_HEADER);
 /// ([`Link::credential`]).
 pub fn credential_header(api: Api, key: &str) -> Option<(HeaderName, HeaderValue)> {
     let (name, value) = match api {
-        Api::Messages => (HeaderName::from_static("x-api-key"), HeaderValue::from_str(key)),
-        Api::Gemini => (HeaderName::from_static("x-goog-api-key"), HeaderValue::from_str(key)),
+        Api::Messages => (X_API_KEY, HeaderValue::from_str(key)),
+        Api::Gemini => (X_GOOG_API_KEY, HeaderValue::from_str(key)),
         Api::Responses | Api::Chat => {
             (header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {key}")))
         }
