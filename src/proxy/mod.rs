@@ -27,6 +27,7 @@ pub mod tap;
 pub mod transport;
 pub mod upstream;
 pub mod usage;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -5,37 +5,42 @@
 //! The own client is used for every link that reaches its upstream directly (no proxy of
 //! its own, and no `*_PROXY` variable that reqwest would honour); reqwest serves the links
 //! that go through a proxy (HTTP CONNECT or SOCKS). The own client keeps idle keep-alive
-//! connections per origin, and a connection is driven by the task that uses it: the task
-//! that waits for the answer's head, then the one that polls its body (hyper's server
-//! task of the client's connection). A body's chunks are decoded in that task's poll, so
-//! every chunk one read brought is handed over in one go, with no task switch and no
-//! channel between two tasks per chunk (reqwest's pool runs each connection in a task of
-//! its own).
+//! connections per origin and speaks HTTP/1.1 itself ([`super::wire`]: the head written
+//! in one buffer, the answer's head parsed with httparse): a connection is read and written
+//! by the task that uses it, the one that waits for the answer's head, then the one that
+//! polls its body (hyper's server task of the client's connection). The bytes one read
+//! brought are handed over as they are (split off the read buffer, not copied), with no
+//! task switch and no channel between two tasks per chunk (reqwest's pool runs each
+//! connection in a task of its own, and hyper's own client a dispatcher per connection).
 //!
 //! Invariants:
-//! - A connection returns to the pool only after its answer's body was read to its end;
-//!   a body dropped before (the client went away) closes its connection.
-//! - A request is sent again on a fresh connection only when hyper gives it back unsent
-//!   (a pooled connection the upstream closed while idle): never after any byte of it
-//!   may have reached the upstream.
+//! - A connection returns to the pool only after its answer's body was read to its end
+//!   and nothing past it; a body dropped before (the client went away) closes its
+//!   connection. One whose answer came before its request's body was all sent is closed.
+//! - A request is sent again on a fresh connection only when not one byte of it was
+//!   written to the one it was tried on, or when a pooled connection closed (end of stream
+//!   or reset) before one byte of the answer came and the request can be sent whole again
+//!   (the upstream closed it while idle, its close not yet seen when it was taken): what
+//!   the failover chain would do with the next link, done on the same one first.
+//! - While a request's body goes out, the answer is read too: an upstream that refuses a
+//!   large body early is heard, not written at until a timeout.
 //! - TLS is rustls with the webpki roots, as reqwest's `rustls-tls` (HTTP/1.1 by ALPN).
 
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use bytes::Bytes;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use hyper::body::{Body as _, Incoming};
-use hyper::client::conn::http1::{Connection, SendRequest};
-use hyper_util::rt::TokioIo;
+use hyper::body::Body as _;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::failover::UpstreamUrl;
+use super::wire::{Chunks, Framing, Head};
 
 /// A request's body on its way upstream: whole, or the client's as it arrives.
 #[derive(Debug)]
@@ -241,29 +246,56 @@ impl Origin {
     }
 }
 
-/// One keep-alive connection: the handle requests are sent on, and the connection itself,
-/// polled by whoever uses it.
+/// One keep-alive connection: its stream, and what was read from it and not yet used.
 struct Conn {
-    sender: SendRequest<OutBody>,
-    driver: Pin<Box<Connection<TokioIo<Io>, OutBody>>>,
-    /// The driver has finished: the connection is closed.
-    closed: bool,
+    io: Io,
+    read: BytesMut,
+    /// How much the next read asks for: grows while reads fill it (a large body).
+    read_size: usize,
     idle_since: Instant,
 }
 
 impl std::fmt::Debug for Conn {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("Conn").field("closed", &self.closed).finish_non_exhaustive()
+        formatter.debug_struct("Conn").field("buffered", &self.read.len()).finish_non_exhaustive()
     }
 }
 
+/// The first read of an answer asks for this much; later ones up to [`READ_MAX`].
+const READ_MIN: usize = 16 * 1024;
+const READ_MAX: usize = 64 * 1024;
+/// An idle connection keeps a read buffer of at most this size.
+const IDLE_BUFFER_MAX: usize = 64 * 1024;
+
 impl Conn {
-    /// Let the connection read and write what it can; whether it has closed.
-    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.closed && self.driver.as_mut().poll(cx).is_ready() {
-            self.closed = true;
+    fn new(io: Io) -> Self {
+        Self { io, read: BytesMut::new(), read_size: READ_MIN, idle_since: Instant::now() }
+    }
+
+    /// Read what the stream has into the buffer: the bytes read, 0 at its end.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
+        self.read.reserve(self.read_size);
+        let read =
+            std::task::ready!(tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read))?;
+        if read >= self.read_size {
+            self.read_size = (self.read_size * 2).min(READ_MAX);
         }
-        self.closed
+        Poll::Ready(Ok(read))
+    }
+
+    /// Whether an idle connection can take a request: the upstream has neither closed it
+    /// nor sent anything unasked.
+    fn usable(&mut self) -> bool {
+        if !self.read.is_empty() {
+            return false;
+        }
+        let waker = futures_util::task::noop_waker();
+        let mut probe = [0u8; 1];
+        let mut probe = ReadBuf::new(&mut probe);
+        matches!(
+            Pin::new(&mut self.io).poll_read(&mut Context::from_waker(&waker), &mut probe),
+            Poll::Pending
+        )
     }
 }
 
@@ -336,76 +368,66 @@ impl H1Client {
         &self,
         method: Method,
         url: &reqwest::Url,
-        mut headers: HeaderMap,
+        headers: HeaderMap,
         body: Option<OutBody>,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let target = Target::of(url)?;
-        let uri: hyper::Uri = target
-            .path_and_query
-            .parse()
-            .map_err(|error| UpstreamError::new(ErrorKind::Other, format!("bad upstream URL: {error}")))?;
         let (mut conn, origin) = self.checkout(&target)?;
-        headers.insert(header::HOST, origin.host_header.clone());
-        if !headers.contains_key(header::ACCEPT) {
-            // What reqwest sends by default.
-            headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
-        }
-        let mut request = hyper::Request::new(body.unwrap_or(OutBody::Whole(None)));
-        *request.method_mut() = method;
-        *request.uri_mut() = uri;
-        *request.headers_mut() = headers;
-        // A request hyper gives back unsent goes again on another connection (at most
-        // twice: a fresh connection that closes at once is not tried forever).
+        let length = body.as_ref().map(|body| body.size_hint().exact().unwrap_or_default());
+        let mut head = Vec::with_capacity(256 + headers.len() * 48);
+        super::wire::encode_head(
+            &method,
+            target.path_and_query,
+            &origin.host_header,
+            &headers,
+            length,
+            &mut head,
+        );
+        drop(headers);
+        let mut out = Outgoing::new(head, body.unwrap_or(OutBody::Whole(None)), length.unwrap_or_default());
+        // A request none of whose bytes reached a connection goes again on another one (at
+        // most twice: a fresh connection that closes at once is not tried forever).
         let mut retries = 0;
         loop {
             let (mut current, reused) = match conn.take() {
                 Some(found) => (found, true),
                 None => (self.connect(&target).await?, false),
             };
-            let answer = current.sender.try_send_request(request);
-            let mut answer = std::pin::pin!(answer);
-            let outcome = poll_fn(|cx| {
-                let closed = current.drive(cx);
-                match answer.as_mut().poll(cx) {
-                    Poll::Pending if closed => Poll::Ready(None),
-                    Poll::Pending => Poll::Pending,
-                    Poll::Ready(result) => Poll::Ready(Some(result)),
-                }
-            })
-            .await;
-            let mut error = match outcome {
-                Some(Ok(response)) => {
-                    let (parts, body) = response.into_parts();
-                    let body = DrivenBody { body, conn: Some(current), pool: self.pool.clone(), origin };
+            let error = match poll_fn(|cx| out.exchange(&mut current, &method, cx)).await {
+                Ok(answer) => {
+                    let reuse = answer.reuse && out.finished();
+                    let mut body = LeanBody {
+                        framing: match answer.framing {
+                            Framing::Length(length) => Reading::Length(length),
+                            Framing::Chunked => Reading::Chunked(Chunks::Size),
+                            Framing::Close => Reading::Close,
+                        },
+                        conn: Some(current),
+                        reuse,
+                        pool: self.pool.clone(),
+                        origin,
+                    };
+                    if matches!(body.framing, Reading::Length(0)) {
+                        body.release();
+                    }
                     return Ok(UpstreamResponse {
-                        status: parts.status,
-                        headers: parts.headers,
+                        status: answer.status,
+                        headers: answer.headers,
                         body: Box::pin(body),
                     });
                 }
-                Some(Err(error)) => error,
-                None => {
-                    // The connection ended before it took the request: dropping it hands
-                    // the request back.
-                    drop(current);
-                    match answer.await {
-                        Ok(_) => {
-                            return Err(UpstreamError::new(
-                                ErrorKind::Other,
-                                "the connection closed before the answer",
-                            ));
-                        }
-                        Err(error) => error,
-                    }
-                }
+                Err(error) => error,
             };
-            match error.take_message() {
-                Some(unsent) if reused || retries < 2 => {
+            match error {
+                Exchange::Unsent(_) if reused || retries < 2 => {
                     retries += 1;
-                    request = unsent;
                     conn = self.checkout(&target)?.0;
                 }
-                _ => return Err(UpstreamError::from(error.into_error())),
+                // Another pooled connection may be as stale: a fresh one.
+                Exchange::Closed(_) if reused && out.rewind() => conn = None,
+                Exchange::Unsent(error) | Exchange::Closed(error) | Exchange::Failed(error) => {
+                    return Err(error);
+                }
             }
         }
     }
@@ -446,10 +468,8 @@ impl H1Client {
             let Some(mut conn) = candidate else {
                 return Ok((None, origin));
             };
-            // A poll (outside the lock) lets the connection notice that the upstream closed it.
-            let waker = futures_util::task::noop_waker();
-            let closed = conn.drive(&mut Context::from_waker(&waker));
-            if !closed && !conn.sender.is_closed() && conn.sender.is_ready() {
+            // A look (outside the lock) at whether the upstream closed it meanwhile.
+            if conn.usable() {
                 return Ok((Some(conn), origin));
             }
         }
@@ -491,22 +511,17 @@ impl H1Client {
         } else {
             Io::Plain(tcp)
         };
-        let (sender, driver) = hyper::client::conn::http1::Builder::new()
-            .handshake(TokioIo::new(io))
-            .await
-            .map_err(|error| UpstreamError::innermost(ErrorKind::Connect, &error))?;
-        Ok(Conn { sender, driver: Box::pin(driver), closed: false, idle_since: Instant::now() })
+        Ok(Conn::new(io))
     }
 }
 
 impl Pool {
-    /// Keep a connection whose answer was read to its end, if it is ready for the next
-    /// request (a connection still sending its request body, after an early answer, is not).
-    fn put(self: &Arc<Self>, origin: &Arc<Origin>, mut conn: Conn, cx: &mut Context<'_>) {
-        // Let it finish the answer and ask for the next request.
-        if conn.drive(cx) || conn.sender.is_closed() || !conn.sender.is_ready() {
-            return;
+    /// Keep a connection whose answer was read to its end.
+    fn put(self: &Arc<Self>, origin: &Arc<Origin>, mut conn: Conn) {
+        if conn.read.capacity() > IDLE_BUFFER_MAX {
+            conn.read = BytesMut::new();
         }
+        conn.read_size = READ_MIN;
         conn.idle_since = Instant::now();
         let Ok(mut origins) = self.origins.lock() else {
             return;
@@ -539,7 +554,6 @@ async fn reap(pool: std::sync::Weak<Pool>) {
                 .collect(),
             Err(_) => return,
         };
-        let waker = futures_util::task::noop_waker();
         let now = Instant::now();
         let kept: Vec<(usize, Vec<Conn>)> = idle
             .into_iter()
@@ -548,8 +562,7 @@ async fn reap(pool: std::sync::Weak<Pool>) {
                     .into_iter()
                     .filter_map(|mut conn| {
                         let fresh = now.duration_since(conn.idle_since) < IDLE_TIMEOUT;
-                        (fresh && !conn.drive(&mut Context::from_waker(&waker)) && !conn.sender.is_closed())
-                            .then_some(conn)
+                        (fresh && conn.usable()).then_some(conn)
                     })
                     .collect();
                 (at, open)
@@ -570,55 +583,312 @@ async fn reap(pool: std::sync::Weak<Pool>) {
 /// How often idle connections are looked at.
 const REAP_EVERY: Duration = Duration::from_secs(30);
 
-/// An answer's body, read by polling its connection in the reader's own task; the
-/// connection goes back to the pool when the body has ended.
-struct DrivenBody {
-    body: Incoming,
-    conn: Option<Conn>,
-    pool: Arc<Pool>,
-    origin: Arc<Origin>,
+/// Why an exchange gave no answer.
+enum Exchange {
+    /// No byte of the request reached the connection: it may go on another one.
+    Unsent(UpstreamError),
+    /// The connection closed before one byte of the answer came.
+    Closed(UpstreamError),
+    /// The request may have reached the upstream.
+    Failed(UpstreamError),
 }
 
-impl DrivenBody {
-    fn release(&mut self, cx: &mut Context<'_>) {
-        if let Some(conn) = self.conn.take() {
-            self.pool.put(&self.origin, conn, cx);
+/// A request on its way out: its head, then its body, with the answer read meanwhile (an
+/// upstream may answer before it has read the whole body).
+struct Outgoing {
+    head: Bytes,
+    body: OutBody,
+    /// The head and a whole body as they were before sending, to send them again.
+    replay: (Bytes, Option<Bytes>),
+    /// A frame of a streamed body was taken: the request cannot be sent again.
+    streamed_taken: bool,
+    /// A byte of the answer was read.
+    heard: bool,
+    /// The body's bytes still owed by its declared length.
+    owed: u64,
+    /// The body piece being written.
+    piece: Bytes,
+    body_ended: bool,
+    written: usize,
+    /// Writing stopped on this error; the answer may still come.
+    broken: Option<std::io::Error>,
+    /// The request's own body broke (the client's upload stalled or fell short): the
+    /// exchange ends at once.
+    body_broke: bool,
+}
+
+impl Outgoing {
+    fn new(head: Vec<u8>, body: OutBody, length: u64) -> Self {
+        let (piece, body_ended) = match body {
+            OutBody::Whole(None) => (Bytes::new(), true),
+            _ => (Bytes::new(), false),
+        };
+        let head = Bytes::from(head);
+        let whole = match &body {
+            OutBody::Whole(bytes) => bytes.clone(),
+            OutBody::Streamed(_) => None,
+        };
+        Self {
+            replay: (head.clone(), whole),
+            streamed_taken: false,
+            heard: false,
+            head,
+            body,
+            owed: length,
+            piece,
+            body_ended,
+            written: 0,
+            broken: None,
+            body_broke: false,
+        }
+    }
+
+    /// Make the request ready to be sent again from its first byte, if it can be: a whole
+    /// body, or a streamed one none of whose frames was taken.
+    fn rewind(&mut self) -> bool {
+        if self.streamed_taken || self.body_broke {
+            return false;
+        }
+        let (head, whole) = &self.replay;
+        if let OutBody::Whole(body) = &mut self.body {
+            self.owed = whole.as_ref().map_or(0, |whole| whole.len() as u64);
+            self.body_ended = whole.is_none();
+            body.clone_from(whole);
+        }
+        self.head = head.clone();
+        self.piece = Bytes::new();
+        self.written = 0;
+        self.broken = None;
+        self.heard = false;
+        true
+    }
+
+    /// The whole request went out.
+    fn finished(&self) -> bool {
+        self.head.is_empty() && self.piece.is_empty() && self.body_ended && self.broken.is_none()
+    }
+
+    /// Write what can be written: `Ready` once everything is out or writing broke.
+    fn poll_write(&mut self, io: &mut Io, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            if self.broken.is_some() {
+                return Poll::Ready(());
+            }
+            // The body's first piece is asked for before the head is written, so that a
+            // whole body goes out with its head in one write: an upstream that answers
+            // without reading the body (a 404) then has it all, and keeps the connection.
+            if self.piece.is_empty() && !self.body_ended {
+                match Pin::new(&mut self.body).poll_frame(cx) {
+                    Poll::Pending if self.head.is_empty() => return Poll::Pending,
+                    // A streamed body not there yet: the head goes out meanwhile.
+                    Poll::Pending => {}
+                    Poll::Ready(frame) => {
+                        self.take_frame(frame);
+                        continue;
+                    }
+                }
+            }
+            if self.head.is_empty() && self.piece.is_empty() {
+                return Poll::Ready(());
+            }
+            let slices = [std::io::IoSlice::new(&self.head), std::io::IoSlice::new(&self.piece)];
+            match Pin::new(&mut *io).poll_write_vectored(cx, &slices) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(0)) => self.broken = Some(std::io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(mut wrote)) => {
+                    self.written += wrote;
+                    let from_head = wrote.min(self.head.len());
+                    self.head.advance(from_head);
+                    wrote -= from_head;
+                    self.piece.advance(wrote.min(self.piece.len()));
+                }
+                Poll::Ready(Err(error)) => self.broken = Some(error),
+            }
+        }
+    }
+
+    /// Take the body's next frame: its data becomes the piece to write, or the body ended
+    /// or broke.
+    fn take_frame(&mut self, frame: Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>) {
+        self.streamed_taken |= matches!(self.body, OutBody::Streamed(_));
+        match frame {
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else { return };
+                if data.len() as u64 > self.owed {
+                    self.broken = Some(std::io::Error::other("the request body is longer than declared"));
+                    self.body_broke = true;
+                    return;
+                }
+                self.owed -= data.len() as u64;
+                self.piece = data;
+            }
+            Some(Err(error)) => {
+                self.broken = Some(error);
+                self.body_broke = true;
+            }
+            None if self.owed > 0 => {
+                self.broken = Some(std::io::Error::other("the request body is shorter than declared"));
+                self.body_broke = true;
+            }
+            None => self.body_ended = true,
+        }
+    }
+
+    /// Send the request on `conn` and read the answer's head (informational answers skipped).
+    fn exchange(
+        &mut self,
+        conn: &mut Conn,
+        method: &Method,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Head, Exchange>> {
+        let writing = self.poll_write(&mut conn.io, cx);
+        let failed = |message: String| {
+            Poll::Ready(Err(Exchange::Failed(UpstreamError::new(ErrorKind::Other, message))))
+        };
+        if self.body_broke {
+            return failed(self.broken.as_ref().map(ToString::to_string).unwrap_or_default());
+        }
+        if self.written == 0 {
+            if let Some(error) = self.broken.take() {
+                return Poll::Ready(Err(Exchange::Unsent(UpstreamError::new(
+                    ErrorKind::Other,
+                    error.to_string(),
+                ))));
+            }
+        }
+        loop {
+            match super::wire::parse_head(&conn.read, method) {
+                Ok(Some((taken, head))) => {
+                    conn.read.advance(taken);
+                    if head.status.is_informational() {
+                        continue;
+                    }
+                    return Poll::Ready(Ok(head));
+                }
+                Ok(None) => {}
+                Err(error) => return failed(error.0.to_string()),
+            }
+            let read_error = match conn.poll_fill(cx) {
+                Poll::Ready(Ok(0)) => None,
+                Poll::Ready(Ok(_)) => {
+                    self.heard = true;
+                    continue;
+                }
+                Poll::Ready(Err(error)) => Some(error),
+                // Writing broke and no answer is there: none is coming.
+                Poll::Pending if writing.is_ready() && self.broken.is_some() => None,
+                // Waiting to write, or for the answer: the wakers are set.
+                Poll::Pending => return Poll::Pending,
+            };
+            // Closed, not broken: the end of the stream, or a reset, a broken pipe.
+            let gone = [self.broken.as_ref(), read_error.as_ref()].into_iter().flatten().all(|error| {
+                use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+                matches!(error.kind(), BrokenPipe | ConnectionReset | ConnectionAborted)
+            });
+            // The cause of writing's end says most; then the read's.
+            let cause = match self.broken.as_ref().or(read_error.as_ref()) {
+                Some(error) => error.to_string(),
+                None => "the connection closed before the answer".to_string(),
+            };
+            let error = UpstreamError::new(ErrorKind::Other, cause);
+            return Poll::Ready(Err(if gone && !self.heard && conn.read.is_empty() {
+                Exchange::Closed(error)
+            } else {
+                Exchange::Failed(error)
+            }));
         }
     }
 }
 
-impl Stream for DrivenBody {
+/// Where reading an answer's body stands.
+enum Reading {
+    Length(u64),
+    Chunked(Chunks),
+    Close,
+    Done,
+}
+
+/// An answer's body, read from its connection by whoever polls it; the connection goes
+/// back to the pool when the body ended where its framing said (and the answer allows).
+struct LeanBody {
+    framing: Reading,
+    conn: Option<Conn>,
+    reuse: bool,
+    pool: Arc<Pool>,
+    origin: Arc<Origin>,
+}
+
+impl LeanBody {
+    fn release(&mut self) {
+        self.framing = Reading::Done;
+        if let Some(conn) = self.conn.take() {
+            // Bytes past the body's end: the connection is out of step.
+            if self.reuse && conn.read.is_empty() {
+                self.pool.put(&self.origin, conn);
+            }
+        }
+    }
+
+    fn broke(&mut self, message: impl Into<String>) -> Poll<Option<Result<Bytes, UpstreamError>>> {
+        self.framing = Reading::Done;
+        self.conn = None;
+        Poll::Ready(Some(Err(UpstreamError::new(ErrorKind::Other, message))))
+    }
+}
+
+impl Stream for LeanBody {
     type Item = Result<Bytes, UpstreamError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            if let Some(conn) = this.conn.as_mut() {
-                conn.drive(cx);
-            }
-            match Pin::new(&mut this.body).poll_frame(cx) {
-                Poll::Ready(Some(Ok(frame))) => {
-                    let Ok(data) = frame.into_data() else {
-                        continue; // trailers
-                    };
-                    if this.body.is_end_stream() {
-                        // A body of a declared length: its reader may stop polling now.
-                        this.release(cx);
-                    }
-                    if data.is_empty() {
-                        continue;
-                    }
-                    return Poll::Ready(Some(Ok(data)));
-                }
-                Poll::Ready(Some(Err(error))) => {
-                    this.conn = None;
-                    return Poll::Ready(Some(Err(error.into())));
-                }
-                Poll::Ready(None) => {
-                    this.release(cx);
+            let Some(conn) = this.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match &mut this.framing {
+                Reading::Done => return Poll::Ready(None),
+                Reading::Length(0) => {
+                    this.release();
                     return Poll::Ready(None);
                 }
+                Reading::Length(left) => {
+                    if !conn.read.is_empty() {
+                        let take = usize::try_from(*left).unwrap_or(usize::MAX).min(conn.read.len());
+                        let data = conn.read.split_to(take).freeze();
+                        *left -= take as u64;
+                        if *left == 0 {
+                            // Its reader may stop polling at the declared length.
+                            this.release();
+                        }
+                        return Poll::Ready(Some(Ok(data)));
+                    }
+                }
+                Reading::Chunked(chunks) => match chunks.decode(&mut conn.read) {
+                    Ok(Some(data)) => return Poll::Ready(Some(Ok(data))),
+                    Ok(None) if *chunks == Chunks::Done => {
+                        this.release();
+                        return Poll::Ready(None);
+                    }
+                    Ok(None) => {}
+                    Err(error) => return this.broke(error.0),
+                },
+                Reading::Close => {
+                    if !conn.read.is_empty() {
+                        let all = conn.read.split().freeze();
+                        return Poll::Ready(Some(Ok(all)));
+                    }
+                }
+            }
+            match conn.poll_fill(cx) {
                 Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(0)) if matches!(this.framing, Reading::Close) => {
+                    this.framing = Reading::Done;
+                    this.conn = None;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Ok(0)) => return this.broke("the connection closed before the body's end"),
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(error)) => return this.broke(error.to_string()),
             }
         }
     }
@@ -721,6 +991,9 @@ mod tests {
         /// Close the connection right after the answer (no `Connection: close` header):
         /// a keep-alive connection the upstream dropped while it sat idle.
         Close,
+        /// Keep the connection open, but close it at the next request without answering:
+        /// the upstream's close of an idle connection crossed the request on its way.
+        CloseAtTheNext,
     }
 
     /// An upstream on 127.0.0.1 that answers every request with `body` (chunked when
@@ -759,6 +1032,7 @@ mod tests {
                     };
                     let mut buf = vec![0u8; 65536];
                     let mut seen = Vec::new();
+                    let mut answered = 0;
                     loop {
                         let Ok(read) = stream.read(&mut buf).await else { return };
                         if read == 0 {
@@ -767,6 +1041,10 @@ mod tests {
                         seen.extend_from_slice(&buf[..read]);
                         while let Some(end) = seen.windows(4).position(|window| window == b"\r\n\r\n") {
                             seen.drain(..end + 4);
+                            if answered == 1 && matches!(after, After::CloseAtTheNext) {
+                                return;
+                            }
+                            answered += 1;
                             let answer = if chunks > 1 {
                                 let mut text = String::from(
                                     "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
@@ -879,6 +1157,19 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
+    async fn a_request_a_pooled_connection_closed_on_unanswered_goes_again_on_a_fresh_one() {
+        for chunks in [1, 3] {
+            let (url, accepted) = upstream(After::CloseAtTheNext, chunks).await;
+            let client = H1Client::new(Duration::from_secs(5));
+            for _ in 0..3 {
+                assert!(!get(&client, &url).await.is_empty());
+            }
+            // The second and third requests each met a closed pooled connection first.
+            assert_eq!(accepted.load(Ordering::SeqCst), 3, "chunks={chunks}");
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
     async fn a_body_of_a_declared_length_frees_its_connection_at_its_last_byte() {
         let (url, accepted) = upstream(After::KeepAlive, 1).await;
         let client = H1Client::new(Duration::from_secs(5));
@@ -917,6 +1208,86 @@ mod tests {
         }
         let parsed = reqwest::Url::parse("http://[::1]:8080/v1/x?a=1").unwrap();
         assert_eq!(Target::of(&parsed).unwrap().path_and_query, "/v1/x?a=1");
+    }
+
+    /// An upstream that reads one request's head, writes `answer`, then closes the
+    /// connection (`close`) or holds it open without reading any more.
+    async fn scripted(answer: &'static [u8], close: bool) -> reqwest::Url {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = reqwest::Url::parse(&format!("http://{}/v1/x", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !seen.windows(4).any(|window| window == b"\r\n\r\n") {
+                let read = stream.read(&mut buf).await.unwrap();
+                assert!(read > 0);
+                seen.extend_from_slice(&buf[..read]);
+            }
+            stream.write_all(answer).await.unwrap();
+            if !close {
+                std::future::pending::<()>().await;
+            }
+        });
+        url
+    }
+
+    /// The answer's status and its body's chunks joined, or the error that ended it.
+    async fn fetch(url: &reqwest::Url, body: Option<OutBody>) -> Result<(StatusCode, Vec<u8>), String> {
+        let client = H1Client::new(Duration::from_secs(5));
+        let response = client
+            .send(Method::POST, url, HeaderMap::new(), body)
+            .await
+            .map_err(|error| error.short().to_string())?;
+        let mut body = response.body;
+        let mut all = Vec::new();
+        while let Some(chunk) = body.next().await {
+            all.extend_from_slice(&chunk.map_err(|error| error.short().to_string())?);
+        }
+        Ok((response.status, all))
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn answers_arrive_whole_however_they_are_framed() {
+        for (answer, status, body) in [
+            (
+                &b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil the end"[..],
+                200,
+                &b"until the end"[..],
+            ),
+            (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok", 201, b"ok"),
+            (
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nx-t: 1\r\n\r\n",
+                200,
+                b"abc",
+            ),
+            (b"HTTP/1.0 503 Service Unavailable\r\n\r\nbusy", 503, b"busy"),
+        ] {
+            let url = scripted(answer, true).await;
+            let got = fetch(&url, Some(OutBody::Whole(Some(Bytes::from_static(b"{}"))))).await;
+            assert_eq!(got, Ok((StatusCode::from_u16(status).unwrap(), body.to_vec())), "{answer:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_body_cut_short_and_an_answer_that_is_no_http_are_errors() {
+        let url = scripted(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc", true).await;
+        assert_eq!(fetch(&url, None).await, Err("the connection closed before the body's end".to_string()));
+        let url = scripted(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc", true).await;
+        assert_eq!(fetch(&url, None).await, Err("the connection closed before the body's end".to_string()));
+        let url = scripted(b"220 smtp.example ESMTP\r\n\r\n", true).await;
+        assert_eq!(fetch(&url, None).await, Err("the answer is no HTTP/1.1".to_string()));
+        let url = scripted(b"", true).await;
+        assert_eq!(fetch(&url, None).await, Err("the connection closed before the answer".to_string()));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_answer_given_before_the_body_was_read_arrives() {
+        // The upstream refuses after the head and reads none of the 16 MB body.
+        let url = scripted(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 3\r\n\r\nbig", false).await;
+        let body = OutBody::Whole(Some(Bytes::from(vec![b'x'; 16 << 20])));
+        assert_eq!(fetch(&url, Some(body)).await, Ok((StatusCode::PAYLOAD_TOO_LARGE, b"big".to_vec())));
     }
 
     #[tokio::test(flavor = "current_thread")]
