@@ -36,16 +36,37 @@ pub struct Counts {
 /// `parse(data)?.pointer(path)` would find it: `None` when the document does not parse,
 /// the path leads nowhere, or the value there is `null`.
 pub fn counts_at(data: &[u8], path: &[Field]) -> Option<Counts> {
-    let mut deserializer = serde_json::Deserializer::from_slice(data);
-    let counts = At(path).deserialize(&mut deserializer).ok()?;
-    deserializer.end().ok()?;
-    counts
+    fn read<'de, R: serde_json::de::Read<'de>>(
+        mut deserializer: serde_json::Deserializer<R>,
+        path: &[Field],
+    ) -> Option<Counts> {
+        let counts = At(path).deserialize(&mut deserializer).ok()?;
+        deserializer.end().ok()?;
+        counts
+    }
+    match std::str::from_utf8(data) {
+        Ok(text) => read(serde_json::Deserializer::from_str(text), path),
+        Err(_) => read(serde_json::Deserializer::from_slice(data), path),
+    }
 }
 
 /// A body's top-level `usage`, else its `usageMetadata`: `Err` when the body is not one
 /// JSON object, `Ok(None)` when it has neither (or both are `null`).
+///
+/// A UTF-8 body is read as text: checked once as a whole, not string by string
+/// (serde_json's byte reader checks each string it reads whole); other bytes as bytes,
+/// which then fail where the bad byte is, as before.
 pub fn top_counts(data: &[u8]) -> Result<Option<Counts>, serde_json::Error> {
-    let mut deserializer = serde_json::Deserializer::from_slice(data);
+    match std::str::from_utf8(data) {
+        Ok(text) => read_top(serde_json::Deserializer::from_str(text)),
+        Err(_) => read_top(serde_json::Deserializer::from_slice(data)),
+    }
+}
+
+/// [`top_counts`] over a reader.
+fn read_top<'de, R: serde_json::de::Read<'de>>(
+    mut deserializer: serde_json::Deserializer<R>,
+) -> Result<Option<Counts>, serde_json::Error> {
     let counts = deserializer.deserialize_map(TopVisitor)?;
     deserializer.end()?;
     Ok(counts)
@@ -405,6 +426,78 @@ mod tests {
         }
         let last = r#"{"message":{"usage":{"input_tokens":1}},"message":{"usage":{"input_tokens":2}}}"#;
         assert_eq!(counts_at(last.as_bytes(), &path).and_then(|counts| counts.input_tokens), Some(2));
+    }
+
+    /// Whether reading `data` as text and as bytes agree: both fail, or both give the same
+    /// counts.
+    fn agree(data: &[u8]) -> bool {
+        let fast = top_counts(data).ok();
+        let reference = read_top(serde_json::Deserializer::from_slice(data)).ok();
+        fast == reference
+    }
+
+    #[test]
+    fn a_body_read_as_text_reads_as_read_as_bytes() {
+        let documents: &[&[u8]] = &[
+            br#"{"id":"resp_mock","object":"response","created_at":1700000000,"status":"completed","model":"mock","output":[{"type":"message","id":"msg_mock","status":"completed","role":"assistant","content":[{"type":"output_text","text":"ok \"quoted\" \u00e9\n","annotations":[]}]}],"usage":{"input_tokens":10,"output_tokens":5,"total_tokens":15,"input_tokens_details":{"cached_tokens":2}}}"#,
+            br#" { "usageMetadata" : { "promptTokenCount" : 3 , "candidatesTokenCount" : 4 } , "candidates" : [ { "content" : { "parts" : [ { "functionCall" : { "args" : { "usage" : { "input_tokens" : 99 } } } } ] } } ] } "#,
+            br#"{"usage":null,"usageMetadata":{"promptTokenCount":3}}"#,
+            br#"{"usage":{"input_tokens":1},"usage":{"input_tokens":2}}"#,
+            br#"{"usa\u0067e":{"input_tokens":7}}"#,
+            br#"{"usage":{"input_tokens":1e400}}"#,
+            br#"{"usage":{"input_tokens":-0.5e-3,"output_tokens":18446744073709551615}}"#,
+            br#"{"a":[1,-0,0.5,1E+2,2e-2,true,false,null,"",{},[],[[]],{"b":{}}]}"#,
+            b"{\"a\":\"tab\tinside\"}",
+            br#"{"a":"\x"}"#,
+            br#"{"a":"\u12G4"}"#,
+            br#"{"a":01}"#,
+            br#"{"a":-}"#,
+            br#"{"a":1.}"#,
+            br#"{"a":1e}"#,
+            br#"{"a":.5}"#,
+            br#"{"a":+1}"#,
+            br#"{"a":[1,]}"#,
+            br#"{"a":1,}"#,
+            br#"{"a" 1}"#,
+            b"{a:1}",
+            br#"{"a":nul}"#,
+            br#"{"a":truex}"#,
+            b"{} x",
+            b"{}{}",
+            b"{}\x0c",
+            b"\xef\xbb\xbf{}",
+            b"{\"a\":\"\xff\"}",
+            b"{\"\xff\":1}",
+            br#"[{"usage":{"input_tokens":1}}]"#,
+            br#""usage""#,
+            b"",
+            b"   ",
+            br#"{"usage":{"input_tokens":"1"},"x":{"y":[{"z":"\ud800"}]}}"#,
+            br#"{"\ud800":1}"#,
+        ];
+        let nested = |depth: usize| {
+            format!(r#"{{"a":{}1{},"usage":{{"input_tokens":4}}}}"#, "[".repeat(depth), "]".repeat(depth))
+        };
+        let (deep, shallow) = (nested(200), nested(60));
+        for document in documents.iter().copied().chain([deep.as_bytes(), shallow.as_bytes()]) {
+            assert!(agree(document), "{}", String::from_utf8_lossy(document));
+            // Every prefix (a body cut short) and every one-byte change.
+            for end in 0..document.len() {
+                assert!(agree(&document[..end]), "{}", String::from_utf8_lossy(&document[..end]));
+            }
+            for at in 0..document.len() {
+                for byte in *b"\"\\{}[],:0e-. \nun\x01" {
+                    let mut changed = document.to_vec();
+                    changed[at] = byte;
+                    assert!(agree(&changed), "{}", String::from_utf8_lossy(&changed));
+                }
+            }
+        }
+        let first = top_counts(documents[0]).unwrap().unwrap();
+        assert_eq!((first.input_tokens, first.input_cached_tokens), (Some(10), Some(2)));
+        assert_eq!(top_counts(documents[1]).unwrap().unwrap().prompt_token_count, Some(3));
+        assert_eq!(top_counts(documents[4]).unwrap().unwrap().input_tokens, Some(7));
+        assert_eq!(top_counts(deep.as_bytes()).unwrap().unwrap().input_tokens, Some(4));
     }
 
     #[test]

@@ -404,7 +404,9 @@ fn clean_token_and_hops(token: &memmem::Finder<'_>, headers: &mut HeaderMap) {
     strip_hop_by_hop(headers);
     headers.remove(header::CONTENT_LENGTH);
     headers.remove(AIGATE_TOKEN);
-    let carries = |value: &HeaderValue| token.find(value.as_bytes()).is_some();
+    // A value shorter than the token cannot hold it (most of them): no search is set up.
+    let carries =
+        |value: &HeaderValue| value.len() >= token.needle().len() && token.find(value.as_bytes()).is_some();
     // A client usually sends it in one header of one value (`Authorization`,
     // `x-api-key`): that header goes whole, without a list of the values kept.
     while let Some(name) = headers.iter().find(|(_, value)| carries(value)).map(|(name, _)| name.clone()) {
@@ -436,15 +438,28 @@ fn inspect_body(body: &[u8], images_matter: bool) -> (Option<String>, bool, bool
     let peek = serde_json::from_slice::<Peek<'_>>(body).ok();
     let stream = peek.as_ref().and_then(|peek| peek.stream).unwrap_or(false);
     let model = peek.and_then(|peek| peek.model).map(Cow::into_owned);
-    let may_have_images = images_matter
-        && [&b"\"input_image\""[..], b"\"image_url\"", b"\"image\"", b"\"image/"]
-            .iter()
-            .any(|needle| memmem::find(body, needle).is_some());
+    let may_have_images = images_matter && names_an_image_type(body);
     let has_images = may_have_images
         && serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|value| {
             ["input", "messages", "contents"].iter().any(|key| value.get(key).is_some_and(has_image_part))
         });
     (model, has_images, stream)
+}
+
+/// Whether `"input_image"`, `"image_url"`, `"image"` or `"image/` is in the body: one scan
+/// for `image` with a searcher made once (a searcher made per call costs more than the
+/// scan of a small body), each hit looked at around.
+fn names_an_image_type(body: &[u8]) -> bool {
+    static IMAGE: std::sync::LazyLock<memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memmem::Finder::new(b"image"));
+    IMAGE.find_iter(body).any(|at| {
+        let (before, after) = (&body[..at], &body[at + b"image".len()..]);
+        if before.ends_with(b"\"input_") {
+            after.starts_with(b"\"")
+        } else {
+            before.ends_with(b"\"") && [&b"\""[..], b"_url\"", b"/"].iter().any(|end| after.starts_with(end))
+        }
+    })
 }
 
 /// Whether a message list (or one message, or a content array) holds an image part:
@@ -569,6 +584,29 @@ mod tests {
         assert!(inspect_body(body, true).1);
         let pdf = br#"{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":"application/pdf","data":"AA"}}]}]}"#;
         assert!(!inspect_body(pdf, true).1);
+    }
+
+    #[test]
+    fn an_image_type_is_named_where_one_of_its_four_spellings_is() {
+        let four = |body: &[u8]| {
+            [&b"\"input_image\""[..], b"\"image_url\"", b"\"image\"", b"\"image/"]
+                .iter()
+                .any(|needle| memchr::memmem::find(body, needle).is_some())
+        };
+        for body in [
+            &br#"{"type":"input_image"}"#[..],
+            br#"{"type":"image_url"}"#,
+            br#"{"type":"image"}"#,
+            br#""image/png""#,
+            br#"image"image/"#,
+            br#"{"text":"an image, images, imagery"}"#,
+            br#"{"x":"input_image_url","y":"image_urls","z":"myimage"}"#,
+            br#""input_imageimage""#,
+            b"image",
+            b"",
+        ] {
+            assert_eq!(names_an_image_type(body), four(body), "{}", String::from_utf8_lossy(body));
+        }
     }
 
     #[test]
