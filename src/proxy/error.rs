@@ -185,7 +185,7 @@ fn anthropic_type(status: StatusCode) -> &'static str {
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus
 /// `host` and `content-length`, which the outgoing side sets itself.
-const HOP_BY_HOP: [HeaderName; 10] = [
+static HOP_BY_HOP: [HeaderName; 10] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     header::PROXY_AUTHENTICATE,
@@ -200,22 +200,33 @@ const HOP_BY_HOP: [HeaderName; 10] = [
 
 /// Remove every hop-by-hop header from `headers`, in place.
 ///
-/// Runs on every request and response: nothing is allocated unless `Connection` names
-/// headers (`HeaderName::from_bytes` lower-cases them, as the fixed list is).
+/// Runs on every request and response: only the fixed names that are there are removed
+/// (a request always has `Host`), and nothing is allocated unless `Connection` names
+/// headers other than the fixed ones (`HeaderName::from_bytes` lower-cases them, as the
+/// fixed list is).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // One pass over the names first: an answer usually has none of them (and `Connection`,
-    // which names more, is one of them).
-    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
-        return;
+    // One pass over the names first: an answer usually has none of them.
+    let mut present = [false; HOP_BY_HOP.len()];
+    for name in headers.keys() {
+        if let Some(at) = HOP_BY_HOP.iter().position(|hop| hop == name) {
+            present[at] = true;
+        }
     }
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
-        .collect();
-    for name in &HOP_BY_HOP {
+    // `Connection` is the first of them.
+    let listed: Vec<HeaderName> = if present[0] {
+        headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .filter(|token| !HOP_BY_HOP.iter().any(|hop| hop.as_str().eq_ignore_ascii_case(token)))
+            .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for (name, _) in HOP_BY_HOP.iter().zip(present).filter(|(_, here)| *here) {
         headers.remove(name);
     }
     for name in listed {

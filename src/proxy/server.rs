@@ -404,9 +404,13 @@ fn clean_token_and_hops(token: &memmem::Finder<'_>, headers: &mut HeaderMap) {
     strip_hop_by_hop(headers);
     headers.remove(header::CONTENT_LENGTH);
     headers.remove(AIGATE_TOKEN);
-    // A value shorter than the token cannot hold it (most of them): no search is set up.
-    let carries =
-        |value: &HeaderValue| value.len() >= token.needle().len() && token.find(value.as_bytes()).is_some();
+    // A value shorter than the token cannot hold it (most of them), and one that ends in
+    // it (the token alone, or after `Bearer `) needs no search.
+    let carries = |value: &HeaderValue| {
+        let value = value.as_bytes();
+        value.len() >= token.needle().len()
+            && (value.ends_with(token.needle()) || token.find(value).is_some())
+    };
     // A client usually sends it in one header of one value (`Authorization`,
     // `x-api-key`): that header goes whole, without a list of the values kept.
     while let Some(name) = headers.iter().find(|(_, value)| carries(value)).map(|(name, _)| name.clone()) {
