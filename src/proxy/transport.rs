@@ -311,6 +311,17 @@ struct Target<'a> {
 }
 
 impl<'a> Target<'a> {
+    /// What the connector is given: `http://host:port` with the port always written (the
+    /// connector takes 80 for a port-less `http` URI, and an `https` URL's authority has
+    /// none when its port is 443).
+    fn connect_to(&self) -> String {
+        if self.host.contains(':') {
+            format!("http://[{}]:{}", self.host, self.port)
+        } else {
+            format!("http://{}:{}", self.host, self.port)
+        }
+    }
+
     fn of(url: &'a reqwest::Url) -> Result<Self, UpstreamError> {
         use url::Position;
         let tls = match url.scheme() {
@@ -487,7 +498,8 @@ impl H1Client {
         connector.enforce_http(false);
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(within));
-        let address: hyper::Uri = format!("http://{}", target.authority)
+        let address: hyper::Uri = target
+            .connect_to()
             .parse()
             .map_err(|_| UpstreamError::new(ErrorKind::Connect, "the URL's host is no valid authority"))?;
         let tcp = tokio::time::timeout_at(deadline, tower_service::Service::call(&mut connector, address))
@@ -604,6 +616,8 @@ struct Outgoing {
     streamed_taken: bool,
     /// A byte of the answer was read.
     heard: bool,
+    /// Bytes were written since the last flush.
+    unflushed: bool,
     /// The body's bytes still owed by its declared length.
     owed: u64,
     /// The body piece being written.
@@ -632,6 +646,7 @@ impl Outgoing {
             replay: (head.clone(), whole),
             streamed_taken: false,
             heard: false,
+            unflushed: false,
             head,
             body,
             owed: length,
@@ -660,6 +675,7 @@ impl Outgoing {
         self.written = 0;
         self.broken = None;
         self.heard = false;
+        self.unflushed = false;
         true
     }
 
@@ -679,7 +695,13 @@ impl Outgoing {
             // without reading the body (a 404) then has it all, and keeps the connection.
             if self.piece.is_empty() && !self.body_ended {
                 match Pin::new(&mut self.body).poll_frame(cx) {
-                    Poll::Pending if self.head.is_empty() => return Poll::Pending,
+                    // Waiting for the client's next piece: what was written goes out now.
+                    Poll::Pending if self.head.is_empty() => {
+                        return match self.poll_flushed(io, cx) {
+                            Poll::Ready(()) if self.broken.is_some() => Poll::Ready(()),
+                            _ => Poll::Pending,
+                        };
+                    }
                     // A streamed body not there yet: the head goes out meanwhile.
                     Poll::Pending => {}
                     Poll::Ready(frame) => {
@@ -689,7 +711,7 @@ impl Outgoing {
                 }
             }
             if self.head.is_empty() && self.piece.is_empty() {
-                return Poll::Ready(());
+                return self.poll_flushed(io, cx);
             }
             let slices = [std::io::IoSlice::new(&self.head), std::io::IoSlice::new(&self.piece)];
             match Pin::new(&mut *io).poll_write_vectored(cx, &slices) {
@@ -697,6 +719,7 @@ impl Outgoing {
                 Poll::Ready(Ok(0)) => self.broken = Some(std::io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(mut wrote)) => {
                     self.written += wrote;
+                    self.unflushed = true;
                     let from_head = wrote.min(self.head.len());
                     self.head.advance(from_head);
                     wrote -= from_head;
@@ -705,6 +728,19 @@ impl Outgoing {
                 Poll::Ready(Err(error)) => self.broken = Some(error),
             }
         }
+    }
+
+    /// Flush what was written: TLS holds bytes it took while the socket was full until
+    /// it is flushed (a plain socket has nothing to flush). `Ready` once flushed or broken.
+    fn poll_flushed(&mut self, io: &mut Io, cx: &mut Context<'_>) -> Poll<()> {
+        if self.unflushed {
+            match Pin::new(&mut *io).poll_flush(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(error)) => self.broken = Some(error),
+            }
+        }
+        Poll::Ready(())
     }
 
     /// Take the body's next frame: its data becomes the piece to write, or the body ended
@@ -1205,6 +1241,9 @@ mod tests {
             let parsed = reqwest::Url::parse(url).unwrap();
             let target = Target::of(&parsed).unwrap();
             assert_eq!((target.host, target.port, target.authority), (host, port, authority), "{url}");
+            let address: hyper::Uri = target.connect_to().parse().unwrap();
+            let connect_host = address.host().map(|host| host.trim_start_matches('[').trim_end_matches(']'));
+            assert_eq!((connect_host, address.port_u16()), (Some(host), Some(port)), "{url}");
         }
         let parsed = reqwest::Url::parse("http://[::1]:8080/v1/x?a=1").unwrap();
         assert_eq!(Target::of(&parsed).unwrap().path_and_query, "/v1/x?a=1");
