@@ -19,9 +19,10 @@
 //!   connection. One whose answer came before its request's body was all sent is closed.
 //! - A request is sent again on a fresh connection only when not one byte of it was
 //!   written to the one it was tried on, or when a pooled connection closed (end of stream
-//!   or reset) before one byte of the answer came and the request can be sent whole again
-//!   (the upstream closed it while idle, its close not yet seen when it was taken): what
-//!   the failover chain would do with the next link, done on the same one first.
+//!   or reset) within [`STALE_WITHIN`] of the request being put on it, before one byte of
+//!   the answer came, and the request can be sent whole again (the upstream closed it
+//!   while idle, its close not yet seen when it was taken): what the failover chain would
+//!   do with the next link, done on the same one first.
 //! - While a request's body goes out, the answer is read too: an upstream that refuses a
 //!   large body early is heard, not written at until a timeout.
 //! - TLS is rustls with the webpki roots, as reqwest's `rustls-tls` (HTTP/1.1 by ALPN).
@@ -404,6 +405,7 @@ impl H1Client {
                 Some(found) => (found, true),
                 None => (self.connect(&target).await?, false),
             };
+            let sent_at = Instant::now();
             let error = match poll_fn(|cx| out.exchange(&mut current, &method, cx)).await {
                 Ok(answer) => {
                     let reuse = answer.reuse && out.finished();
@@ -435,7 +437,9 @@ impl H1Client {
                     conn = self.checkout(&target)?.0;
                 }
                 // Another pooled connection may be as stale: a fresh one.
-                Exchange::Closed(_) if reused && out.rewind() => conn = None,
+                Exchange::Closed(_) if reused && sent_at.elapsed() < STALE_WITHIN && out.rewind() => {
+                    conn = None;
+                }
                 Exchange::Unsent(error) | Exchange::Closed(error) | Exchange::Failed(error) => {
                     return Err(error);
                 }
@@ -591,6 +595,11 @@ async fn reap(pool: std::sync::Weak<Pool>) {
         }
     }
 }
+
+/// A pooled connection that closes this soon after a request was put on it, before one
+/// byte of the answer, was closed by the upstream while idle (its close crossed the
+/// request): later, the upstream may have taken the request and dropped it while working.
+const STALE_WITHIN: Duration = Duration::from_secs(1);
 
 /// How often idle connections are looked at.
 const REAP_EVERY: Duration = Duration::from_secs(30);

@@ -161,6 +161,10 @@ pub(super) fn parse_head(buf: &[u8], method: &Method) -> Result<Option<(usize, H
         }
         headers.append(name, value);
     }
+    // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
+    if !http11 && chunked.is_some() {
+        return Err(WireError("an HTTP/1.0 answer has a transfer-encoding"));
+    }
     let bodiless = *method == Method::HEAD
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -246,6 +250,9 @@ impl Chunks {
                     let Some(line) = take_line(buf, limit, "the answer's trailers are too long")? else {
                         return Ok(None);
                     };
+                    if !line.is_empty() && (!line.contains(&b':') || line.contains(&b'\r')) {
+                        return Err(WireError("a trailer line is invalid"));
+                    }
                     *self =
                         if line.is_empty() { Chunks::Done } else { Chunks::Trailers(seen + line.len() + 2) };
                 }
@@ -269,11 +276,14 @@ fn take_line(buf: &mut BytesMut, limit: usize, too_long: &'static str) -> Result
     Ok(Some(line))
 }
 
-/// The size of a chunk-size line (hex digits, then optional whitespace and extensions).
+/// The size of a chunk-size line: hex digits, then nothing or (after optional spaces or
+/// tabs) extensions from a `;` on; no bare CR anywhere.
 fn chunk_size(line: &[u8]) -> Result<u64, WireError> {
     let digits = line.iter().take_while(|byte| byte.is_ascii_hexdigit()).count();
-    let rest = &line[digits..];
-    if digits == 0 || digits > 16 || !(rest.is_empty() || matches!(rest[0], b';' | b' ' | b'\t')) {
+    let spaces = line[digits..].iter().take_while(|byte| matches!(byte, b' ' | b'\t')).count();
+    let rest = &line[digits + spaces..];
+    let well_formed = (rest.is_empty() || rest[0] == b';') && !line.contains(&b'\r');
+    if digits == 0 || digits > 16 || !well_formed {
         return Err(WireError("a chunk-size line is invalid"));
     }
     let mut size = 0u64;
@@ -399,6 +409,10 @@ mod tests {
             head("HTTP/1.1 200 OK\r\nbad header\r\n\r\n", &Method::GET).err().unwrap().0,
             "the answer is no HTTP/1.1"
         );
+        assert_eq!(
+            head("HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n", &Method::GET).err().unwrap().0,
+            "an HTTP/1.0 answer has a transfer-encoding"
+        );
         let many = format!("HTTP/1.1 200 OK\r\n{}\r\n", "x: y\r\n".repeat(MAX_HEADERS + 1));
         assert_eq!(head(&many, &Method::GET).err().unwrap().0, "the answer has too many headers");
         let long = format!("HTTP/1.1 200 OK\r\nx: {}", "y".repeat(MAX_HEAD + 1));
@@ -438,6 +452,9 @@ mod tests {
             (b"10000000000000000\r\n", "a chunk-size line is invalid"),
             (b"2\r\nabc\r\n", "a chunk does not end where its size said"),
             (b"2\r\nab\rc", "a chunk does not end where its size said"),
+            (b"5 garbage\r\n", "a chunk-size line is invalid"),
+            (b"5;a=b\rc\r\n", "a chunk-size line is invalid"),
+            (b"0\r\nno colon\r\n\r\n", "a trailer line is invalid"),
         ] {
             assert_eq!(decode(input, input.len()).err(), Some(WireError(error)), "{input:?}");
         }
