@@ -16,7 +16,9 @@
 //! Invariants:
 //! - A connection returns to the pool only after its answer's body was read to its end
 //!   and nothing past it; a body dropped before (the client went away) closes its
-//!   connection. One whose answer came before its request's body was all sent is closed.
+//!   connection. One whose answer came before its request's body was all sent is closed
+//!   (the rest of the body still goes out while the answer is read: an upstream may answer
+//!   before it reads the body; a body that breaks then ends the answer with an error).
 //! - A request is sent again on a fresh connection only when not one byte of it was
 //!   written to the one it was tried on, or when a pooled connection closed (end of stream
 //!   or reset) within [`STALE_WITHIN`] of the request being put on it, before one byte of
@@ -408,7 +410,6 @@ impl H1Client {
             let sent_at = Instant::now();
             let error = match poll_fn(|cx| out.exchange(&mut current, &method, cx)).await {
                 Ok(answer) => {
-                    let reuse = answer.reuse && out.finished();
                     let mut body = LeanBody {
                         framing: match answer.framing {
                             Framing::Length(length) => Reading::Length(length),
@@ -416,7 +417,11 @@ impl H1Client {
                             Framing::Close => Reading::Close,
                         },
                         conn: Some(current),
-                        reuse,
+                        reuse: answer.reuse,
+                        // An answer that came before the request's body was all sent: the
+                        // rest still goes out while the answer is read (an upstream may
+                        // start answering before it has read the body).
+                        upload: (!out.finished()).then_some(out),
                         pool: self.pool.clone(),
                         origin,
                     };
@@ -859,6 +864,8 @@ struct LeanBody {
     framing: Reading,
     conn: Option<Conn>,
     reuse: bool,
+    /// The request's body still going out.
+    upload: Option<Outgoing>,
     pool: Arc<Pool>,
     origin: Arc<Origin>,
 }
@@ -867,8 +874,9 @@ impl LeanBody {
     fn release(&mut self) {
         self.framing = Reading::Done;
         if let Some(conn) = self.conn.take() {
-            // Bytes past the body's end: the connection is out of step.
-            if self.reuse && conn.read.is_empty() {
+            // Bytes past the body's end: the connection is out of step. A request not all
+            // sent: the upstream would read its rest as the next request.
+            if self.reuse && conn.read.is_empty() && self.upload.is_none() {
                 self.pool.put(&self.origin, conn);
             }
         }
@@ -890,6 +898,22 @@ impl Stream for LeanBody {
             let Some(conn) = this.conn.as_mut() else {
                 return Poll::Ready(None);
             };
+            if let Some(upload) = this.upload.as_mut() {
+                // Its wakers are set while it waits; it is polled again at every poll here.
+                let _ = upload.poll_write(&mut conn.io, cx);
+                if upload.body_broke {
+                    let cause = upload.broken.as_ref().map(ToString::to_string).unwrap_or_default();
+                    return this.broke(format!("the request's body broke: {cause}"));
+                }
+                if upload.finished() {
+                    this.upload = None;
+                } else if upload.broken.is_some() {
+                    // The upstream stopped reading; its answer may still come whole. The
+                    // connection is not used again.
+                    this.reuse = false;
+                    this.upload = None;
+                }
+            }
             match &mut this.framing {
                 Reading::Done => return Poll::Ready(None),
                 Reading::Length(0) => {
@@ -1336,6 +1360,42 @@ mod tests {
         let url = scripted(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 3\r\n\r\nbig", false).await;
         let body = OutBody::Whole(Some(Bytes::from(vec![b'x'; 16 << 20])));
         assert_eq!(fetch(&url, Some(body)).await, Ok((StatusCode::PAYLOAD_TOO_LARGE, b"big".to_vec())));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_body_the_upstream_reads_after_its_answers_head_still_goes_out() {
+        // The upstream answers `200` with a chunked head at once, then reads the whole
+        // 16 MB body, then says how much it read.
+        const SIZE: usize = 16 << 20;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = reqwest::Url::parse(&format!("http://{}/v1/x", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = vec![0u8; 1 << 16];
+            let head_end = loop {
+                let read = stream.read(&mut buf).await.unwrap();
+                seen.extend_from_slice(&buf[..read]);
+                if let Some(end) = seen.windows(4).position(|window| window == b"\r\n\r\n") {
+                    break end + 4;
+                }
+            };
+            stream.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").await.unwrap();
+            let mut body = seen.len() - head_end;
+            while body < SIZE {
+                let read = stream.read(&mut buf).await.unwrap();
+                assert!(read > 0);
+                body += read;
+            }
+            let said = format!("read {body}");
+            stream.write_all(format!("{:x}\r\n{said}\r\n0\r\n\r\n", said.len()).as_bytes()).await.unwrap();
+            std::future::pending::<()>().await;
+        });
+        let body = OutBody::Whole(Some(Bytes::from(vec![b'x'; SIZE])));
+        // Were the body's rest not sent, each side would wait for the other.
+        let got = tokio::time::timeout(Duration::from_secs(60), fetch(&url, Some(body))).await;
+        assert_eq!(got.ok(), Some(Ok((StatusCode::OK, format!("read {SIZE}").into_bytes()))));
     }
 
     #[tokio::test(flavor = "current_thread")]
