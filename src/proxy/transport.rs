@@ -1365,37 +1365,66 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_body_the_upstream_reads_after_its_answers_head_still_goes_out() {
         // The upstream answers `200` with a chunked head at once, then reads the whole
-        // 16 MB body, then says how much it read.
+        // 16 MB body, then says how much it read; over TLS too.
+        use rustls::pki_types::pem::PemObject;
         const SIZE: usize = 16 << 20;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = reqwest::Url::parse(&format!("http://{}/v1/x", listener.local_addr().unwrap())).unwrap();
-        tokio::spawn(async move {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let mut seen = Vec::new();
-            let mut buf = vec![0u8; 1 << 16];
-            let head_end = loop {
-                let read = stream.read(&mut buf).await.unwrap();
-                seen.extend_from_slice(&buf[..read]);
-                if let Some(end) = seen.windows(4).position(|window| window == b"\r\n\r\n") {
-                    break end + 4;
-                }
+        for tls in [None, Some(acceptor())] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let scheme = if tls.is_some() { "https://localhost" } else { "http://127.0.0.1" };
+            let url = reqwest::Url::parse(&format!("{scheme}:{port}/v1/x")).unwrap();
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(rustls::pki_types::CertificateDer::from_pem_slice(CA).unwrap()).unwrap();
+            let client = H1Client {
+                tls: Some(connector_with(roots).unwrap()),
+                ..H1Client::new(Duration::from_secs(5))
             };
-            stream.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").await.unwrap();
-            let mut body = seen.len() - head_end;
-            while body < SIZE {
-                let read = stream.read(&mut buf).await.unwrap();
-                assert!(read > 0);
-                body += read;
-            }
-            let said = format!("read {body}");
-            stream.write_all(format!("{:x}\r\n{said}\r\n0\r\n\r\n", said.len()).as_bytes()).await.unwrap();
-            std::future::pending::<()>().await;
-        });
-        let body = OutBody::Whole(Some(Bytes::from(vec![b'x'; SIZE])));
-        // Were the body's rest not sent, each side would wait for the other.
-        let got = tokio::time::timeout(Duration::from_secs(60), fetch(&url, Some(body))).await;
-        assert_eq!(got.ok(), Some(Ok((StatusCode::OK, format!("read {SIZE}").into_bytes()))));
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let (tcp, _) = listener.accept().await.unwrap();
+                let mut stream: Pin<Box<dyn Io2>> = match tls {
+                    Some(acceptor) => Box::pin(acceptor.accept(tcp).await.unwrap()),
+                    None => Box::pin(tcp),
+                };
+                let mut seen = Vec::new();
+                let mut buf = vec![0u8; 1 << 16];
+                let head_end = loop {
+                    let read = stream.read(&mut buf).await.unwrap();
+                    seen.extend_from_slice(&buf[..read]);
+                    if let Some(end) = seen.windows(4).position(|window| window == b"\r\n\r\n") {
+                        break end + 4;
+                    }
+                };
+                stream.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").await.unwrap();
+                stream.flush().await.unwrap();
+                let mut body = seen.len() - head_end;
+                while body < SIZE {
+                    let read = stream.read(&mut buf).await.unwrap();
+                    assert!(read > 0);
+                    body += read;
+                }
+                let said = format!("read {body}");
+                stream
+                    .write_all(format!("{:x}\r\n{said}\r\n0\r\n\r\n", said.len()).as_bytes())
+                    .await
+                    .unwrap();
+                stream.flush().await.unwrap();
+                std::future::pending::<()>().await;
+            });
+            let fetched = async {
+                let body = OutBody::Whole(Some(Bytes::from(vec![b'x'; SIZE])));
+                let response = client.send(Method::POST, &url, HeaderMap::new(), Some(body)).await.unwrap();
+                let mut body = response.body;
+                let mut all = Vec::new();
+                while let Some(chunk) = body.next().await {
+                    all.extend_from_slice(&chunk.unwrap());
+                }
+                (response.status, all)
+            };
+            // Were the body's rest not sent, each side would wait for the other.
+            let got = tokio::time::timeout(Duration::from_secs(60), fetched).await;
+            assert_eq!(got.ok(), Some((StatusCode::OK, format!("read {SIZE}").into_bytes())), "{scheme}");
+        }
     }
 
     #[tokio::test(flavor = "current_thread")]
