@@ -23,7 +23,7 @@ use crate::proxy::wire::{self, Chunks, Framing, Head};
 /// A pooled connection that closes this soon after a request was put on it, before one
 /// byte of the answer, was closed by the upstream while idle (its close crossed the
 /// request): later, the upstream may have taken the request and dropped it while working.
-pub(super) const STALE_WITHIN: Duration = Duration::from_secs(1);
+const STALE_WITHIN: Duration = Duration::from_secs(1);
 
 impl H1Client {
     pub(in crate::proxy) async fn send(
@@ -95,7 +95,7 @@ impl H1Client {
 }
 
 /// Why an exchange gave no answer.
-pub(super) enum Exchange {
+enum Exchange {
     /// No byte of the request reached the connection: it may go on another one.
     Unsent(UpstreamError),
     /// The connection closed before one byte of the answer came.
@@ -106,36 +106,33 @@ pub(super) enum Exchange {
 
 /// A request on its way out: its head, then its body, with the answer read meanwhile (an
 /// upstream may answer before it has read the whole body).
-pub(super) struct Outgoing {
-    pub(super) head: Bytes,
-    pub(super) body: OutBody,
+struct Outgoing {
+    head: Bytes,
+    body: OutBody,
     /// The head and a whole body as they were before sending, to send them again.
-    pub(super) replay: (Bytes, Option<Bytes>),
+    replay: (Bytes, Option<Bytes>),
     /// A frame of a streamed body was taken: the request cannot be sent again.
-    pub(super) streamed_taken: bool,
+    streamed_taken: bool,
     /// A byte of the answer was read.
-    pub(super) heard: bool,
+    heard: bool,
     /// Bytes were written since the last flush.
-    pub(super) unflushed: bool,
+    unflushed: bool,
     /// The body's bytes still owed by its declared length.
-    pub(super) owed: u64,
+    owed: u64,
     /// The body piece being written.
-    pub(super) piece: Bytes,
-    pub(super) body_ended: bool,
-    pub(super) written: usize,
+    piece: Bytes,
+    body_ended: bool,
+    written: usize,
     /// Writing stopped on this error; the answer may still come.
-    pub(super) broken: Option<std::io::Error>,
+    broken: Option<std::io::Error>,
     /// The request's own body broke (the client's upload stalled or fell short): the
     /// exchange ends at once.
-    pub(super) body_broke: bool,
+    body_broke: bool,
 }
 
 impl Outgoing {
-    pub(super) fn new(head: Vec<u8>, body: OutBody, length: u64) -> Self {
-        let (piece, body_ended) = match body {
-            OutBody::Whole(None) => (Bytes::new(), true),
-            _ => (Bytes::new(), false),
-        };
+    fn new(head: Vec<u8>, body: OutBody, length: u64) -> Self {
+        let body_ended = matches!(body, OutBody::Whole(None));
         let head = Bytes::from(head);
         let whole = match &body {
             OutBody::Whole(bytes) => bytes.clone(),
@@ -149,7 +146,7 @@ impl Outgoing {
             head,
             body,
             owed: length,
-            piece,
+            piece: Bytes::new(),
             body_ended,
             written: 0,
             broken: None,
@@ -159,7 +156,7 @@ impl Outgoing {
 
     /// Make the request ready to be sent again from its first byte, if it can be: a whole
     /// body, or a streamed one none of whose frames was taken.
-    pub(super) fn rewind(&mut self) -> bool {
+    fn rewind(&mut self) -> bool {
         if self.streamed_taken || self.body_broke {
             return false;
         }
@@ -179,12 +176,12 @@ impl Outgoing {
     }
 
     /// The whole request went out.
-    pub(super) fn finished(&self) -> bool {
+    fn finished(&self) -> bool {
         self.head.is_empty() && self.piece.is_empty() && self.body_ended && self.broken.is_none()
     }
 
     /// Write what can be written: `Ready` once everything is out or writing broke.
-    pub(super) fn poll_write(&mut self, io: &mut Io, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_write(&mut self, io: &mut Io, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             if self.broken.is_some() {
                 return Poll::Ready(());
@@ -231,7 +228,7 @@ impl Outgoing {
 
     /// Flush what was written: TLS holds bytes it took while the socket was full until
     /// it is flushed (a plain socket has nothing to flush). `Ready` once flushed or broken.
-    pub(super) fn poll_flushed(&mut self, io: &mut Io, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_flushed(&mut self, io: &mut Io, cx: &mut Context<'_>) -> Poll<()> {
         if self.unflushed {
             match Pin::new(&mut *io).poll_flush(cx) {
                 Poll::Pending => return Poll::Pending,
@@ -244,7 +241,7 @@ impl Outgoing {
 
     /// Take the body's next frame: its data becomes the piece to write, or the body ended
     /// or broke.
-    pub(super) fn take_frame(&mut self, frame: Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>) {
+    fn take_frame(&mut self, frame: Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>) {
         self.streamed_taken |= matches!(self.body, OutBody::Streamed(_));
         match frame {
             Some(Ok(frame)) => {
@@ -270,7 +267,7 @@ impl Outgoing {
     }
 
     /// Send the request on `conn` and read the answer's head (informational answers skipped).
-    pub(super) fn exchange(
+    fn exchange(
         &mut self,
         conn: &mut Conn,
         method: &Method,
@@ -336,7 +333,7 @@ impl Outgoing {
 }
 
 /// Where reading an answer's body stands.
-pub(super) enum Reading {
+enum Reading {
     Length(u64),
     Chunked(Chunks),
     Close,
@@ -345,18 +342,18 @@ pub(super) enum Reading {
 
 /// An answer's body, read from its connection by whoever polls it; the connection goes
 /// back to the pool when the body ended where its framing said (and the answer allows).
-pub(super) struct LeanBody {
-    pub(super) framing: Reading,
-    pub(super) conn: Option<Conn>,
-    pub(super) reuse: bool,
+struct LeanBody {
+    framing: Reading,
+    conn: Option<Conn>,
+    reuse: bool,
     /// The request's body still going out.
-    pub(super) upload: Option<Outgoing>,
-    pub(super) pool: Arc<Pool>,
-    pub(super) origin: Arc<Origin>,
+    upload: Option<Outgoing>,
+    pool: Arc<Pool>,
+    origin: Arc<Origin>,
 }
 
 impl LeanBody {
-    pub(super) fn release(&mut self) {
+    fn release(&mut self) {
         self.framing = Reading::Done;
         if let Some(conn) = self.conn.take() {
             // Bytes past the body's end: the connection is out of step. A request not all
@@ -367,7 +364,7 @@ impl LeanBody {
         }
     }
 
-    pub(super) fn broke(&mut self, message: impl Into<String>) -> Poll<Option<Result<Bytes, UpstreamError>>> {
+    fn broke(&mut self, message: impl Into<String>) -> Poll<Option<Result<Bytes, UpstreamError>>> {
         self.framing = Reading::Done;
         self.conn = None;
         Poll::Ready(Some(Err(UpstreamError::new(ErrorKind::Other, message))))

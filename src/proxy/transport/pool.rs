@@ -17,9 +17,9 @@ use tokio::net::TcpStream;
 use super::{ErrorKind, UpstreamError};
 
 /// Idle connections are closed after this long (reqwest's pool: the same).
-pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// At most this many idle connections are kept per origin.
-pub(super) const IDLE_PER_ORIGIN: usize = 256;
+const IDLE_PER_ORIGIN: usize = 256;
 
 /// aigate's HTTP/1.1 client: idle keep-alive connections per origin.
 #[derive(Clone)]
@@ -32,31 +32,31 @@ pub(in crate::proxy) struct H1Client {
 
 #[derive(Debug, Default)]
 pub(super) struct Pool {
-    pub(super) origins: Mutex<Vec<OriginSlot>>,
+    origins: Mutex<Vec<OriginSlot>>,
     /// A task closes idle connections that expired or that the upstream closed.
-    pub(super) reaper: std::sync::atomic::AtomicBool,
+    reaper: std::sync::atomic::AtomicBool,
 }
 
 /// One origin's idle connections, oldest first. Slots are never removed, so an origin is
 /// made once and shared by every request to it.
 #[derive(Debug)]
-pub(super) struct OriginSlot {
-    pub(super) origin: Arc<Origin>,
-    pub(super) idle: Vec<Conn>,
+struct OriginSlot {
+    origin: Arc<Origin>,
+    idle: Vec<Conn>,
 }
 
 /// Scheme, host and port of a URL, and its `Host` value (the URL's own authority).
 #[derive(Debug)]
 pub(super) struct Origin {
-    pub(super) tls: bool,
+    tls: bool,
     /// A domain name, or an IP address without brackets.
-    pub(super) host: String,
-    pub(super) port: u16,
+    host: String,
+    port: u16,
     pub(super) host_header: HeaderValue,
 }
 
 impl Origin {
-    pub(super) fn matches(&self, target: &Target<'_>) -> bool {
+    fn matches(&self, target: &Target<'_>) -> bool {
         self.tls == target.tls && self.port == target.port && self.host == target.host
     }
 }
@@ -66,8 +66,8 @@ pub(super) struct Conn {
     pub(super) io: Io,
     pub(super) read: BytesMut,
     /// How much the next read asks for: grows while reads fill it (a large body).
-    pub(super) read_size: usize,
-    pub(super) idle_since: Instant,
+    read_size: usize,
+    idle_since: Instant,
 }
 
 impl std::fmt::Debug for Conn {
@@ -77,13 +77,13 @@ impl std::fmt::Debug for Conn {
 }
 
 /// The first read of an answer asks for this much; later ones up to [`READ_MAX`].
-pub(super) const READ_MIN: usize = 16 * 1024;
-pub(super) const READ_MAX: usize = 64 * 1024;
+const READ_MIN: usize = 16 * 1024;
+const READ_MAX: usize = 64 * 1024;
 /// An idle connection keeps a read buffer of at most this size.
-pub(super) const IDLE_BUFFER_MAX: usize = 64 * 1024;
+const IDLE_BUFFER_MAX: usize = 64 * 1024;
 
 impl Conn {
-    pub(super) fn new(io: Io) -> Self {
+    fn new(io: Io) -> Self {
         Self { io, read: BytesMut::new(), read_size: READ_MIN, idle_since: Instant::now() }
     }
 
@@ -100,7 +100,7 @@ impl Conn {
 
     /// Whether an idle connection can take a request: the upstream has neither closed it
     /// nor sent anything unasked.
-    pub(super) fn usable(&mut self) -> bool {
+    fn usable(&mut self) -> bool {
         if !self.read.is_empty() {
             return false;
         }
@@ -116,7 +116,7 @@ impl Conn {
 
 /// The split views of a URL the client needs.
 pub(super) struct Target<'a> {
-    pub(super) tls: bool,
+    tls: bool,
     pub(super) host: &'a str,
     pub(super) port: u16,
     /// `host[:port]` as written in the URL (the `Host` header).
@@ -299,7 +299,7 @@ impl Pool {
 
 /// Every [`REAP_EVERY`], close the idle connections that expired or that the upstream
 /// closed, until the pool is gone.
-pub(super) async fn reap(pool: std::sync::Weak<Pool>) {
+async fn reap(pool: std::sync::Weak<Pool>) {
     loop {
         tokio::time::sleep(REAP_EVERY).await;
         let Some(pool) = pool.upgrade() else {
@@ -340,10 +340,10 @@ pub(super) async fn reap(pool: std::sync::Weak<Pool>) {
 }
 
 /// How often idle connections are looked at.
-pub(super) const REAP_EVERY: Duration = Duration::from_secs(30);
+const REAP_EVERY: Duration = Duration::from_secs(30);
 
 /// The TLS connector with the webpki roots, built at the first `https` connection.
-pub(super) fn tls_connector() -> Result<tokio_rustls::TlsConnector, UpstreamError> {
+fn tls_connector() -> Result<tokio_rustls::TlsConnector, UpstreamError> {
     static CONNECTOR: OnceLock<Result<tokio_rustls::TlsConnector, String>> = OnceLock::new();
     CONNECTOR
         .get_or_init(|| {
