@@ -124,14 +124,18 @@ fn acceptor() -> tokio_rustls::TlsAcceptor {
     tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn https_upstreams_are_verified_and_kept_alive() {
+/// A client that trusts the test CA (and no other).
+fn trusting_the_test_ca() -> H1Client {
     use rustls::pki_types::pem::PemObject;
-    let (url, accepted) = upstream_with(After::KeepAlive, 5, Some(acceptor())).await;
     let mut roots = rustls::RootCertStore::empty();
     roots.add(rustls::pki_types::CertificateDer::from_pem_slice(CA).unwrap()).unwrap();
-    let trusting =
-        H1Client { tls: Some(connector_with(roots).unwrap()), ..H1Client::new(Duration::from_secs(5)) };
+    H1Client { tls: Some(connector_with(roots).unwrap()), ..H1Client::new(Duration::from_secs(5)) }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn https_upstreams_are_verified_and_kept_alive() {
+    let (url, accepted) = upstream_with(After::KeepAlive, 5, Some(acceptor())).await;
+    let trusting = trusting_the_test_ca();
     for _ in 0..3 {
         assert!(String::from_utf8(get(&trusting, &url).await).unwrap().contains("data: 4"));
     }
@@ -328,17 +332,13 @@ async fn an_answer_given_before_the_body_was_read_arrives() {
 async fn a_body_the_upstream_reads_after_its_answers_head_still_goes_out() {
     // The upstream answers `200` with a chunked head at once, then reads the whole
     // 16 MB body, then says how much it read; over TLS too.
-    use rustls::pki_types::pem::PemObject;
     const SIZE: usize = 16 << 20;
     for tls in [None, Some(acceptor())] {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let scheme = if tls.is_some() { "https://localhost" } else { "http://127.0.0.1" };
         let url = reqwest::Url::parse(&format!("{scheme}:{port}/v1/x")).unwrap();
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(rustls::pki_types::CertificateDer::from_pem_slice(CA).unwrap()).unwrap();
-        let client =
-            H1Client { tls: Some(connector_with(roots).unwrap()), ..H1Client::new(Duration::from_secs(5)) };
+        let client = trusting_the_test_ca();
         tokio::spawn(async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
             let (tcp, _) = listener.accept().await.unwrap();
