@@ -20,6 +20,7 @@ pub mod counts;
 pub mod error;
 pub mod failover;
 pub mod forward;
+mod inbound;
 pub mod probe;
 pub mod server;
 pub mod streamed;
@@ -367,25 +368,8 @@ async fn serve_connection(
     stream: tokio::net::TcpStream,
     state: std::sync::Arc<State>,
     idle_timeout: Duration,
-    mut drain: tokio::sync::watch::Receiver<bool>,
+    drain: tokio::sync::watch::Receiver<bool>,
     _alive: tokio::sync::mpsc::Sender<()>,
 ) {
-    let service = hyper::service::service_fn(move |request| {
-        let state = state.clone();
-        async move { Ok::<_, std::convert::Infallible>(server::handle(state, request).await) }
-    });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(idle_timeout).keep_alive(true);
-    let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-    tokio::pin!(connection);
-    let draining = async move {
-        let _ = drain.wait_for(|draining| *draining).await;
-    };
-    tokio::select! {
-        _ = connection.as_mut() => {}
-        () = draining => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
-        }
-    }
+    inbound::serve(stream, state, idle_timeout, drain).await;
 }

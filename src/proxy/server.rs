@@ -25,13 +25,14 @@ use subtle::ConstantTimeEq;
 
 use super::error::{ErrorShape, ProxyError, strip_hop_by_hop};
 use super::forward::{self, Attempted};
+use super::inbound::RequestBody;
 use super::streamed::StreamedBody;
 use super::upstream;
 use super::usage::UsageRow;
 use super::{HOP_HEADER, Request, Route, State};
 
 /// Serve one request.
-pub async fn handle(state: Arc<State>, request: hyper::Request<hyper::body::Incoming>) -> Response<Body> {
+pub async fn handle(state: Arc<State>, request: axum::http::Request<RequestBody>) -> Response<Body> {
     // The client's own id is kept (so its logs and ours agree); one is made only when
     // missing or unusable.
     let request_id = request
@@ -56,7 +57,7 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 async fn handle_inner(
     state: &State,
-    request: hyper::Request<hyper::body::Incoming>,
+    request: axum::http::Request<RequestBody>,
     request_id: &str,
 ) -> Result<Response<Body>, (ProxyError, ErrorShape)> {
     let started = Instant::now();
@@ -348,7 +349,7 @@ impl Default for BodyTimeouts {
 /// with a declared length is gathered into one buffer of that size: growing it by doubling
 /// would copy a 10 MB body several times and hold up to 1.5x of it at the peak.
 async fn read_body(
-    mut body: hyper::body::Incoming,
+    mut body: RequestBody,
     limit: usize,
     declared: Option<u64>,
     timeouts: &BodyTimeouts,

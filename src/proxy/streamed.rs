@@ -15,9 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::{Body, Frame, SizeHint};
 
 use super::error::ProxyError;
+use super::inbound::RequestBody;
 use super::server::BodyTimeouts;
 
 /// What the scan found, shared between the body (the writer) and the attempt (the reader).
@@ -62,7 +63,7 @@ impl BodyWatch {
 
 /// The client's body on its way upstream.
 pub struct StreamedBody {
-    incoming: Incoming,
+    incoming: RequestBody,
     scan: TopScan,
     shared: Arc<Mutex<Scan>>,
     ended: Arc<tokio::sync::Notify>,
@@ -82,7 +83,7 @@ impl std::fmt::Debug for StreamedBody {
 
 impl StreamedBody {
     /// `declared` is the client's Content-Length, already checked against the body limit.
-    pub fn new(incoming: Incoming, declared: u64, timeouts: &BodyTimeouts) -> Self {
+    pub fn new(incoming: RequestBody, declared: u64, timeouts: &BodyTimeouts) -> Self {
         let now = tokio::time::Instant::now();
         let deadline = now + timeouts.total;
         Self {

@@ -184,7 +184,7 @@ pub(super) fn parse_head(buf: &[u8], method: &Method) -> Result<Option<(usize, H
 }
 
 /// A `Content-Length` value: digits only, no sign, no overflow.
-fn parse_length(text: &[u8]) -> Option<u64> {
+pub(super) fn parse_length(text: &[u8]) -> Option<u64> {
     if text.is_empty() || text.len() > 19 || !text.iter().all(u8::is_ascii_digit) {
         return None;
     }
