@@ -1422,4 +1422,5 @@ async fn gemini_count_tokens_and_models_are_answered_locally_without_the_gemini_
     assert!(upstream.requests().is_empty());
 }
 
+mod clients;
 mod streamed;
