@@ -224,8 +224,9 @@ async fn pass_through(
     }
     link.succeeded();
 
-    // With a Content-Length, hyper stops polling the body once that many bytes went out
-    // and never sees its end: the record is finished when the last byte is handed over.
+    // With a Content-Length, the client's connection stops polling the body once that
+    // many bytes went out and never sees its end: the record is finished when the last
+    // byte is handed over.
     let content_length = response_headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())

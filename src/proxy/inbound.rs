@@ -91,10 +91,9 @@ pub(super) async fn serve(
         let method = request_head.method.clone();
         let version = request_head.version;
         let body = connection.body(request_head.framing);
-        if request_head.expect_continue && version == Version::HTTP_11 && connection.lent.is_some() {
-            if connection.write.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
-                return;
-            }
+        let waits = request_head.expect_continue && version == Version::HTTP_11 && connection.lent.is_some();
+        if waits && connection.write.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
+            return;
         }
         let mut request = Request::new(body);
         *request.method_mut() = request_head.method;
@@ -367,6 +366,10 @@ impl Connection {
             if over {
                 let _ = self.flush().await;
                 return false;
+            }
+            // All it declared went out: the body is polled no further.
+            if left == Some(0) {
+                break;
             }
         }
         if left.is_some_and(|left| left > 0) {

@@ -2,7 +2,7 @@
 //! (no failover can need the body again): the body deadlines are kept as the bytes pass,
 //! and a top-level scan of the JSON ([`TopScan`]) finds `model` and `stream` on the way.
 //! Only a body of a declared length within the body limit is streamed (the limit was
-//! checked against it, and hyper delivers no more than it declares).
+//! checked against it, and the connection delivers no more than it declares).
 //!
 //! Invariants:
 //! - The bytes go upstream unchanged, in order; nothing is gathered.
@@ -105,7 +105,8 @@ impl StreamedBody {
     }
 
     /// Hand the scan's results over, once: at the body's end, when it was cut, or when
-    /// hyper stops polling it (its declared length went out, or the answer came first).
+    /// the upstream client stops polling it (its declared length went out, or the answer
+    /// came first).
     fn end(&mut self, refused: Option<ProxyError>) {
         if self.ended_once {
             return;
@@ -136,7 +137,7 @@ impl Body for StreamedBody {
                 };
                 this.scan.feed(data);
                 if this.incoming.is_end_stream() {
-                    // Its declared length is in: hyper polls no further.
+                    // Its declared length is in: it is polled no further.
                     this.end(None);
                 } else {
                     let next = (tokio::time::Instant::now() + this.idle).min(this.deadline);
@@ -168,7 +169,7 @@ impl Body for StreamedBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        // The declared length goes upstream as Content-Length; hyper checks it is kept.
+        // The declared length goes upstream as Content-Length.
         SizeHint::with_exact(self.declared)
     }
 }

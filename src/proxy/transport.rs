@@ -8,7 +8,7 @@
 //! connections per origin and speaks HTTP/1.1 itself ([`super::wire`]: the head written
 //! in one buffer, the answer's head parsed with httparse): a connection is read and written
 //! by the task that uses it, the one that waits for the answer's head, then the one that
-//! polls its body (hyper's server task of the client's connection). The bytes one read
+//! polls its body (the task of the client's connection, `inbound.rs`). The bytes one read
 //! brought are handed over as they are (split off the read buffer, not copied), with no
 //! task switch and no channel between two tasks per chunk (reqwest's pool runs each
 //! connection in a task of its own, and hyper's own client a dispatcher per connection).

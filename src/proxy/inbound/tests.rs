@@ -50,7 +50,7 @@ fn a_head_not_yet_whole_waits_and_one_too_large_is_431() {
         scan_request(endless.as_bytes()).unwrap_err().status,
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
     );
-    let many: String = (0..200).map(|at| format!("x-{at}: v\r\n")).collect();
+    let many = "x-many: v\r\n".repeat(200);
     let text = format!("GET / HTTP/1.1\r\nhost: x\r\n{many}\r\n");
     assert_eq!(status_of(&text), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
 }

@@ -40,7 +40,7 @@ impl Raw {
 
     /// Read more; `false` at the end of the stream.
     async fn fill(&mut self) -> bool {
-        let mut chunk = [0u8; 16 * 1024];
+        let mut chunk = vec![0u8; 16 * 1024];
         let count =
             tokio::time::timeout(NET, self.stream.read(&mut chunk)).await.expect("bytes in time").unwrap();
         self.read.extend_from_slice(&chunk[..count]);
