@@ -17,6 +17,8 @@
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 
+use std::ops::Range;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 /// At most this many header lines in an answer's head.
@@ -119,47 +121,70 @@ pub(super) struct Head {
     pub(super) reuse: bool,
 }
 
+/// Where a part of `buf` (a slice httparse gave of it) is in it.
+pub(super) fn span_of(buf: &[u8], part: &[u8]) -> Range<usize> {
+    let start = part.as_ptr() as usize - buf.as_ptr() as usize;
+    start..start + part.len()
+}
+
+/// Where each header line's name and value are in `buf`.
+pub(super) fn header_spans(buf: &[u8], lines: &[httparse::Header<'_>]) -> Vec<(Range<usize>, Range<usize>)> {
+    lines.iter().map(|line| (span_of(buf, line.name.as_bytes()), span_of(buf, line.value))).collect()
+}
+
 /// Parse an answer's head at the start of `buf`: `Ok(None)` when it is not all there yet,
-/// else the bytes it took and the head. An informational answer (1xx) is returned as it
-/// is; the caller skips it and parses the next.
-pub(super) fn parse_head(buf: &[u8], method: &Method) -> Result<Option<(usize, Head)>, WireError> {
+/// else the head, taken off `buf` (its header values are slices of those bytes, not
+/// copies). An informational answer (1xx) is returned as it is; the caller skips it and
+/// parses the next.
+pub(super) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, WireError> {
     if buf.is_empty() {
         return Ok(None);
     }
-    // Slots left uninitialised: filling 128 of them on every parse cost more than the parse.
-    let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut []);
-    let parsed =
-        httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut response, buf, &mut slots);
-    let taken = match parsed {
-        Ok(httparse::Status::Complete(taken)) => taken,
-        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
+    let (taken, code, http11, spans) = {
+        // Slots left uninitialised: filling 128 of them on every parse cost more than the parse.
+        let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
+        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut response,
+            buf,
+            &mut slots,
+        );
+        let taken = match parsed {
+            Ok(httparse::Status::Complete(taken)) => taken,
+            Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
+                return Err(WireError("the answer's head is too large"));
+            }
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(httparse::Error::TooManyHeaders) => return Err(WireError("the answer has too many headers")),
+            Err(_) => return Err(WireError("the answer is no HTTP/1.1")),
+        };
+        if taken > MAX_HEAD {
             return Err(WireError("the answer's head is too large"));
         }
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(WireError("the answer has too many headers")),
-        Err(_) => return Err(WireError("the answer is no HTTP/1.1")),
+        (
+            taken,
+            response.code.unwrap_or_default(),
+            response.version == Some(1),
+            header_spans(buf, response.headers),
+        )
     };
-    if taken > MAX_HEAD {
-        return Err(WireError("the answer's head is too large"));
-    }
-    let code = response.code.unwrap_or_default();
+    let bytes = buf.split_to(taken).freeze();
     let status = StatusCode::from_u16(code).map_err(|_| WireError("the answer's status is invalid"))?;
     if code == 101 {
         return Err(WireError("the upstream switched protocols"));
     }
-    let http11 = response.version == Some(1);
-    let mut headers = HeaderMap::with_capacity(response.headers.len());
+    let mut headers = HeaderMap::with_capacity(spans.len());
     let mut lengths: Option<Option<u64>> = None;
     let mut chunked = None;
     let mut close = !http11;
-    for line in response.headers.iter() {
-        let name = HeaderName::from_bytes(line.name.as_bytes())
+    for (name, value) in spans {
+        let name = HeaderName::from_bytes(&bytes[name])
             .map_err(|_| WireError("the answer has an invalid header name"))?;
-        let value = HeaderValue::from_bytes(line.value)
+        let value = HeaderValue::from_maybe_shared(bytes.slice(value))
             .map_err(|_| WireError("the answer has an invalid header value"))?;
+        let line_value = value.as_bytes();
         if name == header::CONTENT_LENGTH {
-            for part in line.value.split(|byte| *byte == b',') {
+            for part in line_value.split(|byte| *byte == b',') {
                 let number = parse_length(part.trim_ascii());
                 lengths = match lengths {
                     None => Some(number),
@@ -169,10 +194,10 @@ pub(super) fn parse_head(buf: &[u8], method: &Method) -> Result<Option<(usize, H
             }
         } else if name == header::TRANSFER_ENCODING {
             // The last coding of the last line is the one that frames the body.
-            let last = line.value.rsplit(|byte| *byte == b',').next().unwrap_or_default();
+            let last = line_value.rsplit(|byte| *byte == b',').next().unwrap_or_default();
             chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if name == header::CONNECTION {
-            for token in line.value.split(|byte| *byte == b',').map(<[u8]>::trim_ascii) {
+            for token in line_value.split(|byte| *byte == b',').map(<[u8]>::trim_ascii) {
                 if token.eq_ignore_ascii_case(b"close") {
                     close = true;
                 } else if token.eq_ignore_ascii_case(b"keep-alive") && !http11 {
@@ -201,7 +226,7 @@ pub(super) fn parse_head(buf: &[u8], method: &Method) -> Result<Option<(usize, H
             (None, Some(None)) => return Err(WireError("the answer's content-length is invalid")),
         }
     };
-    Ok(Some((taken, Head { status, headers, framing, reuse })))
+    Ok(Some(Head { status, headers, framing, reuse }))
 }
 
 /// A `Content-Length` value: digits only, no sign, no overflow.
@@ -324,6 +349,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_answers_head_is_taken_off_the_buffer_with_its_values_sliced_not_copied() {
+        let mut buf = BytesMut::from(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
+        );
+        let start = buf.as_ptr() as usize;
+        let head = parse_head(&mut buf, &Method::POST).unwrap().unwrap();
+        assert_eq!(&buf[..], b"{}");
+        let value = head.headers[header::CONTENT_TYPE].as_bytes().as_ptr() as usize;
+        assert!((start..start + 70).contains(&value), "the value points into the bytes read");
+        assert_eq!(head.framing, Framing::Length(2));
+    }
+
+    #[test]
     fn lengths_are_written_in_decimal_to_the_last_digit() {
         for value in [0, 7, 10, 42, 1_000_000, u64::MAX] {
             assert_eq!(decimal(value, &mut [0; 20]), value.to_string().as_bytes());
@@ -359,7 +397,9 @@ mod tests {
     }
 
     fn head(text: &str, method: &Method) -> Result<Option<(usize, Head)>, WireError> {
-        parse_head(text.as_bytes(), method)
+        let mut buf = BytesMut::from(text);
+        let parsed = parse_head(&mut buf, method)?;
+        Ok(parsed.map(|head| (text.len() - buf.len(), head)))
     }
 
     fn framing(text: &str) -> Result<(Framing, bool), WireError> {

@@ -17,7 +17,7 @@ use std::ops::Range;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version, header};
 use bytes::Bytes;
 
-use super::super::wire::{decimal, parse_length};
+use super::super::wire::{decimal, header_spans, parse_length, span_of};
 
 /// A request's head longer than this is refused (431).
 pub(super) const MAX_HEAD: usize = 128 * 1024;
@@ -100,19 +100,14 @@ pub(super) fn scan_request(buf: &[u8]) -> Result<Option<(usize, Spans)>, Refusal
     if taken > MAX_HEAD {
         return Err(refused(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "the request's head is too large"));
     }
-    let base = buf.as_ptr() as usize;
-    let span = |part: &[u8]| {
-        let start = part.as_ptr() as usize - base;
-        start..start + part.len()
-    };
     let (Some(method), Some(target)) = (request.method, request.path) else {
         return Err(refused(StatusCode::BAD_REQUEST, "the request is no HTTP/1.1"));
     };
     let spans = Spans {
-        method: span(method.as_bytes()),
-        target: span(target.as_bytes()),
+        method: span_of(buf, method.as_bytes()),
+        target: span_of(buf, target.as_bytes()),
         http11: request.version == Some(1),
-        headers: request.headers.iter().map(|line| (span(line.name.as_bytes()), span(line.value))).collect(),
+        headers: header_spans(buf, request.headers),
     };
     Ok(Some((taken, spans)))
 }

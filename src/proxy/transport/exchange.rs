@@ -289,9 +289,8 @@ impl Outgoing {
             }
         }
         loop {
-            match wire::parse_head(&conn.read, method) {
-                Ok(Some((taken, head))) => {
-                    conn.read.advance(taken);
+            match wire::parse_head(&mut conn.read, method) {
+                Ok(Some(head)) => {
                     if head.status.is_informational() {
                         continue;
                     }
