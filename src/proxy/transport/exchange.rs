@@ -107,10 +107,12 @@ enum Exchange {
 /// A request on its way out: its head, then its body, with the answer read meanwhile (an
 /// upstream may answer before it has read the whole body).
 struct Outgoing {
-    head: Bytes,
+    head: Vec<u8>,
     body: OutBody,
-    /// The head and a whole body as they were before sending, to send them again.
-    replay: (Bytes, Option<Bytes>),
+    /// How much of the head went out (all of it is kept, to send it again).
+    head_at: usize,
+    /// A whole body as it was before sending, to send it again.
+    replay: Option<Bytes>,
     /// A frame of a streamed body was taken: the request cannot be sent again.
     streamed_taken: bool,
     /// A byte of the answer was read.
@@ -133,13 +135,13 @@ struct Outgoing {
 impl Outgoing {
     fn new(head: Vec<u8>, body: OutBody, length: u64) -> Self {
         let body_ended = matches!(body, OutBody::Whole(None));
-        let head = Bytes::from(head);
         let whole = match &body {
             OutBody::Whole(bytes) => bytes.clone(),
             OutBody::Streamed(_) => None,
         };
         Self {
-            replay: (head.clone(), whole),
+            head_at: 0,
+            replay: whole,
             streamed_taken: false,
             heard: false,
             unflushed: false,
@@ -160,13 +162,13 @@ impl Outgoing {
         if self.streamed_taken || self.body_broke {
             return false;
         }
-        let (head, whole) = &self.replay;
         if let OutBody::Whole(body) = &mut self.body {
+            let whole = &self.replay;
             self.owed = whole.as_ref().map_or(0, |whole| whole.len() as u64);
             self.body_ended = whole.is_none();
             body.clone_from(whole);
         }
-        self.head = head.clone();
+        self.head_at = 0;
         self.piece = Bytes::new();
         self.written = 0;
         self.broken = None;
@@ -175,9 +177,13 @@ impl Outgoing {
         true
     }
 
+    fn head_sent(&self) -> bool {
+        self.head_at == self.head.len()
+    }
+
     /// The whole request went out.
     fn finished(&self) -> bool {
-        self.head.is_empty() && self.piece.is_empty() && self.body_ended && self.broken.is_none()
+        self.head_sent() && self.piece.is_empty() && self.body_ended && self.broken.is_none()
     }
 
     /// Write what can be written: `Ready` once everything is out or writing broke.
@@ -192,7 +198,7 @@ impl Outgoing {
             if self.piece.is_empty() && !self.body_ended {
                 match Pin::new(&mut self.body).poll_frame(cx) {
                     // Waiting for the client's next piece: what was written goes out now.
-                    Poll::Pending if self.head.is_empty() => {
+                    Poll::Pending if self.head_sent() => {
                         return match self.poll_flushed(io, cx) {
                             Poll::Ready(()) if self.broken.is_some() => Poll::Ready(()),
                             _ => Poll::Pending,
@@ -206,18 +212,18 @@ impl Outgoing {
                     }
                 }
             }
-            if self.head.is_empty() && self.piece.is_empty() {
+            if self.head_sent() && self.piece.is_empty() {
                 return self.poll_flushed(io, cx);
             }
-            let slices = [std::io::IoSlice::new(&self.head), std::io::IoSlice::new(&self.piece)];
+            let slices = [std::io::IoSlice::new(&self.head[self.head_at..]), std::io::IoSlice::new(&self.piece)];
             match Pin::new(&mut *io).poll_write_vectored(cx, &slices) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(0)) => self.broken = Some(std::io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(mut wrote)) => {
                     self.written += wrote;
                     self.unflushed = true;
-                    let from_head = wrote.min(self.head.len());
-                    self.head.advance(from_head);
+                    let from_head = wrote.min(self.head.len() - self.head_at);
+                    self.head_at += from_head;
                     wrote -= from_head;
                     self.piece.advance(wrote.min(self.piece.len()));
                 }
