@@ -215,7 +215,8 @@ impl Outgoing {
             if self.head_sent() && self.piece.is_empty() {
                 return self.poll_flushed(io, cx);
             }
-            let slices = [std::io::IoSlice::new(&self.head[self.head_at..]), std::io::IoSlice::new(&self.piece)];
+            let slices =
+                [std::io::IoSlice::new(&self.head[self.head_at..]), std::io::IoSlice::new(&self.piece)];
             match Pin::new(&mut *io).poll_write_vectored(cx, &slices) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(0)) => self.broken = Some(std::io::ErrorKind::WriteZero.into()),
