@@ -1,10 +1,12 @@
 //! Token counts read out of an answer's JSON while it is parsed, without building a tree
 //! of it: the usage object of any API ([`Counts`]), at a path inside an event
-//! ([`counts_at`]), or as a body's top-level `usage` / `usageMetadata` ([`top_counts`]).
+//! ([`counts_at`]), or as a body's top-level `usage` / `usageMetadata` ([`top_counts`],
+//! and [`skim_counts`], which passes over the other values by their brackets alone).
 //!
 //! Invariants: what is read is what `serde_json::Value` lookups on the parsed document
 //! give (`pointer(path)`, then `get(name)` and `as_i64()` per count; the last of duplicate
-//! keys); a document that does not parse gives nothing. Nothing is allocated per key.
+//! keys); a document that does not parse gives nothing (the skim: one whose brackets do
+//! not pair or that is cut short). Nothing is allocated per key.
 
 use std::fmt;
 
@@ -60,6 +62,147 @@ pub fn top_counts(data: &[u8]) -> Result<Option<Counts>, serde_json::Error> {
     match std::str::from_utf8(data) {
         Ok(text) => read_top(serde_json::Deserializer::from_str(text)),
         Err(_) => read_top(serde_json::Deserializer::from_slice(data)),
+    }
+}
+
+/// [`top_counts`] without parsing every value, for the usual body: the top level is read
+/// key by key, each value but `usage` and `usageMetadata` passed over by its brackets and
+/// strings alone, and those two read by serde. `None` leaves the document to
+/// [`top_counts`]: it is no object, does not end where its object closes (cut short, or
+/// more after it), has a top-level key with an escape or a usage key twice, nests deeper
+/// than [`SKIM_DEPTH`], or a usage value does not parse. So it gives what [`top_counts`]
+/// gives for every document that parses; of one that does not, it checks no more than
+/// that its brackets pair and its strings end (a body the upstream framed whole that is
+/// no JSON is not told from one that is).
+pub fn skim_counts(data: &[u8]) -> Option<Option<Counts>> {
+    let mut at = skip_space(data, 0);
+    if data.get(at) != Some(&b'{') {
+        return None;
+    }
+    at = skip_space(data, at + 1);
+    let (mut usage, mut metadata): (Option<&[u8]>, Option<&[u8]>) = (None, None);
+    if data.get(at) == Some(&b'}') {
+        at += 1;
+    } else {
+        loop {
+            if data.get(at) != Some(&b'"') {
+                return None;
+            }
+            let key_end = string_end(data, at)?;
+            let key = &data[at + 1..key_end - 1];
+            if key.contains(&b'\\') {
+                return None;
+            }
+            at = skip_space(data, key_end);
+            if data.get(at) != Some(&b':') {
+                return None;
+            }
+            let start = skip_space(data, at + 1);
+            at = value_end(data, start)?;
+            let slot = match key {
+                b"usage" => Some(&mut usage),
+                b"usageMetadata" => Some(&mut metadata),
+                _ => None,
+            };
+            if slot.is_some_and(|slot| slot.replace(&data[start..at]).is_some()) {
+                return None;
+            }
+            at = skip_space(data, at);
+            match data.get(at) {
+                Some(b',') => at = skip_space(data, at + 1),
+                Some(b'}') => {
+                    at += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    if skip_space(data, at) != data.len() {
+        return None;
+    }
+    let read = |raw: Option<&[u8]>| match raw {
+        None => Some(None),
+        Some(raw) => serde_json::from_slice::<Option<Counts>>(raw).ok(),
+    };
+    let (usage, metadata) = (read(usage)?, read(metadata)?);
+    Some(usage.or(metadata))
+}
+
+/// Containers nested deeper than this (below the top level) are left to serde, whose
+/// limit is 128 levels in all.
+const SKIM_DEPTH: u32 = 100;
+
+fn skip_space(data: &[u8], from: usize) -> usize {
+    from + data
+        .get(from..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
+        .count()
+}
+
+/// Past the string that opens at `data[at]` (a quote): `None` when it does not end.
+fn string_end(data: &[u8], at: usize) -> Option<usize> {
+    let mut from = at + 1;
+    loop {
+        let found = from + memchr::memchr2(b'"', b'\\', data.get(from..)?)?;
+        if data[found] == b'"' {
+            return Some(found + 1);
+        }
+        from = found + 2;
+    }
+}
+
+/// Past the value that starts at `data[at]`: a string, an object or array (its brackets
+/// paired, its strings ended), or a literal or number (up to what may follow a value).
+fn value_end(data: &[u8], at: usize) -> Option<usize> {
+    match *data.get(at)? {
+        b'"' => string_end(data, at),
+        b'{' | b'[' => {
+            // One bit per open level: set for an object.
+            let mut objects: u128 = 0;
+            let mut depth = 0u32;
+            let mut from = at;
+            loop {
+                from += data
+                    .get(from..)?
+                    .iter()
+                    .position(|byte| matches!(byte, b'"' | b'{' | b'}' | b'[' | b']'))?;
+                match data[from] {
+                    b'"' => {
+                        from = string_end(data, from)?;
+                        continue;
+                    }
+                    open @ (b'{' | b'[') => {
+                        if depth == SKIM_DEPTH {
+                            return None;
+                        }
+                        objects = objects << 1 | u128::from(open == b'{');
+                        depth += 1;
+                    }
+                    close => {
+                        if (close == b'}') != (objects & 1 == 1) {
+                            return None;
+                        }
+                        objects >>= 1;
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(from + 1);
+                        }
+                    }
+                }
+                from += 1;
+            }
+        }
+        b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+            let length = data[at..]
+                .iter()
+                .take_while(|byte| !matches!(byte, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .count();
+            Some(at + length)
+        }
+        _ => None,
     }
 }
 
@@ -498,6 +641,63 @@ mod tests {
         assert_eq!(top_counts(documents[1]).unwrap().unwrap().prompt_token_count, Some(3));
         assert_eq!(top_counts(documents[4]).unwrap().unwrap().input_tokens, Some(7));
         assert_eq!(top_counts(deep.as_bytes()).unwrap().unwrap().input_tokens, Some(4));
+    }
+
+    /// The skim gives what serde gives wherever serde reads the document, and never takes
+    /// a document cut short for a whole one.
+    fn skims_as_serde_reads(data: &[u8]) {
+        let text = String::from_utf8_lossy(data);
+        match (skim_counts(data), top_counts(data)) {
+            (Some(skimmed), Ok(read)) => assert_eq!(skimmed, read, "{text}"),
+            (Some(_), Err(_)) => {
+                // Only a document whose brackets pair and strings end, ending with its object.
+                let end = data.iter().rposition(|byte| !byte.is_ascii_whitespace()).unwrap();
+                assert_eq!(data[end], b'}', "{text}");
+            }
+            (None, _) => {}
+        }
+    }
+
+    #[test]
+    fn the_skim_reads_usage_as_serde_does_and_never_a_body_cut_short() {
+        let documents: &[&[u8]] = &[
+            br#"{"id":"resp_mock","object":"response","created_at":1700000000,"status":"completed","model":"mock","output":[{"type":"message","id":"msg_mock","status":"completed","role":"assistant","content":[{"type":"output_text","text":"ok \"quoted\" \u00e9 {[}] \\","annotations":[]}]}],"usage":{"input_tokens":10,"output_tokens":5,"total_tokens":15,"input_tokens_details":{"cached_tokens":2}}}"#,
+            br#" { "usageMetadata" : { "promptTokenCount" : 3 , "candidatesTokenCount" : 4 } , "candidates" : [ { "content" : { "parts" : [ { "functionCall" : { "args" : { "usage" : { "input_tokens" : 99 } } } } ] } } ] } "#,
+            br#"{"id":"chatcmpl","choices":[{"message":{"content":"{\"usage\":{\"prompt_tokens\":1}}","tool_calls":[]}}],"usage":{"prompt_tokens":7,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":2}}}"#,
+            br#"{"type":"message","content":[{"type":"text","text":"]}"}],"usage":{"input_tokens":3,"cache_read_input_tokens":100,"cache_creation_input_tokens":20,"output_tokens":9}}"#,
+            br#"{"usage":null,"usageMetadata":{"promptTokenCount":3}}"#,
+            br#"{"usage":{"input_tokens":1},"usage":{"input_tokens":2}}"#,
+            br#"{"usa\u0067e":{"input_tokens":7}}"#,
+            br#"{"usage":5,"a":[1,-0,0.5,1E+2,2e-2,true,false,null,"",{},[],[[]],{"b":{}}]}"#,
+            br#"{"usage":{"input_tokens":1e400}}"#,
+            b"{}",
+            br#"{"id":"x"}"#,
+            b"{\"a\":\"\xff\",\"usage\":{\"input_tokens\":1}}",
+        ];
+        let deep = format!(r#"{{"a":{}1{},"usage":{{"input_tokens":4}}}}"#, "[".repeat(200), "]".repeat(200));
+        for document in documents.iter().copied().chain([deep.as_bytes()]) {
+            skims_as_serde_reads(document);
+            for end in 0..document.len() {
+                let cut = &document[..end];
+                if !cut.trim_ascii().is_empty() && top_counts(cut).is_err() {
+                    assert_eq!(skim_counts(cut), None, "cut short: {}", String::from_utf8_lossy(cut));
+                }
+            }
+            for at in 0..document.len() {
+                for byte in *b"\"\\{}[],:0e-. \nun\x01" {
+                    let mut changed = document.to_vec();
+                    changed[at] = byte;
+                    skims_as_serde_reads(&changed);
+                }
+            }
+        }
+        assert_eq!(skim_counts(documents[0]).unwrap().unwrap().input_cached_tokens, Some(2));
+        assert_eq!(skim_counts(documents[2]).unwrap().unwrap().prompt_tokens, Some(7));
+        assert_eq!(skim_counts(documents[1]).unwrap().unwrap().prompt_token_count, Some(3));
+        // Left to serde: an escaped key, a usage key twice, deep nesting.
+        assert_eq!(skim_counts(documents[5]), None);
+        assert_eq!(skim_counts(documents[6]), None);
+        assert_eq!(skim_counts(deep.as_bytes()), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Instant;
 use memchr::memmem;
 use serde_json::Value;
 
-use super::counts::{Counts, Field, counts_at, counts_of, top_counts};
+use super::counts::{Counts, Field, counts_at, counts_of, skim_counts, top_counts};
 use crate::providers::Api;
 
 /// A non-streamed JSON body is copied up to this size for its usage; beyond that only the
@@ -468,11 +468,15 @@ fn error_message(value: Option<&Value>, data: &[u8]) -> String {
 }
 
 /// Whether a non-streamed JSON body arrived whole, and its usage object (`usage`, else
-/// Gemini's `usageMetadata`). A whole body is read in one pass that keeps only the counts
-/// ([`top_counts`]); a body of which only the tail was kept ([`JSON_KEEP`]) is whole when
-/// it ends a document, and its usage is the last `"usage"` object in that tail.
+/// Gemini's `usageMetadata`). A whole body is skimmed for its top-level usage
+/// ([`skim_counts`]), else read in one pass that keeps only the counts ([`top_counts`]);
+/// a body of which only the tail was kept ([`JSON_KEEP`]) is whole when it ends a
+/// document, and its usage is the last `"usage"` object in that tail.
 fn json_body(body: &[u8], truncated: bool) -> (bool, Option<Counts>) {
     if !truncated {
+        if let Some(top) = skim_counts(body) {
+            return (true, top.or_else(|| tail_usage(body)));
+        }
         if let Ok(top) = top_counts(body) {
             return (true, top.or_else(|| tail_usage(body)));
         }
