@@ -3,8 +3,9 @@
 //! piece of the body in one write). The bytes on the wire are `inbound/head.rs`, pure.
 //!
 //! Invariants:
-//! - A request's head must be whole within `head_timeout` of its first byte, else the
-//!   connection closes; an idle connection between requests stays until the proxy drains.
+//! - A request's head must be whole within `head_timeout` of the connection's start or
+//!   of the previous answer, else the connection closes (an idle keep-alive connection as
+//!   well as a slow one).
 //! - A refused head ([`head::Refusal`]) is answered with its status, then the connection
 //!   closes.
 //! - A body is delivered exactly as it is framed: no byte past its end is read as body
@@ -25,6 +26,7 @@ use std::future::poll_fn;
 use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -69,6 +71,7 @@ pub(super) async fn serve(
         out: Vec::new(),
         lent: None,
         complete: true,
+        continue_owed: None,
     };
     let draining = drain.clone();
     let mut drained = std::pin::pin!(async move {
@@ -76,12 +79,17 @@ pub(super) async fn serve(
         let _ = drain.wait_for(|draining| *draining).await;
     });
     let mut drained_seen = false;
+    // One timer for the connection, moved on for each head (a later deadline costs no
+    // timer-wheel work).
+    let mut head_timer = std::pin::pin!(tokio::time::sleep(head_timeout));
     loop {
-        let (taken, spans) = match connection.next_head(head_timeout, &mut drained, &mut drained_seen).await {
-            Next::Head(taken, spans) => (taken, spans),
-            Next::Refused(refusal) => return connection.refuse(refusal).await,
-            Next::Closed => return,
-        };
+        head_timer.as_mut().reset(tokio::time::Instant::now() + head_timeout);
+        let (taken, spans) =
+            match connection.next_head(&mut head_timer, &mut drained, &mut drained_seen).await {
+                Next::Head(taken, spans) => (taken, spans),
+                Next::Refused(refusal) => return connection.refuse(refusal).await,
+                Next::Closed => return,
+            };
         let bytes = connection.buf.split_to(taken).freeze();
         let request_head = match head::parse_request(&bytes, spans) {
             Ok(request_head) => request_head,
@@ -90,11 +98,8 @@ pub(super) async fn serve(
         drop(bytes);
         let method = request_head.method.clone();
         let version = request_head.version;
-        let body = connection.body(request_head.framing);
-        let waits = request_head.expect_continue && version == Version::HTTP_11 && connection.lent.is_some();
-        if waits && connection.write.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
-            return;
-        }
+        let expects = request_head.expect_continue && version == Version::HTTP_11;
+        let body = connection.body(request_head.framing, expects);
         let mut request = Request::new(body);
         *request.method_mut() = request_head.method;
         *request.uri_mut() = request_head.uri;
@@ -111,6 +116,10 @@ pub(super) async fn serve(
             .await
         };
         let Some(response) = response else { return };
+        // An interim answer not sent by now is not sent at all.
+        if let Some(owed) = connection.continue_owed.take() {
+            let _ = owed.compare_exchange(OWED, LATE, Ordering::AcqRel, Ordering::Acquire);
+        }
         connection.take_back();
         let close = !request_head.keep_alive || !connection.complete || *draining.borrow();
         let clean = connection.answer(response, &method, version, close).await;
@@ -133,7 +142,16 @@ struct Connection {
     lent: Option<oneshot::Receiver<Returned>>,
     /// The request's body was read to its end (the next request's bytes follow).
     complete: bool,
+    /// A `100 Continue` the body sends when it is first read ([`OWED`]), unless the
+    /// answer began first ([`LATE`]).
+    continue_owed: Option<Arc<AtomicU8>>,
 }
+
+/// The states of an owed `100 Continue`.
+const OWED: u8 = 0;
+const CLAIMED: u8 = 1;
+const LATE: u8 = 2;
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// What comes next while an answer is written.
 enum Piece {
@@ -155,11 +173,10 @@ impl Connection {
     /// closes, its time is up, or (before any byte of it) the proxy drains.
     async fn next_head(
         &mut self,
-        head_timeout: Duration,
+        head_timer: &mut Pin<&mut tokio::time::Sleep>,
         drained: &mut Pin<&mut impl Future<Output = ()>>,
         drained_seen: &mut bool,
     ) -> Next {
-        let mut deadline = None;
         loop {
             if !self.buf.is_empty() {
                 match head::scan_request(&self.buf) {
@@ -167,27 +184,23 @@ impl Connection {
                     Ok(None) => {}
                     Err(refusal) => return Next::Refused(refusal),
                 }
-                deadline.get_or_insert_with(|| tokio::time::Instant::now() + head_timeout);
+            } else if *drained_seen {
+                return Next::Closed;
             }
             let Some(read) = self.read.as_mut() else { return Next::Closed };
             if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
                 self.buf.reserve(READ_CHUNK);
             }
-            let outcome = match deadline {
-                Some(deadline) => match tokio::time::timeout_at(deadline, read.read_buf(&mut self.buf)).await
-                {
-                    Ok(outcome) => outcome,
-                    Err(_) => return Next::Closed,
-                },
-                None if *drained_seen => return Next::Closed,
-                None => tokio::select! {
-                    biased;
-                    outcome = read.read_buf(&mut self.buf) => outcome,
-                    () = drained.as_mut() => {
-                        *drained_seen = true;
-                        return Next::Closed;
-                    }
-                },
+            // Draining closes a connection between requests, not one inside a head.
+            let between = self.buf.is_empty();
+            let outcome = tokio::select! {
+                biased;
+                outcome = read.read_buf(&mut self.buf) => outcome,
+                () = head_timer.as_mut() => return Next::Closed,
+                () = drained.as_mut(), if between && !*drained_seen => {
+                    *drained_seen = true;
+                    return Next::Closed;
+                }
             };
             match outcome {
                 Ok(0) | Err(_) => return Next::Closed,
@@ -197,8 +210,9 @@ impl Connection {
     }
 
     /// The request's body as its head frames it: the read half is lent to it when it
-    /// has to be read off the connection.
-    fn body(&mut self, framing: BodyFraming) -> RequestBody {
+    /// has to be read off the connection (with the `100 Continue` a client that `expects`
+    /// one waits for, sent when the body is first read).
+    fn body(&mut self, framing: BodyFraming, expects: bool) -> RequestBody {
         self.complete = true;
         let left = match framing {
             BodyFraming::Length(0) => return RequestBody(Inner::Whole(None)),
@@ -214,11 +228,15 @@ impl Connection {
         let (back, lent) = oneshot::channel();
         self.lent = Some(lent);
         self.complete = false;
+        let owed = expects.then(|| Arc::new(AtomicU8::new(OWED)));
+        self.continue_owed.clone_from(&owed);
         RequestBody(Inner::Reading(Reader {
             read: Some(read),
             buf: std::mem::take(&mut self.buf),
             left,
             back: Some(back),
+            owed,
+            continue_sent: None,
         }))
     }
 
@@ -393,6 +411,9 @@ impl Connection {
     /// End the connection: no more is written, and what the client still sends is read
     /// off for a short while, so the close does not reset what was answered.
     async fn close(mut self) {
+        // A body dropped with the answer (an upload the answer came before) gave the read
+        // half back only now.
+        self.take_back();
         let _ = self.write.shutdown().await;
         let Some(mut read) = self.read.take() else { return };
         let mut read_off = 0;
@@ -490,6 +511,9 @@ struct Reader {
     buf: BytesMut,
     left: Left,
     back: Option<oneshot::Sender<Returned>>,
+    /// The `100 Continue` owed to the client, and how much of it went out once claimed.
+    owed: Option<Arc<AtomicU8>>,
+    continue_sent: Option<usize>,
 }
 
 impl Reader {
@@ -502,6 +526,32 @@ impl Reader {
         if let (Some(back), Some(read)) = (self.back.take(), self.read.take()) {
             let _ = back.send(Returned { read, buf: std::mem::take(&mut self.buf), complete });
         }
+    }
+
+    /// Send the owed `100 Continue` before the first read, unless the answer began.
+    fn poll_continue(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let Some(owed) = self.owed.as_ref() else { return Poll::Ready(Ok(())) };
+        let Some(read) = self.read.as_ref() else { return Poll::Ready(Ok(())) };
+        let mut sent = match self.continue_sent {
+            Some(sent) => sent,
+            None if owed.compare_exchange(OWED, CLAIMED, Ordering::AcqRel, Ordering::Acquire).is_ok() => 0,
+            None => {
+                self.owed = None;
+                return Poll::Ready(Ok(()));
+            }
+        };
+        let stream: &TcpStream = read.as_ref();
+        while sent < CONTINUE.len() {
+            self.continue_sent = Some(sent);
+            std::task::ready!(stream.poll_write_ready(cx))?;
+            match stream.try_write(&CONTINUE[sent..]) {
+                Ok(count) => sent += count,
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
+        self.owed = None;
+        Poll::Ready(Ok(()))
     }
 
     fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<std::io::Result<Bytes>>> {
@@ -536,6 +586,9 @@ impl Reader {
                         ))));
                     }
                 },
+            }
+            if let Err(error) = std::task::ready!(self.poll_continue(cx)) {
+                return Poll::Ready(Some(Err(error)));
             }
             let Some(read) = self.read.as_mut() else { return Poll::Ready(None) };
             let wanted = match self.left {

@@ -253,6 +253,30 @@ async fn expect_100_continue_is_answered_before_the_body_is_sent() {
 }
 
 #[tokio::test]
+async fn a_request_refused_before_its_body_gets_no_100_continue() {
+    let proxy = start_with(vec![], |config| config.body_limit = 1000).await;
+    let mut raw = Raw::connect(&proxy).await;
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\n\
+         expect: 100-continue\r\ncontent-length: 5000\r\n\r\n"
+    );
+    raw.send(head.as_bytes()).await;
+    let answer = raw.answer().await;
+    assert_eq!(answer.status, 413, "the refusal, not an invitation to send the body");
+}
+
+#[tokio::test]
+async fn a_connection_idle_past_its_time_is_closed_before_and_after_a_request() {
+    let proxy = start_with(vec![], |config| config.idle_timeout = Duration::from_millis(200)).await;
+    let mut silent = Raw::connect(&proxy).await;
+    silent.closed().await;
+    let mut kept = Raw::connect(&proxy).await;
+    kept.send(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    assert_eq!(kept.answer().await.status, 200);
+    kept.closed().await;
+}
+
+#[tokio::test]
 async fn an_http10_client_is_answered_and_the_connection_closes() {
     let proxy = start(vec![]).await;
     let mut raw = Raw::connect(&proxy).await;
