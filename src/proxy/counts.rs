@@ -142,11 +142,20 @@ fn skip_space(data: &[u8], from: usize) -> usize {
         .count()
 }
 
+const SHORT_STRING: usize = 16;
+
 /// Past the string that opens at `data[at]` (a quote): `None` when it does not end.
 fn string_end(data: &[u8], at: usize) -> Option<usize> {
     let mut from = at + 1;
     loop {
-        let found = from + memchr::memchr2(b'"', b'\\', data.get(from..)?)?;
+        // Most strings are short: a plain look at their first bytes costs less than a
+        // vector search.
+        let rest = data.get(from..)?;
+        let found = from
+            + match rest.iter().take(SHORT_STRING).position(|byte| matches!(byte, b'"' | b'\\')) {
+                Some(found) => found,
+                None => SHORT_STRING + memchr::memchr2(b'"', b'\\', rest.get(SHORT_STRING..)?)?,
+            };
         if data[found] == b'"' {
             return Some(found + 1);
         }
@@ -698,6 +707,20 @@ mod tests {
         assert_eq!(skim_counts(documents[5]), None);
         assert_eq!(skim_counts(documents[6]), None);
         assert_eq!(skim_counts(deep.as_bytes()), None);
+    }
+
+    #[test]
+    fn the_skim_finds_a_strings_end_at_every_length() {
+        for length in 0..40 {
+            for tail in ["", "\\\"", "\\\\", "\\u0022"] {
+                let text = format!("{}{tail}", "x".repeat(length));
+                let document =
+                    format!(r#"{{"a":"{text}","b":["{text}"],"usage":{{"input_tokens":{length}}}}}"#);
+                let skimmed = skim_counts(document.as_bytes()).expect("skimmed");
+                assert_eq!(Ok(skimmed), top_counts(document.as_bytes()).map_err(|_| ()), "{document}");
+                assert_eq!(skimmed.unwrap().input_tokens, Some(length as i64));
+            }
+        }
     }
 
     #[test]
