@@ -142,20 +142,11 @@ fn skip_space(data: &[u8], from: usize) -> usize {
         .count()
 }
 
-const SHORT_STRING: usize = 16;
-
 /// Past the string that opens at `data[at]` (a quote): `None` when it does not end.
 fn string_end(data: &[u8], at: usize) -> Option<usize> {
     let mut from = at + 1;
     loop {
-        // Most strings are short: a plain look at their first bytes costs less than a
-        // vector search.
-        let rest = data.get(from..)?;
-        let found = from
-            + match rest.iter().take(SHORT_STRING).position(|byte| matches!(byte, b'"' | b'\\')) {
-                Some(found) => found,
-                None => SHORT_STRING + memchr::memchr2(b'"', b'\\', rest.get(SHORT_STRING..)?)?,
-            };
+        let found = from + memchr::memchr2(b'"', b'\\', data.get(from..)?)?;
         if data[found] == b'"' {
             return Some(found + 1);
         }
