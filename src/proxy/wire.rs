@@ -121,77 +121,6 @@ pub(super) struct Head {
     pub(super) reuse: bool,
 }
 
-/// Header names that the agents' requests and the providers' answers carry on most
-/// exchanges and that `http` does not know as standard ones: made once, so that reading
-/// one allocates nothing (a name `http` does not know is copied into an allocation of
-/// its own).
-const KNOWN_NAMES: [&str; 44] = [
-    "x-api-key",
-    "x-goog-api-key",
-    "anthropic-version",
-    "anthropic-beta",
-    "anthropic-dangerous-direct-browser-access",
-    "x-app",
-    "x-stainless-arch",
-    "x-stainless-lang",
-    "x-stainless-os",
-    "x-stainless-package-version",
-    "x-stainless-retry-count",
-    "x-stainless-runtime",
-    "x-stainless-runtime-version",
-    "x-stainless-timeout",
-    "x-stainless-helper-method",
-    "x-claude-code-session-id",
-    "session_id",
-    "session-id",
-    "x-session-id",
-    "originator",
-    "version",
-    "chatgpt-account-id",
-    "openai-beta",
-    "openai-organization",
-    "openai-project",
-    "openai-processing-ms",
-    "openai-version",
-    "x-request-id",
-    "request-id",
-    "x-ratelimit-limit-requests",
-    "x-ratelimit-limit-tokens",
-    "x-ratelimit-remaining-requests",
-    "x-ratelimit-remaining-tokens",
-    "x-ratelimit-reset-requests",
-    "x-ratelimit-reset-tokens",
-    "anthropic-organization-id",
-    "anthropic-ratelimit-requests-limit",
-    "anthropic-ratelimit-requests-remaining",
-    "anthropic-ratelimit-tokens-limit",
-    "anthropic-ratelimit-tokens-remaining",
-    "cf-ray",
-    "cf-cache-status",
-    "x-envoy-upstream-service-time",
-    "x-goog-api-client",
-];
-
-/// [`KNOWN_NAMES`] by their length.
-static KNOWN_BY_LENGTH: std::sync::LazyLock<Vec<Vec<HeaderName>>> = std::sync::LazyLock::new(|| {
-    let mut by_length = vec![Vec::new(); KNOWN_NAMES.iter().map(|name| name.len()).max().unwrap_or(0) + 1];
-    for name in KNOWN_NAMES {
-        by_length[name.len()].push(HeaderName::from_static(name));
-    }
-    by_length
-});
-
-/// A header name as read off the wire (any case), one of [`KNOWN_NAMES`] without an
-/// allocation.
-pub(super) fn header_name(bytes: &[u8]) -> Result<HeaderName, axum::http::header::InvalidHeaderName> {
-    if let Some(known) = KNOWN_BY_LENGTH.get(bytes.len()).and_then(|same_length| {
-        same_length.iter().find(|known| known.as_str().as_bytes().eq_ignore_ascii_case(bytes))
-    }) {
-        return Ok(known.clone());
-    }
-    HeaderName::from_bytes(bytes)
-}
-
 /// Where a part of `buf` (a slice httparse gave of it) is in it.
 pub(super) fn span_of(buf: &[u8], part: &[u8]) -> Range<usize> {
     let start = part.as_ptr() as usize - buf.as_ptr() as usize;
@@ -249,8 +178,8 @@ pub(super) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<H
     let mut chunked = None;
     let mut close = !http11;
     for (name, value) in spans {
-        let name =
-            header_name(&bytes[name]).map_err(|_| WireError("the answer has an invalid header name"))?;
+        let name = HeaderName::from_bytes(&bytes[name])
+            .map_err(|_| WireError("the answer has an invalid header name"))?;
         let value = HeaderValue::from_maybe_shared(bytes.slice(value))
             .map_err(|_| WireError("the answer has an invalid header value"))?;
         let line_value = value.as_bytes();
@@ -430,26 +359,6 @@ mod tests {
         let value = head.headers[header::CONTENT_TYPE].as_bytes().as_ptr() as usize;
         assert!((start..start + 70).contains(&value), "the value points into the bytes read");
         assert_eq!(head.framing, Framing::Length(2));
-    }
-
-    #[test]
-    fn known_header_names_are_read_in_any_case_and_others_as_http_reads_them() {
-        for name in KNOWN_NAMES {
-            assert_eq!(header_name(name.to_ascii_uppercase().as_bytes()).unwrap().as_str(), name);
-            assert_eq!(
-                HeaderName::from_bytes(name.as_bytes()).unwrap().as_str(),
-                name,
-                "a valid lowercase name"
-            );
-        }
-        for name in ["content-type", "X-Other", "x-api-kez", "x-api-key2"] {
-            assert_eq!(
-                header_name(name.as_bytes()).unwrap(),
-                HeaderName::from_bytes(name.as_bytes()).unwrap()
-            );
-        }
-        assert!(header_name(b"bad name").is_err());
-        assert!(header_name(b"").is_err());
     }
 
     #[test]

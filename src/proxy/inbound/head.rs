@@ -17,7 +17,7 @@ use std::ops::Range;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version, header};
 use bytes::Bytes;
 
-use super::super::wire::{decimal, header_name, header_spans, parse_length, span_of};
+use super::super::wire::{decimal, header_spans, parse_length, span_of};
 
 /// A request's head longer than this is refused (431).
 pub(super) const MAX_HEAD: usize = 128 * 1024;
@@ -129,7 +129,7 @@ pub(super) fn parse_request(head: &Bytes, spans: Spans) -> Result<RequestHead, R
     let mut close = !http11;
     let mut expect_continue = false;
     for (name, value) in spans.headers {
-        let name = header_name(&head[name]).map_err(|_| bad("a header name is invalid"))?;
+        let name = HeaderName::from_bytes(&head[name]).map_err(|_| bad("a header name is invalid"))?;
         let value = HeaderValue::from_maybe_shared(head.slice(value))
             .map_err(|_| bad("a header value is invalid"))?;
         let bytes = value.as_bytes();
