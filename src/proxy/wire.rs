@@ -174,7 +174,7 @@ pub(super) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<H
         return Err(WireError("the upstream switched protocols"));
     }
     let mut headers = HeaderMap::with_capacity(spans.len());
-    let mut lengths: Option<Option<u64>> = None;
+    let mut lengths = Lengths::Unsaid;
     let mut chunked = None;
     let mut close = !http11;
     for (name, value) in spans {
@@ -184,26 +184,13 @@ pub(super) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<H
             .map_err(|_| WireError("the answer has an invalid header value"))?;
         let line_value = value.as_bytes();
         if name == header::CONTENT_LENGTH {
-            for part in line_value.split(|byte| *byte == b',') {
-                let number = parse_length(part.trim_ascii());
-                lengths = match lengths {
-                    None => Some(number),
-                    Some(seen) if seen == number => Some(seen),
-                    Some(_) => Some(None),
-                };
-            }
+            lengths = merge_lengths(lengths, line_value);
         } else if name == header::TRANSFER_ENCODING {
             // The last coding of the last line is the one that frames the body.
             let last = line_value.rsplit(|byte| *byte == b',').next().unwrap_or_default();
             chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if name == header::CONNECTION {
-            for token in line_value.split(|byte| *byte == b',').map(<[u8]>::trim_ascii) {
-                if token.eq_ignore_ascii_case(b"close") {
-                    close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") && !http11 {
-                    close = false;
-                }
-            }
+            close = connection_closes(line_value, http11, close);
         }
         headers.append(name, value);
     }
@@ -219,14 +206,51 @@ pub(super) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<H
         (Framing::Length(0), !close)
     } else {
         match (chunked, lengths) {
-            (Some(true), lengths) => (Framing::Chunked, !close && lengths.is_none()),
+            (Some(true), lengths) => (Framing::Chunked, !close && lengths == Lengths::Unsaid),
             // A coding that is not chunked, or no length at all: until the close.
-            (Some(false), _) | (None, None) => (Framing::Close, false),
-            (None, Some(Some(length))) => (Framing::Length(length), !close),
-            (None, Some(None)) => return Err(WireError("the answer's content-length is invalid")),
+            (Some(false), _) | (None, Lengths::Unsaid) => (Framing::Close, false),
+            (None, Lengths::Said(length)) => (Framing::Length(length), !close),
+            (None, Lengths::Invalid) => return Err(WireError("the answer's content-length is invalid")),
         }
     };
     Ok(Some(Head { status, headers, framing, reuse }))
+}
+
+/// What a message's `Content-Length` lines say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lengths {
+    /// No such line.
+    Unsaid,
+    /// Every value of every line is this length.
+    Said(u64),
+    /// Two disagree, or one is no length.
+    Invalid,
+}
+
+/// Fold one `Content-Length` line into what the lines before it said (a list in one
+/// line counts as its items).
+pub(super) fn merge_lengths(lengths: Lengths, line: &[u8]) -> Lengths {
+    line.split(|byte| *byte == b',').fold(lengths, |lengths, part| {
+        match (lengths, parse_length(part.trim_ascii())) {
+            (Lengths::Unsaid, Some(length)) => Lengths::Said(length),
+            (Lengths::Said(seen), Some(length)) if seen == length => lengths,
+            _ => Lengths::Invalid,
+        }
+    })
+}
+
+/// Whether a message's connection closes after it, given one `Connection` line and what
+/// was known before it (`close`): `close` closes; `keep-alive` keeps an HTTP/1.0 one.
+pub(super) fn connection_closes(line: &[u8], http11: bool, close: bool) -> bool {
+    line.split(|byte| *byte == b',').map(<[u8]>::trim_ascii).fold(close, |close, token| {
+        if token.eq_ignore_ascii_case(b"close") {
+            true
+        } else if token.eq_ignore_ascii_case(b"keep-alive") && !http11 {
+            false
+        } else {
+            close
+        }
+    })
 }
 
 /// A `Content-Length` value: digits only, no sign, no overflow.

@@ -17,7 +17,9 @@ use std::ops::Range;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version, header};
 use bytes::Bytes;
 
-use super::super::wire::{decimal, header_spans, parse_length, span_of};
+use super::super::wire::{
+    Lengths, connection_closes, decimal, header_spans, merge_lengths, parse_length, span_of,
+};
 
 /// A request's head longer than this is refused (431).
 pub(super) const MAX_HEAD: usize = 128 * 1024;
@@ -122,7 +124,7 @@ pub(super) fn parse_request(head: &Bytes, spans: Spans) -> Result<RequestHead, R
         .map_err(|_| bad("the request's target is invalid"))?;
     let http11 = spans.http11;
     let mut headers = HeaderMap::with_capacity(spans.headers.len());
-    let mut lengths: Option<Option<u64>> = None;
+    let mut lengths = Lengths::Unsaid;
     let mut chunked = false;
     let mut coded = false;
     let mut hosts = 0;
@@ -134,14 +136,7 @@ pub(super) fn parse_request(head: &Bytes, spans: Spans) -> Result<RequestHead, R
             .map_err(|_| bad("a header value is invalid"))?;
         let bytes = value.as_bytes();
         if name == header::CONTENT_LENGTH {
-            for part in bytes.split(|byte| *byte == b',') {
-                let number = parse_length(part.trim_ascii());
-                lengths = match lengths {
-                    None => Some(number),
-                    Some(seen) if seen == number => Some(seen),
-                    Some(_) => Some(None),
-                };
-            }
+            lengths = merge_lengths(lengths, bytes);
         } else if name == header::TRANSFER_ENCODING {
             // Only `chunked`, once: any other coding would reach the upstream undone.
             for coding in bytes.split(|byte| *byte == b',').map(<[u8]>::trim_ascii) {
@@ -152,13 +147,7 @@ pub(super) fn parse_request(head: &Bytes, spans: Spans) -> Result<RequestHead, R
                 }
             }
         } else if name == header::CONNECTION {
-            for token in bytes.split(|byte| *byte == b',').map(<[u8]>::trim_ascii) {
-                if token.eq_ignore_ascii_case(b"close") {
-                    close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") && !http11 {
-                    close = false;
-                }
-            }
+            close = connection_closes(bytes, http11, close);
         } else if name == header::HOST {
             hosts += 1;
         } else if name == header::EXPECT {
@@ -171,14 +160,16 @@ pub(super) fn parse_request(head: &Bytes, spans: Spans) -> Result<RequestHead, R
     }
     let framing = match (chunked || coded, lengths) {
         (true, _) if !http11 => return Err(bad("an HTTP/1.0 request has a transfer-encoding")),
-        (true, Some(_)) => return Err(bad("the request has both a content-length and a transfer-encoding")),
-        (true, None) if coded => {
+        (true, Lengths::Said(_) | Lengths::Invalid) => {
+            return Err(bad("the request has both a content-length and a transfer-encoding"));
+        }
+        (true, Lengths::Unsaid) if coded => {
             return Err(refused(StatusCode::NOT_IMPLEMENTED, "only the chunked transfer coding is served"));
         }
-        (true, None) => BodyFraming::Chunked,
-        (false, Some(Some(length))) => BodyFraming::Length(length),
-        (false, Some(None)) => return Err(bad("the request's content-length is invalid")),
-        (false, None) => BodyFraming::Length(0),
+        (true, Lengths::Unsaid) => BodyFraming::Chunked,
+        (false, Lengths::Said(length)) => BodyFraming::Length(length),
+        (false, Lengths::Invalid) => return Err(bad("the request's content-length is invalid")),
+        (false, Lengths::Unsaid) => BodyFraming::Length(0),
     };
     let version = if http11 { Version::HTTP_11 } else { Version::HTTP_10 };
     Ok(RequestHead { method, uri, version, headers, framing, keep_alive: !close, expect_continue })
