@@ -26,7 +26,7 @@ use std::future::poll_fn;
 use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -116,9 +116,23 @@ pub(super) async fn serve(
             .await
         };
         let Some(response) = response else { return };
-        // An interim answer not sent by now is not sent at all.
+        // An interim answer not begun by now is not sent at all; one begun is finished
+        // before the answer.
         if let Some(owed) = connection.continue_owed.take() {
-            let _ = owed.compare_exchange(OWED, LATE, Ordering::AcqRel, Ordering::Acquire);
+            let sent = loop {
+                let sent = owed.load(Ordering::Acquire);
+                if sent & WRITING != 0 {
+                    // The body is inside one write (from a task of its own): a moment.
+                    tokio::task::yield_now().await;
+                } else if owed.compare_exchange(sent, LATE, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                    break sent;
+                }
+            };
+            if (1..CONTINUE.len()).contains(&sent)
+                && connection.write.write_all(&CONTINUE[sent..]).await.is_err()
+            {
+                return;
+            }
         }
         connection.take_back();
         let close = !request_head.keep_alive || !connection.complete || *draining.borrow();
@@ -142,16 +156,17 @@ struct Connection {
     lent: Option<oneshot::Receiver<Returned>>,
     /// The request's body was read to its end (the next request's bytes follow).
     complete: bool,
-    /// A `100 Continue` the body sends when it is first read ([`OWED`]), unless the
-    /// answer began first ([`LATE`]).
-    continue_owed: Option<Arc<AtomicU8>>,
+    /// A `100 Continue` the body sends when it is first read, unless the answer began
+    /// first: how much of it went out ([`CONTINUE`]).
+    continue_owed: Option<Arc<AtomicUsize>>,
 }
 
-/// The states of an owed `100 Continue`.
-const OWED: u8 = 0;
-const CLAIMED: u8 = 1;
-const LATE: u8 = 2;
+/// An owed `100 Continue` is the count of its bytes written, with [`WRITING`] set while
+/// the body is inside a write of it, or [`LATE`] once the answer began (the connection
+/// then writes what a begun one still lacks, and the body writes no more of it).
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+const WRITING: usize = 1 << (usize::BITS - 1);
+const LATE: usize = 1 << (usize::BITS - 2);
 
 /// What comes next while an answer is written.
 enum Piece {
@@ -228,7 +243,7 @@ impl Connection {
         let (back, lent) = oneshot::channel();
         self.lent = Some(lent);
         self.complete = false;
-        let owed = expects.then(|| Arc::new(AtomicU8::new(OWED)));
+        let owed = expects.then(|| Arc::new(AtomicUsize::new(0)));
         self.continue_owed.clone_from(&owed);
         RequestBody(Inner::Reading(Reader {
             read: Some(read),
@@ -236,7 +251,6 @@ impl Connection {
             left,
             back: Some(back),
             owed,
-            continue_sent: None,
         }))
     }
 
@@ -511,9 +525,8 @@ struct Reader {
     buf: BytesMut,
     left: Left,
     back: Option<oneshot::Sender<Returned>>,
-    /// The `100 Continue` owed to the client, and how much of it went out once claimed.
-    owed: Option<Arc<AtomicU8>>,
-    continue_sent: Option<usize>,
+    /// The `100 Continue` owed to the client ([`CONTINUE`]).
+    owed: Option<Arc<AtomicUsize>>,
 }
 
 impl Reader {
@@ -532,26 +545,32 @@ impl Reader {
     fn poll_continue(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let Some(owed) = self.owed.as_ref() else { return Poll::Ready(Ok(())) };
         let Some(read) = self.read.as_ref() else { return Poll::Ready(Ok(())) };
-        let mut sent = match self.continue_sent {
-            Some(sent) => sent,
-            None if owed.compare_exchange(OWED, CLAIMED, Ordering::AcqRel, Ordering::Acquire).is_ok() => 0,
-            None => {
+        let stream: &TcpStream = read.as_ref();
+        loop {
+            let sent = owed.load(Ordering::Acquire);
+            if sent & LATE != 0 || sent == CONTINUE.len() {
                 self.owed = None;
                 return Poll::Ready(Ok(()));
             }
-        };
-        let stream: &TcpStream = read.as_ref();
-        while sent < CONTINUE.len() {
-            self.continue_sent = Some(sent);
             std::task::ready!(stream.poll_write_ready(cx))?;
-            match stream.try_write(&CONTINUE[sent..]) {
-                Ok(count) => sent += count,
-                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(error) => return Poll::Ready(Err(error)),
+            // Marked as inside a write, so the connection does not begin its answer
+            // meanwhile; refused when the answer began since.
+            if owed.compare_exchange(sent, sent | WRITING, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                continue;
+            }
+            let written = stream.try_write(&CONTINUE[sent..]);
+            let count = match &written {
+                Ok(count) => *count,
+                Err(_) => 0,
+            };
+            owed.store(sent + count, Ordering::Release);
+            match written {
+                Err(error) if error.kind() != std::io::ErrorKind::WouldBlock => {
+                    return Poll::Ready(Err(error));
+                }
+                _ => {}
             }
         }
-        self.owed = None;
-        Poll::Ready(Ok(()))
     }
 
     fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<std::io::Result<Bytes>>> {
