@@ -23,7 +23,6 @@ mod head;
 mod tests;
 
 use std::future::poll_fn;
-use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,7 +31,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, Response, Version};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -203,9 +202,7 @@ impl Connection {
                 return Next::Closed;
             }
             let Some(read) = self.read.as_mut() else { return Next::Closed };
-            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
-                self.buf.reserve(READ_CHUNK);
-            }
+            make_room(&mut self.buf, READ_CHUNK);
             // Draining closes a connection between requests, not one inside a head.
             let between = self.buf.is_empty();
             let outcome = tokio::select! {
@@ -288,9 +285,7 @@ impl Connection {
             if self.buf.len() >= head::MAX_HEAD {
                 return Poll::Pending;
             }
-            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
-                self.buf.reserve(READ_CHUNK);
-            }
+            make_room(&mut self.buf, READ_CHUNK);
             match tokio_util::io::poll_read_buf(Pin::new(&mut *read), cx, &mut self.buf) {
                 Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(()),
                 Poll::Ready(Ok(_)) => {}
@@ -303,8 +298,7 @@ impl Connection {
     async fn refuse(mut self, refusal: Refusal) {
         self.out.clear();
         head::refusal_answer(refusal, &http_date(), &mut self.out);
-        let out = std::mem::take(&mut self.out);
-        if self.write.write_all(&out).await.is_ok() {
+        if self.flush().await.is_ok() {
             self.close().await;
         }
     }
@@ -389,8 +383,8 @@ impl Connection {
                     return false;
                 }
             } else {
-                let mut pieces = [IoSlice::new(&self.out), IoSlice::new(&data), IoSlice::new(tail)];
-                if write_all_vectored(&mut self.write, &mut pieces).await.is_err() {
+                let mut pieces = Buf::chain(&self.out[..], &data[..]).chain(tail);
+                if self.write.write_all_buf(&mut pieces).await.is_err() {
                     return false;
                 }
                 self.out.clear();
@@ -444,20 +438,12 @@ impl Connection {
     }
 }
 
-/// Write every byte of `pieces`, in as few writes as the socket takes.
-async fn write_all_vectored(
-    write: &mut OwnedWriteHalf,
-    mut pieces: &mut [IoSlice<'_>],
-) -> std::io::Result<()> {
-    IoSlice::advance_slices(&mut pieces, 0);
-    while !pieces.is_empty() {
-        let written = write.write_vectored(pieces).await?;
-        if written == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        IoSlice::advance_slices(&mut pieces, written);
+/// Room for a read of about `wanted` bytes: more is reserved once less than half of it
+/// is left.
+fn make_room(buf: &mut BytesMut, wanted: usize) {
+    if buf.capacity() - buf.len() < wanted / 2 {
+        buf.reserve(wanted);
     }
-    Ok(())
 }
 
 /// Now as an HTTP date, made once a second on each thread.
@@ -503,14 +489,6 @@ enum Inner {
 impl std::fmt::Debug for RequestBody {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.debug_struct("RequestBody").finish_non_exhaustive()
-    }
-}
-
-impl RequestBody {
-    /// A body of these bytes, not read off any connection (for tests).
-    #[cfg(test)]
-    pub fn whole(bytes: Bytes) -> Self {
-        Self(Inner::Whole(Some(bytes)))
     }
 }
 
@@ -616,9 +594,7 @@ impl Reader {
                 }
                 Left::Chunks(_) => READ_CHUNK,
             };
-            if self.buf.capacity() - self.buf.len() < wanted / 2 {
-                self.buf.reserve(wanted);
-            }
+            make_room(&mut self.buf, wanted);
             match std::task::ready!(tokio_util::io::poll_read_buf(Pin::new(read), cx, &mut self.buf)) {
                 Ok(0) => {
                     return Poll::Ready(Some(Err(std::io::Error::new(

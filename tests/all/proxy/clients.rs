@@ -328,3 +328,26 @@ async fn a_streamed_answer_is_chunked_and_ends_with_its_last_chunk() {
     raw.send(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n").await;
     assert_eq!(raw.answer().await.status, 200, "the connection is kept after the last chunk");
 }
+
+#[tokio::test]
+async fn an_answer_in_pieces_larger_than_the_copy_limit_arrives_whole_in_both_framings() {
+    let upstream = Upstream::start().await;
+    let big: &'static str = Box::leak(
+        format!("data: {{\"choices\":[{{\"delta\":{{\"content\":\"{}\"}}}}]}}\n\n", "y".repeat(100_000))
+            .into_boxed_str(),
+    );
+    upstream
+        .push(Script::Chunks { content_type: "text/event-stream", chunks: vec![big, "data: [DONE]\n\n"] });
+    let long = format!(r#"{{"id":"c","choices":[],"pad":"{}"}}"#, "z".repeat(100_000));
+    upstream.push(Script::Full { status: 200, headers: vec![], body: long.clone() });
+    let proxy = start(vec![ChainEntry::Provider(provider("up", &upstream, &[Api::Chat]))]).await;
+    let mut raw = Raw::connect(&proxy).await;
+    raw.send(chat_request(r#"{"model":"m","messages":[],"stream":true}"#).as_bytes()).await;
+    let streamed = raw.answer().await;
+    assert_eq!(streamed.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(String::from_utf8(streamed.body).unwrap(), format!("{big}data: [DONE]\n\n"));
+    raw.send(chat_request(r#"{"model":"m","messages":[]}"#).as_bytes()).await;
+    let whole = raw.answer().await;
+    assert_eq!(whole.header("content-length"), Some(long.len().to_string().as_str()));
+    assert_eq!(String::from_utf8(whole.body).unwrap(), long);
+}
