@@ -41,7 +41,7 @@ use tokio::sync::{oneshot, watch};
 use self::head::{BodyFraming, Framing, Refusal};
 use super::State;
 use super::server;
-use super::wire::Chunks;
+use super::wire::{Chunks, take_length};
 
 /// The read buffer grows by this much when it is full.
 const READ_CHUNK: usize = 8 * 1024;
@@ -559,10 +559,7 @@ impl Reader {
                     return Poll::Ready(None);
                 }
                 Left::Length(left) => {
-                    if !self.buf.is_empty() {
-                        let take = usize::try_from(*left).unwrap_or(usize::MAX).min(self.buf.len());
-                        *left -= take as u64;
-                        let data = self.buf.split_to(take).freeze();
+                    if let Some(data) = take_length(&mut self.buf, left) {
                         if *left == 0 {
                             self.give_back(true);
                         }

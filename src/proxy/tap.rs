@@ -474,10 +474,7 @@ fn error_message(value: Option<&Value>, data: &[u8]) -> String {
 /// document, and its usage is the last `"usage"` object in that tail.
 fn json_body(body: &[u8], truncated: bool) -> (bool, Option<Counts>) {
     if !truncated {
-        if let Some(top) = skim_counts(body) {
-            return (true, top.or_else(|| tail_usage(body)));
-        }
-        if let Ok(top) = top_counts(body) {
+        if let Some(top) = skim_counts(body).or_else(|| top_counts(body).ok()) {
             return (true, top.or_else(|| tail_usage(body)));
         }
         // Not an object: the general reads.

@@ -261,6 +261,17 @@ pub(super) fn parse_length(text: &[u8]) -> Option<u64> {
     text.iter().try_fold(0u64, |total, digit| total.checked_mul(10)?.checked_add(u64::from(digit - b'0')))
 }
 
+/// The next piece of a body of which `left` bytes are still to come: what `buf` holds of
+/// it, taken out of `buf` (`None` when `buf` is empty).
+pub(super) fn take_length(buf: &mut BytesMut, left: &mut u64) -> Option<Bytes> {
+    if buf.is_empty() {
+        return None;
+    }
+    let take = usize::try_from(*left).unwrap_or(usize::MAX).min(buf.len());
+    *left -= take as u64;
+    Some(buf.split_to(take).freeze())
+}
+
 /// Where a chunked body's decoding stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Chunks {
@@ -289,13 +300,8 @@ impl Chunks {
                     let size = chunk_size(&line)?;
                     *self = if size == 0 { Chunks::Trailers(0) } else { Chunks::Data(size) };
                 }
-                Chunks::Data(left) => {
-                    if buf.is_empty() {
-                        return Ok(None);
-                    }
-                    let take = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
-                    let data = buf.split_to(take).freeze();
-                    let left = left - take as u64;
+                Chunks::Data(mut left) => {
+                    let Some(data) = take_length(buf, &mut left) else { return Ok(None) };
                     *self = if left == 0 { Chunks::DataEnd } else { Chunks::Data(left) };
                     return Ok(Some(data));
                 }

@@ -409,10 +409,7 @@ impl Stream for LeanBody {
                     return Poll::Ready(None);
                 }
                 Reading::Length(left) => {
-                    if !conn.read.is_empty() {
-                        let take = usize::try_from(*left).unwrap_or(usize::MAX).min(conn.read.len());
-                        let data = conn.read.split_to(take).freeze();
-                        *left -= take as u64;
+                    if let Some(data) = wire::take_length(&mut conn.read, left) {
                         if *left == 0 {
                             // Its reader may stop polling at the declared length.
                             this.release();
