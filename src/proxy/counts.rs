@@ -70,140 +70,90 @@ pub fn top_counts(data: &[u8]) -> Result<Option<Counts>, serde_json::Error> {
 /// strings alone, and those two read by serde. `None` leaves the document to
 /// [`top_counts`]: it is no object, does not end where its object closes (cut short, or
 /// more after it), has a top-level key with an escape or a usage key twice, nests deeper
-/// than [`SKIM_DEPTH`], or a usage value does not parse. So it gives what [`top_counts`]
+/// than [`super::skim::SKIM_DEPTH`], or a usage value does not parse. So it gives what [`top_counts`]
 /// gives for every document that parses; of one that does not, it checks no more than
 /// that its brackets pair and its strings end (a body the upstream framed whole that is
 /// no JSON is not told from one that is).
 pub fn skim_counts(data: &[u8]) -> Option<Option<Counts>> {
-    let mut at = skip_space(data, 0);
-    if data.get(at) != Some(&b'{') {
-        return None;
-    }
-    at = skip_space(data, at + 1);
     let (mut usage, mut metadata): (Option<&[u8]>, Option<&[u8]>) = (None, None);
-    if data.get(at) == Some(&b'}') {
-        at += 1;
-    } else {
-        loop {
-            if data.get(at) != Some(&b'"') {
-                return None;
-            }
-            let key_end = string_end(data, at)?;
-            let key = &data[at + 1..key_end - 1];
-            if key.contains(&b'\\') {
-                return None;
-            }
-            at = skip_space(data, key_end);
-            if data.get(at) != Some(&b':') {
-                return None;
-            }
-            let start = skip_space(data, at + 1);
-            at = value_end(data, start)?;
-            let slot = match key {
-                b"usage" => Some(&mut usage),
-                b"usageMetadata" => Some(&mut metadata),
-                _ => None,
-            };
-            if slot.is_some_and(|slot| slot.replace(&data[start..at]).is_some()) {
-                return None;
-            }
-            at = skip_space(data, at);
-            match data.get(at) {
-                Some(b',') => at = skip_space(data, at + 1),
-                Some(b'}') => {
-                    at += 1;
-                    break;
-                }
-                _ => return None,
-            }
-        }
-    }
-    if skip_space(data, at) != data.len() {
-        return None;
-    }
+    super::skim::top_level(data, |key, value| {
+        let slot = match key {
+            b"usage" => &mut usage,
+            b"usageMetadata" => &mut metadata,
+            _ => return Some(()),
+        };
+        slot.replace(value).is_none().then_some(())
+    })?;
     let read = |raw: Option<&[u8]>| match raw {
         None => Some(None),
-        Some(raw) => serde_json::from_slice::<Option<Counts>>(raw).ok(),
+        Some(raw) => skim_usage(raw).or_else(|| serde_json::from_slice::<Option<Counts>>(raw).ok()),
     };
     let (usage, metadata) = (read(usage)?, read(metadata)?);
     Some(usage.or(metadata))
 }
 
-/// Containers nested deeper than this (below the top level) are left to serde, whose
-/// limit is 128 levels in all.
-const SKIM_DEPTH: u32 = 100;
-
-fn skip_space(data: &[u8], from: usize) -> usize {
-    from + data
-        .get(from..)
-        .unwrap_or_default()
-        .iter()
-        .take_while(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
-        .count()
-}
-
-/// Past the string that opens at `data[at]` (a quote): `None` when it does not end.
-fn string_end(data: &[u8], at: usize) -> Option<usize> {
-    let mut from = at + 1;
-    loop {
-        let found = from + memchr::memchr2(b'"', b'\\', data.get(from..)?)?;
-        if data[found] == b'"' {
-            return Some(found + 1);
-        }
-        from = found + 2;
+/// A usage value as [`Counts`] reads it, by the skim: `null`, or an object whose counts
+/// are plain integers and whose `*_tokens_details` are objects with plain integer
+/// `cached_tokens` (the last of duplicate keys, as serde). `None` leaves it to serde: any
+/// other shape, a count that is no plain integer that fits `i64` (a float, a string, a
+/// number too large), or what [`super::skim::top_level`] cannot vouch for.
+#[allow(clippy::option_option)] // as `skim_counts`: the outer `None` is "ask serde"
+fn skim_usage(raw: &[u8]) -> Option<Option<Counts>> {
+    if raw == b"null" {
+        return Some(None);
     }
-}
-
-/// Past the value that starts at `data[at]`: a string, an object or array (its brackets
-/// paired, its strings ended), or a literal or number (up to what may follow a value).
-fn value_end(data: &[u8], at: usize) -> Option<usize> {
-    match *data.get(at)? {
-        b'"' => string_end(data, at),
-        b'{' | b'[' => {
-            // One bit per open level: set for an object.
-            let mut objects: u128 = 0;
-            let mut depth = 0u32;
-            let mut from = at;
-            loop {
-                from += data
-                    .get(from..)?
-                    .iter()
-                    .position(|byte| matches!(byte, b'"' | b'{' | b'}' | b'[' | b']'))?;
-                match data[from] {
-                    b'"' => {
-                        from = string_end(data, from)?;
-                        continue;
-                    }
-                    open @ (b'{' | b'[') => {
-                        if depth == SKIM_DEPTH {
-                            return None;
-                        }
-                        objects = objects << 1 | u128::from(open == b'{');
-                        depth += 1;
-                    }
-                    close => {
-                        if (close == b'}') != (objects & 1 == 1) {
-                            return None;
-                        }
-                        objects >>= 1;
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(from + 1);
-                        }
-                    }
-                }
-                from += 1;
+    let mut counts = Counts::default();
+    super::skim::top_level(raw, |key, value| {
+        let slot = match Field::of(key) {
+            Field::InputTokens => &mut counts.input_tokens,
+            Field::PromptTokens => &mut counts.prompt_tokens,
+            Field::OutputTokens => &mut counts.output_tokens,
+            Field::CompletionTokens => &mut counts.completion_tokens,
+            Field::CacheReadInputTokens => &mut counts.cache_read_input_tokens,
+            Field::PromptCacheHitTokens => &mut counts.prompt_cache_hit_tokens,
+            Field::CacheCreationInputTokens => &mut counts.cache_creation_input_tokens,
+            Field::PromptTokenCount => &mut counts.prompt_token_count,
+            Field::CandidatesTokenCount => &mut counts.candidates_token_count,
+            Field::ThoughtsTokenCount => &mut counts.thoughts_token_count,
+            Field::CachedContentTokenCount => &mut counts.cached_content_token_count,
+            Field::InputTokensDetails => {
+                counts.input_cached_tokens = skim_details(value)?;
+                return Some(());
             }
+            Field::PromptTokensDetails => {
+                counts.prompt_cached_tokens = skim_details(value)?;
+                return Some(());
+            }
+            _ => return Some(()),
+        };
+        *slot = Some(plain_integer(value)?);
+        Some(())
+    })?;
+    Some(Some(counts))
+}
+
+/// `cached_tokens` of a details object, by the skim (`None`: left to serde).
+#[allow(clippy::option_option)] // as `skim_usage`
+fn skim_details(raw: &[u8]) -> Option<Option<i64>> {
+    let mut cached = None;
+    super::skim::top_level(raw, |key, value| {
+        if key == b"cached_tokens" {
+            cached = Some(plain_integer(value)?);
         }
-        b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
-            let length = data[at..]
-                .iter()
-                .take_while(|byte| !matches!(byte, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
-                .count();
-            Some(at + length)
-        }
-        _ => None,
+        Some(())
+    })?;
+    Some(cached)
+}
+
+/// A JSON integer without a sign (`0|[1-9][0-9]*`) of at most 18 digits. (A count is not
+/// negative; serde reads `-0` as a float, which counts nothing.)
+fn plain_integer(digits: &[u8]) -> Option<i64> {
+    if digits.is_empty() || digits.len() > 18 || (digits[0] == b'0' && digits.len() > 1) {
+        return None;
     }
+    digits
+        .iter()
+        .try_fold(0i64, |value, digit| digit.is_ascii_digit().then(|| value * 10 + i64::from(digit - b'0')))
 }
 
 /// [`top_counts`] over a reader.
@@ -253,30 +203,37 @@ impl<'de> Deserialize<'de> for Field {
                 formatter.write_str("a key")
             }
             fn visit_str<E: de::Error>(self, key: &str) -> Result<Field, E> {
-                Ok(match key {
-                    "input_tokens" => Field::InputTokens,
-                    "prompt_tokens" => Field::PromptTokens,
-                    "output_tokens" => Field::OutputTokens,
-                    "completion_tokens" => Field::CompletionTokens,
-                    "input_tokens_details" => Field::InputTokensDetails,
-                    "prompt_tokens_details" => Field::PromptTokensDetails,
-                    "cache_read_input_tokens" => Field::CacheReadInputTokens,
-                    "prompt_cache_hit_tokens" => Field::PromptCacheHitTokens,
-                    "cache_creation_input_tokens" => Field::CacheCreationInputTokens,
-                    "promptTokenCount" => Field::PromptTokenCount,
-                    "candidatesTokenCount" => Field::CandidatesTokenCount,
-                    "thoughtsTokenCount" => Field::ThoughtsTokenCount,
-                    "cachedContentTokenCount" => Field::CachedContentTokenCount,
-                    "cached_tokens" => Field::CachedTokens,
-                    "usage" => Field::Usage,
-                    "usageMetadata" => Field::UsageMetadata,
-                    "response" => Field::Response,
-                    "message" => Field::Message,
-                    _ => Field::Other,
-                })
+                Ok(Field::of(key.as_bytes()))
             }
         }
         deserializer.deserialize_str(FieldVisitor)
+    }
+}
+
+impl Field {
+    /// The field a key names.
+    fn of(key: &[u8]) -> Field {
+        match key {
+            b"input_tokens" => Field::InputTokens,
+            b"prompt_tokens" => Field::PromptTokens,
+            b"output_tokens" => Field::OutputTokens,
+            b"completion_tokens" => Field::CompletionTokens,
+            b"input_tokens_details" => Field::InputTokensDetails,
+            b"prompt_tokens_details" => Field::PromptTokensDetails,
+            b"cache_read_input_tokens" => Field::CacheReadInputTokens,
+            b"prompt_cache_hit_tokens" => Field::PromptCacheHitTokens,
+            b"cache_creation_input_tokens" => Field::CacheCreationInputTokens,
+            b"promptTokenCount" => Field::PromptTokenCount,
+            b"candidatesTokenCount" => Field::CandidatesTokenCount,
+            b"thoughtsTokenCount" => Field::ThoughtsTokenCount,
+            b"cachedContentTokenCount" => Field::CachedContentTokenCount,
+            b"cached_tokens" => Field::CachedTokens,
+            b"usage" => Field::Usage,
+            b"usageMetadata" => Field::UsageMetadata,
+            b"response" => Field::Response,
+            b"message" => Field::Message,
+            _ => Field::Other,
+        }
     }
 }
 
@@ -673,6 +630,10 @@ mod tests {
             b"{}",
             br#"{"id":"x"}"#,
             b"{\"a\":\"\xff\",\"usage\":{\"input_tokens\":1}}",
+            br#"{"usage":{"input_tokens":9223372036854775807,"output_tokens":9223372036854775808,"cached_tokens":1}}"#,
+            br#"{"usage":{"input_tokens":1.0,"output_tokens":"2","prompt_tokens":[3],"completion_tokens":{"a":4},"input_tokens":-5}}"#,
+            br#"{"usage":{"prompt_tokens_details":{"cached_tokens":1,"cached_tokens":2},"input_tokens_details":null,"output_tokens":0}}"#,
+            br#"{"usage":{"prompt_tokens_details":{"cached_tokens":1},"prompt_tokens_details":{"audio_tokens":1}}}"#,
         ];
         let deep = format!(r#"{{"a":{}1{},"usage":{{"input_tokens":4}}}}"#, "[".repeat(200), "]".repeat(200));
         for document in documents.iter().copied().chain([deep.as_bytes()]) {
@@ -694,6 +655,21 @@ mod tests {
         assert_eq!(skim_counts(documents[0]).unwrap().unwrap().input_cached_tokens, Some(2));
         assert_eq!(skim_counts(documents[2]).unwrap().unwrap().prompt_tokens, Some(7));
         assert_eq!(skim_counts(documents[1]).unwrap().unwrap().prompt_token_count, Some(3));
+        // The usual usage objects are read by the skim too; what is not plain goes to serde.
+        let usual = skim_usage(br#"{"input_tokens":10,"output_tokens":5,"total_tokens":15,"input_tokens_details":{"cached_tokens":2}}"#);
+        assert_eq!(
+            usual.unwrap().map(|counts| (counts.input_tokens, counts.input_cached_tokens)),
+            Some((Some(10), Some(2)))
+        );
+        for odd in [
+            &br#"{"input_tokens":1.5}"#[..],
+            br#"{"input_tokens":-0}"#,
+            br#"{"input_tokens_details":5}"#,
+            b"[]",
+            b"7",
+        ] {
+            assert_eq!(skim_usage(odd), None, "{}", String::from_utf8_lossy(odd));
+        }
         // Left to serde: an escaped key, a usage key twice, deep nesting.
         assert_eq!(skim_counts(documents[5]), None);
         assert_eq!(skim_counts(documents[6]), None);

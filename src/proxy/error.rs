@@ -198,6 +198,22 @@ static HOP_BY_HOP: [HeaderName; 10] = [
     header::HOST,
 ];
 
+/// Where `name` (lower-case) is in [`HOP_BY_HOP`], if it is a hop-by-hop header.
+fn hop_by_hop_at(name: &str) -> Option<usize> {
+    // By length first (the lengths of the names in HOP_BY_HOP; the test below has them
+    // all): most names are of none of them.
+    if matches!(name.len(), 2 | 4 | 7 | 10 | 16 | 17 | 18 | 19) {
+        HOP_BY_HOP.iter().position(|hop| hop.as_str() == name)
+    } else {
+        None
+    }
+}
+
+/// `name` (lower-case) is a hop-by-hop header, one [`strip_hop_by_hop`] removes.
+pub fn is_hop_by_hop(name: &str) -> bool {
+    hop_by_hop_at(name).is_some()
+}
+
 /// Remove every hop-by-hop header from `headers`, in place.
 ///
 /// Runs on every request and response: only the fixed names that are there are removed
@@ -208,13 +224,8 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // One pass over the names first: an answer usually has none of them.
     let mut present = [false; HOP_BY_HOP.len()];
     for name in headers.keys() {
-        // By length first (the lengths of the names in HOP_BY_HOP; the test below has them
-        // all): most names are of none of them.
-        let name = name.as_str();
-        if matches!(name.len(), 2 | 4 | 7 | 10 | 16 | 17 | 18 | 19) {
-            if let Some(at) = HOP_BY_HOP.iter().position(|hop| hop.as_str() == name) {
-                present[at] = true;
-            }
+        if let Some(at) = hop_by_hop_at(name.as_str()) {
+            present[at] = true;
         }
     }
     // `Connection` is the first of them.

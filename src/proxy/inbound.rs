@@ -613,6 +613,13 @@ impl Drop for Reader {
     }
 }
 
+impl RequestBody {
+    /// The body's length as its head declared it (`None` for a chunked one).
+    pub fn declared_length(&self) -> Option<u64> {
+        self.size_hint().exact()
+    }
+}
+
 impl HttpBody for RequestBody {
     type Data = Bytes;
     type Error = std::io::Error;

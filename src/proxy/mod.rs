@@ -23,6 +23,7 @@ pub mod forward;
 mod inbound;
 pub mod probe;
 pub mod server;
+mod skim;
 pub mod streamed;
 pub mod tap;
 pub mod transport;

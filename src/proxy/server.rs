@@ -27,22 +27,17 @@ use super::error::{ErrorShape, ProxyError, strip_hop_by_hop};
 use super::forward::{self, Attempted};
 use super::inbound::RequestBody;
 use super::streamed::StreamedBody;
-use super::upstream;
 use super::usage::UsageRow;
 use super::{HOP_HEADER, Request, Route, State};
 
 /// Serve one request.
 pub async fn handle(state: Arc<State>, request: axum::http::Request<RequestBody>) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let mut seen = screen(&state, &parts.headers);
     // The client's own id is kept (so its logs and ours agree); one is made only when
     // missing or unusable.
-    let request_id = request
-        .headers()
-        .get(X_REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-        .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|byte| byte.is_ascii_graphic()))
-        .map_or_else(|| new_request_id(&state), str::to_string);
-    let mut response = match handle_inner(&state, request, &request_id).await {
+    let request_id = seen.request_id.take().unwrap_or_else(|| new_request_id(&state));
+    let mut response = match handle_inner(&state, parts, body, seen, &request_id).await {
         Ok(response) => response,
         Err((error, shape)) => error.into_response(shape),
     };
@@ -57,12 +52,13 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 async fn handle_inner(
     state: &State,
-    request: axum::http::Request<RequestBody>,
+    parts: axum::http::request::Parts,
+    body: RequestBody,
+    seen: Screened,
     request_id: &str,
 ) -> Result<Response<Body>, (ProxyError, ErrorShape)> {
     let started = Instant::now();
     let ts_ms = crate::db::now_ms();
-    let (parts, body) = request.into_parts();
     let path = parts.uri.path();
     if matches!(path, "/health" | "/healthz" | "/v1/health" | "/v1/healthz") {
         if parts.method == Method::GET || parts.method == Method::HEAD {
@@ -82,21 +78,15 @@ async fn handle_inner(
         (match_route(&parts.method, &suffix).map_err(|error| (error, guessed_shape))?, suffix)
     };
     let shape = ErrorShape::for_api(route.api());
-    if parts.headers.get_all(HOP_HEADER).iter().any(|value| seen_before(state, value)) {
+    if seen.looped {
         return Err((ProxyError::Loop, shape));
     }
     let gemini = route.api() == Some(crate::providers::Api::Gemini);
     let (query, query_key) = split_query_key(parts.uri.query(), gemini, &state.token);
-    if !(authorized(state, &parts.headers)
-        | query_key.is_some_and(|key| token_matches(state, key.as_bytes())))
-    {
+    if !(seen.authorized | query_key.is_some_and(|key| token_matches(state, key.as_bytes()))) {
         return Err((ProxyError::Unauthorized, shape));
     }
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
+    let declared = body.declared_length();
     if declared.is_some_and(|length| length > state.body_limit as u64) {
         return Err((ProxyError::BodyTooLarge(state.body_limit), shape));
     }
@@ -121,7 +111,12 @@ async fn handle_inner(
         ),
     };
     let mut headers = parts.headers;
-    clean_headers(state, &mut headers);
+    if seen.hops {
+        strip_hops(&mut headers);
+    }
+    if seen.token {
+        remove_token(state.token_finder(), &mut headers);
+    }
     let (mut model, has_images, mut stream) = inspect_body(&body, state.chain.any_blind);
     if gemini {
         // The Gemini API names the model and the stream in the path, not the body.
@@ -130,12 +125,8 @@ async fn handle_inner(
             stream = method == "streamGenerateContent";
         }
     }
-    let client = state.client.or_else(|| client_from_user_agent(&headers));
-    let session_id = state.session_id.clone().or_else(|| {
-        SESSION_HEADERS
-            .iter()
-            .find_map(|name| headers.get(name).and_then(|value| value.to_str().ok()).map(Into::into))
-    });
+    let client = state.client.or(seen.client);
+    let session_id = state.session_id.clone().or(seen.session_id);
     let mut request = Request {
         route,
         method: parts.method,
@@ -328,22 +319,85 @@ fn bearer(value: &HeaderValue) -> Option<&[u8]> {
     (bytes.len() > 7 && bytes[..7].eq_ignore_ascii_case(b"bearer ")).then(|| bytes[7..].trim_ascii())
 }
 
-fn authorized(state: &State, headers: &HeaderMap) -> bool {
-    let mut ok = false;
-    // Check every place (no early exit), so timing does not tell which header matched.
-    for value in headers.get_all(AIGATE_TOKEN) {
-        ok |= token_matches(state, value.as_bytes().trim_ascii());
-    }
-    for value in headers.get_all(upstream::X_API_KEY).iter().chain(headers.get_all(upstream::X_GOOG_API_KEY))
-    {
-        ok |= token_matches(state, value.as_bytes().trim_ascii());
-    }
-    for value in headers.get_all(header::AUTHORIZATION) {
-        if let Some(token) = bearer(value) {
-            ok |= token_matches(state, token);
+/// What one pass over the client's headers tells: a lookup in the map for each question
+/// (and a removal for each header that may be there) cost more than the pass.
+#[derive(Debug, Default)]
+struct Screened {
+    /// The client's `x-request-id` (its first), when it is usable as ours.
+    request_id: Option<String>,
+    /// The local token is in `Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or
+    /// `x-aigate-token` (every value of each is compared, in constant time).
+    authorized: bool,
+    /// The hop list names this instance, or too many.
+    looped: bool,
+    /// A header [`strip_hops`] removes is there.
+    hops: bool,
+    /// A value carries the local token ([`remove_token`]).
+    token: bool,
+    /// The client its `User-Agent` names.
+    client: Option<&'static str>,
+    /// The session the client names.
+    session_id: Option<Arc<str>>,
+}
+
+fn screen(state: &State, headers: &HeaderMap) -> Screened {
+    let token = state.token_finder();
+    let mut seen = Screened::default();
+    let mut request_id = None;
+    let mut agent = None;
+    // Where a client without a session of ours names its own: `session-id`,
+    // `x-claude-code-session-id`, `x-session-id`, in this order.
+    let mut sessions: [Option<&HeaderValue>; 3] = [None; 3];
+    for (name, value) in headers {
+        // What carries the token is gone before the id, the agent and the session are read.
+        let carries = carries_token(token, value);
+        seen.token |= carries;
+        // Every place is checked (no early exit), so timing does not tell which matched.
+        match name.as_str() {
+            "authorization" => {
+                if let Some(candidate) = bearer(value) {
+                    seen.authorized |= token_matches(state, candidate);
+                }
+            }
+            "x-api-key" | "x-goog-api-key" => {
+                seen.authorized |= token_matches(state, value.as_bytes().trim_ascii());
+            }
+            "x-aigate-token" => {
+                seen.authorized |= token_matches(state, value.as_bytes().trim_ascii());
+                seen.hops = true;
+            }
+            HOP_HEADER => seen.looped |= seen_before(state, value),
+            "x-request-id" => {
+                request_id.get_or_insert(value);
+            }
+            "user-agent" if !carries => {
+                agent.get_or_insert(value);
+            }
+            "content-length" => seen.hops = true,
+            "session-id" if !carries => {
+                sessions[0].get_or_insert(value);
+            }
+            "x-claude-code-session-id" if !carries => {
+                sessions[1].get_or_insert(value);
+            }
+            "x-session-id" if !carries => {
+                sessions[2].get_or_insert(value);
+            }
+            other => seen.hops |= super::error::is_hop_by_hop(other),
         }
     }
-    ok
+    seen.request_id = request_id
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|byte| byte.is_ascii_graphic()))
+        .map(str::to_string);
+    if state.client.is_none() {
+        seen.client = agent.and_then(client_from_user_agent);
+    }
+    if state.session_id.is_none() {
+        seen.session_id = sessions.iter().flatten().find_map(|value| value.to_str().ok()).map(Into::into);
+    }
+    seen
 }
 
 /// How long a request body may take: between two chunks, and in all.
@@ -402,32 +456,34 @@ async fn read_body(
 }
 
 const AIGATE_TOKEN: axum::http::HeaderName = axum::http::HeaderName::from_static("x-aigate-token");
-/// Where a client without a session of ours names its own session (names made once: one
-/// given as text is parsed and hashed again at each lookup).
-const SESSION_HEADERS: [HeaderName; 3] = [
-    HeaderName::from_static("session-id"),
-    HeaderName::from_static("x-claude-code-session-id"),
-    HeaderName::from_static("x-session-id"),
-];
 
 /// Drop hop-by-hop headers, the body length (set again on the way out), and the local
 /// token wherever it is: every value of every header that carries it, alone, as a bearer
-/// token, or inside a longer value, is removed.
-fn clean_headers(state: &State, headers: &mut HeaderMap) {
-    clean_token_and_hops(state.token_finder(), headers);
+/// token, or inside a longer value, is removed. (A request does the parts of it that
+/// [`screen`] found work for.)
+#[cfg(test)]
+fn clean_token_and_hops(token: &memmem::Finder<'_>, headers: &mut HeaderMap) {
+    strip_hops(headers);
+    remove_token(token, headers);
 }
 
-fn clean_token_and_hops(token: &memmem::Finder<'_>, headers: &mut HeaderMap) {
+/// Drop hop-by-hop headers, the body length and `x-aigate-token`.
+fn strip_hops(headers: &mut HeaderMap) {
     strip_hop_by_hop(headers);
     headers.remove(header::CONTENT_LENGTH);
     headers.remove(AIGATE_TOKEN);
-    // A value shorter than the token cannot hold it (most of them), and one that ends in
-    // it (the token alone, or after `Bearer `) needs no search.
-    let carries = |value: &HeaderValue| {
-        let value = value.as_bytes();
-        value.len() >= token.needle().len()
-            && (value.ends_with(token.needle()) || token.find(value).is_some())
-    };
+}
+
+/// A value that carries the local token: a value shorter than the token cannot (most of
+/// them), and one that ends in it (the token alone, or after `Bearer `) needs no search.
+fn carries_token(token: &memmem::Finder<'_>, value: &HeaderValue) -> bool {
+    let value = value.as_bytes();
+    value.len() >= token.needle().len() && (value.ends_with(token.needle()) || token.find(value).is_some())
+}
+
+/// Drop every value that carries the local token.
+fn remove_token(token: &memmem::Finder<'_>, headers: &mut HeaderMap) {
+    let carries = |value: &HeaderValue| carries_token(token, value);
     // A client usually sends it in one header of one value (`Authorization`,
     // `x-api-key`): that header goes whole, without a list of the values kept.
     while let Some(name) = headers.iter().find(|(_, value)| carries(value)).map(|(name, _)| name.clone()) {
@@ -450,21 +506,59 @@ fn clean_token_and_hops(token: &memmem::Finder<'_>, headers: &mut HeaderMap) {
 /// appears, and the body is only scanned for images when `images_matter` (some link of
 /// the chain cannot read them: the only use of the answer), else it is `false`.
 fn inspect_body(body: &[u8], images_matter: bool) -> (Option<String>, bool, bool) {
-    #[derive(serde::Deserialize)]
-    struct Peek<'a> {
-        #[serde(borrow)]
-        model: Option<Cow<'a, str>>,
-        stream: Option<bool>,
-    }
-    let peek = serde_json::from_slice::<Peek<'_>>(body).ok();
-    let stream = peek.as_ref().and_then(|peek| peek.stream).unwrap_or(false);
-    let model = peek.and_then(|peek| peek.model).map(Cow::into_owned);
+    let (model, stream) = skim_model_and_stream(body).unwrap_or_else(|| peek_model_and_stream(body));
+    let model = model.map(Cow::into_owned);
     let may_have_images = images_matter && names_an_image_type(body);
     let has_images = may_have_images
         && serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|value| {
             ["input", "messages", "contents"].iter().any(|key| value.get(key).is_some_and(has_image_part))
         });
     (model, has_images, stream)
+}
+
+/// The top-level `model` and `stream` of a JSON body, read by serde: nothing of either
+/// when the body is no object with a string (or `null`) model and a boolean (or `null`)
+/// stream.
+fn peek_model_and_stream(body: &[u8]) -> (Option<Cow<'_, str>>, bool) {
+    #[derive(serde::Deserialize)]
+    struct Peek<'a> {
+        #[serde(borrow)]
+        model: Option<Cow<'a, str>>,
+        stream: Option<bool>,
+    }
+    match serde_json::from_slice::<Peek<'_>>(body) {
+        Ok(peek) => (peek.model, peek.stream.unwrap_or(false)),
+        Err(_) => (None, false),
+    }
+}
+
+/// [`peek_model_and_stream`] by the skim (`skim::top_level`): the top level walked, and
+/// only the two values read. `None` leaves the body to serde: the skim cannot vouch for it,
+/// a key is there twice, or a value is not a plain string, boolean or `null` (an escape or
+/// a control character in the model, anything else in the stream).
+fn skim_model_and_stream(body: &[u8]) -> Option<(Option<Cow<'_, str>>, bool)> {
+    let (mut model, mut stream): (Option<&[u8]>, Option<&[u8]>) = (None, None);
+    super::skim::top_level(body, |key, value| {
+        let slot = match key {
+            b"model" => &mut model,
+            b"stream" => &mut stream,
+            _ => return Some(()),
+        };
+        slot.replace(value).is_none().then_some(())
+    })?;
+    let model = match model {
+        None | Some(b"null") => None,
+        Some([b'"', text @ .., b'"']) if !text.iter().any(|byte| *byte == b'\\' || *byte < 0x20) => {
+            Some(Cow::Borrowed(std::str::from_utf8(text).ok()?))
+        }
+        Some(_) => return None,
+    };
+    let stream = match stream {
+        None | Some(b"null" | b"false") => false,
+        Some(b"true") => true,
+        Some(_) => return None,
+    };
+    Some((model, stream))
 }
 
 /// Whether `"input_image"`, `"image_url"`, `"image"` or `"image/` is in the body: one scan
@@ -508,8 +602,8 @@ fn has_image_part(value: &serde_json::Value) -> bool {
     }
 }
 
-fn client_from_user_agent(headers: &HeaderMap) -> Option<&'static str> {
-    let agent = headers.get(header::USER_AGENT)?.to_str().ok()?;
+fn client_from_user_agent(agent: &HeaderValue) -> Option<&'static str> {
+    let agent = agent.to_str().ok()?;
     if agent.starts_with("codex") {
         Some("codex")
     } else if agent.starts_with("claude-cli") || agent.starts_with("claude-code") {
@@ -687,6 +781,180 @@ mod tests {
         clean_token_and_hops(&memmem::Finder::new("tok-123"), &mut plain);
         assert_eq!(plain.len(), 1);
         assert_eq!(plain["x-custom"], "kept");
+    }
+
+    fn test_state(token: &str) -> State {
+        let official = super::super::OfficialUpstreams {
+            openai: "http://127.0.0.1:9/v1".into(),
+            chatgpt: "http://127.0.0.1:9/c".into(),
+            anthropic: "http://127.0.0.1:9".into(),
+            codex_chatgpt_login: false,
+        };
+        State {
+            token: token.into(),
+            token_finder: std::sync::OnceLock::new(),
+            chain: super::super::failover::Chain::new(&[super::super::ChainEntry::Official], &official)
+                .unwrap(),
+            official,
+            usage: super::super::usage::UsageSink::start(std::path::PathBuf::from("/nonexistent")),
+            body_limit: 1 << 20,
+            body_timeouts: BodyTimeouts::default(),
+            client: None,
+            session_id: None,
+            instance_id: "me".into(),
+            hop: HeaderValue::from_static("me"),
+            responses: crate::convert::ResponseCache::new(),
+            requests: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn one_pass_over_the_headers_answers_every_question_a_lookup_did() {
+        let state = test_state("tok-123");
+        let screened = |pairs: &[(&str, &str)]| screen(&state, &map(pairs));
+        // The token in each of its places, in any value of the header.
+        for (name, value) in [
+            ("authorization", "Bearer tok-123"),
+            ("authorization", "bearer  tok-123 "),
+            ("x-api-key", "tok-123"),
+            ("x-goog-api-key", " tok-123"),
+            ("x-aigate-token", "tok-123"),
+        ] {
+            assert!(screened(&[(name, "other"), (name, value)]).authorized, "{name}: {value}");
+        }
+        for (name, value) in [
+            ("authorization", "tok-123"),
+            ("x-api-key", "tok-1234"),
+            ("x-other", "tok-123"),
+            ("cookie", "tok-123"),
+        ] {
+            let seen = screened(&[(name, value)]);
+            assert!(!seen.authorized, "{name}: {value}");
+            assert_eq!(seen.token, value.contains("tok-123"), "{name}: {value}");
+        }
+        // The hop list: this instance in it, or more aigates than a chain can have.
+        assert!(screened(&[(HOP_HEADER, "a, me")]).looped);
+        assert!(screened(&[(HOP_HEADER, "a"), (HOP_HEADER, "me")]).looped);
+        assert!(screened(&[(HOP_HEADER, "1,2,3,4,5,6,7,8,9")]).looped);
+        assert!(!screened(&[(HOP_HEADER, "a,b")]).looped);
+        // What there is to remove besides the token.
+        for name in
+            ["connection", "keep-alive", "proxy-authorization", "te", "upgrade", "host", "content-length"]
+        {
+            assert!(screened(&[(name, "x")]).hops, "{name}");
+        }
+        assert!(screened(&[("x-aigate-token", "wrong")]).hops);
+        assert!(!screened(&[("content-type", "application/json"), ("x-api-key", "k")]).hops);
+        // The first usable id, the agent and the session in its names' order; a value that
+        // carries the token is not read.
+        let seen = screened(&[
+            ("x-request-id", " req-1 "),
+            ("x-request-id", "req-2"),
+            ("user-agent", "claude-cli/2.1 tok-123"),
+            ("user-agent", "codex_cli_rs/0.1"),
+            ("x-session-id", "s-3"),
+            ("session-id", "s-1 tok-123"),
+            ("x-claude-code-session-id", "s-2"),
+        ]);
+        assert_eq!(seen.request_id.as_deref(), Some("req-1"));
+        assert_eq!(seen.client, Some("codex"));
+        assert_eq!(seen.session_id.as_deref(), Some("s-2"));
+        assert_eq!(screened(&[("x-request-id", "has space")]).request_id, None);
+        assert_eq!(screened(&[("x-request-id", &"a".repeat(129))]).request_id, None);
+        assert_eq!(screened(&[]).client, None);
+    }
+
+    #[test]
+    fn the_clean_a_request_does_as_screened_is_the_whole_clean() {
+        let state = test_state("tok-123");
+        let cases: &[&[(&str, &str)]] = &[
+            &[
+                ("content-type", "application/json"),
+                ("x-api-key", "tok-123"),
+                ("authorization", "Bearer tok-123"),
+            ],
+            &[("x-other", "a"), ("x-other", "pre tok-123 post"), ("x-custom", "kept")],
+            &[("connection", "x-hop-me"), ("x-hop-me", "1"), ("host", "h"), ("content-length", "3")],
+            &[("x-aigate-token", "wrong"), ("x-custom", "kept")],
+            &[("proxy-authorization", "Basic x"), ("anthropic-version", "2023-06-01")],
+            &[("x-custom", "kept")],
+        ];
+        for pairs in cases {
+            let mut whole = map(pairs);
+            clean_token_and_hops(state.token_finder(), &mut whole);
+            let mut screened = map(pairs);
+            let seen = screen(&state, &screened);
+            if seen.hops {
+                strip_hops(&mut screened);
+            }
+            if seen.token {
+                remove_token(state.token_finder(), &mut screened);
+            }
+            assert_eq!(screened, whole, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn the_skim_reads_model_and_stream_as_serde_does() {
+        let documents: &[&[u8]] = &[
+            br#"{"model": "mock-small", "input": "hi", "stream": false}"#,
+            br#"{"stream":true,"model":"gpt-5","input":[{"role":"user","content":[{"type":"input_text","text":"\"model\": {[}]"}]}]}"#,
+            br#" { "model" : "a\u00e9\"b" , "stream" : null , "tools" : [ { "name" : "model" } ] } "#,
+            br#"{"model":null,"messages":[],"stream":true,"max_tokens":1e3}"#,
+            br#"{"model":"m","model":"n"}"#,
+            br#"{"model":5,"stream":true}"#,
+            br#"{"model":"m","stream":"yes"}"#,
+            br#"{"mo\u0064el":"m"}"#,
+            b"{\"model\":\"caf\xc3\xa9\",\"stream\":true}",
+            b"{\"model\":\"\xff\"}",
+            b"{\"model\":\"a\tb\"}",
+            b"{}",
+            b"[]",
+        ];
+        let agree = |data: &[u8]| {
+            let text = String::from_utf8_lossy(data);
+            match (skim_model_and_stream(data), serde_json::from_slice::<serde_json::Value>(data).is_ok()) {
+                (Some(skimmed), true) => assert_eq!(skimmed, peek_model_and_stream(data), "{text}"),
+                (Some(_), false) => {
+                    // Only a document whose brackets pair and strings end, ending with its object.
+                    let end = data.iter().rposition(|byte| !byte.is_ascii_whitespace()).unwrap();
+                    assert_eq!(data[end], b'}', "{text}");
+                }
+                (None, _) => {}
+            }
+        };
+        for document in documents {
+            agree(document);
+            for end in 0..document.len() {
+                agree(&document[..end]);
+            }
+            for at in 0..document.len() {
+                for byte in *b"\"\\{}[],:0e-. \ntu\x01" {
+                    let mut changed = document.to_vec();
+                    changed[at] = byte;
+                    agree(&changed);
+                }
+            }
+        }
+        assert_eq!(skim_model_and_stream(documents[0]), Some((Some("mock-small".into()), false)));
+        assert_eq!(skim_model_and_stream(documents[1]), Some((Some("gpt-5".into()), true)));
+        // Left to serde: an escape, a key twice, a value of another type, an escaped key.
+        for left in [2, 4, 5, 6, 7, 10] {
+            assert_eq!(skim_model_and_stream(documents[left]), None, "{left}");
+        }
+        assert_eq!(inspect_body(documents[2], false), (Some("a\u{e9}\"b".into()), false, false));
+        assert_eq!(inspect_body(documents[5], false), (None, false, false));
     }
 
     #[test]

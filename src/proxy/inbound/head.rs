@@ -41,6 +41,9 @@ pub(super) struct RequestHead {
     pub(super) method: Method,
     pub(super) uri: Uri,
     pub(super) version: Version,
+    /// The end-to-end headers: not those of this hop's framing and connection, read here
+    /// ([`HOP_FRAMING`]), but a `Connection` that names other headers of this hop (which
+    /// its reader removes with it).
     pub(super) headers: HeaderMap,
     pub(super) framing: BodyFraming,
     /// The client would send another request on this connection after the answer.
@@ -135,8 +138,10 @@ pub(super) fn parse_request(head: &Bytes, spans: Spans) -> Result<RequestHead, R
         let value = HeaderValue::from_maybe_shared(head.slice(value))
             .map_err(|_| bad("a header value is invalid"))?;
         let bytes = value.as_bytes();
-        if name == header::CONTENT_LENGTH {
+        // Whether the header goes on past this hop ([`HOP_FRAMING`]).
+        let passed = if name == header::CONTENT_LENGTH {
             lengths = merge_lengths(lengths, bytes);
+            false
         } else if name == header::TRANSFER_ENCODING {
             // Only `chunked`, once: any other coding would reach the upstream undone.
             for coding in bytes.split(|byte| *byte == b',').map(<[u8]>::trim_ascii) {
@@ -146,14 +151,22 @@ pub(super) fn parse_request(head: &Bytes, spans: Spans) -> Result<RequestHead, R
                     coded = true;
                 }
             }
+            false
         } else if name == header::CONNECTION {
             close = connection_closes(bytes, http11, close);
+            names_others(bytes)
         } else if name == header::HOST {
             hosts += 1;
+            false
         } else if name == header::EXPECT {
             expect_continue = bytes.trim_ascii().eq_ignore_ascii_case(b"100-continue");
+            false
+        } else {
+            !HOP_FRAMING[5..].contains(&name)
+        };
+        if passed {
+            headers.append(name, value);
         }
-        headers.append(name, value);
     }
     if http11 && hosts != 1 {
         return Err(bad("an HTTP/1.1 request names exactly one host"));
@@ -173,6 +186,30 @@ pub(super) fn parse_request(head: &Bytes, spans: Spans) -> Result<RequestHead, R
     };
     let version = if http11 { Version::HTTP_11 } else { Version::HTTP_10 };
     Ok(RequestHead { method, uri, version, headers, framing, keep_alive: !close, expect_continue })
+}
+
+/// The headers about this hop's framing and connection, which a request's head is read
+/// for and which go no further: they are not among its [`RequestHead::headers`].
+const HOP_FRAMING: [HeaderName; 9] = [
+    // The five read above (`HOP_FRAMING[5..]` are the others).
+    header::HOST,
+    header::CONTENT_LENGTH,
+    header::TRANSFER_ENCODING,
+    header::CONNECTION,
+    header::EXPECT,
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+    HeaderName::from_static("keep-alive"),
+];
+
+/// A `Connection` value names a header besides the options `close` and `keep-alive`.
+fn names_others(value: &[u8]) -> bool {
+    value.split(|byte| *byte == b',').map(<[u8]>::trim_ascii).any(|token| {
+        !token.is_empty()
+            && !token.eq_ignore_ascii_case(b"close")
+            && !token.eq_ignore_ascii_case(b"keep-alive")
+    })
 }
 
 /// How an answer's body is delimited on the wire.

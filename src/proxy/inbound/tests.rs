@@ -1,4 +1,4 @@
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version, header};
 use bytes::Bytes;
 
 use super::head::{
@@ -40,6 +40,31 @@ fn a_request_head_is_read_with_its_values_sliced_from_the_bytes() {
     let value = request.headers.get(header::CONTENT_TYPE).unwrap().as_bytes();
     let within = head.as_ptr() as usize..head.as_ptr() as usize + head.len();
     assert!(within.contains(&(value.as_ptr() as usize)), "the value is a slice of the head, not a copy");
+    // The framing was read from its headers; they go no further.
+    let names: Vec<&str> = request.headers.keys().map(HeaderName::as_str).collect();
+    assert_eq!(names, ["content-type", "x-multi"]);
+}
+
+#[test]
+fn the_headers_of_this_hop_stay_here_but_a_connection_that_names_others() {
+    let read = |extra: &str| {
+        let text = format!(
+            "POST /v1/responses HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\
+             TE: trailers\r\nTrailer: x-t\r\nUpgrade: h2c\r\nKeep-Alive: timeout=5\r\nx-kept: 1\r\n{extra}\r\n"
+        );
+        let bytes = Bytes::copy_from_slice(text.as_bytes());
+        let (taken, spans) = scan_request(&bytes).unwrap().unwrap();
+        parse_request(&bytes.slice(..taken), spans).unwrap()
+    };
+    let plain = read("Connection: keep-alive, close\r\n");
+    assert_eq!(plain.headers.keys().map(HeaderName::as_str).collect::<Vec<_>>(), ["x-kept"]);
+    assert!(!plain.keep_alive);
+    assert!(plain.expect_continue);
+    assert_eq!(plain.framing, BodyFraming::Chunked);
+    // Its reader removes the names it lists, and it with them.
+    let listing = read("Connection: keep-alive, x-kept\r\n");
+    assert_eq!(listing.headers.keys().map(HeaderName::as_str).collect::<Vec<_>>(), ["x-kept", "connection"]);
+    assert!(listing.keep_alive);
 }
 
 #[test]
