@@ -134,15 +134,23 @@ pub(super) fn parse_request(head: &Bytes, spans: Spans) -> Result<RequestHead, R
     let mut close = !http11;
     let mut expect_continue = false;
     for (name, value) in spans.headers {
-        let name = HeaderName::from_bytes(&head[name]).map_err(|_| bad("a header name is invalid"))?;
+        // The two framing headers every request has are told by their bytes (checked by
+        // httparse), without a name and a value built for the map they do not go in.
+        let raw = &head[name.clone()];
+        if raw.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+            continue;
+        }
+        if raw.eq_ignore_ascii_case(b"content-length") {
+            lengths = merge_lengths(lengths, &head[value]);
+            continue;
+        }
+        let name = HeaderName::from_bytes(raw).map_err(|_| bad("a header name is invalid"))?;
         let value = HeaderValue::from_maybe_shared(head.slice(value))
             .map_err(|_| bad("a header value is invalid"))?;
         let bytes = value.as_bytes();
         // Whether the header goes on past this hop ([`HOP_FRAMING`]).
-        let passed = if name == header::CONTENT_LENGTH {
-            lengths = merge_lengths(lengths, bytes);
-            false
-        } else if name == header::TRANSFER_ENCODING {
+        let passed = if name == header::TRANSFER_ENCODING {
             // Only `chunked`, once: any other coding would reach the upstream undone.
             for coding in bytes.split(|byte| *byte == b',').map(<[u8]>::trim_ascii) {
                 if coding.eq_ignore_ascii_case(b"chunked") && !chunked && !coded {
@@ -155,9 +163,6 @@ pub(super) fn parse_request(head: &Bytes, spans: Spans) -> Result<RequestHead, R
         } else if name == header::CONNECTION {
             close = connection_closes(bytes, http11, close);
             names_others(bytes)
-        } else if name == header::HOST {
-            hosts += 1;
-            false
         } else if name == header::EXPECT {
             expect_continue = bytes.trim_ascii().eq_ignore_ascii_case(b"100-continue");
             false
@@ -191,7 +196,8 @@ pub(super) fn parse_request(head: &Bytes, spans: Spans) -> Result<RequestHead, R
 /// The headers about this hop's framing and connection, which a request's head is read
 /// for and which go no further: they are not among its [`RequestHead::headers`].
 const HOP_FRAMING: [HeaderName; 9] = [
-    // The five read above (`HOP_FRAMING[5..]` are the others).
+    // The five read above (`HOP_FRAMING[5..]` are the others; `host` and `content-length`
+    // by their bytes).
     header::HOST,
     header::CONTENT_LENGTH,
     header::TRANSFER_ENCODING,
