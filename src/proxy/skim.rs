@@ -68,7 +68,7 @@ fn skip_space(data: &[u8], mut from: usize) -> usize {
 
 /// Past the string that opens at `data[at]` (a quote): `None` when it does not end. (A
 /// plain loop over the first bytes before `memchr2`, for the many short strings, cost
-/// more: `bench/PROFILE.md`, thirteenth pass.)
+/// twice as much, tried twice: `bench/PROFILE.md`, twelfth and thirteenth passes.)
 fn string_end(data: &[u8], at: usize) -> Option<usize> {
     let mut from = at + 1;
     loop {
