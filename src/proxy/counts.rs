@@ -67,23 +67,16 @@ pub fn top_counts(data: &[u8]) -> Result<Option<Counts>, serde_json::Error> {
 
 /// [`top_counts`] without parsing every value, for the usual body: the top level is read
 /// key by key, each value but `usage` and `usageMetadata` passed over by its brackets and
-/// strings alone, and those two read by serde. `None` leaves the document to
-/// [`top_counts`]: it is no object, does not end where its object closes (cut short, or
-/// more after it), has a top-level key with an escape or a usage key twice, nests deeper
-/// than [`super::skim::SKIM_DEPTH`], or a usage value does not parse. So it gives what [`top_counts`]
-/// gives for every document that parses; of one that does not, it checks no more than
-/// that its brackets pair and its strings end (a body the upstream framed whole that is
-/// no JSON is not told from one that is).
+/// strings alone, and those two read by [`skim_usage`] when they are plain (else by serde).
+/// `None` leaves the document to [`top_counts`]: it is no object, does not end where its
+/// object closes (cut short, or more after it), has a top-level key with an escape or a
+/// usage key twice, nests deeper than [`super::skim::SKIM_DEPTH`], or a usage value serde
+/// does not read either. So it gives what [`top_counts`] gives for every document that
+/// parses; of one that does not, it checks no more than that its brackets pair and its
+/// strings end (a body the upstream framed whole that is no JSON is not told from one that
+/// is, and a usage object's other values are passed over as the body's are).
 pub fn skim_counts(data: &[u8]) -> Option<Option<Counts>> {
-    let (mut usage, mut metadata): (Option<&[u8]>, Option<&[u8]>) = (None, None);
-    super::skim::top_level(data, |key, value| {
-        let slot = match key {
-            b"usage" => &mut usage,
-            b"usageMetadata" => &mut metadata,
-            _ => return Some(()),
-        };
-        slot.replace(value).is_none().then_some(())
-    })?;
+    let [usage, metadata] = super::skim::values_of(data, [b"usage", b"usageMetadata"])?;
     let read = |raw: Option<&[u8]>| match raw {
         None => Some(None),
         Some(raw) => skim_usage(raw).or_else(|| serde_json::from_slice::<Option<Counts>>(raw).ok()),
@@ -104,29 +97,15 @@ fn skim_usage(raw: &[u8]) -> Option<Option<Counts>> {
     }
     let mut counts = Counts::default();
     super::skim::top_level(raw, |key, value| {
-        let slot = match Field::of(key) {
-            Field::InputTokens => &mut counts.input_tokens,
-            Field::PromptTokens => &mut counts.prompt_tokens,
-            Field::OutputTokens => &mut counts.output_tokens,
-            Field::CompletionTokens => &mut counts.completion_tokens,
-            Field::CacheReadInputTokens => &mut counts.cache_read_input_tokens,
-            Field::PromptCacheHitTokens => &mut counts.prompt_cache_hit_tokens,
-            Field::CacheCreationInputTokens => &mut counts.cache_creation_input_tokens,
-            Field::PromptTokenCount => &mut counts.prompt_token_count,
-            Field::CandidatesTokenCount => &mut counts.candidates_token_count,
-            Field::ThoughtsTokenCount => &mut counts.thoughts_token_count,
-            Field::CachedContentTokenCount => &mut counts.cached_content_token_count,
-            Field::InputTokensDetails => {
-                counts.input_cached_tokens = skim_details(value)?;
-                return Some(());
+        match Field::of(key) {
+            Field::InputTokensDetails => counts.input_cached_tokens = skim_details(value)?,
+            Field::PromptTokensDetails => counts.prompt_cached_tokens = skim_details(value)?,
+            field => {
+                if let Some(slot) = counts.slot(field) {
+                    *slot = Some(plain_integer(value)?);
+                }
             }
-            Field::PromptTokensDetails => {
-                counts.prompt_cached_tokens = skim_details(value)?;
-                return Some(());
-            }
-            _ => return Some(()),
-        };
-        *slot = Some(plain_integer(value)?);
+        }
         Some(())
     })?;
     Some(Some(counts))
@@ -338,42 +317,52 @@ impl<'de> Deserialize<'de> for Counts {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Counts, A::Error> {
                 let mut counts = Counts::default();
                 while let Some(field) = map.next_key::<Field>()? {
-                    let slot = match field {
-                        Field::InputTokens => &mut counts.input_tokens,
-                        Field::PromptTokens => &mut counts.prompt_tokens,
-                        Field::OutputTokens => &mut counts.output_tokens,
-                        Field::CompletionTokens => &mut counts.completion_tokens,
-                        Field::CacheReadInputTokens => &mut counts.cache_read_input_tokens,
-                        Field::PromptCacheHitTokens => &mut counts.prompt_cache_hit_tokens,
-                        Field::CacheCreationInputTokens => &mut counts.cache_creation_input_tokens,
-                        Field::PromptTokenCount => &mut counts.prompt_token_count,
-                        Field::CandidatesTokenCount => &mut counts.candidates_token_count,
-                        Field::ThoughtsTokenCount => &mut counts.thoughts_token_count,
-                        Field::CachedContentTokenCount => &mut counts.cached_content_token_count,
+                    match field {
                         Field::InputTokensDetails => {
                             counts.input_cached_tokens = map.next_value::<Details>()?.0;
-                            continue;
                         }
                         Field::PromptTokensDetails => {
                             counts.prompt_cached_tokens = map.next_value::<Details>()?.0;
-                            continue;
                         }
-                        Field::CachedTokens
-                        | Field::Usage
-                        | Field::UsageMetadata
-                        | Field::Response
-                        | Field::Message
-                        | Field::Other => {
-                            map.next_value::<IgnoredAny>()?;
-                            continue;
-                        }
-                    };
-                    *slot = map.next_value::<Count>()?.0;
+                        field => match counts.slot(field) {
+                            Some(slot) => *slot = map.next_value::<Count>()?.0,
+                            None => {
+                                map.next_value::<IgnoredAny>()?;
+                            }
+                        },
+                    }
                 }
                 Ok(counts)
             }
         }
         deserializer.deserialize_any(CountsVisitor)
+    }
+}
+
+impl Counts {
+    /// Where the count a key names goes (`None` for the details objects and other keys).
+    fn slot(&mut self, field: Field) -> Option<&mut Option<i64>> {
+        Some(match field {
+            Field::InputTokens => &mut self.input_tokens,
+            Field::PromptTokens => &mut self.prompt_tokens,
+            Field::OutputTokens => &mut self.output_tokens,
+            Field::CompletionTokens => &mut self.completion_tokens,
+            Field::CacheReadInputTokens => &mut self.cache_read_input_tokens,
+            Field::PromptCacheHitTokens => &mut self.prompt_cache_hit_tokens,
+            Field::CacheCreationInputTokens => &mut self.cache_creation_input_tokens,
+            Field::PromptTokenCount => &mut self.prompt_token_count,
+            Field::CandidatesTokenCount => &mut self.candidates_token_count,
+            Field::ThoughtsTokenCount => &mut self.thoughts_token_count,
+            Field::CachedContentTokenCount => &mut self.cached_content_token_count,
+            Field::InputTokensDetails
+            | Field::PromptTokensDetails
+            | Field::CachedTokens
+            | Field::Usage
+            | Field::UsageMetadata
+            | Field::Response
+            | Field::Message
+            | Field::Other => return None,
+        })
     }
 }
 

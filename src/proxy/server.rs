@@ -348,8 +348,11 @@ fn screen(state: &State, headers: &HeaderMap) -> Screened {
     // Where a client without a session of ours names its own: `session-id`,
     // `x-claude-code-session-id`, `x-session-id`, in this order.
     let mut sessions: [Option<&HeaderValue>; 3] = [None; 3];
+    let mut connection = false;
     for (name, value) in headers {
-        // What carries the token is gone before the id, the agent and the session are read.
+        // The agent and the session are read from what the clean leaves (a value that
+        // carries the token goes, and so does a header `Connection` lists); the token, the
+        // hop list and the id from what the client sent.
         let carries = carries_token(token, value);
         seen.token |= carries;
         // Every place is checked (no early exit), so timing does not tell which matched.
@@ -383,7 +386,31 @@ fn screen(state: &State, headers: &HeaderMap) -> Screened {
             "x-session-id" if !carries => {
                 sessions[2].get_or_insert(value);
             }
+            "connection" => {
+                connection = true;
+                seen.hops = true;
+            }
             other => seen.hops |= super::error::is_hop_by_hop(other),
+        }
+    }
+    if connection {
+        // Rare: a `Connection` that names headers (the head codec keeps no other).
+        let listed = |name: &str| {
+            headers
+                .get_all(header::CONNECTION)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .any(|value| value.split(',').any(|token| token.trim().eq_ignore_ascii_case(name)))
+        };
+        if listed("user-agent") {
+            agent = None;
+        }
+        for (slot, name) in
+            sessions.iter_mut().zip(["session-id", "x-claude-code-session-id", "x-session-id"])
+        {
+            if listed(name) {
+                *slot = None;
+            }
         }
     }
     seen.request_id = request_id
@@ -537,15 +564,7 @@ fn peek_model_and_stream(body: &[u8]) -> (Option<Cow<'_, str>>, bool) {
 /// a key is there twice, or a value is not a plain string, boolean or `null` (an escape or
 /// a control character in the model, anything else in the stream).
 fn skim_model_and_stream(body: &[u8]) -> Option<(Option<Cow<'_, str>>, bool)> {
-    let (mut model, mut stream): (Option<&[u8]>, Option<&[u8]>) = (None, None);
-    super::skim::top_level(body, |key, value| {
-        let slot = match key {
-            b"model" => &mut model,
-            b"stream" => &mut stream,
-            _ => return Some(()),
-        };
-        slot.replace(value).is_none().then_some(())
-    })?;
+    let [model, stream] = super::skim::values_of(body, [b"model", b"stream"])?;
     let model = match model {
         None | Some(b"null") => None,
         Some([b'"', text @ .., b'"']) if !text.iter().any(|byte| *byte == b'\\' || *byte < 0x20) => {
@@ -882,6 +901,15 @@ mod tests {
             ("x-claude-code-session-id", "s-2"),
         ]);
         assert_eq!(seen.request_id.as_deref(), Some("req-1"));
+        // What `Connection` lists goes with it, so it names neither agent nor session.
+        let listed = screened(&[
+            ("user-agent", "codex_cli_rs/0.1"),
+            ("session-id", "s-1"),
+            ("x-session-id", "s-3"),
+            ("connection", "User-Agent, session-id"),
+        ]);
+        assert!(listed.hops);
+        assert_eq!((listed.client, listed.session_id.as_deref()), (None, Some("s-3")));
         assert_eq!(seen.client, Some("codex"));
         assert_eq!(seen.session_id.as_deref(), Some("s-2"));
         assert_eq!(screened(&[("x-request-id", "has space")]).request_id, None);

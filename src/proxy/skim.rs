@@ -59,6 +59,20 @@ pub(super) fn top_level<'a>(
 /// limit is 128 levels in all.
 pub(super) const SKIM_DEPTH: u32 = 100;
 
+/// The raw values of the top-level keys `names` (each `None` when absent), by
+/// [`top_level`]; `None` also when one of them is there twice.
+pub(super) fn values_of<'a, const N: usize>(
+    data: &'a [u8],
+    names: [&[u8]; N],
+) -> Option<[Option<&'a [u8]>; N]> {
+    let mut found = [None; N];
+    top_level(data, |key, value| match names.iter().position(|name| *name == key) {
+        Some(at) => found[at].replace(value).is_none().then_some(()),
+        None => Some(()),
+    })?;
+    Some(found)
+}
+
 fn skip_space(data: &[u8], mut from: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = data.get(from) {
         from += 1;

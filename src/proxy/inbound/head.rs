@@ -42,8 +42,9 @@ pub(super) struct RequestHead {
     pub(super) uri: Uri,
     pub(super) version: Version,
     /// The end-to-end headers: not those of this hop's framing and connection, read here
-    /// ([`HOP_FRAMING`]), but a `Connection` that names other headers of this hop (which
-    /// its reader removes with it).
+    /// (`host`, `content-length`, `transfer-encoding`, `connection`, `expect`, and
+    /// [`HOP_ONLY`]), but a `Connection` that names other headers of this hop (which its
+    /// reader removes with it).
     pub(super) headers: HeaderMap,
     pub(super) framing: BodyFraming,
     /// The client would send another request on this connection after the answer.
@@ -149,7 +150,7 @@ pub(super) fn parse_request(head: &Bytes, spans: Spans) -> Result<RequestHead, R
         let value = HeaderValue::from_maybe_shared(head.slice(value))
             .map_err(|_| bad("a header value is invalid"))?;
         let bytes = value.as_bytes();
-        // Whether the header goes on past this hop ([`HOP_FRAMING`]).
+        // Whether the header goes on past this hop.
         let passed = if name == header::TRANSFER_ENCODING {
             // Only `chunked`, once: any other coding would reach the upstream undone.
             for coding in bytes.split(|byte| *byte == b',').map(<[u8]>::trim_ascii) {
@@ -167,7 +168,7 @@ pub(super) fn parse_request(head: &Bytes, spans: Spans) -> Result<RequestHead, R
             expect_continue = bytes.trim_ascii().eq_ignore_ascii_case(b"100-continue");
             false
         } else {
-            !HOP_FRAMING[5..].contains(&name)
+            !HOP_ONLY.contains(&name)
         };
         if passed {
             headers.append(name, value);
@@ -193,29 +194,21 @@ pub(super) fn parse_request(head: &Bytes, spans: Spans) -> Result<RequestHead, R
     Ok(RequestHead { method, uri, version, headers, framing, keep_alive: !close, expect_continue })
 }
 
-/// The headers about this hop's framing and connection, which a request's head is read
-/// for and which go no further: they are not among its [`RequestHead::headers`].
-const HOP_FRAMING: [HeaderName; 9] = [
-    // The five read above (`HOP_FRAMING[5..]` are the others; `host` and `content-length`
-    // by their bytes).
-    header::HOST,
-    header::CONTENT_LENGTH,
-    header::TRANSFER_ENCODING,
-    header::CONNECTION,
-    header::EXPECT,
-    header::TE,
-    header::TRAILER,
-    header::UPGRADE,
-    HeaderName::from_static("keep-alive"),
-];
+/// The headers about this hop's framing and connection that a request's head is not read
+/// for and that go no further either, besides the five it is read for (`host`,
+/// `content-length`, `transfer-encoding`, `connection`, `expect`): none of them is among
+/// its [`RequestHead::headers`].
+static HOP_ONLY: [HeaderName; 4] =
+    [header::TE, header::TRAILER, header::UPGRADE, HeaderName::from_static("keep-alive")];
 
-/// A `Connection` value names a header besides the options `close` and `keep-alive`.
+/// A `Connection` value names a header besides `keep-alive` (its option and, as a header,
+/// one of [`HOP_ONLY`]): then the `Connection` goes into the map for its reader to remove
+/// what it lists. `close` is a name too here: a header called `close` must not pass.
 fn names_others(value: &[u8]) -> bool {
-    value.split(|byte| *byte == b',').map(<[u8]>::trim_ascii).any(|token| {
-        !token.is_empty()
-            && !token.eq_ignore_ascii_case(b"close")
-            && !token.eq_ignore_ascii_case(b"keep-alive")
-    })
+    value
+        .split(|byte| *byte == b',')
+        .map(<[u8]>::trim_ascii)
+        .any(|token| !token.is_empty() && !token.eq_ignore_ascii_case(b"keep-alive"))
 }
 
 /// How an answer's body is delimited on the wire.
