@@ -4,7 +4,7 @@
 //! [`ProxyHandle::shutdown`] stops accepting, drains open streams for a bounded time,
 //! flushes the usage rows, then stops. This file is the contract `run` and `serve` build on.
 //!
-//! Pipeline of one request (server.rs → failover.rs → forward.rs): route and token check,
+//! Pipeline of one request (server/ → failover.rs → forward.rs): route and token check,
 //! read the bounded body, plan the chain (skip links that do not speak the API, cannot
 //! read images, have no key, or cool down), then for each link: map the model, swap the
 //! credentials, send, judge the status, peek the SSE stream until content, and commit.
