@@ -214,6 +214,16 @@ pub fn is_hop_by_hop(name: &str) -> bool {
     hop_by_hop_at(name).is_some()
 }
 
+/// The names the `Connection` headers list (trimmed, as written).
+pub fn connection_listed(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+}
+
 /// Remove every hop-by-hop header from `headers`, in place.
 ///
 /// Runs on every request and response: only the fixed names that are there are removed
@@ -230,12 +240,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
     // `Connection` is the first of them.
     let listed: Vec<HeaderName> = if present[0] {
-        headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .map(str::trim)
+        connection_listed(headers)
             .filter(|token| !HOP_BY_HOP.iter().any(|hop| hop.as_str().eq_ignore_ascii_case(token)))
             .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
             .collect()

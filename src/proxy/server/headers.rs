@@ -126,11 +126,7 @@ pub(super) fn screen(state: &State, headers: &HeaderMap) -> Screened {
     if connection {
         // Rare: a `Connection` that names headers (the head codec keeps no other).
         let listed = |name: &str| {
-            headers
-                .get_all(header::CONNECTION)
-                .iter()
-                .filter_map(|value| value.to_str().ok())
-                .any(|value| value.split(',').any(|token| token.trim().eq_ignore_ascii_case(name)))
+            super::super::error::connection_listed(headers).any(|token| token.eq_ignore_ascii_case(name))
         };
         if listed("user-agent") {
             agent = None;
