@@ -13,7 +13,11 @@
 #
 # Env: PERF_DIR (default ../shared/perf next to the repo), CARGO_TARGET_DIR (where the build
 # lands, default target/), API (responses), PORT (18787),
-# CONVERTED_PORT (18788), CONVERT_VIA (chat; messages when API=chat), MOCK_PORT (18080). Extra arguments go to bench.sh (see `bash $PERF_DIR/bench.sh --help`).
+# CONVERTED_PORT (18788), CONVERT_VIA (chat; messages when API=chat), MOCK_PORT (18080),
+# PAIRS (3; 0: none) and PAIR_DURATION (4 s): the interleaved c=64 pairs printed after the goal
+# table (bench/pairs.py: nginx and aigate cells alternated, seconds apart, a diagnostic of the
+# machine's drift between the single run's cells, not a goal). Extra arguments go to bench.sh
+# (see `bash $PERF_DIR/bench.sh --help`).
 # Needs nginx for the nginx peer (Debian: apt-get install -y nginx-light).
 set -euo pipefail
 
@@ -132,3 +136,11 @@ print(f"| peak RSS | <= 20 MB | {nginx_peak / 1024:.1f} MB | " + " | ".join(peak
 print()
 print("aigate: every goal met" if misses == 0 else f"aigate: {misses} goal(s) missed")
 PY
+
+if [[ "${PAIRS:-3}" != 0 ]]; then
+  echo
+  python3 "$REPO/bench/pairs.py" --loadgen "${PERF_TARGET:-/tmp/perf-target}/release/loadgen" \
+    --mock "${PERF_TARGET:-/tmp/perf-target}/release/mock-upstream" --nginx-conf "$PERF_DIR/configs/nginx.conf" \
+    --work "$WORK" --mock-port "$MOCK_PORT" --api "$API" --aigate "http://127.0.0.1:$PORT" "$TOKEN" "${PIDS[0]}" \
+    --pairs "${PAIRS:-3}" --duration "${PAIR_DURATION:-4}" | tee -a "$RESULTS/goals.md"
+fi

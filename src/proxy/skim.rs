@@ -29,12 +29,15 @@ pub(super) fn top_level<'a>(
             if data.get(at) != Some(&b'"') {
                 return None;
             }
-            let key_end = string_end(data, at)?;
-            let key = &data[at + 1..key_end - 1];
-            if key.contains(&b'\\') {
+            // A key with an escape is left to serde (found by the search for its end, not
+            // by a second pass over it).
+            let key_start = at + 1;
+            let quote = key_start + memchr::memchr2(b'"', b'\\', &data[key_start..])?;
+            if data[quote] != b'"' {
                 return None;
             }
-            at = skip_space(data, key_end);
+            let key = &data[key_start..quote];
+            at = skip_space(data, quote + 1);
             if data.get(at) != Some(&b':') {
                 return None;
             }
