@@ -160,7 +160,7 @@ async fn pass_through(
         }
     };
     let model_sent = model_sent.or_else(|| scanned.clone());
-    let UpstreamResponse { headers: response_headers, body: mut upstream, .. } = response;
+    let UpstreamResponse { headers: response_headers, hop_by_hop, body: mut upstream, .. } = response;
     let is_sse = response_headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -234,7 +234,9 @@ async fn pass_through(
     let mut response_builder = Response::builder().status(status);
     if let Some(headers) = response_builder.headers_mut() {
         *headers = response_headers;
-        strip_hop_by_hop(headers);
+        if hop_by_hop {
+            strip_hop_by_hop(headers);
+        }
         if let Some(value) = &link.name_header {
             headers.insert(HeaderName::from_static("x-aigate-provider"), value.clone());
         }

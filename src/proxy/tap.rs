@@ -9,6 +9,7 @@
 
 use std::time::Instant;
 
+use bytes::Bytes;
 use memchr::memmem;
 use serde_json::Value;
 
@@ -104,6 +105,9 @@ pub struct Tap {
     data: Vec<u8>,
     data_lines: usize,
     oversized: bool,
+    /// A JSON body that came as one chunk: that chunk (shared, not copied).
+    json_chunk: Option<Bytes>,
+    /// A JSON body of more chunks: a copy of them (bounded, [`JSON_KEEP`]).
     json: Vec<u8>,
     json_truncated: bool,
     tokens: Tokens,
@@ -127,6 +131,7 @@ impl Tap {
             data: Vec::new(),
             data_lines: 0,
             oversized: false,
+            json_chunk: None,
             json: Vec::new(),
             json_truncated: false,
             tokens: Tokens::default(),
@@ -142,7 +147,7 @@ impl Tap {
     }
 
     /// Look at the next chunk.
-    pub fn feed(&mut self, chunk: &[u8]) {
+    pub fn feed(&mut self, chunk: &Bytes) {
         self.bytes += chunk.len() as u64;
         if !self.sse {
             if self.first_content.is_none() && !chunk.is_empty() {
@@ -151,7 +156,7 @@ impl Tap {
             self.keep_json(chunk);
             return;
         }
-        let mut rest = chunk;
+        let mut rest: &[u8] = chunk;
         while let Some(newline) = memchr::memchr(b'\n', rest) {
             let (head, tail) = rest.split_at(newline);
             rest = &tail[1..];
@@ -181,7 +186,11 @@ impl Tap {
             }
             self.dispatch();
         } else {
-            let (complete, usage) = json_body(&self.json, self.json_truncated);
+            let body = match &self.json_chunk {
+                Some(chunk) => chunk,
+                None => &self.json[..],
+            };
+            let (complete, usage) = json_body(body, self.json_truncated);
             self.terminal = complete;
             if let Some(usage) = usage {
                 self.tokens.apply(&usage);
@@ -209,7 +218,17 @@ impl Tap {
         self.first_content.map(|at| at.duration_since(self.started).as_millis() as i64)
     }
 
-    fn keep_json(&mut self, chunk: &[u8]) {
+    fn keep_json(&mut self, chunk: &Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
+        if self.json.is_empty() && self.json_chunk.is_none() && !self.json_truncated {
+            self.json_chunk = Some(chunk.clone());
+            return;
+        }
+        if let Some(first) = self.json_chunk.take() {
+            self.json.extend_from_slice(&first);
+        }
         self.json.extend_from_slice(chunk);
         if self.json.len() > JSON_KEEP {
             let cut = self.json.len() - JSON_TAIL;
@@ -505,7 +524,7 @@ mod tests {
     fn run(api: Api, chunks: &[&[u8]]) -> (Tap, Tokens) {
         let mut tap = Tap::new(api, true, Instant::now());
         for chunk in chunks {
-            tap.feed(chunk);
+            tap.feed(&Bytes::copy_from_slice(chunk));
         }
         let tokens = tap.finish();
         (tap, tokens)
@@ -560,10 +579,39 @@ mod tests {
     }
 
     #[test]
+    fn a_json_body_in_one_chunk_or_many_gives_the_same_usage() {
+        let body = br#"{"id":"x","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3}}"#;
+        for cuts in [vec![], vec![0], vec![1], vec![20, 21], vec![40, 60, 70]] {
+            let mut tap = Tap::new(Api::Chat, false, Instant::now());
+            let mut at = 0;
+            for cut in cuts.iter().copied().chain([body.len()]) {
+                tap.feed(&Bytes::copy_from_slice(&body[at..cut]));
+                at = cut;
+            }
+            let tokens = tap.finish();
+            assert_eq!((tokens.input, tokens.output), (Some(9), Some(3)), "cut at {cuts:?}");
+            assert_eq!(tap.ending(), None, "cut at {cuts:?}");
+            assert_eq!(tap.bytes, body.len() as u64);
+        }
+        // Cut short: not whole, whichever way it came.
+        for cuts in [vec![], vec![30]] {
+            let mut tap = Tap::new(Api::Chat, false, Instant::now());
+            let short = &body[..body.len() - 2];
+            let mut at = 0;
+            for cut in cuts.iter().copied().chain([short.len()]) {
+                tap.feed(&Bytes::copy_from_slice(&short[at..cut]));
+                at = cut;
+            }
+            tap.finish();
+            assert_eq!(tap.ending(), Some("stream_truncated"), "cut at {cuts:?}");
+        }
+    }
+
+    #[test]
     fn json_body_usage_whole_and_tail() {
         let body = br#"{"id":"x","usage":{"prompt_tokens":9,"completion_tokens":3}}"#;
         let mut tap = Tap::new(Api::Chat, false, Instant::now());
-        tap.feed(body);
+        tap.feed(&Bytes::from_static(body));
         assert_eq!(tap.finish().input, Some(9));
         assert_eq!(
             json_body(br#"xx","usage":{"input_tokens":1,"output_tokens":2}}"#, true).1,

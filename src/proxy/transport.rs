@@ -93,6 +93,9 @@ pub(super) type Upstream = Pin<Box<dyn Stream<Item = Result<Bytes, UpstreamError
 pub(super) struct UpstreamResponse {
     pub(super) status: StatusCode,
     pub(super) headers: HeaderMap,
+    /// `headers` may hold a hop-by-hop header (`error::strip_hop_by_hop` is needed before
+    /// they go on); `false` only when the head's parse saw none.
+    pub(super) hop_by_hop: bool,
     pub(super) body: Upstream,
 }
 
@@ -198,6 +201,7 @@ impl Transport {
                 Ok(UpstreamResponse {
                     status: response.status(),
                     headers: std::mem::take(response.headers_mut()),
+                    hop_by_hop: true,
                     body: Box::pin(response.bytes_stream().map(|chunk| chunk.map_err(UpstreamError::from))),
                 })
             }

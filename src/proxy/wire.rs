@@ -119,6 +119,9 @@ pub(super) struct Head {
     pub(super) framing: Framing,
     /// The connection may carry another request after this answer's body.
     pub(super) reuse: bool,
+    /// A header of the answer is hop-by-hop (`error::is_hop_by_hop`): the answer's headers
+    /// need `strip_hop_by_hop` before they go on (most answers have none).
+    pub(super) hop_by_hop: bool,
 }
 
 /// Where a part of `buf` (a slice httparse gave of it) is in it.
@@ -177,9 +180,11 @@ pub(super) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<H
     let mut lengths = Lengths::Unsaid;
     let mut chunked = None;
     let mut close = !http11;
+    let mut hop_by_hop = false;
     for (name, value) in spans {
         let name = HeaderName::from_bytes(&bytes[name])
             .map_err(|_| WireError("the answer has an invalid header name"))?;
+        hop_by_hop |= super::error::is_hop_by_hop(name.as_str());
         let value = HeaderValue::from_maybe_shared(bytes.slice(value))
             .map_err(|_| WireError("the answer has an invalid header value"))?;
         let line_value = value.as_bytes();
@@ -213,7 +218,7 @@ pub(super) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<H
             (None, Lengths::Invalid) => return Err(WireError("the answer's content-length is invalid")),
         }
     };
-    Ok(Some(Head { status, headers, framing, reuse }))
+    Ok(Some(Head { status, headers, framing, reuse, hop_by_hop }))
 }
 
 /// What a message's `Content-Length` lines say.
@@ -437,6 +442,24 @@ mod tests {
             let (_, head) = parsed.unwrap();
             (head.framing, head.reuse)
         })
+    }
+
+    #[test]
+    fn an_answer_head_says_whether_it_has_a_hop_by_hop_header() {
+        let hops = |lines: &str| {
+            let text = format!("HTTP/1.1 200 OK\r\n{lines}content-length: 2\r\n\r\n{{}}");
+            head(&text, &Method::POST).unwrap().unwrap().1.hop_by_hop
+        };
+        assert!(!hops("content-type: application/json\r\ndate: x\r\nx-request-id: 1\r\n"));
+        for line in [
+            "Connection: keep-alive",
+            "keep-alive: timeout=5",
+            "Transfer-Encoding: gzip",
+            "upgrade: h2c",
+            "TE: trailers",
+        ] {
+            assert!(hops(&format!("content-type: application/json\r\n{line}\r\n")), "{line}");
+        }
     }
 
     #[test]

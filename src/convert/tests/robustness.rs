@@ -176,11 +176,12 @@ fn convert_cost_against_passthrough_tap() {
     chunks.push(usage_chunk(json!({"prompt_tokens": 1000, "completion_tokens": 4500})));
     let input = chat_sse(&chunks, true);
     let pieces: Vec<&[u8]> = input.as_bytes().chunks(1400).collect();
+    let shared: Vec<bytes::Bytes> = pieces.iter().copied().map(bytes::Bytes::copy_from_slice).collect();
     let rounds = 20;
     let started = std::time::Instant::now();
     for _ in 0..rounds {
         let mut tap = crate::proxy::tap::Tap::new(Api::Chat, true, std::time::Instant::now());
-        for piece in &pieces {
+        for piece in &shared {
             tap.feed(piece);
         }
         std::hint::black_box(tap.finish());

@@ -72,6 +72,7 @@ impl H1Client {
                     return Ok(UpstreamResponse {
                         status: answer.status,
                         headers: answer.headers,
+                        hop_by_hop: answer.hop_by_hop,
                         body: Box::pin(body),
                     });
                 }
