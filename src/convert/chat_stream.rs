@@ -500,14 +500,40 @@ fn finish_name(stop: Option<StopReason>, any_tool: bool) -> &'static str {
     }
 }
 
+/// A Chat Completions `usage` object (typed, so a whole body is written without building it).
+#[derive(Serialize)]
+struct UsageBody {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    prompt_tokens_details: CachedTokens,
+    completion_tokens_details: ReasoningTokens,
+}
+
+#[derive(Serialize)]
+struct CachedTokens {
+    cached_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct ReasoningTokens {
+    reasoning_tokens: u64,
+}
+
+impl UsageBody {
+    fn of(usage: &Usage) -> Self {
+        Self {
+            prompt_tokens: usage.input,
+            completion_tokens: usage.output,
+            total_tokens: usage.input.saturating_add(usage.output),
+            prompt_tokens_details: CachedTokens { cached_tokens: usage.cached },
+            completion_tokens_details: ReasoningTokens { reasoning_tokens: usage.reasoning },
+        }
+    }
+}
+
 pub(crate) fn usage_json(usage: &Usage) -> Value {
-    json!({
-        "prompt_tokens": usage.input,
-        "completion_tokens": usage.output,
-        "total_tokens": usage.input + usage.output,
-        "prompt_tokens_details": {"cached_tokens": usage.cached},
-        "completion_tokens_details": {"reasoning_tokens": usage.reasoning}
-    })
+    serde_json::to_value(UsageBody::of(usage)).unwrap_or(Value::Null)
 }
 
 fn error_json(code: &str, message: &str) -> Value {
@@ -583,6 +609,50 @@ impl Encode for Encoder {
 }
 
 /// The non-streamed Chat body.
+/// A whole (not streamed) Chat Completions body, written as it is typed: building it as a
+/// `Value` first cost most of a converted small request (`bench/PROFILE.md`).
+#[derive(Serialize)]
+struct CompletionBody<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: [CompletionChoice<'a>; 1],
+    usage: UsageBody,
+}
+
+#[derive(Serialize)]
+struct CompletionChoice<'a> {
+    index: u32,
+    message: CompletionMessage<'a>,
+    finish_reason: &'static str,
+}
+
+#[derive(Serialize)]
+struct CompletionMessage<'a> {
+    role: &'static str,
+    /// `null` when there is no text.
+    content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<CompletionCall<'a>>,
+}
+
+#[derive(Serialize)]
+struct CompletionCall<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: CompletionFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct CompletionFunction<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
 pub(crate) fn write_body(body: &FinalBody<'_>, out: &mut Vec<u8>) {
     if let Some(failure) = body.failed {
         if body.parts.is_empty() || failure.class != "stream_truncated" {
@@ -590,10 +660,7 @@ pub(crate) fn write_body(body: &FinalBody<'_>, out: &mut Vec<u8>) {
             return;
         }
     }
-    let mut message = serde_json::Map::new();
-    message.insert("role".into(), json!("assistant"));
     let text = super::ir::join_text(&body.parts, "");
-    message.insert("content".into(), if text.is_empty() { Value::Null } else { json!(text) });
     let reasoning: Vec<&str> = body
         .parts
         .iter()
@@ -602,31 +669,32 @@ pub(crate) fn write_body(body: &FinalBody<'_>, out: &mut Vec<u8>) {
             _ => None,
         })
         .collect();
-    if !reasoning.is_empty() {
-        message.insert("reasoning_content".into(), json!(reasoning.join("\n\n")));
-    }
-    let calls: Vec<Value> = body
+    let tool_calls: Vec<CompletionCall<'_>> = body
         .parts
         .iter()
         .filter_map(|part| match part {
-            Part::ToolCall(call) => Some(json!({
-                "id": call.id, "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments}
-            })),
+            Part::ToolCall(call) => Some(CompletionCall {
+                id: &call.id,
+                kind: "function",
+                function: CompletionFunction { name: &call.name, arguments: &call.arguments },
+            }),
             _ => None,
         })
         .collect();
-    let any_tool = !calls.is_empty();
-    if any_tool {
-        message.insert("tool_calls".into(), Value::Array(calls));
-    }
-    let value = json!({
-        "id": body.id,
-        "object": "chat.completion",
-        "created": util::now(),
-        "model": body.model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish_name(body.stop, any_tool)}],
-        "usage": usage_json(&body.usage)
-    });
+    let finish_reason = finish_name(body.stop, !tool_calls.is_empty());
+    let message = CompletionMessage {
+        role: "assistant",
+        content: (!text.is_empty()).then_some(text),
+        reasoning_content: (!reasoning.is_empty()).then(|| reasoning.join("\n\n")),
+        tool_calls,
+    };
+    let value = CompletionBody {
+        id: body.id,
+        object: "chat.completion",
+        created: util::now(),
+        model: body.model,
+        choices: [CompletionChoice { index: 0, message, finish_reason }],
+        usage: UsageBody::of(&body.usage),
+    };
     sse::write_json(out, &value);
 }

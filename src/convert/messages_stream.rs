@@ -464,13 +464,29 @@ impl Encoder {
 }
 
 /// Anthropic's usage: `input_tokens` excludes both cache buckets.
+/// A Messages `usage` object (typed, so a whole body is written without building it).
+#[derive(Serialize)]
+#[expect(clippy::struct_field_names, reason = "the API's names")]
+struct UsageBody {
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_read_input_tokens: u64,
+    cache_creation_input_tokens: u64,
+}
+
+impl UsageBody {
+    fn of(usage: &Usage) -> Self {
+        Self {
+            input_tokens: usage.input.saturating_sub(usage.cached.saturating_add(usage.cache_write)),
+            output_tokens: usage.output,
+            cache_read_input_tokens: usage.cached,
+            cache_creation_input_tokens: usage.cache_write,
+        }
+    }
+}
+
 pub(crate) fn usage_json(usage: &Usage) -> Value {
-    json!({
-        "input_tokens": usage.input.saturating_sub(usage.cached + usage.cache_write),
-        "output_tokens": usage.output,
-        "cache_read_input_tokens": usage.cached,
-        "cache_creation_input_tokens": usage.cache_write
-    })
+    serde_json::to_value(UsageBody::of(usage)).unwrap_or(Value::Null)
 }
 
 fn stop_name(stop: Option<StopReason>, any_tool: bool) -> &'static str {
@@ -629,42 +645,65 @@ impl Encode for Encoder {
 }
 
 /// The non-streamed Messages body.
+/// A whole (not streamed) Messages body, written as it is typed: building it as a
+/// `Value` first cost most of a converted small request (`bench/PROFILE.md`).
+#[derive(Serialize)]
+struct MessageBody<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    role: &'static str,
+    model: &'a str,
+    content: Vec<ContentBlock<'a>>,
+    stop_reason: &'static str,
+    stop_sequence: Option<&'static str>,
+    usage: UsageBody,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ContentBlock<'a> {
+    Text { text: &'a str },
+    Thinking { thinking: &'a str, signature: Cow<'a, str> },
+    ToolUse { id: &'a str, name: &'a str, input: Value },
+}
+
 pub(crate) fn write_body(body: &FinalBody<'_>, out: &mut Vec<u8>) {
     if let Some(failure) = body.failed {
         sse::write_json(out, &error_json(failure.code, failure.message));
         return;
     }
     let mut any_tool = false;
-    let content: Vec<Value> = body
+    let content: Vec<ContentBlock<'_>> = body
         .parts
         .iter()
         .filter_map(|part| match part {
-            Part::Text(text) => Some(json!({"type": "text", "text": text})),
+            Part::Text(text) => Some(ContentBlock::Text { text }),
             Part::Reasoning(reasoning) if !reasoning.text.is_empty() => {
                 let signature = match (&reasoning.signature, &reasoning.encrypted) {
-                    (Some(signature), _) => signature.clone(),
-                    (None, Some(encrypted)) => format!("{ENCRYPTED_MARK}{encrypted}"),
-                    (None, None) => String::new(),
+                    (Some(signature), _) => Cow::Borrowed(signature.as_str()),
+                    (None, Some(encrypted)) => Cow::Owned(format!("{ENCRYPTED_MARK}{encrypted}")),
+                    (None, None) => Cow::Borrowed(""),
                 };
-                Some(json!({"type": "thinking", "thinking": reasoning.text, "signature": signature}))
+                Some(ContentBlock::Thinking { thinking: &reasoning.text, signature })
             }
             Part::ToolCall(call) => {
                 any_tool = true;
                 let input: Value = serde_json::from_str(&call.arguments).unwrap_or_else(|_| json!({}));
-                Some(json!({"type": "tool_use", "id": call.id, "name": call.name, "input": input}))
+                Some(ContentBlock::ToolUse { id: &call.id, name: &call.name, input })
             }
             Part::Reasoning(_) | Part::Image(_) | Part::ToolResult(_) => None,
         })
         .collect();
-    let value = json!({
-        "id": body.id,
-        "type": "message",
-        "role": "assistant",
-        "model": body.model,
-        "content": content,
-        "stop_reason": stop_name(body.stop, any_tool),
-        "stop_sequence": null,
-        "usage": usage_json(&body.usage)
-    });
+    let value = MessageBody {
+        id: body.id,
+        kind: "message",
+        role: "assistant",
+        model: body.model,
+        content,
+        stop_reason: stop_name(body.stop, any_tool),
+        stop_sequence: None,
+        usage: UsageBody::of(&body.usage),
+    };
     sse::write_json(out, &value);
 }

@@ -245,14 +245,45 @@ fn write_delta(
 }
 
 /// Responses usage with every integer present (Codex fails to parse it otherwise).
+/// A Responses `usage` object (typed, so a whole body is written without building it).
+#[derive(Serialize)]
+pub(crate) struct UsageBody {
+    input_tokens: u64,
+    input_tokens_details: CachedTokens,
+    output_tokens: u64,
+    output_tokens_details: ReasoningTokens,
+    total_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct CachedTokens {
+    cached_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct ReasoningTokens {
+    reasoning_tokens: u64,
+}
+
+impl UsageBody {
+    pub(crate) fn of(usage: &Usage) -> Self {
+        Self {
+            input_tokens: usage.input,
+            input_tokens_details: CachedTokens { cached_tokens: usage.cached },
+            output_tokens: usage.output,
+            output_tokens_details: ReasoningTokens { reasoning_tokens: usage.reasoning },
+            total_tokens: usage.input.saturating_add(usage.output),
+        }
+    }
+}
+
 pub(crate) fn usage_json(usage: &Usage) -> Value {
-    json!({
-        "input_tokens": usage.input,
-        "input_tokens_details": {"cached_tokens": usage.cached},
-        "output_tokens": usage.output,
-        "output_tokens_details": {"reasoning_tokens": usage.reasoning},
-        "total_tokens": usage.input + usage.output
-    })
+    to_value(&UsageBody::of(usage))
+}
+
+/// `value` as a JSON value (the typed bodies here always serialise).
+fn to_value(value: &impl Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 pub(crate) fn reasoning_item(id: &str, text: &str, signature: Option<&str>) -> Value {
@@ -263,11 +294,39 @@ pub(crate) fn reasoning_item(id: &str, text: &str, signature: Option<&str>) -> V
     })
 }
 
+/// A Responses `message` output item: one `output_text` part.
+#[derive(Serialize)]
+pub(crate) struct MessageItem<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: Cow<'a, str>,
+    status: &'static str,
+    role: &'static str,
+    content: [OutputText<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct OutputText<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
+    annotations: [(); 0],
+}
+
+impl<'a> MessageItem<'a> {
+    pub(crate) fn new(id: impl Into<Cow<'a, str>>, text: &'a str) -> Self {
+        Self {
+            kind: "message",
+            id: id.into(),
+            status: "completed",
+            role: "assistant",
+            content: [OutputText { kind: "output_text", text, annotations: [] }],
+        }
+    }
+}
+
 pub(crate) fn message_item(id: &str, text: &str) -> Value {
-    json!({
-        "type": "message", "id": id, "status": "completed", "role": "assistant",
-        "content": [{"type": "output_text", "text": text, "annotations": []}]
-    })
+    to_value(&MessageItem::new(id, text))
 }
 
 /// `{"input": "…"}` → the raw string; anything else stays as it came.
@@ -484,19 +543,43 @@ impl Encode for Encoder {
 }
 
 /// The non-streamed Responses body (the same object `response.completed` carries).
+/// A whole (not streamed) Responses body, written as it is typed: building it as a
+/// `Value` first cost most of a converted small request (`bench/PROFILE.md`).
+#[derive(Serialize)]
+struct ResponseBody<'a> {
+    id: &'a str,
+    object: &'static str,
+    created_at: u64,
+    status: &'static str,
+    error: Value,
+    incomplete_details: Value,
+    model: &'a str,
+    output: Vec<OutputItem<'a>>,
+    usage: UsageBody,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum OutputItem<'a> {
+    Message(MessageItem<'a>),
+    Other(Value),
+}
+
 pub(crate) fn write_body(body: &FinalBody<'_>, out: &mut Vec<u8>) {
     let mut output = Vec::new();
     for part in &body.parts {
         match part {
             Part::Reasoning(reasoning) if !reasoning.text.is_empty() => {
-                output.push(reasoning_item(
+                output.push(OutputItem::Other(reasoning_item(
                     &util::mint_id("rs_"),
                     &reasoning.text,
                     reasoning.signature.as_deref(),
-                ));
+                )));
             }
-            Part::Text(text) => output.push(message_item(&util::mint_id("msg_"), text)),
-            Part::ToolCall(call) => output.push(tool_item(&util::mint_id("fc_"), call)),
+            Part::Text(text) => {
+                output.push(OutputItem::Message(MessageItem::new(util::mint_id("msg_"), text)));
+            }
+            Part::ToolCall(call) => output.push(OutputItem::Other(tool_item(&util::mint_id("fc_"), call))),
             Part::Reasoning(_) | Part::Image(_) | Part::ToolResult(_) => {}
         }
     }
@@ -515,11 +598,17 @@ pub(crate) fn write_body(body: &FinalBody<'_>, out: &mut Vec<u8>) {
         }
         (None, _) => ("completed", Value::Null, Value::Null),
     };
-    let value = json!({
-        "id": body.id, "object": "response", "created_at": util::now(), "status": status,
-        "error": error, "incomplete_details": incomplete, "model": body.model,
-        "output": output, "usage": usage_json(&body.usage)
-    });
+    let value = ResponseBody {
+        id: body.id,
+        object: "response",
+        created_at: util::now(),
+        status,
+        error,
+        incomplete_details: incomplete,
+        model: body.model,
+        output,
+        usage: UsageBody::of(&body.usage),
+    };
     sse::write_json(out, &value);
 }
 

@@ -1,20 +1,47 @@
 //! Small helpers: ids, timestamps, base64 for the reasoning marker.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// `prefix` + 24 random hex characters. Falls back to time and a counter if the OS random
-/// source fails (ids need to be unique, not secret).
+/// `prefix` + 24 hex characters, unique: a counter mixed with a key the process draws
+/// once (from the OS, else from the time). SplitMix64's mix is a bijection, so two counts
+/// never give one id in a process, and the key keeps processes apart. Ids need to be
+/// unique, not secret: drawing each from the OS was a syscall per converted item.
 pub(crate) fn mint_id(prefix: &str) -> String {
-    let mut bytes = [0_u8; 12];
-    if getrandom::fill(&mut bytes).is_err() {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        bytes[..8].copy_from_slice(&nanos.to_le_bytes());
-        bytes[8..].copy_from_slice(&(count as u32).to_le_bytes());
+    static KEY: OnceLock<[u64; 2]> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let key = KEY.get_or_init(|| {
+        let mut bytes = [0_u8; 16];
+        if getrandom::fill(&mut bytes).is_err() {
+            let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            bytes = (nanos ^ u128::from(std::process::id()) << 96).to_le_bytes();
+        }
+        let (high, low) = bytes.split_at(8);
+        [
+            u64::from_le_bytes(high.try_into().unwrap_or_default()),
+            u64::from_le_bytes(low.try_into().unwrap_or_default()),
+        ]
+    });
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let high = split_mix(key[0] ^ count);
+    let low = split_mix(key[1].wrapping_add(count)) >> 32;
+    let mut id = String::with_capacity(prefix.len() + 24);
+    id.push_str(prefix);
+    for (value, digits) in [(high, 16), (low, 8)] {
+        for at in (0..digits).rev() {
+            id.push(char::from(b"0123456789abcdef"[(value >> (at * 4)) as usize & 15]));
+        }
     }
-    format!("{prefix}{}", hex::encode(bytes))
+    id
+}
+
+/// SplitMix64's step (Steele, Lea and Flood, 2014): a bijection of `u64`.
+fn split_mix(value: u64) -> u64 {
+    let mut z = value.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Seconds since the epoch.
@@ -63,6 +90,20 @@ pub(crate) fn base64_decode(input: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn minted_ids_are_24_hex_characters_after_the_prefix_and_never_repeat() {
+        let ids: std::collections::HashSet<String> = (0..20_000).map(|_| mint_id("fc_")).collect();
+        assert_eq!(ids.len(), 20_000);
+        for id in ids.iter().take(100) {
+            let hex = id.strip_prefix("fc_").unwrap();
+            assert_eq!(hex.len(), 24, "{id}");
+            assert!(hex.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)), "{id}");
+        }
+        // The low half varies too (not only the counter's high word).
+        let lows: std::collections::HashSet<&str> = ids.iter().map(|id| &id[id.len() - 8..]).collect();
+        assert!(lows.len() > 19_000);
+    }
 
     #[test]
     fn base64_round_trip() {

@@ -13,6 +13,7 @@ mod real;
 mod requests;
 mod robustness;
 mod streams;
+mod whole_bodies;
 
 use serde_json::{Value, json};
 
