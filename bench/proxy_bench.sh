@@ -4,7 +4,9 @@
 # one provider pointing at the harness's mock (127.0.0.1:18080): `aigate` (the provider speaks
 # every API: pass-through) and `aigate-converted` (the provider speaks only the other API of
 # CONVERT_VIA, so every request and stream goes through the conversion stage), and runs
-# bench.sh with both as external subjects, in the same run as direct and nginx. Results land
+# bench.sh with both as external subjects, in the same run as direct and nginx, and then nginx
+# once more (`nginx-again`, after every subject: how far the machine drifted over the run; not
+# judged). Results land
 # in /tmp/perf-run/results/ (table.md, results.json), and the figures issue 12 sets goals for,
 # each aigate figure against nginx's in the same run, in goals.md (printed at the end).
 #
@@ -79,7 +81,7 @@ CONVERTED_TOKEN="$(cat "$WORK/converted.token")"
 bash "$PERF_DIR/bench.sh" --peers direct,nginx \
   --subject "aigate=http://127.0.0.1:$PORT|token=$TOKEN|pid=${PIDS[0]}" \
   --subject "aigate-converted=http://127.0.0.1:$CONVERTED_PORT|apis=$API|token=$CONVERTED_TOKEN|pid=${PIDS[1]}" \
-  --api "$API" --mock-port "$MOCK_PORT" "$@"
+  --subject "nginx-again=http://127.0.0.1:18081" --api "$API" --mock-port "$MOCK_PORT" "$@"
 
 # Issue 12's goals, each aigate figure against nginx's in this run (nginx being the anchor);
 # the converted rows are reported beside, not judged. Also written to goals.md.
@@ -135,6 +137,15 @@ nginx_peak = nginx.get("rss_peak_kb")
 print(f"| peak RSS | <= 20 MB | {nginx_peak / 1024:.1f} MB | " + " | ".join(peaks) + " |")
 print()
 print("aigate: every goal met" if misses == 0 else f"aigate: {misses} goal(s) missed")
+# The machine's drift over the run: the same nginx measured again after every subject.
+again = runs.get("nginx-again")
+if again:
+    print()
+    print("Drift check (not judged): nginx measured again at the end of the run, against nginx at its start:")
+    for label, cell, key, goal, higher in rows:
+        base, value = get(nginx, cell, key), get(again, cell, key)
+        if base and value:
+            print(f"- {label}: {fmt(base)} then {fmt(value)} ({value / base:.3f}x)")
 PY
 
 if [[ "${PAIRS:-3}" != 0 ]]; then
