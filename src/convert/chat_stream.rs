@@ -18,6 +18,7 @@ use super::ir::{Event, Part, StopReason, Usage};
 use super::stream::{Decode, Encode, Sink, Terminal};
 use super::think::ThinkSplitter;
 use super::tools::{ToolMap, sanitize_id};
+use super::util::{CachedTokens, ReasoningTokens};
 use super::{ConvContext, FinalBody, sse, util};
 
 #[derive(Deserialize)]
@@ -510,24 +511,14 @@ struct UsageBody {
     completion_tokens_details: ReasoningTokens,
 }
 
-#[derive(Serialize)]
-struct CachedTokens {
-    cached_tokens: u64,
-}
-
-#[derive(Serialize)]
-struct ReasoningTokens {
-    reasoning_tokens: u64,
-}
-
 impl UsageBody {
     fn of(usage: &Usage) -> Self {
         Self {
             prompt_tokens: usage.input,
             completion_tokens: usage.output,
             total_tokens: usage.input.saturating_add(usage.output),
-            prompt_tokens_details: CachedTokens { cached_tokens: usage.cached },
-            completion_tokens_details: ReasoningTokens { reasoning_tokens: usage.reasoning },
+            prompt_tokens_details: CachedTokens::of(usage),
+            completion_tokens_details: ReasoningTokens::of(usage),
         }
     }
 }

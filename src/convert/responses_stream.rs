@@ -18,6 +18,7 @@ use super::ir::{Event, Part, StopReason, ToolCall, ToolKind, Usage};
 use super::responses::mark_reasoning;
 use super::stream::{Decode, Encode, Sink, Terminal};
 use super::tools::{ToolMap, sanitize_id};
+use super::util::{CachedTokens, ReasoningTokens};
 use super::{ConvContext, FinalBody, sse, util};
 
 #[derive(Serialize)]
@@ -244,8 +245,8 @@ fn write_delta(
     sse::write_event(out, kind, &frame);
 }
 
-/// Responses usage with every integer present (Codex fails to parse it otherwise).
-/// A Responses `usage` object (typed, so a whole body is written without building it).
+/// A Responses `usage` object, every integer present (Codex fails to parse it otherwise);
+/// typed, so a whole body is written without building it.
 #[derive(Serialize)]
 pub(crate) struct UsageBody {
     input_tokens: u64,
@@ -255,23 +256,13 @@ pub(crate) struct UsageBody {
     total_tokens: u64,
 }
 
-#[derive(Serialize)]
-struct CachedTokens {
-    cached_tokens: u64,
-}
-
-#[derive(Serialize)]
-struct ReasoningTokens {
-    reasoning_tokens: u64,
-}
-
 impl UsageBody {
     pub(crate) fn of(usage: &Usage) -> Self {
         Self {
             input_tokens: usage.input,
-            input_tokens_details: CachedTokens { cached_tokens: usage.cached },
+            input_tokens_details: CachedTokens::of(usage),
             output_tokens: usage.output,
-            output_tokens_details: ReasoningTokens { reasoning_tokens: usage.reasoning },
+            output_tokens_details: ReasoningTokens::of(usage),
             total_tokens: usage.input.saturating_add(usage.output),
         }
     }

@@ -44,6 +44,30 @@ fn split_mix(value: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// `{"cached_tokens": …}`, the details object of a Chat or Responses usage.
+#[derive(serde::Serialize)]
+pub(crate) struct CachedTokens {
+    cached_tokens: u64,
+}
+
+impl CachedTokens {
+    pub(crate) fn of(usage: &super::ir::Usage) -> Self {
+        Self { cached_tokens: usage.cached }
+    }
+}
+
+/// `{"reasoning_tokens": …}`, the details object of a Chat or Responses usage.
+#[derive(serde::Serialize)]
+pub(crate) struct ReasoningTokens {
+    reasoning_tokens: u64,
+}
+
+impl ReasoningTokens {
+    pub(crate) fn of(usage: &super::ir::Usage) -> Self {
+        Self { reasoning_tokens: usage.reasoning }
+    }
+}
+
 /// Seconds since the epoch.
 pub(crate) fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
