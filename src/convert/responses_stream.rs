@@ -111,10 +111,17 @@ impl Encoder {
         sse::write_event(out, kind, &Value::Object(object));
     }
 
-    fn envelope(&self, status: &str, output: Vec<Value>, usage: Value) -> Value {
-        json!({
-            "id": self.id, "object": "response", "created_at": self.created_at, "status": status,
-            "error": null, "incomplete_details": null, "model": self.model, "output": output, "usage": usage
+    fn envelope(&self, status: &'static str, output: Vec<Value>, usage: Option<&Usage>) -> Value {
+        to_value(&ResponseBody {
+            id: &self.id,
+            object: "response",
+            created_at: self.created_at,
+            status,
+            error: Value::Null,
+            incomplete_details: Value::Null,
+            model: &self.model,
+            output: output.into_iter().map(OutputItem::Other).collect(),
+            usage: usage.map(UsageBody::of),
         })
     }
 
@@ -123,7 +130,7 @@ impl Encoder {
             return;
         }
         self.started = true;
-        let response = self.envelope("in_progress", Vec::new(), Value::Null);
+        let response = self.envelope("in_progress", Vec::new(), None);
         self.write("response.created", json!({ "response": response }), out);
         self.write("response.in_progress", json!({ "response": response }), out);
     }
@@ -217,7 +224,7 @@ impl Encoder {
         // Codex acts on a few codes (context window, quota, overload): map an upstream's own.
         let code = super::responses_error_code(code, message);
         self.start(out);
-        let mut response = self.envelope("failed", Vec::new(), usage_json(&self.usage));
+        let mut response = self.envelope("failed", Vec::new(), Some(&self.usage));
         response["error"] = json!({"code": code, "message": message});
         self.write("response.failed", json!({ "response": response }), out);
     }
@@ -266,10 +273,6 @@ impl UsageBody {
             total_tokens: usage.input.saturating_add(usage.output),
         }
     }
-}
-
-pub(crate) fn usage_json(usage: &Usage) -> Value {
-    to_value(&UsageBody::of(usage))
 }
 
 /// `value` as a JSON value (the typed bodies here always serialise).
@@ -521,7 +524,7 @@ impl Encode for Encoder {
                 let mut response = self.envelope(
                     if incomplete.is_some() { "incomplete" } else { "completed" },
                     output,
-                    usage_json(&self.usage),
+                    Some(&self.usage),
                 );
                 if let Some(reason) = incomplete {
                     response["incomplete_details"] = json!({ "reason": reason });
@@ -533,9 +536,9 @@ impl Encode for Encoder {
     }
 }
 
-/// The non-streamed Responses body (the same object `response.completed` carries).
-/// A whole (not streamed) Responses body, written as it is typed: building it as a
-/// `Value` first cost most of a converted small request (`bench/PROFILE.md`).
+/// A Responses `response` object: the non-streamed body, and what the stream's
+/// `response.*` events carry. Typed, so a whole body is written without building it as a
+/// `Value` first (which cost most of a converted small request, `bench/PROFILE.md`).
 #[derive(Serialize)]
 struct ResponseBody<'a> {
     id: &'a str,
@@ -546,7 +549,8 @@ struct ResponseBody<'a> {
     incomplete_details: Value,
     model: &'a str,
     output: Vec<OutputItem<'a>>,
-    usage: UsageBody,
+    /// `null` until the stream's end.
+    usage: Option<UsageBody>,
 }
 
 #[derive(Serialize)]
@@ -598,7 +602,7 @@ pub(crate) fn write_body(body: &FinalBody<'_>, out: &mut Vec<u8>) {
         incomplete_details: incomplete,
         model: body.model,
         output,
-        usage: UsageBody::of(&body.usage),
+        usage: Some(UsageBody::of(&body.usage)),
     };
     sse::write_json(out, &value);
 }
