@@ -17,22 +17,19 @@ pub(crate) fn mint_id(prefix: &str) -> String {
             let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
             bytes = (nanos ^ u128::from(std::process::id()) << 96).to_le_bytes();
         }
-        let (high, low) = bytes.split_at(8);
-        [
-            u64::from_le_bytes(high.try_into().unwrap_or_default()),
-            u64::from_le_bytes(low.try_into().unwrap_or_default()),
-        ]
+        let key = u128::from_le_bytes(bytes);
+        [key as u64, (key >> 64) as u64]
     });
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let high = split_mix(key[0] ^ count);
-    let low = split_mix(key[1].wrapping_add(count)) >> 32;
-    let mut id = String::with_capacity(prefix.len() + 24);
+    let mut bytes = [0_u8; 12];
+    bytes[..8].copy_from_slice(&split_mix(key[0] ^ count).to_be_bytes());
+    bytes[8..].copy_from_slice(&((split_mix(key[1].wrapping_add(count)) >> 32) as u32).to_be_bytes());
+    let mut digits = [0_u8; 24];
+    // Never fails: 12 bytes are 24 hex digits.
+    let _ = hex::encode_to_slice(bytes, &mut digits);
+    let mut id = String::with_capacity(prefix.len() + digits.len());
     id.push_str(prefix);
-    for (value, digits) in [(high, 16), (low, 8)] {
-        for at in (0..digits).rev() {
-            id.push(char::from(b"0123456789abcdef"[(value >> (at * 4)) as usize & 15]));
-        }
-    }
+    id.extend(digits.iter().map(|&digit| char::from(digit)));
     id
 }
 

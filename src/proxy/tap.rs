@@ -222,7 +222,8 @@ impl Tap {
         if chunk.is_empty() {
             return;
         }
-        if self.json.is_empty() && self.json_chunk.is_none() && !self.json_truncated {
+        // (A truncated copy is never empty.)
+        if self.json.is_empty() && self.json_chunk.is_none() {
             self.json_chunk = Some(chunk.clone());
             return;
         }
