@@ -1,8 +1,9 @@
 //! The one write path every command that changes a user's file goes through.
 //!
-//! For each file: re-read it (through symlinks); apply the caller's pure edit to the
-//! bytes; if nothing changed, write nothing (mtime untouched). Otherwise, before any
-//! byte is written, snapshot the current state of every file the operation touches in
+//! For each file: re-read it (through symlinks), or take the caller's own read of it
+//! when the caller had to look into it to know its edits ([`apply_read`]); apply the
+//! caller's pure edit to the bytes; if nothing changed, write nothing (mtime untouched).
+//! Otherwise, before any byte is written, snapshot the current state of every file the operation touches in
 //! one transaction; then per file: write a temp file in the target's directory, fsync
 //! it, check the target still holds the bytes the edit was computed from (if not, redo
 //! the edit on the fresh bytes, a few times at most, and re-snapshot them), rename it
@@ -147,9 +148,45 @@ impl<T> Outcome<T> {
 
 struct Planned<'a, 'b, 's, T> {
     index: usize,
+    /// Which of the files read this change is the write of.
+    read: usize,
     change: &'b Change<'a, T>,
     state: &'s FileState,
     new_bytes: Option<NewBytes>,
+}
+
+/// A file read before an operation's edits are known ([`apply_read`]): its path as the
+/// user knows it, the mode its write will get, and what it holds.
+pub struct FileRead {
+    pub path: PathBuf,
+    pub mode: ModePolicy,
+    pub state: FileState,
+}
+
+impl FileRead {
+    /// Read `path` (through symlinks) for a write with `mode`.
+    pub fn new(path: impl Into<PathBuf>, mode: ModePolicy) -> Result<Self> {
+        let path = path.into();
+        let state = fsx::read_state(&path)?;
+        Ok(Self { path, mode, state })
+    }
+
+    /// The bytes, `None` when the file does not exist.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        self.state.bytes.as_deref()
+    }
+}
+
+/// Records written in the write's own db connection just before the snapshot commits
+/// (not synced on their own: the snapshot's commit syncs the log they are in), so they
+/// are durable before any file is replaced.
+pub type Before<'a> = Box<dyn FnOnce(&rusqlite::Connection) -> Result<()> + 'a>;
+
+/// What an operation that read its files first ([`apply_read`]) writes.
+pub struct Plan<'a, T> {
+    /// Each a change of one of the files read.
+    pub changes: Vec<Change<'a, T>>,
+    pub before: Option<Before<'a>>,
 }
 
 /// Apply `changes` as one operation. `reason` and `command` are recorded with the snapshot.
@@ -174,8 +211,49 @@ pub fn apply_then<T>(
     dry_run: bool,
     after: impl FnOnce(&rusqlite::Connection, &[T]) -> Result<()>,
 ) -> Result<Outcome<T>> {
-    let states: Vec<FileState> =
-        changes.iter().map(|change| fsx::read_state(&change.path)).collect::<Result<_>>()?;
+    let reads: Vec<FileRead> =
+        changes.iter().map(|change| FileRead::new(&change.path, change.mode)).collect::<Result<_>>()?;
+    apply_core(paths, command, reason, &reads, dry_run, || Ok((changes, None)), after)
+}
+
+/// [`apply_then`] for an operation that must look into its files before it knows its
+/// edits (which scope holds a server, what it is): the files in `reads` (read once, by
+/// the caller) are not read again, and the work ahead of their write (snapshot blobs, the
+/// copy into the temp file, the db) starts before `plan` runs, so it overlaps the
+/// caller's parse of them. Every change `plan` gives must be of a file in `reads`; its
+/// `before` records go in just before the snapshot commits.
+pub fn apply_read<'a, T>(
+    paths: &Paths,
+    command: &str,
+    reason: &str,
+    reads: &[FileRead],
+    dry_run: bool,
+    plan: impl FnOnce() -> Result<Plan<'a, T>>,
+    after: impl FnOnce(&rusqlite::Connection, &[T]) -> Result<()>,
+) -> Result<Outcome<T>> {
+    apply_core(
+        paths,
+        command,
+        reason,
+        reads,
+        dry_run,
+        || plan().map(|plan| (plan.changes, plan.before)),
+        after,
+    )
+}
+
+/// The changes of an operation: borrowed ([`apply_then`]) or made by its plan.
+type Planning<'a, C> = Result<(C, Option<Before<'a>>)>;
+
+fn apply_core<'a, 'c, T, C: std::ops::Deref<Target = [Change<'c, T>]>>(
+    paths: &Paths,
+    command: &str,
+    reason: &str,
+    reads: &[FileRead],
+    dry_run: bool,
+    plan: impl FnOnce() -> Planning<'a, C>,
+    after: impl FnOnce(&rusqlite::Connection, &[T]) -> Result<()>,
+) -> Result<Outcome<T>> {
     // A large file's snapshot blob (a fsynced copy and its hash, the same whatever the
     // edit makes) is written on other threads while the edits run; when nothing is to be
     // written, it is called off. (Only in a home that is there already, whose db every
@@ -186,7 +264,7 @@ pub fn apply_then<T>(
     // are written again (and synced) instead of the whole file after the edit.
     let cancel = AtomicBool::new(false);
     // Each copy ahead is called off on its own, as soon as its edit is known to need none.
-    let unneeded: Vec<AtomicBool> = changes.iter().map(|_| AtomicBool::new(false)).collect();
+    let unneeded: Vec<AtomicBool> = reads.iter().map(|_| AtomicBool::new(false)).collect();
     let blobs = store::blob_dir_in(&paths.aigate_home);
     let background = !dry_run && paths.aigate_home.is_dir();
     std::thread::scope(|scope| {
@@ -195,9 +273,9 @@ pub fn apply_then<T>(
         let db = background.then(|| {
             std::thread::Builder::new().spawn_scoped(scope, || crate::db::open(&paths.aigate_home)).ok()
         });
-        let staging: Vec<_> = states
+        let staging: Vec<_> = reads
             .iter()
-            .filter_map(|state| state.bytes.as_deref())
+            .filter_map(FileRead::bytes)
             .filter(|bytes| background && bytes.len() >= store::EXTERNAL_BLOB_MIN)
             .filter_map(|bytes| {
                 let (blobs, cancel) = (&blobs, &cancel);
@@ -206,22 +284,21 @@ pub fn apply_then<T>(
                     .ok()
             })
             .collect();
-        let ahead: Vec<Option<Ahead<'_>>> = changes
+        let ahead: Vec<Option<Ahead<'_>>> = reads
             .iter()
-            .zip(&states)
             .zip(&unneeded)
-            .map(|((change, state), cancel)| {
-                let bytes =
-                    state.bytes.as_deref().filter(|bytes| background && bytes.len() >= WRITE_AHEAD_MIN)?;
-                let (target, mode) = (&state.target, final_mode(change.mode, state.mode));
+            .map(|(read, cancel)| {
+                let bytes = read.bytes().filter(|bytes| background && bytes.len() >= WRITE_AHEAD_MIN)?;
+                let (target, mode) = (&read.state.target, final_mode(read.mode, read.state.mode));
                 std::thread::Builder::new()
                     .spawn_scoped(scope, move || fsx::prepare_temp_ahead(target, bytes, mode, cancel))
                     .ok()
             })
             .collect();
         let prepared = Prepared { staging, ahead, unneeded: &unneeded, db: db.flatten(), scope: Some(scope) };
-        let outcome =
-            apply_staged(paths, command, reason, changes, dry_run, &states, prepared, &cancel, after);
+        let outcome = plan().and_then(|(changes, before)| {
+            apply_staged(paths, command, reason, &changes, dry_run, reads, prepared, &cancel, before, after)
+        });
         cancel.store(true, Ordering::Relaxed);
         for flag in &unneeded {
             flag.store(true, Ordering::Relaxed);
@@ -260,18 +337,24 @@ fn apply_staged<'scope, 'env: 'scope, T>(
     paths: &Paths,
     command: &str,
     reason: &str,
-    changes: &'env [Change<'_, T>],
+    changes: &[Change<'_, T>],
     dry_run: bool,
-    states: &'env [FileState],
+    reads: &'env [FileRead],
     prepared_ahead: Prepared<'scope, 'env>,
     cancel: &AtomicBool,
+    before: Option<Before<'_>>,
     after: impl FnOnce(&rusqlite::Connection, &[T]) -> Result<()>,
 ) -> Result<Outcome<T>> {
     let Prepared { staging, mut ahead, unneeded, db, scope } = prepared_ahead;
     let mut planned = Vec::new();
     let mut files = Vec::new();
     let mut results = Vec::with_capacity(changes.len());
-    for (index, (change, state)) in changes.iter().zip(states).enumerate() {
+    for (index, change) in changes.iter().enumerate() {
+        let read =
+            reads.iter().position(|read| read.path == change.path && read.mode == change.mode).ok_or_else(
+                || Error::internal(format!("`{}` was not read before its edit", change.path.display())),
+            )?;
+        let state = &reads[read].state;
         let Edited { bytes: new_bytes, result } =
             (change.edit)(Current { bytes: state.bytes.as_deref(), mode: state.mode })?;
         results.push(result);
@@ -279,7 +362,7 @@ fn apply_staged<'scope, 'env: 'scope, T>(
         let old = state.bytes.as_deref();
         // A file copied ahead gets whole new bytes as the splice they are, so that only
         // the tail from the first changed byte is written again.
-        let copied_ahead = ahead.get(index).is_some_and(Option::is_some);
+        let copied_ahead = ahead.get(read).is_some_and(Option::is_some);
         let new_bytes = new_bytes.map(|new| if copied_ahead { new.into_splice(old) } else { new });
         let action = action_for(old, new_bytes.as_ref(), mode_change(change.mode, state));
         // A whole-file diff costs real time on a 20 MB `.claude.json`: only `--dry-run`
@@ -292,7 +375,7 @@ fn apply_staged<'scope, 'env: 'scope, T>(
         };
         files.push(FileOutcome { client: change.client.clone(), path: label, action, diff });
         if action != "unchanged" {
-            planned.push(Planned { index, change, state, new_bytes });
+            planned.push(Planned { index, read, change, state, new_bytes });
         }
     }
     if dry_run || planned.is_empty() {
@@ -302,7 +385,7 @@ fn apply_staged<'scope, 'env: 'scope, T>(
     for (index, flag) in unneeded.iter().enumerate() {
         let spliced = planned
             .iter()
-            .any(|item| item.index == index && matches!(item.new_bytes, Some(NewBytes::Spliced { .. })));
+            .any(|item| item.read == index && matches!(item.new_bytes, Some(NewBytes::Spliced { .. })));
         if !spliced {
             flag.store(true, Ordering::Relaxed);
         }
@@ -314,7 +397,7 @@ fn apply_staged<'scope, 'env: 'scope, T>(
         let mode = final_mode(item.change.mode, item.state.mode);
         let old = item.state.bytes.as_deref();
         // A splice of a file copied ahead: only its tail is written again.
-        let written_ahead = match (&item.new_bytes, ahead.get_mut(item.index).and_then(Option::take), old) {
+        let written_ahead = match (&item.new_bytes, ahead.get_mut(item.read).and_then(Option::take), old) {
             (Some(NewBytes::Spliced { range, with }), Some(handle), Some(old)) => match handle.join() {
                 Ok(Ok(Some(temp))) => {
                     let tail = old.get(range.end..).unwrap_or_default();
@@ -335,7 +418,8 @@ fn apply_staged<'scope, 'env: 'scope, T>(
     let mut checks: Vec<Option<Check<'_>>> = planned
         .iter()
         .map(|item| {
-            let (path, bytes) = (&item.change.path, item.state.bytes.as_deref());
+            let read = &reads[item.read];
+            let (path, bytes) = (&read.path, read.bytes());
             let check = move || {
                 let parts = bytes.map(|bytes| [bytes]);
                 fsx::holds(path, parts.as_ref().map(|parts| &parts[..]))
@@ -353,6 +437,14 @@ fn apply_staged<'scope, 'env: 'scope, T>(
         Some(db) => db.join().map_err(|_| Error::internal("opening the aigate database failed"))??,
         None => crate::db::open(&paths.aigate_home)?,
     };
+    if let Some(before) = before {
+        // Not synced on their own: the snapshot's commit below syncs the write-ahead log,
+        // whose frames are in order, so these records are durable with it (before any
+        // file is replaced) at the cost of one sync, not two.
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        before(&connection)?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+    }
     let txn = backup::new_txn();
     let mut snapshot_ids: Vec<(String, i64)> = Vec::new();
     let mut clients: Vec<&str> = planned.iter().map(|item| item.change.client.as_str()).collect();
@@ -552,4 +644,104 @@ pub fn original_files(client: &str, paths: &Paths) -> Vec<PathBuf> {
             client.files(paths).into_iter().filter(|file| file.writable).map(|file| file.path).collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn home() -> (tempfile::TempDir, Paths) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::for_home(dir.path());
+        fs_err::create_dir_all(&paths.aigate_home).unwrap();
+        (dir, paths)
+    }
+
+    /// An edit that adds a line to the file, answering with the bytes it was given.
+    fn add_line(path: &Path) -> Change<'static, String> {
+        Change::with_result("codex", path, ModePolicy::Keep, |current| {
+            let old = current.bytes.unwrap_or_default();
+            let new = [old, b"added = true\n"].concat();
+            Ok(Edited {
+                bytes: Some(NewBytes::Whole(new)),
+                result: String::from_utf8_lossy(old).into_owned(),
+            })
+        })
+    }
+
+    fn note_table(connection: &rusqlite::Connection) -> Result<()> {
+        connection.execute_batch(
+            "CREATE TABLE IF NOT EXISTS note (text TEXT); INSERT INTO note VALUES ('parked');",
+        )?;
+        Ok(())
+    }
+
+    fn notes(paths: &Paths) -> Vec<String> {
+        let connection = crate::db::open(&paths.aigate_home).unwrap();
+        let Ok(mut statement) = connection.prepare("SELECT text FROM note") else { return Vec::new() };
+        statement.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn a_file_rewritten_after_the_callers_read_is_edited_again_not_overwritten() {
+        let (dir, paths) = home();
+        let path = dir.path().join("config.toml");
+        fs_err::write(&path, "model = \"a\"\n").unwrap();
+        let reads = [FileRead::new(&path, ModePolicy::Keep).unwrap()];
+        // Another program rewrites the file while the caller looks into what it read.
+        let plan = || {
+            fs_err::write(&path, "model = \"b\"\n").unwrap();
+            Ok(Plan { changes: vec![add_line(&path)], before: None })
+        };
+        let outcome = apply_read(&paths, "test", "test", &reads, false, plan, |_, _| Ok(())).unwrap();
+        assert_eq!(fs_err::read_to_string(&path).unwrap(), "model = \"b\"\nadded = true\n");
+        // The answer is the one of the edit whose bytes were written.
+        assert_eq!(outcome.results, vec!["model = \"b\"\n".to_string()]);
+    }
+
+    #[test]
+    fn before_records_go_in_with_the_write_only() {
+        let (dir, paths) = home();
+        let path = dir.path().join("config.toml");
+        fs_err::write(&path, "model = \"a\"\n").unwrap();
+        let reads = [FileRead::new(&path, ModePolicy::Keep).unwrap()];
+        let plan =
+            || Ok(Plan { changes: vec![add_line(&path)], before: Some(Box::new(note_table) as Before<'_>) });
+        apply_read(&paths, "test", "test", &reads, true, plan, |_, _| Ok(())).unwrap();
+        assert_eq!(notes(&paths), Vec::<String>::new(), "a dry run records nothing");
+        assert_eq!(fs_err::read_to_string(&path).unwrap(), "model = \"a\"\n");
+
+        let unchanged = || {
+            let change = Change::with_result("codex", &path, ModePolicy::Keep, |current| {
+                Ok(Edited {
+                    bytes: current.bytes.map(|bytes| NewBytes::Whole(bytes.to_vec())),
+                    result: String::new(),
+                })
+            });
+            Ok(Plan { changes: vec![change], before: Some(Box::new(note_table) as Before<'_>) })
+        };
+        let outcome = apply_read(&paths, "test", "test", &reads, false, unchanged, |_, _| Ok(())).unwrap();
+        assert!(!outcome.changed());
+        assert_eq!(notes(&paths), Vec::<String>::new(), "nothing written, nothing recorded");
+
+        let plan =
+            || Ok(Plan { changes: vec![add_line(&path)], before: Some(Box::new(note_table) as Before<'_>) });
+        let outcome = apply_read(&paths, "test", "test", &reads, false, plan, |_, _| Ok(())).unwrap();
+        assert!(outcome.changed());
+        assert_eq!(notes(&paths), vec!["parked".to_string()]);
+        assert_eq!(fs_err::read_to_string(&path).unwrap(), "model = \"a\"\nadded = true\n");
+    }
+
+    #[test]
+    fn a_change_of_a_file_that_was_not_read_first_is_refused_before_any_write() {
+        let (dir, paths) = home();
+        let (read, other) = (dir.path().join("a.toml"), dir.path().join("b.toml"));
+        fs_err::write(&read, "a = 1\n").unwrap();
+        let reads = [FileRead::new(&read, ModePolicy::Keep).unwrap()];
+        let plan = || Ok(Plan { changes: vec![add_line(&read), add_line(&other)], before: None });
+        let error = apply_read(&paths, "test", "test", &reads, false, plan, |_, _| Ok(())).unwrap_err();
+        assert!(error.to_string().contains("was not read before its edit"), "{error}");
+        assert_eq!(fs_err::read_to_string(&read).unwrap(), "a = 1\n");
+        assert!(!other.exists());
+    }
 }

@@ -335,13 +335,6 @@ impl Document<'static> {
         Self::from_decoded(decoded, format, path.to_path_buf())
     }
 
-    /// Whether this document was parsed from exactly `bytes` (so an edit of it is an
-    /// edit of them: its splices apply to them).
-    pub fn is_parse_of(&self, bytes: &[u8]) -> bool {
-        let body = if self.decoded.bom { bytes.strip_prefix(b"\xEF\xBB\xBF") } else { Some(bytes) };
-        body.is_some_and(|body| body == self.decoded.raw.as_bytes())
-    }
-
     /// An empty document, as if parsed from a 0-byte file.
     pub fn new_empty(format: Format) -> Self {
         let decoded =
@@ -365,6 +358,15 @@ impl Document<'static> {
 }
 
 impl<'src> Document<'src> {
+    /// Whether this document was parsed from exactly `bytes` (so an edit of it is an
+    /// edit of them: its splices apply to them). A parse that borrows those very bytes is
+    /// known without comparing them.
+    pub fn is_parse_of(&self, bytes: &[u8]) -> bool {
+        let body = if self.decoded.bom { bytes.strip_prefix(b"\xEF\xBB\xBF") } else { Some(bytes) };
+        let raw = self.decoded.raw.as_bytes();
+        body.is_some_and(|body| std::ptr::eq(body, raw) || body == raw)
+    }
+
     /// Parse `bytes` as `format`, borrowing them. `path` is only used in error messages.
     pub fn parse(bytes: &'src [u8], format: Format, path: &Path) -> Result<Self, DocError> {
         // Strict JSON refuses a NUL anywhere, so it is looked for only when the file is

@@ -4,8 +4,10 @@
 //! byte-exact. They return values; the CLI prints them.
 //!
 //! Invariants:
-//! - Every file change goes through one [`write::apply`] call per operation, so an
-//!   operation that touches several clients changes all of them or none.
+//! - Every file change goes through one [`write::apply`] call per operation
+//!   ([`write::apply_read`] for `remove`/`enable`/`disable`, which look into the files
+//!   first and hand it their reads), so an operation that touches several clients changes
+//!   all of them or none.
 //! - A server a chosen client cannot take (its name, SSE in Codex, a `cwd` outside Codex)
 //!   is refused for every client before anything is written.
 //! - `add` then `remove`, and `disable` then `enable`, give back the files byte for byte:
@@ -316,50 +318,85 @@ fn mcp_change<'a, T>(
 // ---------------------------------------------------------------------------- remove
 
 /// Where a server was found for `remove`/`enable`/`disable`.
-struct Found {
+struct Found<'r> {
     file: McpFile,
     entry: Option<serde_json::Value>,
     parked: Option<Parked>,
     /// Gemini CLI: the name is in the file's `mcp.excluded` (disabled).
     excluded: bool,
-    /// The file as parsed to find the server, for the edit to take when the write reads
-    /// the same bytes (a 20 MB `.claude.json` is then parsed once per command).
-    parsed: std::cell::RefCell<Option<Document<'static>>>,
+    /// The file as parsed to find the server, for the edit to take when the write gives
+    /// it the same bytes (a 20 MB `.claude.json` is then read and parsed once per command).
+    parsed: std::cell::RefCell<Option<Document<'r>>>,
 }
 
-impl Found {
-    /// `bytes` (the file as the write read it) as a document: the one parsed to find the
-    /// server when they are still its bytes (once), else parsed again.
-    fn document<'b>(&self, bytes: Option<&'b [u8]>) -> Result<Document<'b>> {
+impl Found<'_> {
+    /// `f` of `bytes` (the file as the write has it) as a document: the one parsed to find
+    /// the server when they are still its bytes (once), else parsed again.
+    fn with_document<R>(&self, bytes: Option<&[u8]>, f: impl FnOnce(Document<'_>) -> Result<R>) -> Result<R> {
         let parsed = self.parsed.borrow_mut().take();
         match parsed {
-            Some(document) if bytes.is_some_and(|bytes| document.is_parse_of(bytes)) => Ok(document),
-            _ => edit::load(bytes, &self.file),
+            Some(document) if bytes.is_some_and(|bytes| document.is_parse_of(bytes)) => f(document),
+            _ => f(edit::load(bytes, &self.file)?),
         }
     }
 }
 
-/// For each chosen client, the first scope (or the given one) where `name` is configured
-/// or parked.
-fn find(ctx: &Env<'_>, args: &NameRequest, connection: &rusqlite::Connection) -> Result<Vec<Found>> {
+/// Where [`find`] looks, per chosen client: its scopes' files in order (or the given
+/// scope's), each with the index of its read among the files read (Claude Code's user and
+/// local scopes are one file, read once), or the error reading it gave, which counts only
+/// if the search gets there.
+type Places = Vec<Vec<(McpFile, Result<usize>)>>;
+
+/// The files `remove`, `enable` and `disable` may change, read once (the write takes
+/// these reads), and where in them to look.
+fn places(ctx: &Env<'_>, args: &NameRequest) -> Result<(Vec<write::FileRead>, Places)> {
     let cwd = current_dir()?;
-    let mut found = Vec::new();
+    let mut reads: Vec<write::FileRead> = Vec::new();
+    let mut places = Vec::new();
     for client in clients::select(&args.client, ctx.paths) {
         let scopes: Vec<Scope> = match args.scope {
             Some(scope) => vec![scope],
             None => skills_mcp::scopes(client).to_vec(),
         };
-        // Claude Code's user and local scopes are the same file: read and parsed once.
-        let mut previous: Option<(PathBuf, Option<Document<'static>>)> = None;
+        let mut files = Vec::new();
         for scope in scopes {
             let Ok(file) = skills_mcp::mcp_file(client, scope, ctx.paths, &cwd) else { continue };
+            let read = match reads.iter().position(|read| read.path == file.path) {
+                Some(index) => Ok(index),
+                None => write::FileRead::new(&file.path, ModePolicy::Keep).map(|read| {
+                    reads.push(read);
+                    reads.len() - 1
+                }),
+            };
+            files.push((file, read));
+        }
+        places.push(files);
+    }
+    Ok((reads, places))
+}
+
+/// For each chosen client, the first scope (or the given one) where `name` is configured
+/// or parked.
+fn find<'r>(
+    args: &NameRequest,
+    connection: &rusqlite::Connection,
+    reads: &'r [write::FileRead],
+    places: Places,
+) -> Result<Vec<Found<'r>>> {
+    let mut found = Vec::new();
+    for files in places {
+        // Claude Code's user and local scopes are the same file: parsed once.
+        let mut previous: Option<(usize, Option<Document<'r>>)> = None;
+        for (file, read) in files {
+            let read = read?;
             let document = match previous.take() {
-                Some((path, document)) if path == file.path => document,
-                _ => match crate::fsx::read_state(&file.path)?.bytes {
-                    Some(bytes) => Some(Document::parse_owned(bytes, file.format, &file.path)?),
+                Some((index, document)) if index == read => document,
+                _ => match reads[read].bytes() {
+                    Some(bytes) => Some(Document::parse(bytes, file.format, &file.path)?),
                     None => None,
                 },
             };
+            let client = file.client;
             let entry = document.as_ref().and_then(|document| edit::entry(document, &file, &args.name));
             let excluded = client == Client::Gemini
                 && document.as_ref().is_some_and(|document| gemini_excluded(document, &args.name));
@@ -369,7 +406,7 @@ fn find(ctx: &Env<'_>, args: &NameRequest, connection: &rusqlite::Connection) ->
                 found.push(Found { file, entry, parked, excluded, parsed: document.into() });
                 break;
             }
-            previous = Some((file.path.clone(), document));
+            previous = Some((read, document));
         }
     }
     if found.is_empty() {
@@ -379,72 +416,97 @@ fn find(ctx: &Env<'_>, args: &NameRequest, connection: &rusqlite::Connection) ->
     Ok(found)
 }
 
+/// Keep what a write's plan found, for after the write: `cell` is filled once.
+fn keep<T>(cell: &std::cell::OnceCell<T>, value: T) -> Result<&T> {
+    let _ = cell.set(value);
+    cell.get().ok_or_else(|| Error::internal("a plan ran twice"))
+}
+
+/// What `mcp remove` found: the servers, and for each the undo of its `add` and (Gemini
+/// CLI, disabled by aigate) of its `disable`.
+struct Removal<'r> {
+    found: Vec<Found<'r>>,
+    undos: Vec<(Option<patch::Undo>, Option<patch::Undo>)>,
+}
+
 /// `mcp remove`: the server out of every chosen client (its own bytes back when they still
 /// apply), and its parked copy dropped.
 pub fn remove(ctx: &Env<'_>, args: &NameRequest) -> Result<Changed> {
     let connection = ctx.db()?;
-    let found = find(ctx, args, &connection)?;
-    // (the undo of `add`, and for a Gemini CLI server aigate disabled the undo of that:
-    // its name leaves `mcp.excluded` with it)
-    let undos: Vec<(Option<patch::Undo>, Option<patch::Undo>)> = found
-        .iter()
-        .map(|item| {
-            let disable = if item.excluded {
-                records::undo(&connection, &item.file, &args.name, Op::Disable)?
-            } else {
-                None
-            };
-            Ok((records::undo(&connection, &item.file, &args.name, Op::Add)?, disable))
-        })
-        .collect::<Result<_>>()?;
-    let changes: Vec<Change<'_>> = found
-        .iter()
-        .zip(&undos)
-        .filter(|(item, _)| item.entry.is_some())
-        .map(|(item, (undo, disable_undo))| {
-            let file = &item.file;
-            let name = args.name.as_str();
-            mcp_change(file, move |old: Option<&[u8]>| {
-                // Gone since it was listed: nothing to remove from (nor to create).
-                if old.is_none() {
-                    return Ok(Edited { bytes: None, result: () });
-                }
-                // Gemini CLI: the name leaves `mcp.excluded` first (a small settings
-                // file, taken whole).
-                let included = match disable_undo {
-                    Some(disable_undo) => Some(
-                        edit::prefer_reverse(Some(disable_undo), old, file, name, || {
-                            gemini::include(old, file, name, disable_undo.created_keys.as_slice())
-                                .map(NewBytes::from)
-                        })?
-                        .map(|included| included.into_vec(old)),
-                    ),
-                    None => None,
+    let (reads, places) = places(ctx, args)?;
+    let removal = std::cell::OnceCell::new();
+    // The server is looked for while the write's work ahead (the snapshot of a large
+    // file) runs.
+    let plan = || {
+        let found = find(args, &connection, &reads, places)?;
+        // (the undo of `add`, and for a Gemini CLI server aigate disabled the undo of that:
+        // its name leaves `mcp.excluded` with it)
+        let undos = found
+            .iter()
+            .map(|item| {
+                let disable = if item.excluded {
+                    records::undo(&connection, &item.file, &args.name, Op::Disable)?
+                } else {
+                    None
                 };
-                let current = included.as_ref().map_or(old, Option::as_deref);
-                let created = undo.as_ref().map_or(&[][..], |undo| undo.created_keys.as_slice());
-                let removed = edit::prefer_reverse(undo.as_ref(), current, file, name, || {
-                    edit::remove_in(item.document(current)?, file, name, created)
-                })?;
-                // Bytes made from what the include gave are the file's new bytes whole.
-                let bytes = match &included {
-                    Some(_) => removed.map(|removed| NewBytes::Whole(removed.into_vec(current))),
-                    None => removed,
-                };
-                Ok(Edited { bytes, result: () })
+                Ok((records::undo(&connection, &item.file, &args.name, Op::Add)?, disable))
             })
-        })
-        .collect();
-    let outcome = write::apply(
+            .collect::<Result<_>>()?;
+        let Removal { found, undos } = keep(&removal, Removal { found, undos })?;
+        let changes: Vec<Change<'_>> = found
+            .iter()
+            .zip(undos)
+            .filter(|(item, _)| item.entry.is_some())
+            .map(|(item, (undo, disable_undo))| {
+                let file = &item.file;
+                let name = args.name.as_str();
+                mcp_change(file, move |old: Option<&[u8]>| {
+                    // Gone since it was listed: nothing to remove from (nor to create).
+                    if old.is_none() {
+                        return Ok(Edited { bytes: None, result: () });
+                    }
+                    // Gemini CLI: the name leaves `mcp.excluded` first (a small settings
+                    // file, taken whole).
+                    let included = match disable_undo {
+                        Some(disable_undo) => Some(
+                            edit::prefer_reverse(Some(disable_undo), old, file, name, || {
+                                gemini::include(old, file, name, disable_undo.created_keys.as_slice())
+                                    .map(NewBytes::from)
+                            })?
+                            .map(|included| included.into_vec(old)),
+                        ),
+                        None => None,
+                    };
+                    let current = included.as_ref().map_or(old, Option::as_deref);
+                    let created = undo.as_ref().map_or(&[][..], |undo| undo.created_keys.as_slice());
+                    let removed = edit::prefer_reverse(undo.as_ref(), current, file, name, || {
+                        item.with_document(current, |document| edit::remove_in(document, file, name, created))
+                    })?;
+                    // Bytes made from what the include gave are the file's new bytes whole.
+                    let bytes = match &included {
+                        Some(_) => removed.map(|removed| NewBytes::Whole(removed.into_vec(current))),
+                        None => removed,
+                    };
+                    Ok(Edited { bytes, result: () })
+                })
+            })
+            .collect();
+        Ok(write::Plan { changes, before: None })
+    };
+    let outcome = write::apply_read(
         ctx.paths,
         ctx.command_line,
         &format!("mcp remove {}", args.name),
-        &changes,
+        &reads,
         args.dry_run,
+        plan,
+        |_, _| Ok(()),
     )?;
-    drop(changes);
+    let Some(Removal { found, undos }) = removal.get() else {
+        return Err(Error::internal("the removal was not planned"));
+    };
     let mut notes = Vec::new();
-    for (item, (_, disable_undo)) in found.iter().zip(&undos) {
+    for (item, (_, disable_undo)) in found.iter().zip(undos) {
         if item.excluded && disable_undo.is_none() {
             notes.push(format!(
                 "{}: `{}` stays in `mcp.excluded` of `{}` (aigate did not put it there)",
@@ -475,115 +537,160 @@ pub fn remove(ctx: &Env<'_>, args: &NameRequest) -> Result<Changed> {
 
 // --------------------------------------------------------------------- enable/disable
 
+/// What `mcp enable|disable` found: the servers, which of them change (by index, with the
+/// undo record of the edit that put them in their current state), what Claude Code's
+/// `mcp add` created around each (left with it), and the notes for those that stay.
+struct Toggle<'r> {
+    found: Vec<Found<'r>>,
+    chosen: Vec<(usize, Option<patch::Undo>)>,
+    add_created: Vec<Vec<Vec<String>>>,
+    notes: Vec<String>,
+}
+
 /// `mcp enable|disable`: Codex and OpenCode flip `enabled`; Claude Code, which has no such
 /// field, has the entry parked in aigate's records while disabled; Gemini CLI has the
 /// name in `mcp.excluded` of the same file.
 pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed> {
     let connection = ctx.db()?;
-    let found = find(ctx, args, &connection)?;
+    let (reads, places) = places(ctx, args)?;
     let name = args.name.as_str();
-    let mut notes = Vec::new();
-    let mut chosen: Vec<(&Found, Option<patch::Undo>)> = Vec::new();
-    for item in &found {
-        let client = item.file.client;
-        let enabled = match client {
-            Client::Claude => item.entry.is_some(),
-            Client::Gemini => !item.excluded,
-            Client::Codex | Client::OpenCode => item
-                .entry
-                .as_ref()
-                .and_then(|entry| entry.get("enabled"))
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(true),
-        };
-        if enabled == enable {
-            notes.push(format!("{client}: already {}", if enable { "enabled" } else { "disabled" }));
-            continue;
-        }
-        if client == Client::Claude && enable && item.entry.is_some() {
-            notes.push(format!("{client}: `{name}` is in the file again; the disabled copy is kept"));
-            continue;
-        }
-        let undo = match (client, enable) {
-            (Client::Claude, true) => item.parked.as_ref().and_then(|parked| parked.undo.clone()),
-            (Client::Codex | Client::OpenCode | Client::Gemini, true) => {
-                records::undo(&connection, &item.file, name, Op::Disable)?
+    let toggled = std::cell::OnceCell::new();
+    // The server is looked for while the write's work ahead (the snapshot of a large
+    // file) runs.
+    let plan = || {
+        let found = find(args, &connection, &reads, places)?;
+        let mut notes = Vec::new();
+        let mut chosen = Vec::new();
+        for (index, item) in found.iter().enumerate() {
+            let client = item.file.client;
+            let enabled = match client {
+                Client::Claude => item.entry.is_some(),
+                Client::Gemini => !item.excluded,
+                Client::Codex | Client::OpenCode => item
+                    .entry
+                    .as_ref()
+                    .and_then(|entry| entry.get("enabled"))
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(true),
+            };
+            if enabled == enable {
+                notes.push(format!("{client}: already {}", if enable { "enabled" } else { "disabled" }));
+                continue;
             }
-            (_, false) => None,
-        };
-        chosen.push((item, undo));
-    }
-    // Claude Code: what the server's `mcp add` created around it (a top-level
-    // `mcpServers`) leaves with it when disabling empties it, as `mcp remove` would do.
-    let add_created: Vec<Vec<Vec<String>>> = chosen
-        .iter()
-        .map(|(item, _)| match (item.file.client, enable) {
-            (Client::Claude, false) => Ok(records::undo(&connection, &item.file, name, Op::Add)?
-                .map(|undo| undo.created_keys)
-                .unwrap_or_default()),
-            _ => Ok(Vec::new()),
-        })
-        .collect::<Result<_>>()?;
-    // Each edit answers with the undo record of the bytes it made (`None`: no bytes).
-    let changes: Vec<Change<'_, Option<Option<patch::Undo>>>> = chosen
-        .iter()
-        .zip(&add_created)
-        .map(|((item, undo), add_created)| {
-            let file = &item.file;
-            let parked_entry = item.parked.as_ref().map(|parked| parked.entry.clone());
-            mcp_change(file, move |old: Option<&[u8]>| {
-                // Gone since it was listed: nothing to take out or switch (nor to create).
-                if old.is_none()
-                    && matches!(
-                        (file.client, enable),
-                        (Client::Claude, false) | (Client::Codex | Client::OpenCode, _)
-                    )
-                {
-                    return Ok(Edited { bytes: None, result: None });
+            if client == Client::Claude && enable && item.entry.is_some() {
+                notes.push(format!("{client}: `{name}` is in the file again; the disabled copy is kept"));
+                continue;
+            }
+            let undo = match (client, enable) {
+                (Client::Claude, true) => item.parked.as_ref().and_then(|parked| parked.undo.clone()),
+                (Client::Codex | Client::OpenCode | Client::Gemini, true) => {
+                    records::undo(&connection, &item.file, name, Op::Disable)?
                 }
-                let created = undo.as_ref().map_or(&[][..], |undo| undo.created_keys.as_slice());
-                let semantic = || match (file.client, enable) {
-                    (Client::Claude, false) => edit::remove_in(item.document(old)?, file, name, add_created),
-                    (Client::Gemini, false) => gemini::exclude(old, file, name).map(NewBytes::from),
-                    (Client::Gemini, true) => gemini::include(old, file, name, created).map(NewBytes::from),
-                    (Client::Claude, true) => {
-                        let entry = parked_entry
-                            .as_ref()
-                            .ok_or_else(|| Error::internal("the parked entry is gone"))?;
-                        let mut document = item.document(old)?;
-                        edit::upsert_in(&mut document, file, name, entry)?;
-                        Ok(document.into_new_bytes())
-                    }
-                    (Client::Codex | Client::OpenCode, _) => {
-                        edit::set_enabled_in(item.document(old)?, file, name, enable)
-                    }
-                };
-                let new = edit::prefer_reverse(undo.as_ref(), old, file, name, semantic)?;
-                let mut undo = new.as_ref().map(|new| patch::record_new(old, new));
-                if let (Client::Gemini, false, Some(Some(undo))) = (file.client, enable, &mut undo) {
-                    // What disable created, so a semantic enable takes it away again.
-                    undo.created_keys = gemini::missing_for_exclude(&edit::load(old, file)?.to_value());
+                (_, false) => None,
+            };
+            chosen.push((index, undo));
+        }
+        // Claude Code: what the server's `mcp add` created around it (a top-level
+        // `mcpServers`) leaves with it when disabling empties it, as `mcp remove` would do.
+        let add_created: Vec<Vec<Vec<String>>> = chosen
+            .iter()
+            .map(|(index, _)| match (found[*index].file.client, enable) {
+                (Client::Claude, false) => {
+                    Ok(records::undo(&connection, &found[*index].file, name, Op::Add)?
+                        .map(|undo| undo.created_keys)
+                        .unwrap_or_default())
                 }
-                Ok(Edited { bytes: new, result: undo })
+                _ => Ok(Vec::new()),
             })
-        })
-        .collect();
-    // Claude Code: park the entry before it leaves the file, so a crash cannot lose it.
-    if !enable && !args.dry_run {
-        for (item, _) in &chosen {
-            if let (Client::Claude, Some(entry)) = (item.file.client, &item.entry) {
-                records::park(&connection, &item.file, name, &Parked { entry: entry.clone(), undo: None })?;
-            }
-        }
-    }
+            .collect::<Result<_>>()?;
+        let Toggle { found, chosen, add_created, .. } =
+            keep(&toggled, Toggle { found, chosen, add_created, notes })?;
+        // Each edit answers with the undo record of the bytes it made (`None`: no bytes).
+        let changes: Vec<Change<'_, Option<Option<patch::Undo>>>> = chosen
+            .iter()
+            .zip(add_created)
+            .map(|((index, undo), add_created)| {
+                let item = &found[*index];
+                let file = &item.file;
+                let parked_entry = item.parked.as_ref().map(|parked| parked.entry.clone());
+                mcp_change(file, move |old: Option<&[u8]>| {
+                    // Gone since it was listed: nothing to take out or switch (nor to create).
+                    if old.is_none()
+                        && matches!(
+                            (file.client, enable),
+                            (Client::Claude, false) | (Client::Codex | Client::OpenCode, _)
+                        )
+                    {
+                        return Ok(Edited { bytes: None, result: None });
+                    }
+                    let created = undo.as_ref().map_or(&[][..], |undo| undo.created_keys.as_slice());
+                    let semantic = || match (file.client, enable) {
+                        (Client::Claude, false) => item.with_document(old, |document| {
+                            edit::remove_in(document, file, name, add_created)
+                        }),
+                        (Client::Gemini, false) => gemini::exclude(old, file, name).map(NewBytes::from),
+                        (Client::Gemini, true) => {
+                            gemini::include(old, file, name, created).map(NewBytes::from)
+                        }
+                        (Client::Claude, true) => {
+                            let entry = parked_entry
+                                .as_ref()
+                                .ok_or_else(|| Error::internal("the parked entry is gone"))?;
+                            item.with_document(old, |mut document| {
+                                edit::upsert_in(&mut document, file, name, entry)?;
+                                Ok(document.into_new_bytes())
+                            })
+                        }
+                        (Client::Codex | Client::OpenCode, _) => item.with_document(old, |document| {
+                            edit::set_enabled_in(document, file, name, enable)
+                        }),
+                    };
+                    let new = edit::prefer_reverse(undo.as_ref(), old, file, name, semantic)?;
+                    let mut undo = new.as_ref().map(|new| patch::record_new(old, new));
+                    if let (Client::Gemini, false, Some(Some(undo))) = (file.client, enable, &mut undo) {
+                        // What disable created, so a semantic enable takes it away again.
+                        undo.created_keys = gemini::missing_for_exclude(&edit::load(old, file)?.to_value());
+                    }
+                    Ok(Edited { bytes: new, result: undo })
+                })
+            })
+            .collect();
+        // Claude Code: the entry is parked before it leaves the file, so a crash cannot
+        // lose it (in the write's connection, durable with its snapshot).
+        let parks: Vec<(&McpFile, &serde_json::Value)> = chosen
+            .iter()
+            .map(|(index, _)| &found[*index])
+            .filter(|item| !enable && item.file.client == Client::Claude)
+            .filter_map(|item| Some((&item.file, item.entry.as_ref()?)))
+            .collect();
+        let before: Option<write::Before<'_>> = (!parks.is_empty()).then(|| {
+            Box::new(move |connection: &rusqlite::Connection| {
+                for (file, entry) in parks {
+                    records::park(connection, file, name, &Parked { entry: entry.clone(), undo: None })?;
+                }
+                Ok(())
+            }) as write::Before<'_>
+        });
+        Ok(write::Plan { changes, before })
+    };
     let verb = if enable { "enable" } else { "disable" };
-    let outcome = match write::apply(
+    let outcome = write::apply_read(
         ctx.paths,
         ctx.command_line,
         &format!("mcp {verb} {name}"),
-        &changes,
+        &reads,
         args.dry_run,
-    ) {
+        plan,
+        |_, _| Ok(()),
+    );
+    let Some(Toggle { found, chosen, notes, .. }) = toggled.get() else {
+        // Nothing was planned: the search itself failed.
+        return Err(outcome.err().unwrap_or_else(|| Error::internal("the toggle was not planned")));
+    };
+    let chosen: Vec<(&Found<'_>, &Option<patch::Undo>)> =
+        chosen.iter().map(|(index, undo)| (&found[*index], undo)).collect();
+    let mut notes = notes.clone();
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) => {
             if !enable && !args.dry_run {
@@ -596,7 +703,6 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
             return Err(error);
         }
     };
-    drop(changes);
     let (outcome, undos) = outcome.split();
     if !args.dry_run {
         for ((item, _), undo) in chosen.iter().zip(undos) {
