@@ -255,20 +255,19 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
     // is written. One transaction for all, not synced on its own: an undo record lost to
     // a crash only makes a later `remove` take the semantic edit.
     let records_of = |connection: &rusqlite::Connection, added: &[Option<Option<patch::Undo>>]| {
-        connection.pragma_update(None, "synchronous", "NORMAL")?;
-        let transaction = connection.unchecked_transaction()?;
-        for (file, added) in files.iter().zip(added) {
-            let Some(undo) = added else { continue };
-            records::forget_undo(&transaction, file, &server.name, None)?;
-            if let Some(undo) = undo {
-                records::save_undo(&transaction, file, &server.name, Op::Add, undo)?;
+        records_after(connection, |transaction| {
+            for (file, added) in files.iter().zip(added) {
+                let Some(undo) = added else { continue };
+                records::forget_undo(transaction, file, &server.name, None)?;
+                if let Some(undo) = undo {
+                    records::save_undo(transaction, file, &server.name, Op::Add, undo)?;
+                }
+                if file.client == Client::Claude {
+                    records::unpark(transaction, file, &server.name)?;
+                }
             }
-            if file.client == Client::Claude {
-                records::unpark(&transaction, file, &server.name)?;
-            }
-        }
-        transaction.commit()?;
-        Ok(())
+            Ok(())
+        })
     };
     let outcome = write::apply_then(
         ctx.paths,
@@ -288,6 +287,21 @@ pub fn add(ctx: &Env<'_>, args: &AddRequest) -> Result<Changed> {
         done: "Added",
         nothing: "already there, nothing to change",
     })
+}
+
+/// Records of what a write did, written once its files are: one transaction, not synced
+/// on its own (SQLite syncs the db once, when its last connection closes). A record lost
+/// to a power cut only makes a later command take the semantic edit instead of the byte
+/// exact one, or keep a disabled copy it no longer needs.
+fn records_after(
+    connection: &rusqlite::Connection,
+    write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<()>,
+) -> Result<()> {
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    let transaction = connection.unchecked_transaction()?;
+    write(&transaction)?;
+    transaction.commit()?;
+    Ok(())
 }
 
 fn conflict(name: &str, file: &McpFile, detail: &str) -> Error {
@@ -517,13 +531,19 @@ pub fn remove(ctx: &Env<'_>, args: &NameRequest) -> Result<Changed> {
         }
         if item.parked.is_some() {
             notes.push(format!("{}: dropped the disabled copy aigate kept", item.file.client));
-            if !args.dry_run {
-                records::unpark(&connection, &item.file, &args.name)?;
+        }
+    }
+    // (Even when no file changed: a server that is only parked leaves just its records.)
+    if !args.dry_run {
+        records_after(&connection, |transaction| {
+            for item in found {
+                if item.parked.is_some() {
+                    records::unpark(transaction, &item.file, &args.name)?;
+                }
+                records::forget_undo(transaction, &item.file, &args.name, None)?;
             }
-        }
-        if !args.dry_run {
-            records::forget_undo(&connection, &item.file, &args.name, None)?;
-        }
+            Ok(())
+        })?;
     }
     Ok(Changed {
         action: "remove",
@@ -705,25 +725,33 @@ pub fn toggle(ctx: &Env<'_>, args: &NameRequest, enable: bool) -> Result<Changed
     };
     let (outcome, undos) = outcome.split();
     if !args.dry_run {
-        for ((item, _), undo) in chosen.iter().zip(undos) {
-            let Some(undo) = undo else { continue };
-            match (item.file.client, enable) {
-                (Client::Claude, false) => {
-                    if let Some(entry) = &item.entry {
-                        records::park(&connection, &item.file, name, &Parked { entry: entry.clone(), undo })?;
+        records_after(&connection, |transaction| {
+            for ((item, _), undo) in chosen.iter().zip(undos) {
+                let Some(undo) = undo else { continue };
+                match (item.file.client, enable) {
+                    (Client::Claude, false) => {
+                        if let Some(entry) = &item.entry {
+                            records::park(
+                                transaction,
+                                &item.file,
+                                name,
+                                &Parked { entry: entry.clone(), undo },
+                            )?;
+                        }
                     }
-                }
-                (Client::Claude, true) => records::unpark(&connection, &item.file, name)?,
-                (Client::Codex | Client::OpenCode | Client::Gemini, false) => {
-                    if let Some(undo) = &undo {
-                        records::save_undo(&connection, &item.file, name, Op::Disable, undo)?;
+                    (Client::Claude, true) => records::unpark(transaction, &item.file, name)?,
+                    (Client::Codex | Client::OpenCode | Client::Gemini, false) => {
+                        if let Some(undo) = &undo {
+                            records::save_undo(transaction, &item.file, name, Op::Disable, undo)?;
+                        }
                     }
-                }
-                (Client::Codex | Client::OpenCode | Client::Gemini, true) => {
-                    records::forget_undo(&connection, &item.file, name, Some(Op::Disable))?;
+                    (Client::Codex | Client::OpenCode | Client::Gemini, true) => {
+                        records::forget_undo(transaction, &item.file, name, Some(Op::Disable))?;
+                    }
                 }
             }
-        }
+            Ok(())
+        })?;
     }
     let gemini_enabled = enable && chosen.iter().any(|(item, _)| item.file.client == Client::Gemini);
     if gemini_enabled && !args.dry_run && gemini_blocked(ctx, &current_dir()?)?.blocks(name) {
