@@ -3,13 +3,12 @@
 //! For each file: re-read it (through symlinks), or take the caller's own read of it
 //! when the caller had to look into it to know its edits ([`apply_read`]); apply the
 //! caller's pure edit to the bytes; if nothing changed, write nothing (mtime untouched).
-//! Otherwise, before any byte is written, snapshot the current state of every file the
-//! operation touches in one transaction; then per file: write a temp file in the
-//! target's directory, fsync it, check the target still holds the bytes the edit was
-//! computed from (if not, redo the edit on the fresh bytes, a few times at most, and
-//! re-snapshot them), rename it over the target, fsync the directory, and read it back.
-//! If a later file fails, the files already written are put back from the snapshot (all
-//! or nothing).
+//! Otherwise, before any byte is written, snapshot the current state of every file the operation touches in
+//! one transaction; then per file: write a temp file in the target's directory, fsync
+//! it, check the target still holds the bytes the edit was computed from (if not, redo
+//! the edit on the fresh bytes, a few times at most, and re-snapshot them), rename it
+//! over the target, fsync the directory, and read it back. If a later file fails, the
+//! files already written are put back from the snapshot (all or nothing).
 //!
 //! A large file (a 20 MB `.claude.json`) is never copied whole in memory (an edit can be
 //! a splice of the bytes read, [`NewBytes`]), and its two durable writes are kept off the
@@ -256,14 +255,14 @@ fn apply_core<'a, 'c, T, C: std::ops::Deref<Target = [Change<'c, T>]>>(
     after: impl FnOnce(&rusqlite::Connection, &[T]) -> Result<()>,
 ) -> Result<Outcome<T>> {
     // A large file's snapshot blob (a fsynced copy and its hash, the same whatever the
-    // edit makes) is written on other threads while the edits run; when the file is not
-    // to be written (nothing is, or the caller read it only to look), it is called off. (Only in a home that is there already, whose db every
+    // edit makes) is written on other threads while the edits run; when nothing is to be
+    // written, it is called off. (Only in a home that is there already, whose db every
     // caller opens anyway: a command that changes nothing creates no home for this.)
     //
     // A very large file is also copied into its temp file meanwhile: an edit of it is a
     // splice (`NewBytes::Spliced`), so once it is known only the bytes from its start on
     // are written again (and synced) instead of the whole file after the edit.
-    let no_blob: Vec<AtomicBool> = reads.iter().map(|_| AtomicBool::new(false)).collect();
+    let cancel = AtomicBool::new(false);
     // Each copy ahead is called off on its own, as soon as its edit is known to need none.
     let unneeded: Vec<AtomicBool> = reads.iter().map(|_| AtomicBool::new(false)).collect();
     let blobs = store::blob_dir_in(&paths.aigate_home);
@@ -276,11 +275,10 @@ fn apply_core<'a, 'c, T, C: std::ops::Deref<Target = [Change<'c, T>]>>(
         });
         let staging: Vec<_> = reads
             .iter()
-            .zip(&no_blob)
-            .filter_map(|(read, cancel)| Some((read.bytes()?, cancel)))
-            .filter(|(bytes, _)| background && bytes.len() >= store::EXTERNAL_BLOB_MIN)
-            .filter_map(|(bytes, cancel)| {
-                let blobs = &blobs;
+            .filter_map(FileRead::bytes)
+            .filter(|bytes| background && bytes.len() >= store::EXTERNAL_BLOB_MIN)
+            .filter_map(|bytes| {
+                let (blobs, cancel) = (&blobs, &cancel);
                 std::thread::Builder::new()
                     .spawn_scoped(scope, move || store::stage_blob(blobs, bytes, cancel))
                     .ok()
@@ -297,18 +295,12 @@ fn apply_core<'a, 'c, T, C: std::ops::Deref<Target = [Change<'c, T>]>>(
                     .ok()
             })
             .collect();
-        let prepared = Prepared {
-            staging,
-            ahead,
-            unneeded: &unneeded,
-            no_blob: &no_blob,
-            db: db.flatten(),
-            scope: Some(scope),
-        };
+        let prepared = Prepared { staging, ahead, unneeded: &unneeded, db: db.flatten(), scope: Some(scope) };
         let outcome = plan().and_then(|(changes, before)| {
-            apply_staged(paths, command, reason, &changes, dry_run, reads, prepared, before, after)
+            apply_staged(paths, command, reason, &changes, dry_run, reads, prepared, &cancel, before, after)
         });
-        for flag in no_blob.iter().chain(&unneeded) {
+        cancel.store(true, Ordering::Relaxed);
+        for flag in &unneeded {
             flag.store(true, Ordering::Relaxed);
         }
         outcome
@@ -331,11 +323,9 @@ type Check<'scope> = std::thread::ScopedJoinHandle<'scope, Result<bool>>;
 /// What [`apply`] started on other threads before the edits ran.
 struct Prepared<'scope, 'bytes> {
     staging: Vec<Staging<'scope, 'bytes>>,
-    /// By file read, and what calls each off.
+    /// By change, and what calls each off.
     ahead: Vec<Option<Ahead<'scope>>>,
     unneeded: &'scope [AtomicBool],
-    /// By file read: what calls off its snapshot blob.
-    no_blob: &'scope [AtomicBool],
     db: Option<std::thread::ScopedJoinHandle<'scope, Result<rusqlite::Connection>>>,
     /// For the checks of the files before they are replaced, started while the snapshot
     /// is taken.
@@ -351,10 +341,11 @@ fn apply_staged<'scope, 'env: 'scope, T>(
     dry_run: bool,
     reads: &'env [FileRead],
     prepared_ahead: Prepared<'scope, 'env>,
+    cancel: &AtomicBool,
     before: Option<Before<'_>>,
     after: impl FnOnce(&rusqlite::Connection, &[T]) -> Result<()>,
 ) -> Result<Outcome<T>> {
-    let Prepared { staging, mut ahead, unneeded, no_blob, db, scope } = prepared_ahead;
+    let Prepared { staging, mut ahead, unneeded, db, scope } = prepared_ahead;
     let mut planned = Vec::new();
     let mut files = Vec::new();
     let mut results = Vec::with_capacity(changes.len());
@@ -387,12 +378,8 @@ fn apply_staged<'scope, 'env: 'scope, T>(
             planned.push(Planned { index, read, change, state, new_bytes });
         }
     }
-    for (index, flag) in no_blob.iter().enumerate() {
-        if dry_run || !planned.iter().any(|item| item.read == index) {
-            flag.store(true, Ordering::Relaxed);
-        }
-    }
     if dry_run || planned.is_empty() {
+        cancel.store(true, Ordering::Relaxed);
         return Ok(Outcome { txn: None, snapshot_ids: Vec::new(), files, dry_run, results });
     }
     for (index, flag) in unneeded.iter().enumerate() {
