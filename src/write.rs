@@ -3,12 +3,13 @@
 //! For each file: re-read it (through symlinks), or take the caller's own read of it
 //! when the caller had to look into it to know its edits ([`apply_read`]); apply the
 //! caller's pure edit to the bytes; if nothing changed, write nothing (mtime untouched).
-//! Otherwise, before any byte is written, snapshot the current state of every file the operation touches in
-//! one transaction; then per file: write a temp file in the target's directory, fsync
-//! it, check the target still holds the bytes the edit was computed from (if not, redo
-//! the edit on the fresh bytes, a few times at most, and re-snapshot them), rename it
-//! over the target, fsync the directory, and read it back. If a later file fails, the
-//! files already written are put back from the snapshot (all or nothing).
+//! Otherwise, before any byte is written, snapshot the current state of every file the
+//! operation touches in one transaction; then per file: write a temp file in the
+//! target's directory, fsync it, check the target still holds the bytes the edit was
+//! computed from (if not, redo the edit on the fresh bytes, a few times at most, and
+//! re-snapshot them), rename it over the target, fsync the directory, and read it back.
+//! If a later file fails, the files already written are put back from the snapshot (all
+//! or nothing).
 //!
 //! A large file (a 20 MB `.claude.json`) is never copied whole in memory (an edit can be
 //! a splice of the bytes read, [`NewBytes`]), and its two durable writes are kept off the
