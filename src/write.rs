@@ -658,6 +658,15 @@ mod tests {
         (dir, paths)
     }
 
+    /// A home with one file holding `text`, read for a write.
+    fn one_file(text: &str) -> (tempfile::TempDir, Paths, PathBuf, [FileRead; 1]) {
+        let (dir, paths) = home();
+        let path = dir.path().join("config.toml");
+        fs_err::write(&path, text).unwrap();
+        let reads = [FileRead::new(&path, ModePolicy::Keep).unwrap()];
+        (dir, paths, path, reads)
+    }
+
     /// An edit that adds a line to the file, answering with the bytes it was given.
     fn add_line(path: &Path) -> Change<'static, String> {
         Change::with_result("codex", path, ModePolicy::Keep, |current| {
@@ -685,10 +694,7 @@ mod tests {
 
     #[test]
     fn a_file_rewritten_after_the_callers_read_is_edited_again_not_overwritten() {
-        let (dir, paths) = home();
-        let path = dir.path().join("config.toml");
-        fs_err::write(&path, "model = \"a\"\n").unwrap();
-        let reads = [FileRead::new(&path, ModePolicy::Keep).unwrap()];
+        let (_dir, paths, path, reads) = one_file("model = \"a\"\n");
         // Another program rewrites the file while the caller looks into what it read.
         let plan = || {
             fs_err::write(&path, "model = \"b\"\n").unwrap();
@@ -702,10 +708,7 @@ mod tests {
 
     #[test]
     fn before_records_go_in_with_the_write_only() {
-        let (dir, paths) = home();
-        let path = dir.path().join("config.toml");
-        fs_err::write(&path, "model = \"a\"\n").unwrap();
-        let reads = [FileRead::new(&path, ModePolicy::Keep).unwrap()];
+        let (_dir, paths, path, reads) = one_file("model = \"a\"\n");
         let plan =
             || Ok(Plan { changes: vec![add_line(&path)], before: Some(Box::new(note_table) as Before<'_>) });
         apply_read(&paths, "test", "test", &reads, true, plan, |_, _| Ok(())).unwrap();
